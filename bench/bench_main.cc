@@ -1,0 +1,206 @@
+// sweepfarm-bench: trains the same workload one model at a time and fused at several K, in one run,
+// and prints model-epochs/s, achieved TFLOP/s, the ratio to one-at-a-time and bytes per model.
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+
+#include "common/flags.h"
+#include "common/json.h"
+#include "worker/engine/telemetry.h"
+#include "worker/engine/trainer.h"
+
+using namespace sweepfarm;
+using namespace sweepfarm::engine;
+
+namespace {
+
+struct Row {
+  std::string name;
+  int64_t k = 0;
+  double secs = 0, model_epochs_per_s = 0, tflops = 0, ratio = 0, bytes_per_model = 0;
+  bool graph = false;
+};
+
+std::shared_ptr<const Dataset> Workload(const std::string& name, int64_t train, int64_t test) {
+  if (name == "telemetry") return MakeTelemetryDataset(TelemetryOptions{1, train, test});
+  // LeNet workload: Fashion-MNIST-sized random images (speed does not depend on the pixels).
+  auto ds = std::make_shared<Dataset>();
+  ds->name = "lenet-random";
+  ds->num_classes = 10;
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  ds->train.x = torch::randn({train, 28, 28, 1}, gen);
+  ds->train.y = torch::randint(0, 10, {train}, gen, torch::kInt64);
+  ds->test.x = torch::randn({test, 28, 28, 1}, gen);
+  ds->test.y = torch::randint(0, 10, {test}, gen, torch::kInt64);
+  return ds;
+}
+
+std::vector<ModelConfig> Configs(int64_t k, int64_t epochs) {
+  std::vector<ModelConfig> c;
+  for (int64_t i = 0; i < k; ++i) {
+    // Step sizes spread over 1e-3..1e-2 like the Python peer; plain SGD, natural data mix.
+    double lr = k == 1 ? 5e-3 : 1e-3 + 9e-3 * static_cast<double>(i) / static_cast<double>(k - 1);
+    c.push_back(ModelConfig{static_cast<uint64_t>(i + 1), lr, -1, 1.0, {epochs}});
+  }
+  return c;
+}
+
+// The correctness check of the fused engine, for hosts without GoogleTest: K=8 random configurations,
+// fused vs one at a time with standard layers, full float32.
+Status CheckFusedEqualsSequential(TrainOptions options) {
+  options.compute = torch::kFloat32;
+  options.tf32 = false;
+  options.batch_size = 32;
+  for (const char* arch : {"cnn1d", "lenet"}) {
+    options.arch.name = arch;
+    auto data = std::string(arch) == "cnn1d" ? Workload("telemetry", 640, 300) : Workload("lenet", 256, 100);
+    data = data->To(options.device);
+    std::vector<ModelConfig> configs;
+    for (int i = 0; i < 8; ++i) {
+      double lr = 1e-3 * std::pow(20.0, i / 7.0);
+      double rate = data->binary_issue_label && i % 3 != 0 ? 0.1 + 0.1 * i : -1;
+      configs.push_back(ModelConfig{static_cast<uint64_t>(100 + 7 * i), lr, rate, 0.5 + 0.06 * i,
+                                    {5 + i % 2}});
+    }
+    auto fused = TrainFused(*data, configs, options);
+    if (!fused.ok()) return fused.status();
+    auto seq = TrainSequential(*data, configs, options);
+    if (!seq.ok()) return seq.status();
+    double rel = MaxRelativeParamDifference(fused->final_params, seq->final_params);
+    int64_t worst = 0;
+    for (size_t k = 0; k < configs.size(); ++k) {
+      worst = std::max<int64_t>(worst, std::abs(fused->models[k].evals[0].correct -
+                                                seq->models[k].evals[0].correct));
+    }
+    std::printf("check %s on %s: K=8, %lld fused steps, max relative parameter difference %.3g, "
+                "max test-accuracy difference %lld samples: %s\n",
+                arch, options.device.str().c_str(), static_cast<long long>(fused->fused_steps), rel,
+                static_cast<long long>(worst), rel < 1e-4 && worst <= 1 ? "PASS" : "FAIL");
+    std::fflush(stdout);
+    if (!(rel < 1e-4 && worst <= 1)) return InternalError("fused training differs from separate runs");
+  }
+  return OkStatus();
+}
+
+int Fail(const Status& s) {
+  std::cerr << "sweepfarm-bench: " << s.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  flags.Define("device", "cpu", "cpu or cuda")
+      .Define("workload", "telemetry", "telemetry (1-D CNN, 16x64) or lenet (28x28)")
+      .Define("k", "1,8,64", "comma-separated bundle sizes to run fused")
+      .Define("epochs", "2", "epochs per model")
+      .Define("sequential-models", "2", "models trained one at a time for the baseline")
+      .Define("precision", "tf32", "fp32, tf32 (CUDA float32 matmuls in TF32) or bf16")
+      .Define("graph", "1", "1: capture the fused step as a CUDA graph")
+      .Define("train-samples", "0", "training samples (0: 5275 telemetry, 60000 lenet)")
+      .Define("json", "", "write results as JSON to this path")
+      .Define("label", "", "free text stored in the JSON (card, commit)")
+      .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
+  if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  const std::string workload = flags.Get("workload");
+  if (workload != "telemetry" && workload != "lenet") {
+    return Fail(InvalidArgumentError("--workload must be telemetry or lenet"));
+  }
+  auto epochs = flags.GetInt("epochs");
+  auto seq_models = flags.GetInt("sequential-models");
+  auto train_flag = flags.GetInt("train-samples");
+  if (!epochs.ok()) return Fail(epochs.status());
+  if (!seq_models.ok()) return Fail(seq_models.status());
+  if (!train_flag.ok()) return Fail(train_flag.status());
+  std::vector<int64_t> ks;
+  for (const auto& part : SplitString(flags.Get("k"), ',')) {
+    auto k = ParseInt(part, "--k");
+    if (!k.ok() || *k < 1) return Fail(InvalidArgumentError("--k: bad bundle size \"" + part + "\""));
+    ks.push_back(*k);
+  }
+  torch::Device device(torch::kCPU);
+  if (flags.Get("device") == "cuda") {
+    if (!torch::cuda::is_available()) return Fail(FailedPreconditionError("--device cuda: no CUDA"));
+    device = torch::Device(torch::kCUDA, 0);
+  } else if (flags.Get("device") != "cpu") {
+    return Fail(InvalidArgumentError("--device must be cpu or cuda"));
+  }
+  TrainOptions options;
+  options.arch.name = workload == "telemetry" ? "cnn1d" : "lenet";
+  options.device = device;
+  options.momentum = 0;  // Plain SGD, as the Python peer.
+  const std::string precision = flags.Get("precision");
+  if (precision == "bf16") {
+    options.compute = torch::kBFloat16;
+  } else if (precision == "fp32") {
+    options.tf32 = false;
+  } else if (precision != "tf32") {
+    return Fail(InvalidArgumentError("--precision must be fp32, tf32 or bf16"));
+  }
+  options.cuda_graph = flags.Get("graph") == "1";
+  int64_t train = *train_flag > 0 ? *train_flag : (workload == "telemetry" ? 5275 : 60000);
+  // A small test split: the bench measures training; evaluation runs once at the end.
+  auto data = Workload(workload, train, 64)->To(device);
+
+  if (flags.GetBool("check")) {
+    if (Status s = CheckFusedEqualsSequential(options); !s.ok()) return Fail(s);
+  }
+  std::vector<Row> rows;
+  auto record = [&](const std::string& name, int64_t k, const BundleResult& r) {
+    Row row;
+    row.name = name;
+    row.k = k;
+    row.secs = r.wall_seconds;
+    row.model_epochs_per_s = r.model_epochs / r.wall_seconds;
+    // 2 FLOP per MAC, backward about twice the forward: as the Python peer counts.
+    row.tflops = row.model_epochs_per_s * train * 2.0 * 3.0 * r.forward_macs_per_sample / 1e12;
+    row.bytes_per_model = r.peak_device_bytes > 0 ? static_cast<double>(r.peak_device_bytes) / k : 0;
+    row.graph = r.used_cuda_graph;
+    row.ratio = rows.empty() ? 1.0 : row.model_epochs_per_s / rows.front().model_epochs_per_s;
+    rows.push_back(row);
+    std::printf("%-26s model-epochs/s %10.2f  achieved %7.3f TFLOP/s  x%-8.1f %8.2f MiB/model  (%.2fs)\n",
+                name.c_str(), row.model_epochs_per_s, row.tflops, row.ratio,
+                row.bytes_per_model / (1 << 20), row.secs);
+    std::fflush(stdout);
+  };
+  std::printf("sweepfarm-bench: %s on %s, %s, %lld epochs, %lld training samples, batch 64\n",
+              workload.c_str(), device.str().c_str(), precision.c_str(),
+              static_cast<long long>(*epochs), static_cast<long long>(train));
+  // Warm-up (kernel selection, allocator) outside the timings.
+  if (auto w = TrainFused(*data, Configs(2, 1), options); !w.ok()) return Fail(w.status());
+  auto seq = TrainSequential(*data, Configs(*seq_models, *epochs), options);
+  if (!seq.ok()) return Fail(seq.status());
+  record("sequential (one at a time)", 1, *seq);
+  for (int64_t k : ks) {
+    auto r = TrainFused(*data, Configs(k, *epochs), options);
+    if (!r.ok()) {
+      std::printf("fused K=%lld: %s\n", static_cast<long long>(k), r.status().ToString().c_str());
+      if (r.status().code() == StatusCode::kResourceExhausted) break;
+      return Fail(r.status());
+    }
+    record("fused K=" + std::to_string(k), k, *r);
+  }
+
+  if (!flags.Get("json").empty()) {
+    JsonWriter w;
+    std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof(date), "%Y-%m-%d", std::gmtime(&now));
+    w.BeginObject().Key("date").String(date).Key("label").String(flags.Get("label"));
+    w.Key("workload").String(workload).Key("device").String(device.str());
+    w.Key("precision").String(precision).Key("epochs").Int(*epochs).Key("train_samples").Int(train);
+    w.Key("rows").BeginArray();
+    for (const auto& r : rows) {
+      w.BeginObject().Key("name").String(r.name).Key("k").Int(r.k).Key("secs").Number(r.secs);
+      w.Key("model_epochs_per_s").Number(r.model_epochs_per_s).Key("tflops").Number(r.tflops);
+      w.Key("ratio_to_sequential").Number(r.ratio).Key("bytes_per_model").Number(r.bytes_per_model);
+      w.Key("cuda_graph").Bool(r.graph).EndObject();
+    }
+    w.EndArray().EndObject();
+    std::ofstream(flags.Get("json")) << w.str() << "\n";
+  }
+  return 0;
+}

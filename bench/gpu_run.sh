@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One call on a GPU host: builds the engine and bench against the host's LibTorch (no gRPC, libpqxx or
+# yaml-cpp needed), checks fused == separate training on the device, runs our bench and the Python
+# peer (PEER_DIR, default .peer: copies of peer_bench.py and peer_fused_variants.py) side by side,
+# and writes one results table. Results go to $OUT (default bench/out).
+# Usage: bench/gpu_run.sh            DEVICE=cpu QUICK=1 bench/gpu_run.sh (a rehearsal on a CPU host)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/bench/out}
+PEER_DIR=${PEER_DIR:-.peer}
+DEVICE=${DEVICE:-cuda}
+QUICK=${QUICK:-0}
+mkdir -p "$OUT"
+export OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=4294967296
+PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
+GEN=""
+command -v ninja >/dev/null && GEN="-G Ninja"
+echo "== build (LibTorch at ${PREFIX:-system})"
+cmake -S . -B build-gpu $GEN -DSWEEPFARM_ENGINE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
+  ${PREFIX:+-DCMAKE_PREFIX_PATH="$PREFIX"} >"$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
+cmake --build build-gpu -j "$(nproc)" >"$OUT/build.log" 2>&1 || { grep -A12 -m3 'error' "$OUT/build.log"; exit 1; }
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "cpu $(nproc) cores"; } | tee "$OUT/card.txt"
+git rev-parse --short HEAD 2>/dev/null | tee "$OUT/commit.txt"
+B=build-gpu/bench/sweepfarm-bench
+status=0
+if [ -x build-gpu/worker/engine/engine_test ]; then
+  echo "== engine tests"
+  build-gpu/worker/engine/engine_test 2>&1 | tail -5 | tee "$OUT/engine_test.log"
+fi
+if [ "$QUICK" = 1 ]; then KT="1,8"; KB="8"; KL="4"; EP=1; else KT="1,64,256,1024,4096"; KB="256,1024,4096"; KL="16,64,256"; EP=2; fi
+echo "== ours: telemetry tf32 (with the correctness check)"
+$B --device "$DEVICE" --check --workload telemetry --k "$KT" --precision tf32 --epochs $EP \
+  --sequential-models 2 --json "$OUT/ours_telemetry_tf32.json" || status=1
+echo "== ours: telemetry bf16"
+$B --device "$DEVICE" --workload telemetry --k "$KB" --precision bf16 --epochs $EP \
+  --sequential-models 1 --json "$OUT/ours_telemetry_bf16.json" || status=1
+echo "== ours: lenet tf32"
+$B --device "$DEVICE" --workload lenet --k "$KL" --precision tf32 --epochs 1 --sequential-models 1 \
+  ${QUICK:+$( [ "$QUICK" = 1 ] && echo --train-samples 2048)} --json "$OUT/ours_lenet_tf32.json" || status=1
+if [ "$DEVICE" = cuda ] && [ -f "$PEER_DIR/peer_bench.py" ]; then
+  echo "== Python peer"
+  PYTHONUNBUFFERED=1 python3 "$PEER_DIR/peer_bench.py" --json "$OUT/peer.json" 2>&1 | tee "$OUT/peer.log" || status=1
+  echo "== Python peer, best variants"
+  PYTHONUNBUFFERED=1 python3 "$PEER_DIR/peer_fused_variants.py" 2>&1 | tee "$OUT/peer_variants.log" || status=1
+fi
+python3 bench/results_table.py "$OUT" | tee "$OUT/table.md"
+exit $status

@@ -1,0 +1,34 @@
+#include "common/flags.h"
+
+#include <gtest/gtest.h>
+
+namespace sweepfarm {
+namespace {
+
+TEST(FlagsTest, ParsesBothFormsAndPositionals) {
+  Flags f;
+  f.Define("db", "", "dsn").Define("top", "10", "n").DefineBool("json", "json");
+  ASSERT_TRUE(f.Parse({"leaderboard", "--db=postgresql://x", "7", "--top", "3", "--json"}).ok());
+  EXPECT_EQ(f.Get("db"), "postgresql://x");
+  EXPECT_EQ(*f.GetInt("top"), 3);
+  EXPECT_TRUE(f.GetBool("json"));
+  EXPECT_EQ(f.positionals(), (std::vector<std::string>{"leaderboard", "7"}));
+}
+
+TEST(FlagsTest, RejectsUnknownFlagsAndBadNumbers) {
+  Flags f;
+  f.Define("top", "10", "n");
+  Status s = f.Parse({"--tpo", "3"});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("unknown flag --tpo"), std::string::npos);
+  Flags g;
+  g.Define("top", "10", "n");
+  ASSERT_TRUE(g.Parse({"--top", "3x"}).ok());
+  EXPECT_EQ(g.GetInt("top").status().code(), StatusCode::kInvalidArgument);
+  Flags h;
+  h.Define("top", "10", "n");
+  EXPECT_FALSE(h.Parse({"--top"}).ok());
+}
+
+}  // namespace
+}  // namespace sweepfarm

@@ -1,0 +1,33 @@
+// Deterministic simulator of storage-cluster telemetry with injected faults (docs/telemetry.md).
+// Pure function of its options: the same options give the same bytes. Thread-safe (no shared state).
+#pragma once
+
+#include <cstdint>
+
+#include "worker/engine/dataset.h"
+
+namespace sweepfarm::engine {
+
+enum class Distribution { kLab = 0, kEscalation = 1 };
+
+// Components a sample can describe.
+enum ComponentType { kNic = 0, kCacheDisk = 1, kCapacityDisk = 2, kHostCpu = 3 };
+// Fault kinds; kNone for samples whose component is healthy.
+enum FaultKind { kNone = 0, kNicPacketLoss = 1, kDiskLatency = 2, kCacheCongestion = 3, kCpuContention = 4 };
+
+constexpr int kTelemetrySteps = 64;
+constexpr int kTelemetryChannels = 16;
+
+struct TelemetryOptions {
+  uint64_t seed = 1;
+  int64_t lab_samples = 5275;
+  int64_t escalation_samples = 2000;
+};
+
+// Generates `count` samples of one distribution: x [count, 64, 16], y [count], kind [count].
+Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count);
+
+// Lab data as the training split, escalation data as the test split.
+std::shared_ptr<const Dataset> MakeTelemetryDataset(const TelemetryOptions& options);
+
+}  // namespace sweepfarm::engine

@@ -1,0 +1,365 @@
+// The fused training loop: sample indices, gather, forward, backward and SGD for K models per step,
+// with no host synchronisation inside a step; on CUDA the step is captured once as a CUDA graph.
+#include "worker/engine/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#ifdef SWEEPFARM_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace sweepfarm::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+void Synchronize(const torch::Device& device) {
+#ifdef SWEEPFARM_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::getCurrentCUDAStream().synchronize();
+#else
+  (void)device;
+#endif
+}
+
+Status FromException(const std::exception& e, const char* what) {
+  std::string msg = e.what();
+  if (msg.find("out of memory") != std::string::npos) {
+    return ResourceExhaustedError(std::string(what) + ": device out of memory");
+  }
+  auto nl = msg.find('\n');
+  return InternalError(std::string(what) + ": " + msg.substr(0, nl));
+}
+
+// Per-model step schedule shared by the fused and sequential trainers.
+struct Schedule {
+  std::vector<int64_t> steps_per_epoch;
+  std::vector<int64_t> total_steps;
+  std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> evals;  // step -> (model, epoch)
+  int64_t max_steps = 0;
+};
+
+Schedule MakeSchedule(const std::vector<ModelConfig>& configs, const std::vector<int64_t>& subsets,
+                      int64_t batch) {
+  Schedule s;
+  for (size_t k = 0; k < configs.size(); ++k) {
+    int64_t spe = CeilDiv(subsets[k], batch);
+    s.steps_per_epoch.push_back(spe);
+    s.total_steps.push_back(spe * configs[k].eval_epochs.back());
+    s.max_steps = std::max(s.max_steps, s.total_steps.back());
+    for (int64_t e : configs[k].eval_epochs) {
+      s.evals[e * spe].push_back({static_cast<int64_t>(k), e});
+    }
+  }
+  return s;
+}
+
+int64_t EvalChunk(int64_t k, int64_t activations_per_sample, int64_t budget, int64_t elem) {
+  int64_t per_sample = std::max<int64_t>(1, k * activations_per_sample * elem);
+  return std::max<int64_t>(1, budget / per_sample);
+}
+
+}  // namespace
+
+Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
+  if (configs.empty()) return InvalidArgumentError("a bundle needs at least one configuration");
+  for (size_t k = 0; k < configs.size(); ++k) {
+    const auto& c = configs[k];
+    std::string at = "configuration " + std::to_string(k) + ": ";
+    if (c.eval_epochs.empty()) return InvalidArgumentError(at + "no epochs to evaluate");
+    for (size_t i = 0; i < c.eval_epochs.size(); ++i) {
+      if (c.eval_epochs[i] < 1 || (i > 0 && c.eval_epochs[i] <= c.eval_epochs[i - 1])) {
+        return InvalidArgumentError(at + "epochs must be positive and ascending");
+      }
+    }
+    if (!(c.step_size > 0 && c.step_size < 10)) {
+      return InvalidArgumentError(at + "step_size must be in (0, 10)");
+    }
+    if (c.issue_rate > 1) return InvalidArgumentError(at + "issue_rate must be in [0, 1]");
+    if (!(c.data_size > 0 && c.data_size <= 1)) {
+      return InvalidArgumentError(at + "data_size must be in (0, 1]");
+    }
+  }
+  return OkStatus();
+}
+
+double MaxRelativeParamDifference(const std::vector<torch::Tensor>& a,
+                                  const std::vector<torch::Tensor>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    torch::Tensor diff = (a[i] - b[i]).abs().flatten(1).amax(1);
+    torch::Tensor scale = b[i].abs().flatten(1).amax(1).clamp_min(1e-12);
+    worst = std::max(worst, (diff / scale).max().item<double>());
+  }
+  if (a.size() != b.size()) return INFINITY;
+  return worst;
+}
+
+int64_t EstimateTrainingBytesPerModel(const FusedNet& net, const TrainOptions& options) {
+  const int64_t elem = options.compute == torch::kFloat32 ? 4 : 2;
+  // Saved activations and their gradients (about 3x one forward), plus weights, grads, momentum.
+  return 3 * options.batch_size * net.ActivationsPerSample() * elem + 4 * 4 * net.ParamsPerModel();
+}
+
+StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
+                                  const TrainOptions& options) try {
+  SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
+  const torch::Device device = options.device;
+  const int64_t K = static_cast<int64_t>(configs.size());
+  const int64_t B = options.batch_size;
+#ifdef SWEEPFARM_WITH_CUDA
+  if (device.is_cuda()) {
+    at::globalContext().setAllowTF32CuBLAS(options.tf32);
+    at::globalContext().setAllowTF32CuDNN(options.tf32);
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+  }
+#endif
+  std::vector<uint64_t> seeds;
+  std::vector<MixConfig> mixes;
+  for (const auto& c : configs) {
+    seeds.push_back(c.seed);
+    mixes.push_back(MixConfig{c.seed, c.issue_rate, c.data_size});
+  }
+  SF_ASSIGN_OR_RETURN(FusedNet net, FusedNet::Create(options.arch, data.sample_shape(),
+                                                     data.num_classes, seeds, device));
+  SF_ASSIGN_OR_RETURN(IndexSampler sampler, IndexSampler::Create(data.train, data.binary_issue_label,
+                                                                  B, mixes, device));
+  const Schedule sched = MakeSchedule(configs, sampler.subset_sizes(), B);
+
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  std::vector<double> lrs;
+  for (const auto& c : configs) lrs.push_back(c.step_size);
+  torch::Tensor lr = torch::tensor(lrs, torch::kFloat64).to(f32);
+  torch::Tensor limit = torch::tensor(sched.total_steps, torch::kInt64).to(device);
+  torch::Tensor spe = torch::tensor(sched.steps_per_epoch, torch::kInt64).to(device);
+  torch::Tensor step = torch::zeros({}, i64);
+  torch::Tensor epoch_loss = torch::zeros({K}, f32);
+  std::vector<torch::Tensor>& params = net.params();
+  std::vector<torch::Tensor> momentum;
+  for (const auto& p : params) momentum.push_back(torch::zeros_like(p).detach());
+
+  std::vector<int64_t> sample_shape = data.sample_shape();
+  std::vector<int64_t> batch_shape{K, B};
+  batch_shape.insert(batch_shape.end(), sample_shape.begin(), sample_shape.end());
+  // Cast once, so every step gathers half the bytes in bf16.
+  const torch::Tensor X = data.train.x.to(options.compute);
+  const torch::Tensor& Y = data.train.y;
+
+  auto train_step = [&]() {
+    torch::Tensor flat = sampler.Indices(step).reshape({-1});
+    torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
+    torch::Tensor yb = Y.index_select(0, flat).view({K, B, 1});
+    torch::Tensor logits = net.Forward(xb, options.compute);
+    torch::Tensor loss = -torch::log_softmax(logits, 2).gather(2, yb).squeeze(2).mean(1);  // [K]
+    std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
+    torch::NoGradGuard no_grad;
+    torch::Tensor active = step.lt(limit).to(torch::kFloat32);
+    torch::Tensor lr_now = (lr * active).view({K, 1, 1});
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (options.momentum > 0) {
+        momentum[i].mul_(options.momentum).add_(grads[i]);
+        params[i].sub_(momentum[i] * lr_now);
+      } else {
+        params[i].sub_(grads[i] * lr_now);
+      }
+    }
+    torch::Tensor fresh = torch::remainder(step, spe).eq(0);
+    epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
+                     loss.detach() * active);
+    step.add_(1);
+  };
+
+  BundleResult result;
+  result.models.resize(K);
+  const int64_t elem = options.compute == torch::kFloat32 ? 4 : 2;
+  const int64_t chunk =
+      EvalChunk(K, net.ActivationsPerSample(), options.eval_budget_bytes, elem);
+  auto evaluate = [&](int64_t at_step) {
+    torch::NoGradGuard no_grad;
+    const int64_t n = data.test.size();
+    torch::Tensor correct = torch::zeros({K}, i64);
+    torch::Tensor loss_sum = torch::zeros({K}, f32);
+    for (int64_t lo = 0; lo < n; lo += chunk) {
+      int64_t hi = std::min(n, lo + chunk);
+      torch::Tensor logits = net.ForwardShared(data.test.x.slice(0, lo, hi), options.compute);
+      torch::Tensor y = data.test.y.slice(0, lo, hi).view({1, hi - lo});
+      correct += logits.argmax(2).eq(y).sum(1);
+      loss_sum -= torch::log_softmax(logits, 2).gather(2, y.expand({K, hi - lo}).unsqueeze(2))
+                      .squeeze(2).sum(1);
+    }
+    torch::Tensor c = correct.cpu(), l = loss_sum.cpu(), t = epoch_loss.cpu();
+    for (const auto& [k, epoch] : sched.evals.at(at_step)) {
+      EvalPoint e;
+      e.epoch = epoch;
+      e.steps = at_step;
+      e.correct = c[k].item<int64_t>();
+      e.test_accuracy = static_cast<double>(e.correct) / n;
+      e.test_loss = l[k].item<double>() / n;
+      e.train_loss = t[k].item<double>() / sched.steps_per_epoch[k];
+      result.models[k].evals.push_back(e);
+    }
+  };
+
+  std::function<void()> run_step = train_step;
+#ifdef SWEEPFARM_WITH_CUDA
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  std::optional<c10::cuda::CUDAStream> side;
+  if (device.is_cuda() && options.cuda_graph) {
+    // Warm up on a side stream (as capture requires), then restore the state the warm-up changed.
+    std::vector<torch::Tensor> saved;
+    for (auto& p : params) saved.push_back(p.detach().clone());
+    side = c10::cuda::getStreamFromPool();
+    at::cuda::CUDAEvent before;
+    before.record(c10::cuda::getCurrentCUDAStream());
+    before.block(*side);
+    {
+      c10::cuda::CUDAStreamGuard guard(*side);
+      for (int i = 0; i < 3; ++i) train_step();
+      graph = std::make_unique<at::cuda::CUDAGraph>();
+      graph->capture_begin();
+      train_step();
+      graph->capture_end();
+    }
+    at::cuda::CUDAEvent after;
+    after.record(*side);
+    after.block(c10::cuda::getCurrentCUDAStream());
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      params[i].copy_(saved[i]);
+      momentum[i].zero_();
+    }
+    step.zero_();
+    epoch_loss.zero_();
+    Synchronize(device);
+    run_step = [&]() { graph->replay(); };
+    result.used_cuda_graph = true;
+  }
+#endif
+
+  Synchronize(device);
+  auto start = Clock::now();
+  for (int64_t s = 0; s < sched.max_steps; ++s) {
+    run_step();
+    if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) evaluate(s + 1);
+  }
+  Synchronize(device);
+  result.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.fused_steps = sched.max_steps;
+  for (int64_t k = 0; k < K; ++k) {
+    result.model_steps += sched.total_steps[k];
+    result.model_epochs += static_cast<double>(configs[k].eval_epochs.back());
+  }
+  for (const auto& p : params) result.final_params.push_back(p.detach().cpu());
+  result.forward_macs_per_sample = net.ForwardMacsPerSample();
+  result.params_per_model = net.ParamsPerModel();
+#ifdef SWEEPFARM_WITH_CUDA
+  if (device.is_cuda()) {
+    auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    result.peak_device_bytes = stats.allocated_bytes[0].peak;  // [0]: the aggregate pool.
+  }
+#endif
+  return result;
+} catch (const std::exception& e) {
+  return FromException(e, "fused training");
+}
+
+StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<ModelConfig>& configs,
+                                       const TrainOptions& options) try {
+  SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
+  const torch::Device device = options.device;
+  const int64_t B = options.batch_size;
+  BundleResult result;
+  Synchronize(device);
+  auto start = Clock::now();
+  std::vector<std::vector<torch::Tensor>> finals;
+  for (const auto& config : configs) {
+    SF_ASSIGN_OR_RETURN(FusedNet shape, FusedNet::Create(options.arch, data.sample_shape(),
+                                                         data.num_classes, {config.seed}, device));
+    const auto& layers = shape.layers();
+    const int64_t sd = shape.spatial_dims();
+    std::vector<torch::Tensor> w = InitStandardWeights(layers, sd, config.seed);
+    for (auto& t : w) t = t.to(device).set_requires_grad(true);
+    std::vector<torch::Tensor> mom;
+    for (auto& t : w) mom.push_back(torch::zeros_like(t).detach());
+    SF_ASSIGN_OR_RETURN(
+        IndexSampler sampler,
+        IndexSampler::Create(data.train, data.binary_issue_label, B,
+                             {MixConfig{config.seed, config.issue_rate, config.data_size}}, device));
+    const Schedule sched = MakeSchedule({config}, sampler.subset_sizes(), B);
+    torch::Tensor step = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    ModelResult model;
+    double epoch_loss = 0;
+    torch::Tensor epoch_loss_t = torch::zeros({}, torch::TensorOptions().device(device));
+    for (int64_t s = 0; s < sched.max_steps; ++s) {
+      torch::Tensor idx = sampler.Indices(step).reshape({-1});
+      torch::Tensor logits =
+          FusedNet::ReferenceForward(layers, w, data.train.x.index_select(0, idx), sd);
+      torch::Tensor loss = torch::cross_entropy_loss(logits, data.train.y.index_select(0, idx));
+      std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, w);
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < w.size(); ++i) {
+        if (options.momentum > 0) {
+          mom[i].mul_(options.momentum).add_(grads[i]);
+          w[i].sub_(mom[i] * config.step_size);
+        } else {
+          w[i].sub_(grads[i] * config.step_size);
+        }
+      }
+      if (s % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
+      epoch_loss_t += loss.detach();
+      step.add_(1);
+      if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) {
+        epoch_loss = epoch_loss_t.item<double>();
+        const int64_t n = data.test.size();
+        int64_t correct = 0;
+        double test_loss = 0;
+        for (int64_t lo = 0; lo < n; lo += 512) {
+          int64_t hi = std::min(n, lo + 512);
+          torch::Tensor out = FusedNet::ReferenceForward(layers, w, data.test.x.slice(0, lo, hi), sd);
+          torch::Tensor y = data.test.y.slice(0, lo, hi);
+          correct += out.argmax(1).eq(y).sum().item<int64_t>();
+          test_loss += torch::cross_entropy_loss(out, y, {}, at::Reduction::Sum).item<double>();
+        }
+        EvalPoint e;
+        e.epoch = it->second.front().second;
+        e.steps = s + 1;
+        e.correct = correct;
+        e.test_accuracy = static_cast<double>(correct) / n;
+        e.test_loss = test_loss / n;
+        e.train_loss = epoch_loss / sched.steps_per_epoch[0];
+        model.evals.push_back(e);
+      }
+    }
+    result.model_steps += sched.max_steps;
+    result.fused_steps += sched.max_steps;
+    result.model_epochs += static_cast<double>(config.eval_epochs.back());
+    result.models.push_back(model);
+    std::vector<torch::Tensor> detached;
+    for (auto& t : w) detached.push_back(t.detach().cpu());
+    finals.push_back(FusedNet::ToFusedLayout(layers, detached, data.sample_shape()));
+    result.forward_macs_per_sample = shape.ForwardMacsPerSample();
+    result.params_per_model = shape.ParamsPerModel();
+  }
+  Synchronize(device);
+  result.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (size_t i = 0; i < finals.front().size(); ++i) {
+    std::vector<torch::Tensor> list;
+    for (const auto& f : finals) list.push_back(f[i]);
+    result.final_params.push_back(torch::stack(list));
+  }
+  return result;
+} catch (const std::exception& e) {
+  return FromException(e, "sequential training");
+}
+
+}  // namespace sweepfarm::engine

@@ -1,0 +1,81 @@
+// Trains a bundle of K model configurations as one fused model on one device (TrainFused), or one at
+// a time with standard LibTorch layers (TrainSequential: the baseline and the reference the fused
+// path is tested against). Functions are reentrant; each call owns its tensors.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "common/status.h"
+#include "worker/engine/architecture.h"
+#include "worker/engine/dataset.h"
+#include "worker/engine/sampler.h"
+
+namespace sweepfarm::engine {
+
+// One model slot: configurations that differ only in epochs share a slot and are evaluated at each
+// of their epoch counts (with a constant step size this equals separate runs).
+struct ModelConfig {
+  uint64_t seed = 0;
+  double step_size = 5e-3;
+  double issue_rate = -1;  // < 0: the training data's own mix.
+  double data_size = 1.0;  // Fraction of the lab training split.
+  std::vector<int64_t> eval_epochs{1};
+};
+
+struct TrainOptions {
+  ArchSpec arch;
+  int64_t batch_size = 64;
+  double momentum = 0.9;
+  torch::Device device = torch::kCPU;
+  torch::ScalarType compute = torch::kFloat32;  // kBFloat16: bf16 matmuls, float32 master weights.
+  bool tf32 = true;                             // CUDA float32 matmuls in TF32.
+  bool cuda_graph = true;                       // Capture the step and replay it (CUDA only).
+  int64_t eval_budget_bytes = 256LL << 20;      // Activation memory one evaluation chunk may use.
+};
+
+struct EvalPoint {
+  int64_t epoch = 0;
+  int64_t steps = 0;
+  int64_t correct = 0;
+  double test_accuracy = 0;
+  double test_loss = 0;
+  double train_loss = 0;  // Mean training loss over the last epoch.
+};
+
+struct ModelResult {
+  std::vector<EvalPoint> evals;  // One per requested epoch, ascending.
+};
+
+struct BundleResult {
+  std::vector<ModelResult> models;
+  std::vector<torch::Tensor> final_params;  // Fused layout, [K, ...] on the CPU.
+  double wall_seconds = 0;
+  int64_t fused_steps = 0;      // Steps of the fused loop (the longest model's).
+  int64_t model_steps = 0;      // Useful steps summed over models.
+  double model_epochs = 0;      // Sum over models of their last epoch count.
+  int64_t forward_macs_per_sample = 0;
+  int64_t params_per_model = 0;
+  int64_t peak_device_bytes = 0;  // CUDA only: peak allocated during the bundle.
+  bool used_cuda_graph = false;
+};
+
+// Checks configurations before any work: epochs, step sizes, mixes.
+Status ValidateModelConfigs(const std::vector<ModelConfig>& configs);
+
+// `data` must already live on options.device (Dataset::To).
+StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
+                                  const TrainOptions& options);
+StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<ModelConfig>& configs,
+                                       const TrainOptions& options);
+
+// Per model and parameter tensor, max |a - b| / max |b|, maximised over all; a and b are fused-layout
+// parameter lists ([K, ...]) of the same shapes.
+double MaxRelativeParamDifference(const std::vector<torch::Tensor>& a,
+                                  const std::vector<torch::Tensor>& b);
+
+// Bytes one model of a fused bundle needs during training (activations, gradients, weights).
+int64_t EstimateTrainingBytesPerModel(const FusedNet& net, const TrainOptions& options);
+
+}  // namespace sweepfarm::engine

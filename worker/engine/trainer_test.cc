@@ -1,0 +1,156 @@
+// One test body per behaviour, run on the CPU always and on CUDA when LibTorch has a device.
+#include "worker/engine/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "worker/engine/rng.h"
+#include "worker/engine/telemetry.h"
+
+namespace sweepfarm::engine {
+namespace {
+
+class TrainerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "cuda" && !torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  }
+  torch::Device device() const { return torch::Device(GetParam()); }
+  TrainOptions Options(const std::string& arch) const {
+    TrainOptions o;
+    o.arch.name = arch;
+    o.device = device();
+    o.batch_size = 32;
+    o.tf32 = false;  // Equality checks need full float32.
+    return o;
+  }
+};
+
+std::shared_ptr<const Dataset> SmallTelemetry() {
+  return MakeTelemetryDataset(TelemetryOptions{3, 640, 300});
+}
+
+// Random images; the labels need no meaning for equivalence checks.
+std::shared_ptr<const Dataset> RandomImages() {
+  auto ds = std::make_shared<Dataset>();
+  ds->name = "images";
+  ds->num_classes = 10;
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  ds->train.x = torch::randn({256, 28, 28, 1}, gen);
+  ds->train.y = torch::randint(0, 10, {256}, gen, torch::kInt64);
+  ds->test.x = torch::randn({100, 28, 28, 1}, gen);
+  ds->test.y = torch::randint(0, 10, {100}, gen, torch::kInt64);
+  return ds;
+}
+
+std::vector<ModelConfig> RandomConfigs(int k, bool binary, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<ModelConfig> configs;
+  for (int i = 0; i < k; ++i) {
+    ModelConfig c;
+    c.seed = rng.Next() % 100000;
+    c.step_size = std::exp(rng.Uniform(std::log(1e-3), std::log(2e-2)));
+    c.issue_rate = binary && rng.Bernoulli(0.7) ? rng.Uniform(0.1, 0.9) : -1;
+    c.data_size = rng.Uniform(0.5, 1.0);
+    c.eval_epochs = {rng.UniformInt(4, 6)};
+    configs.push_back(c);
+  }
+  return configs;
+}
+
+void ExpectFusedMatchesSequential(const Dataset& cpu_data, const TrainOptions& options,
+                                  const std::vector<ModelConfig>& configs) {
+  auto data = cpu_data.To(options.device);
+  auto fused = TrainFused(*data, configs, options);
+  ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+  auto seq = TrainSequential(*data, configs, options);
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_GE(fused->fused_steps, 20);
+  for (const auto& m : seq->models) EXPECT_GE(m.evals.back().steps, 20);
+  ASSERT_EQ(fused->final_params.size(), seq->final_params.size());
+  for (size_t i = 0; i < seq->final_params.size(); ++i) {
+    ASSERT_EQ(fused->final_params[i].sizes(), seq->final_params[i].sizes());
+  }
+  EXPECT_LT(MaxRelativeParamDifference(fused->final_params, seq->final_params), 1e-4);
+  ASSERT_EQ(fused->models.size(), configs.size());
+  for (size_t k = 0; k < configs.size(); ++k) {
+    ASSERT_EQ(fused->models[k].evals.size(), 1u);
+    const EvalPoint& f = fused->models[k].evals[0];
+    const EvalPoint& s = seq->models[k].evals[0];
+    EXPECT_EQ(f.steps, s.steps);
+    EXPECT_LE(std::abs(f.correct - s.correct), 1) << "model " << k;
+    EXPECT_NEAR(f.train_loss, s.train_loss, 1e-3 * std::max(1.0, s.train_loss));
+  }
+  // The models really trained and really differ.
+  EXPECT_GT((fused->final_params[0][0] - fused->final_params[0][1]).abs().max().item<double>(), 0);
+}
+
+TEST_P(TrainerTest, FusedCnn1dMatchesSeparateRuns) {
+  ExpectFusedMatchesSequential(*SmallTelemetry(), Options("cnn1d"), RandomConfigs(8, true, 1));
+}
+
+TEST_P(TrainerTest, FusedLenetMatchesSeparateRuns) {
+  auto configs = RandomConfigs(8, false, 2);
+  for (auto& c : configs) c.eval_epochs = {5};  // At least 128 samples / 32 = 4 steps an epoch.
+  ExpectFusedMatchesSequential(*RandomImages(), Options("lenet"), configs);
+}
+
+TEST_P(TrainerTest, ConfigsDifferingInEpochsShareARun) {
+  auto data = SmallTelemetry()->To(device());
+  ModelConfig shared{7, 5e-3, 0.5, 1.0, {2, 5}};
+  ModelConfig two{7, 5e-3, 0.5, 1.0, {2}};
+  ModelConfig five{7, 5e-3, 0.5, 1.0, {5}};
+  auto a = TrainFused(*data, {shared}, Options("cnn1d"));
+  auto b = TrainFused(*data, {two, five}, Options("cnn1d"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->models[0].evals.size(), 2u);
+  EXPECT_EQ(a->models[0].evals[0].epoch, 2);
+  EXPECT_EQ(a->models[0].evals[0].correct, b->models[0].evals[0].correct);
+  EXPECT_EQ(a->models[0].evals[1].correct, b->models[1].evals[0].correct);
+  EXPECT_NEAR(a->models[0].evals[1].train_loss, b->models[1].evals[0].train_loss, 1e-5);
+  // The shorter model stops updating after its last epoch, even while the bundle goes on.
+  EXPECT_EQ(b->fused_steps, a->fused_steps);
+  EXPECT_GT((b->final_params[0][0] - b->final_params[0][1]).abs().max().item<double>(), 0);
+}
+
+TEST_P(TrainerTest, SameSeedSameResult) {
+  auto data = SmallTelemetry()->To(device());
+  auto configs = RandomConfigs(3, true, 9);
+  auto a = TrainFused(*data, configs, Options("cnn1d"));
+  auto b = TrainFused(*data, configs, Options("cnn1d"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t i = 0; i < a->final_params.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a->final_params[i], b->final_params[i]));
+  }
+}
+
+TEST_P(TrainerTest, LearnsTelemetryBetterThanChance) {
+  auto data = MakeTelemetryDataset(TelemetryOptions{1, 2000, 1000})->To(device());
+  std::vector<ModelConfig> configs{{1, 1e-2, 0.5, 1.0, {6}}, {2, 5e-3, 0.5, 1.0, {6}}};
+  auto r = TrainFused(*data, configs, Options("cnn1d"));
+  ASSERT_TRUE(r.ok());
+  double best = 0;
+  for (const auto& m : r->models) best = std::max(best, m.evals.back().test_accuracy);
+  // The all-"issue" predictor scores the escalation issue rate (about 0.78).
+  double all_issue = data->test.y.to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(best, all_issue);
+  EXPECT_LT(r->models[0].evals.back().train_loss, 0.5);
+}
+
+TEST_P(TrainerTest, RejectsBadConfigs) {
+  auto data = SmallTelemetry()->To(device());
+  auto r = TrainFused(*data, {{1, -1.0, 0.5, 1.0, {1}}}, Options("cnn1d"));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("step_size"), std::string::npos);
+  auto opts = Options("lenet");
+  auto r2 = TrainFused(*data, {{1, 0.01, 0.5, 1.0, {1}}}, opts);
+  EXPECT_EQ(r2.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r2.status().message().find("image samples"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, TrainerTest, ::testing::Values("cpu", "cuda"));
+
+}  // namespace
+}  // namespace sweepfarm::engine
