@@ -20,7 +20,7 @@ cmake -S . -B build-gpu $GEN -DSWEEPFARM_ENGINE_ONLY=ON -DCMAKE_BUILD_TYPE=Relea
   ${PREFIX:+-DCMAKE_PREFIX_PATH="$PREFIX"} >"$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
 cmake --build build-gpu -j "$(nproc)" >"$OUT/build.log" 2>&1 || { grep -A12 -m3 'error' "$OUT/build.log"; exit 1; }
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "cpu $(nproc) cores"; } | tee "$OUT/card.txt"
-git rev-parse --short HEAD 2>/dev/null | tee "$OUT/commit.txt"
+{ git rev-parse --short HEAD 2>/dev/null || echo "${COMMIT:-unknown (pass COMMIT=)}"; } | tee "$OUT/commit.txt"
 B=build-gpu/bench/sweepfarm-bench
 status=0
 if [ -x build-gpu/worker/engine/engine_test ]; then

@@ -47,6 +47,12 @@ std::shared_ptr<const Dataset> Dataset::To(const torch::Device& device) const {
   return out;
 }
 
+double Dataset::MajorityBaseline() const {
+  if (test.size() == 0) return 0;
+  torch::Tensor counts = test.y.to(torch::kCPU).bincount({}, num_classes);
+  return counts.max().item<double>() / static_cast<double>(test.size());
+}
+
 bool IsKnownDataset(const std::string& name) { return Rules().count(name) > 0; }
 
 Status ValidateDatasetParams(const std::string& name, const DatasetParams& params) {

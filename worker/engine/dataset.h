@@ -29,7 +29,9 @@ struct Dataset {
   Split test;        // Customer-like data the objective is measured on.
   std::string hash;  // Content hash over every tensor's bytes.
 
-  std::vector<int64_t> sample_shape() const;  // Shape of one sample: {T, C} or {H, W, C}.
+  std::vector<int64_t> sample_shape() const;
+  // Accuracy of always predicting the test split's most common class (all "issue" for telemetry).
+  double MajorityBaseline() const;  // Shape of one sample: {T, C} or {H, W, C}.
   // Copies all tensors to `device` (once per worker; shared by every bundle).
   std::shared_ptr<const Dataset> To(const torch::Device& device) const;
 };

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "worker/engine/rng.h"
+#include "common/rng.h"
 
 namespace sweepfarm::engine {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "worker/engine/rng.h"
+#include "common/rng.h"
 #include "worker/engine/telemetry.h"
 
 namespace sweepfarm::engine {

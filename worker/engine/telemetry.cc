@@ -6,7 +6,7 @@
 #include <array>
 #include <cmath>
 
-#include "worker/engine/rng.h"
+#include "common/rng.h"
 
 namespace sweepfarm::engine {
 namespace {

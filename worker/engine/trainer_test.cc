@@ -6,7 +6,7 @@
 #include <cmath>
 #include <set>
 
-#include "worker/engine/rng.h"
+#include "common/rng.h"
 #include "worker/engine/telemetry.h"
 
 namespace sweepfarm::engine {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace sweepfarm::engine {
+namespace sweepfarm {
 
 inline uint64_t SplitMix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -65,4 +65,4 @@ class Rng {
   bool has_spare_ = false;
 };
 
-}  // namespace sweepfarm::engine
+}  // namespace sweepfarm

@@ -1,0 +1,141 @@
+#include "coordinator/api/services.h"
+
+#include "common/logging.h"
+#include "proto/grpc_status.h"
+#include "coordinator/sweep/sweep_yaml.h"
+
+namespace sweepfarm::api {
+namespace {
+
+grpc::Status Invalid(const std::string& rpc, const std::string& what) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, rpc + ": " + what);
+}
+
+}  // namespace
+
+grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::SubmitSweepRequest* req,
+                                           v1::SubmitSweepResponse* resp) {
+  if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
+  if (static_cast<int>(req->yaml().size()) > options_.max_yaml_bytes) {
+    return Invalid("SubmitSweep", "yaml is larger than " + std::to_string(options_.max_yaml_bytes) + " bytes");
+  }
+  auto parsed = sweep::ParseSweepYaml(req->yaml(), req->source_name());
+  if (!parsed.ok()) return ToGrpc(parsed.status());
+  store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash, parsed->trials};
+  auto id = store_->CreateSweep(s);
+  if (!id.ok()) return ToGrpc(id.status());
+  resp->set_sweep_id(*id);
+  resp->set_trials(static_cast<int64_t>(parsed->trials.size()));
+  resp->set_spec_hash(parsed->spec_hash);
+  SF_LOG(Info) << "sweep " << *id << " (" << parsed->spec.name() << "): " << parsed->trials.size()
+               << " trials";
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::GetSweepStatus(grpc::ServerContext*,
+                                              const v1::GetSweepStatusRequest* req,
+                                              v1::SweepStatus* resp) {
+  if (req->sweep_id() <= 0) return Invalid("GetSweepStatus", "sweep_id must be positive");
+  auto s = store_->GetSweepStatus(req->sweep_id());
+  if (!s.ok()) return ToGrpc(s.status());
+  *resp = *s;
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest* req,
+                                          v1::ListTrialsResponse* resp) {
+  if (req->sweep_id() <= 0) return Invalid("ListTrials", "sweep_id must be positive");
+  if (req->top() < 0) return Invalid("ListTrials", "top must be >= 0");
+  auto trials = store_->ListTrials(req->sweep_id(), req->top(), req->leaderboard());
+  if (!trials.ok()) return ToGrpc(trials.status());
+  for (auto& t : *trials) *resp->add_trials() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
+                                               const v1::RegisterWorkerRequest* req,
+                                               v1::RegisterWorkerResponse* resp) {
+  if (req->device() != "cpu" && req->device() != "cuda") {
+    return Invalid("RegisterWorker", "device must be cpu or cuda, got \"" + req->device() + "\"");
+  }
+  if (req->capacity() < 1 || req->capacity() > options_.max_bundle) {
+    return Invalid("RegisterWorker",
+                   "capacity must be in [1, " + std::to_string(options_.max_bundle) + "]");
+  }
+  auto id = store_->RegisterWorker(req->host(), req->device(), req->capacity());
+  if (!id.ok()) return ToGrpc(id.status());
+  resp->set_worker_id(*id);
+  resp->set_lease_seconds(options_.lease_seconds);
+  SF_LOG(Info) << "worker " << *id << " registered (" << req->host() << ", " << req->device()
+               << ", capacity " << req->capacity() << ")";
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext*, const v1::LeaseWorkRequest* req,
+                                          v1::LeaseWorkResponse* resp) {
+  if (req->worker_id().empty()) return Invalid("LeaseWork", "worker_id is empty");
+  if (req->max_trials() < 1 || req->max_trials() > options_.max_bundle) {
+    return Invalid("LeaseWork", "max_trials must be in [1, " + std::to_string(options_.max_bundle) + "]");
+  }
+  auto lease = store_->LeaseTrials(req->worker_id(), req->max_trials(), options_.lease_seconds);
+  if (!lease.ok()) return ToGrpc(lease.status());
+  resp->set_lease_seconds(options_.lease_seconds);
+  if (lease->trials.empty()) return grpc::Status::OK;
+  resp->set_sweep_id(lease->sweep_id);
+  *resp->mutable_spec() = lease->spec;
+  for (auto& t : lease->trials) *resp->add_trials() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
+                                          v1::HeartbeatResponse* resp) {
+  if (req->worker_id().empty()) return Invalid("Heartbeat", "worker_id is empty");
+  std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
+  auto lost = store_->Heartbeat(req->worker_id(), leases, options_.lease_seconds);
+  if (!lost.ok()) return ToGrpc(lost.status());
+  for (int64_t id : *lost) resp->add_lost_trial_ids(id);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
+                                              const v1::ReportResultsRequest* req,
+                                              v1::ReportResultsResponse* resp) {
+  if (req->worker_id().empty()) return Invalid("ReportResults", "worker_id is empty");
+  // Validate every report before writing any: a rejected request writes nothing.
+  for (int i = 0; i < req->reports_size(); ++i) {
+    const auto& r = req->reports(i);
+    std::string at = "reports[" + std::to_string(i) + "]";
+    if (r.trial_id() <= 0) return Invalid("ReportResults", at + ".trial_id must be positive");
+    if (r.ok()) {
+      double acc = r.result().test_accuracy();
+      if (!(acc >= 0 && acc <= 1)) {
+        return Invalid("ReportResults", at + ".result.test_accuracy must be in [0, 1]");
+      }
+      if (r.result().dataset_hash().empty()) {
+        return Invalid("ReportResults", at + ".result.dataset_hash is empty");
+      }
+    } else if (r.error().empty()) {
+      return Invalid("ReportResults", at + ".error must say why the trial failed");
+    }
+  }
+  for (const auto& r : req->reports()) {
+    auto outcome = store_->RecordResult(req->worker_id(), r);
+    if (!outcome.ok()) return ToGrpc(outcome.status());
+    switch (*outcome) {
+      case store::ReportOutcome::kAccepted:
+        resp->set_accepted(resp->accepted() + 1);
+        break;
+      case store::ReportOutcome::kDuplicate:
+        resp->set_duplicates(resp->duplicates() + 1);
+        break;
+      case store::ReportOutcome::kStale:
+        resp->set_rejected_stale(resp->rejected_stale() + 1);
+        SF_LOG(Warning) << "stale result for trial " << r.trial_id() << " from "
+                        << req->worker_id() << " rejected";
+        break;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace sweepfarm::api

@@ -1,0 +1,49 @@
+// gRPC services of the coordinator. Handlers validate their arguments, call the store, and never
+// throw; all state lives in PostgreSQL, so any number of handler threads (or coordinators) may run.
+#pragma once
+
+#include "coordinator/store/store.h"
+#include "sweepfarm/v1/sweep.grpc.pb.h"
+#include "sweepfarm/v1/worker.grpc.pb.h"
+
+namespace sweepfarm::api {
+
+struct ServiceOptions {
+  int lease_seconds = 30;
+  int max_yaml_bytes = 1 << 20;
+  int max_bundle = 8192;
+};
+
+class SweepServiceImpl final : public v1::SweepService::Service {
+ public:
+  SweepServiceImpl(store::Store* store, ServiceOptions options) : store_(store), options_(options) {}
+  grpc::Status SubmitSweep(grpc::ServerContext*, const v1::SubmitSweepRequest*,
+                           v1::SubmitSweepResponse*) override;
+  grpc::Status GetSweepStatus(grpc::ServerContext*, const v1::GetSweepStatusRequest*,
+                              v1::SweepStatus*) override;
+  grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
+                          v1::ListTrialsResponse*) override;
+
+ private:
+  store::Store* store_;
+  ServiceOptions options_;
+};
+
+class WorkerServiceImpl final : public v1::WorkerService::Service {
+ public:
+  WorkerServiceImpl(store::Store* store, ServiceOptions options) : store_(store), options_(options) {}
+  grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
+                              v1::RegisterWorkerResponse*) override;
+  grpc::Status LeaseWork(grpc::ServerContext*, const v1::LeaseWorkRequest*,
+                         v1::LeaseWorkResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
+                         v1::HeartbeatResponse*) override;
+  grpc::Status ReportResults(grpc::ServerContext*, const v1::ReportResultsRequest*,
+                             v1::ReportResultsResponse*) override;
+
+ private:
+  store::Store* store_;
+  ServiceOptions options_;
+};
+
+}  // namespace sweepfarm::api

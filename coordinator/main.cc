@@ -1,0 +1,104 @@
+// sweepfarm-coordinator: serves SweepService and WorkerService over gRPC, with PostgreSQL as its
+// only state, and re-queues trials whose leases expire.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/flags.h"
+#include "common/logging.h"
+#include "coordinator/api/services.h"
+#include "coordinator/store/store.h"
+
+using namespace sweepfarm;
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  flags.Define("db", "", "PostgreSQL connection string or URI (required)")
+      .Define("listen", "127.0.0.1:50051", "HOST:PORT to serve on (port 0: any free port)")
+      .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
+      .Define("lease-seconds", "30", "lease length; heartbeats extend it")
+      .Define("reap-interval-ms", "1000", "how often expired leases are re-queued")
+      .Define("db-pool", "8", "PostgreSQL connections");
+  if (Status s = flags.Parse(argc, argv); !s.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
+    return 2;
+  }
+  SetLogPrefix("coordinator");
+  if (flags.Get("db").empty()) {
+    std::cerr << "sweepfarm-coordinator: --db is required\n" << flags.Usage();
+    return 2;
+  }
+  auto lease = flags.GetInt("lease-seconds");
+  auto reap = flags.GetInt("reap-interval-ms");
+  auto pool = flags.GetInt("db-pool");
+  if (!lease.ok() || !reap.ok() || !pool.ok() || *lease < 1 || *reap < 10 || *pool < 1) {
+    std::cerr << "sweepfarm-coordinator: --lease-seconds, --reap-interval-ms and --db-pool need "
+                 "positive integers (reap >= 10 ms)\n";
+    return 2;
+  }
+  auto store = store::Store::Open(flags.Get("db"), static_cast<int>(*pool));
+  if (!store.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  if (Status s = (*store)->Migrate(); !s.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << s.ToString() << "\n";
+    return 1;
+  }
+  api::ServiceOptions options;
+  options.lease_seconds = static_cast<int>(*lease);
+  api::SweepServiceImpl sweeps(store->get(), options);
+  api::WorkerServiceImpl workers(store->get(), options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.Get("listen"), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&sweeps);
+  builder.RegisterService(&workers);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "sweepfarm-coordinator: cannot listen on " << flags.Get("listen") << "\n";
+    return 1;
+  }
+  std::string listen = flags.Get("listen");
+  std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
+  SF_LOG(Info) << "listening on " << address;
+  if (!flags.Get("address-file").empty()) {
+    std::string tmp = flags.Get("address-file") + ".tmp";
+    std::ofstream(tmp) << address << "\n";
+    std::rename(tmp.c_str(), flags.Get("address-file").c_str());
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  auto next_reap = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (std::chrono::steady_clock::now() < next_reap) continue;
+    next_reap += std::chrono::milliseconds(*reap);
+    auto n = (*store)->RequeueExpired();
+    if (!n.ok()) {
+      SF_LOG(Warning) << n.status().ToString();
+    } else if (*n > 0) {
+      SF_LOG(Warning) << *n << " trial(s) re-queued after their lease expired";
+    }
+  }
+  SF_LOG(Info) << "shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}

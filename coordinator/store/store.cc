@@ -1,0 +1,394 @@
+// SQL lives here, one prepared statement per operation, with $n parameters only.
+#include "coordinator/store/store.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <pqxx/pqxx>
+#include <random>
+#include <sstream>
+
+#include "common/logging.h"
+#include "coordinator/store/migrations.h"
+
+namespace sweepfarm::store {
+namespace {
+
+using google::protobuf::util::JsonStringToMessage;
+using google::protobuf::util::MessageToJsonString;
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)MessageToJsonString(m, &out, o);
+  return out;
+}
+
+template <typename T>
+T FromJson(const std::string& json) {
+  T m;
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = true;
+  (void)JsonStringToMessage(json, &m, o);
+  return m;
+}
+
+// Statement texts, prepared on every pooled connection.
+const std::vector<std::pair<const char*, const char*>>& Statements() {
+  static const auto* s = new std::vector<std::pair<const char*, const char*>>{
+      {"insert_sweep",
+       "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials) "
+       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING id"},
+      {"insert_trials",
+       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts) "
+       "SELECT $1, (t.ord - 1)::int, t.elem, $3 FROM jsonb_array_elements($2::jsonb) "
+       "WITH ORDINALITY AS t(elem, ord)"},
+      {"register_worker",
+       "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
+       "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
+      {"lease",
+       "UPDATE trials t SET state = 'running', attempts = t.attempts + 1, "
+       "  lease_token = nextval('lease_tokens'), worker_id = $1, started_at = now(), "
+       "  lease_expires_at = now() + make_interval(secs => $3) "
+       "WHERE t.id IN ("
+       "  SELECT id FROM trials WHERE state = 'queued' AND sweep_id = ("
+       "    SELECT sweep_id FROM trials WHERE state = 'queued' ORDER BY id LIMIT 1) "
+       "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+       "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token"},
+      {"sweep_spec", "SELECT spec::text FROM sweeps WHERE id = $1"},
+      {"touch_worker", "UPDATE workers SET last_seen = now() WHERE id = $1"},
+      {"heartbeat",
+       "UPDATE trials SET lease_expires_at = now() + make_interval(secs => $4) "
+       "WHERE state = 'running' AND worker_id = $1 AND id = ANY($2::bigint[]) "
+       "  AND lease_token = ANY($3::bigint[]) RETURNING id, lease_token"},
+      {"complete_trial",
+       "UPDATE trials SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL, "
+       "  last_error = NULL "
+       "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id"},
+      {"insert_result",
+       "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "
+       "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
+       "  baseline_accuracy) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"},
+      {"fail_trial",
+       "UPDATE trials SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+       "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
+       "  lease_expires_at = NULL, worker_id = NULL, last_error = $3 "
+       "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id"},
+      {"trial_lease", "SELECT state, lease_token FROM trials WHERE id = $1"},
+      {"requeue_expired",
+       "UPDATE trials SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+       "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
+       "  last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' lost', "
+       "  worker_id = NULL, lease_expires_at = NULL "
+       "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id"},
+      {"finish_sweep",
+       "UPDATE sweeps SET state = 'done', finished_at = now() "
+       "WHERE id = $1 AND state = 'running' AND NOT EXISTS ("
+       "  SELECT 1 FROM trials WHERE sweep_id = $1 AND state IN ('queued', 'running'))"},
+      {"sweep_status",
+       "SELECT s.name, s.model, s.state, s.total_trials, s.created_at::text, "
+       "  extract(epoch FROM coalesce(s.finished_at, now()) - s.created_at), "
+       "  count(*) FILTER (WHERE t.state = 'queued'), count(*) FILTER (WHERE t.state = 'running'), "
+       "  count(*) FILTER (WHERE t.state = 'succeeded'), count(*) FILTER (WHERE t.state = 'failed'), "
+       "  count(*) FILTER (WHERE t.attempts > 1) "
+       "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
+       "GROUP BY s.id"},
+      {"sweep_best",
+       "SELECT r.trial_id, r.test_accuracy, r.baseline_accuracy FROM results r JOIN trials t ON t.id = r.trial_id "
+       "WHERE t.sweep_id = $1 ORDER BY r.test_accuracy DESC, r.trial_id LIMIT 1"},
+      {"list_trials",
+       "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
+       "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
+       "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, r.baseline_accuracy "
+       "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
+       "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
+       "ORDER BY CASE WHEN $2 THEN -r.test_accuracy END, t.id "
+       "LIMIT CASE WHEN $3 > 0 THEN $3 END"},
+      {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
+  };
+  return *s;
+}
+
+std::string IntArray(const std::vector<int64_t>& v) {
+  std::string s = "{";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "}";
+}
+
+Status FromException(const std::exception& e, const char* op) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e)) {
+    return UnavailableError(std::string(op) + ": database unreachable: " + e.what());
+  }
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) ||
+      dynamic_cast<const pqxx::deadlock_detected*>(&e)) {
+    return AbortedError(std::string(op) + ": " + e.what());
+  }
+  return InternalError(std::string(op) + ": " + e.what());
+}
+
+}  // namespace
+
+Store::~Store() = default;
+
+StatusOr<std::unique_ptr<pqxx::connection>> Store::Connect() try {
+  auto conn = std::make_unique<pqxx::connection>(dsn_);
+  for (const auto& [name, sql] : Statements()) conn->prepare(name, sql);
+  return conn;
+} catch (const std::exception& e) {
+  return UnavailableError(std::string("connect to database: ") + e.what());
+}
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dsn, int pool_size) {
+  std::unique_ptr<Store> store(new Store());
+  store->dsn_ = dsn;
+  for (int i = 0; i < pool_size; ++i) {
+    SF_ASSIGN_OR_RETURN(auto conn, store->Connect());
+    store->idle_.push_back(std::move(conn));
+  }
+  return store;
+}
+
+std::unique_ptr<pqxx::connection> Store::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  available_.wait(lock, [&] { return !idle_.empty(); });
+  auto conn = std::move(idle_.back());
+  idle_.pop_back();
+  return conn;
+}
+
+void Store::Release(std::unique_ptr<pqxx::connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back(std::move(conn));
+  available_.notify_one();
+}
+
+// Runs fn(connection) with a pooled connection, reconnecting a broken one first, and maps exceptions
+// to a status in this one place.
+class Store::Conn {
+ public:
+  template <typename Fn>
+  static auto Run(Store* store, const char* op, Fn fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+    std::unique_ptr<pqxx::connection> conn = store->Acquire();
+    if (!conn || !conn->is_open()) {
+      auto fresh = store->Connect();
+      if (!fresh.ok()) {
+        store->Release(std::move(conn));
+        return fresh.status();
+      }
+      conn = std::move(fresh).value();
+    }
+    decltype(fn(*conn)) result = Status(StatusCode::kInternal, "unset");
+    try {
+      result = fn(*conn);
+    } catch (const std::exception& e) {
+      result = FromException(e, op);
+    }
+    store->Release(std::move(conn));
+    return result;
+  }
+};
+
+Status Store::Migrate() {
+  return Conn::Run(this, "migrate", [&](pqxx::connection& c) -> StatusOr<int> {
+           SF_ASSIGN_OR_RETURN(int n, ApplyMigrations(c, EmbeddedMigrations()));
+           if (n > 0) SF_LOG(Info) << "applied " << n << " migration(s)";
+           return n;
+         })
+      .status();
+}
+
+StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
+  std::string trials_json = "[";
+  for (size_t i = 0; i < s.trials.size(); ++i) {
+    trials_json += (i ? "," : "") + ToJson(s.trials[i]);
+  }
+  trials_json += "]";
+  std::string spec_json = ToJson(s.spec);
+  return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
+    pqxx::work tx(c);
+    int64_t id = tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name,
+                                   s.yaml, spec_json, s.spec_hash,
+                                   static_cast<int64_t>(s.trials.size()))[0]
+                     .as<int64_t>();
+    tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts());
+    tx.commit();
+    return id;
+  });
+}
+
+StatusOr<std::string> Store::RegisterWorker(const std::string& host, const std::string& device,
+                                            int capacity) {
+  std::random_device rd;
+  char id[32];
+  std::snprintf(id, sizeof(id), "w-%08x%04x", rd(), rd() & 0xffff);
+  std::string worker_id = id;
+  return Conn::Run(this, "RegisterWorker", [&](pqxx::connection& c) -> StatusOr<std::string> {
+    pqxx::work tx(c);
+    tx.exec_prepared0("register_worker", worker_id, host, device, capacity);
+    tx.commit();
+    return worker_id;
+  });
+}
+
+StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials, int lease_seconds) {
+  return Conn::Run(this, "LeaseWork", [&](pqxx::connection& c) -> StatusOr<Lease> {
+    pqxx::work tx(c);
+    tx.exec_prepared0("touch_worker", worker_id);
+    pqxx::result r = tx.exec_prepared("lease", worker_id, max_trials, lease_seconds);
+    Lease lease;
+    for (const auto& row : r) {
+      v1::LeasedTrial t;
+      t.set_trial_id(row[0].as<int64_t>());
+      lease.sweep_id = row[1].as<int64_t>();
+      *t.mutable_params() = FromJson<v1::TrialParams>(row[2].as<std::string>());
+      t.set_lease_token(row[3].as<int64_t>());
+      lease.trials.push_back(std::move(t));
+    }
+    if (!lease.trials.empty()) {
+      lease.spec = FromJson<v1::SweepSpec>(
+          tx.exec_prepared1("sweep_spec", lease.sweep_id)[0].as<std::string>());
+    }
+    tx.commit();
+    return lease;
+  });
+}
+
+StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
+                                                const std::vector<v1::TrialLease>& leases,
+                                                int lease_seconds) {
+  std::vector<int64_t> ids, tokens;
+  for (const auto& l : leases) {
+    ids.push_back(l.trial_id());
+    tokens.push_back(l.lease_token());
+  }
+  return Conn::Run(this, "Heartbeat", [&](pqxx::connection& c) -> StatusOr<std::vector<int64_t>> {
+    pqxx::work tx(c);
+    tx.exec_prepared0("touch_worker", worker_id);
+    pqxx::result r = tx.exec_prepared("heartbeat", worker_id, IntArray(ids), IntArray(tokens),
+                                      lease_seconds);
+    tx.commit();
+    std::set<std::pair<int64_t, int64_t>> held;
+    for (const auto& row : r) held.insert({row[0].as<int64_t>(), row[1].as<int64_t>()});
+    std::vector<int64_t> lost;
+    for (const auto& l : leases) {
+      if (!held.count({l.trial_id(), l.lease_token()})) lost.push_back(l.trial_id());
+    }
+    return lost;
+  });
+}
+
+StatusOr<ReportOutcome> Store::RecordResult(const std::string& worker_id,
+                                            const v1::TrialReport& rep) {
+  return Conn::Run(this, "ReportResults", [&](pqxx::connection& c) -> StatusOr<ReportOutcome> {
+    pqxx::work tx(c);
+    pqxx::result r;
+    if (rep.ok()) {
+      r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token());
+      if (r.size() == 1) {
+        const v1::TrialResult& m = rep.result();
+        tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(), m.test_accuracy(),
+                          m.test_loss(), m.train_loss(), m.wall_seconds(), m.samples_per_second(),
+                          m.steps(), m.bundle_size(), m.dataset_hash(), m.device(), worker_id,
+                          m.baseline_accuracy());
+      }
+    } else {
+      r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
+                           "worker " + worker_id + ": " + rep.error());
+    }
+    if (r.size() == 1) {
+      tx.exec_prepared0("finish_sweep", r[0][0].as<int64_t>());
+      tx.commit();
+      return ReportOutcome::kAccepted;
+    }
+    // Not applied: the same report again (idempotent), or a lease this worker lost.
+    pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
+    tx.commit();
+    if (!cur.empty() && !cur[0][1].is_null() && cur[0][1].as<int64_t>() == rep.lease_token() &&
+        cur[0][0].as<std::string>() == (rep.ok() ? "succeeded" : "failed")) {
+      return ReportOutcome::kDuplicate;
+    }
+    return ReportOutcome::kStale;
+  });
+}
+
+StatusOr<int> Store::RequeueExpired() {
+  return Conn::Run(this, "RequeueExpired", [&](pqxx::connection& c) -> StatusOr<int> {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared("requeue_expired");
+    std::set<int64_t> sweeps;
+    for (const auto& row : r) sweeps.insert(row[0].as<int64_t>());
+    for (int64_t s : sweeps) tx.exec_prepared0("finish_sweep", s);
+    tx.commit();
+    return static_cast<int>(r.size());
+  });
+}
+
+StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
+  return Conn::Run(this, "GetSweepStatus", [&](pqxx::connection& c) -> StatusOr<v1::SweepStatus> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared("sweep_status", sweep_id);
+    if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    const auto& row = r[0];
+    v1::SweepStatus s;
+    s.set_sweep_id(sweep_id);
+    s.set_name(row[0].as<std::string>());
+    s.set_model(row[1].as<std::string>());
+    s.set_state(row[2].as<std::string>());
+    s.set_total(row[3].as<int64_t>());
+    s.set_created_at(row[4].as<std::string>());
+    s.set_elapsed_seconds(row[5].as<double>());
+    s.set_queued(row[6].as<int64_t>());
+    s.set_running(row[7].as<int64_t>());
+    s.set_succeeded(row[8].as<int64_t>());
+    s.set_failed(row[9].as<int64_t>());
+    s.set_retried(row[10].as<int64_t>());
+    double finished = static_cast<double>(s.succeeded() + s.failed());
+    s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
+    pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);
+    if (!best.empty()) {
+      s.set_best_trial_id(best[0][0].as<int64_t>());
+      s.set_best_test_accuracy(best[0][1].as<double>());
+      s.set_baseline_accuracy(best[0][2].as<double>());
+    }
+    return s;
+  });
+}
+
+StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bool leaderboard) {
+  return Conn::Run(this, "ListTrials", [&](pqxx::connection& c) -> StatusOr<std::vector<v1::Trial>> {
+    pqxx::read_transaction tx(c);
+    if (tx.exec_prepared("sweep_exists", sweep_id).empty()) {
+      return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    }
+    pqxx::result r = tx.exec_prepared("list_trials", sweep_id, leaderboard, top);
+    std::vector<v1::Trial> out;
+    for (const auto& row : r) {
+      v1::Trial t;
+      t.set_trial_id(row[0].as<int64_t>());
+      t.set_sweep_id(sweep_id);
+      *t.mutable_params() = FromJson<v1::TrialParams>(row[1].as<std::string>());
+      t.set_state(row[2].as<std::string>());
+      t.set_attempts(row[3].as<int>());
+      t.set_worker_id(row[4].as<std::string>());
+      t.set_last_error(row[5].as<std::string>());
+      if (!row[6].is_null()) {
+        v1::TrialResult* m = t.mutable_result();
+        m->set_test_accuracy(row[6].as<double>());
+        m->set_test_loss(row[7].as<double>());
+        m->set_train_loss(row[8].as<double>());
+        m->set_wall_seconds(row[9].as<double>());
+        m->set_samples_per_second(row[10].as<double>());
+        m->set_steps(row[11].as<int64_t>());
+        m->set_dataset_hash(row[12].as<std::string>());
+        m->set_device(row[13].as<std::string>());
+        m->set_bundle_size(row[14].as<int>());
+        m->set_baseline_accuracy(row[15].as<double>());
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+}
+
+}  // namespace sweepfarm::store

@@ -1,0 +1,76 @@
+// The coordinator's durable state: sweeps, trials (the work queue), results and workers, in
+// PostgreSQL. Thread-safe: each call takes a pooled connection and runs its own transaction.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "sweepfarm/v1/sweep.pb.h"
+#include "sweepfarm/v1/worker.pb.h"
+
+
+namespace sweepfarm::store {
+
+struct NewSweep {
+  v1::SweepSpec spec;
+  std::string yaml;
+  std::string source_name;
+  std::string spec_hash;
+  std::vector<v1::TrialParams> trials;
+};
+
+struct Lease {
+  int64_t sweep_id = 0;
+  v1::SweepSpec spec;
+  std::vector<v1::LeasedTrial> trials;  // Empty: no work.
+};
+
+enum class ReportOutcome { kAccepted, kDuplicate, kStale };
+
+class Store {
+ public:
+  ~Store();
+  // Connects `pool_size` connections to `dsn` (any libpq connection string or URI).
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& dsn, int pool_size);
+
+  Status Migrate();
+
+  // Stores the sweep and all its trials in one transaction.
+  StatusOr<int64_t> CreateSweep(const NewSweep& sweep);
+
+  StatusOr<std::string> RegisterWorker(const std::string& host, const std::string& device,
+                                       int capacity);
+  // Claims up to `max_trials` queued trials of the oldest sweep with work, each with a new fencing
+  // token and an expiry `lease_seconds` from now on the database clock.
+  StatusOr<Lease> LeaseTrials(const std::string& worker_id, int max_trials, int lease_seconds);
+  // Extends the leases still held; returns the ids of those that are not.
+  StatusOr<std::vector<int64_t>> Heartbeat(const std::string& worker_id,
+                                           const std::vector<v1::TrialLease>& leases,
+                                           int lease_seconds);
+  StatusOr<ReportOutcome> RecordResult(const std::string& worker_id, const v1::TrialReport& report);
+  // Re-queues (or fails, past max_attempts) trials whose lease expired. Returns how many.
+  StatusOr<int> RequeueExpired();
+
+  StatusOr<v1::SweepStatus> GetSweepStatus(int64_t sweep_id);
+  StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
+
+ private:
+  class Conn;
+  Store() = default;
+  std::unique_ptr<pqxx::connection> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> conn);
+  StatusOr<std::unique_ptr<pqxx::connection>> Connect();
+
+  std::string dsn_;
+  std::mutex mu_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // Guarded by mu_.
+};
+
+}  // namespace sweepfarm::store

@@ -1,0 +1,40 @@
+// Search spaces over trial parameters and their expansion into trials (grid or random).
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "sweepfarm/v1/sweep.pb.h"
+
+namespace sweepfarm::sweep {
+
+// The parameters a search space may range over, in expansion order (epochs last, so that trials
+// differing only in epochs are adjacent, leased together and trained as one model slot).
+const std::vector<std::string>& SearchableParams();
+
+struct Domain {
+  enum Kind { kValues, kRange } kind = kValues;
+  std::vector<double> values;  // kValues: the choices, in the order given.
+  double min = 0, max = 0;     // kRange: inclusive bounds.
+  bool log = false;            // kRange: sample/space on a log scale.
+  int64_t steps = 0;           // kRange on a grid: points from min to max.
+  bool integer = false;        // Rounded to integers (epochs, seed).
+};
+
+struct SearchSpace {
+  std::map<std::string, Domain> params;  // Keyed by name from SearchableParams().
+};
+
+// Number of grid points (saturates at INT64_MAX); errors for ranges without steps.
+StatusOr<int64_t> GridSize(const SearchSpace& space);
+
+// Grid: the Cartesian product, last parameter fastest. Random: `budget` independent draws seeded
+// by `seed`. Parameters the space does not mention take their defaults.
+StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const std::string& method,
+                                              int64_t budget, uint64_t seed);
+
+}  // namespace sweepfarm::sweep

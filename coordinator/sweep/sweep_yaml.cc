@@ -1,0 +1,372 @@
+#include "coordinator/sweep/sweep_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <regex>
+#include <set>
+
+#include "common/hash.h"
+#include "worker/engine/architecture.h"
+#include "worker/engine/dataset.h"
+
+namespace sweepfarm::sweep {
+namespace {
+
+// Walks the document, producing errors that point into the file.
+class Checker {
+ public:
+  explicit Checker(std::string source) : source_(std::move(source)) {}
+
+  Status Error(const YAML::Node& node, const std::string& field, const std::string& what) const {
+    std::string where = source_;
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      where += ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
+    }
+    return InvalidArgumentError(where + ": " + field + ": " + what);
+  }
+
+  // Checks a mapping: no duplicate or unknown keys, required ones present.
+  Status Map(const YAML::Node& node, const std::string& field, const std::set<std::string>& allowed,
+             const std::set<std::string>& required) const {
+    if (!node.IsMap()) return Error(node, field, "expected a mapping");
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) return Error(kv.first, field, "keys must be plain names");
+      const std::string key = kv.first.Scalar();
+      const std::string sub = field.empty() ? key : field + "." + key;
+      if (!seen.insert(key).second) return Error(kv.first, sub, "duplicate key");
+      if (!allowed.count(key)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        return Error(kv.first, sub, "unknown key (allowed here: " + list + ")");
+      }
+    }
+    for (const auto& r : required) {
+      if (!seen.count(r)) return Error(node, field.empty() ? r : field + "." + r, "required key missing");
+    }
+    return OkStatus();
+  }
+
+  StatusOr<std::string> String(const YAML::Node& node, const std::string& field) const {
+    if (!node.IsScalar()) return Error(node, field, "expected a string");
+    return node.Scalar();
+  }
+
+  // A number written as a plain YAML number: quoted strings, YAML 1.1 booleans (yes/no/on/off),
+  // hex, infinities and NaN are refused.
+  StatusOr<double> Number(const YAML::Node& node, const std::string& field, bool integer) const {
+    const char* kind = integer ? "an integer" : "a number";
+    if (!node.IsScalar()) return Error(node, field, std::string("expected ") + kind);
+    const std::string& s = node.Scalar();
+    if (node.Tag() == "!") {
+      return Error(node, field, std::string("expected ") + kind + ", got the quoted string \"" + s + "\"");
+    }
+    static const std::regex kNumber(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
+    static const std::regex kBool(R"(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)");
+    if (std::regex_match(s, kBool)) {
+      return Error(node, field, std::string("expected ") + kind + ", got \"" + s +
+                                    "\" (a boolean in YAML 1.1)");
+    }
+    if (!std::regex_match(s, kNumber)) {
+      return Error(node, field, std::string("expected ") + kind + ", got \"" + s + "\"");
+    }
+    double v = std::strtod(s.c_str(), nullptr);
+    if (!std::isfinite(v)) return Error(node, field, "number out of range");
+    if (integer && std::floor(v) != v) {
+      return Error(node, field, "expected an integer, got " + s);
+    }
+    return v;
+  }
+
+  StatusOr<double> NumberIn(const YAML::Node& node, const std::string& field, bool integer, double lo,
+                            double hi, bool lo_open = false) const {
+    SF_ASSIGN_OR_RETURN(double v, Number(node, field, integer));
+    if (v > hi || v < lo || (lo_open && v == lo)) {
+      auto fmt = [](double x) {
+        char b[32];
+        std::snprintf(b, sizeof(b), "%g", x);
+        return std::string(b);
+      };
+      return Error(node, field,
+                   "value " + node.Scalar() + " out of range " + (lo_open ? "(" : "[") + fmt(lo) + ", " +
+                       fmt(hi) + "]");
+    }
+    return v;
+  }
+
+  StatusOr<std::vector<int64_t>> IntList(const YAML::Node& node, const std::string& field, int64_t lo,
+                                         int64_t hi) const {
+    if (!node.IsSequence()) return Error(node, field, "expected a list of integers");
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < node.size(); ++i) {
+      SF_ASSIGN_OR_RETURN(double v, NumberIn(node[i], field + "[" + std::to_string(i) + "]", true,
+                                             static_cast<double>(lo), static_cast<double>(hi)));
+      out.push_back(static_cast<int64_t>(v));
+    }
+    return out;
+  }
+
+ private:
+  std::string source_;
+};
+
+struct ParamRule {
+  double lo, hi;
+  bool lo_open, integer, log_default;
+};
+
+const std::map<std::string, ParamRule>& ParamRules() {
+  static const auto* rules = new std::map<std::string, ParamRule>{
+      {"epochs", {1, 10000, false, true, false}},
+      {"step_size", {0, 10, true, false, true}},
+      {"issue_rate", {0, 1, false, false, false}},
+      {"data_size", {0, 1, true, false, false}},
+      {"seed", {0, 9007199254740992.0, false, true, false}},
+  };
+  return *rules;
+}
+
+const std::regex& NamePattern() {
+  static const std::regex kName(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+  return kName;
+}
+
+Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& field,
+                   const ParamRule& rule, Domain* d) {
+  d->integer = rule.integer;
+  if (node.IsScalar()) {  // A fixed value.
+    SF_ASSIGN_OR_RETURN(double v, c.NumberIn(node, field, rule.integer, rule.lo, rule.hi, rule.lo_open));
+    d->kind = Domain::kValues;
+    d->values = {v};
+    return OkStatus();
+  }
+  if (node.IsSequence()) {
+    if (node.size() == 0) return c.Error(node, field, "empty list of values");
+    std::set<double> seen;
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string f = field + "[" + std::to_string(i) + "]";
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(node[i], f, rule.integer, rule.lo, rule.hi, rule.lo_open));
+      if (!seen.insert(v).second) return c.Error(node[i], f, "duplicate value " + node[i].Scalar());
+      d->values.push_back(v);
+    }
+    d->kind = Domain::kValues;
+    return OkStatus();
+  }
+  SF_RETURN_IF_ERROR(c.Map(node, field, {"min", "max", "scale", "steps"}, {"min", "max"}));
+  d->kind = Domain::kRange;
+  SF_ASSIGN_OR_RETURN(d->min, c.NumberIn(node["min"], field + ".min", rule.integer, rule.lo, rule.hi,
+                                         rule.lo_open));
+  SF_ASSIGN_OR_RETURN(d->max, c.NumberIn(node["max"], field + ".max", rule.integer, rule.lo, rule.hi,
+                                         rule.lo_open));
+  if (d->max < d->min) return c.Error(node["max"], field + ".max", "must be >= min");
+  d->log = rule.log_default;
+  if (node["scale"]) {
+    SF_ASSIGN_OR_RETURN(std::string scale, c.String(node["scale"], field + ".scale"));
+    if (scale != "log" && scale != "linear") {
+      return c.Error(node["scale"], field + ".scale", "must be log or linear, got \"" + scale + "\"");
+    }
+    d->log = scale == "log";
+  }
+  if (d->log && d->min <= 0) return c.Error(node["min"], field + ".min", "a log scale needs min > 0");
+  if (node["steps"]) {
+    SF_ASSIGN_OR_RETURN(double steps, c.NumberIn(node["steps"], field + ".steps", true, 1, 100000));
+    d->steps = static_cast<int64_t>(steps);
+  }
+  return OkStatus();
+}
+
+std::string CanonicalHash(const v1::SweepSpec& spec, const std::vector<v1::TrialParams>& trials) {
+  Fnv64 h;
+  std::string bytes;
+  spec.SerializeToString(&bytes);  // Deterministic for a given message (maps are sorted).
+  h.Update(bytes);
+  for (const auto& t : trials) {
+    t.SerializeToString(&bytes);
+    h.Update(bytes);
+  }
+  return h.HexDigest();
+}
+
+}  // namespace
+
+StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string& source_name) {
+  Checker c(source_name.empty() ? "<sweep>" : source_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError((source_name.empty() ? "<sweep>" : source_name) + ":" +
+                                std::to_string(e.mark.line + 1) + ":" +
+                                std::to_string(e.mark.column + 1) + ": YAML syntax: " + e.msg);
+  }
+  if (!root.IsDefined() || root.IsNull()) return c.Error(root, "(document)", "empty sweep definition");
+  SF_RETURN_IF_ERROR(c.Map(root, "",
+                           {"version", "name", "model", "description", "dataset", "architecture",
+                            "training", "search", "objective"},
+                           {"version", "name", "model", "dataset", "architecture", "search"}));
+  ParsedSweep out;
+  v1::SweepSpec& spec = out.spec;
+  SF_ASSIGN_OR_RETURN(double version, c.Number(root["version"], "version", true));
+  if (version != 1) return c.Error(root["version"], "version", "only version 1 is supported");
+  spec.set_version(1);
+  for (const char* key : {"name", "model"}) {
+    SF_ASSIGN_OR_RETURN(std::string v, c.String(root[key], key));
+    if (!std::regex_match(v, NamePattern())) {
+      return c.Error(root[key], key, "\"" + v + "\" must be 1-64 letters, digits, '.', '_' or '-'");
+    }
+    std::string(key) == "name" ? spec.set_name(v) : spec.set_model(v);
+  }
+  if (root["description"]) {
+    SF_ASSIGN_OR_RETURN(std::string d, c.String(root["description"], "description"));
+    spec.set_description(d);
+  }
+
+  // dataset
+  const YAML::Node ds = root["dataset"];
+  SF_RETURN_IF_ERROR(c.Map(ds, "dataset", {"name", "params"}, {"name"}));
+  SF_ASSIGN_OR_RETURN(std::string ds_name, c.String(ds["name"], "dataset.name"));
+  if (!engine::IsKnownDataset(ds_name)) {
+    return c.Error(ds["name"], "dataset.name", "unknown dataset \"" + ds_name +
+                                                   "\" (known: telemetry, fashion-mnist)");
+  }
+  spec.mutable_dataset()->set_name(ds_name);
+  if (ds["params"]) {
+    const YAML::Node p = ds["params"];
+    if (!p.IsMap()) return c.Error(p, "dataset.params", "expected a mapping");
+    std::set<std::string> seen;
+    for (const auto& kv : p) {
+      std::string key = kv.first.Scalar();
+      std::string field = "dataset.params." + key;
+      if (!seen.insert(key).second) return c.Error(kv.first, field, "duplicate key");
+      SF_ASSIGN_OR_RETURN(double v, c.Number(kv.second, field, false));
+      engine::DatasetParams one{{key, v}};
+      if (Status s = engine::ValidateDatasetParams(ds_name, one); !s.ok()) {
+        return c.Error(kv.first, field, s.message());
+      }
+      (*spec.mutable_dataset()->mutable_params())[key] = v;
+    }
+  }
+  const bool binary = ds_name == "telemetry";
+
+  // architecture
+  const YAML::Node arch = root["architecture"];
+  SF_RETURN_IF_ERROR(c.Map(arch, "architecture", {"name", "channels", "kernel_size", "hidden"}, {"name"}));
+  SF_ASSIGN_OR_RETURN(std::string arch_name, c.String(arch["name"], "architecture.name"));
+  engine::ArchSpec a;
+  a.name = arch_name;
+  if (!engine::IsKnownArchitecture(arch_name)) {
+    return c.Error(arch["name"], "architecture.name",
+                   "unknown architecture \"" + arch_name + "\" (known: cnn1d, lenet)");
+  }
+  if (arch["channels"]) {
+    SF_ASSIGN_OR_RETURN(a.channels, c.IntList(arch["channels"], "architecture.channels", 1, 1024));
+  }
+  if (arch["hidden"]) {
+    SF_ASSIGN_OR_RETURN(a.hidden, c.IntList(arch["hidden"], "architecture.hidden", 1, 4096));
+  }
+  if (arch["kernel_size"]) {
+    SF_ASSIGN_OR_RETURN(double k, c.NumberIn(arch["kernel_size"], "architecture.kernel_size", true, 1, 15));
+    a.kernel_size = static_cast<int64_t>(k);
+  }
+  std::vector<int64_t> sample = binary ? std::vector<int64_t>{64, 16} : std::vector<int64_t>{28, 28, 1};
+  auto resolved = engine::ResolveArch(a, sample);
+  if (!resolved.ok()) return c.Error(arch, "architecture", resolved.status().message());
+  spec.mutable_architecture()->set_name(resolved->name);
+  for (auto ch : resolved->channels) spec.mutable_architecture()->add_channels(ch);
+  for (auto h : resolved->hidden) spec.mutable_architecture()->add_hidden(h);
+  spec.mutable_architecture()->set_kernel_size(resolved->kernel_size);
+
+  // training
+  v1::TrainingSpec* tr = spec.mutable_training();
+  tr->set_batch_size(64);
+  tr->set_momentum(0.9);
+  tr->set_max_attempts(3);
+  if (const YAML::Node t = root["training"]) {
+    SF_RETURN_IF_ERROR(c.Map(t, "training", {"batch_size", "momentum", "max_attempts"}, {}));
+    if (t["batch_size"]) {
+      SF_ASSIGN_OR_RETURN(double b, c.NumberIn(t["batch_size"], "training.batch_size", true, 1, 4096));
+      tr->set_batch_size(static_cast<int64_t>(b));
+    }
+    if (t["momentum"]) {
+      SF_ASSIGN_OR_RETURN(double m, c.NumberIn(t["momentum"], "training.momentum", false, 0, 0.999));
+      tr->set_momentum(m);
+    }
+    if (t["max_attempts"]) {
+      SF_ASSIGN_OR_RETURN(double m, c.NumberIn(t["max_attempts"], "training.max_attempts", true, 1, 100));
+      tr->set_max_attempts(static_cast<int32_t>(m));
+    }
+  }
+
+  // objective
+  spec.set_objective_metric("test_accuracy");
+  spec.set_objective_goal("maximize");
+  if (const YAML::Node o = root["objective"]) {
+    SF_RETURN_IF_ERROR(c.Map(o, "objective", {"metric", "goal"}, {}));
+    if (o["metric"]) {
+      SF_ASSIGN_OR_RETURN(std::string m, c.String(o["metric"], "objective.metric"));
+      if (m != "test_accuracy") {
+        return c.Error(o["metric"], "objective.metric", "\"" + m + "\" unsupported (supported: test_accuracy)");
+      }
+    }
+    if (o["goal"]) {
+      SF_ASSIGN_OR_RETURN(std::string g, c.String(o["goal"], "objective.goal"));
+      if (g != "maximize") return c.Error(o["goal"], "objective.goal", "test_accuracy is maximized");
+    }
+  }
+
+  // search
+  const YAML::Node s = root["search"];
+  SF_RETURN_IF_ERROR(c.Map(s, "search", {"method", "budget", "seed", "space"}, {"method", "space"}));
+  SF_ASSIGN_OR_RETURN(std::string method, c.String(s["method"], "search.method"));
+  if (method != "grid" && method != "random") {
+    return c.Error(s["method"], "search.method", "must be grid or random, got \"" + method + "\"");
+  }
+  spec.set_method(method);
+  int64_t budget = 0;
+  if (s["budget"]) {
+    SF_ASSIGN_OR_RETURN(double b, c.NumberIn(s["budget"], "search.budget", true, 1,
+                                             static_cast<double>(kMaxTrials)));
+    budget = static_cast<int64_t>(b);
+  } else if (method == "random") {
+    return c.Error(s, "search.budget", "required for random search");
+  }
+  spec.set_budget(budget);
+  if (s["seed"]) {
+    SF_ASSIGN_OR_RETURN(double seed, c.NumberIn(s["seed"], "search.seed", true, 0, 9007199254740992.0));
+    out.search_seed = static_cast<uint64_t>(seed);
+  }
+  const YAML::Node space = s["space"];
+  std::set<std::string> allowed(SearchableParams().begin(), SearchableParams().end());
+  SF_RETURN_IF_ERROR(c.Map(space, "search.space", allowed, {"epochs", "step_size"}));
+  for (const auto& kv : space) {
+    const std::string name = kv.first.Scalar();
+    const std::string field = "search.space." + name;
+    if (name == "issue_rate" && !binary) {
+      return c.Error(kv.first, field, "only binary (issue / no issue) datasets can be resampled");
+    }
+    Domain d;
+    SF_RETURN_IF_ERROR(ParseDomain(c, kv.second, field, ParamRules().at(name), &d));
+    if (method == "grid" && d.kind == Domain::kRange && d.steps == 0) {
+      return c.Error(kv.second, field, "a grid needs `steps` for a range (or a list of values)");
+    }
+    out.space.params[name] = d;
+  }
+  if (method == "grid") {
+    SF_ASSIGN_OR_RETURN(int64_t size, GridSize(out.space));
+    int64_t cap = budget > 0 ? budget : kMaxTrials;
+    if (size > cap) {
+      return c.Error(space, "search.space",
+                     "the grid has " + (size == INT64_MAX ? std::string("too many") : std::to_string(size)) +
+                         " points, over the " + (budget > 0 ? "budget of " : "limit of ") +
+                         std::to_string(cap));
+    }
+  }
+  auto trials = Expand(out.space, method, budget, out.search_seed);
+  if (!trials.ok()) return c.Error(s, "search", trials.status().message());
+  out.trials = std::move(trials).value();
+  out.spec_hash = CanonicalHash(spec, out.trials);
+  return out;
+}
+
+}  // namespace sweepfarm::sweep

@@ -1,0 +1,35 @@
+// Maps sweepfarm::Status to grpc::Status and back, in one place.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/status.h"
+
+namespace sweepfarm {
+
+inline grpc::Status ToGrpc(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(s.code())), s.message());
+}
+
+inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
+  if (s.ok()) return OkStatus();
+  std::string msg = rpc + ": " + s.error_message();
+  switch (s.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return InvalidArgumentError(s.error_message());
+    case grpc::StatusCode::NOT_FOUND:
+      return NotFoundError(s.error_message());
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return UnavailableError(msg);
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return FailedPreconditionError(msg);
+    case grpc::StatusCode::ABORTED:
+      return AbortedError(msg);
+    default:
+      return InternalError(msg);
+  }
+}
+
+}  // namespace sweepfarm

@@ -1,0 +1,66 @@
+// sweepfarm-worker: pulls bundles of trials from the coordinator and trains them fused on one device.
+#include <torch/torch.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "common/flags.h"
+#include "common/logging.h"
+#include "worker/worker.h"
+
+using namespace sweepfarm;
+
+namespace {
+worker::Worker* g_worker = nullptr;
+void OnSignal(int) {
+  if (g_worker) g_worker->Stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  flags.Define("coordinator", "127.0.0.1:50051", "coordinator HOST:PORT")
+      .Define("device", "cpu", "cpu or cuda")
+      .Define("capacity", "64", "most trials trained at once (fused)")
+      .Define("threads", "0", "CPU threads for training (0: LibTorch's default)")
+      .DefineBool("exit-when-idle", "exit once no work is queued");
+  if (Status s = flags.Parse(argc, argv); !s.ok()) {
+    std::cerr << "sweepfarm-worker: " << s.message() << "\n";
+    return 2;
+  }
+  SetLogPrefix("worker");
+  worker::WorkerOptions o;
+  o.coordinator = flags.Get("coordinator");
+  o.device = flags.Get("device");
+  if (o.device != "cpu" && o.device != "cuda") {
+    std::cerr << "sweepfarm-worker: --device must be cpu or cuda\n";
+    return 2;
+  }
+  if (o.device == "cuda" && !torch::cuda::is_available()) {
+    std::cerr << "sweepfarm-worker: --device cuda, but LibTorch sees no CUDA device\n";
+    return 1;
+  }
+  auto cap = flags.GetInt("capacity");
+  auto threads = flags.GetInt("threads");
+  if (!cap.ok() || *cap < 1 || *cap > 8192 || !threads.ok() || *threads < 0) {
+    std::cerr << "sweepfarm-worker: --capacity must be in [1, 8192] and --threads >= 0\n";
+    return 2;
+  }
+  o.capacity = static_cast<int>(*cap);
+  o.exit_when_idle = flags.GetBool("exit-when-idle");
+  if (*threads > 0) {
+    torch::set_num_threads(static_cast<int>(*threads));
+    torch::set_num_interop_threads(1);
+  }
+  worker::Worker w(o);
+  g_worker = &w;
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  Status s = w.Run();
+  if (!s.ok()) {
+    std::cerr << "sweepfarm-worker: " << s.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}

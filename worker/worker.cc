@@ -1,0 +1,247 @@
+#include "worker/worker.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/logging.h"
+#include "proto/grpc_status.h"
+#include "worker/engine/trainer.h"
+
+namespace sweepfarm::worker {
+namespace {
+
+std::unique_ptr<grpc::ClientContext> Context(int deadline_ms) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  return ctx;
+}
+
+std::string Hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+// Trials that differ only in epochs share one model slot.
+std::string SlotKey(const v1::TrialParams& p) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu", p.step_size(), p.issue_rate(),
+                p.data_size(), static_cast<unsigned long long>(p.seed()));
+  return buf;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetMaxReceiveMessageSize(16 << 20);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  stub_ = v1::WorkerService::NewStub(
+      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
+}
+
+Status Worker::Register() {
+  v1::RegisterWorkerRequest req;
+  req.set_host(Hostname() + ":" + std::to_string(getpid()));
+  req.set_device(options_.device);
+  req.set_capacity(options_.capacity);
+  v1::RegisterWorkerResponse resp;
+  auto ctx = Context(options_.rpc_deadline_ms);
+  SF_RETURN_IF_ERROR(FromGrpc(stub_->RegisterWorker(ctx.get(), req, &resp), "RegisterWorker"));
+  worker_id_ = resp.worker_id();
+  lease_seconds_ = resp.lease_seconds() > 0 ? resp.lease_seconds() : 30;
+  SetLogPrefix("worker " + worker_id_);
+  SF_LOG(Info) << "registered with " << options_.coordinator << " (" << options_.device
+               << ", capacity " << options_.capacity << ")";
+  return OkStatus();
+}
+
+Status Worker::Run() {
+  int backoff_ms = options_.idle_poll_ms;
+  // Register, retrying while the coordinator is not reachable yet.
+  while (!stop_) {
+    Status s = Register();
+    if (s.ok()) break;
+    if (s.code() != StatusCode::kUnavailable) return s;
+    SF_LOG(Warning) << s.message() << "; retrying in " << backoff_ms << " ms";
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+  backoff_ms = options_.idle_poll_ms;
+  while (!stop_) {
+    v1::LeaseWorkRequest req;
+    req.set_worker_id(worker_id_);
+    req.set_max_trials(options_.capacity);
+    v1::LeaseWorkResponse lease;
+    auto ctx = Context(options_.rpc_deadline_ms);
+    Status s = FromGrpc(stub_->LeaseWork(ctx.get(), req, &lease), "LeaseWork");
+    if (!s.ok()) {
+      if (s.code() != StatusCode::kUnavailable) return s;
+      SF_LOG(Warning) << s.message() << "; retrying in " << backoff_ms << " ms";
+    } else if (lease.trials_size() > 0) {
+      backoff_ms = options_.idle_poll_ms;
+      SF_RETURN_IF_ERROR(TrainAndReport(lease));
+      continue;
+    } else if (options_.exit_when_idle) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+  SF_LOG(Info) << "stopping after " << trials_done_ << " trial(s)";
+  return OkStatus();
+}
+
+StatusOr<std::shared_ptr<const engine::Dataset>> Worker::DatasetFor(const v1::DatasetSpec& spec) {
+  std::string key = spec.name();
+  engine::DatasetParams params;
+  for (const auto& [k, v] : spec.params()) params[k] = v;
+  for (const auto& [k, v] : params) key += "|" + k + "=" + std::to_string(v);
+  if (auto it = datasets_.find(key); it != datasets_.end()) return it->second;
+  auto start = std::chrono::steady_clock::now();
+  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
+  auto on_device = ds->To(torch::Device(options_.device));
+  SF_LOG(Info) << "dataset " << key << " ready on " << options_.device << " ("
+               << on_device->train.size() << " train, " << on_device->test.size() << " test, hash "
+               << on_device->hash << ", "
+               << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+               << " s)";
+  datasets_[key] = on_device;
+  return on_device;
+}
+
+Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
+  const v1::SweepSpec& spec = lease.spec();
+  std::vector<v1::TrialLease> held;
+  for (const auto& t : lease.trials()) {
+    v1::TrialLease l;
+    l.set_trial_id(t.trial_id());
+    l.set_lease_token(t.lease_token());
+    held.push_back(l);
+  }
+  // Heartbeats run beside training, every third of the lease.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread heartbeat([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(lease_seconds_ * 1000 / 3), [&] { return done; })) {
+      v1::HeartbeatRequest req;
+      req.set_worker_id(worker_id_);
+      for (const auto& l : held) *req.add_leases() = l;
+      v1::HeartbeatResponse resp;
+      auto ctx = Context(options_.rpc_deadline_ms);
+      grpc::Status s = stub_->Heartbeat(ctx.get(), req, &resp);
+      if (!s.ok()) {
+        SF_LOG(Warning) << "Heartbeat: " << s.error_message();
+      } else if (resp.lost_trial_ids_size() > 0) {
+        SF_LOG(Warning) << resp.lost_trial_ids_size() << " lease(s) lost while training";
+      }
+    }
+  });
+
+  // Group trials into model slots; each slot is evaluated at every epoch count it was asked for.
+  std::map<std::string, size_t> slot_of;
+  std::vector<engine::ModelConfig> configs;
+  std::vector<std::vector<int>> slot_trials;
+  for (int i = 0; i < lease.trials_size(); ++i) {
+    const auto& p = lease.trials(i).params();
+    std::string key = SlotKey(p);
+    auto [it, fresh] = slot_of.try_emplace(key, configs.size());
+    if (fresh) {
+      configs.push_back(engine::ModelConfig{p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}});
+      slot_trials.emplace_back();
+    }
+    configs[it->second].eval_epochs.push_back(p.epochs());
+    slot_trials[it->second].push_back(i);
+  }
+  for (auto& c : configs) {
+    std::sort(c.eval_epochs.begin(), c.eval_epochs.end());
+    c.eval_epochs.erase(std::unique(c.eval_epochs.begin(), c.eval_epochs.end()), c.eval_epochs.end());
+  }
+  engine::TrainOptions topts;
+  topts.arch.name = spec.architecture().name();
+  topts.arch.channels.assign(spec.architecture().channels().begin(), spec.architecture().channels().end());
+  topts.arch.hidden.assign(spec.architecture().hidden().begin(), spec.architecture().hidden().end());
+  topts.arch.kernel_size = spec.architecture().kernel_size();
+  topts.batch_size = spec.training().batch_size();
+  topts.momentum = spec.training().momentum();
+  topts.device = torch::Device(options_.device);
+
+  StatusOr<engine::BundleResult> result = InternalError("not run");
+  auto data = DatasetFor(spec.dataset());
+  if (data.ok()) {
+    SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep " << lease.sweep_id()
+                 << " as " << configs.size() << " fused model(s)";
+    result = engine::TrainFused(**data, configs, topts);
+  } else {
+    result = data.status();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  heartbeat.join();
+
+  v1::ReportResultsRequest req;
+  req.set_worker_id(worker_id_);
+  for (size_t slot = 0; slot < configs.size(); ++slot) {
+    for (int i : slot_trials[slot]) {
+      const auto& trial = lease.trials(i);
+      v1::TrialReport* rep = req.add_reports();
+      rep->set_trial_id(trial.trial_id());
+      rep->set_lease_token(trial.lease_token());
+      if (!result.ok()) {
+        rep->set_ok(false);
+        rep->set_error(result.status().ToString());
+        continue;
+      }
+      const auto& evals = result->models[slot].evals;
+      auto e = std::find_if(evals.begin(), evals.end(),
+                            [&](const engine::EvalPoint& p) { return p.epoch == trial.params().epochs(); });
+      rep->set_ok(true);
+      v1::TrialResult* m = rep->mutable_result();
+      m->set_test_accuracy(e->test_accuracy);
+      m->set_test_loss(e->test_loss);
+      m->set_train_loss(e->train_loss);
+      m->set_wall_seconds(result->wall_seconds);
+      m->set_samples_per_second(static_cast<double>(e->steps * topts.batch_size) / result->wall_seconds);
+      m->set_steps(e->steps);
+      m->set_dataset_hash((*data)->hash);
+      m->set_device(options_.device);
+      m->set_bundle_size(static_cast<int>(configs.size()));
+      m->set_baseline_accuracy((*data)->MajorityBaseline());
+    }
+  }
+  if (!result.ok()) SF_LOG(Error) << "bundle failed: " << result.status().ToString();
+  // Reporting must not be lost to a passing outage: retry until the coordinator answers.
+  int backoff_ms = 200;
+  for (int attempt = 0;; ++attempt) {
+    v1::ReportResultsResponse resp;
+    auto ctx = Context(options_.rpc_deadline_ms);
+    Status s = FromGrpc(stub_->ReportResults(ctx.get(), req, &resp), "ReportResults");
+    if (s.ok()) {
+      trials_done_ += resp.accepted();
+      SF_LOG(Info) << "reported " << req.reports_size() << " trial(s): " << resp.accepted()
+                   << " accepted, " << resp.duplicates() << " duplicate, " << resp.rejected_stale()
+                   << " stale; bundle " << (result.ok() ? result->wall_seconds : 0.0) << " s";
+      return OkStatus();
+    }
+    if (s.code() != StatusCode::kUnavailable || attempt >= 30) return s;
+    SF_LOG(Warning) << s.message() << "; retrying report in " << backoff_ms << " ms";
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+}
+
+}  // namespace sweepfarm::worker

@@ -1,0 +1,48 @@
+// The worker loop: register, lease a bundle of trials, train it fused on one device while
+// heartbeating the leases, report results, repeat. Stop() (e.g. from SIGTERM) lets the bundle in
+// hand finish and report, then returns. Run() and Stop() may be called from different threads.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "sweepfarm/v1/worker.grpc.pb.h"
+#include "worker/engine/dataset.h"
+
+namespace sweepfarm::worker {
+
+struct WorkerOptions {
+  std::string coordinator;  // HOST:PORT.
+  std::string device = "cpu";
+  int capacity = 64;        // Most trials trained at once.
+  int idle_poll_ms = 250;   // First wait when there is no work; doubles up to 2 s.
+  int rpc_deadline_ms = 10000;
+  bool exit_when_idle = false;  // Return once the queue is empty (tests, batch jobs).
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  Status Run();
+  void Stop() { stop_ = true; }
+  int64_t trials_done() const { return trials_done_; }
+
+ private:
+  Status Register();
+  Status TrainAndReport(const v1::LeaseWorkResponse& lease);
+  StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
+
+  WorkerOptions options_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  std::string worker_id_;
+  int lease_seconds_ = 30;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> trials_done_{0};
+  // Datasets already on the device, by their spec; one loaded per worker, shared by all bundles.
+  std::map<std::string, std::shared_ptr<const engine::Dataset>> datasets_;
+};
+
+}  // namespace sweepfarm::worker
