@@ -62,8 +62,7 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "WHERE state = 'running' AND worker_id = $1 AND id = ANY($2::bigint[]) "
        "  AND lease_token = ANY($3::bigint[]) RETURNING id, lease_token"},
       {"complete_trial",
-       "UPDATE trials SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL, "
-       "  last_error = NULL "
+       "UPDATE trials SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL "
        "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id"},
       {"insert_result",
        "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "

@@ -1,0 +1,168 @@
+#include "coordinator/sweep/sweep_yaml.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace sweepfarm::sweep {
+namespace {
+
+constexpr char kValid[] = R"(version: 1
+name: test-sweep
+model: detector
+dataset:
+  name: telemetry
+  params: {seed: 3, lab_samples: 1000}
+architecture:
+  name: cnn1d
+  channels: [8, 16]
+training:
+  batch_size: 32
+search:
+  method: grid
+  space:
+    epochs: [2, 4]
+    step_size: {min: 0.001, max: 0.01, steps: 3}
+    issue_rate: [0.4, 0.6]
+    data_size: 1.0
+objective:
+  metric: test_accuracy
+)";
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  if (pos != std::string::npos) text.replace(pos, from.size(), to);
+  return text;
+}
+
+// Asserts that `yaml` is refused with INVALID_ARGUMENT and a message containing each of `parts`.
+void ExpectError(const std::string& yaml, const std::vector<std::string>& parts) {
+  auto r = ParseSweepYaml(yaml, "s.yaml");
+  ASSERT_FALSE(r.ok()) << "accepted:\n" << yaml;
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  for (const auto& p : parts) {
+    EXPECT_NE(r.status().message().find(p), std::string::npos)
+        << "missing \"" << p << "\" in: " << r.status().message();
+  }
+}
+
+TEST(SweepYamlTest, ParsesAValidSweep) {
+  auto r = ParseSweepYaml(kValid, "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.name(), "test-sweep");
+  EXPECT_EQ(r->spec.dataset().params().at("lab_samples"), 1000);
+  EXPECT_EQ(r->spec.training().batch_size(), 32);
+  EXPECT_EQ(r->spec.training().max_attempts(), 3);
+  EXPECT_EQ(r->trials.size(), 2u * 3u * 2u);
+  EXPECT_EQ(r->spec.architecture().kernel_size(), 5);  // Default filled in.
+  EXPECT_EQ(r->spec_hash.size(), 16u);
+}
+
+TEST(SweepYamlTest, ShippedSweepsAreValid) {
+  for (const char* f : {"sweeps/quickstart.yaml", "sweeps/perfpsychic.yaml"}) {
+    std::ifstream in(std::string(SWEEPFARM_SOURCE_DIR) + "/" + f);
+    ASSERT_TRUE(in) << f;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto r = ParseSweepYaml(ss.str(), f);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (std::string(f).find("perfpsychic") != std::string::npos) {
+      EXPECT_EQ(r->trials.size(), 1000u);
+    } else {
+      EXPECT_GE(r->trials.size(), 24u);
+      EXPECT_LE(r->trials.size(), 64u);
+    }
+  }
+}
+
+TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  bacth: 1"),
+              {"s.yaml:12:3", "training.bacth", "unknown key", "allowed here"});
+}
+
+TEST(SweepYamlTest, YamlBooleanWhereNumberExpected) {
+  ExpectError(Replace(kValid, "epochs: [2, 4]", "epochs: [2, no]"),
+              {"s.yaml:15:", "search.space.epochs[1]", "boolean in YAML 1.1"});
+}
+
+TEST(SweepYamlTest, QuotedNumberIsRefused) {
+  ExpectError(Replace(kValid, "batch_size: 32", "batch_size: \"32\""),
+              {"training.batch_size", "quoted string"});
+}
+
+TEST(SweepYamlTest, OutOfRangeValues) {
+  ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 1.5]"),
+              {"search.space.issue_rate[1]", "out of range [0, 1]"});
+  ExpectError(Replace(kValid, "data_size: 1.0", "data_size: 0"), {"search.space.data_size", "(0, 1]"});
+  ExpectError(Replace(kValid, "epochs: [2, 4]", "epochs: [2, 4.5]"), {"expected an integer"});
+  ExpectError(Replace(kValid, "lab_samples: 1000", "lab_samples: 10"), {"dataset.params.lab_samples"});
+}
+
+TEST(SweepYamlTest, EmptyAndOverLargeGrids) {
+  ExpectError(Replace(kValid, "epochs: [2, 4]", "epochs: []"), {"search.space.epochs", "empty list"});
+  std::string big = Replace(kValid, "  method: grid", "  method: grid\n  budget: 5");
+  ExpectError(big, {"search.space", "12 points", "budget of 5"});
+  std::string huge = Replace(kValid, "steps: 3}", "steps: 100000}");
+  huge = Replace(huge, "data_size: 1.0", "data_size: {min: 0.1, max: 1, steps: 100000}");
+  ExpectError(huge, {"points, over the limit"});
+}
+
+TEST(SweepYamlTest, DuplicateKeys) {
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  batch_size: 64"),
+              {"s.yaml:12:3", "training.batch_size", "duplicate key"});
+  ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 0.4]"), {"duplicate value"});
+}
+
+TEST(SweepYamlTest, MissingRequiredFields) {
+  ExpectError(Replace(kValid, "model: detector\n", ""), {"model", "required key missing"});
+  ExpectError(Replace(kValid, "    step_size: {min: 0.001, max: 0.01, steps: 3}\n", ""),
+              {"search.space.step_size", "required"});
+}
+
+TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
+  ExpectError(Replace(kValid, "name: telemetry", "name: telemetri"), {"dataset.name", "known: telemetry"});
+  ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"), {"architecture.name", "cnn1d, lenet"});
+  ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"), {"architecture", "image samples"});
+}
+
+TEST(SweepYamlTest, WrongTypes) {
+  ExpectError(Replace(kValid, "channels: [8, 16]", "channels: 8"), {"architecture.channels", "list"});
+  ExpectError(Replace(kValid, "  method: grid", "  method: [grid]"), {"search.method", "expected a string"});
+  ExpectError(Replace(kValid, "dataset:\n  name: telemetry\n  params: {seed: 3, lab_samples: 1000}",
+                      "dataset: telemetry"),
+              {"dataset", "expected a mapping"});
+}
+
+TEST(SweepYamlTest, GridRangeNeedsSteps_RandomNeedsBudget) {
+  ExpectError(Replace(kValid, "steps: 3}", "scale: log}"), {"search.space.step_size", "needs `steps`"});
+  ExpectError(Replace(kValid, "method: grid", "method: random"), {"search.budget", "required"});
+  ExpectError(Replace(kValid, "method: grid", "method: bayes"), {"search.method", "grid or random"});
+}
+
+TEST(SweepYamlTest, IssueRateOnlyForBinaryDatasets) {
+  std::string fm = Replace(kValid, "name: telemetry\n  params: {seed: 3, lab_samples: 1000}",
+                           "name: fashion-mnist");
+  fm = Replace(fm, "name: cnn1d\n  channels: [8, 16]", "name: lenet");
+  ExpectError(fm, {"search.space.issue_rate", "binary"});
+  auto ok = ParseSweepYaml(Replace(fm, "    issue_rate: [0.4, 0.6]\n", ""), "fm.yaml");
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
+TEST(SweepYamlTest, SyntaxErrorsAndWrongVersion) {
+  ExpectError("version: 1\nname: [unclosed\n", {"s.yaml:", "YAML syntax"});
+  ExpectError(Replace(kValid, "version: 1", "version: 2"), {"version", "only version 1"});
+  ExpectError("", {"empty sweep definition"});
+  ExpectError(Replace(kValid, "name: test-sweep", "name: \"bad name!\""), {"name", "letters, digits"});
+}
+
+TEST(SweepYamlTest, LogScaleNeedsPositiveMinAndMaxAboveMin) {
+  ExpectError(Replace(kValid, "{min: 0.001, max: 0.01, steps: 3}", "{min: 0.01, max: 0.001, steps: 3}"),
+              {"search.space.step_size.max", ">= min"});
+  ExpectError(Replace(kValid, "data_size: 1.0", "data_size: {min: 0.5, max: 1, scale: cubic, steps: 2}"),
+              {"search.space.data_size.scale", "log or linear"});
+}
+
+}  // namespace
+}  // namespace sweepfarm::sweep

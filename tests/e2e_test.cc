@@ -1,0 +1,263 @@
+// End-to-end: a real PostgreSQL, the real coordinator, workers and sweepctl binaries over loopback.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <thread>
+
+#include "sweepfarm/v1/worker.grpc.pb.h"
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+
+namespace sweepfarm::testing {
+namespace {
+
+constexpr char kSweep[] = R"(version: 1
+name: e2e
+model: e2e-detector
+dataset:
+  name: telemetry
+  params: {seed: 5, lab_samples: LAB, escalation_samples: 500}
+architecture:
+  name: cnn1d
+  channels: [8, 16]
+search:
+  method: grid
+  space:
+    epochs: EPOCHS
+    step_size: [0.005, 0.01]
+    issue_rate: [0.4, 0.6]
+    data_size: [0.5, 1.0]
+)";
+
+std::string SweepYaml(int lab, const std::string& epochs) {
+  std::string s = kSweep;
+  s.replace(s.find("LAB"), 3, std::to_string(lab));
+  s.replace(s.find("EPOCHS"), 6, epochs);
+  return s;
+}
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { db_ = new TestDatabase(); }
+  static void TearDownTestSuite() {
+    delete db_;
+    db_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(db_->ok()) << db_->error();
+    db_->Reset();
+    dir_ = MakeTempDir("sf-e2e");
+  }
+
+  std::string StartCoordinator(int lease_seconds = 30) {
+    std::string addr_file = dir_ + "/address";
+    std::remove(addr_file.c_str());
+    procs_.push_back(Process::Start(
+        {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", "127.0.0.1:0", "--address-file",
+         addr_file, "--lease-seconds", std::to_string(lease_seconds), "--reap-interval-ms", "200"},
+        dir_ + "/coordinator.log"));
+    for (int i = 0; i < 300; ++i) {
+      std::ifstream in(addr_file);
+      std::string addr;
+      if (in >> addr && !addr.empty()) return addr;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "coordinator did not start; see " << dir_ << "/coordinator.log";
+    return "";
+  }
+
+  Process& StartWorker(const std::string& addr, const std::string& name, int capacity) {
+    procs_.push_back(Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu",
+                                     "--capacity", std::to_string(capacity), "--threads", "1"},
+                                    dir_ + "/" + name + ".log"));
+    return procs_.back();
+  }
+
+  int Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr) {
+    std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out, err);
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  pqxx::result Query(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::read_transaction tx(c);
+    return tx.exec(sql);
+  }
+  int64_t Count(const std::string& sql) { return Query(sql)[0][0].as<int64_t>(); }
+
+  static TestDatabase* db_;
+  std::string dir_;
+  std::vector<Process> procs_;
+};
+
+TestDatabase* EndToEndTest::db_ = nullptr;
+
+TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "worker1", 2);
+  StartWorker(addr, "worker2", 2);
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "[2, 3]"))},
+                     &out, &err), 0) << err;
+  int64_t id = std::stoll(out);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", std::to_string(id)}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("16/16 done"), std::string::npos) << out;
+
+  // Every trial's row: succeeded once, with a result from a worker, the dataset fingerprint, a lease.
+  const std::string sid = std::to_string(id);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE sweep_id = " + sid), 16);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE sweep_id = " + sid +
+                  " AND state = 'succeeded' AND attempts = 1 AND lease_token IS NOT NULL"
+                  " AND finished_at >= started_at"),
+            16);
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = " +
+                  sid + " AND r.test_accuracy BETWEEN 0 AND 1 AND r.train_loss > 0 AND r.steps > 0"
+                  " AND r.device = 'cpu' AND r.lease_token = t.lease_token AND r.wall_seconds > 0"),
+            16);
+  EXPECT_EQ(Count("SELECT count(DISTINCT dataset_hash) FROM results"), 1);
+  EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM results"), 2) << "both workers trained";
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND finished_at IS NOT NULL"), 1);
+  EXPECT_EQ(Count("SELECT max(version) FROM schema_version"), 1);
+  // Trials that differ only in epochs were trained as one model: their step counts are 2:3.
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
+                  "WHERE (t.params->>'epochs')::int = 3 AND r.steps % 3 <> 0"), 0);
+
+  // The leaderboard as JSON: ranked, with parameters.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", sid, "--top", "5", "--json"}, &out, &err), 0)
+      << err;
+  google::protobuf::ListValue board;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &board).ok()) << out;
+  ASSERT_EQ(board.values_size(), 5);
+  double prev = 2;
+  for (const auto& v : board.values()) {
+    const auto& f = v.struct_value().fields();
+    double acc = f.at("test_accuracy").number_value();
+    EXPECT_LE(acc, prev);
+    prev = acc;
+    EXPECT_GT(f.at("trial_id").number_value(), 0);
+    EXPECT_EQ(f.at("status").string_value(), "succeeded");
+    EXPECT_GE(f.at("params").struct_value().fields().at("epochs").number_value(), 2);
+  }
+  double best = board.values(0).struct_value().fields().at("test_accuracy").number_value();
+  EXPECT_DOUBLE_EQ(best, Query("SELECT max(test_accuracy) FROM results")[0][0].as<double>());
+
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", sid, "--json"}, &out, &err), 0) << err;
+  google::protobuf::Struct status;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &status).ok()) << out;
+  EXPECT_EQ(status.fields().at("succeeded").number_value(), 16);
+  EXPECT_EQ(status.fields().at("state").string_value(), "done");
+  EXPECT_NEAR(status.fields().at("baseline_accuracy").number_value(), 0.78, 0.05);
+}
+
+TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string bad = SweepYaml(1500, "[2, no]");
+  std::string out, err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("bad.yaml", bad)}, &out, &err), 2);
+  EXPECT_NE(err.find("bad.yaml:13:"), std::string::npos) << err;
+  EXPECT_NE(err.find("search.space.epochs[1]"), std::string::npos) << err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "status", "999"}, &out, &err), 1);
+  EXPECT_NE(err.find("sweep 999 does not exist"), std::string::npos) << err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", "x1"}, &out, &err), 2);
+
+  // A worker RPC with a bad argument is refused whole: no row changes.
+  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("ok.yaml", SweepYaml(1500, "2"))}, &out,
+                     &err), 0) << err;
+  grpc::ClientContext c1;
+  v1::RegisterWorkerRequest reg;
+  reg.set_device("tpu");
+  reg.set_capacity(1);
+  v1::RegisterWorkerResponse reg_resp;
+  grpc::Status s = stub->RegisterWorker(&c1, reg, &reg_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("RegisterWorker: device"), std::string::npos) << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM workers"), 0);
+
+  reg.set_device("cpu");
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->RegisterWorker(&c2, reg, &reg_resp).ok());
+  grpc::ClientContext c3;
+  v1::LeaseWorkRequest lease_req;
+  lease_req.set_worker_id(reg_resp.worker_id());
+  lease_req.set_max_trials(2);
+  v1::LeaseWorkResponse lease;
+  ASSERT_TRUE(stub->LeaseWork(&c3, lease_req, &lease).ok());
+  ASSERT_EQ(lease.trials_size(), 2);
+  EXPECT_EQ(lease.spec().dataset().name(), "telemetry");
+  v1::ReportResultsRequest report;
+  report.set_worker_id(reg_resp.worker_id());
+  for (int i = 0; i < 2; ++i) {
+    auto* r = report.add_reports();
+    r->set_trial_id(lease.trials(i).trial_id());
+    r->set_lease_token(lease.trials(i).lease_token());
+    r->set_ok(true);
+    r->mutable_result()->set_test_accuracy(i == 0 ? 0.9 : 1.5);  // The second is invalid.
+    r->mutable_result()->set_dataset_hash("abc");
+  }
+  grpc::ClientContext c4;
+  v1::ReportResultsResponse rr;
+  s = stub->ReportResults(&c4, report, &rr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reports[1].result.test_accuracy"), std::string::npos);
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+
+  // The valid report is accepted once; the same report again is a duplicate, not a second result;
+  // a report with a wrong token is stale.
+  report.mutable_reports()->RemoveLast();
+  grpc::ClientContext c5, c6, c7;
+  ASSERT_TRUE(stub->ReportResults(&c5, report, &rr).ok());
+  EXPECT_EQ(rr.accepted(), 1);
+  ASSERT_TRUE(stub->ReportResults(&c6, report, &rr).ok());
+  EXPECT_EQ(rr.duplicates(), 1);
+  EXPECT_EQ(rr.accepted(), 0);
+  report.mutable_reports(0)->set_trial_id(lease.trials(1).trial_id());
+  ASSERT_TRUE(stub->ReportResults(&c7, report, &rr).ok());
+  EXPECT_EQ(rr.rejected_stale(), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 1);
+}
+
+TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {
+  std::string addr = StartCoordinator(/*lease_seconds=*/2);
+  ASSERT_FALSE(addr.empty());
+  Process& doomed = StartWorker(addr, "doomed", 4);
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(3000, "[8, 12]"))},
+                     &out, &err), 0) << err;
+  int64_t id = std::stoll(out);
+  // Wait until the doomed worker holds leases, then kill it without warning.
+  for (int i = 0; i < 200 && Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(Count("SELECT count(*) FROM trials WHERE state = 'running'"), 0);
+  doomed.Signal(SIGKILL);
+  doomed.Wait();
+  StartWorker(addr, "survivor", 8);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", std::to_string(id)}, &out, &err), 0) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded'"), 16);
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 16);
+  int64_t retried = Count("SELECT count(*) FROM trials WHERE attempts = 2 AND last_error LIKE 'lease expired%'");
+  EXPECT_GT(retried, 0);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", std::to_string(id)}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("retried " + std::to_string(retried)), std::string::npos) << out;
+  EXPECT_NE(out.find("lease expired"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace sweepfarm::testing
