@@ -1,5 +1,7 @@
 // sweepfarm-bench: trains the same workload one model at a time and fused at several K, in one run,
 // and prints model-epochs/s, achieved TFLOP/s, the ratio to one-at-a-time and bytes per model.
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -103,9 +105,21 @@ int main(int argc, char** argv) {
       .Define("train-samples", "0", "training samples (0: 5275 telemetry, 60000 lenet)")
       .Define("json", "", "write results as JSON to this path")
       .Define("label", "", "free text stored in the JSON (card, commit)")
+      .Define("simulate", "0", "only time the telemetry simulator generating N samples, then exit")
       .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (auto n = flags.GetInt("simulate"); n.ok() && *n > 0) {
+    at::set_num_threads(1);
+    auto t0 = std::chrono::steady_clock::now();
+    Split s = SimulateTelemetry(Distribution::kEscalation, 1, *n);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("telemetry simulator: %lld escalation samples in %.2f s on one core (%.0f samples/s), hash %s\n",
+                static_cast<long long>(*n), secs, *n / secs, HashTensors({s.x, s.y}).c_str());
+    return 0;
+  }
   const std::string workload = flags.Get("workload");
+  // LibTorch's OpenMP pool may start with one thread; the CPU bench uses every core for both paths.
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (workload != "telemetry" && workload != "lenet") {
     return Fail(InvalidArgumentError("--workload must be telemetry or lenet"));
   }

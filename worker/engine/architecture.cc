@@ -248,8 +248,40 @@ torch::Tensor FusedNet::RunLayers(torch::Tensor x, size_t first, torch::ScalarTy
   return x.to(torch::kFloat32);
 }
 
-torch::Tensor FusedNet::Forward(const torch::Tensor& x, torch::ScalarType compute) const {
+torch::Tensor FusedNet::Forward(const torch::Tensor& x, torch::ScalarType compute,
+                                Kernels kernels) const {
+  if (kernels == Kernels::kPerModel && compute == torch::kFloat32) return ForwardPerModel(x);
   return RunLayers(x.to(compute), 0, compute);
+}
+
+torch::Tensor FusedNet::ForwardPerModel(const torch::Tensor& x) const {
+  // Standard-layout views of model k's fused weights, then the reference layers.
+  std::vector<torch::Tensor> logits;
+  for (int64_t k = 0; k < k_; ++k) {
+    std::vector<torch::Tensor> standard(params_.size());
+    const Layer* flatten = nullptr;
+    for (const auto& l : layers_) {
+      if (l.kind == Layer::kFlatten) flatten = &l;
+      if (l.param_index < 0) continue;
+      torch::Tensor w = params_[l.param_index][k];  // [fan_in, out]
+      if (l.kind == Layer::kConv) {
+        std::vector<int64_t> shape{l.out, l.in};
+        for (int64_t i = 0; i < spatial_dims_; ++i) shape.push_back(l.kernel);
+        w = w.t().reshape(shape);
+      } else if (flatten != nullptr) {
+        // Fused rows are in (h, w, c) order; standard ones in (c, h, w).
+        const auto& f = flatten->flatten_shape;
+        w = w.t().reshape({l.out, f[0], f[1], f[2]}).permute({0, 3, 1, 2}).reshape({l.out, -1});
+        flatten = nullptr;
+      } else {
+        w = w.t();
+      }
+      standard[l.param_index] = w;
+      standard[l.param_index + 1] = params_[l.param_index + 1][k].view({l.out});
+    }
+    logits.push_back(ReferenceForward(layers_, standard, x[k], spatial_dims_));
+  }
+  return torch::stack(logits);
 }
 
 torch::Tensor FusedNet::ForwardShared(const torch::Tensor& x0, torch::ScalarType compute) const {

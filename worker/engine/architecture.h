@@ -46,8 +46,14 @@ class FusedNet {
   const std::vector<torch::Tensor>& params() const { return params_; }
   const std::vector<Layer>& layers() const { return layers_; }
 
+  // How convolutions are computed. kBatchedMatmul: unfold + one batched matmul over all K models
+  // (fast on GPUs). kPerModel: each model's convolutions through the backend's own convolution
+  // (oneDNN on CPUs, where batched matmuls over im2col lose to it); everything else stays fused.
+  enum class Kernels { kBatchedMatmul, kPerModel };
+
   // x: [K, B, sample...] channels-last, one batch per model. Returns logits [K, B, classes], float32.
-  torch::Tensor Forward(const torch::Tensor& x, torch::ScalarType compute) const;
+  torch::Tensor Forward(const torch::Tensor& x, torch::ScalarType compute,
+                        Kernels kernels = Kernels::kBatchedMatmul) const;
   // x: [N, sample...], the same inputs for every model (evaluation). Returns [K, N, classes].
   torch::Tensor ForwardShared(const torch::Tensor& x, torch::ScalarType compute) const;
 
@@ -74,6 +80,7 @@ class FusedNet {
 
  private:
   torch::Tensor RunLayers(torch::Tensor x, size_t first, torch::ScalarType compute) const;
+  torch::Tensor ForwardPerModel(const torch::Tensor& x) const;
 
   int64_t k_ = 0;
   int64_t spatial_dims_ = 1;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <thread>
 
 #ifdef SWEEPFARM_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -109,9 +110,86 @@ int64_t EstimateTrainingBytesPerModel(const FusedNet& net, const TrainOptions& o
   return 3 * options.batch_size * net.ActivationsPerSample() * elem + 4 * 4 * net.ParamsPerModel();
 }
 
+namespace {
+
+// CPU: trains contiguous slices of the bundle on `parts` threads, each single-threaded and in
+// sub-bundles of at most cpu_max_fused models, and joins the results in the original order.
+StatusOr<BundleResult> TrainFusedInParallel(const Dataset& data,
+                                            const std::vector<ModelConfig>& configs,
+                                            TrainOptions options, int parts) {
+  options.cpu_parallel = 1;
+  const size_t K = configs.size();
+  std::vector<StatusOr<BundleResult>> results(parts, InternalError("not run"));
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int p = 0; p < parts; ++p) {
+    size_t lo = K * p / parts, hi = K * (p + 1) / parts;
+    threads.emplace_back([&, p, lo, hi] {
+      at::set_num_threads(1);
+      const size_t chunk = std::max(1, options.cpu_max_fused);
+      std::vector<BundleResult> parts_done;
+      for (size_t a = lo; a < hi; a += chunk) {
+        std::vector<ModelConfig> slice(configs.begin() + a, configs.begin() + std::min(hi, a + chunk));
+        auto r = TrainFused(data, slice, options);
+        if (!r.ok()) {
+          results[p] = r.status();
+          return;
+        }
+        parts_done.push_back(std::move(r).value());
+      }
+      BundleResult joined;
+      std::vector<std::vector<torch::Tensor>> params;
+      for (auto& r : parts_done) {
+        for (auto& m : r.models) joined.models.push_back(std::move(m));
+        params.push_back(r.final_params);
+        joined.fused_steps += r.fused_steps;
+        joined.model_steps += r.model_steps;
+        joined.model_epochs += r.model_epochs;
+        joined.forward_macs_per_sample = r.forward_macs_per_sample;
+        joined.params_per_model = r.params_per_model;
+      }
+      for (size_t i = 0; !params.empty() && i < params[0].size(); ++i) {
+        std::vector<torch::Tensor> list;
+        for (const auto& q : params) list.push_back(q[i]);
+        joined.final_params.push_back(torch::cat(list));
+      }
+      results[p] = std::move(joined);
+    });
+  }
+  for (auto& t : threads) t.join();
+  BundleResult out;
+  std::vector<std::vector<torch::Tensor>> params;
+  for (auto& r : results) {
+    if (!r.ok()) return r.status();
+    for (auto& m : r->models) out.models.push_back(std::move(m));
+    params.push_back(r->final_params);
+    out.fused_steps = std::max(out.fused_steps, r->fused_steps);
+    out.model_steps += r->model_steps;
+    out.model_epochs += r->model_epochs;
+    out.forward_macs_per_sample = r->forward_macs_per_sample;
+    out.params_per_model = r->params_per_model;
+  }
+  for (size_t i = 0; i < params[0].size(); ++i) {
+    std::vector<torch::Tensor> list;
+    for (const auto& p : params) list.push_back(p[i]);
+    out.final_params.push_back(torch::cat(list));
+  }
+  out.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
+}
+
+}  // namespace
+
 StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
                                   const TrainOptions& options) try {
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
+  if (options.device.is_cpu()) {
+    int parts = options.cpu_parallel > 0 ? options.cpu_parallel : at::get_num_threads();
+    parts = std::min<int>(std::max(parts, 1), static_cast<int>(configs.size()));
+    if (parts > 1 || static_cast<int>(configs.size()) > options.cpu_max_fused) {
+      return TrainFusedInParallel(data, configs, options, parts);
+    }
+  }
   const torch::Device device = options.device;
   const int64_t K = static_cast<int64_t>(configs.size());
   const int64_t B = options.batch_size;
@@ -154,11 +232,16 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   const torch::Tensor X = data.train.x.to(options.compute);
   const torch::Tensor& Y = data.train.y;
 
+  FusedNet::Kernels kernels = FusedNet::Kernels::kBatchedMatmul;
+  if (options.kernels == TrainOptions::Kernels::kPerModel ||
+      (options.kernels == TrainOptions::Kernels::kAuto && device.is_cpu())) {
+    kernels = FusedNet::Kernels::kPerModel;
+  }
   auto train_step = [&]() {
     torch::Tensor flat = sampler.Indices(step).reshape({-1});
     torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
     torch::Tensor yb = Y.index_select(0, flat).view({K, B, 1});
-    torch::Tensor logits = net.Forward(xb, options.compute);
+    torch::Tensor logits = net.Forward(xb, options.compute, kernels);
     torch::Tensor loss = -torch::log_softmax(logits, 2).gather(2, yb).squeeze(2).mean(1);  // [K]
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
     torch::NoGradGuard no_grad;

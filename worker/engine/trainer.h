@@ -32,7 +32,14 @@ struct TrainOptions {
   torch::ScalarType compute = torch::kFloat32;  // kBFloat16: bf16 matmuls, float32 master weights.
   bool tf32 = true;                             // CUDA float32 matmuls in TF32.
   bool cuda_graph = true;                       // Capture the step and replay it (CUDA only).
+  // Convolution formulation; by default batched matmuls on CUDA and per-model kernels on CPUs.
+  enum class Kernels { kAuto, kBatchedMatmul, kPerModel } kernels = Kernels::kAuto;
   int64_t eval_budget_bytes = 256LL << 20;      // Activation memory one evaluation chunk may use.
+  // CPU only: split the bundle into this many sub-bundles trained side by side, one core each
+  // (0: one per intra-op thread). Small batched matmuls do not spread over cores by themselves.
+  int cpu_parallel = 0;
+  // CPU only: models per fused sub-bundle; larger ones fall out of cache and run slower.
+  int cpu_max_fused = 4;
 };
 
 struct EvalPoint {
