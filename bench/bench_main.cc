@@ -86,6 +86,52 @@ Status CheckFusedEqualsSequential(TrainOptions options) {
   return OkStatus();
 }
 
+int Fail(const Status& s);
+
+// The grid of sweeps/perfpsychic.yaml (this binary has no YAML parser): epochs 25-100, step size
+// 1e-3..2e-2 (5 log steps), issue rate 0.1-0.9, data size 0.2-1.0, two seeds. Trials differing only
+// in epochs share a model slot, as the worker trains them.
+int RunStudy(TrainOptions options, int64_t bundle, int64_t max_epochs) {
+  const int64_t q = std::max<int64_t>(1, max_epochs / 4);
+  options.arch.name = "cnn1d";
+  options.momentum = 0;
+  auto data = MakeTelemetryDataset(TelemetryOptions{1, 5275, 2000})->To(options.device);
+  std::vector<ModelConfig> slots;
+  for (int s = 0; s < 5; ++s) {
+    double lr = std::exp(std::log(1e-3) + s / 4.0 * (std::log(2e-2) - std::log(1e-3)));
+    for (double rate : {0.1, 0.3, 0.5, 0.7, 0.9}) {
+      for (double size : {0.2, 0.4, 0.6, 0.8, 1.0}) {
+        for (uint64_t seed : {1, 2}) slots.push_back(ModelConfig{seed, lr, rate, size, {q, 2 * q, 3 * q, 4 * q}});
+      }
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  double best = 0, model_epochs = 0;
+  int64_t trials = 0;
+  for (size_t lo = 0; lo < slots.size(); lo += bundle) {
+    std::vector<ModelConfig> part(slots.begin() + lo,
+                                  slots.begin() + std::min(slots.size(), lo + static_cast<size_t>(bundle)));
+    auto r = TrainFused(*data, part, options);
+    if (!r.ok()) return Fail(r.status());
+    for (size_t k = 0; k < part.size(); ++k) {
+      for (const auto& e : r->models[k].evals) {
+        best = std::max(best, e.test_accuracy);
+        ++trials;
+        (void)e;
+      }
+      model_epochs += 4.0 * q * part[k].data_size;  // In full-data epochs.
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("study perfpsychic on %s: %lld trials (%zu fused models, bundles of %lld) in %.1f s: "
+              "%.1f trials/s, %.0f full-data model-epochs/s; best escalation accuracy %.4f "
+              "(all-issue baseline %.4f)\n",
+              options.device.str().c_str(), static_cast<long long>(trials), slots.size(),
+              static_cast<long long>(bundle), secs, trials / secs, model_epochs / secs, best,
+              data->MajorityBaseline());
+  return 0;
+}
+
 int Fail(const Status& s) {
   std::cerr << "sweepfarm-bench: " << s.ToString() << "\n";
   return 1;
@@ -105,6 +151,10 @@ int main(int argc, char** argv) {
       .Define("train-samples", "0", "training samples (0: 5275 telemetry, 60000 lenet)")
       .Define("json", "", "write results as JSON to this path")
       .Define("label", "", "free text stored in the JSON (card, commit)")
+      .Define("recompute", "1", "1: batched-matmul convolutions recompute patches in backward")
+      .Define("study", "", "perfpsychic: train the 1,000-trial study of sweeps/perfpsychic.yaml "
+                           "(250 fused models, evaluated at 25/50/75/100 epochs) in bundles of --k")
+      .Define("study-epochs", "100", "the study's longest epoch count (evaluated at 1/4..4/4)")
       .Define("simulate", "0", "only time the telemetry simulator generating N samples, then exit")
       .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
@@ -155,6 +205,13 @@ int main(int argc, char** argv) {
     return Fail(InvalidArgumentError("--precision must be fp32, tf32 or bf16"));
   }
   options.cuda_graph = flags.Get("graph") == "1";
+  options.recompute_patches = flags.Get("recompute") == "1";
+  if (flags.Get("study") == "perfpsychic") {
+    auto max_epochs = flags.GetInt("study-epochs");
+    if (!max_epochs.ok() || *max_epochs < 4) return Fail(InvalidArgumentError("--study-epochs >= 4"));
+    return RunStudy(options, ks.front(), *max_epochs);
+  }
+  if (!flags.Get("study").empty()) return Fail(InvalidArgumentError("--study: only perfpsychic"));
   int64_t train = *train_flag > 0 ? *train_flag : (workload == "telemetry" ? 5275 : 60000);
   // A small test split: the bench measures training; evaluation runs once at the end.
   auto data = Workload(workload, train, 64)->To(device);

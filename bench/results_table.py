@@ -12,9 +12,10 @@ for name in sorted(os.listdir(out)):
     if not (name.startswith('ours_') and name.endswith('.json')):
         continue
     r = json.load(open(os.path.join(out, name)))
+    variant = ' (patches saved)' if 'saved' in name else 
     for row in r['rows']:
         mib = row['bytes_per_model'] / 2**20
-        print(f"| sweepfarm | {r['workload']} | {r['precision']} | {row['name']}{' (graph)' if row['cuda_graph'] else ''} "
+        print(f"| sweepfarm | {r['workload']} | {r['precision']} | {row['name']}{' (graph)' if row['cuda_graph'] else ''}{variant} "
               f"| {row['model_epochs_per_s']:.1f} | {row['tflops']:.2f} | {row['ratio_to_sequential']:.1f} | "
               f"{mib:.2f} |")
 peer = os.path.join(out, 'peer.json')
@@ -22,6 +23,9 @@ if os.path.exists(peer):
     for name, row in json.load(open(peer)).items():
         wl = 'telemetry' if name.startswith('1d') else 'lenet'
         print(f"| python peer | {wl} | tf32 | {name} | {row['model_epochs_per_s']:.1f} | {row['tflops']:.2f} | | |")
+study = os.path.join(out, 'study.txt')
+if os.path.exists(study):
+    print("\n" + open(study).read().strip())
 variants = os.path.join(out, 'peer_variants.log')
 if os.path.exists(variants):
     for line in open(variants):

@@ -76,6 +76,8 @@ class FusedNet {
                                         const torch::Tensor& x, int64_t spatial_dims);
 
   int64_t spatial_dims() const { return spatial_dims_; }
+  // Batched-matmul convolutions recompute their patches in backward instead of saving them.
+  void set_recompute_patches(bool on) { recompute_patches_ = on; }
   const std::vector<int64_t>& sample_shape() const { return sample_shape_; }
 
  private:
@@ -86,6 +88,7 @@ class FusedNet {
   int64_t spatial_dims_ = 1;
   int64_t macs_ = 0;
   int64_t activations_ = 0;
+  bool recompute_patches_ = true;
   std::vector<int64_t> sample_shape_;
   std::vector<Layer> layers_;
   std::vector<torch::Tensor> params_;

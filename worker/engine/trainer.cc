@@ -208,6 +208,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   }
   SF_ASSIGN_OR_RETURN(FusedNet net, FusedNet::Create(options.arch, data.sample_shape(),
                                                      data.num_classes, seeds, device));
+  net.set_recompute_patches(options.recompute_patches);
   SF_ASSIGN_OR_RETURN(IndexSampler sampler, IndexSampler::Create(data.train, data.binary_issue_label,
                                                                   B, mixes, device));
   const Schedule sched = MakeSchedule(configs, sampler.subset_sizes(), B);

@@ -34,6 +34,8 @@ struct TrainOptions {
   bool cuda_graph = true;                       // Capture the step and replay it (CUDA only).
   // Convolution formulation; by default batched matmuls on CUDA and per-model kernels on CPUs.
   enum class Kernels { kAuto, kBatchedMatmul, kPerModel } kernels = Kernels::kAuto;
+  // Batched-matmul convolutions recompute im2col patches in backward rather than keep them.
+  bool recompute_patches = true;
   int64_t eval_budget_bytes = 256LL << 20;      // Activation memory one evaluation chunk may use.
   // CPU only: split the bundle into this many sub-bundles trained side by side, one core each
   // (0: one per intra-op thread). Small batched matmuls do not spread over cores by themselves.

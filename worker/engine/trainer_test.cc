@@ -119,6 +119,14 @@ TEST_P(TrainerTest, FusedCnn1dBatchedMatmulKernelsMatchSeparateRuns) {
   ExpectFusedMatchesSequential(*SmallTelemetry(), options, configs);
 }
 
+TEST_P(TrainerTest, FusedCnn1dSavedPatchesMatchSeparateRuns) {
+  auto options = Options("cnn1d");
+  options.kernels = TrainOptions::Kernels::kBatchedMatmul;
+  options.recompute_patches = false;  // Autograd's own unfold backward instead of PatchConv.
+  options.momentum = 0;
+  ExpectFusedMatchesSequential(*SmallTelemetry(), options, RandomConfigs(8, true, 5));
+}
+
 TEST_P(TrainerTest, FusedLenetBatchedMatmulKernelsMatchSeparateRuns) {
   auto options = Options("lenet");
   options.kernels = TrainOptions::Kernels::kBatchedMatmul;
