@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       .Define("train-samples", "0", "training samples (0: 5275 telemetry, 60000 lenet)")
       .Define("json", "", "write results as JSON to this path")
       .Define("label", "", "free text stored in the JSON (card, commit)")
-      .Define("recompute", "1", "1: batched-matmul convolutions recompute patches in backward")
+      .Define("recompute", "0", "1: batched-matmul convolutions recompute patches in backward")
       .Define("study", "", "perfpsychic: train the 1,000-trial study of sweeps/perfpsychic.yaml "
                            "(250 fused models, evaluated at 25/50/75/100 epochs) in bundles of --k")
       .Define("study-epochs", "100", "the study's longest epoch count (evaluated at 1/4..4/4)")

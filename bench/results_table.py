@@ -12,7 +12,7 @@ for name in sorted(os.listdir(out)):
     if not (name.startswith('ours_') and name.endswith('.json')):
         continue
     r = json.load(open(os.path.join(out, name)))
-    variant = ' (patches saved)' if 'saved' in name else ''
+    variant = ' (patches saved)' if 'saved' in name else (' (patches recomputed)' if 'recompute' in name else '')
     for row in r['rows']:
         mib = row['bytes_per_model'] / 2**20
         print(f"| sweepfarm | {r['workload']} | {r['precision']} | {row['name']}{' (graph)' if row['cuda_graph'] else ''}{variant} "

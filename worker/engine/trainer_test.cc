@@ -119,10 +119,10 @@ TEST_P(TrainerTest, FusedCnn1dBatchedMatmulKernelsMatchSeparateRuns) {
   ExpectFusedMatchesSequential(*SmallTelemetry(), options, configs);
 }
 
-TEST_P(TrainerTest, FusedCnn1dSavedPatchesMatchSeparateRuns) {
+TEST_P(TrainerTest, FusedCnn1dRecomputedPatchesMatchSeparateRuns) {
   auto options = Options("cnn1d");
   options.kernels = TrainOptions::Kernels::kBatchedMatmul;
-  options.recompute_patches = false;  // Autograd's own unfold backward instead of PatchConv.
+  options.recompute_patches = true;  // PatchConv's own backward instead of autograd's.
   options.momentum = 0;
   ExpectFusedMatchesSequential(*SmallTelemetry(), options, RandomConfigs(8, true, 5));
 }
@@ -130,6 +130,7 @@ TEST_P(TrainerTest, FusedCnn1dSavedPatchesMatchSeparateRuns) {
 TEST_P(TrainerTest, FusedLenetBatchedMatmulKernelsMatchSeparateRuns) {
   auto options = Options("lenet");
   options.kernels = TrainOptions::Kernels::kBatchedMatmul;
+  options.recompute_patches = true;  // Covers the 5x5 fold in PatchConv's backward.
   auto configs = RandomConfigs(8, false, 4);
   for (auto& c : configs) c.eval_epochs = {5};
   ExpectFusedMatchesSequential(*RandomImages(), options, configs);
