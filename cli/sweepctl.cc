@@ -143,7 +143,9 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     w.Key("model").String(s.model()).Key("state").String(s.state()).Key("total").Int(s.total());
     w.Key("queued").Int(s.queued()).Key("running").Int(s.running());
     w.Key("succeeded").Int(s.succeeded()).Key("failed").Int(s.failed());
-    w.Key("retried").Int(s.retried()).Key("best_trial_id").Int(s.best_trial_id());
+    w.Key("retried").Int(s.retried()).Key("lost_leases").Int(s.lost_leases());
+    w.Key("trainer_errors").Int(s.trainer_errors()).Key("stale_results").Int(s.stale_results());
+    w.Key("best_trial_id").Int(s.best_trial_id());
     w.Key("best_test_accuracy").Number(s.best_test_accuracy());
     w.Key("baseline_accuracy").Number(s.baseline_accuracy());
     w.Key("elapsed_seconds").Number(s.elapsed_seconds());
@@ -164,6 +166,12 @@ int ShowStatus(Client& c, int64_t id, bool json) {
               static_cast<long long>(s.total()), static_cast<long long>(s.queued()),
               static_cast<long long>(s.running()), static_cast<long long>(s.succeeded()),
               static_cast<long long>(s.failed()), static_cast<long long>(s.retried()));
+  if (s.lost_leases() + s.trainer_errors() + s.stale_results() > 0) {
+    std::printf("  lost leases %lld (workers gone, trials re-queued)  trainer errors %lld  "
+                "stale results refused %lld\n",
+                static_cast<long long>(s.lost_leases()), static_cast<long long>(s.trainer_errors()),
+                static_cast<long long>(s.stale_results()));
+  }
   if (s.best_trial_id() > 0) {
     std::printf("  best test accuracy %.4f (trial %lld); majority-class baseline %.4f (%+.4f)\n",
                 s.best_test_accuracy(), static_cast<long long>(s.best_trial_id()),

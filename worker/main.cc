@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
       .Define("device", "cpu", "cpu or cuda")
       .Define("capacity", "64", "most trials trained at once (fused)")
       .Define("threads", "0", "CPU threads for training (0: LibTorch's default)")
+      .Define("drain-seconds", "60", "after SIGTERM, how long the bundle in hand may finish")
+      .Define("trainer", "real", "real, or fake: no training, deterministic results (control plane)")
+      .Define("fake-train-ms", "0", "fake trainer: time per bundle")
       .DefineBool("exit-when-idle", "exit once no work is queued");
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";
@@ -49,6 +52,17 @@ int main(int argc, char** argv) {
   }
   o.capacity = static_cast<int>(*cap);
   o.exit_when_idle = flags.GetBool("exit-when-idle");
+  auto drain = flags.GetInt("drain-seconds");
+  auto fake_ms = flags.GetInt("fake-train-ms");
+  o.trainer = flags.Get("trainer");
+  if (!drain.ok() || *drain < 0 || !fake_ms.ok() || *fake_ms < 0 ||
+      (o.trainer != "real" && o.trainer != "fake")) {
+    std::cerr << "sweepfarm-worker: --drain-seconds and --fake-train-ms need integers >= 0, "
+                 "--trainer real or fake\n";
+    return 2;
+  }
+  o.drain_seconds = static_cast<int>(*drain);
+  o.fake_train_ms = static_cast<int>(*fake_ms);
   if (*threads > 0) {
     torch::set_num_threads(static_cast<int>(*threads));
     torch::set_num_interop_threads(1);

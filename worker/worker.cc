@@ -7,9 +7,11 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/logging.h"
+#include "common/rng.h"
 #include "proto/grpc_status.h"
 #include "worker/engine/trainer.h"
 
@@ -26,6 +28,34 @@ std::string Hostname() {
   char buf[256] = {0};
   gethostname(buf, sizeof(buf) - 1);
   return buf;
+}
+
+// The fake trainer: waits `ms`, then returns results that depend only on each configuration.
+StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>& configs, int ms,
+                                         const std::atomic<bool>& cancel) {
+  auto start = std::chrono::steady_clock::now();
+  for (int waited = 0; waited < ms; waited += 10) {
+    if (cancel) return AbortedError("fake training cancelled");
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10, ms - waited)));
+  }
+  engine::BundleResult r;
+  for (const auto& c : configs) {
+    engine::ModelResult m;
+    for (int64_t e : c.eval_epochs) {
+      uint64_t h = MixKey(c.seed, static_cast<uint64_t>(c.step_size * 1e9),
+                          static_cast<uint64_t>(e * 1000 + c.data_size * 100 + c.issue_rate * 10));
+      engine::EvalPoint p;
+      p.epoch = e;
+      p.steps = e;
+      p.test_accuracy = 0.5 + 0.4 * static_cast<double>(h % 10000) / 10000.0;
+      p.test_loss = 1 - p.test_accuracy;
+      p.train_loss = p.test_loss;
+      m.evals.push_back(p);
+    }
+    r.models.push_back(m);
+  }
+  r.wall_seconds = std::max(1e-6, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return r;
 }
 
 // Trials that differ only in epochs share one model slot.
@@ -101,6 +131,18 @@ Status Worker::Run() {
   return OkStatus();
 }
 
+Status Worker::HandBack(const std::vector<v1::TrialLease>& leases) {
+  v1::ReleaseLeasesRequest req;
+  req.set_worker_id(worker_id_);
+  for (const auto& l : leases) *req.add_leases() = l;
+  v1::ReleaseLeasesResponse resp;
+  auto ctx = Context(options_.rpc_deadline_ms);
+  Status s = FromGrpc(stub_->ReleaseLeases(ctx.get(), req, &resp), "ReleaseLeases");
+  if (s.ok()) SF_LOG(Info) << "handed back " << resp.released() << " lease(s)";
+  // If the coordinator cannot be reached, the leases expire and are re-queued anyway.
+  return s.code() == StatusCode::kUnavailable ? OkStatus() : s;
+}
+
 StatusOr<std::shared_ptr<const engine::Dataset>> Worker::DatasetFor(const v1::DatasetSpec& spec) {
   std::string key = spec.name();
   engine::DatasetParams params;
@@ -134,7 +176,20 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   bool done = false;
   std::thread heartbeat([&] {
     std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::milliseconds(lease_seconds_ * 1000 / 3), [&] { return done; })) {
+    auto next_beat = std::chrono::steady_clock::now() + std::chrono::milliseconds(lease_seconds_ * 1000 / 3);
+    std::optional<std::chrono::steady_clock::time_point> drain_deadline;
+    while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
+      auto now = std::chrono::steady_clock::now();
+      if (stop_ && !drain_deadline) {
+        drain_deadline = now + std::chrono::seconds(options_.drain_seconds);
+        SF_LOG(Info) << "draining: the bundle in hand has " << options_.drain_seconds << " s";
+      }
+      if (drain_deadline && now >= *drain_deadline && !cancel_) {
+        SF_LOG(Warning) << "drain period over: stopping training and handing the leases back";
+        cancel_ = true;
+      }
+      if (now < next_beat) continue;
+      next_beat = now + std::chrono::milliseconds(lease_seconds_ * 1000 / 3);
       v1::HeartbeatRequest req;
       req.set_worker_id(worker_id_);
       for (const auto& l : held) *req.add_leases() = l;
@@ -177,14 +232,24 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   topts.momentum = spec.training().momentum();
   topts.device = torch::Device(options_.device);
 
+  topts.cancel = &cancel_;
   StatusOr<engine::BundleResult> result = InternalError("not run");
-  auto data = DatasetFor(spec.dataset());
-  if (data.ok()) {
-    SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep " << lease.sweep_id()
-                 << " as " << configs.size() << " fused model(s)";
-    result = engine::TrainFused(**data, configs, topts);
+  StatusOr<std::shared_ptr<const engine::Dataset>> data = InternalError("not loaded");
+  std::string dataset_hash = "fake";
+  double baseline = 0;
+  if (options_.trainer == "fake") {
+    result = FakeTrain(configs, options_.fake_train_ms, cancel_);
   } else {
-    result = data.status();
+    data = DatasetFor(spec.dataset());
+    if (data.ok()) {
+      dataset_hash = (*data)->hash;
+      baseline = (*data)->MajorityBaseline();
+      SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep "
+                   << lease.sweep_id() << " as " << configs.size() << " fused model(s)";
+      result = engine::TrainFused(**data, configs, topts);
+    } else {
+      result = data.status();
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -193,6 +258,9 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   cv.notify_all();
   heartbeat.join();
 
+  if (!result.ok() && result.status().code() == StatusCode::kAborted && cancel_) {
+    return HandBack(held);  // Drained: another worker trains these from the start.
+  }
   v1::ReportResultsRequest req;
   req.set_worker_id(worker_id_);
   for (size_t slot = 0; slot < configs.size(); ++slot) {
@@ -217,10 +285,10 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       m->set_wall_seconds(result->wall_seconds);
       m->set_samples_per_second(static_cast<double>(e->steps * topts.batch_size) / result->wall_seconds);
       m->set_steps(e->steps);
-      m->set_dataset_hash((*data)->hash);
+      m->set_dataset_hash(dataset_hash);
       m->set_device(options_.device);
       m->set_bundle_size(static_cast<int>(configs.size()));
-      m->set_baseline_accuracy((*data)->MajorityBaseline());
+      m->set_baseline_accuracy(baseline);
     }
   }
   if (!result.ok()) SF_LOG(Error) << "bundle failed: " << result.status().ToString();

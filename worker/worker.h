@@ -21,18 +21,26 @@ struct WorkerOptions {
   int idle_poll_ms = 250;   // First wait when there is no work; doubles up to 2 s.
   int rpc_deadline_ms = 10000;
   bool exit_when_idle = false;  // Return once the queue is empty (tests, batch jobs).
+  int drain_seconds = 60;       // After Stop(), how long the bundle in hand may still train.
+  // "real": train with the engine. "fake": no training; deterministic results from the parameters
+  // after fake_train_ms (control-plane tests and benchmarks).
+  std::string trainer = "real";
+  int fake_train_ms = 0;
 };
 
 class Worker {
  public:
   explicit Worker(WorkerOptions options);
   Status Run();
+  // Drains: the bundle in hand finishes and is reported if it can within drain_seconds; otherwise
+  // its leases are handed back. Safe from a signal handler.
   void Stop() { stop_ = true; }
   int64_t trials_done() const { return trials_done_; }
 
  private:
   Status Register();
   Status TrainAndReport(const v1::LeaseWorkResponse& lease);
+  Status HandBack(const std::vector<v1::TrialLease>& leases);
   StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
 
   WorkerOptions options_;
@@ -40,6 +48,7 @@ class Worker {
   std::string worker_id_;
   int lease_seconds_ = 30;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> cancel_{false};  // Set when the drain period of a stop has run out.
   std::atomic<int64_t> trials_done_{0};
   // Datasets already on the device, by their spec; one loaded per worker, shared by all bundles.
   std::map<std::string, std::shared_ptr<const engine::Dataset>> datasets_;

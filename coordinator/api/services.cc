@@ -118,10 +118,11 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
       return Invalid("ReportResults", at + ".error must say why the trial failed");
     }
   }
-  for (const auto& r : req->reports()) {
-    auto outcome = store_->RecordResult(req->worker_id(), r);
-    if (!outcome.ok()) return ToGrpc(outcome.status());
-    switch (*outcome) {
+  std::vector<v1::TrialReport> reports(req->reports().begin(), req->reports().end());
+  auto outcomes = store_->RecordResults(req->worker_id(), reports);
+  if (!outcomes.ok()) return ToGrpc(outcomes.status());
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    switch ((*outcomes)[i]) {
       case store::ReportOutcome::kAccepted:
         resp->set_accepted(resp->accepted() + 1);
         break;
@@ -130,11 +131,28 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
         break;
       case store::ReportOutcome::kStale:
         resp->set_rejected_stale(resp->rejected_stale() + 1);
-        SF_LOG(Warning) << "stale result for trial " << r.trial_id() << " from "
+        SF_LOG(Warning) << "stale result for trial " << reports[i].trial_id() << " from "
                         << req->worker_id() << " rejected";
         break;
     }
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext*,
+                                              const v1::ReleaseLeasesRequest* req,
+                                              v1::ReleaseLeasesResponse* resp) {
+  if (req->worker_id().empty()) return Invalid("ReleaseLeases", "worker_id is empty");
+  for (int i = 0; i < req->leases_size(); ++i) {
+    if (req->leases(i).trial_id() <= 0) {
+      return Invalid("ReleaseLeases", "leases[" + std::to_string(i) + "].trial_id must be positive");
+    }
+  }
+  std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
+  auto n = store_->ReleaseLeases(req->worker_id(), leases);
+  if (!n.ok()) return ToGrpc(n.status());
+  resp->set_released(*n);
+  SF_LOG(Info) << "worker " << req->worker_id() << " handed back " << *n << " lease(s)";
   return grpc::Status::OK;
 }
 

@@ -40,6 +40,8 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                          v1::HeartbeatResponse*) override;
   grpc::Status ReportResults(grpc::ServerContext*, const v1::ReportResultsRequest*,
                              v1::ReportResultsResponse*) override;
+  grpc::Status ReleaseLeases(grpc::ServerContext*, const v1::ReleaseLeasesRequest*,
+                             v1::ReleaseLeasesResponse*) override;
 
  private:
   store::Store* store_;

@@ -5,7 +5,9 @@
 
 #include <pqxx/pqxx>
 #include <random>
+#include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/logging.h"
 #include "coordinator/store/migrations.h"
@@ -70,16 +72,25 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  baseline_accuracy) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"},
       {"fail_trial",
-       "UPDATE trials SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
-       "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
+       "UPDATE trials SET errors = errors + 1, "
+       "  state = CASE WHEN errors + 1 >= max_attempts THEN 'failed' ELSE 'queued' END, "
+       "  finished_at = CASE WHEN errors + 1 >= max_attempts THEN now() END, "
        "  lease_expires_at = NULL, worker_id = NULL, last_error = $3 "
        "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id"},
+      {"log_report",
+       "INSERT INTO report_log (trial_id, lease_token, worker_id, ok, outcome) "
+       "VALUES ($1, $2, $3, $4, $5)"},
+      {"release_lease",
+       "UPDATE trials SET state = 'queued', lease_expires_at = NULL, worker_id = NULL, "
+       "  lease_token = NULL, attempts = greatest(attempts - 1, 0) "
+       "WHERE id = $1 AND lease_token = $2 AND state = 'running' AND worker_id = $3 RETURNING id"},
       {"trial_lease", "SELECT state, lease_token FROM trials WHERE id = $1"},
       {"requeue_expired",
-       "UPDATE trials SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
-       "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
+       "UPDATE trials SET lost_leases = lost_leases + 1, "
+       "  state = CASE WHEN lost_leases + 1 >= max_lost THEN 'failed' ELSE 'queued' END, "
+       "  finished_at = CASE WHEN lost_leases + 1 >= max_lost THEN now() END, "
        "  last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' lost', "
-       "  worker_id = NULL, lease_expires_at = NULL "
+       "  worker_id = NULL, lease_expires_at = NULL, lease_token = NULL "
        "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id"},
       {"finish_sweep",
        "UPDATE sweeps SET state = 'done', finished_at = now() "
@@ -90,7 +101,10 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  extract(epoch FROM coalesce(s.finished_at, now()) - s.created_at), "
        "  count(*) FILTER (WHERE t.state = 'queued'), count(*) FILTER (WHERE t.state = 'running'), "
        "  count(*) FILTER (WHERE t.state = 'succeeded'), count(*) FILTER (WHERE t.state = 'failed'), "
-       "  count(*) FILTER (WHERE t.attempts > 1) "
+       "  count(*) FILTER (WHERE t.attempts > 1), coalesce(sum(t.lost_leases), 0), "
+       "  coalesce(sum(t.errors), 0), "
+       "  (SELECT count(*) FROM report_log l JOIN trials u ON u.id = l.trial_id "
+       "   WHERE u.sweep_id = $1 AND l.outcome = 'stale') "
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
       {"sweep_best",
@@ -116,6 +130,9 @@ std::string IntArray(const std::vector<int64_t>& v) {
 }
 
 Status FromException(const std::exception& e, const char* op) {
+  if (dynamic_cast<const std::invalid_argument*>(&e)) {
+    return NotFoundError(std::string(op) + ": " + e.what());
+  }
   if (dynamic_cast<const pqxx::broken_connection*>(&e)) {
     return UnavailableError(std::string(op) + ": database unreachable: " + e.what());
   }
@@ -277,37 +294,63 @@ StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
   });
 }
 
-StatusOr<ReportOutcome> Store::RecordResult(const std::string& worker_id,
-                                            const v1::TrialReport& rep) {
-  return Conn::Run(this, "ReportResults", [&](pqxx::connection& c) -> StatusOr<ReportOutcome> {
+StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
+    const std::string& worker_id, const std::vector<v1::TrialReport>& reports) {
+  return Conn::Run(this, "ReportResults",
+                   [&](pqxx::connection& c) -> StatusOr<std::vector<ReportOutcome>> {
     pqxx::work tx(c);
-    pqxx::result r;
-    if (rep.ok()) {
-      r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token());
-      if (r.size() == 1) {
-        const v1::TrialResult& m = rep.result();
-        tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(), m.test_accuracy(),
-                          m.test_loss(), m.train_loss(), m.wall_seconds(), m.samples_per_second(),
-                          m.steps(), m.bundle_size(), m.dataset_hash(), m.device(), worker_id,
-                          m.baseline_accuracy());
+    std::vector<ReportOutcome> outcomes;
+    std::set<int64_t> sweeps;
+    for (const auto& rep : reports) {
+      pqxx::result r;
+      if (rep.ok()) {
+        r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token());
+        if (r.size() == 1) {
+          const v1::TrialResult& m = rep.result();
+          tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(), m.test_accuracy(),
+                            m.test_loss(), m.train_loss(), m.wall_seconds(), m.samples_per_second(),
+                            m.steps(), m.bundle_size(), m.dataset_hash(), m.device(), worker_id,
+                            m.baseline_accuracy());
+        }
+      } else {
+        r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
+                             "worker " + worker_id + ": " + rep.error());
       }
-    } else {
-      r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
-                           "worker " + worker_id + ": " + rep.error());
+      ReportOutcome outcome = ReportOutcome::kAccepted;
+      if (r.size() == 1) {
+        sweeps.insert(r[0][0].as<int64_t>());
+      } else {
+        // Not applied: the same report again (idempotent), or a lease this worker lost.
+        pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
+        if (cur.empty()) {
+          throw std::invalid_argument("trial " + std::to_string(rep.trial_id()) + " does not exist");
+        }
+        bool same = !cur[0][1].is_null() && cur[0][1].as<int64_t>() == rep.lease_token() &&
+                    cur[0][0].as<std::string>() != "running";
+        outcome = same ? ReportOutcome::kDuplicate : ReportOutcome::kStale;
+      }
+      static const char* kNames[] = {"accepted", "duplicate", "stale"};
+      tx.exec_prepared0("log_report", rep.trial_id(), rep.lease_token(), worker_id, rep.ok(),
+                        kNames[static_cast<int>(outcome)]);
+      outcomes.push_back(outcome);
     }
-    if (r.size() == 1) {
-      tx.exec_prepared0("finish_sweep", r[0][0].as<int64_t>());
-      tx.commit();
-      return ReportOutcome::kAccepted;
-    }
-    // Not applied: the same report again (idempotent), or a lease this worker lost.
-    pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
+    for (int64_t s : sweeps) tx.exec_prepared0("finish_sweep", s);
     tx.commit();
-    if (!cur.empty() && !cur[0][1].is_null() && cur[0][1].as<int64_t>() == rep.lease_token() &&
-        cur[0][0].as<std::string>() == (rep.ok() ? "succeeded" : "failed")) {
-      return ReportOutcome::kDuplicate;
+    return outcomes;
+  });
+}
+
+StatusOr<int> Store::ReleaseLeases(const std::string& worker_id,
+                                   const std::vector<v1::TrialLease>& leases) {
+  return Conn::Run(this, "ReleaseLeases", [&](pqxx::connection& c) -> StatusOr<int> {
+    pqxx::work tx(c);
+    int released = 0;
+    for (const auto& l : leases) {
+      released += static_cast<int>(
+          tx.exec_prepared("release_lease", l.trial_id(), l.lease_token(), worker_id).size());
     }
-    return ReportOutcome::kStale;
+    tx.commit();
+    return released;
   });
 }
 
@@ -342,6 +385,9 @@ StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
     s.set_succeeded(row[8].as<int64_t>());
     s.set_failed(row[9].as<int64_t>());
     s.set_retried(row[10].as<int64_t>());
+    s.set_lost_leases(row[11].as<int64_t>());
+    s.set_trainer_errors(row[12].as<int64_t>());
+    s.set_stale_results(row[13].as<int64_t>());
     double finished = static_cast<double>(s.succeeded() + s.failed());
     s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
     pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);

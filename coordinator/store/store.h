@@ -53,7 +53,13 @@ class Store {
   StatusOr<std::vector<int64_t>> Heartbeat(const std::string& worker_id,
                                            const std::vector<v1::TrialLease>& leases,
                                            int lease_seconds);
-  StatusOr<ReportOutcome> RecordResult(const std::string& worker_id, const v1::TrialReport& report);
+  // Records a batch of reports in one transaction: a result only with the current lease token;
+  // the same report again is a duplicate; a report for a lost lease is stale. All are logged.
+  StatusOr<std::vector<ReportOutcome>> RecordResults(const std::string& worker_id,
+                                                     const std::vector<v1::TrialReport>& reports);
+  // Hands leases back without counting an attempt (a draining worker). Returns how many.
+  StatusOr<int> ReleaseLeases(const std::string& worker_id,
+                              const std::vector<v1::TrialLease>& leases);
   // Re-queues (or fails, past max_attempts) trials whose lease expired. Returns how many.
   StatusOr<int> RequeueExpired();
 

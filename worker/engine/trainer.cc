@@ -332,6 +332,9 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   Synchronize(device);
   auto start = Clock::now();
   for (int64_t s = 0; s < sched.max_steps; ++s) {
+    if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+      return AbortedError("training cancelled after " + std::to_string(s) + " steps");
+    }
     run_step();
     if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) evaluate(s + 1);
   }

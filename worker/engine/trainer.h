@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <vector>
 
 #include "common/status.h"
@@ -38,6 +39,8 @@ struct TrainOptions {
   // memory (H200: 2.44 vs 3.02 MiB per 1-D model in bf16), but slower (1,390 vs 1,516 model-epochs/s
   // at K=4096 bf16; LeNet 25 vs 34), so off unless memory is what limits the bundle.
   bool recompute_patches = false;
+  // Checked between steps (no device sync): when set, training stops with ABORTED.
+  const std::atomic<bool>* cancel = nullptr;
   int64_t eval_budget_bytes = 256LL << 20;      // Activation memory one evaluation chunk may use.
   // CPU only: split the bundle into this many sub-bundles trained side by side, one core each
   // (0: one per intra-op thread). Small batched matmuls do not spread over cores by themselves.
