@@ -12,9 +12,9 @@
 #include <sstream>
 #include <thread>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
-#include "tests/support/cluster.h"
-#include "tests/support/process.h"
+#include "tests/support/farm.h"
 
 namespace sweepfarm::testing {
 namespace {
@@ -53,56 +53,27 @@ class EndToEndTest : public ::testing::Test {
   }
   void SetUp() override {
     ASSERT_TRUE(db_->ok()) << db_->error();
-    db_->Reset();
-    dir_ = MakeTempDir("sf-e2e");
+    farm_ = std::make_unique<Farm>(db_);
   }
-
   std::string StartCoordinator(int lease_seconds = 30) {
-    std::string addr_file = dir_ + "/address";
-    std::remove(addr_file.c_str());
-    procs_.push_back(Process::Start(
-        {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", "127.0.0.1:0", "--address-file",
-         addr_file, "--lease-seconds", std::to_string(lease_seconds), "--reap-interval-ms", "200"},
-        dir_ + "/coordinator.log"));
-    for (int i = 0; i < 300; ++i) {
-      std::ifstream in(addr_file);
-      std::string addr;
-      if (in >> addr && !addr.empty()) return addr;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "coordinator did not start; see " << dir_ << "/coordinator.log";
-    return "";
+    std::string addr = farm_->StartCoordinator(lease_seconds);
+    if (addr.empty()) ADD_FAILURE() << "coordinator did not start; see " << farm_->dir();
+    return addr;
   }
-
   Process& StartWorker(const std::string& addr, const std::string& name, int capacity) {
-    procs_.push_back(Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu",
-                                     "--capacity", std::to_string(capacity), "--threads", "1"},
-                                    dir_ + "/" + name + ".log"));
-    return procs_.back();
+    return farm_->StartWorker(addr, name, {"--capacity", std::to_string(capacity)});
   }
-
   int Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr) {
-    std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, out, err);
+    return farm_->Sweepctl(args, out, err);
   }
-
   std::string WriteFile(const std::string& name, const std::string& text) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
+    return farm_->WriteFile(name, text);
   }
-
-  pqxx::result Query(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::read_transaction tx(c);
-    return tx.exec(sql);
-  }
-  int64_t Count(const std::string& sql) { return Query(sql)[0][0].as<int64_t>(); }
+  pqxx::result Query(const std::string& sql) { return farm_->Query(sql); }
+  int64_t Count(const std::string& sql) { return farm_->Count(sql); }
 
   static TestDatabase* db_;
-  std::string dir_;
-  std::vector<Process> procs_;
+  std::unique_ptr<Farm> farm_;
 };
 
 TestDatabase* EndToEndTest::db_ = nullptr;
@@ -167,6 +138,18 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   EXPECT_EQ(status.fields().at("succeeded").number_value(), 16);
   EXPECT_EQ(status.fields().at("state").string_value(), "done");
   EXPECT_NEAR(status.fields().at("baseline_accuracy").number_value(), 0.78, 0.05);
+}
+
+TEST_F(EndToEndTest, HealthServiceReportsServing) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {

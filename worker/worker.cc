@@ -75,6 +75,7 @@ Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
   args.SetMaxReceiveMessageSize(16 << 20);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   stub_ = v1::WorkerService::NewStub(
       grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
 }
@@ -194,8 +195,11 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       req.set_worker_id(worker_id_);
       for (const auto& l : held) *req.add_leases() = l;
       v1::HeartbeatResponse resp;
-      auto ctx = Context(options_.rpc_deadline_ms);
+      // Not under the lock, so the end of training is never held up by a slow heartbeat.
+      auto ctx = Context(std::max(500, lease_seconds_ * 1000 / 3));
+      lock.unlock();
       grpc::Status s = stub_->Heartbeat(ctx.get(), req, &resp);
+      lock.lock();
       if (!s.ok()) {
         SF_LOG(Warning) << "Heartbeat: " << s.error_message();
       } else if (resp.lost_trial_ids_size() > 0) {
@@ -293,10 +297,12 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   }
   if (!result.ok()) SF_LOG(Error) << "bundle failed: " << result.status().ToString();
   // Reporting must not be lost to a passing outage: retry until the coordinator answers.
-  int backoff_ms = 200;
+  int backoff_ms = 100;
   for (int attempt = 0;; ++attempt) {
     v1::ReportResultsResponse resp;
     auto ctx = Context(options_.rpc_deadline_ms);
+    // Wait for the channel to be ready (a restarting coordinator) rather than fail fast and back off.
+    ctx->set_wait_for_ready(true);
     Status s = FromGrpc(stub_->ReportResults(ctx.get(), req, &resp), "ReportResults");
     if (s.ok()) {
       trials_done_ += resp.accepted();
@@ -308,7 +314,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
     if (s.code() != StatusCode::kUnavailable || attempt >= 30) return s;
     SF_LOG(Warning) << s.message() << "; retrying report in " << backoff_ms << " ms";
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min(backoff_ms * 2, 2000);
+    backoff_ms = std::min(backoff_ms * 2, 1000);
   }
 }
 

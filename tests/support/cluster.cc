@@ -40,6 +40,14 @@ TestDatabase::~TestDatabase() {
              &out);
 }
 
+bool TestDatabase::CrashRestart() {
+  if (!private_) return false;
+  std::string out;
+  return RunCommand({"/bin/bash", std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/pg.sh",
+                     "crash-restart", run_dir_},
+                    &out) == 0;
+}
+
 void TestDatabase::Reset() {
   pqxx::connection c(dsn_);
   pqxx::work tx(c);

@@ -15,6 +15,9 @@ class TestDatabase {
   const std::string& error() const { return error_; }
   // Drops every table, so the next coordinator migrates from scratch.
   void Reset();
+  // Crashes and restarts the server (pg_ctl restart -m immediate). Private clusters only.
+  bool CrashRestart();
+  bool is_private() const { return private_; }
 
  private:
   std::string run_dir_;

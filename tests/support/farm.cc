@@ -1,0 +1,92 @@
+#include "tests/support/farm.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace sweepfarm::testing {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
+  procs_.reserve(256);  // Process references handed out stay valid.
+  if (db_->ok()) db_->Reset();
+}
+
+std::string Farm::StartCoordinator(int lease_seconds, int port) {
+  std::string addr_file = dir_ + "/address";
+  std::remove(addr_file.c_str());
+  procs_.push_back(Process::Start(
+      {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", "127.0.0.1:" + std::to_string(port),
+       "--address-file", addr_file, "--lease-seconds", std::to_string(lease_seconds),
+       "--reap-interval-ms", "200"},
+      dir_ + "/coordinator.log"));
+  coordinator_index_ = procs_.size() - 1;
+  for (int i = 0; i < 600; ++i) {
+    std::ifstream in(addr_file);
+    std::string addr;
+    if (in >> addr && !addr.empty()) return addr;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
+}
+
+Process& Farm::StartWorker(const std::string& addr, const std::string& name,
+                           const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv{SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu",
+                                "--threads", "1"};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  procs_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
+  return procs_.back();
+}
+
+int Farm::Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err) {
+  std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, out, err);
+}
+
+Process Farm::StartSweepctl(const std::vector<std::string>& args, const std::string& name) {
+  std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Process::Start(argv, dir_ + "/" + name + ".log");
+}
+
+std::string Farm::WriteFile(const std::string& name, const std::string& text) {
+  std::string path = dir_ + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string Farm::ReadLog(const std::string& name) {
+  std::ifstream in(dir_ + "/" + name + ".log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+pqxx::result Farm::Query(const std::string& sql) {
+  pqxx::connection c(db_->dsn());
+  pqxx::read_transaction tx(c);
+  return tx.exec(sql);
+}
+
+int64_t Farm::Count(const std::string& sql) { return Query(sql)[0][0].as<int64_t>(); }
+
+}  // namespace sweepfarm::testing

@@ -1,0 +1,47 @@
+// A whole farm for end-to-end tests: a database (TestDatabase), coordinators, workers and sweepctl,
+// as real processes on loopback, and SQL helpers to inspect what they wrote. Not thread-safe.
+#pragma once
+
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+
+namespace sweepfarm::testing {
+
+class Farm {
+ public:
+  // `db` must outlive the farm; its schema is reset.
+  explicit Farm(TestDatabase* db);
+
+  // Starts a coordinator on `port` (0: any free one) and waits until it serves; returns HOST:PORT.
+  std::string StartCoordinator(int lease_seconds = 30, int port = 0);
+  Process& coordinator() { return procs_[coordinator_index_]; }
+  Process& StartWorker(const std::string& addr, const std::string& name,
+                       const std::vector<std::string>& extra_flags);
+  int Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
+  // Starts sweepctl in the background (e.g. `watch`), output to dir()/name.log.
+  Process StartSweepctl(const std::vector<std::string>& args, const std::string& name);
+
+  std::string WriteFile(const std::string& name, const std::string& text);
+  std::string ReadLog(const std::string& name);
+  pqxx::result Query(const std::string& sql);
+  int64_t Count(const std::string& sql);
+
+  const std::string& dir() const { return dir_; }
+  TestDatabase* db() { return db_; }
+  std::vector<Process>& processes() { return procs_; }
+
+ private:
+  TestDatabase* db_;
+  std::string dir_;
+  std::vector<Process> procs_;
+  size_t coordinator_index_ = 0;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+}  // namespace sweepfarm::testing
