@@ -92,6 +92,11 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' lost', "
        "  worker_id = NULL, lease_expires_at = NULL, lease_token = NULL "
        "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id"},
+      {"lock_sweep", "SELECT 1 FROM sweeps WHERE id = $1 FOR UPDATE"},
+      {"finish_running_sweeps",
+       "UPDATE sweeps s SET state = 'done', finished_at = now() WHERE s.state = 'running' "
+       "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
+       "  AND t.state IN ('queued', 'running')) RETURNING id"},
       {"finish_sweep",
        "UPDATE sweeps SET state = 'done', finished_at = now() "
        "WHERE id = $1 AND state = 'running' AND NOT EXISTS ("
@@ -121,6 +126,14 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
       {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
   };
   return *s;
+}
+
+// Marks a sweep done if no trial is queued or running. The sweep's row lock serialises this check
+// between concurrent report transactions, and the check runs after the lock in a fresh snapshot,
+// so the last of them sees the others' committed trials.
+void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
+  tx.exec_prepared("lock_sweep", sweep_id);
+  tx.exec_prepared0("finish_sweep", sweep_id);
 }
 
 std::string IntArray(const std::vector<int64_t>& v) {
@@ -334,7 +347,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
                         kNames[static_cast<int>(outcome)]);
       outcomes.push_back(outcome);
     }
-    for (int64_t s : sweeps) tx.exec_prepared0("finish_sweep", s);
+    for (int64_t s : sweeps) FinishSweep(tx, s);
     tx.commit();
     return outcomes;
   });
@@ -360,7 +373,9 @@ StatusOr<int> Store::RequeueExpired() {
     pqxx::result r = tx.exec_prepared("requeue_expired");
     std::set<int64_t> sweeps;
     for (const auto& row : r) sweeps.insert(row[0].as<int64_t>());
-    for (int64_t s : sweeps) tx.exec_prepared0("finish_sweep", s);
+    for (int64_t s : sweeps) FinishSweep(tx, s);
+    // Also any sweep whose last trials finished in concurrent transactions.
+    tx.exec_prepared("finish_running_sweeps");
     tx.commit();
     return static_cast<int>(r.size());
   });
