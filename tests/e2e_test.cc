@@ -140,6 +140,24 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   EXPECT_NEAR(status.fields().at("baseline_accuracy").number_value(), 0.78, 0.05);
 }
 
+TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  farm_->StartWorker(addr, "slots", {"--trainer", "fake", "--fake-train-ms", "400", "--capacity", "4",
+                                     "--slots", "2"});
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))}, &out,
+                     &err), 0) << err;
+  int64_t most_running = 0;
+  for (int i = 0; i < 400 && Count("SELECT count(*) FROM sweeps WHERE state = 'done'") == 0; ++i) {
+    most_running = std::max(most_running, Count("SELECT count(*) FROM trials WHERE state = 'running'"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 8);
+  EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM results"), 1);
+  EXPECT_EQ(most_running, 8) << "two bundles of 4 in flight at once";
+}
+
 TEST_F(EndToEndTest, HealthServiceReportsServing) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   Flags flags;
   flags.Define("coordinator", "127.0.0.1:50051", "coordinator HOST:PORT")
       .Define("device", "cpu", "cpu or cuda")
-      .Define("capacity", "64", "most trials trained at once (fused)")
+      .Define("capacity", "64", "most trials one slot leases at once (trained fused)")
+      .Define("slots", "1", "bundles in flight at once on the device")
+      .Define("max-fused", "0", "most models fused in one bundle (0: what device memory holds)")
       .Define("threads", "0", "CPU threads for training (0: LibTorch's default)")
       .Define("drain-seconds", "60", "after SIGTERM, how long the bundle in hand may finish")
       .Define("trainer", "real", "real, or fake: no training, deterministic results (control plane)")
@@ -51,6 +53,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.capacity = static_cast<int>(*cap);
+  auto slots = flags.GetInt("slots");
+  auto max_fused = flags.GetInt("max-fused");
+  if (!slots.ok() || *slots < 1 || *slots > 64 || !max_fused.ok() || *max_fused < 0) {
+    std::cerr << "sweepfarm-worker: --slots must be in [1, 64] and --max-fused >= 0\n";
+    return 2;
+  }
+  o.slots = static_cast<int>(*slots);
+  o.max_fused = *max_fused;
   o.exit_when_idle = flags.GetBool("exit-when-idle");
   auto drain = flags.GetInt("drain-seconds");
   auto fake_ms = flags.GetInt("fake-train-ms");

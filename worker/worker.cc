@@ -15,6 +15,11 @@
 #include "proto/grpc_status.h"
 #include "worker/engine/trainer.h"
 
+#ifdef SWEEPFARM_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace sweepfarm::worker {
 namespace {
 
@@ -107,7 +112,25 @@ Status Worker::Run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 2000);
   }
-  backoff_ms = options_.idle_poll_ms;
+  std::vector<std::thread> threads;
+  std::vector<Status> results(options_.slots);
+  for (int slot = 0; slot < options_.slots; ++slot) {
+    threads.emplace_back([this, slot, &results] { results[slot] = SlotLoop(slot); });
+  }
+  for (auto& t : threads) t.join();
+  SF_LOG(Info) << "stopping after " << trials_done_ << " trial(s)";
+  for (const auto& r : results) SF_RETURN_IF_ERROR(r);
+  return OkStatus();
+}
+
+Status Worker::SlotLoop(int slot) {
+#ifdef SWEEPFARM_WITH_CUDA
+  // Each slot trains on its own stream, so bundles overlap on the device.
+  std::optional<c10::cuda::CUDAStreamGuard> stream;
+  if (options_.device == "cuda") stream.emplace(c10::cuda::getStreamFromPool());
+#endif
+  (void)slot;
+  int backoff_ms = options_.idle_poll_ms;
   while (!stop_) {
     v1::LeaseWorkRequest req;
     req.set_worker_id(worker_id_);
@@ -128,7 +151,6 @@ Status Worker::Run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 2000);
   }
-  SF_LOG(Info) << "stopping after " << trials_done_ << " trial(s)";
   return OkStatus();
 }
 
@@ -149,6 +171,7 @@ StatusOr<std::shared_ptr<const engine::Dataset>> Worker::DatasetFor(const v1::Da
   engine::DatasetParams params;
   for (const auto& [k, v] : spec.params()) params[k] = v;
   for (const auto& [k, v] : params) key += "|" + k + "=" + std::to_string(v);
+  std::lock_guard<std::mutex> lock(datasets_mu_);  // One slot loads; the others wait and share it.
   if (auto it = datasets_.find(key); it != datasets_.end()) return it->second;
   auto start = std::chrono::steady_clock::now();
   SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
@@ -237,6 +260,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   topts.device = torch::Device(options_.device);
 
   topts.cancel = &cancel_;
+  topts.max_fused = options_.max_fused;
   StatusOr<engine::BundleResult> result = InternalError("not run");
   StatusOr<std::shared_ptr<const engine::Dataset>> data = InternalError("not loaded");
   std::string dataset_hash = "fake";

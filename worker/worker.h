@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,9 @@ namespace sweepfarm::worker {
 struct WorkerOptions {
   std::string coordinator;  // HOST:PORT.
   std::string device = "cpu";
-  int capacity = 64;        // Most trials trained at once.
+  int capacity = 64;        // Most trials leased at once by one slot.
+  int slots = 1;            // Bundles in flight at once (each its own lease loop, sharing datasets).
+  int64_t max_fused = 0;    // Most models fused in one bundle (0: what device memory holds).
   int idle_poll_ms = 250;   // First wait when there is no work; doubles up to 2 s.
   int rpc_deadline_ms = 10000;
   bool exit_when_idle = false;  // Return once the queue is empty (tests, batch jobs).
@@ -31,6 +34,7 @@ struct WorkerOptions {
 class Worker {
  public:
   explicit Worker(WorkerOptions options);
+  // Registers, then runs `slots` lease-train-report loops until stopped (or idle, if asked).
   Status Run();
   // Drains: the bundle in hand finishes and is reported if it can within drain_seconds; otherwise
   // its leases are handed back. Safe from a signal handler.
@@ -39,6 +43,7 @@ class Worker {
 
  private:
   Status Register();
+  Status SlotLoop(int slot);
   Status TrainAndReport(const v1::LeaseWorkResponse& lease);
   Status HandBack(const std::vector<v1::TrialLease>& leases);
   StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
@@ -51,7 +56,8 @@ class Worker {
   std::atomic<bool> cancel_{false};  // Set when the drain period of a stop has run out.
   std::atomic<int64_t> trials_done_{0};
   // Datasets already on the device, by their spec; one loaded per worker, shared by all bundles.
-  std::map<std::string, std::shared_ptr<const engine::Dataset>> datasets_;
+  std::mutex datasets_mu_;
+  std::map<std::string, std::shared_ptr<const engine::Dataset>> datasets_;  // Guarded by datasets_mu_.
 };
 
 }  // namespace sweepfarm::worker

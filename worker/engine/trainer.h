@@ -42,6 +42,9 @@ struct TrainOptions {
   // Checked between steps (no device sync): when set, training stops with ABORTED.
   const std::atomic<bool>* cancel = nullptr;
   int64_t eval_budget_bytes = 256LL << 20;      // Activation memory one evaluation chunk may use.
+  // Most models in one fused bundle; larger bundles train as consecutive bundles. 0: on CUDA, as many
+  // as 80% of the free device memory holds (EstimateTrainingBytesPerModel); no limit on CPUs.
+  int64_t max_fused = 0;
   // CPU only: split the bundle into this many sub-bundles trained side by side, one core each
   // (0: one per intra-op thread). Small batched matmuls do not spread over cores by themselves.
   int cpu_parallel = 0;

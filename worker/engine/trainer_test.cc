@@ -160,6 +160,21 @@ TEST_P(TrainerTest, ConfigsDifferingInEpochsShareARun) {
   EXPECT_GT((b->final_params[0][0] - b->final_params[0][1]).abs().max().item<double>(), 0);
 }
 
+TEST_P(TrainerTest, MaxFusedSplitsBundlesWithoutChangingResults) {
+  auto data = SmallTelemetry()->To(device());
+  auto configs = RandomConfigs(7, true, 11);
+  auto whole = TrainFused(*data, configs, Options("cnn1d"));
+  auto options = Options("cnn1d");
+  options.max_fused = 3;
+  auto split = TrainFused(*data, configs, options);
+  ASSERT_TRUE(whole.ok() && split.ok());
+  ASSERT_EQ(split->models.size(), 7u);
+  EXPECT_LT(MaxRelativeParamDifference(split->final_params, whole->final_params), 1e-5);
+  for (size_t k = 0; k < configs.size(); ++k) {
+    EXPECT_EQ(split->models[k].evals[0].correct, whole->models[k].evals[0].correct);
+  }
+}
+
 TEST_P(TrainerTest, SameSeedSameResult) {
   auto data = SmallTelemetry()->To(device());
   auto configs = RandomConfigs(3, true, 9);
