@@ -1,12 +1,12 @@
 // sweepfarm-bench: trains the same workload one model at a time and fused at several K, in one run,
 // and prints model-epochs/s, achieved TFLOP/s, the ratio to one-at-a-time and bytes per model.
 #include <chrono>
-#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "common/flags.h"
 #include "common/json.h"
@@ -49,22 +49,23 @@ std::vector<ModelConfig> Configs(int64_t k, int64_t epochs) {
   return c;
 }
 
-// The correctness check of the fused engine, for hosts without GoogleTest: K=8 random configurations,
-// fused vs one at a time with standard layers, full float32.
+// The correctness check of the fused engine, for hosts without GoogleTest: K=8 random
+// configurations, fused vs one at a time with standard layers, full float32.
 Status CheckFusedEqualsSequential(TrainOptions options) {
   options.compute = torch::kFloat32;
   options.tf32 = false;
   options.batch_size = 32;
   for (const char* arch : {"cnn1d", "lenet"}) {
     options.arch.name = arch;
-    auto data = std::string(arch) == "cnn1d" ? Workload("telemetry", 640, 300) : Workload("lenet", 256, 100);
+    auto data = std::string(arch) == "cnn1d" ? Workload("telemetry", 640, 300)
+                                             : Workload("lenet", 256, 100);
     data = data->To(options.device);
     std::vector<ModelConfig> configs;
     for (int i = 0; i < 8; ++i) {
       double lr = 1e-3 * std::pow(20.0, i / 7.0);
       double rate = data->binary_issue_label && i % 3 != 0 ? 0.1 + 0.1 * i : -1;
-      configs.push_back(ModelConfig{static_cast<uint64_t>(100 + 7 * i), lr, rate, 0.5 + 0.06 * i,
-                                    {5 + i % 2}});
+      configs.push_back(
+          ModelConfig{static_cast<uint64_t>(100 + 7 * i), lr, rate, 0.5 + 0.06 * i, {5 + i % 2}});
     }
     auto fused = TrainFused(*data, configs, options);
     if (!fused.ok()) return fused.status();
@@ -73,15 +74,17 @@ Status CheckFusedEqualsSequential(TrainOptions options) {
     double rel = MaxRelativeParamDifference(fused->final_params, seq->final_params);
     int64_t worst = 0;
     for (size_t k = 0; k < configs.size(); ++k) {
-      worst = std::max<int64_t>(worst, std::abs(fused->models[k].evals[0].correct -
-                                                seq->models[k].evals[0].correct));
+      worst = std::max<int64_t>(
+          worst, std::abs(fused->models[k].evals[0].correct - seq->models[k].evals[0].correct));
     }
-    std::printf("check %s on %s: K=8, %lld fused steps, max relative parameter difference %.3g, "
-                "max test-accuracy difference %lld samples: %s\n",
-                arch, options.device.str().c_str(), static_cast<long long>(fused->fused_steps), rel,
-                static_cast<long long>(worst), rel < 1e-4 && worst <= 1 ? "PASS" : "FAIL");
+    std::printf(
+        "check %s on %s: K=8, %lld fused steps, max relative parameter difference %.3g, "
+        "max test-accuracy difference %lld samples: %s\n",
+        arch, options.device.str().c_str(), static_cast<long long>(fused->fused_steps), rel,
+        static_cast<long long>(worst), rel < 1e-4 && worst <= 1 ? "PASS" : "FAIL");
     std::fflush(stdout);
-    if (!(rel < 1e-4 && worst <= 1)) return InternalError("fused training differs from separate runs");
+    if (!(rel < 1e-4 && worst <= 1))
+      return InternalError("fused training differs from separate runs");
   }
   return OkStatus();
 }
@@ -101,7 +104,8 @@ int RunStudy(TrainOptions options, int64_t bundle, int64_t max_epochs) {
     double lr = std::exp(std::log(1e-3) + s / 4.0 * (std::log(2e-2) - std::log(1e-3)));
     for (double rate : {0.1, 0.3, 0.5, 0.7, 0.9}) {
       for (double size : {0.2, 0.4, 0.6, 0.8, 1.0}) {
-        for (uint64_t seed : {1, 2}) slots.push_back(ModelConfig{seed, lr, rate, size, {q, 2 * q, 3 * q, 4 * q}});
+        for (uint64_t seed : {1, 2})
+          slots.push_back(ModelConfig{seed, lr, rate, size, {q, 2 * q, 3 * q, 4 * q}});
       }
     }
   }
@@ -109,8 +113,9 @@ int RunStudy(TrainOptions options, int64_t bundle, int64_t max_epochs) {
   double best = 0, model_epochs = 0;
   int64_t trials = 0;
   for (size_t lo = 0; lo < slots.size(); lo += bundle) {
-    std::vector<ModelConfig> part(slots.begin() + lo,
-                                  slots.begin() + std::min(slots.size(), lo + static_cast<size_t>(bundle)));
+    std::vector<ModelConfig> part(
+        slots.begin() + lo,
+        slots.begin() + std::min(slots.size(), lo + static_cast<size_t>(bundle)));
     auto r = TrainFused(*data, part, options);
     if (!r.ok()) return Fail(r.status());
     for (size_t k = 0; k < part.size(); ++k) {
@@ -123,12 +128,13 @@ int RunStudy(TrainOptions options, int64_t bundle, int64_t max_epochs) {
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("study perfpsychic on %s: %lld trials (%zu fused models, bundles of %lld) in %.1f s: "
-              "%.1f trials/s, %.0f full-data model-epochs/s; best escalation accuracy %.4f "
-              "(all-issue baseline %.4f)\n",
-              options.device.str().c_str(), static_cast<long long>(trials), slots.size(),
-              static_cast<long long>(bundle), secs, trials / secs, model_epochs / secs, best,
-              data->MajorityBaseline());
+  std::printf(
+      "study perfpsychic on %s: %lld trials (%zu fused models, bundles of %lld) in %.1f s: "
+      "%.1f trials/s, %.0f full-data model-epochs/s; best escalation accuracy %.4f "
+      "(all-issue baseline %.4f)\n",
+      options.device.str().c_str(), static_cast<long long>(trials), slots.size(),
+      static_cast<long long>(bundle), secs, trials / secs, model_epochs / secs, best,
+      data->MajorityBaseline());
   return 0;
 }
 
@@ -152,8 +158,9 @@ int main(int argc, char** argv) {
       .Define("json", "", "write results as JSON to this path")
       .Define("label", "", "free text stored in the JSON (card, commit)")
       .Define("recompute", "0", "1: batched-matmul convolutions recompute patches in backward")
-      .Define("study", "", "perfpsychic: train the 1,000-trial study of sweeps/perfpsychic.yaml "
-                           "(250 fused models, evaluated at 25/50/75/100 epochs) in bundles of --k")
+      .Define("study", "",
+              "perfpsychic: train the 1,000-trial study of sweeps/perfpsychic.yaml "
+              "(250 fused models, evaluated at 25/50/75/100 epochs) in bundles of --k")
       .Define("study-epochs", "100", "the study's longest epoch count (evaluated at 1/4..4/4)")
       .Define("simulate", "0", "only time the telemetry simulator generating N samples, then exit")
       .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
@@ -163,8 +170,10 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     Split s = SimulateTelemetry(Distribution::kEscalation, 1, *n);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("telemetry simulator: %lld escalation samples in %.2f s on one core (%.0f samples/s), hash %s\n",
-                static_cast<long long>(*n), secs, *n / secs, HashTensors({s.x, s.y}).c_str());
+    std::printf(
+        "telemetry simulator: %lld escalation samples in %.2f s on one core (%.0f samples/s), hash "
+        "%s\n",
+        static_cast<long long>(*n), secs, *n / secs, HashTensors({s.x, s.y}).c_str());
     return 0;
   }
   const std::string workload = flags.Get("workload");
@@ -182,12 +191,14 @@ int main(int argc, char** argv) {
   std::vector<int64_t> ks;
   for (const auto& part : SplitString(flags.Get("k"), ',')) {
     auto k = ParseInt(part, "--k");
-    if (!k.ok() || *k < 1) return Fail(InvalidArgumentError("--k: bad bundle size \"" + part + "\""));
+    if (!k.ok() || *k < 1)
+      return Fail(InvalidArgumentError("--k: bad bundle size \"" + part + "\""));
     ks.push_back(*k);
   }
   torch::Device device(torch::kCPU);
   if (flags.Get("device") == "cuda") {
-    if (!torch::cuda::is_available()) return Fail(FailedPreconditionError("--device cuda: no CUDA"));
+    if (!torch::cuda::is_available())
+      return Fail(FailedPreconditionError("--device cuda: no CUDA"));
     device = torch::Device(torch::kCUDA, 0);
   } else if (flags.Get("device") != "cpu") {
     return Fail(InvalidArgumentError("--device must be cpu or cuda"));
@@ -208,7 +219,8 @@ int main(int argc, char** argv) {
   options.recompute_patches = flags.Get("recompute") == "1";
   if (flags.Get("study") == "perfpsychic") {
     auto max_epochs = flags.GetInt("study-epochs");
-    if (!max_epochs.ok() || *max_epochs < 4) return Fail(InvalidArgumentError("--study-epochs >= 4"));
+    if (!max_epochs.ok() || *max_epochs < 4)
+      return Fail(InvalidArgumentError("--study-epochs >= 4"));
     return RunStudy(options, ks.front(), *max_epochs);
   }
   if (!flags.Get("study").empty()) return Fail(InvalidArgumentError("--study: only perfpsychic"));
@@ -228,13 +240,15 @@ int main(int argc, char** argv) {
     row.model_epochs_per_s = r.model_epochs / r.wall_seconds;
     // 2 FLOP per MAC, backward about twice the forward: as the Python peer counts.
     row.tflops = row.model_epochs_per_s * train * 2.0 * 3.0 * r.forward_macs_per_sample / 1e12;
-    row.bytes_per_model = r.peak_device_bytes > 0 ? static_cast<double>(r.peak_device_bytes) / k : 0;
+    row.bytes_per_model =
+        r.peak_device_bytes > 0 ? static_cast<double>(r.peak_device_bytes) / k : 0;
     row.graph = r.used_cuda_graph;
     row.ratio = rows.empty() ? 1.0 : row.model_epochs_per_s / rows.front().model_epochs_per_s;
     rows.push_back(row);
-    std::printf("%-26s model-epochs/s %10.2f  achieved %7.3f TFLOP/s  x%-8.1f %8.2f MiB/model  (%.2fs)\n",
-                name.c_str(), row.model_epochs_per_s, row.tflops, row.ratio,
-                row.bytes_per_model / (1 << 20), row.secs);
+    std::printf(
+        "%-26s model-epochs/s %10.2f  achieved %7.3f TFLOP/s  x%-8.1f %8.2f MiB/model  (%.2fs)\n",
+        name.c_str(), row.model_epochs_per_s, row.tflops, row.ratio,
+        row.bytes_per_model / (1 << 20), row.secs);
     std::fflush(stdout);
   };
   std::printf("sweepfarm-bench: %s on %s, %s, %lld epochs, %lld training samples, batch 64\n",

@@ -163,15 +163,17 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   }
   std::printf("sweep %lld (%s, model %s): %s\n", static_cast<long long>(s.sweep_id()),
               s.name().c_str(), s.model().c_str(), s.state().c_str());
-  std::printf("  total %lld  queued %lld  running %lld  succeeded %lld  failed %lld  retried %lld\n",
-              static_cast<long long>(s.total()), static_cast<long long>(s.queued()),
-              static_cast<long long>(s.running()), static_cast<long long>(s.succeeded()),
-              static_cast<long long>(s.failed()), static_cast<long long>(s.retried()));
+  std::printf(
+      "  total %lld  queued %lld  running %lld  succeeded %lld  failed %lld  retried %lld\n",
+      static_cast<long long>(s.total()), static_cast<long long>(s.queued()),
+      static_cast<long long>(s.running()), static_cast<long long>(s.succeeded()),
+      static_cast<long long>(s.failed()), static_cast<long long>(s.retried()));
   if (s.lost_leases() + s.trainer_errors() + s.stale_results() > 0) {
-    std::printf("  lost leases %lld (workers gone, trials re-queued)  trainer errors %lld  "
-                "stale results refused %lld\n",
-                static_cast<long long>(s.lost_leases()), static_cast<long long>(s.trainer_errors()),
-                static_cast<long long>(s.stale_results()));
+    std::printf(
+        "  lost leases %lld (workers gone, trials re-queued)  trainer errors %lld  "
+        "stale results refused %lld\n",
+        static_cast<long long>(s.lost_leases()), static_cast<long long>(s.trainer_errors()),
+        static_cast<long long>(s.stale_results()));
   }
   if (s.best_trial_id() > 0) {
     std::printf("  best test accuracy %.4f (trial %lld); majority-class baseline %.4f (%+.4f)\n",
@@ -273,12 +275,13 @@ int Watch(Client& c, int64_t id) {
     }
     bool done = s.state() == "done";
     char line[256];
-    std::snprintf(line, sizeof(line),
-                  "[%s%s] %lld/%lld done  %lld running  %lld failed  %.2f trials/s  ETA %s  best %s",
-                  std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                  static_cast<long long>(finished), static_cast<long long>(s.total()),
-                  static_cast<long long>(s.running()), static_cast<long long>(s.failed()), rate,
-                  done ? "0s" : Duration(eta).c_str(), best);
+    std::snprintf(
+        line, sizeof(line),
+        "[%s%s] %lld/%lld done  %lld running  %lld failed  %.2f trials/s  ETA %s  best %s",
+        std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+        static_cast<long long>(finished), static_cast<long long>(s.total()),
+        static_cast<long long>(s.running()), static_cast<long long>(s.failed()), rate,
+        done ? "0s" : Duration(eta).c_str(), best);
     if (tty) {
       std::printf("\r%s\033[K", line);
       if (done) std::printf("\n");

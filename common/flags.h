@@ -1,5 +1,5 @@
-// Command-line flag parsing: `--name value`, `--name=value`, boolean `--name`; unknown flags are errors.
-// Not thread-safe; used once in main().
+// Command-line flag parsing: `--name value`, `--name=value`, boolean `--name`; unknown flags are
+// errors. Not thread-safe; used once in main().
 #pragma once
 
 #include <map>

@@ -15,7 +15,8 @@ void LogLine(LogLevel level, const char* file, int line, const std::string& mess
 
 class LogMessage {
  public:
-  LogMessage(LogLevel level, const char* file, int line) : level_(level), file_(file), line_(line) {}
+  LogMessage(LogLevel level, const char* file, int line)
+      : level_(level), file_(file), line_(line) {}
   ~LogMessage() { LogLine(level_, file_, line_, stream_.str()); }
   std::ostringstream& stream() { return stream_; }
 
@@ -28,7 +29,7 @@ class LogMessage {
 
 }  // namespace sweepfarm
 
-#define SF_LOG(level)                                                       \
-  if (!::sweepfarm::LogEnabled(::sweepfarm::LogLevel::k##level)) {          \
-  } else                                                                    \
+#define SF_LOG(level)                                              \
+  if (!::sweepfarm::LogEnabled(::sweepfarm::LogLevel::k##level)) { \
+  } else                                                           \
     ::sweepfarm::LogMessage(::sweepfarm::LogLevel::k##level, __FILE__, __LINE__).stream()

@@ -1,5 +1,6 @@
-// Small deterministic random number generators (splitmix64 seeding, xoshiro256**), identical on every
-// platform and library version, unlike <random>'s distributions. Not thread-safe: one per thread.
+// Small deterministic random number generators (splitmix64 seeding, xoshiro256**), identical on
+// every platform and library version, unlike <random>'s distributions. Not thread-safe: one per
+// thread.
 #pragma once
 
 #include <cmath>

@@ -86,7 +86,8 @@ class [[nodiscard]] StatusOr {
     if (!sf_status_.ok()) return sf_status_; \
   } while (0)
 
-#define SF_ASSIGN_OR_RETURN(lhs, expr) SF_ASSIGN_OR_RETURN_IMPL(SF_CONCAT(sf_or_, __LINE__), lhs, expr)
+#define SF_ASSIGN_OR_RETURN(lhs, expr) \
+  SF_ASSIGN_OR_RETURN_IMPL(SF_CONCAT(sf_or_, __LINE__), lhs, expr)
 #define SF_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

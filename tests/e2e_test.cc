@@ -84,37 +84,48 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   StartWorker(addr, "worker1", 2);
   StartWorker(addr, "worker2", 2);
   std::string out, err;
-  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "[2, 3]"))},
-                     &out, &err), 0) << err;
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "[2, 3]"))},
+               &out, &err),
+      0)
+      << err;
   int64_t id = std::stoll(out);
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", std::to_string(id)}, &out, &err), 0) << err;
   EXPECT_NE(out.find("16/16 done"), std::string::npos) << out;
 
-  // Every trial's row: succeeded once, with a result from a worker, the dataset fingerprint, a lease.
+  // Every trial's row: succeeded once, with a result from a worker, the dataset fingerprint, a
+  // lease.
   const std::string sid = std::to_string(id);
   EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE sweep_id = " + sid), 16);
   EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE sweep_id = " + sid +
                   " AND state = 'succeeded' AND attempts = 1 AND lease_token IS NOT NULL"
                   " AND finished_at >= started_at"),
             16);
-  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = " +
-                  sid + " AND r.test_accuracy BETWEEN 0 AND 1 AND r.train_loss > 0 AND r.steps > 0"
-                  " AND r.device = 'cpu' AND r.lease_token = t.lease_token AND r.wall_seconds > 0"),
-            16);
+  EXPECT_EQ(
+      Count(
+          "SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = " +
+          sid +
+          " AND r.test_accuracy BETWEEN 0 AND 1 AND r.train_loss > 0 AND r.steps > 0"
+          " AND r.device = 'cpu' AND r.lease_token = t.lease_token AND r.wall_seconds > 0"),
+      16);
   EXPECT_EQ(Count("SELECT count(DISTINCT dataset_hash) FROM results"), 1);
   EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM results"), 2) << "both workers trained";
-  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND finished_at IS NOT NULL"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND finished_at IS NOT NULL"),
+            1);
   int64_t migrations = 0;
-  for (const auto& f : std::filesystem::directory_iterator(std::string(SWEEPFARM_SOURCE_DIR) + "/db/migrations")) {
+  for (const auto& f :
+       std::filesystem::directory_iterator(std::string(SWEEPFARM_SOURCE_DIR) + "/db/migrations")) {
     migrations += f.path().extension() == ".sql";
   }
   EXPECT_EQ(Count("SELECT count(*) FROM schema_version"), migrations);
   // Trials that differ only in epochs were trained as one model: their step counts are 2:3.
   EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
-                  "WHERE (t.params->>'epochs')::int = 3 AND r.steps % 3 <> 0"), 0);
+                  "WHERE (t.params->>'epochs')::int = 3 AND r.steps % 3 <> 0"),
+            0);
 
   // The leaderboard as JSON: ranked, with parameters.
-  ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", sid, "--top", "5", "--json"}, &out, &err), 0)
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "leaderboard", sid, "--top", "5", "--json"}, &out, &err), 0)
       << err;
   google::protobuf::ListValue board;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &board).ok()) << out;
@@ -143,14 +154,18 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
 TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
-  farm_->StartWorker(addr, "slots", {"--trainer", "fake", "--fake-train-ms", "400", "--capacity", "4",
-                                     "--slots", "2"});
+  farm_->StartWorker(
+      addr, "slots",
+      {"--trainer", "fake", "--fake-train-ms", "400", "--capacity", "4", "--slots", "2"});
   std::string out, err;
-  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))}, &out,
-                     &err), 0) << err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))},
+                     &out, &err),
+            0)
+      << err;
   int64_t most_running = 0;
   for (int i = 0; i < 400 && Count("SELECT count(*) FROM sweeps WHERE state = 'done'") == 0; ++i) {
-    most_running = std::max(most_running, Count("SELECT count(*) FROM trials WHERE state = 'running'"));
+    most_running =
+        std::max(most_running, Count("SELECT count(*) FROM trials WHERE state = 'running'"));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 8);
@@ -161,7 +176,8 @@ TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
 TEST_F(EndToEndTest, HealthServiceReportsServing) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
-  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::health::v1::HealthCheckRequest req;
@@ -183,9 +199,12 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", "x1"}, &out, &err), 2);
 
   // A worker RPC with a bad argument is refused whole: no row changes.
-  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("ok.yaml", SweepYaml(1500, "2"))}, &out,
-                     &err), 0) << err;
+  auto stub =
+      v1::WorkerService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("ok.yaml", SweepYaml(1500, "2"))},
+                     &out, &err),
+            0)
+      << err;
   grpc::ClientContext c1;
   v1::RegisterWorkerRequest reg;
   reg.set_device("tpu");
@@ -193,7 +212,8 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   v1::RegisterWorkerResponse reg_resp;
   grpc::Status s = stub->RegisterWorker(&c1, reg, &reg_resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(s.error_message().find("RegisterWorker: device"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("RegisterWorker: device"), std::string::npos)
+      << s.error_message();
   EXPECT_EQ(Count("SELECT count(*) FROM workers"), 0);
 
   reg.set_device("cpu");
@@ -244,11 +264,15 @@ TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {
   ASSERT_FALSE(addr.empty());
   Process& doomed = StartWorker(addr, "doomed", 4);
   std::string out, err;
-  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(3000, "[8, 12]"))},
-                     &out, &err), 0) << err;
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(3000, "[8, 12]"))},
+               &out, &err),
+      0)
+      << err;
   int64_t id = std::stoll(out);
   // Wait until the doomed worker holds leases, then kill it without warning.
-  for (int i = 0; i < 200 && Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
+  for (int i = 0; i < 200 && Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_GT(Count("SELECT count(*) FROM trials WHERE state = 'running'"), 0);
@@ -258,7 +282,8 @@ TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", std::to_string(id)}, &out, &err), 0) << err;
   EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded'"), 16);
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 16);
-  int64_t retried = Count("SELECT count(*) FROM trials WHERE attempts = 2 AND last_error LIKE 'lease expired%'");
+  int64_t retried =
+      Count("SELECT count(*) FROM trials WHERE attempts = 2 AND last_error LIKE 'lease expired%'");
   EXPECT_GT(retried, 0);
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", std::to_string(id)}, &out, &err), 0) << err;
   EXPECT_NE(out.find("retried " + std::to_string(retried)), std::string::npos) << out;

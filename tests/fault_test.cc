@@ -55,8 +55,10 @@ class FaultTest : public ::testing::Test {
 
   int64_t Submit(const std::string& addr, const std::string& yaml) {
     std::string out, err;
-    EXPECT_EQ(farm_->Sweepctl({"--coordinator", addr, "submit", farm_->WriteFile("s.yaml", yaml)}, &out,
-                              &err), 0) << err;
+    EXPECT_EQ(farm_->Sweepctl({"--coordinator", addr, "submit", farm_->WriteFile("s.yaml", yaml)},
+                              &out, &err),
+              0)
+        << err;
     return out.empty() ? 0 : std::stoll(out);
   }
 
@@ -69,14 +71,16 @@ class FaultTest : public ::testing::Test {
   // Waits until a result is accepted after `since` results; returns the seconds it took.
   double WaitForProgress(int64_t since, double timeout = 90) {
     auto start = Clock::now();
-    while (Accepted() <= since && std::chrono::duration<double>(Clock::now() - start).count() < timeout) {
+    while (Accepted() <= since &&
+           std::chrono::duration<double>(Clock::now() - start).count() < timeout) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
   // Waits for the sweep to end, calling `fault` every `every` seconds meanwhile.
-  void RunUntilDone(int64_t id, double every, const std::function<void()>& fault, double timeout = 240) {
+  void RunUntilDone(int64_t id, double every, const std::function<void()>& fault,
+                    double timeout = 240) {
     auto start = Clock::now();
     auto next = start + std::chrono::duration<double>(every);
     while (!Done(id)) {
@@ -94,30 +98,36 @@ class FaultTest : public ::testing::Test {
     Stats s = stats_;
     const std::string sid = std::to_string(id);
     s.total = farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = " + sid);
-    s.completed = farm_->Count("SELECT count(*) FROM trials WHERE state = 'succeeded' AND sweep_id = " + sid);
-    s.failed = farm_->Count("SELECT count(*) FROM trials WHERE state = 'failed' AND sweep_id = " + sid);
+    s.completed =
+        farm_->Count("SELECT count(*) FROM trials WHERE state = 'succeeded' AND sweep_id = " + sid);
+    s.failed =
+        farm_->Count("SELECT count(*) FROM trials WHERE state = 'failed' AND sweep_id = " + sid);
     // Lost: trials that neither succeeded with a result nor failed with a reason.
-    s.lost = farm_->Count(
-        "SELECT count(*) FROM trials t WHERE sweep_id = " + sid +
-        " AND NOT ((t.state = 'succeeded' AND EXISTS (SELECT 1 FROM results r WHERE r.trial_id = t.id))"
-        " OR (t.state = 'failed' AND t.last_error IS NOT NULL))");
+    s.lost = farm_->Count("SELECT count(*) FROM trials t WHERE sweep_id = " + sid +
+                          " AND NOT ((t.state = 'succeeded' AND EXISTS (SELECT 1 FROM results r "
+                          "WHERE r.trial_id = t.id))"
+                          " OR (t.state = 'failed' AND t.last_error IS NOT NULL))");
     // Duplicated: results accepted more than once for one trial.
     s.duplicated = farm_->Count(
         "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM report_log "
         "WHERE outcome = 'accepted' AND ok GROUP BY trial_id) a");
     s.results = Accepted();
-    s.redelivered = farm_->Count("SELECT count(*) FROM trials WHERE attempts > 1 AND sweep_id = " + sid);
+    s.redelivered =
+        farm_->Count("SELECT count(*) FROM trials WHERE attempts > 1 AND sweep_id = " + sid);
     s.stale = farm_->Count("SELECT count(*) FROM report_log WHERE outcome = 'stale'");
     std::vector<double> r = s.recovery;
     std::sort(r.begin(), r.end());
-    auto pct = [&](double p) { return r.empty() ? 0.0 : r[std::min(r.size() - 1, static_cast<size_t>(p * r.size()))]; };
-    std::printf("fault %-28s trials %lld: completed %lld, failed %lld, lost %lld, duplicated %lld, "
-                "redelivered %lld, stale results rejected %lld; %zu fault(s), recovery p50 %.2f s, "
-                "p99 %.2f s\n",
-                name.c_str(), static_cast<long long>(s.total), static_cast<long long>(s.completed),
-                static_cast<long long>(s.failed), static_cast<long long>(s.lost),
-                static_cast<long long>(s.duplicated), static_cast<long long>(s.redelivered),
-                static_cast<long long>(s.stale), r.size(), pct(0.5), pct(0.99));
+    auto pct = [&](double p) {
+      return r.empty() ? 0.0 : r[std::min(r.size() - 1, static_cast<size_t>(p * r.size()))];
+    };
+    std::printf(
+        "fault %-28s trials %lld: completed %lld, failed %lld, lost %lld, duplicated %lld, "
+        "redelivered %lld, stale results rejected %lld; %zu fault(s), recovery p50 %.2f s, "
+        "p99 %.2f s\n",
+        name.c_str(), static_cast<long long>(s.total), static_cast<long long>(s.completed),
+        static_cast<long long>(s.failed), static_cast<long long>(s.lost),
+        static_cast<long long>(s.duplicated), static_cast<long long>(s.redelivered),
+        static_cast<long long>(s.stale), r.size(), pct(0.5), pct(0.99));
     std::fflush(stdout);
     return s;
   }
@@ -131,8 +141,9 @@ class FaultTest : public ::testing::Test {
   }
 
   std::vector<std::string> FakeWorker(int capacity, int train_ms) {
-    return {"--trainer", "fake", "--fake-train-ms", std::to_string(train_ms), "--capacity",
-            std::to_string(capacity)};
+    return {"--trainer",       "fake",
+            "--fake-train-ms", std::to_string(train_ms),
+            "--capacity",      std::to_string(capacity)};
   }
 
   static TestDatabase* db_;
@@ -158,7 +169,8 @@ TEST_F(FaultTest, ThousandTrialsNoFaults) {
 TEST_F(FaultTest, RealTrainerNoFaults) {
   std::string addr = farm_->StartCoordinator();
   ASSERT_FALSE(addr.empty());
-  for (int i = 0; i < 2; ++i) farm_->StartWorker(addr, "w" + std::to_string(i), {"--capacity", "8"});
+  for (int i = 0; i < 2; ++i)
+    farm_->StartWorker(addr, "w" + std::to_string(i), {"--capacity", "8"});
   int64_t id = Submit(addr, SweepOf(32, /*real=*/true));
   RunUntilDone(id, 0, nullptr);
   Stats s = Collect(id, "none (real trainer)");
@@ -194,7 +206,8 @@ TEST_F(FaultTest, FrozenWorkersLateResultsAreRejected) {
   ASSERT_FALSE(addr.empty());
   Process& frozen = farm_->StartWorker(addr, "frozen", FakeWorker(8, 1500));
   int64_t id = Submit(addr, SweepOf(std::min(Trials(), 64)));
-  for (int i = 0; i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
+  for (int i = 0;
+       i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ASSERT_GT(farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'"), 0);
@@ -205,7 +218,9 @@ TEST_F(FaultTest, FrozenWorkersLateResultsAreRejected) {
   std::this_thread::sleep_for(std::chrono::seconds(4));
   frozen.Signal(SIGCONT);  // Its late results must be refused.
   RunUntilDone(id, 0, nullptr);
-  for (int i = 0; i < 100 && farm_->Count("SELECT count(*) FROM report_log WHERE outcome = 'stale'") == 0; ++i) {
+  for (int i = 0;
+       i < 100 && farm_->Count("SELECT count(*) FROM report_log WHERE outcome = 'stale'") == 0;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   Stats s = Collect(id, "SIGSTOP past the lease");
@@ -220,7 +235,8 @@ TEST_F(FaultTest, CoordinatorKilledThreeTimes) {
   ASSERT_FALSE(addr.empty());
   for (int i = 0; i < 3; ++i) farm_->StartWorker(addr, "w" + std::to_string(i), FakeWorker(8, 400));
   int64_t id = Submit(addr, SweepOf(Trials()));
-  Process watch = farm_->StartSweepctl({"--coordinator", addr, "watch", std::to_string(id)}, "watch");
+  Process watch =
+      farm_->StartSweepctl({"--coordinator", addr, "watch", std::to_string(id)}, "watch");
   int kills = 0;
   RunUntilDone(id, 1.0, [&] {
     if (kills >= 3) return;
@@ -267,7 +283,8 @@ TEST_F(FaultTest, SigtermDrainsOrHandsBack) {
   slow.insert(slow.end(), {"--drain-seconds", "1"});
   Process& quitter = farm_->StartWorker(addr, "quitter", slow);
   int64_t id = Submit(addr, SweepOf(16));
-  for (int i = 0; i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
+  for (int i = 0;
+       i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ASSERT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'"), 8);
@@ -277,12 +294,14 @@ TEST_F(FaultTest, SigtermDrainsOrHandsBack) {
   double exit_after = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_LT(exit_after, 4.0) << "did not stop at the end of its drain period";
   // Handed back at once (well before the 30 s lease), without counting an attempt.
-  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE state = 'queued' AND attempts = 0"), 16);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE state = 'queued' AND attempts = 0"),
+            16);
   // A worker with time to drain finishes its bundle and reports it.
   std::vector<std::string> quick = FakeWorker(8, 300);
   quick.insert(quick.end(), {"--drain-seconds", "10"});
   Process& finisher = farm_->StartWorker(addr, "finisher", quick);
-  for (int i = 0; i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
+  for (int i = 0;
+       i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   finisher.Signal(SIGTERM);
@@ -308,17 +327,21 @@ class NetworkPartitionTest : public FaultTest {
       std::string sub = "10.231." + std::to_string(i) + ".";
       std::vector<std::vector<std::string>> cmds{
           {"ip", "netns", "add", ns},
-          {"ip", "link", "add", host, "type", "veth", "peer", "name", "sfw" + tag_ + "-" + std::to_string(i)},
+          {"ip", "link", "add", host, "type", "veth", "peer", "name",
+           "sfw" + tag_ + "-" + std::to_string(i)},
           {"ip", "link", "set", "sfw" + tag_ + "-" + std::to_string(i), "netns", ns},
           {"ip", "addr", "add", sub + "1/30", "dev", host},
           {"ip", "link", "set", host, "up"},
-          {"ip", "netns", "exec", ns, "ip", "addr", "add", sub + "2/30", "dev", "sfw" + tag_ + "-" + std::to_string(i)},
-          {"ip", "netns", "exec", ns, "ip", "link", "set", "sfw" + tag_ + "-" + std::to_string(i), "up"},
+          {"ip", "netns", "exec", ns, "ip", "addr", "add", sub + "2/30", "dev",
+           "sfw" + tag_ + "-" + std::to_string(i)},
+          {"ip", "netns", "exec", ns, "ip", "link", "set", "sfw" + tag_ + "-" + std::to_string(i),
+           "up"},
           {"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"}};
       for (auto& c : cmds) {
         std::string out, err;
         c[0] = "/usr/sbin/ip";
-        if (RunCommand(c, &out, &err) != 0) GTEST_SKIP() << "cannot set up network namespaces: " << err;
+        if (RunCommand(c, &out, &err) != 0)
+          GTEST_SKIP() << "cannot set up network namespaces: " << err;
       }
       made_ = i;
     }
@@ -339,7 +362,8 @@ TEST_F(NetworkPartitionTest, CutWorkersTrialsRunElsewhere) {
   int port = FreePort();
   // Listens on every address of the coordinator's namespace: loopback and the two veth ends.
   ASSERT_FALSE(farm_->StartCoordinator(/*lease_seconds=*/2, port).empty());
-  // StartCoordinator bound 127.0.0.1; start another on 0.0.0.0 is not needed: use a second listener.
+  // StartCoordinator bound 127.0.0.1; start another on 0.0.0.0 is not needed: use a second
+  // listener.
   farm_->coordinator().Signal(SIGKILL);
   farm_->coordinator().Wait();
   std::string addr_file = farm_->dir() + "/addr-any";
@@ -352,11 +376,23 @@ TEST_F(NetworkPartitionTest, CutWorkersTrialsRunElsewhere) {
   }
   std::vector<Process*> workers;
   for (int i = 1; i <= 2; ++i) {
-    std::vector<std::string> argv{"/usr/sbin/ip", "netns", "exec", Ns(i), SWEEPFARM_WORKER,
-                                  "--coordinator", "10.231." + std::to_string(i) + ".1:" + std::to_string(port),
-                                  "--device", "cpu", "--trainer", "fake", "--fake-train-ms", "200",
-                                  "--capacity", "8"};
-    farm_->processes().push_back(Process::Start(argv, farm_->dir() + "/ns-worker" + std::to_string(i) + ".log"));
+    std::vector<std::string> argv{"/usr/sbin/ip",
+                                  "netns",
+                                  "exec",
+                                  Ns(i),
+                                  SWEEPFARM_WORKER,
+                                  "--coordinator",
+                                  "10.231." + std::to_string(i) + ".1:" + std::to_string(port),
+                                  "--device",
+                                  "cpu",
+                                  "--trainer",
+                                  "fake",
+                                  "--fake-train-ms",
+                                  "200",
+                                  "--capacity",
+                                  "8"};
+    farm_->processes().push_back(
+        Process::Start(argv, farm_->dir() + "/ns-worker" + std::to_string(i) + ".log"));
     workers.push_back(&farm_->processes().back());
   }
   int64_t id = Submit("127.0.0.1:" + std::to_string(port), SweepOf(std::min(Trials(), 200)));
@@ -366,7 +402,9 @@ TEST_F(NetworkPartitionTest, CutWorkersTrialsRunElsewhere) {
     cut = true;
     int64_t before = Accepted();
     std::string out, err;
-    ASSERT_EQ(RunCommand({"/usr/sbin/ip", "link", "set", "sfh" + tag_ + "-1", "down"}, &out, &err), 0) << err;
+    ASSERT_EQ(RunCommand({"/usr/sbin/ip", "link", "set", "sfh" + tag_ + "-1", "down"}, &out, &err),
+              0)
+        << err;
     stats_.recovery.push_back(WaitForProgress(before));
   });
   Stats s = Collect(id, "worker link cut (netns)");

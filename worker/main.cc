@@ -1,4 +1,5 @@
-// sweepfarm-worker: pulls bundles of trials from the coordinator and trains them fused on one device.
+// sweepfarm-worker: pulls bundles of trials from the coordinator and trains them fused on one
+// device.
 #include <torch/torch.h>
 
 #include <csignal>
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
       .Define("max-fused", "0", "most models fused in one bundle (0: what device memory holds)")
       .Define("threads", "0", "CPU threads for training (0: LibTorch's default)")
       .Define("drain-seconds", "60", "after SIGTERM, how long the bundle in hand may finish")
-      .Define("trainer", "real", "real, or fake: no training, deterministic results (control plane)")
+      .Define("trainer", "real",
+              "real, or fake: no training, deterministic results (control plane)")
       .Define("fake-train-ms", "0", "fake trainer: time per bundle")
       .DefineBool("exit-when-idle", "exit once no work is queued");
   if (Status s = flags.Parse(argc, argv); !s.ok()) {

@@ -59,7 +59,8 @@ StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>&
     }
     r.models.push_back(m);
   }
-  r.wall_seconds = std::max(1e-6, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  r.wall_seconds = std::max(
+      1e-6, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return r;
 }
 
@@ -200,7 +201,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   bool done = false;
   std::thread heartbeat([&] {
     std::unique_lock<std::mutex> lock(mu);
-    auto next_beat = std::chrono::steady_clock::now() + std::chrono::milliseconds(lease_seconds_ * 1000 / 3);
+    auto next_beat =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(lease_seconds_ * 1000 / 3);
     std::optional<std::chrono::steady_clock::time_point> drain_deadline;
     while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
       auto now = std::chrono::steady_clock::now();
@@ -240,7 +242,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
     std::string key = SlotKey(p);
     auto [it, fresh] = slot_of.try_emplace(key, configs.size());
     if (fresh) {
-      configs.push_back(engine::ModelConfig{p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}});
+      configs.push_back(
+          engine::ModelConfig{p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}});
       slot_trials.emplace_back();
     }
     configs[it->second].eval_epochs.push_back(p.epochs());
@@ -248,12 +251,15 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   }
   for (auto& c : configs) {
     std::sort(c.eval_epochs.begin(), c.eval_epochs.end());
-    c.eval_epochs.erase(std::unique(c.eval_epochs.begin(), c.eval_epochs.end()), c.eval_epochs.end());
+    c.eval_epochs.erase(std::unique(c.eval_epochs.begin(), c.eval_epochs.end()),
+                        c.eval_epochs.end());
   }
   engine::TrainOptions topts;
   topts.arch.name = spec.architecture().name();
-  topts.arch.channels.assign(spec.architecture().channels().begin(), spec.architecture().channels().end());
-  topts.arch.hidden.assign(spec.architecture().hidden().begin(), spec.architecture().hidden().end());
+  topts.arch.channels.assign(spec.architecture().channels().begin(),
+                             spec.architecture().channels().end());
+  topts.arch.hidden.assign(spec.architecture().hidden().begin(),
+                           spec.architecture().hidden().end());
   topts.arch.kernel_size = spec.architecture().kernel_size();
   topts.batch_size = spec.training().batch_size();
   topts.momentum = spec.training().momentum();
@@ -303,15 +309,17 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
         continue;
       }
       const auto& evals = result->models[slot].evals;
-      auto e = std::find_if(evals.begin(), evals.end(),
-                            [&](const engine::EvalPoint& p) { return p.epoch == trial.params().epochs(); });
+      auto e = std::find_if(evals.begin(), evals.end(), [&](const engine::EvalPoint& p) {
+        return p.epoch == trial.params().epochs();
+      });
       rep->set_ok(true);
       v1::TrialResult* m = rep->mutable_result();
       m->set_test_accuracy(e->test_accuracy);
       m->set_test_loss(e->test_loss);
       m->set_train_loss(e->train_loss);
       m->set_wall_seconds(result->wall_seconds);
-      m->set_samples_per_second(static_cast<double>(e->steps * topts.batch_size) / result->wall_seconds);
+      m->set_samples_per_second(static_cast<double>(e->steps * topts.batch_size) /
+                                result->wall_seconds);
       m->set_steps(e->steps);
       m->set_dataset_hash(dataset_hash);
       m->set_device(options_.device);
@@ -325,7 +333,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   for (int attempt = 0;; ++attempt) {
     v1::ReportResultsResponse resp;
     auto ctx = Context(options_.rpc_deadline_ms);
-    // Wait for the channel to be ready (a restarting coordinator) rather than fail fast and back off.
+    // Wait for the channel to be ready (a restarting coordinator) rather than fail fast and back
+    // off.
     ctx->set_wait_for_ready(true);
     Status s = FromGrpc(stub_->ReportResults(ctx.get(), req, &resp), "ReportResults");
     if (s.ok()) {

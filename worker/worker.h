@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/status.h"
@@ -18,10 +18,10 @@ namespace sweepfarm::worker {
 struct WorkerOptions {
   std::string coordinator;  // HOST:PORT.
   std::string device = "cpu";
-  int capacity = 64;        // Most trials leased at once by one slot.
-  int slots = 1;            // Bundles in flight at once (each its own lease loop, sharing datasets).
-  int64_t max_fused = 0;    // Most models fused in one bundle (0: what device memory holds).
-  int idle_poll_ms = 250;   // First wait when there is no work; doubles up to 2 s.
+  int capacity = 64;       // Most trials leased at once by one slot.
+  int slots = 1;           // Bundles in flight at once (each its own lease loop, sharing datasets).
+  int64_t max_fused = 0;   // Most models fused in one bundle (0: what device memory holds).
+  int idle_poll_ms = 250;  // First wait when there is no work; doubles up to 2 s.
   int rpc_deadline_ms = 10000;
   bool exit_when_idle = false;  // Return once the queue is empty (tests, batch jobs).
   int drain_seconds = 60;       // After Stop(), how long the bundle in hand may still train.
@@ -57,7 +57,8 @@ class Worker {
   std::atomic<int64_t> trials_done_{0};
   // Datasets already on the device, by their spec; one loaded per worker, shared by all bundles.
   std::mutex datasets_mu_;
-  std::map<std::string, std::shared_ptr<const engine::Dataset>> datasets_;  // Guarded by datasets_mu_.
+  std::map<std::string, std::shared_ptr<const engine::Dataset>>
+      datasets_;  // Guarded by datasets_mu_.
 };
 
 }  // namespace sweepfarm::worker

@@ -1,8 +1,8 @@
 #include "coordinator/api/services.h"
 
 #include "common/logging.h"
-#include "proto/grpc_status.h"
 #include "coordinator/sweep/sweep_yaml.h"
+#include "proto/grpc_status.h"
 
 namespace sweepfarm::api {
 namespace {
@@ -17,11 +17,13 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
                                            v1::SubmitSweepResponse* resp) {
   if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
   if (static_cast<int>(req->yaml().size()) > options_.max_yaml_bytes) {
-    return Invalid("SubmitSweep", "yaml is larger than " + std::to_string(options_.max_yaml_bytes) + " bytes");
+    return Invalid("SubmitSweep",
+                   "yaml is larger than " + std::to_string(options_.max_yaml_bytes) + " bytes");
   }
   auto parsed = sweep::ParseSweepYaml(req->yaml(), req->source_name());
   if (!parsed.ok()) return ToGrpc(parsed.status());
-  store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash, parsed->trials};
+  store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash,
+                    parsed->trials};
   auto id = store_->CreateSweep(s);
   if (!id.ok()) return ToGrpc(id.status());
   resp->set_sweep_id(*id);
@@ -75,7 +77,8 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext*, const v1::LeaseW
                                           v1::LeaseWorkResponse* resp) {
   if (req->worker_id().empty()) return Invalid("LeaseWork", "worker_id is empty");
   if (req->max_trials() < 1 || req->max_trials() > options_.max_bundle) {
-    return Invalid("LeaseWork", "max_trials must be in [1, " + std::to_string(options_.max_bundle) + "]");
+    return Invalid("LeaseWork",
+                   "max_trials must be in [1, " + std::to_string(options_.max_bundle) + "]");
   }
   auto lease = store_->LeaseTrials(req->worker_id(), req->max_trials(), options_.lease_seconds);
   if (!lease.ok()) return ToGrpc(lease.status());
@@ -145,7 +148,8 @@ grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext*,
   if (req->worker_id().empty()) return Invalid("ReleaseLeases", "worker_id is empty");
   for (int i = 0; i < req->leases_size(); ++i) {
     if (req->leases(i).trial_id() <= 0) {
-      return Invalid("ReleaseLeases", "leases[" + std::to_string(i) + "].trial_id must be positive");
+      return Invalid("ReleaseLeases",
+                     "leases[" + std::to_string(i) + "].trial_id must be positive");
     }
   }
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());

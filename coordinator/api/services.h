@@ -16,7 +16,8 @@ struct ServiceOptions {
 
 class SweepServiceImpl final : public v1::SweepService::Service {
  public:
-  SweepServiceImpl(store::Store* store, ServiceOptions options) : store_(store), options_(options) {}
+  SweepServiceImpl(store::Store* store, ServiceOptions options)
+      : store_(store), options_(options) {}
   grpc::Status SubmitSweep(grpc::ServerContext*, const v1::SubmitSweepRequest*,
                            v1::SubmitSweepResponse*) override;
   grpc::Status GetSweepStatus(grpc::ServerContext*, const v1::GetSweepStatusRequest*,
@@ -31,7 +32,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(store::Store* store, ServiceOptions options) : store_(store), options_(options) {}
+  WorkerServiceImpl(store::Store* store, ServiceOptions options)
+      : store_(store), options_(options) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
   grpc::Status LeaseWork(grpc::ServerContext*, const v1::LeaseWorkRequest*,

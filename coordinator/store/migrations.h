@@ -3,12 +3,10 @@
 #pragma once
 
 #include <pqxx/pqxx>
-
 #include <string>
 #include <vector>
 
 #include "common/status.h"
-
 
 namespace sweepfarm::store {
 

@@ -105,7 +105,8 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "SELECT s.name, s.model, s.state, s.total_trials, s.created_at::text, "
        "  extract(epoch FROM coalesce(s.finished_at, now()) - s.created_at), "
        "  count(*) FILTER (WHERE t.state = 'queued'), count(*) FILTER (WHERE t.state = 'running'), "
-       "  count(*) FILTER (WHERE t.state = 'succeeded'), count(*) FILTER (WHERE t.state = 'failed'), "
+       "  count(*) FILTER (WHERE t.state = 'succeeded'), count(*) FILTER (WHERE t.state = "
+       "'failed'), "
        "  count(*) FILTER (WHERE t.attempts > 1), coalesce(sum(t.lost_leases), 0), "
        "  coalesce(sum(t.errors), 0), "
        "  (SELECT count(*) FROM report_log l JOIN trials u ON u.id = l.trial_id "
@@ -113,12 +114,14 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
       {"sweep_best",
-       "SELECT r.trial_id, r.test_accuracy, r.baseline_accuracy FROM results r JOIN trials t ON t.id = r.trial_id "
+       "SELECT r.trial_id, r.test_accuracy, r.baseline_accuracy FROM results r JOIN trials t ON "
+       "t.id = r.trial_id "
        "WHERE t.sweep_id = $1 ORDER BY r.test_accuracy DESC, r.trial_id LIMIT 1"},
       {"list_trials",
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
-       "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, r.baseline_accuracy "
+       "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
+       "r.baseline_accuracy "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
        "ORDER BY CASE WHEN $2 THEN -r.test_accuracy END, t.id "
@@ -192,12 +195,13 @@ void Store::Release(std::unique_ptr<pqxx::connection> conn) {
   available_.notify_one();
 }
 
-// Runs fn(connection) with a pooled connection, reconnecting a broken one first, and maps exceptions
-// to a status in this one place.
+// Runs fn(connection) with a pooled connection, reconnecting a broken one first, and maps
+// exceptions to a status in this one place.
 class Store::Conn {
  public:
   template <typename Fn>
-  static auto Run(Store* store, const char* op, Fn fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+  static auto Run(Store* store, const char* op, Fn fn)
+      -> decltype(fn(std::declval<pqxx::connection&>())) {
     std::unique_ptr<pqxx::connection> conn = store->Acquire();
     if (!conn || !conn->is_open()) {
       auto fresh = store->Connect();
@@ -219,11 +223,12 @@ class Store::Conn {
 };
 
 Status Store::Migrate() {
-  return Conn::Run(this, "migrate", [&](pqxx::connection& c) -> StatusOr<int> {
-           SF_ASSIGN_OR_RETURN(int n, ApplyMigrations(c, EmbeddedMigrations()));
-           if (n > 0) SF_LOG(Info) << "applied " << n << " migration(s)";
-           return n;
-         })
+  return Conn::Run(this, "migrate",
+                   [&](pqxx::connection& c) -> StatusOr<int> {
+                     SF_ASSIGN_OR_RETURN(int n, ApplyMigrations(c, EmbeddedMigrations()));
+                     if (n > 0) SF_LOG(Info) << "applied " << n << " migration(s)";
+                     return n;
+                   })
       .status();
 }
 
@@ -236,10 +241,10 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
   std::string spec_json = ToJson(s.spec);
   return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
     pqxx::work tx(c);
-    int64_t id = tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name,
-                                   s.yaml, spec_json, s.spec_hash,
-                                   static_cast<int64_t>(s.trials.size()))[0]
-                     .as<int64_t>();
+    int64_t id =
+        tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml,
+                          spec_json, s.spec_hash, static_cast<int64_t>(s.trials.size()))[0]
+            .as<int64_t>();
     tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts());
     tx.commit();
     return id;
@@ -260,7 +265,8 @@ StatusOr<std::string> Store::RegisterWorker(const std::string& host, const std::
   });
 }
 
-StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials, int lease_seconds) {
+StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials,
+                                   int lease_seconds) {
   return Conn::Run(this, "LeaseWork", [&](pqxx::connection& c) -> StatusOr<Lease> {
     pqxx::work tx(c);
     tx.exec_prepared0("touch_worker", worker_id);
@@ -294,8 +300,8 @@ StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
   return Conn::Run(this, "Heartbeat", [&](pqxx::connection& c) -> StatusOr<std::vector<int64_t>> {
     pqxx::work tx(c);
     tx.exec_prepared0("touch_worker", worker_id);
-    pqxx::result r = tx.exec_prepared("heartbeat", worker_id, IntArray(ids), IntArray(tokens),
-                                      lease_seconds);
+    pqxx::result r =
+        tx.exec_prepared("heartbeat", worker_id, IntArray(ids), IntArray(tokens), lease_seconds);
     tx.commit();
     std::set<std::pair<int64_t, int64_t>> held;
     for (const auto& row : r) held.insert({row[0].as<int64_t>(), row[1].as<int64_t>()});
@@ -309,48 +315,49 @@ StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
 
 StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
     const std::string& worker_id, const std::vector<v1::TrialReport>& reports) {
-  return Conn::Run(this, "ReportResults",
-                   [&](pqxx::connection& c) -> StatusOr<std::vector<ReportOutcome>> {
-    pqxx::work tx(c);
-    std::vector<ReportOutcome> outcomes;
-    std::set<int64_t> sweeps;
-    for (const auto& rep : reports) {
-      pqxx::result r;
-      if (rep.ok()) {
-        r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token());
-        if (r.size() == 1) {
-          const v1::TrialResult& m = rep.result();
-          tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(), m.test_accuracy(),
-                            m.test_loss(), m.train_loss(), m.wall_seconds(), m.samples_per_second(),
-                            m.steps(), m.bundle_size(), m.dataset_hash(), m.device(), worker_id,
-                            m.baseline_accuracy());
+  return Conn::Run(
+      this, "ReportResults", [&](pqxx::connection& c) -> StatusOr<std::vector<ReportOutcome>> {
+        pqxx::work tx(c);
+        std::vector<ReportOutcome> outcomes;
+        std::set<int64_t> sweeps;
+        for (const auto& rep : reports) {
+          pqxx::result r;
+          if (rep.ok()) {
+            r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token());
+            if (r.size() == 1) {
+              const v1::TrialResult& m = rep.result();
+              tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(),
+                                m.test_accuracy(), m.test_loss(), m.train_loss(), m.wall_seconds(),
+                                m.samples_per_second(), m.steps(), m.bundle_size(),
+                                m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy());
+            }
+          } else {
+            r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
+                                 "worker " + worker_id + ": " + rep.error());
+          }
+          ReportOutcome outcome = ReportOutcome::kAccepted;
+          if (r.size() == 1) {
+            sweeps.insert(r[0][0].as<int64_t>());
+          } else {
+            // Not applied: the same report again (idempotent), or a lease this worker lost.
+            pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
+            if (cur.empty()) {
+              throw std::invalid_argument("trial " + std::to_string(rep.trial_id()) +
+                                          " does not exist");
+            }
+            bool same = !cur[0][1].is_null() && cur[0][1].as<int64_t>() == rep.lease_token() &&
+                        cur[0][0].as<std::string>() != "running";
+            outcome = same ? ReportOutcome::kDuplicate : ReportOutcome::kStale;
+          }
+          static const char* kNames[] = {"accepted", "duplicate", "stale"};
+          tx.exec_prepared0("log_report", rep.trial_id(), rep.lease_token(), worker_id, rep.ok(),
+                            kNames[static_cast<int>(outcome)]);
+          outcomes.push_back(outcome);
         }
-      } else {
-        r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
-                             "worker " + worker_id + ": " + rep.error());
-      }
-      ReportOutcome outcome = ReportOutcome::kAccepted;
-      if (r.size() == 1) {
-        sweeps.insert(r[0][0].as<int64_t>());
-      } else {
-        // Not applied: the same report again (idempotent), or a lease this worker lost.
-        pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
-        if (cur.empty()) {
-          throw std::invalid_argument("trial " + std::to_string(rep.trial_id()) + " does not exist");
-        }
-        bool same = !cur[0][1].is_null() && cur[0][1].as<int64_t>() == rep.lease_token() &&
-                    cur[0][0].as<std::string>() != "running";
-        outcome = same ? ReportOutcome::kDuplicate : ReportOutcome::kStale;
-      }
-      static const char* kNames[] = {"accepted", "duplicate", "stale"};
-      tx.exec_prepared0("log_report", rep.trial_id(), rep.lease_token(), worker_id, rep.ok(),
-                        kNames[static_cast<int>(outcome)]);
-      outcomes.push_back(outcome);
-    }
-    for (int64_t s : sweeps) FinishSweep(tx, s);
-    tx.commit();
-    return outcomes;
-  });
+        for (int64_t s : sweeps) FinishSweep(tx, s);
+        tx.commit();
+        return outcomes;
+      });
 }
 
 StatusOr<int> Store::ReleaseLeases(const std::string& worker_id,
@@ -416,39 +423,40 @@ StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
 }
 
 StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bool leaderboard) {
-  return Conn::Run(this, "ListTrials", [&](pqxx::connection& c) -> StatusOr<std::vector<v1::Trial>> {
-    pqxx::read_transaction tx(c);
-    if (tx.exec_prepared("sweep_exists", sweep_id).empty()) {
-      return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-    }
-    pqxx::result r = tx.exec_prepared("list_trials", sweep_id, leaderboard, top);
-    std::vector<v1::Trial> out;
-    for (const auto& row : r) {
-      v1::Trial t;
-      t.set_trial_id(row[0].as<int64_t>());
-      t.set_sweep_id(sweep_id);
-      *t.mutable_params() = FromJson<v1::TrialParams>(row[1].as<std::string>());
-      t.set_state(row[2].as<std::string>());
-      t.set_attempts(row[3].as<int>());
-      t.set_worker_id(row[4].as<std::string>());
-      t.set_last_error(row[5].as<std::string>());
-      if (!row[6].is_null()) {
-        v1::TrialResult* m = t.mutable_result();
-        m->set_test_accuracy(row[6].as<double>());
-        m->set_test_loss(row[7].as<double>());
-        m->set_train_loss(row[8].as<double>());
-        m->set_wall_seconds(row[9].as<double>());
-        m->set_samples_per_second(row[10].as<double>());
-        m->set_steps(row[11].as<int64_t>());
-        m->set_dataset_hash(row[12].as<std::string>());
-        m->set_device(row[13].as<std::string>());
-        m->set_bundle_size(row[14].as<int>());
-        m->set_baseline_accuracy(row[15].as<double>());
-      }
-      out.push_back(std::move(t));
-    }
-    return out;
-  });
+  return Conn::Run(
+      this, "ListTrials", [&](pqxx::connection& c) -> StatusOr<std::vector<v1::Trial>> {
+        pqxx::read_transaction tx(c);
+        if (tx.exec_prepared("sweep_exists", sweep_id).empty()) {
+          return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+        }
+        pqxx::result r = tx.exec_prepared("list_trials", sweep_id, leaderboard, top);
+        std::vector<v1::Trial> out;
+        for (const auto& row : r) {
+          v1::Trial t;
+          t.set_trial_id(row[0].as<int64_t>());
+          t.set_sweep_id(sweep_id);
+          *t.mutable_params() = FromJson<v1::TrialParams>(row[1].as<std::string>());
+          t.set_state(row[2].as<std::string>());
+          t.set_attempts(row[3].as<int>());
+          t.set_worker_id(row[4].as<std::string>());
+          t.set_last_error(row[5].as<std::string>());
+          if (!row[6].is_null()) {
+            v1::TrialResult* m = t.mutable_result();
+            m->set_test_accuracy(row[6].as<double>());
+            m->set_test_loss(row[7].as<double>());
+            m->set_train_loss(row[8].as<double>());
+            m->set_wall_seconds(row[9].as<double>());
+            m->set_samples_per_second(row[10].as<double>());
+            m->set_steps(row[11].as<int64_t>());
+            m->set_dataset_hash(row[12].as<std::string>());
+            m->set_device(row[13].as<std::string>());
+            m->set_bundle_size(row[14].as<int>());
+            m->set_baseline_accuracy(row[15].as<double>());
+          }
+          out.push_back(std::move(t));
+        }
+        return out;
+      });
 }
 
 }  // namespace sweepfarm::store

@@ -2,18 +2,16 @@
 // PostgreSQL. Thread-safe: each call takes a pooled connection and runs its own transaction.
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "sweepfarm/v1/sweep.pb.h"
 #include "sweepfarm/v1/worker.pb.h"
-
 
 namespace sweepfarm::store {
 

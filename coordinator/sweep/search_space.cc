@@ -51,9 +51,9 @@ StatusOr<int64_t> GridSize(const SearchSpace& space) {
   for (const auto& [name, d] : space.params) {
     int64_t n = d.kind == Domain::kValues ? static_cast<int64_t>(d.values.size()) : d.steps;
     if (n <= 0) {
-      return InvalidArgumentError("search.space." + name +
-                                  (d.kind == Domain::kRange ? ": a grid needs `steps` for a range"
-                                                            : ": no values"));
+      return InvalidArgumentError(
+          "search.space." + name +
+          (d.kind == Domain::kRange ? ": a grid needs `steps` for a range" : ": no values"));
     }
     if (total > std::numeric_limits<int64_t>::max() / n) return std::numeric_limits<int64_t>::max();
     total *= n;
@@ -105,7 +105,8 @@ StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const st
       } else if (d.log) {
         v = std::exp(rng.Uniform(std::log(d.min), std::log(d.max)));
       } else if (d.integer) {
-        v = static_cast<double>(rng.UniformInt(static_cast<int64_t>(d.min), static_cast<int64_t>(d.max)));
+        v = static_cast<double>(
+            rng.UniformInt(static_cast<int64_t>(d.min), static_cast<int64_t>(d.max)));
       } else {
         v = rng.Uniform(d.min, d.max);
       }

@@ -21,7 +21,8 @@ class Checker {
   Status Error(const YAML::Node& node, const std::string& field, const std::string& what) const {
     std::string where = source_;
     if (node.IsDefined() && node.Mark().line >= 0) {
-      where += ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
+      where +=
+          ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
     }
     return InvalidArgumentError(where + ": " + field + ": " + what);
   }
@@ -43,7 +44,8 @@ class Checker {
       }
     }
     for (const auto& r : required) {
-      if (!seen.count(r)) return Error(node, field.empty() ? r : field + "." + r, "required key missing");
+      if (!seen.count(r))
+        return Error(node, field.empty() ? r : field + "." + r, "required key missing");
     }
     return OkStatus();
   }
@@ -60,13 +62,15 @@ class Checker {
     if (!node.IsScalar()) return Error(node, field, std::string("expected ") + kind);
     const std::string& s = node.Scalar();
     if (node.Tag() == "!") {
-      return Error(node, field, std::string("expected ") + kind + ", got the quoted string \"" + s + "\"");
+      return Error(node, field,
+                   std::string("expected ") + kind + ", got the quoted string \"" + s + "\"");
     }
     static const std::regex kNumber(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
-    static const std::regex kBool(R"(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)");
+    static const std::regex kBool(
+        R"(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)");
     if (std::regex_match(s, kBool)) {
-      return Error(node, field, std::string("expected ") + kind + ", got \"" + s +
-                                    "\" (a boolean in YAML 1.1)");
+      return Error(node, field,
+                   std::string("expected ") + kind + ", got \"" + s + "\" (a boolean in YAML 1.1)");
     }
     if (!std::regex_match(s, kNumber)) {
       return Error(node, field, std::string("expected ") + kind + ", got \"" + s + "\"");
@@ -79,8 +83,8 @@ class Checker {
     return v;
   }
 
-  StatusOr<double> NumberIn(const YAML::Node& node, const std::string& field, bool integer, double lo,
-                            double hi, bool lo_open = false) const {
+  StatusOr<double> NumberIn(const YAML::Node& node, const std::string& field, bool integer,
+                            double lo, double hi, bool lo_open = false) const {
     SF_ASSIGN_OR_RETURN(double v, Number(node, field, integer));
     if (v > hi || v < lo || (lo_open && v == lo)) {
       auto fmt = [](double x) {
@@ -89,14 +93,14 @@ class Checker {
         return std::string(b);
       };
       return Error(node, field,
-                   "value " + node.Scalar() + " out of range " + (lo_open ? "(" : "[") + fmt(lo) + ", " +
-                       fmt(hi) + "]");
+                   "value " + node.Scalar() + " out of range " + (lo_open ? "(" : "[") + fmt(lo) +
+                       ", " + fmt(hi) + "]");
     }
     return v;
   }
 
-  StatusOr<std::vector<int64_t>> IntList(const YAML::Node& node, const std::string& field, int64_t lo,
-                                         int64_t hi) const {
+  StatusOr<std::vector<int64_t>> IntList(const YAML::Node& node, const std::string& field,
+                                         int64_t lo, int64_t hi) const {
     if (!node.IsSequence()) return Error(node, field, "expected a list of integers");
     std::vector<int64_t> out;
     for (size_t i = 0; i < node.size(); ++i) {
@@ -136,7 +140,8 @@ Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& 
                    const ParamRule& rule, Domain* d) {
   d->integer = rule.integer;
   if (node.IsScalar()) {  // A fixed value.
-    SF_ASSIGN_OR_RETURN(double v, c.NumberIn(node, field, rule.integer, rule.lo, rule.hi, rule.lo_open));
+    SF_ASSIGN_OR_RETURN(double v,
+                        c.NumberIn(node, field, rule.integer, rule.lo, rule.hi, rule.lo_open));
     d->kind = Domain::kValues;
     d->values = {v};
     return OkStatus();
@@ -146,7 +151,8 @@ Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& 
     std::set<double> seen;
     for (size_t i = 0; i < node.size(); ++i) {
       std::string f = field + "[" + std::to_string(i) + "]";
-      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(node[i], f, rule.integer, rule.lo, rule.hi, rule.lo_open));
+      SF_ASSIGN_OR_RETURN(double v,
+                          c.NumberIn(node[i], f, rule.integer, rule.lo, rule.hi, rule.lo_open));
       if (!seen.insert(v).second) return c.Error(node[i], f, "duplicate value " + node[i].Scalar());
       d->values.push_back(v);
     }
@@ -155,20 +161,22 @@ Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& 
   }
   SF_RETURN_IF_ERROR(c.Map(node, field, {"min", "max", "scale", "steps"}, {"min", "max"}));
   d->kind = Domain::kRange;
-  SF_ASSIGN_OR_RETURN(d->min, c.NumberIn(node["min"], field + ".min", rule.integer, rule.lo, rule.hi,
-                                         rule.lo_open));
-  SF_ASSIGN_OR_RETURN(d->max, c.NumberIn(node["max"], field + ".max", rule.integer, rule.lo, rule.hi,
-                                         rule.lo_open));
+  SF_ASSIGN_OR_RETURN(d->min, c.NumberIn(node["min"], field + ".min", rule.integer, rule.lo,
+                                         rule.hi, rule.lo_open));
+  SF_ASSIGN_OR_RETURN(d->max, c.NumberIn(node["max"], field + ".max", rule.integer, rule.lo,
+                                         rule.hi, rule.lo_open));
   if (d->max < d->min) return c.Error(node["max"], field + ".max", "must be >= min");
   d->log = rule.log_default;
   if (node["scale"]) {
     SF_ASSIGN_OR_RETURN(std::string scale, c.String(node["scale"], field + ".scale"));
     if (scale != "log" && scale != "linear") {
-      return c.Error(node["scale"], field + ".scale", "must be log or linear, got \"" + scale + "\"");
+      return c.Error(node["scale"], field + ".scale",
+                     "must be log or linear, got \"" + scale + "\"");
     }
     d->log = scale == "log";
   }
-  if (d->log && d->min <= 0) return c.Error(node["min"], field + ".min", "a log scale needs min > 0");
+  if (d->log && d->min <= 0)
+    return c.Error(node["min"], field + ".min", "a log scale needs min > 0");
   if (node["steps"]) {
     SF_ASSIGN_OR_RETURN(double steps, c.NumberIn(node["steps"], field + ".steps", true, 1, 100000));
     d->steps = static_cast<int64_t>(steps);
@@ -200,7 +208,8 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
                                 std::to_string(e.mark.line + 1) + ":" +
                                 std::to_string(e.mark.column + 1) + ": YAML syntax: " + e.msg);
   }
-  if (!root.IsDefined() || root.IsNull()) return c.Error(root, "(document)", "empty sweep definition");
+  if (!root.IsDefined() || root.IsNull())
+    return c.Error(root, "(document)", "empty sweep definition");
   SF_RETURN_IF_ERROR(c.Map(root, "",
                            {"version", "name", "model", "description", "dataset", "architecture",
                             "training", "search", "objective"},
@@ -227,8 +236,8 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   SF_RETURN_IF_ERROR(c.Map(ds, "dataset", {"name", "params"}, {"name"}));
   SF_ASSIGN_OR_RETURN(std::string ds_name, c.String(ds["name"], "dataset.name"));
   if (!engine::IsKnownDataset(ds_name)) {
-    return c.Error(ds["name"], "dataset.name", "unknown dataset \"" + ds_name +
-                                                   "\" (known: telemetry, fashion-mnist)");
+    return c.Error(ds["name"], "dataset.name",
+                   "unknown dataset \"" + ds_name + "\" (known: telemetry, fashion-mnist)");
   }
   spec.mutable_dataset()->set_name(ds_name);
   if (ds["params"]) {
@@ -251,7 +260,8 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
 
   // architecture
   const YAML::Node arch = root["architecture"];
-  SF_RETURN_IF_ERROR(c.Map(arch, "architecture", {"name", "channels", "kernel_size", "hidden"}, {"name"}));
+  SF_RETURN_IF_ERROR(
+      c.Map(arch, "architecture", {"name", "channels", "kernel_size", "hidden"}, {"name"}));
   SF_ASSIGN_OR_RETURN(std::string arch_name, c.String(arch["name"], "architecture.name"));
   engine::ArchSpec a;
   a.name = arch_name;
@@ -266,10 +276,12 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     SF_ASSIGN_OR_RETURN(a.hidden, c.IntList(arch["hidden"], "architecture.hidden", 1, 4096));
   }
   if (arch["kernel_size"]) {
-    SF_ASSIGN_OR_RETURN(double k, c.NumberIn(arch["kernel_size"], "architecture.kernel_size", true, 1, 15));
+    SF_ASSIGN_OR_RETURN(double k,
+                        c.NumberIn(arch["kernel_size"], "architecture.kernel_size", true, 1, 15));
     a.kernel_size = static_cast<int64_t>(k);
   }
-  std::vector<int64_t> sample = binary ? std::vector<int64_t>{64, 16} : std::vector<int64_t>{28, 28, 1};
+  std::vector<int64_t> sample =
+      binary ? std::vector<int64_t>{64, 16} : std::vector<int64_t>{28, 28, 1};
   auto resolved = engine::ResolveArch(a, sample);
   if (!resolved.ok()) return c.Error(arch, "architecture", resolved.status().message());
   spec.mutable_architecture()->set_name(resolved->name);
@@ -285,15 +297,18 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   if (const YAML::Node t = root["training"]) {
     SF_RETURN_IF_ERROR(c.Map(t, "training", {"batch_size", "momentum", "max_attempts"}, {}));
     if (t["batch_size"]) {
-      SF_ASSIGN_OR_RETURN(double b, c.NumberIn(t["batch_size"], "training.batch_size", true, 1, 4096));
+      SF_ASSIGN_OR_RETURN(double b,
+                          c.NumberIn(t["batch_size"], "training.batch_size", true, 1, 4096));
       tr->set_batch_size(static_cast<int64_t>(b));
     }
     if (t["momentum"]) {
-      SF_ASSIGN_OR_RETURN(double m, c.NumberIn(t["momentum"], "training.momentum", false, 0, 0.999));
+      SF_ASSIGN_OR_RETURN(double m,
+                          c.NumberIn(t["momentum"], "training.momentum", false, 0, 0.999));
       tr->set_momentum(m);
     }
     if (t["max_attempts"]) {
-      SF_ASSIGN_OR_RETURN(double m, c.NumberIn(t["max_attempts"], "training.max_attempts", true, 1, 100));
+      SF_ASSIGN_OR_RETURN(double m,
+                          c.NumberIn(t["max_attempts"], "training.max_attempts", true, 1, 100));
       tr->set_max_attempts(static_cast<int32_t>(m));
     }
   }
@@ -306,18 +321,21 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     if (o["metric"]) {
       SF_ASSIGN_OR_RETURN(std::string m, c.String(o["metric"], "objective.metric"));
       if (m != "test_accuracy") {
-        return c.Error(o["metric"], "objective.metric", "\"" + m + "\" unsupported (supported: test_accuracy)");
+        return c.Error(o["metric"], "objective.metric",
+                       "\"" + m + "\" unsupported (supported: test_accuracy)");
       }
     }
     if (o["goal"]) {
       SF_ASSIGN_OR_RETURN(std::string g, c.String(o["goal"], "objective.goal"));
-      if (g != "maximize") return c.Error(o["goal"], "objective.goal", "test_accuracy is maximized");
+      if (g != "maximize")
+        return c.Error(o["goal"], "objective.goal", "test_accuracy is maximized");
     }
   }
 
   // search
   const YAML::Node s = root["search"];
-  SF_RETURN_IF_ERROR(c.Map(s, "search", {"method", "budget", "seed", "space"}, {"method", "space"}));
+  SF_RETURN_IF_ERROR(
+      c.Map(s, "search", {"method", "budget", "seed", "space"}, {"method", "space"}));
   SF_ASSIGN_OR_RETURN(std::string method, c.String(s["method"], "search.method"));
   if (method != "grid" && method != "random") {
     return c.Error(s["method"], "search.method", "must be grid or random, got \"" + method + "\"");
@@ -333,7 +351,8 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   }
   spec.set_budget(budget);
   if (s["seed"]) {
-    SF_ASSIGN_OR_RETURN(double seed, c.NumberIn(s["seed"], "search.seed", true, 0, 9007199254740992.0));
+    SF_ASSIGN_OR_RETURN(double seed,
+                        c.NumberIn(s["seed"], "search.seed", true, 0, 9007199254740992.0));
     out.search_seed = static_cast<uint64_t>(seed);
   }
   const YAML::Node space = s["space"];
@@ -357,7 +376,8 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     int64_t cap = budget > 0 ? budget : kMaxTrials;
     if (size > cap) {
       return c.Error(space, "search.space",
-                     "the grid has " + (size == INT64_MAX ? std::string("too many") : std::to_string(size)) +
+                     "the grid has " +
+                         (size == INT64_MAX ? std::string("too many") : std::to_string(size)) +
                          " points, over the " + (budget > 0 ? "budget of " : "limit of ") +
                          std::to_string(cap));
     }

@@ -95,13 +95,16 @@ TEST(SweepYamlTest, QuotedNumberIsRefused) {
 TEST(SweepYamlTest, OutOfRangeValues) {
   ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 1.5]"),
               {"search.space.issue_rate[1]", "out of range [0, 1]"});
-  ExpectError(Replace(kValid, "data_size: 1.0", "data_size: 0"), {"search.space.data_size", "(0, 1]"});
+  ExpectError(Replace(kValid, "data_size: 1.0", "data_size: 0"),
+              {"search.space.data_size", "(0, 1]"});
   ExpectError(Replace(kValid, "epochs: [2, 4]", "epochs: [2, 4.5]"), {"expected an integer"});
-  ExpectError(Replace(kValid, "lab_samples: 1000", "lab_samples: 10"), {"dataset.params.lab_samples"});
+  ExpectError(Replace(kValid, "lab_samples: 1000", "lab_samples: 10"),
+              {"dataset.params.lab_samples"});
 }
 
 TEST(SweepYamlTest, EmptyAndOverLargeGrids) {
-  ExpectError(Replace(kValid, "epochs: [2, 4]", "epochs: []"), {"search.space.epochs", "empty list"});
+  ExpectError(Replace(kValid, "epochs: [2, 4]", "epochs: []"),
+              {"search.space.epochs", "empty list"});
   std::string big = Replace(kValid, "  method: grid", "  method: grid\n  budget: 5");
   ExpectError(big, {"search.space", "12 points", "budget of 5"});
   std::string huge = Replace(kValid, "steps: 3}", "steps: 100000}");
@@ -112,7 +115,8 @@ TEST(SweepYamlTest, EmptyAndOverLargeGrids) {
 TEST(SweepYamlTest, DuplicateKeys) {
   ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  batch_size: 64"),
               {"s.yaml:12:3", "training.batch_size", "duplicate key"});
-  ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 0.4]"), {"duplicate value"});
+  ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 0.4]"),
+              {"duplicate value"});
 }
 
 TEST(SweepYamlTest, MissingRequiredFields) {
@@ -122,23 +126,29 @@ TEST(SweepYamlTest, MissingRequiredFields) {
 }
 
 TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
-  ExpectError(Replace(kValid, "name: telemetry", "name: telemetri"), {"dataset.name", "known: telemetry"});
-  ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"), {"architecture.name", "cnn1d, lenet"});
+  ExpectError(Replace(kValid, "name: telemetry", "name: telemetri"),
+              {"dataset.name", "known: telemetry"});
+  ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"),
+              {"architecture.name", "cnn1d, lenet"});
   ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"), {"architecture", "image samples"});
 }
 
 TEST(SweepYamlTest, WrongTypes) {
-  ExpectError(Replace(kValid, "channels: [8, 16]", "channels: 8"), {"architecture.channels", "list"});
-  ExpectError(Replace(kValid, "  method: grid", "  method: [grid]"), {"search.method", "expected a string"});
+  ExpectError(Replace(kValid, "channels: [8, 16]", "channels: 8"),
+              {"architecture.channels", "list"});
+  ExpectError(Replace(kValid, "  method: grid", "  method: [grid]"),
+              {"search.method", "expected a string"});
   ExpectError(Replace(kValid, "dataset:\n  name: telemetry\n  params: {seed: 3, lab_samples: 1000}",
                       "dataset: telemetry"),
               {"dataset", "expected a mapping"});
 }
 
 TEST(SweepYamlTest, GridRangeNeedsSteps_RandomNeedsBudget) {
-  ExpectError(Replace(kValid, "steps: 3}", "scale: log}"), {"search.space.step_size", "needs `steps`"});
+  ExpectError(Replace(kValid, "steps: 3}", "scale: log}"),
+              {"search.space.step_size", "needs `steps`"});
   ExpectError(Replace(kValid, "method: grid", "method: random"), {"search.budget", "required"});
-  ExpectError(Replace(kValid, "method: grid", "method: bayes"), {"search.method", "grid or random"});
+  ExpectError(Replace(kValid, "method: grid", "method: bayes"),
+              {"search.method", "grid or random"});
 }
 
 TEST(SweepYamlTest, IssueRateOnlyForBinaryDatasets) {
@@ -154,14 +164,17 @@ TEST(SweepYamlTest, SyntaxErrorsAndWrongVersion) {
   ExpectError("version: 1\nname: [unclosed\n", {"s.yaml:", "YAML syntax"});
   ExpectError(Replace(kValid, "version: 1", "version: 2"), {"version", "only version 1"});
   ExpectError("", {"empty sweep definition"});
-  ExpectError(Replace(kValid, "name: test-sweep", "name: \"bad name!\""), {"name", "letters, digits"});
+  ExpectError(Replace(kValid, "name: test-sweep", "name: \"bad name!\""),
+              {"name", "letters, digits"});
 }
 
 TEST(SweepYamlTest, LogScaleNeedsPositiveMinAndMaxAboveMin) {
-  ExpectError(Replace(kValid, "{min: 0.001, max: 0.01, steps: 3}", "{min: 0.01, max: 0.001, steps: 3}"),
-              {"search.space.step_size.max", ">= min"});
-  ExpectError(Replace(kValid, "data_size: 1.0", "data_size: {min: 0.5, max: 1, scale: cubic, steps: 2}"),
-              {"search.space.data_size.scale", "log or linear"});
+  ExpectError(
+      Replace(kValid, "{min: 0.001, max: 0.01, steps: 3}", "{min: 0.01, max: 0.001, steps: 3}"),
+      {"search.space.step_size.max", ">= min"});
+  ExpectError(
+      Replace(kValid, "data_size: 1.0", "data_size: {min: 0.5, max: 1, scale: cubic, steps: 2}"),
+      {"search.space.data_size.scale", "log or linear"});
 }
 
 }  // namespace

@@ -21,9 +21,9 @@ TestDatabase::TestDatabase() {
   }
   run_dir_ = MakeTempDir("sf-test-run");
   std::string out, err;
-  int rc = RunCommand({"/bin/bash", std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/pg.sh", "start",
-                       run_dir_},
-                      &out, &err);
+  int rc = RunCommand(
+      {"/bin/bash", std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/pg.sh", "start", run_dir_},
+      &out, &err);
   if (rc != 0) {
     error_ = "pg.sh start failed: " + err;
     return;
@@ -36,8 +36,9 @@ TestDatabase::TestDatabase() {
 TestDatabase::~TestDatabase() {
   if (!private_) return;
   std::string out;
-  RunCommand({"/bin/bash", std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/pg.sh", "stop", run_dir_},
-             &out);
+  RunCommand(
+      {"/bin/bash", std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/pg.sh", "stop", run_dir_},
+      &out);
 }
 
 bool TestDatabase::CrashRestart() {

@@ -49,8 +49,8 @@ std::string Farm::StartCoordinator(int lease_seconds, int port) {
 
 Process& Farm::StartWorker(const std::string& addr, const std::string& name,
                            const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv{SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu",
-                                "--threads", "1"};
+  std::vector<std::string> argv{
+      SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu", "--threads", "1"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   procs_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
   return procs_.back();

@@ -106,7 +106,8 @@ StatusOr<FusedNet> FusedNet::Create(const ArchSpec& spec0, const std::vector<int
     add(Layer{Layer::kMean});
     linear(channels, num_classes, false);
   } else {
-    if (sample_shape[0] != sample_shape[1]) return InvalidArgumentError("lenet needs square images");
+    if (sample_shape[0] != sample_shape[1])
+      return InvalidArgumentError("lenet needs square images");
     conv(spec.channels[0]);
     pool();
     conv(spec.channels[1]);
@@ -126,7 +127,8 @@ StatusOr<FusedNet> FusedNet::Create(const ArchSpec& spec0, const std::vector<int
 
   std::vector<std::vector<torch::Tensor>> per_param(params);
   for (uint64_t seed : seeds) {
-    auto fused = ToFusedLayout(net.layers_, InitStandardWeights(net.layers_, net.spatial_dims_, seed), sample_shape);
+    auto fused = ToFusedLayout(
+        net.layers_, InitStandardWeights(net.layers_, net.spatial_dims_, seed), sample_shape);
     for (int64_t i = 0; i < params; ++i) per_param[i].push_back(fused[i]);
   }
   for (auto& list : per_param) {

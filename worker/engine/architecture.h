@@ -28,7 +28,7 @@ struct Layer {
   enum Kind { kConv, kMaxPool, kMean, kFlatten, kLinear } kind;
   int64_t in = 0, out = 0, kernel = 0;
   bool relu = false;
-  int64_t param_index = -1;          // Index of the weight in params(); the bias follows it.
+  int64_t param_index = -1;            // Index of the weight in params(); the bias follows it.
   std::vector<int64_t> flatten_shape;  // kFlatten: the channels-last shape it flattens.
 };
 
@@ -41,7 +41,8 @@ class FusedNet {
                                    const torch::Device& device);
 
   int64_t k() const { return k_; }
-  // Parameters: weights [K, fan_in, out] (convs in (channel, tap...) row order), biases [K, 1, out].
+  // Parameters: weights [K, fan_in, out] (convs in (channel, tap...) row order), biases [K, 1,
+  // out].
   std::vector<torch::Tensor>& params() { return params_; }
   const std::vector<torch::Tensor>& params() const { return params_; }
   const std::vector<Layer>& layers() const { return layers_; }
@@ -51,7 +52,8 @@ class FusedNet {
   // (oneDNN on CPUs, where batched matmuls over im2col lose to it); everything else stays fused.
   enum class Kernels { kBatchedMatmul, kPerModel };
 
-  // x: [K, B, sample...] channels-last, one batch per model. Returns logits [K, B, classes], float32.
+  // x: [K, B, sample...] channels-last, one batch per model. Returns logits [K, B, classes],
+  // float32.
   torch::Tensor Forward(const torch::Tensor& x, torch::ScalarType compute,
                         Kernels kernels = Kernels::kBatchedMatmul) const;
   // x: [N, sample...], the same inputs for every model (evaluation). Returns [K, N, classes].

@@ -23,7 +23,8 @@ const std::map<std::string, std::map<std::string, ParamRule>>& Rules() {
        {{"seed", {0, 9.0e15, true}},
         {"lab_samples", {64, 10'000'000, true}},
         {"escalation_samples", {16, 10'000'000, true}}}},
-      {"fashion-mnist", {{"train_samples", {64, 60000, true}}, {"test_samples", {16, 10000, true}}}},
+      {"fashion-mnist",
+       {{"train_samples", {64, 60000, true}}, {"test_samples", {16, 10000, true}}}},
   };
   return *rules;
 }
@@ -58,7 +59,8 @@ bool IsKnownDataset(const std::string& name) { return Rules().count(name) > 0; }
 Status ValidateDatasetParams(const std::string& name, const DatasetParams& params) {
   auto it = Rules().find(name);
   if (it == Rules().end()) {
-    return InvalidArgumentError("unknown dataset \"" + name + "\" (known: telemetry, fashion-mnist)");
+    return InvalidArgumentError("unknown dataset \"" + name +
+                                "\" (known: telemetry, fashion-mnist)");
   }
   for (const auto& [key, value] : params) {
     auto rule = it->second.find(key);

@@ -26,7 +26,8 @@ StatusOr<std::vector<unsigned char>> ReadMaybeGzipped(const std::string& path) {
   return raw;
 #else
   gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return NotFoundError(path + ": cannot open (is dataset-fashion-mnist installed?)");
+  if (f == nullptr)
+    return NotFoundError(path + ": cannot open (is dataset-fashion-mnist installed?)");
   std::vector<unsigned char> data;
   unsigned char buf[1 << 16];
   while (true) {
@@ -78,7 +79,8 @@ StatusOr<torch::Tensor> ReadIdx(const std::string& path) {
   return t;
 }
 
-StatusOr<std::shared_ptr<const Dataset>> MakeFashionMnistDataset(const FashionMnistOptions& options) {
+StatusOr<std::shared_ptr<const Dataset>> MakeFashionMnistDataset(
+    const FashionMnistOptions& options) {
   auto load = [&](const std::string& images, const std::string& labels, int64_t limit,
                   const char* which) -> StatusOr<Split> {
     SF_ASSIGN_OR_RETURN(torch::Tensor x, ReadIdx(options.dir + "/" + images));

@@ -13,12 +13,13 @@ constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 struct FashionMnistOptions {
   std::string dir = kFashionMnistDir;
   int64_t train_samples = 60000;  // First N of the official training set.
-  int64_t test_samples = 10000;    // First N of the official test set.
+  int64_t test_samples = 10000;   // First N of the official test set.
 };
 
 // Reads an IDX file; errors name the file and what is wrong with it.
 StatusOr<torch::Tensor> ReadIdx(const std::string& path);
 
-StatusOr<std::shared_ptr<const Dataset>> MakeFashionMnistDataset(const FashionMnistOptions& options);
+StatusOr<std::shared_ptr<const Dataset>> MakeFashionMnistDataset(
+    const FashionMnistOptions& options);
 
 }  // namespace sweepfarm::engine

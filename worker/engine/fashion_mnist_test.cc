@@ -26,7 +26,8 @@ void WriteGz(const std::string& path, const std::vector<unsigned char>& bytes) {
 
 TEST(FashionMnistTest, ReadsIdxFiles) {
   std::string dir = TempDir();
-  std::vector<unsigned char> img{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<unsigned char> img{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2,
+                                 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};
   WriteGz(dir + "/x.gz", img);
   auto t = ReadIdx(dir + "/x.gz");
   ASSERT_TRUE(t.ok()) << t.status().ToString();

@@ -39,7 +39,8 @@ StatusOr<IndexSampler> IndexSampler::Create(const Split& train, bool binary, int
   for (int64_t k = 0; k < K; ++k) {
     const MixConfig& m = mixes[k];
     if (!(m.data_size > 0 && m.data_size <= 1)) {
-      return InvalidArgumentError("data_size must be in (0, 1], got " + std::to_string(m.data_size));
+      return InvalidArgumentError("data_size must be in (0, 1], got " +
+                                  std::to_string(m.data_size));
     }
     int64_t subset = std::max<int64_t>(1, std::llround(m.data_size * n));
     // Seeded partial Fisher-Yates: the subset is the first `subset` of a permutation.
@@ -93,7 +94,8 @@ StatusOr<IndexSampler> IndexSampler::Create(const Split& train, bool binary, int
 
 torch::Tensor IndexSampler::Indices(const torch::Tensor& step) const {
   // key + step * A + lane * C, hashed: an independent uniform 64-bit value per (model, step, lane).
-  torch::Tensor z = keys_ + step * Signed(0xD1342543DE82EF95ULL) + lanes_ * Signed(0x2545F4914F6CDD1DULL);
+  torch::Tensor z =
+      keys_ + step * Signed(0xD1342543DE82EF95ULL) + lanes_ * Signed(0x2545F4914F6CDD1DULL);
   z = SplitMix64Tensor(z);
   torch::Tensor pick_issue = Shr(z, 40) < threshold_;
   torch::Tensor r = Shr(SplitMix64Tensor(torch::bitwise_xor(z, Signed(0x5851F42D4C957F2DULL))), 1);

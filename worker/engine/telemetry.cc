@@ -13,8 +13,21 @@ namespace {
 
 // Channels, in order.
 enum Channel {
-  kIops = 0, kThroughput, kLatAvg, kLatP99, kOutstanding, kCongestion, kCacheHit, kDestage,
-  kPackets, kPacketLoss, kTcpRetrans, kCpu, kClusterLatency, kClusterRetrans, kComponentCode,
+  kIops = 0,
+  kThroughput,
+  kLatAvg,
+  kLatP99,
+  kOutstanding,
+  kCongestion,
+  kCacheHit,
+  kDestage,
+  kPackets,
+  kPacketLoss,
+  kTcpRetrans,
+  kCpu,
+  kClusterLatency,
+  kClusterRetrans,
+  kComponentCode,
   kClusterShape,
 };
 

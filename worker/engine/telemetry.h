@@ -1,5 +1,6 @@
 // Deterministic simulator of storage-cluster telemetry with injected faults (docs/telemetry.md).
-// Pure function of its options: the same options give the same bytes. Thread-safe (no shared state).
+// Pure function of its options: the same options give the same bytes. Thread-safe (no shared
+// state).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,13 @@ enum class Distribution { kLab = 0, kEscalation = 1 };
 // Components a sample can describe.
 enum ComponentType { kNic = 0, kCacheDisk = 1, kCapacityDisk = 2, kHostCpu = 3 };
 // Fault kinds; kNone for samples whose component is healthy.
-enum FaultKind { kNone = 0, kNicPacketLoss = 1, kDiskLatency = 2, kCacheCongestion = 3, kCpuContention = 4 };
+enum FaultKind {
+  kNone = 0,
+  kNicPacketLoss = 1,
+  kDiskLatency = 2,
+  kCacheCongestion = 3,
+  kCpuContention = 4
+};
 
 constexpr int kTelemetrySteps = 64;
 constexpr int kTelemetryChannels = 16;

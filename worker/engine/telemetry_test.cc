@@ -40,7 +40,8 @@ TEST(TelemetryTest, FaultKindsAreConsistentWithLabels) {
 }
 
 TEST(TelemetryTest, RootCauseAndVictimDiffer) {
-  // The culprit of a packet-loss fault drops packets; its victims do not, though their latency rises.
+  // The culprit of a packet-loss fault drops packets; its victims do not, though their latency
+  // rises.
   Split s = SimulateTelemetry(Distribution::kLab, 11, 5000);
   torch::Tensor loss = s.x.select(2, 9).mean(1);  // Packet-loss channel, averaged over time.
   torch::Tensor culprit = s.kind.eq(kNicPacketLoss);

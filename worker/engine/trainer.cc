@@ -11,12 +11,12 @@
 
 #ifdef SWEEPFARM_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
-#include <cuda_runtime_api.h>
-#include <torch/version.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#include <torch/version.h>
 #endif
 
 namespace sweepfarm::engine {
@@ -125,8 +125,9 @@ StatusOr<BundleResult> TrainInChunks(const Dataset& data, const std::vector<Mode
   std::vector<std::vector<torch::Tensor>> params;
   auto start = Clock::now();
   for (size_t lo = 0; lo < configs.size(); lo += chunk) {
-    std::vector<ModelConfig> part(configs.begin() + lo,
-                                  configs.begin() + std::min(configs.size(), lo + static_cast<size_t>(chunk)));
+    std::vector<ModelConfig> part(
+        configs.begin() + lo,
+        configs.begin() + std::min(configs.size(), lo + static_cast<size_t>(chunk)));
     SF_ASSIGN_OR_RETURN(BundleResult r, TrainFused(data, part, options));
     for (auto& m : r.models) out.models.push_back(std::move(m));
     params.push_back(r.final_params);
@@ -154,11 +155,12 @@ int64_t MaxModelsThatFit(const Dataset& data, const TrainOptions& options) {
 #ifdef SWEEPFARM_WITH_CUDA
   size_t free_bytes = 0, total_bytes = 0;
   if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) return INT64_MAX;
-  auto probe = FusedNet::Create(options.arch, data.sample_shape(), data.num_classes, {0},
-                                torch::kCPU);
+  auto probe =
+      FusedNet::Create(options.arch, data.sample_shape(), data.num_classes, {0}, torch::kCPU);
   if (!probe.ok()) return INT64_MAX;
   int64_t per_model = std::max<int64_t>(1, EstimateTrainingBytesPerModel(*probe, options));
-  return std::max<int64_t>(1, static_cast<int64_t>(0.8 * static_cast<double>(free_bytes)) / per_model);
+  return std::max<int64_t>(1,
+                           static_cast<int64_t>(0.8 * static_cast<double>(free_bytes)) / per_model);
 #else
   (void)data;
   return INT64_MAX;
@@ -182,7 +184,8 @@ StatusOr<BundleResult> TrainFusedInParallel(const Dataset& data,
       const size_t chunk = std::max(1, options.cpu_max_fused);
       std::vector<BundleResult> parts_done;
       for (size_t a = lo; a < hi; a += chunk) {
-        std::vector<ModelConfig> slice(configs.begin() + a, configs.begin() + std::min(hi, a + chunk));
+        std::vector<ModelConfig> slice(configs.begin() + a,
+                                       configs.begin() + std::min(hi, a + chunk));
         auto r = TrainFused(data, slice, options);
         if (!r.ok()) {
           results[p] = r.status();
@@ -236,9 +239,9 @@ StatusOr<BundleResult> TrainFusedInParallel(const Dataset& data,
 StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
                                   const TrainOptions& options) try {
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
-  const int64_t fit = options.device.is_cuda()  ? MaxModelsThatFit(data, options)
-                      : options.max_fused > 0     ? options.max_fused
-                                                  : INT64_MAX;
+  const int64_t fit = options.device.is_cuda() ? MaxModelsThatFit(data, options)
+                      : options.max_fused > 0  ? options.max_fused
+                                               : INT64_MAX;
   if (fit < static_cast<int64_t>(configs.size())) {
     TrainOptions one = options;
     one.max_fused = fit;
@@ -270,8 +273,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   SF_ASSIGN_OR_RETURN(FusedNet net, FusedNet::Create(options.arch, data.sample_shape(),
                                                      data.num_classes, seeds, device));
   net.set_recompute_patches(options.recompute_patches);
-  SF_ASSIGN_OR_RETURN(IndexSampler sampler, IndexSampler::Create(data.train, data.binary_issue_label,
-                                                                  B, mixes, device));
+  SF_ASSIGN_OR_RETURN(IndexSampler sampler,
+                      IndexSampler::Create(data.train, data.binary_issue_label, B, mixes, device));
   const Schedule sched = MakeSchedule(configs, sampler.subset_sizes(), B);
 
   auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
@@ -326,8 +329,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   BundleResult result;
   result.models.resize(K);
   const int64_t elem = options.compute == torch::kFloat32 ? 4 : 2;
-  const int64_t chunk =
-      EvalChunk(K, net.ActivationsPerSample(), options.eval_budget_bytes, elem);
+  const int64_t chunk = EvalChunk(K, net.ActivationsPerSample(), options.eval_budget_bytes, elem);
   auto evaluate = [&](int64_t at_step) {
     torch::NoGradGuard no_grad;
     const int64_t n = data.test.size();
@@ -338,8 +340,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       torch::Tensor logits = net.ForwardShared(data.test.x.slice(0, lo, hi), options.compute);
       torch::Tensor y = data.test.y.slice(0, lo, hi).view({1, hi - lo});
       correct += logits.argmax(2).eq(y).sum(1);
-      loss_sum -= torch::log_softmax(logits, 2).gather(2, y.expand({K, hi - lo}).unsqueeze(2))
-                      .squeeze(2).sum(1);
+      loss_sum -= torch::log_softmax(logits, 2)
+                      .gather(2, y.expand({K, hi - lo}).unsqueeze(2))
+                      .squeeze(2)
+                      .sum(1);
     }
     torch::Tensor c = correct.cpu(), l = loss_sum.cpu(), t = epoch_loss.cpu();
     for (const auto& [k, epoch] : sched.evals.at(at_step)) {
@@ -447,12 +451,13 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
     for (auto& t : w) t = t.to(device).set_requires_grad(true);
     std::vector<torch::Tensor> mom;
     for (auto& t : w) mom.push_back(torch::zeros_like(t).detach());
-    SF_ASSIGN_OR_RETURN(
-        IndexSampler sampler,
-        IndexSampler::Create(data.train, data.binary_issue_label, B,
-                             {MixConfig{config.seed, config.issue_rate, config.data_size}}, device));
+    SF_ASSIGN_OR_RETURN(IndexSampler sampler,
+                        IndexSampler::Create(
+                            data.train, data.binary_issue_label, B,
+                            {MixConfig{config.seed, config.issue_rate, config.data_size}}, device));
     const Schedule sched = MakeSchedule({config}, sampler.subset_sizes(), B);
-    torch::Tensor step = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    torch::Tensor step =
+        torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
     ModelResult model;
     double epoch_loss = 0;
     torch::Tensor epoch_loss_t = torch::zeros({}, torch::TensorOptions().device(device));
@@ -481,7 +486,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         double test_loss = 0;
         for (int64_t lo = 0; lo < n; lo += 512) {
           int64_t hi = std::min(n, lo + 512);
-          torch::Tensor out = FusedNet::ReferenceForward(layers, w, data.test.x.slice(0, lo, hi), sd);
+          torch::Tensor out =
+              FusedNet::ReferenceForward(layers, w, data.test.x.slice(0, lo, hi), sd);
           torch::Tensor y = data.test.y.slice(0, lo, hi);
           correct += out.argmax(1).eq(y).sum().item<int64_t>();
           test_loss += torch::cross_entropy_loss(out, y, {}, at::Reduction::Sum).item<double>();

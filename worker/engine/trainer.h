@@ -1,6 +1,6 @@
-// Trains a bundle of K model configurations as one fused model on one device (TrainFused), or one at
-// a time with standard LibTorch layers (TrainSequential: the baseline and the reference the fused
-// path is tested against). Functions are reentrant; each call owns its tensors.
+// Trains a bundle of K model configurations as one fused model on one device (TrainFused), or one
+// at a time with standard LibTorch layers (TrainSequential: the baseline and the reference the
+// fused path is tested against). Functions are reentrant; each call owns its tensors.
 #pragma once
 
 #include <torch/torch.h>
@@ -36,14 +36,14 @@ struct TrainOptions {
   // Convolution formulation; by default batched matmuls on CUDA and per-model kernels on CPUs.
   enum class Kernels { kAuto, kBatchedMatmul, kPerModel } kernels = Kernels::kAuto;
   // Batched-matmul convolutions recompute im2col patches in backward rather than keep them: less
-  // memory (H200: 2.44 vs 3.02 MiB per 1-D model in bf16), but slower (1,390 vs 1,516 model-epochs/s
-  // at K=4096 bf16; LeNet 25 vs 34), so off unless memory is what limits the bundle.
+  // memory (H200: 2.44 vs 3.02 MiB per 1-D model in bf16), but slower (1,390 vs 1,516
+  // model-epochs/s at K=4096 bf16; LeNet 25 vs 34), so off unless memory is what limits the bundle.
   bool recompute_patches = false;
   // Checked between steps (no device sync): when set, training stops with ABORTED.
   const std::atomic<bool>* cancel = nullptr;
-  int64_t eval_budget_bytes = 256LL << 20;      // Activation memory one evaluation chunk may use.
-  // Most models in one fused bundle; larger bundles train as consecutive bundles. 0: on CUDA, as many
-  // as 80% of the free device memory holds (EstimateTrainingBytesPerModel); no limit on CPUs.
+  int64_t eval_budget_bytes = 256LL << 20;  // Activation memory one evaluation chunk may use.
+  // Most models in one fused bundle; larger bundles train as consecutive bundles. 0: on CUDA, as
+  // many as 80% of the free device memory holds (EstimateTrainingBytesPerModel); no limit on CPUs.
   int64_t max_fused = 0;
   // CPU only: split the bundle into this many sub-bundles trained side by side, one core each
   // (0: one per intra-op thread). Small batched matmuls do not spread over cores by themselves.
@@ -69,9 +69,9 @@ struct BundleResult {
   std::vector<ModelResult> models;
   std::vector<torch::Tensor> final_params;  // Fused layout, [K, ...] on the CPU.
   double wall_seconds = 0;
-  int64_t fused_steps = 0;      // Steps of the fused loop (the longest model's).
-  int64_t model_steps = 0;      // Useful steps summed over models.
-  double model_epochs = 0;      // Sum over models of their last epoch count.
+  int64_t fused_steps = 0;  // Steps of the fused loop (the longest model's).
+  int64_t model_steps = 0;  // Useful steps summed over models.
+  double model_epochs = 0;  // Sum over models of their last epoch count.
   int64_t forward_macs_per_sample = 0;
   int64_t params_per_model = 0;
   int64_t peak_device_bytes = 0;  // CUDA only: peak allocated during the bundle.
@@ -87,8 +87,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
 StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<ModelConfig>& configs,
                                        const TrainOptions& options);
 
-// Per model and parameter tensor, max |a - b| / max |b|, maximised over all; a and b are fused-layout
-// parameter lists ([K, ...]) of the same shapes.
+// Per model and parameter tensor, max |a - b| / max |b|, maximised over all; a and b are
+// fused-layout parameter lists ([K, ...]) of the same shapes.
 double MaxRelativeParamDifference(const std::vector<torch::Tensor>& a,
                                   const std::vector<torch::Tensor>& b);
 
