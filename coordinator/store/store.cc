@@ -226,7 +226,9 @@ Status Store::Migrate() {
   return Conn::Run(this, "migrate",
                    [&](pqxx::connection& c) -> StatusOr<int> {
                      SF_ASSIGN_OR_RETURN(int n, ApplyMigrations(c, EmbeddedMigrations()));
-                     if (n > 0) SF_LOG(Info) << "applied " << n << " migration(s)";
+                     if (n > 0) {
+                       SF_LOG(Info) << "applied " << n << " migration(s)";
+                     }
                      return n;
                    })
       .status();

@@ -224,7 +224,7 @@ class PatchConv : public torch::autograd::Function<PatchConv> {
     const torch::Tensor& w = saved[1];
     const int64_t k = ctx->saved_data["k"].toInt();
     const int64_t d = ctx->saved_data["d"].toInt();
-    const int64_t K = x.size(0), O = w.size(2);
+    const int64_t K = x.size(0);
     torch::Tensor g = grads[0].contiguous();  // [K, rows, out]
     torch::Tensor patches = Patches(x, k, d);
     torch::Tensor dw = torch::bmm(patches.transpose(1, 2), g);
