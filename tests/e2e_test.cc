@@ -173,6 +173,44 @@ TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
   EXPECT_EQ(most_running, 8) << "two bundles of 4 in flight at once";
 }
 
+TEST_F(EndToEndTest, TrainerErrorsFailAfterMaxAttemptsWithTheReason) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "w", 4);
+  // Each trial may use 1 of 64 lab samples, so no issue/no-issue mix can be drawn: the trainer
+  // refuses every bundle, and after two attempts each trial fails with that reason.
+  std::string yaml = R"(version: 1
+name: doomed
+model: m
+dataset: {name: telemetry, params: {lab_samples: 64, escalation_samples: 16}}
+architecture: {name: cnn1d, channels: [4, 8]}
+training: {max_attempts: 2}
+search:
+  method: grid
+  space:
+    epochs: 1
+    step_size: 0.01
+    issue_rate: 0.5
+    data_size: 0.01
+    seed: [1, 2, 3]
+)";
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("doomed.yaml", yaml)}, &out, &err),
+            0)
+      << err;
+  std::string id = out.substr(0, out.find('\n'));
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 1) << "no trial succeeded";
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM trials WHERE state = 'failed' AND errors = 2 AND attempts = 2"
+            " AND last_error LIKE '%issue samples%'"),
+      3);
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("failed 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("failed after 2 attempt(s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("trainer errors 6"), std::string::npos) << out;
+}
+
 TEST_F(EndToEndTest, HealthServiceReportsServing) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

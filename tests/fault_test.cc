@@ -256,6 +256,23 @@ TEST_F(FaultTest, CoordinatorKilledThreeTimes) {
   ExpectNothingLostOrDuplicated(s);
 }
 
+TEST_F(FaultTest, TwoCoordinatorsOnOneDatabase) {
+  std::string a = farm_->StartCoordinator(/*lease_seconds=*/3);
+  std::string b = farm_->StartCoordinator(/*lease_seconds=*/3);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  ASSERT_NE(a, b);
+  for (int i = 0; i < 4; ++i) {
+    farm_->StartWorker(i % 2 ? a : b, "w" + std::to_string(i), FakeWorker(8, 50));
+  }
+  int64_t id = Submit(a, SweepOf(Trials()));
+  RunUntilDone(id, 0, nullptr);
+  Stats s = Collect(id, "two coordinators, one database");
+  ExpectNothingLostOrDuplicated(s);
+  EXPECT_EQ(s.redelivered, 0);
+  EXPECT_EQ(farm_->Count("SELECT count(DISTINCT worker_id) FROM results"), 4);
+}
+
 TEST_F(FaultTest, DatabaseCrashRestart) {
   if (!db_->is_private()) GTEST_SKIP() << "needs the private cluster (SWEEPFARM_TEST_DSN is set)";
   std::string addr = farm_->StartCoordinator(/*lease_seconds=*/5);
