@@ -118,19 +118,12 @@ int64_t EstimateTrainingBytesPerModel(const FusedNet& net, const TrainOptions& o
 
 namespace {
 
-// Trains `configs` as consecutive fused bundles of at most `chunk` models and joins the results.
-StatusOr<BundleResult> TrainInChunks(const Dataset& data, const std::vector<ModelConfig>& configs,
-                                     const TrainOptions& options, int64_t chunk) {
+// Joins the results of consecutive slices of one bundle, in order. Steps and epochs add up; wall
+// time is the caller's to set.
+BundleResult Join(std::vector<BundleResult> parts) {
   BundleResult out;
-  std::vector<std::vector<torch::Tensor>> params;
-  auto start = Clock::now();
-  for (size_t lo = 0; lo < configs.size(); lo += chunk) {
-    std::vector<ModelConfig> part(
-        configs.begin() + lo,
-        configs.begin() + std::min(configs.size(), lo + static_cast<size_t>(chunk)));
-    SF_ASSIGN_OR_RETURN(BundleResult r, TrainFused(data, part, options));
+  for (auto& r : parts) {
     for (auto& m : r.models) out.models.push_back(std::move(m));
-    params.push_back(r.final_params);
     out.fused_steps += r.fused_steps;
     out.model_steps += r.model_steps;
     out.model_epochs += r.model_epochs;
@@ -139,11 +132,26 @@ StatusOr<BundleResult> TrainInChunks(const Dataset& data, const std::vector<Mode
     out.peak_device_bytes = std::max(out.peak_device_bytes, r.peak_device_bytes);
     out.used_cuda_graph = r.used_cuda_graph;
   }
-  for (size_t i = 0; !params.empty() && i < params[0].size(); ++i) {
+  for (size_t i = 0; !parts.empty() && i < parts[0].final_params.size(); ++i) {
     std::vector<torch::Tensor> list;
-    for (const auto& p : params) list.push_back(p[i]);
+    for (const auto& r : parts) list.push_back(r.final_params[i]);
     out.final_params.push_back(torch::cat(list));
   }
+  return out;
+}
+
+// Trains configs[lo, hi) as consecutive fused bundles of at most `chunk` models.
+StatusOr<BundleResult> TrainInChunks(const Dataset& data, const std::vector<ModelConfig>& configs,
+                                     size_t lo, size_t hi, const TrainOptions& options,
+                                     size_t chunk) {
+  auto start = Clock::now();
+  std::vector<BundleResult> parts;
+  for (size_t a = lo; a < hi; a += chunk) {
+    std::vector<ModelConfig> part(configs.begin() + a, configs.begin() + std::min(hi, a + chunk));
+    SF_ASSIGN_OR_RETURN(BundleResult r, TrainFused(data, part, options));
+    parts.push_back(std::move(r));
+  }
+  BundleResult out = Join(std::move(parts));
   out.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return out;
 }
@@ -181,55 +189,20 @@ StatusOr<BundleResult> TrainFusedInParallel(const Dataset& data,
     size_t lo = K * p / parts, hi = K * (p + 1) / parts;
     threads.emplace_back([&, p, lo, hi] {
       at::set_num_threads(1);
-      const size_t chunk = std::max(1, options.cpu_max_fused);
-      std::vector<BundleResult> parts_done;
-      for (size_t a = lo; a < hi; a += chunk) {
-        std::vector<ModelConfig> slice(configs.begin() + a,
-                                       configs.begin() + std::min(hi, a + chunk));
-        auto r = TrainFused(data, slice, options);
-        if (!r.ok()) {
-          results[p] = r.status();
-          return;
-        }
-        parts_done.push_back(std::move(r).value());
-      }
-      BundleResult joined;
-      std::vector<std::vector<torch::Tensor>> params;
-      for (auto& r : parts_done) {
-        for (auto& m : r.models) joined.models.push_back(std::move(m));
-        params.push_back(r.final_params);
-        joined.fused_steps += r.fused_steps;
-        joined.model_steps += r.model_steps;
-        joined.model_epochs += r.model_epochs;
-        joined.forward_macs_per_sample = r.forward_macs_per_sample;
-        joined.params_per_model = r.params_per_model;
-      }
-      for (size_t i = 0; !params.empty() && i < params[0].size(); ++i) {
-        std::vector<torch::Tensor> list;
-        for (const auto& q : params) list.push_back(q[i]);
-        joined.final_params.push_back(torch::cat(list));
-      }
-      results[p] = std::move(joined);
+      results[p] = TrainInChunks(data, configs, lo, hi, options,
+                                 static_cast<size_t>(std::max(1, options.cpu_max_fused)));
     });
   }
   for (auto& t : threads) t.join();
-  BundleResult out;
-  std::vector<std::vector<torch::Tensor>> params;
+  std::vector<BundleResult> lanes;
+  int64_t longest = 0;
   for (auto& r : results) {
     if (!r.ok()) return r.status();
-    for (auto& m : r->models) out.models.push_back(std::move(m));
-    params.push_back(r->final_params);
-    out.fused_steps = std::max(out.fused_steps, r->fused_steps);
-    out.model_steps += r->model_steps;
-    out.model_epochs += r->model_epochs;
-    out.forward_macs_per_sample = r->forward_macs_per_sample;
-    out.params_per_model = r->params_per_model;
+    longest = std::max(longest, r->fused_steps);
+    lanes.push_back(std::move(r).value());
   }
-  for (size_t i = 0; i < params[0].size(); ++i) {
-    std::vector<torch::Tensor> list;
-    for (const auto& p : params) list.push_back(p[i]);
-    out.final_params.push_back(torch::cat(list));
-  }
+  BundleResult out = Join(std::move(lanes));
+  out.fused_steps = longest;  // The lanes ran side by side.
   out.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return out;
 }
@@ -245,7 +218,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   if (fit < static_cast<int64_t>(configs.size())) {
     TrainOptions one = options;
     one.max_fused = fit;
-    return TrainInChunks(data, configs, one, fit);
+    return TrainInChunks(data, configs, 0, configs.size(), one, static_cast<size_t>(fit));
   }
   if (options.device.is_cpu()) {
     int parts = options.cpu_parallel > 0 ? options.cpu_parallel : at::get_num_threads();
