@@ -1,0 +1,115 @@
+#include "coordinator/selection/ensemble.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+namespace sweepfarm::selection {
+namespace {
+
+Status Check(const std::vector<Predictions>& candidates, const std::vector<int32_t>& labels,
+             int classes, int size, const char* what) {
+  if (candidates.empty()) return InvalidArgumentError(std::string(what) + ": no candidates");
+  if (classes < 2) return InvalidArgumentError(std::string(what) + ": classes must be >= 2");
+  if (size < 1) return InvalidArgumentError(std::string(what) + ": ensemble size must be >= 1");
+  const size_t want = labels.size() * static_cast<size_t>(classes);
+  for (const auto& c : candidates) {
+    if (c.probs.size() != want) {
+      return InvalidArgumentError(std::string(what) + ": trial " + std::to_string(c.trial_id) +
+                                  " has " + std::to_string(c.probs.size()) +
+                                  " probabilities, expected " + std::to_string(want));
+    }
+  }
+  for (int32_t y : labels) {
+    if (y < 0 || y >= classes)
+      return InvalidArgumentError(std::string(what) + ": label out of range");
+  }
+  return OkStatus();
+}
+
+int Argmax(const float* row, int classes) {
+  return static_cast<int>(std::max_element(row, row + classes) - row);
+}
+
+}  // namespace
+
+double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes) {
+  if (labels.empty()) return 0;
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    correct += Argmax(&probs[i * classes], classes) == labels[i];
+  }
+  return static_cast<double>(correct) / static_cast<double>(labels.size());
+}
+
+std::vector<float> Average(const std::vector<const Predictions*>& members,
+                           const std::vector<double>& weights, size_t size) {
+  std::vector<double> sum(size, 0.0);
+  for (size_t m = 0; m < members.size(); ++m) {
+    for (size_t i = 0; i < size; ++i) sum[i] += weights[m] * members[m]->probs[i];
+  }
+  return std::vector<float>(sum.begin(), sum.end());
+}
+
+StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
+                                const std::vector<int32_t>& labels, int classes, int size) {
+  SF_RETURN_IF_ERROR(Check(candidates, labels, classes, size, "greedy selection"));
+  const size_t n = labels.size() * static_cast<size_t>(classes);
+  std::vector<double> running(n, 0.0);  // Sum of the chosen members' probabilities.
+  std::vector<int> counts(candidates.size(), 0);
+  std::vector<int> best_counts;
+  double best_accuracy = -1;
+  for (int step = 1; step <= size; ++step) {
+    int pick = -1;
+    double pick_accuracy = -1;
+    std::vector<float> trial(n);
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      for (size_t i = 0; i < n; ++i) {
+        trial[i] = static_cast<float>((running[i] + candidates[c].probs[i]) / step);
+      }
+      double acc = Accuracy(trial, labels, classes);
+      if (acc > pick_accuracy) {
+        pick_accuracy = acc;
+        pick = static_cast<int>(c);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) running[i] += candidates[pick].probs[i];
+    ++counts[pick];
+    if (pick_accuracy > best_accuracy) {  // Keep the best prefix, not necessarily the last.
+      best_accuracy = pick_accuracy;
+      best_counts = counts;
+    }
+  }
+  Ensemble e;
+  const double total = std::accumulate(best_counts.begin(), best_counts.end(), 0.0);
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    if (best_counts[c] == 0) continue;
+    e.trial_ids.push_back(candidates[c].trial_id);
+    e.weights.push_back(best_counts[c] / total);
+  }
+  e.selection_accuracy = best_accuracy;
+  return e;
+}
+
+StatusOr<Ensemble> TopK(const std::vector<Predictions>& candidates,
+                        const std::vector<int32_t>& labels, int classes, int k) {
+  SF_RETURN_IF_ERROR(Check(candidates, labels, classes, k, "top-k averaging"));
+  std::vector<std::pair<double, size_t>> ranked;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    ranked.push_back({-Accuracy(candidates[c].probs, labels, classes), c});
+  }
+  std::stable_sort(ranked.begin(), ranked.end());
+  Ensemble e;
+  std::vector<const Predictions*> members;
+  const size_t take = std::min(ranked.size(), static_cast<size_t>(k));
+  for (size_t i = 0; i < take; ++i) {
+    members.push_back(&candidates[ranked[i].second]);
+    e.trial_ids.push_back(candidates[ranked[i].second].trial_id);
+    e.weights.push_back(1.0 / static_cast<double>(take));
+  }
+  e.selection_accuracy =
+      Accuracy(Average(members, e.weights, labels.size() * classes), labels, classes);
+  return e;
+}
+
+}  // namespace sweepfarm::selection

@@ -1,0 +1,85 @@
+#include "coordinator/selection/ensemble.h"
+
+#include <gtest/gtest.h>
+
+namespace sweepfarm::selection {
+namespace {
+
+// Binary problems written as P(class 1) per sample; probs become [1-p, p] rows.
+Predictions Binary(int64_t id, const std::vector<float>& p1) {
+  Predictions p;
+  p.trial_id = id;
+  for (float v : p1) {
+    p.probs.push_back(1 - v);
+    p.probs.push_back(v);
+  }
+  return p;
+}
+
+TEST(EnsembleTest, AccuracyAndAverage) {
+  std::vector<int32_t> y{1, 0, 1, 1};
+  Predictions a = Binary(1, {0.9f, 0.2f, 0.4f, 0.8f});
+  EXPECT_DOUBLE_EQ(Accuracy(a.probs, y, 2), 0.75);
+  Predictions b = Binary(2, {0.1f, 0.2f, 0.8f, 0.6f});
+  auto avg = Average({&a, &b}, {0.5, 0.5}, a.probs.size());
+  EXPECT_FLOAT_EQ(avg[1], 0.5f);  // Sample 0: (0.9 + 0.1) / 2.
+  EXPECT_FLOAT_EQ(avg[5], 0.6f);  // Sample 2: (0.4 + 0.8) / 2.
+}
+
+// Three models, each confidently right where another is unsure-and-wrong: no single model beats
+// 4/6, but models 10 and 11 averaged are right everywhere (each of their errors, 0.2 or 0.8, is
+// outweighed by the other's 0.9 or 0.1), and greedy selection finds that pair at its second step.
+TEST(EnsembleTest, GreedyFindsComplementaryMembers) {
+  std::vector<int32_t> y{1, 1, 1, 0, 0, 0};
+  std::vector<Predictions> c{Binary(10, {0.2f, 0.9f, 0.9f, 0.1f, 0.1f, 0.8f}),
+                             Binary(11, {0.9f, 0.2f, 0.9f, 0.8f, 0.1f, 0.1f}),
+                             Binary(12, {0.9f, 0.9f, 0.2f, 0.1f, 0.8f, 0.1f}),
+                             Binary(13, {0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f})};
+  for (const auto& p : c) EXPECT_LE(Accuracy(p.probs, y, 2), 4.0 / 6);
+  auto e = GreedySelect(c, y, 2, 5);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
+  std::vector<int64_t> ids = e->trial_ids;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int64_t>{10, 11}));
+  EXPECT_EQ(e->weights, (std::vector<double>{0.5, 0.5}));
+  double sum = 0;
+  for (double w : e->weights) sum += w;
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+}
+
+TEST(EnsembleTest, GreedyWithReplacementWeightsTheStrongMember) {
+  std::vector<int32_t> y{1, 1, 0, 0};
+  // Model 1 is right everywhere; model 2 adds nothing. The best ensemble is model 1 alone.
+  std::vector<Predictions> c{Binary(1, {0.8f, 0.7f, 0.3f, 0.2f}),
+                             Binary(2, {0.1f, 0.9f, 0.9f, 0.1f})};
+  auto e = GreedySelect(c, y, 2, 4);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->trial_ids, (std::vector<int64_t>{1}));
+  EXPECT_EQ(e->weights, (std::vector<double>{1.0}));
+  EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
+}
+
+TEST(EnsembleTest, TopKAveragesTheBest) {
+  std::vector<int32_t> y{1, 0, 1};
+  std::vector<Predictions> c{Binary(1, {0.9f, 0.1f, 0.9f}), Binary(2, {0.1f, 0.9f, 0.1f}),
+                             Binary(3, {0.6f, 0.4f, 0.4f})};
+  auto e = TopK(c, y, 2, 2);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->trial_ids, (std::vector<int64_t>{1, 3}));
+  EXPECT_DOUBLE_EQ(e->weights[0], 0.5);
+  EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
+}
+
+TEST(EnsembleTest, RejectsMismatchedInput) {
+  std::vector<int32_t> y{1, 0};
+  auto e = GreedySelect({Binary(7, {0.5f})}, y, 2, 3);
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("trial 7 has 2 probabilities, expected 4"),
+            std::string::npos);
+  EXPECT_FALSE(TopK({}, y, 2, 1).ok());
+  EXPECT_FALSE(GreedySelect({Binary(1, {0.5f, 0.5f})}, {1, 3}, 2, 1).ok());
+}
+
+}  // namespace
+}  // namespace sweepfarm::selection
