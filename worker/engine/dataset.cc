@@ -22,9 +22,12 @@ const std::map<std::string, std::map<std::string, ParamRule>>& Rules() {
       {"telemetry",
        {{"seed", {0, 9.0e15, true}},
         {"lab_samples", {64, 10'000'000, true}},
-        {"escalation_samples", {16, 10'000'000, true}}}},
+        {"escalation_samples", {16, 10'000'000, true}},
+        {"holdout_fraction", {0, 0.9, false}}}},
       {"fashion-mnist",
-       {{"train_samples", {64, 60000, true}}, {"test_samples", {16, 10000, true}}}},
+       {{"train_samples", {64, 60000, true}},
+        {"test_samples", {16, 10000, true}},
+        {"holdout_fraction", {0, 0.9, false}}}},
   };
   return *rules;
 }
@@ -72,10 +75,10 @@ Status ValidateDatasetParams(const std::string& name, const DatasetParams& param
     }
     if (!(value >= rule->second.min && value <= rule->second.max) ||
         (rule->second.integer && std::floor(value) != value)) {
+      char range[64];
+      std::snprintf(range, sizeof(range), "[%.15g, %.15g]", rule->second.min, rule->second.max);
       return InvalidArgumentError("parameter " + key + " of dataset " + name + " must be " +
-                                  (rule->second.integer ? "an integer " : "") + "in [" +
-                                  std::to_string(static_cast<long long>(rule->second.min)) + ", " +
-                                  std::to_string(static_cast<long long>(rule->second.max)) + "]");
+                                  (rule->second.integer ? "an integer " : "") + "in " + range);
     }
   }
   return OkStatus();
@@ -88,17 +91,25 @@ StatusOr<std::shared_ptr<const Dataset>> MakeDataset(const std::string& name,
     auto it = params.find(key);
     return it == params.end() ? fallback : it->second;
   };
+  std::shared_ptr<const Dataset> ds;
   if (name == "telemetry") {
     TelemetryOptions o;
     o.seed = static_cast<uint64_t>(get("seed", 1));
     o.lab_samples = static_cast<int64_t>(get("lab_samples", 5275));
     o.escalation_samples = static_cast<int64_t>(get("escalation_samples", 2000));
-    return MakeTelemetryDataset(o);
+    ds = MakeTelemetryDataset(o);
+  } else {
+    FashionMnistOptions o;
+    o.train_samples = static_cast<int64_t>(get("train_samples", 60000));
+    o.test_samples = static_cast<int64_t>(get("test_samples", 10000));
+    SF_ASSIGN_OR_RETURN(ds, MakeFashionMnistDataset(o));
   }
-  FashionMnistOptions o;
-  o.train_samples = static_cast<int64_t>(get("train_samples", 60000));
-  o.test_samples = static_cast<int64_t>(get("test_samples", 10000));
-  return MakeFashionMnistDataset(o);
+  // Selection first, holdout last: disjoint parts of the customer-like split.
+  auto split = std::make_shared<Dataset>(*ds);
+  split->selection_size =
+      ds->test.size() -
+      static_cast<int64_t>(std::floor(get("holdout_fraction", 0.5) * ds->test.size()));
+  return std::shared_ptr<const Dataset>(std::move(split));
 }
 
 std::string HashTensors(const std::vector<torch::Tensor>& tensors) {

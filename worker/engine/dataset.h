@@ -25,11 +25,14 @@ struct Dataset {
   int64_t num_classes = 2;
   // For binary datasets, the class that means "issue" (resampled to a trial's issue_rate).
   bool binary_issue_label = false;
-  Split train;       // Lab data.
-  Split test;        // Customer-like data the objective is measured on.
-  std::string hash;  // Content hash over every tensor's bytes.
+  Split train;  // Lab data.
+  Split test;   // Customer-like data: its first selection_size samples are the selection
+                // split, the rest the holdout split.
+  int64_t selection_size = -1;  // -1: all of the test split is selection.
+  std::string hash;             // Content hash over every tensor's bytes.
 
   std::vector<int64_t> sample_shape() const;
+  int64_t SelectionSize() const { return selection_size < 0 ? test.size() : selection_size; }
   // Accuracy of always predicting the test split's most common class (all "issue" for telemetry).
   double MajorityBaseline() const;  // Shape of one sample: {T, C} or {H, W, C}.
   // Copies all tensors to `device` (once per worker; shared by every bundle).

@@ -306,27 +306,42 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   auto evaluate = [&](int64_t at_step) {
     torch::NoGradGuard no_grad;
     const int64_t n = data.test.size();
-    torch::Tensor correct = torch::zeros({K}, i64);
+    const int64_t sel = data.SelectionSize();
+    torch::Tensor sel_correct = torch::zeros({K}, i64);
+    torch::Tensor hold_correct = torch::zeros({K}, i64);
     torch::Tensor loss_sum = torch::zeros({K}, f32);
+    torch::Tensor probs;  // [K, n, classes], float16: what ensembles are built from.
+    if (options.keep_predictions) {
+      probs = torch::empty({K, n, data.num_classes},
+                           torch::TensorOptions().dtype(torch::kHalf).device(device));
+    }
     for (int64_t lo = 0; lo < n; lo += chunk) {
       int64_t hi = std::min(n, lo + chunk);
       torch::Tensor logits = net.ForwardShared(data.test.x.slice(0, lo, hi), options.compute);
       torch::Tensor y = data.test.y.slice(0, lo, hi).view({1, hi - lo});
-      correct += logits.argmax(2).eq(y).sum(1);
-      loss_sum -= torch::log_softmax(logits, 2)
-                      .gather(2, y.expand({K, hi - lo}).unsqueeze(2))
-                      .squeeze(2)
-                      .sum(1);
+      torch::Tensor hit = logits.argmax(2).eq(y);  // [K, n]
+      const int64_t split = std::clamp<int64_t>(sel - lo, 0, hi - lo);
+      sel_correct += hit.slice(1, 0, split).sum(1);
+      hold_correct += hit.slice(1, split).sum(1);
+      torch::Tensor logp = torch::log_softmax(logits, 2);
+      loss_sum -= logp.gather(2, y.expand({K, hi - lo}).unsqueeze(2)).squeeze(2).sum(1);
+      if (probs.defined()) probs.slice(1, lo, hi).copy_(logp.exp());
     }
-    torch::Tensor c = correct.cpu(), l = loss_sum.cpu(), t = epoch_loss.cpu();
+    torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
+                  t = epoch_loss.cpu();
     for (const auto& [k, epoch] : sched.evals.at(at_step)) {
       EvalPoint e;
       e.epoch = epoch;
       e.steps = at_step;
-      e.correct = c[k].item<int64_t>();
+      e.selection_correct = sc[k].item<int64_t>();
+      e.holdout_correct = hc[k].item<int64_t>();
+      e.correct = e.selection_correct + e.holdout_correct;
       e.test_accuracy = static_cast<double>(e.correct) / n;
+      e.selection_accuracy = sel > 0 ? static_cast<double>(e.selection_correct) / sel : 0;
+      e.holdout_accuracy = n > sel ? static_cast<double>(e.holdout_correct) / (n - sel) : 0;
       e.test_loss = l[k].item<double>() / n;
       e.train_loss = t[k].item<double>() / sched.steps_per_epoch[k];
+      if (probs.defined()) e.probs = probs[k].cpu();
       result.models[k].evals.push_back(e);
     }
   };
@@ -455,21 +470,29 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) {
         epoch_loss = epoch_loss_t.item<double>();
         const int64_t n = data.test.size();
-        int64_t correct = 0;
+        const int64_t sel = data.SelectionSize();
+        int64_t sel_correct = 0, hold_correct = 0;
         double test_loss = 0;
         for (int64_t lo = 0; lo < n; lo += 512) {
           int64_t hi = std::min(n, lo + 512);
           torch::Tensor out =
               FusedNet::ReferenceForward(layers, w, data.test.x.slice(0, lo, hi), sd);
           torch::Tensor y = data.test.y.slice(0, lo, hi);
-          correct += out.argmax(1).eq(y).sum().item<int64_t>();
+          torch::Tensor hit = out.argmax(1).eq(y);
+          const int64_t split = std::clamp<int64_t>(sel - lo, 0, hi - lo);
+          sel_correct += hit.slice(0, 0, split).sum().item<int64_t>();
+          hold_correct += hit.slice(0, split).sum().item<int64_t>();
           test_loss += torch::cross_entropy_loss(out, y, {}, at::Reduction::Sum).item<double>();
         }
         EvalPoint e;
         e.epoch = it->second.front().second;
         e.steps = s + 1;
-        e.correct = correct;
-        e.test_accuracy = static_cast<double>(correct) / n;
+        e.selection_correct = sel_correct;
+        e.holdout_correct = hold_correct;
+        e.correct = sel_correct + hold_correct;
+        e.test_accuracy = static_cast<double>(e.correct) / n;
+        e.selection_accuracy = sel > 0 ? static_cast<double>(sel_correct) / sel : 0;
+        e.holdout_accuracy = n > sel ? static_cast<double>(hold_correct) / (n - sel) : 0;
         e.test_loss = test_loss / n;
         e.train_loss = epoch_loss / sched.steps_per_epoch[0];
         model.evals.push_back(e);

@@ -39,6 +39,8 @@ struct TrainOptions {
   // memory (H200: 2.44 vs 3.02 MiB per 1-D model in bf16), but slower (1,390 vs 1,516
   // model-epochs/s at K=4096 bf16; LeNet 25 vs 34), so off unless memory is what limits the bundle.
   bool recompute_patches = false;
+  bool keep_predictions =
+      false;  // Return each evaluation's class probabilities (EvalPoint::probs).
   // Checked between steps (no device sync): when set, training stops with ABORTED.
   const std::atomic<bool>* cancel = nullptr;
   int64_t eval_budget_bytes = 256LL << 20;  // Activation memory one evaluation chunk may use.
@@ -55,8 +57,15 @@ struct TrainOptions {
 struct EvalPoint {
   int64_t epoch = 0;
   int64_t steps = 0;
-  int64_t correct = 0;
+  int64_t correct = 0;  // On the whole test split (selection + holdout).
   double test_accuracy = 0;
+  // The test split's two disjoint parts (Dataset::SelectionSize): selection accuracy is what
+  // trials and ensembles are chosen by; holdout accuracy only reports.
+  int64_t selection_correct = 0;
+  int64_t holdout_correct = 0;
+  double selection_accuracy = 0;
+  double holdout_accuracy = 0;
+  torch::Tensor probs;  // With keep_predictions: [test samples, classes] float16 on the CPU.
   double test_loss = 0;
   double train_loss = 0;  // Mean training loss over the last epoch.
 };

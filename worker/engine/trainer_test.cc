@@ -175,6 +175,35 @@ TEST_P(TrainerTest, MaxFusedSplitsBundlesWithoutChangingResults) {
   }
 }
 
+TEST_P(TrainerTest, SelectionAndHoldoutSplitsAndPredictions) {
+  auto made = MakeDataset(
+      "telemetry", {{"lab_samples", 640}, {"escalation_samples", 300}, {"holdout_fraction", 0.4}});
+  ASSERT_TRUE(made.ok());
+  auto data = (*made)->To(device());
+  EXPECT_EQ(data->SelectionSize(), 180);
+  auto options = Options("cnn1d");
+  options.keep_predictions = true;
+  auto configs = RandomConfigs(3, true, 13);
+  auto fused = TrainFused(*data, configs, options);
+  auto seq = TrainSequential(*data, configs, options);
+  ASSERT_TRUE(fused.ok() && seq.ok());
+  torch::Tensor y = data->test.y.cpu();
+  for (size_t k = 0; k < configs.size(); ++k) {
+    const EvalPoint& e = fused->models[k].evals.back();
+    EXPECT_EQ(e.selection_correct + e.holdout_correct, e.correct);
+    EXPECT_NEAR(e.selection_accuracy, e.selection_correct / 180.0, 1e-12);
+    EXPECT_NEAR(e.holdout_accuracy, e.holdout_correct / 120.0, 1e-12);
+    EXPECT_LE(std::abs(e.selection_correct - seq->models[k].evals.back().selection_correct), 1);
+    // The probabilities are the model's: rows sum to 1 and their argmax scores the same counts.
+    ASSERT_EQ(e.probs.sizes(), (std::vector<int64_t>{300, 2}));
+    torch::Tensor p = e.probs.to(torch::kFloat32);
+    EXPECT_LT((p.sum(1) - 1).abs().max().item<double>(), 2e-3);
+    torch::Tensor hit = p.argmax(1).eq(y);
+    EXPECT_NEAR(hit.slice(0, 0, 180).sum().item<int64_t>(), e.selection_correct, 1);
+    EXPECT_NEAR(hit.slice(0, 180).sum().item<int64_t>(), e.holdout_correct, 1);
+  }
+}
+
 TEST_P(TrainerTest, SameSeedSameResult) {
   auto data = SmallTelemetry()->To(device());
   auto configs = RandomConfigs(3, true, 9);
