@@ -147,7 +147,8 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     w.Key("retried").Int(s.retried()).Key("lost_leases").Int(s.lost_leases());
     w.Key("trainer_errors").Int(s.trainer_errors()).Key("stale_results").Int(s.stale_results());
     w.Key("best_trial_id").Int(s.best_trial_id());
-    w.Key("best_test_accuracy").Number(s.best_test_accuracy());
+    w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
+    w.Key("best_holdout_accuracy").Number(s.best_holdout_accuracy());
     w.Key("baseline_accuracy").Number(s.baseline_accuracy());
     w.Key("elapsed_seconds").Number(s.elapsed_seconds());
     w.Key("trials_per_second").Number(s.trials_per_second());
@@ -176,9 +177,12 @@ int ShowStatus(Client& c, int64_t id, bool json) {
         static_cast<long long>(s.stale_results()));
   }
   if (s.best_trial_id() > 0) {
-    std::printf("  best test accuracy %.4f (trial %lld); majority-class baseline %.4f (%+.4f)\n",
-                s.best_test_accuracy(), static_cast<long long>(s.best_trial_id()),
-                s.baseline_accuracy(), s.best_test_accuracy() - s.baseline_accuracy());
+    std::printf(
+        "  best trial %lld: selection accuracy %.4f, holdout %.4f; majority-class "
+        "baseline %.4f (holdout %+.4f)\n",
+        static_cast<long long>(s.best_trial_id()), s.best_selection_accuracy(),
+        s.best_holdout_accuracy(), s.baseline_accuracy(),
+        s.best_holdout_accuracy() - s.baseline_accuracy());
   }
   std::printf("  elapsed %s, %.2f trials/s\n", Duration(s.elapsed_seconds()).c_str(),
               s.trials_per_second());
@@ -213,6 +217,8 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
       w.BeginObject().Key("rank").Int(++rank).Key("trial_id").Int(t.trial_id());
       w.Key("status").String(t.state()).Key("params");
       ParamsJson(w, t.params());
+      w.Key("selection_accuracy").Number(r.selection_accuracy());
+      w.Key("holdout_accuracy").Number(r.holdout_accuracy());
       w.Key("test_accuracy").Number(r.test_accuracy()).Key("test_loss").Number(r.test_loss());
       w.Key("train_loss").Number(r.train_loss()).Key("wall_seconds").Number(r.wall_seconds());
       w.Key("samples_per_second").Number(r.samples_per_second()).Key("steps").Int(r.steps());
@@ -224,12 +230,14 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
     std::cout << w.str() << "\n";
     return 0;
   }
-  std::printf("%4s %8s %9s %9s %10s  %s\n", "rank", "trial", "test_acc", "test_loss", "train_loss",
-              "params");
+  // Ranked by selection accuracy; holdout accuracy is shown, never used to rank.
+  std::printf("%4s %8s %9s %9s %9s %10s  %s\n", "rank", "trial", "selection", "holdout",
+              "test_loss", "train_loss", "params");
   int rank = 0;
   for (const auto& t : resp.trials()) {
-    std::printf("%4d %8lld %9.4f %9.4f %10.4f  %s\n", ++rank, static_cast<long long>(t.trial_id()),
-                t.result().test_accuracy(), t.result().test_loss(), t.result().train_loss(),
+    std::printf("%4d %8lld %9.4f %9.4f %9.4f %10.4f  %s\n", ++rank,
+                static_cast<long long>(t.trial_id()), t.result().selection_accuracy(),
+                t.result().holdout_accuracy(), t.result().test_loss(), t.result().train_loss(),
                 FormatParams(t.params()).c_str());
   }
   if (rank == 0) std::printf("(no finished trials yet)\n");
@@ -270,7 +278,7 @@ int Watch(Client& c, int64_t id) {
     int filled = s.total() > 0 ? static_cast<int>(width * finished / s.total()) : 0;
     char best[48] = "-";
     if (s.best_trial_id() > 0) {
-      std::snprintf(best, sizeof(best), "%.4f (trial %lld)", s.best_test_accuracy(),
+      std::snprintf(best, sizeof(best), "%.4f (trial %lld)", s.best_selection_accuracy(),
                     static_cast<long long>(s.best_trial_id()));
     }
     bool done = s.state() == "done";

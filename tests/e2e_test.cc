@@ -133,15 +133,25 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   double prev = 2;
   for (const auto& v : board.values()) {
     const auto& f = v.struct_value().fields();
-    double acc = f.at("test_accuracy").number_value();
+    double acc = f.at("selection_accuracy").number_value();  // Ranked by selection only.
+    EXPECT_GE(f.at("holdout_accuracy").number_value(), 0.5);
     EXPECT_LE(acc, prev);
     prev = acc;
     EXPECT_GT(f.at("trial_id").number_value(), 0);
     EXPECT_EQ(f.at("status").string_value(), "succeeded");
     EXPECT_GE(f.at("params").struct_value().fields().at("epochs").number_value(), 2);
   }
-  double best = board.values(0).struct_value().fields().at("test_accuracy").number_value();
-  EXPECT_DOUBLE_EQ(best, Query("SELECT max(test_accuracy) FROM results")[0][0].as<double>());
+  double best = board.values(0).struct_value().fields().at("selection_accuracy").number_value();
+  EXPECT_DOUBLE_EQ(best, Query("SELECT max(selection_accuracy) FROM results")[0][0].as<double>());
+  // Selection and holdout are the two halves of the 500 escalation samples; every trial's class
+  // probabilities are kept (float16), and agree with its accuracies.
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM results WHERE abs((selection_accuracy + holdout_accuracy) / 2"
+            " - test_accuracy) < 1e-9"),
+      16);
+  EXPECT_EQ(Count("SELECT count(*) FROM predictions WHERE samples = 500 AND classes = 2 AND "
+                  "selection_size = 250 AND octet_length(probs) = 2000"),
+            16);
 
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", sid, "--json"}, &out, &err), 0) << err;
   google::protobuf::Struct status;
@@ -281,6 +291,20 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("reports[1].result.test_accuracy"), std::string::npos);
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+
+  // Predictions whose bytes do not match their shape are refused too.
+  report.mutable_reports()->RemoveLast();
+  auto* wrong = report.mutable_reports(0)->mutable_result()->mutable_predictions();
+  wrong->set_samples(10);
+  wrong->set_classes(2);
+  wrong->set_probs_f16("xyz");
+  grpc::ClientContext c4b;
+  s = stub->ReportResults(&c4b, report, &rr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reports[0].result.predictions"), std::string::npos);
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+  report.mutable_reports(0)->mutable_result()->clear_predictions();
+  report.add_reports();  // Removed again below.
 
   // The valid report is accepted once; the same report again is a duplicate, not a second result;
   // a report with a wrong token is stale.

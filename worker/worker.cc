@@ -53,6 +53,7 @@ StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>&
       p.epoch = e;
       p.steps = e;
       p.test_accuracy = 0.5 + 0.4 * static_cast<double>(h % 10000) / 10000.0;
+      p.selection_accuracy = p.holdout_accuracy = p.test_accuracy;
       p.test_loss = 1 - p.test_accuracy;
       p.train_loss = p.test_loss;
       m.evals.push_back(p);
@@ -267,6 +268,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
 
   topts.cancel = &cancel_;
   topts.max_fused = options_.max_fused;
+  topts.keep_predictions = true;
   StatusOr<engine::BundleResult> result = InternalError("not run");
   StatusOr<std::shared_ptr<const engine::Dataset>> data = InternalError("not loaded");
   std::string dataset_hash = "fake";
@@ -325,23 +327,52 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       m->set_device(options_.device);
       m->set_bundle_size(static_cast<int>(configs.size()));
       m->set_baseline_accuracy(baseline);
+      m->set_selection_accuracy(e->selection_accuracy);
+      m->set_holdout_accuracy(e->holdout_accuracy);
+      if (e->probs.defined()) {
+        torch::Tensor p = e->probs.contiguous();
+        v1::Predictions* pred = m->mutable_predictions();
+        pred->set_samples(static_cast<int32_t>(p.size(0)));
+        pred->set_classes(static_cast<int32_t>(p.size(1)));
+        pred->set_selection_size(static_cast<int32_t>((*data)->SelectionSize()));
+        pred->set_probs_f16(std::string(static_cast<const char*>(p.data_ptr()), p.nbytes()));
+      }
     }
   }
   if (!result.ok()) SF_LOG(Error) << "bundle failed: " << result.status().ToString();
+  // Requests of at most about 4 MiB (predictions can be large), each retried until answered.
+  std::vector<v1::ReportResultsRequest> batches(1);
+  size_t bytes = 0;
+  for (auto& rep : *req.mutable_reports()) {
+    size_t size = rep.ByteSizeLong();
+    if (batches.back().reports_size() > 0 && bytes + size > (4u << 20)) {
+      batches.emplace_back();
+      bytes = 0;
+    }
+    batches.back().set_worker_id(worker_id_);
+    *batches.back().add_reports() = std::move(rep);
+    bytes += size;
+  }
+  for (const auto& batch : batches) {
+    SF_RETURN_IF_ERROR(Report(batch, result.ok() ? result->wall_seconds : 0.0));
+  }
+  return OkStatus();
+}
+
+Status Worker::Report(const v1::ReportResultsRequest& req, double bundle_seconds) {
   // Reporting must not be lost to a passing outage: retry until the coordinator answers.
   int backoff_ms = 100;
   for (int attempt = 0;; ++attempt) {
     v1::ReportResultsResponse resp;
     auto ctx = Context(options_.rpc_deadline_ms);
-    // Wait for the channel to be ready (a restarting coordinator) rather than fail fast and back
-    // off.
+    // Wait for a ready channel (a restarting coordinator) rather than fail fast and back off.
     ctx->set_wait_for_ready(true);
     Status s = FromGrpc(stub_->ReportResults(ctx.get(), req, &resp), "ReportResults");
     if (s.ok()) {
       trials_done_ += resp.accepted();
       SF_LOG(Info) << "reported " << req.reports_size() << " trial(s): " << resp.accepted()
                    << " accepted, " << resp.duplicates() << " duplicate, " << resp.rejected_stale()
-                   << " stale; bundle " << (result.ok() ? result->wall_seconds : 0.0) << " s";
+                   << " stale; bundle " << bundle_seconds << " s";
       return OkStatus();
     }
     if (s.code() != StatusCode::kUnavailable || attempt >= 30) return s;

@@ -46,6 +46,7 @@ class Worker {
   Status SlotLoop(int slot);
   Status TrainAndReport(const v1::LeaseWorkResponse& lease);
   Status HandBack(const std::vector<v1::TrialLease>& leases);
+  Status Report(const v1::ReportResultsRequest& req, double bundle_seconds);
   StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
 
   WorkerOptions options_;

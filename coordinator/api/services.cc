@@ -117,6 +117,22 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
       if (r.result().dataset_hash().empty()) {
         return Invalid("ReportResults", at + ".result.dataset_hash is empty");
       }
+      for (double v : {r.result().selection_accuracy(), r.result().holdout_accuracy()}) {
+        if (!(v >= 0 && v <= 1)) {
+          return Invalid("ReportResults", at + ".result.selection_accuracy and holdout_accuracy "
+                                               "must be in [0, 1]");
+        }
+      }
+      if (r.result().has_predictions()) {
+        const auto& p = r.result().predictions();
+        if (p.samples() < 1 || p.classes() < 2 || p.selection_size() < 0 ||
+            p.selection_size() > p.samples() ||
+            p.probs_f16().size() != 2ull * p.samples() * p.classes()) {
+          return Invalid("ReportResults", at + ".result.predictions: probs_f16 must hold 2 x "
+                                               "samples x classes bytes, 0 <= selection_size <= "
+                                               "samples, classes >= 2");
+        }
+      }
     } else if (r.error().empty()) {
       return Invalid("ReportResults", at + ".error must say why the trial failed");
     }

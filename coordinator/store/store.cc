@@ -69,8 +69,11 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
       {"insert_result",
        "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "
        "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
-       "  baseline_accuracy) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"},
+       "  baseline_accuracy, selection_accuracy, holdout_accuracy) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"},
+      {"insert_predictions",
+       "INSERT INTO predictions (trial_id, samples, classes, selection_size, encoding, probs) "
+       "VALUES ($1, $2, $3, $4, 'f16le', $5)"},
       {"fail_trial",
        "UPDATE trials SET errors = errors + 1, "
        "  state = CASE WHEN errors + 1 >= max_attempts THEN 'failed' ELSE 'queued' END, "
@@ -114,17 +117,17 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
       {"sweep_best",
-       "SELECT r.trial_id, r.test_accuracy, r.baseline_accuracy FROM results r JOIN trials t ON "
-       "t.id = r.trial_id "
-       "WHERE t.sweep_id = $1 ORDER BY r.test_accuracy DESC, r.trial_id LIMIT 1"},
+       "SELECT r.trial_id, r.selection_accuracy, r.baseline_accuracy, r.holdout_accuracy "
+       "FROM results r JOIN trials t ON t.id = r.trial_id "
+       "WHERE t.sweep_id = $1 ORDER BY r.selection_accuracy DESC, r.trial_id LIMIT 1"},
       {"list_trials",
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
        "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
-       "r.baseline_accuracy "
+       "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
-       "ORDER BY CASE WHEN $2 THEN -r.test_accuracy END, t.id "
+       "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
        "LIMIT CASE WHEN $3 > 0 THEN $3 END"},
       {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
   };
@@ -331,7 +334,13 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
               tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(),
                                 m.test_accuracy(), m.test_loss(), m.train_loss(), m.wall_seconds(),
                                 m.samples_per_second(), m.steps(), m.bundle_size(),
-                                m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy());
+                                m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy(),
+                                m.selection_accuracy(), m.holdout_accuracy());
+              if (m.has_predictions()) {
+                const v1::Predictions& p = m.predictions();
+                tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
+                                  p.selection_size(), pqxx::binarystring(p.probs_f16()));
+              }
             }
           } else {
             r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
@@ -417,8 +426,9 @@ StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
     pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);
     if (!best.empty()) {
       s.set_best_trial_id(best[0][0].as<int64_t>());
-      s.set_best_test_accuracy(best[0][1].as<double>());
+      s.set_best_selection_accuracy(best[0][1].as<double>());
       s.set_baseline_accuracy(best[0][2].as<double>());
+      s.set_best_holdout_accuracy(best[0][3].as<double>());
     }
     return s;
   });
@@ -454,6 +464,8 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
             m->set_device(row[13].as<std::string>());
             m->set_bundle_size(row[14].as<int>());
             m->set_baseline_accuracy(row[15].as<double>());
+            m->set_selection_accuracy(row[16].as<double>());
+            m->set_holdout_accuracy(row[17].as<double>());
           }
           out.push_back(std::move(t));
         }

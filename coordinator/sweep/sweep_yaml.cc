@@ -314,21 +314,21 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   }
 
   // objective
-  spec.set_objective_metric("test_accuracy");
+  spec.set_objective_metric("selection_accuracy");
   spec.set_objective_goal("maximize");
   if (const YAML::Node o = root["objective"]) {
     SF_RETURN_IF_ERROR(c.Map(o, "objective", {"metric", "goal"}, {}));
     if (o["metric"]) {
       SF_ASSIGN_OR_RETURN(std::string m, c.String(o["metric"], "objective.metric"));
-      if (m != "test_accuracy") {
+      if (m != "selection_accuracy") {
         return c.Error(o["metric"], "objective.metric",
-                       "\"" + m + "\" unsupported (supported: test_accuracy)");
+                       "\"" + m + "\" unsupported (supported: selection_accuracy)");
       }
     }
     if (o["goal"]) {
       SF_ASSIGN_OR_RETURN(std::string g, c.String(o["goal"], "objective.goal"));
       if (g != "maximize")
-        return c.Error(o["goal"], "objective.goal", "test_accuracy is maximized");
+        return c.Error(o["goal"], "objective.goal", "selection_accuracy is maximized");
     }
   }
 

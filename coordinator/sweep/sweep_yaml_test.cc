@@ -27,7 +27,7 @@ search:
     issue_rate: [0.4, 0.6]
     data_size: 1.0
 objective:
-  metric: test_accuracy
+  metric: selection_accuracy
 )";
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
