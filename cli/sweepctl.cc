@@ -25,7 +25,10 @@ constexpr char kUsage[] =
     "  submit FILE                        submit a sweep; prints its id\n"
     "  watch ID                           live progress until the sweep ends\n"
     "  status ID [--json]                 trials by state (failed ones with their reasons)\n"
-    "  leaderboard ID [--top N] [--json]  trials ranked by test accuracy\n";
+    "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
+    "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
+    "                                     ensembles of the best trials (greedy, top-k) against\n"
+    "                                     the best single trial, on selection and holdout\n";
 
 class Client {
  public:
@@ -244,6 +247,55 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
   return 0;
 }
 
+int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bool json) {
+  v1::BuildEnsembleRequest req;
+  req.set_sweep_id(id);
+  req.set_size(size);
+  req.set_candidates(candidates);
+  req.set_top_k(top_k);
+  v1::BuildEnsembleResponse resp;
+  if (Status s = c.Call("BuildEnsemble", &v1::SweepService::Stub::BuildEnsemble, req, &resp);
+      !s.ok()) {
+    return Fail(s);
+  }
+  const v1::EnsembleSummary* rows[] = {&resp.best_single(), &resp.top_k(), &resp.greedy()};
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("sweep_id").Int(id).Key("candidates").Int(resp.candidates());
+    w.Key("selection_samples").Int(resp.selection_samples());
+    w.Key("holdout_samples").Int(resp.holdout_samples());
+    for (const auto* e : rows) {
+      w.Key(e->method()).BeginObject().Key("members").BeginArray();
+      for (int i = 0; i < e->trial_ids_size(); ++i) {
+        w.BeginObject().Key("trial_id").Int(e->trial_ids(i)).Key("weight").Number(e->weights(i));
+        w.EndObject();
+      }
+      w.EndArray().Key("selection_accuracy").Number(e->selection_accuracy());
+      w.Key("holdout_accuracy").Number(e->holdout_accuracy()).EndObject();
+    }
+    w.EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::printf("sweep %lld: %d candidates; selection %d samples, holdout %d samples\n",
+              static_cast<long long>(id), resp.candidates(), resp.selection_samples(),
+              resp.holdout_samples());
+  std::printf("%-12s %7s %9s %9s  %s\n", "method", "members", "selection", "holdout",
+              "trial x weight");
+  for (const auto* e : rows) {
+    std::string members;
+    for (int i = 0; i < e->trial_ids_size(); ++i) {
+      char buf[48];
+      std::snprintf(buf, sizeof(buf), "%s%lld x %.3g", i ? ", " : "",
+                    static_cast<long long>(e->trial_ids(i)), e->weights(i));
+      members += buf;
+    }
+    std::printf("%-12s %7d %9.4f %9.4f  %s\n", e->method().c_str(), e->trial_ids_size(),
+                e->selection_accuracy(), e->holdout_accuracy(), members.c_str());
+  }
+  return 0;
+}
+
 int Watch(Client& c, int64_t id) {
   const bool tty = isatty(STDOUT_FILENO);
   auto start = std::chrono::steady_clock::now();
@@ -317,6 +369,9 @@ int main(int argc, char** argv) {
   flags.Define("coordinator", "127.0.0.1:50051", "coordinator HOST:PORT")
       .Define("top", "0", "leaderboard: show the best N (0: all)")
       .Define("deadline-ms", "30000", "deadline of each RPC")
+      .Define("size", "10", "ensemble: greedy selection steps")
+      .Define("candidates", "20", "ensemble: the best N trials to choose from")
+      .Define("top-k", "5", "ensemble: members of the top-k average")
       .DefineBool("json", "machine-readable output");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   const auto& pos = flags.positionals();
@@ -333,11 +388,21 @@ int main(int argc, char** argv) {
   Client c(flags.Get("coordinator"), static_cast<int>(*deadline));
   const std::string& cmd = pos[0];
   if (cmd == "submit") return Submit(c, pos);
-  if (cmd == "watch" || cmd == "status" || cmd == "leaderboard") {
+  if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble") {
     auto id = SweepId(pos);
     if (!id.ok()) return Fail(id.status());
     if (cmd == "watch") return Watch(c, *id);
     if (cmd == "status") return ShowStatus(c, *id, flags.GetBool("json"));
+    if (cmd == "ensemble") {
+      auto size = flags.GetInt("size");
+      auto candidates = flags.GetInt("candidates");
+      auto top_k = flags.GetInt("top-k");
+      if (!size.ok() || !candidates.ok() || !top_k.ok()) {
+        return Fail(InvalidArgumentError("--size, --candidates and --top-k need integers"));
+      }
+      return BuildEnsemble(c, *id, static_cast<int>(*size), static_cast<int>(*candidates),
+                           static_cast<int>(*top_k), flags.GetBool("json"));
+    }
     return Leaderboard(c, *id, static_cast<int>(*top), flags.GetBool("json"));
   }
   std::cerr << "sweepctl: unknown command \"" << cmd << "\"\n" << kUsage;

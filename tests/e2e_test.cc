@@ -153,6 +153,42 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
                   "selection_size = 250 AND octet_length(probs) = 2000"),
             16);
 
+  // Ensembles from the stored predictions: chosen on selection, reported on holdout.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "ensemble", sid, "--size", "6", "--candidates", "8",
+                      "--top-k", "3", "--json"},
+                     &out, &err),
+            0)
+      << err;
+  google::protobuf::Struct ens;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &ens).ok()) << out;
+  const auto& ef = ens.fields();
+  EXPECT_EQ(ef.at("candidates").number_value(), 8);
+  EXPECT_EQ(ef.at("selection_samples").number_value(), 250);
+  EXPECT_EQ(ef.at("holdout_samples").number_value(), 250);
+  const auto& single = ef.at("best_single").struct_value().fields();
+  const auto& greedy = ef.at("greedy").struct_value().fields();
+  const auto& topk = ef.at("top_k").struct_value().fields();
+  EXPECT_DOUBLE_EQ(single.at("selection_accuracy").number_value(), best);
+  // The best single trial's holdout accuracy is its stored one.
+  EXPECT_NEAR(single.at("holdout_accuracy").number_value(),
+              Query("SELECT holdout_accuracy FROM results ORDER BY selection_accuracy DESC, "
+                    "trial_id LIMIT 1")[0][0]
+                  .as<double>(),
+              1.0 / 250);
+  // Greedy starts from the best single trial and keeps its best prefix: never worse on selection.
+  EXPECT_GE(greedy.at("selection_accuracy").number_value(), best);
+  EXPECT_EQ(topk.at("members").list_value().values_size(), 3);
+  double weights = 0;
+  for (const auto& m : greedy.at("members").list_value().values()) {
+    weights += m.struct_value().fields().at("weight").number_value();
+  }
+  EXPECT_NEAR(weights, 1.0, 1e-9);
+  for (const auto* e : {&single, &greedy, &topk}) {
+    double h = e->at("holdout_accuracy").number_value();
+    EXPECT_GT(h, 0.5);
+    EXPECT_LE(h, 1.0);
+  }
+
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", sid, "--json"}, &out, &err), 0) << err;
   google::protobuf::Struct status;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &status).ok()) << out;
@@ -181,6 +217,11 @@ TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 8);
   EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM results"), 1);
   EXPECT_EQ(most_running, 8) << "two bundles of 4 in flight at once";
+  // The fake trainer stores no predictions: no ensemble can be built, and nothing is written.
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "ensemble", "1"}, &out, &err), 1);
+  EXPECT_NE(err.find("no succeeded trials with stored predictions"), std::string::npos) << err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "ensemble", "1", "--top-k", "50"}, &out, &err), 2);
+  EXPECT_NE(err.find("BuildEnsemble: top_k must be in [1, candidates]"), std::string::npos) << err;
 }
 
 TEST_F(EndToEndTest, TrainerErrorsFailAfterMaxAttemptsWithTheReason) {

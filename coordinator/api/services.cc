@@ -1,8 +1,10 @@
 #include "coordinator/api/services.h"
 
 #include "common/logging.h"
+#include "coordinator/selection/ensemble.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "proto/grpc_status.h"
+#include "worker/engine/dataset.h"
 
 namespace sweepfarm::api {
 namespace {
@@ -51,6 +53,101 @@ grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTr
   auto trials = store_->ListTrials(req->sweep_id(), req->top(), req->leaderboard());
   if (!trials.ok()) return ToGrpc(trials.status());
   for (auto& t : *trials) *resp->add_trials() = std::move(t);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// Test-split labels of a sweep's dataset, rebuilt from its spec (deterministic) and checked
+// against the fingerprint the workers recorded.
+StatusOr<std::vector<int32_t>> TestLabels(const v1::DatasetSpec& spec, const std::string& hash) {
+  engine::DatasetParams params(spec.params().begin(), spec.params().end());
+  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
+  if (ds->hash != hash) {
+    return FailedPreconditionError("dataset " + spec.name() + " rebuilt here has hash " + ds->hash +
+                                   ", the trials were scored on " + hash);
+  }
+  torch::Tensor y = ds->test.y.to(torch::kInt32).contiguous();
+  return std::vector<int32_t>(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
+}
+
+void Summarize(const std::string& method, const selection::Ensemble& e,
+               const std::vector<selection::Predictions>& holdout,
+               const std::vector<int32_t>& holdout_labels, int classes, v1::EnsembleSummary* out) {
+  out->set_method(method);
+  std::vector<const selection::Predictions*> members;
+  for (size_t i = 0; i < e.trial_ids.size(); ++i) {
+    out->add_trial_ids(e.trial_ids[i]);
+    out->add_weights(e.weights[i]);
+    for (const auto& h : holdout) {
+      if (h.trial_id == e.trial_ids[i]) members.push_back(&h);
+    }
+  }
+  out->set_selection_accuracy(e.selection_accuracy);
+  out->set_holdout_accuracy(
+      selection::Accuracy(selection::Average(members, e.weights, holdout_labels.size() * classes),
+                          holdout_labels, classes));
+}
+
+}  // namespace
+
+grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext*,
+                                             const v1::BuildEnsembleRequest* req,
+                                             v1::BuildEnsembleResponse* resp) {
+  const int size = req->size() == 0 ? 10 : req->size();
+  const int n = req->candidates() == 0 ? 20 : req->candidates();
+  const int k = req->top_k() == 0 ? 5 : req->top_k();
+  if (req->sweep_id() <= 0) return Invalid("BuildEnsemble", "sweep_id must be positive");
+  if (size < 1 || size > 1000) return Invalid("BuildEnsemble", "size must be in [1, 1000]");
+  if (n < 1 || n > 1000) return Invalid("BuildEnsemble", "candidates must be in [1, 1000]");
+  if (k < 1 || k > n) return Invalid("BuildEnsemble", "top_k must be in [1, candidates]");
+  auto loaded = store_->LoadCandidates(req->sweep_id(), n);
+  if (!loaded.ok()) return ToGrpc(loaded.status());
+  const auto& [spec, cands] = *loaded;
+  if (cands.empty()) {
+    return ToGrpc(FailedPreconditionError("BuildEnsemble: sweep " +
+                                          std::to_string(req->sweep_id()) +
+                                          " has no succeeded trials with stored predictions"));
+  }
+  const auto& first = cands.front();
+  for (const auto& c : cands) {
+    if (c.samples != first.samples || c.classes != first.classes ||
+        c.selection_size != first.selection_size || c.dataset_hash != first.dataset_hash) {
+      return ToGrpc(FailedPreconditionError(
+          "BuildEnsemble: trials " + std::to_string(first.trial_id) + " and " +
+          std::to_string(c.trial_id) + " were scored on different data"));
+    }
+  }
+  auto labels = TestLabels(spec.dataset(), first.dataset_hash);
+  if (!labels.ok()) return ToGrpc(labels.status());
+  if (static_cast<int>(labels->size()) != first.samples) {
+    return ToGrpc(FailedPreconditionError("BuildEnsemble: stored predictions cover " +
+                                          std::to_string(first.samples) +
+                                          " samples, the test "
+                                          "split has " +
+                                          std::to_string(labels->size())));
+  }
+  const size_t sel = static_cast<size_t>(first.selection_size), cls = first.classes;
+  std::vector<int32_t> sel_labels(labels->begin(), labels->begin() + sel);
+  std::vector<int32_t> hold_labels(labels->begin() + sel, labels->end());
+  std::vector<selection::Predictions> sel_preds, hold_preds;
+  for (const auto& c : cands) {
+    std::vector<float> p = selection::HalfToFloat(c.probs_f16);
+    sel_preds.push_back({c.trial_id, std::vector<float>(p.begin(), p.begin() + sel * cls)});
+    hold_preds.push_back({c.trial_id, std::vector<float>(p.begin() + sel * cls, p.end())});
+  }
+  auto greedy = selection::GreedySelect(sel_preds, sel_labels, first.classes, size);
+  auto top = selection::TopK(sel_preds, sel_labels, first.classes, k);
+  if (!greedy.ok()) return ToGrpc(greedy.status());
+  if (!top.ok()) return ToGrpc(top.status());
+  selection::Ensemble single{{first.trial_id}, {1.0}, first.selection_accuracy};
+  Summarize("greedy", *greedy, hold_preds, hold_labels, first.classes, resp->mutable_greedy());
+  Summarize("top_k", *top, hold_preds, hold_labels, first.classes, resp->mutable_top_k());
+  Summarize("best_single", single, hold_preds, hold_labels, first.classes,
+            resp->mutable_best_single());
+  resp->set_candidates(static_cast<int32_t>(cands.size()));
+  resp->set_selection_samples(static_cast<int32_t>(sel));
+  resp->set_holdout_samples(static_cast<int32_t>(hold_labels.size()));
   return grpc::Status::OK;
 }
 

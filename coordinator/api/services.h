@@ -24,6 +24,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
                               v1::SweepStatus*) override;
   grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
                           v1::ListTrialsResponse*) override;
+  grpc::Status BuildEnsemble(grpc::ServerContext*, const v1::BuildEnsembleRequest*,
+                             v1::BuildEnsembleResponse*) override;
 
  private:
   store::Store* store_;

@@ -1,6 +1,7 @@
 #include "coordinator/selection/ensemble.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 
@@ -32,6 +33,25 @@ int Argmax(const float* row, int classes) {
 }
 
 }  // namespace
+
+std::vector<float> HalfToFloat(const std::string& bytes) {
+  std::vector<float> out(bytes.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint16_t h = static_cast<uint16_t>(static_cast<unsigned char>(bytes[2 * i])) |
+                       static_cast<uint16_t>(static_cast<unsigned char>(bytes[2 * i + 1])) << 8;
+    const int sign = h >> 15, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    float v;
+    if (exp == 0) {
+      v = std::ldexp(static_cast<float>(mant), -24);  // Subnormal.
+    } else if (exp == 31) {
+      v = mant ? NAN : INFINITY;
+    } else {
+      v = std::ldexp(static_cast<float>(mant | 0x400), exp - 25);
+    }
+    out[i] = sign ? -v : v;
+  }
+  return out;
+}
 
 double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes) {
   if (labels.empty()) return 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -21,6 +22,9 @@ struct Ensemble {
   std::vector<double> weights;     // Per member; sums to 1 (selection counts / size).
   double selection_accuracy = 0;   // Of the averaged probabilities on the selection split.
 };
+
+// IEEE 754 half-precision little-endian bytes to floats.
+std::vector<float> HalfToFloat(const std::string& bytes);
 
 // Accuracy of argmax(probs) against labels.
 double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes);

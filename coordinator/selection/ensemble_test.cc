@@ -71,6 +71,17 @@ TEST(EnsembleTest, TopKAveragesTheBest) {
   EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
 }
 
+TEST(EnsembleTest, DecodesHalfPrecision) {
+  // 1.0 = 0x3c00, 0.5 = 0x3800, -2.0 = 0xc000, 0.000060976 (subnormal max-ish) = 0x03ff.
+  std::string bytes{'\x00', '\x3c', '\x00', '\x38', '\x00', '\xc0', '\xff', '\x03'};
+  auto v = HalfToFloat(bytes);
+  ASSERT_EQ(v.size(), 4u);
+  EXPECT_FLOAT_EQ(v[0], 1.0f);
+  EXPECT_FLOAT_EQ(v[1], 0.5f);
+  EXPECT_FLOAT_EQ(v[2], -2.0f);
+  EXPECT_NEAR(v[3], 1023.0 / (1 << 24), 1e-12);
+}
+
 TEST(EnsembleTest, RejectsMismatchedInput) {
   std::vector<int32_t> y{1, 0};
   auto e = GreedySelect({Binary(7, {0.5f})}, y, 2, 3);

@@ -130,6 +130,12 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
        "LIMIT CASE WHEN $3 > 0 THEN $3 END"},
       {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
+      {"candidates",
+       "SELECT p.trial_id, r.selection_accuracy, r.holdout_accuracy, p.samples, p.classes, "
+       "  p.selection_size, r.dataset_hash, p.probs "
+       "FROM predictions p JOIN results r ON r.trial_id = p.trial_id "
+       "JOIN trials t ON t.id = p.trial_id WHERE t.sweep_id = $1 "
+       "ORDER BY r.selection_accuracy DESC, p.trial_id LIMIT $2"},
   };
   return *s;
 }
@@ -471,6 +477,32 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
         }
         return out;
       });
+}
+
+StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates(int64_t sweep_id,
+                                                                                 int n) {
+  using Out = std::pair<v1::SweepSpec, std::vector<Candidate>>;
+  return Conn::Run(this, "LoadCandidates", [&](pqxx::connection& c) -> StatusOr<Out> {
+    pqxx::read_transaction tx(c);
+    pqxx::result spec = tx.exec_prepared("sweep_spec", sweep_id);
+    if (spec.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    Out out;
+    out.first = FromJson<v1::SweepSpec>(spec[0][0].as<std::string>());
+    for (const auto& row : tx.exec_prepared("candidates", sweep_id, n)) {
+      Candidate cand;
+      cand.trial_id = row[0].as<int64_t>();
+      cand.selection_accuracy = row[1].as<double>();
+      cand.holdout_accuracy = row[2].as<double>();
+      cand.samples = row[3].as<int>();
+      cand.classes = row[4].as<int>();
+      cand.selection_size = row[5].as<int>();
+      cand.dataset_hash = row[6].as<std::string>();
+      pqxx::binarystring probs(row[7]);
+      cand.probs_f16 = probs.str();
+      out.second.push_back(std::move(cand));
+    }
+    return out;
+  });
 }
 
 }  // namespace sweepfarm::store

@@ -31,6 +31,18 @@ struct Lease {
 
 enum class ReportOutcome { kAccepted, kDuplicate, kStale };
 
+// A succeeded trial's stored predictions, for ensembles.
+struct Candidate {
+  int64_t trial_id = 0;
+  double selection_accuracy = 0;
+  double holdout_accuracy = 0;
+  int samples = 0;
+  int classes = 0;
+  int selection_size = 0;
+  std::string dataset_hash;
+  std::string probs_f16;
+};
+
 class Store {
  public:
   ~Store();
@@ -63,6 +75,9 @@ class Store {
 
   StatusOr<v1::SweepStatus> GetSweepStatus(int64_t sweep_id);
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
+  // The sweep's spec and its best `n` trials with stored predictions, by selection accuracy.
+  StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id,
+                                                                            int n);
 
  private:
   class Conn;

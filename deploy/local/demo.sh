@@ -54,3 +54,5 @@ ID=$("$B/cli/sweepctl" --coordinator "$ADDR" submit "$SWEEP")
 echo "== leaderboard (top 10 of sweep $ID)"
 "$B/cli/sweepctl" --coordinator "$ADDR" leaderboard "$ID" --top 10
 "$B/cli/sweepctl" --coordinator "$ADDR" status "$ID"
+echo "== ensembles of the best trials, chosen on the selection split, scored on the holdout split"
+"$B/cli/sweepctl" --coordinator "$ADDR" ensemble "$ID"
