@@ -14,7 +14,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
-#include "tests/support/farm.h"
+#include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
 namespace {
@@ -44,17 +44,8 @@ std::string SweepYaml(int lab, const std::string& epochs) {
   return s;
 }
 
-class EndToEndTest : public ::testing::Test {
+class EndToEndTest : public FarmTest {
  protected:
-  static void SetUpTestSuite() { db_ = new TestDatabase(); }
-  static void TearDownTestSuite() {
-    delete db_;
-    db_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_TRUE(db_->ok()) << db_->error();
-    farm_ = std::make_unique<Farm>(db_);
-  }
   std::string StartCoordinator(int lease_seconds = 30) {
     std::string addr = farm_->StartCoordinator(lease_seconds);
     if (addr.empty()) ADD_FAILURE() << "coordinator did not start; see " << farm_->dir();
@@ -71,12 +62,7 @@ class EndToEndTest : public ::testing::Test {
   }
   pqxx::result Query(const std::string& sql) { return farm_->Query(sql); }
   int64_t Count(const std::string& sql) { return farm_->Count(sql); }
-
-  static TestDatabase* db_;
-  std::unique_ptr<Farm> farm_;
 };
-
-TestDatabase* EndToEndTest::db_ = nullptr;
 
 TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   std::string addr = StartCoordinator();

@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "tests/support/farm.h"
+#include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
 namespace {
@@ -41,18 +41,8 @@ struct Stats {
   std::vector<double> recovery;  // Seconds from each fault until the next accepted result.
 };
 
-class FaultTest : public ::testing::Test {
+class FaultTest : public FarmTest {
  protected:
-  static void SetUpTestSuite() { db_ = new TestDatabase(); }
-  static void TearDownTestSuite() {
-    delete db_;
-    db_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_TRUE(db_->ok()) << db_->error();
-    farm_ = std::make_unique<Farm>(db_);
-  }
-
   int64_t Submit(const std::string& addr, const std::string& yaml) {
     std::string out, err;
     EXPECT_EQ(farm_->Sweepctl({"--coordinator", addr, "submit", farm_->WriteFile("s.yaml", yaml)},
@@ -146,12 +136,8 @@ class FaultTest : public ::testing::Test {
             "--capacity",      std::to_string(capacity)};
   }
 
-  static TestDatabase* db_;
-  std::unique_ptr<Farm> farm_;
   Stats stats_;
 };
-
-TestDatabase* FaultTest::db_ = nullptr;
 
 TEST_F(FaultTest, ThousandTrialsNoFaults) {
   std::string addr = farm_->StartCoordinator();
