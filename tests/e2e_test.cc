@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/sha256.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 #include "tests/support/farm_test.h"
@@ -138,6 +139,23 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   EXPECT_EQ(Count("SELECT count(*) FROM predictions WHERE samples = 500 AND classes = 2 AND "
                   "selection_size = 250 AND octet_length(probs) = 2000"),
             16);
+
+  // Each bundle (two trials differing only in epochs) uploaded the weights of its 3-epoch trial:
+  // content-addressed by a sha256 that matches the bytes, 4 bytes per parameter.
+  for (int i = 0; i < 200 && Count("SELECT count(*) FROM trial_artifacts") < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM trial_artifacts a JOIN trials t ON t.id = a.trial_id "
+                  "WHERE (t.params->>'epochs')::int = 3 AND t.state = 'succeeded'"),
+            8);
+  const int64_t params = (16 * 5 * 8 + 8) + (8 * 5 * 16 + 16) + (16 * 2 + 2);
+  for (const auto& row : Query("SELECT sha256, content, size_bytes, arch->'architecture'->>'name' "
+                               "FROM artifacts")) {
+    pqxx::binarystring content(row[1]);
+    EXPECT_EQ(Sha256Hex(content.str()), row[0].as<std::string>());
+    EXPECT_EQ(row[2].as<int64_t>(), 4 * params);
+    EXPECT_EQ(row[3].as<std::string>(), "cnn1d");
+  }
 
   // Ensembles from the stored predictions: chosen on selection, reported on holdout.
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "ensemble", sid, "--size", "6", "--candidates", "8",
@@ -346,6 +364,44 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   ASSERT_TRUE(stub->ReportResults(&c7, report, &rr).ok());
   EXPECT_EQ(rr.rejected_stale(), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 1);
+
+  // Artifacts: stored only when the content matches its declared sha256, and only for a trial
+  // whose result was accepted with that lease.
+  auto upload = [&](int64_t trial, int64_t token, const std::string& declared,
+                    const std::string& data, v1::UploadArtifactResponse* out) {
+    grpc::ClientContext ctx;
+    auto writer = stub->UploadArtifact(&ctx, out);
+    v1::ArtifactChunk chunk;
+    chunk.set_trial_id(trial);
+    chunk.set_lease_token(token);
+    chunk.set_sha256(declared);
+    chunk.set_format("sweepfarm-weights-v1");
+    chunk.set_arch_json("{\"architecture\":{\"name\":\"cnn1d\"}}");
+    chunk.set_data(data.substr(0, 3));
+    writer->Write(chunk);
+    v1::ArtifactChunk rest;
+    rest.set_data(data.substr(3));
+    writer->Write(rest);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  const std::string weights = "0123456789abcdef";
+  v1::UploadArtifactResponse up;
+  grpc::Status u = upload(lease.trials(0).trial_id(), lease.trials(0).lease_token(),
+                          Sha256Hex("something else"), weights, &up);
+  EXPECT_EQ(u.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(u.error_message().find("UploadArtifact: sha256 mismatch"), std::string::npos);
+  u = upload(lease.trials(1).trial_id(), lease.trials(1).lease_token(), Sha256Hex(weights), weights,
+             &up);
+  EXPECT_EQ(u.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << u.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM artifacts"), 0);
+  u = upload(lease.trials(0).trial_id(), lease.trials(0).lease_token(), Sha256Hex(weights), weights,
+             &up);
+  ASSERT_TRUE(u.ok()) << u.error_message();
+  EXPECT_EQ(up.sha256(), Sha256Hex(weights));
+  EXPECT_EQ(up.size_bytes(), 16);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM trial_artifacts WHERE sha256 = '" + Sha256Hex(weights) + "'"), 1);
 }
 
 TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {

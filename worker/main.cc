@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       .Define("trainer", "real",
               "real, or fake: no training, deterministic results (control plane)")
       .Define("fake-train-ms", "0", "fake trainer: time per bundle")
+      .Define("upload-top", "3", "upload the weights of each bundle's best N trials")
       .DefineBool("exit-when-idle", "exit once no work is queued");
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";
@@ -75,6 +76,12 @@ int main(int argc, char** argv) {
   }
   o.drain_seconds = static_cast<int>(*drain);
   o.fake_train_ms = static_cast<int>(*fake_ms);
+  auto upload = flags.GetInt("upload-top");
+  if (!upload.ok() || *upload < 0) {
+    std::cerr << "sweepfarm-worker: --upload-top must be an integer >= 0\n";
+    return 2;
+  }
+  o.upload_top = static_cast<int>(*upload);
   if (*threads > 0) {
     torch::set_num_threads(static_cast<int>(*threads));
     torch::set_num_interop_threads(1);

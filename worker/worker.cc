@@ -10,8 +10,10 @@
 #include <optional>
 #include <thread>
 
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/rng.h"
+#include "common/sha256.h"
 #include "proto/grpc_status.h"
 #include "worker/engine/trainer.h"
 
@@ -356,7 +358,75 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   for (const auto& batch : batches) {
     SF_RETURN_IF_ERROR(Report(batch, result.ok() ? result->wall_seconds : 0.0));
   }
+  if (!result.ok() || options_.trainer != "real" || options_.upload_top <= 0) return OkStatus();
+
+  // Upload the weights of the bundle's best trials (by selection accuracy) that can enter an
+  // ensemble: those whose epoch count is their slot's last, since only final weights are kept.
+  std::vector<std::tuple<double, size_t, int>> best;  // (accuracy, slot, trial index)
+  for (size_t slot = 0; slot < configs.size(); ++slot) {
+    const engine::EvalPoint& last = result->models[slot].evals.back();
+    for (int i : slot_trials[slot]) {
+      if (lease.trials(i).params().epochs() == last.epoch)
+        best.push_back({last.selection_accuracy, slot, i});
+    }
+  }
+  std::sort(best.begin(), best.end(),
+            [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
+  if (static_cast<int>(best.size()) > options_.upload_top) best.resize(options_.upload_top);
+  for (const auto& [acc, slot, i] : best) {
+    Status s = UploadWeights(lease.trials(i), spec, **data, *result, slot);
+    if (!s.ok())
+      SF_LOG(Warning) << "weights of trial " << lease.trials(i).trial_id() << ": " << s.ToString();
+  }
   return OkStatus();
+}
+
+Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& spec,
+                             const engine::Dataset& data, const engine::BundleResult& result,
+                             size_t slot) {
+  JsonWriter arch;
+  arch.BeginObject().Key("architecture").BeginObject();
+  arch.Key("name").String(spec.architecture().name()).Key("channels").BeginArray();
+  for (auto c : spec.architecture().channels()) arch.Int(c);
+  arch.EndArray()
+      .Key("kernel_size")
+      .Int(spec.architecture().kernel_size())
+      .Key("hidden")
+      .BeginArray();
+  for (auto h : spec.architecture().hidden()) arch.Int(h);
+  arch.EndArray().EndObject().Key("dataset").String(spec.dataset().name());
+  arch.Key("sample_shape").BeginArray();
+  for (auto d : data.sample_shape()) arch.Int(d);
+  arch.EndArray().Key("classes").Int(data.num_classes).Key("layout").String("fused-model-v1");
+  arch.Key("tensors").BeginArray();
+  std::string content;
+  for (const auto& p : result.final_params) {
+    torch::Tensor t = p[static_cast<int64_t>(slot)].to(torch::kFloat32).contiguous();
+    arch.BeginArray();
+    for (auto d : t.sizes()) arch.Int(d);
+    arch.EndArray();
+    content.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  }
+  arch.EndArray().EndObject();
+  const std::string digest = Sha256Hex(content);
+  auto ctx = Context(options_.rpc_deadline_ms * 3);
+  v1::UploadArtifactResponse resp;
+  auto writer = stub_->UploadArtifact(ctx.get(), &resp);
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t off = 0; off == 0 || off < content.size(); off += kChunk) {
+    v1::ArtifactChunk chunk;
+    if (off == 0) {
+      chunk.set_trial_id(trial.trial_id());
+      chunk.set_lease_token(trial.lease_token());
+      chunk.set_sha256(digest);
+      chunk.set_format("sweepfarm-weights-v1");
+      chunk.set_arch_json(arch.str());
+    }
+    chunk.set_data(content.substr(off, kChunk));
+    if (!writer->Write(chunk)) break;
+  }
+  writer->WritesDone();
+  return FromGrpc(writer->Finish(), "UploadArtifact");
 }
 
 Status Worker::Report(const v1::ReportResultsRequest& req, double bundle_seconds) {

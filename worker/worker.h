@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 #include "worker/engine/dataset.h"
+#include "worker/engine/trainer.h"
 
 namespace sweepfarm::worker {
 
@@ -29,6 +30,7 @@ struct WorkerOptions {
   // after fake_train_ms (control-plane tests and benchmarks).
   std::string trainer = "real";
   int fake_train_ms = 0;
+  int upload_top = 3;  // Weights of the bundle's best N trials are uploaded (0: none).
 };
 
 class Worker {
@@ -47,6 +49,9 @@ class Worker {
   Status TrainAndReport(const v1::LeaseWorkResponse& lease);
   Status HandBack(const std::vector<v1::TrialLease>& leases);
   Status Report(const v1::ReportResultsRequest& req, double bundle_seconds);
+  Status UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& spec,
+                       const engine::Dataset& data, const engine::BundleResult& result,
+                       size_t slot);
   StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
 
   WorkerOptions options_;

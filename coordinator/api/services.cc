@@ -1,6 +1,10 @@
 #include "coordinator/api/services.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "coordinator/selection/ensemble.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "proto/grpc_status.h"
@@ -270,6 +274,44 @@ grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext*,
   if (!n.ok()) return ToGrpc(n.status());
   resp->set_released(*n);
   SF_LOG(Info) << "worker " << req->worker_id() << " handed back " << *n << " lease(s)";
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
+                                               grpc::ServerReader<v1::ArtifactChunk>* reader,
+                                               v1::UploadArtifactResponse* resp) {
+  v1::ArtifactChunk first, chunk;
+  if (!reader->Read(&first)) return Invalid("UploadArtifact", "no chunks");
+  if (first.trial_id() <= 0) return Invalid("UploadArtifact", "trial_id must be positive");
+  if (first.format() != "sweepfarm-weights-v1") {
+    return Invalid("UploadArtifact", "format must be sweepfarm-weights-v1");
+  }
+  if (first.sha256().size() != 64) return Invalid("UploadArtifact", "sha256 must be 64 hex digits");
+  google::protobuf::Struct arch;
+  if (!google::protobuf::util::JsonStringToMessage(first.arch_json(), &arch).ok()) {
+    return Invalid("UploadArtifact", "arch_json must be a JSON object");
+  }
+  std::string content = first.data();
+  Sha256 hash;
+  hash.Update(first.data());
+  while (reader->Read(&chunk)) {
+    if (static_cast<int64_t>(content.size() + chunk.data().size()) > options_.max_artifact_bytes) {
+      return ToGrpc(ResourceExhaustedError("UploadArtifact: larger than " +
+                                           std::to_string(options_.max_artifact_bytes) + " bytes"));
+    }
+    hash.Update(chunk.data());
+    content += chunk.data();
+  }
+  const std::string digest = hash.HexDigest();
+  if (digest != first.sha256()) {
+    return Invalid("UploadArtifact", "sha256 mismatch: declared " + first.sha256() +
+                                         ", received content hashes to " + digest);
+  }
+  Status s = store_->StoreArtifact(first.trial_id(), first.lease_token(), digest, first.format(),
+                                   first.arch_json(), content);
+  if (!s.ok()) return ToGrpc(s);
+  resp->set_sha256(digest);
+  resp->set_size_bytes(static_cast<int64_t>(content.size()));
   return grpc::Status::OK;
 }
 

@@ -12,6 +12,7 @@ struct ServiceOptions {
   int lease_seconds = 30;
   int max_yaml_bytes = 1 << 20;
   int max_bundle = 8192;
+  int64_t max_artifact_bytes = 256LL << 20;
 };
 
 class SweepServiceImpl final : public v1::SweepService::Service {
@@ -46,6 +47,8 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                              v1::ReportResultsResponse*) override;
   grpc::Status ReleaseLeases(grpc::ServerContext*, const v1::ReleaseLeasesRequest*,
                              v1::ReleaseLeasesResponse*) override;
+  grpc::Status UploadArtifact(grpc::ServerContext*, grpc::ServerReader<v1::ArtifactChunk>*,
+                              v1::UploadArtifactResponse*) override;
 
  private:
   store::Store* store_;

@@ -130,6 +130,13 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
        "LIMIT CASE WHEN $3 > 0 THEN $3 END"},
       {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
+      {"result_lease", "SELECT lease_token FROM results WHERE trial_id = $1"},
+      {"insert_artifact",
+       "INSERT INTO artifacts (sha256, format, arch, size_bytes, content) "
+       "VALUES ($1, $2, $3::jsonb, $4, $5) ON CONFLICT (sha256) DO NOTHING"},
+      {"link_artifact",
+       "INSERT INTO trial_artifacts (trial_id, sha256) VALUES ($1, $2) "
+       "ON CONFLICT (trial_id) DO UPDATE SET sha256 = excluded.sha256"},
       {"candidates",
        "SELECT p.trial_id, r.selection_accuracy, r.holdout_accuracy, p.samples, p.classes, "
        "  p.selection_size, r.dataset_hash, p.probs "
@@ -477,6 +484,28 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
         }
         return out;
       });
+}
+
+Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::string& sha256,
+                            const std::string& format, const std::string& arch_json,
+                            const std::string& content) {
+  return Conn::Run(this, "UploadArtifact",
+                   [&](pqxx::connection& c) -> StatusOr<int> {
+                     pqxx::work tx(c);
+                     pqxx::result r = tx.exec_prepared("result_lease", trial_id);
+                     if (r.empty() || r[0][0].as<int64_t>() != lease_token) {
+                       return FailedPreconditionError(
+                           "UploadArtifact: trial " + std::to_string(trial_id) +
+                           " has no result accepted with lease " + std::to_string(lease_token));
+                     }
+                     tx.exec_prepared0("insert_artifact", sha256, format, arch_json,
+                                       static_cast<int64_t>(content.size()),
+                                       pqxx::binarystring(content));
+                     tx.exec_prepared0("link_artifact", trial_id, sha256);
+                     tx.commit();
+                     return 0;
+                   })
+      .status();
 }
 
 StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates(int64_t sweep_id,

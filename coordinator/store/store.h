@@ -75,6 +75,11 @@ class Store {
 
   StatusOr<v1::SweepStatus> GetSweepStatus(int64_t sweep_id);
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
+  // Stores an artifact for a trial whose result was accepted with `lease_token`
+  // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.
+  Status StoreArtifact(int64_t trial_id, int64_t lease_token, const std::string& sha256,
+                       const std::string& format, const std::string& arch_json,
+                       const std::string& content);
   // The sweep's spec and its best `n` trials with stored predictions, by selection accuracy.
   StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id,
                                                                             int n);
