@@ -142,9 +142,7 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
 
   // Each bundle (two trials differing only in epochs) uploaded the weights of its 3-epoch trial:
   // content-addressed by a sha256 that matches the bytes, 4 bytes per parameter.
-  for (int i = 0; i < 200 && Count("SELECT count(*) FROM trial_artifacts") < 8; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  farm_->WaitForCount("SELECT count(*) FROM trial_artifacts", 8);
   EXPECT_EQ(Count("SELECT count(*) FROM trial_artifacts a JOIN trials t ON t.id = a.trial_id "
                   "WHERE (t.params->>'epochs')::int = 3 AND t.state = 'succeeded'"),
             8);
@@ -416,10 +414,7 @@ TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {
       << err;
   int64_t id = std::stoll(out);
   // Wait until the doomed worker holds leases, then kill it without warning.
-  for (int i = 0; i < 200 && Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  farm_->WaitForCount("SELECT count(*) FROM trials WHERE state = 'running'", 1);
   ASSERT_GT(Count("SELECT count(*) FROM trials WHERE state = 'running'"), 0);
   doomed.Signal(SIGKILL);
   doomed.Wait();

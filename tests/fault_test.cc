@@ -192,10 +192,7 @@ TEST_F(FaultTest, FrozenWorkersLateResultsAreRejected) {
   ASSERT_FALSE(addr.empty());
   Process& frozen = farm_->StartWorker(addr, "frozen", FakeWorker(8, 1500));
   int64_t id = Submit(addr, SweepOf(std::min(Trials(), 64)));
-  for (int i = 0;
-       i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  farm_->WaitForCount("SELECT count(*) FROM trials WHERE state = 'running'", 1);
   ASSERT_GT(farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'"), 0);
   frozen.Signal(SIGSTOP);  // Past its lease: its trials are re-queued and run elsewhere.
   auto frozen_at = Accepted();
@@ -288,10 +285,7 @@ TEST_F(FaultTest, SigtermDrainsOrHandsBack) {
   slow.insert(slow.end(), {"--drain-seconds", "1"});
   Process& quitter = farm_->StartWorker(addr, "quitter", slow);
   int64_t id = Submit(addr, SweepOf(16));
-  for (int i = 0;
-       i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  farm_->WaitForCount("SELECT count(*) FROM trials WHERE state = 'running'", 1);
   ASSERT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'"), 8);
   auto t0 = Clock::now();
   quitter.Signal(SIGTERM);
@@ -305,10 +299,7 @@ TEST_F(FaultTest, SigtermDrainsOrHandsBack) {
   std::vector<std::string> quick = FakeWorker(8, 300);
   quick.insert(quick.end(), {"--drain-seconds", "10"});
   Process& finisher = farm_->StartWorker(addr, "finisher", quick);
-  for (int i = 0;
-       i < 200 && farm_->Count("SELECT count(*) FROM trials WHERE state = 'running'") == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  farm_->WaitForCount("SELECT count(*) FROM trials WHERE state = 'running'", 1);
   finisher.Signal(SIGTERM);
   EXPECT_EQ(finisher.Wait(10), 0);
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM results"), 8);
@@ -366,19 +357,8 @@ class NetworkPartitionTest : public FaultTest {
 TEST_F(NetworkPartitionTest, CutWorkersTrialsRunElsewhere) {
   int port = FreePort();
   // Listens on every address of the coordinator's namespace: loopback and the two veth ends.
-  ASSERT_FALSE(farm_->StartCoordinator(/*lease_seconds=*/2, port).empty());
-  // StartCoordinator bound 127.0.0.1; start another on 0.0.0.0 is not needed: use a second
-  // listener.
-  farm_->coordinator().Signal(SIGKILL);
-  farm_->coordinator().Wait();
-  std::string addr_file = farm_->dir() + "/addr-any";
-  farm_->processes().push_back(Process::Start(
-      {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", "0.0.0.0:" + std::to_string(port),
-       "--address-file", addr_file, "--lease-seconds", "2", "--reap-interval-ms", "200"},
-      farm_->dir() + "/coordinator-any.log"));
-  for (int i = 0; i < 200 && access(addr_file.c_str(), F_OK) != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // On every address of the coordinator's namespace: loopback and the veth ends.
+  ASSERT_FALSE(farm_->StartCoordinator(/*lease_seconds=*/2, port, "0.0.0.0").empty());
   std::vector<Process*> workers;
   for (int i = 1; i <= 2; ++i) {
     std::vector<std::string> argv{"/usr/sbin/ip",

@@ -29,11 +29,11 @@ Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
   if (db_->ok()) db_->Reset();
 }
 
-std::string Farm::StartCoordinator(int lease_seconds, int port) {
+std::string Farm::StartCoordinator(int lease_seconds, int port, const std::string& host) {
   std::string addr_file = dir_ + "/address";
   std::remove(addr_file.c_str());
   procs_.push_back(Process::Start(
-      {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", "127.0.0.1:" + std::to_string(port),
+      {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", host + ":" + std::to_string(port),
        "--address-file", addr_file, "--lease-seconds", std::to_string(lease_seconds),
        "--reap-interval-ms", "200"},
       dir_ + "/coordinator.log"));
@@ -88,5 +88,14 @@ pqxx::result Farm::Query(const std::string& sql) {
 }
 
 int64_t Farm::Count(const std::string& sql) { return Query(sql)[0][0].as<int64_t>(); }
+
+bool Farm::WaitForCount(const std::string& count_sql, int64_t at_least, double timeout_seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  while (Count(count_sql) < at_least) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 }  // namespace sweepfarm::testing

@@ -16,8 +16,10 @@ class Farm {
   // `db` must outlive the farm; its schema is reset.
   explicit Farm(TestDatabase* db);
 
-  // Starts a coordinator on `port` (0: any free one) and waits until it serves; returns HOST:PORT.
-  std::string StartCoordinator(int lease_seconds = 30, int port = 0);
+  // Starts a coordinator on host:port (port 0: any free one) and waits until it serves; returns the
+  // HOST:PORT it bound.
+  std::string StartCoordinator(int lease_seconds = 30, int port = 0,
+                               const std::string& host = "127.0.0.1");
   Process& coordinator() { return procs_[coordinator_index_]; }
   Process& StartWorker(const std::string& addr, const std::string& name,
                        const std::vector<std::string>& extra_flags);
@@ -29,6 +31,9 @@ class Farm {
   std::string ReadLog(const std::string& name);
   pqxx::result Query(const std::string& sql);
   int64_t Count(const std::string& sql);
+  // Polls `count_sql` until it is at least `at_least`, for up to `timeout_seconds`; true if
+  // reached.
+  bool WaitForCount(const std::string& count_sql, int64_t at_least, double timeout_seconds = 10);
 
   const std::string& dir() const { return dir_; }
   TestDatabase* db() { return db_; }
