@@ -10,10 +10,12 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "common/flags.h"
 #include "common/json.h"
 #include "proto/grpc_status.h"
+#include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 
 using namespace sweepfarm;
@@ -28,7 +30,19 @@ constexpr char kUsage[] =
     "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
     "                                     ensembles of the best trials (greedy, top-k) against\n"
-    "                                     the best single trial, on selection and holdout\n";
+    "                                     the best single trial, on selection and holdout\n"
+    "  nightly FILE [--timeout S] [--json]\n"
+    "                                     submit (seeded per the file), wait, publish: ensemble,\n"
+    "                                     gate against the champion, promote or keep; summary.\n"
+    "                                     Exit 0 when published (promoted or rejected), 1 if not\n"
+    "  registry list MODEL [--json]       versions, aliases and the audit trail\n"
+    "  registry show MODEL [--version N | --alias A] [--json]\n"
+    "                                     a version (default: the champion) with its members\n"
+    "  registry publish SWEEP_ID [--json] ensemble + gate + register a finished sweep\n"
+    "  registry promote MODEL VERSION [--alias A] [--reason TEXT]\n"
+    "                                     point an alias (default champion) at a version\n"
+    "  registry rollback MODEL [--alias A] [--reason TEXT]\n"
+    "                                     undo the alias's last move\n";
 
 class Client {
  public:
@@ -38,19 +52,32 @@ class Client {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-    stub_ = v1::SweepService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    stub_ = v1::SweepService::NewStub(channel);
+    registry_ = v1::RegistryService::NewStub(channel);
   }
-  template <typename Req, typename Resp, typename Fn>
-  Status Call(const char* rpc, Fn fn, const Req& req, Resp* resp) {
+  template <typename Stub, typename Req, typename Resp>
+  Status Call(const char* rpc,
+              grpc::Status (Stub::*fn)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
+              Resp* resp, int deadline_ms = 0) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms_));
-    return FromGrpc((stub_.get()->*fn)(&ctx, req, resp), rpc);
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(deadline_ms > 0 ? deadline_ms : deadline_ms_));
+    Stub* stub;
+    if constexpr (std::is_same_v<Stub, v1::SweepService::Stub>) {
+      stub = stub_.get();
+    } else {
+      stub = registry_.get();
+    }
+    return FromGrpc((stub->*fn)(&ctx, req, resp), rpc);
   }
+  v1::RegistryService::Stub* registry() { return registry_.get(); }
+  int deadline_ms() const { return deadline_ms_; }
 
  private:
   int deadline_ms_;
   std::unique_ptr<v1::SweepService::Stub> stub_;
+  std::unique_ptr<v1::RegistryService::Stub> registry_;
 };
 
 int Fail(const Status& s) {
@@ -103,24 +130,28 @@ std::string Duration(double s) {
   return buf;
 }
 
-int Submit(Client& c, const std::vector<std::string>& pos) {
-  if (pos.size() != 2) {
-    return Fail(InvalidArgumentError(std::string("submit needs one FILE\n") + kUsage));
-  }
-  std::ifstream in(pos[1]);
-  if (!in) return Fail(InvalidArgumentError(pos[1] + ": cannot read"));
+StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return InvalidArgumentError(file + ": cannot read");
   std::stringstream text;
   text << in.rdbuf();
   v1::SubmitSweepRequest req;
   req.set_yaml(text.str());
-  req.set_source_name(pos[1]);
+  req.set_source_name(file);
   v1::SubmitSweepResponse resp;
-  if (Status s = c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp); !s.ok()) {
-    return Fail(s);
-  }
+  SF_RETURN_IF_ERROR(c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp));
   std::cerr << "sweep " << resp.sweep_id() << ": " << resp.trials() << " trials queued (spec "
             << resp.spec_hash() << ")\n";
-  std::cout << resp.sweep_id() << "\n";
+  return resp;
+}
+
+int Submit(Client& c, const std::vector<std::string>& pos) {
+  if (pos.size() != 2) {
+    return Fail(InvalidArgumentError(std::string("submit needs one FILE\n") + kUsage));
+  }
+  auto resp = SubmitFile(c, pos[1]);
+  if (!resp.ok()) return Fail(resp.status());
+  std::cout << resp->sweep_id() << "\n";
   return 0;
 }
 
@@ -155,7 +186,10 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     w.Key("baseline_accuracy").Number(s.baseline_accuracy());
     w.Key("elapsed_seconds").Number(s.elapsed_seconds());
     w.Key("trials_per_second").Number(s.trials_per_second());
-    w.Key("created_at").String(s.created_at()).Key("problems").BeginArray();
+    w.Key("created_at").String(s.created_at());
+    w.Key("parent_sweep_id").Int(s.parent_sweep_id()).Key("seeded_from").String(s.seeded_from());
+    w.Key("seed_trials").Int(s.seed_trials()).Key("neighbour_trials").Int(s.neighbour_trials());
+    w.Key("problems").BeginArray();
     for (const auto& t : trials.trials()) {
       if (t.state() != "failed" && t.attempts() <= 1) continue;
       w.BeginObject().Key("trial_id").Int(t.trial_id()).Key("state").String(t.state());
@@ -189,6 +223,12 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   }
   std::printf("  elapsed %s, %.2f trials/s\n", Duration(s.elapsed_seconds()).c_str(),
               s.trials_per_second());
+  if (!s.seeded_from().empty()) {
+    std::printf("  seeded from %s (sweep %lld): %lld seed trials, %lld neighbours, %lld searched\n",
+                s.seeded_from().c_str(), static_cast<long long>(s.parent_sweep_id()),
+                static_cast<long long>(s.seed_trials()), static_cast<long long>(s.neighbour_trials()),
+                static_cast<long long>(s.total() - s.seed_trials() - s.neighbour_trials()));
+  }
   for (const auto& t : trials.trials()) {
     if (t.state() == "failed") {
       std::printf("  trial %lld failed after %d attempt(s): %s\n",
@@ -227,6 +267,7 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
       w.Key("samples_per_second").Number(r.samples_per_second()).Key("steps").Int(r.steps());
       w.Key("attempts").Int(t.attempts()).Key("worker_id").String(t.worker_id());
       w.Key("device").String(r.device()).Key("dataset_hash").String(r.dataset_hash());
+      w.Key("origin").String(t.origin()).Key("parent_trial_id").Int(t.parent_trial_id());
       w.EndObject();
     }
     w.EndArray();
@@ -234,14 +275,16 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
     return 0;
   }
   // Ranked by selection accuracy; holdout accuracy is shown, never used to rank.
-  std::printf("%4s %8s %9s %9s %9s %10s  %s\n", "rank", "trial", "selection", "holdout",
-              "test_loss", "train_loss", "params");
+  std::printf("%4s %8s %9s %9s %9s %10s %-16s %s\n", "rank", "trial", "selection", "holdout",
+              "test_loss", "train_loss", "origin", "params");
   int rank = 0;
   for (const auto& t : resp.trials()) {
-    std::printf("%4d %8lld %9.4f %9.4f %9.4f %10.4f  %s\n", ++rank,
+    std::string origin = t.origin();
+    if (t.parent_trial_id() > 0) origin += " <" + std::to_string(t.parent_trial_id());
+    std::printf("%4d %8lld %9.4f %9.4f %9.4f %10.4f %-16s %s\n", ++rank,
                 static_cast<long long>(t.trial_id()), t.result().selection_accuracy(),
                 t.result().holdout_accuracy(), t.result().test_loss(), t.result().train_loss(),
-                FormatParams(t.params()).c_str());
+                origin.c_str(), FormatParams(t.params()).c_str());
   }
   if (rank == 0) std::printf("(no finished trials yet)\n");
   return 0;
@@ -296,7 +339,8 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
   return 0;
 }
 
-int Watch(Client& c, int64_t id) {
+// Follows a sweep until it ends (or `timeout_s` passes, if > 0: DEADLINE as UNAVAILABLE).
+int Watch(Client& c, int64_t id, double timeout_s = 0) {
   const bool tty = isatty(STDOUT_FILENO);
   auto start = std::chrono::steady_clock::now();
   int64_t first_finished = -1;
@@ -352,6 +396,11 @@ int Watch(Client& c, int64_t id) {
       last_printed = finished;
       last_print = now;
     }
+    if (!done && timeout_s > 0 && secs > timeout_s) {
+      std::fprintf(stderr, "%ssweepctl: sweep %lld not done after %.0f s; giving up waiting\n",
+                   tty ? "\n" : "", static_cast<long long>(id), timeout_s);
+      return 1;
+    }
     if (done) {
       std::printf("sweep %lld done: %lld succeeded, %lld failed in %s\n",
                   static_cast<long long>(id), static_cast<long long>(s.succeeded()),
@@ -360,6 +409,315 @@ int Watch(Client& c, int64_t id) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+}
+
+
+void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
+  w.BeginObject().Key("members").BeginArray();
+  for (int i = 0; i < e.trial_ids_size(); ++i) {
+    w.BeginObject().Key("trial_id").Int(e.trial_ids(i)).Key("weight").Number(e.weights(i));
+    w.EndObject();
+  }
+  w.EndArray().Key("selection_accuracy").Number(e.selection_accuracy());
+  w.Key("holdout_accuracy").Number(e.holdout_accuracy()).EndObject();
+}
+
+void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
+  w.BeginObject().Key("model").String(v.model()).Key("version").Int(v.version());
+  w.Key("sweep_id").Int(v.sweep_id()).Key("parent_sweep_id").Int(v.parent_sweep_id());
+  w.Key("method").String(v.method()).Key("decision").String(v.decision());
+  w.Key("reason").String(v.reason()).Key("aliases").BeginArray();
+  for (const auto& a : v.aliases()) w.String(a);
+  w.EndArray().Key("selection_accuracy").Number(v.selection_accuracy());
+  w.Key("holdout_accuracy").Number(v.holdout_accuracy());
+  w.Key("best_single_trial_id").Int(v.best_single_trial_id());
+  w.Key("best_single_holdout_accuracy").Number(v.best_single_holdout_accuracy());
+  w.Key("compared_version").Int(v.compared_version());
+  w.Key("champion_holdout_accuracy").Number(v.champion_holdout_accuracy());
+  w.Key("margin").Number(v.margin()).Key("holdout_samples").Int(v.holdout_samples());
+  w.Key("dataset").String(v.dataset().name()).Key("dataset_hash").String(v.dataset_hash());
+  w.Key("architecture").String(v.architecture().name());
+  w.Key("code_version").String(v.code_version()).Key("created_at").String(v.created_at());
+  w.Key("members").BeginArray();
+  for (const auto& m : v.members()) {
+    w.BeginObject().Key("trial_id").Int(m.trial_id()).Key("weight").Number(m.weight());
+    w.Key("sha256").String(m.sha256()).Key("size_bytes").Int(m.size_bytes());
+    w.Key("selection_accuracy").Number(m.selection_accuracy());
+    w.Key("holdout_accuracy").Number(m.holdout_accuracy()).Key("params");
+    ParamsJson(w, m.params());
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+}
+
+void PrintVersion(const v1::ModelVersion& v) {
+  std::string aliases;
+  for (const auto& a : v.aliases()) aliases += (aliases.empty() ? "" : ", ") + a;
+  std::printf("%s v%d%s: %s ensemble of %d member(s) from sweep %lld%s\n", v.model().c_str(),
+              v.version(), aliases.empty() ? "" : (" [" + aliases + "]").c_str(),
+              v.method().c_str(), v.members_size(), static_cast<long long>(v.sweep_id()),
+              v.parent_sweep_id() > 0
+                  ? (" (seeded from sweep " + std::to_string(v.parent_sweep_id()) + ")").c_str()
+                  : "");
+  std::printf("  selection accuracy %.4f, holdout %.4f (%d samples); best single trial %lld: "
+              "holdout %.4f (%+.4f)\n",
+              v.selection_accuracy(), v.holdout_accuracy(), v.holdout_samples(),
+              static_cast<long long>(v.best_single_trial_id()), v.best_single_holdout_accuracy(),
+              v.holdout_accuracy() - v.best_single_holdout_accuracy());
+  std::printf("  gate: %s, %s\n", v.decision().c_str(), v.reason().c_str());
+  std::printf("  dataset %s (%s), architecture %s, code %s, created %s\n",
+              v.dataset().name().c_str(), v.dataset_hash().c_str(),
+              v.architecture().name().c_str(), v.code_version().c_str(), v.created_at().c_str());
+  if (v.members_size() > 0) {
+    std::printf("  %8s %7s %9s %9s  %-16s %s\n", "trial", "weight", "selection", "holdout",
+                "sha256", "params");
+    for (const auto& m : v.members()) {
+      std::printf("  %8lld %7.3f %9.4f %9.4f  %-16s %s\n", static_cast<long long>(m.trial_id()),
+                  m.weight(), m.selection_accuracy(), m.holdout_accuracy(),
+                  m.sha256().substr(0, 16).c_str(), FormatParams(m.params()).c_str());
+    }
+  }
+}
+
+StatusOr<v1::ModelVersion> FetchVersion(Client& c, const std::string& model, int version,
+                                        const std::string& alias) {
+  v1::GetModelRequest req;
+  req.set_model(model);
+  req.set_version(version);
+  req.set_alias(alias);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(c.deadline_ms()));
+  auto reader = c.registry()->GetModel(&ctx, req);
+  v1::GetModelResponse part;
+  v1::ModelVersion out;
+  bool got = false;
+  while (reader->Read(&part)) {
+    if (part.has_version()) {
+      out = part.version();
+      got = true;
+    }
+  }
+  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
+  if (!got) return InternalError("GetModel: no version in the answer");
+  return out;
+}
+
+int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("promoted").Bool(r.promoted());
+    w.Key("already_published").Bool(r.already_published()).Key("version");
+    VersionJson(w, r.version());
+    if (!r.already_published()) {
+      w.Key("greedy");
+      EnsembleJson(w, r.greedy());
+      w.Key("top_k");
+      EnsembleJson(w, r.top_k());
+      w.Key("best_single");
+      EnsembleJson(w, r.best_single());
+    }
+    w.EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  if (!r.already_published()) {
+    std::printf("%-12s %7s %9s %9s\n", "ensemble", "members", "selection", "holdout");
+    for (const auto* e : {&r.best_single(), &r.top_k(), &r.greedy()}) {
+      std::printf("%-12s %7d %9.4f %9.4f\n", e->method().c_str(), e->trial_ids_size(),
+                  e->selection_accuracy(), e->holdout_accuracy());
+    }
+  } else {
+    std::printf("(published before)\n");
+  }
+  PrintVersion(r.version());
+  std::printf("%s v%d %s\n", r.version().model().c_str(), r.version().version(),
+              r.promoted() ? "PROMOTED to champion" : "recorded as a rejected challenger");
+  return 0;
+}
+
+StatusOr<v1::PublishSweepResponse> Publish(Client& c, int64_t sweep_id) {
+  v1::PublishSweepRequest req;
+  req.set_sweep_id(sweep_id);
+  req.set_actor(std::string("sweepctl@") + (getenv("USER") ? getenv("USER") : "unknown"));
+  v1::PublishSweepResponse resp;
+  // Publishing evaluates models; allow it more than one ordinary deadline.
+  SF_RETURN_IF_ERROR(c.Call("PublishSweep", &v1::RegistryService::Stub::PublishSweep, req, &resp,
+                            std::max(c.deadline_ms(), 300000)));
+  return resp;
+}
+
+int Nightly(Client& c, const std::string& file, double timeout_s, bool json) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto submitted = SubmitFile(c, file);
+  if (!submitted.ok()) return Fail(submitted.status());
+  const int64_t id = submitted->sweep_id();
+  {
+    // Progress goes to stderr so that stdout holds only the summary.
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    int rc = Watch(c, id, timeout_s);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    if (rc != 0) {
+      std::cerr << "sweepctl: nightly: sweep " << id << " did not finish with results\n";
+      return 1;
+    }
+  }
+  v1::GetSweepStatusRequest sreq;
+  sreq.set_sweep_id(id);
+  v1::SweepStatus st;
+  if (Status s = c.Call("GetSweepStatus", &v1::SweepService::Stub::GetSweepStatus, sreq, &st);
+      !s.ok()) {
+    return Fail(s);
+  }
+  auto published = Publish(c, id);
+  if (!published.ok()) return Fail(published.status());
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("sweep_id").Int(id).Key("trials").Int(st.total());
+    w.Key("succeeded").Int(st.succeeded()).Key("failed").Int(st.failed());
+    w.Key("seeded_from").String(st.seeded_from()).Key("parent_sweep_id").Int(st.parent_sweep_id());
+    w.Key("seed_trials").Int(st.seed_trials()).Key("neighbour_trials").Int(st.neighbour_trials());
+    w.Key("wall_seconds").Number(wall).Key("publish");
+    std::cout << w.str();
+    PrintPublished(*published, true);
+    std::cout << "}\n";
+    return 0;
+  }
+  std::printf("nightly %s: sweep %lld, %lld trials (%lld succeeded, %lld failed) in %s\n",
+              file.c_str(), static_cast<long long>(id), static_cast<long long>(st.total()),
+              static_cast<long long>(st.succeeded()), static_cast<long long>(st.failed()),
+              Duration(wall).c_str());
+  if (!st.seeded_from().empty()) {
+    std::printf("seeded from %s (sweep %lld): %lld seed trials, %lld neighbours\n",
+                st.seeded_from().c_str(), static_cast<long long>(st.parent_sweep_id()),
+                static_cast<long long>(st.seed_trials()),
+                static_cast<long long>(st.neighbour_trials()));
+  } else {
+    std::printf("not seeded (no seed_from, or no champion yet)\n");
+  }
+  return PrintPublished(*published, false);
+}
+
+int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags) {
+  const bool json = flags.GetBool("json");
+  if (pos.size() < 3) return Fail(InvalidArgumentError(std::string("registry: ") + kUsage));
+  const std::string& sub = pos[1];
+  if (sub == "publish") {
+    auto id = ParseInt(pos[2], "sweep ID");
+    if (!id.ok() || *id <= 0 || pos.size() != 3) {
+      return Fail(InvalidArgumentError("registry publish needs one positive SWEEP_ID"));
+    }
+    auto r = Publish(c, *id);
+    if (!r.ok()) return Fail(r.status());
+    return PrintPublished(*r, json);
+  }
+  const std::string& model = pos[2];
+  if (sub == "list") {
+    v1::ListVersionsRequest req;
+    req.set_model(model);
+    v1::ListVersionsResponse resp;
+    if (Status s = c.Call("ListVersions", &v1::RegistryService::Stub::ListVersions, req, &resp);
+        !s.ok()) {
+      return Fail(s);
+    }
+    if (json) {
+      JsonWriter w;
+      w.BeginObject().Key("model").String(model).Key("aliases").BeginObject();
+      for (const auto& [alias, version] : resp.aliases()) w.Key(alias).Int(version);
+      w.EndObject().Key("versions").BeginArray();
+      for (const auto& v : resp.versions()) VersionJson(w, v);
+      w.EndArray().Key("audit").BeginArray();
+      for (const auto& a : resp.audit()) {
+        w.BeginObject().Key("id").Int(a.id()).Key("at").String(a.at()).Key("alias").String(a.alias());
+        w.Key("action").String(a.action()).Key("from_version").Int(a.from_version());
+        w.Key("to_version").Int(a.to_version()).Key("actor").String(a.actor());
+        w.Key("reason").String(a.reason()).EndObject();
+      }
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+      return 0;
+    }
+    std::printf("%-8s %-10s %6s %-7s %9s %9s %9s %9s  %s\n", "version", "decision", "sweep",
+                "method", "selection", "holdout", "single", "champion", "aliases");
+    for (const auto& v : resp.versions()) {
+      std::string aliases;
+      for (const auto& a : v.aliases()) aliases += (aliases.empty() ? "" : ",") + a;
+      char champ[16] = "-";
+      if (v.compared_version() > 0) {
+        std::snprintf(champ, sizeof(champ), "%.4f", v.champion_holdout_accuracy());
+      }
+      std::printf("v%-7d %-10s %6lld %-7s %9.4f %9.4f %9.4f %9s  %s\n", v.version(),
+                  v.decision().c_str(), static_cast<long long>(v.sweep_id()), v.method().c_str(),
+                  v.selection_accuracy(), v.holdout_accuracy(), v.best_single_holdout_accuracy(),
+                  champ, aliases.c_str());
+    }
+    std::printf("audit (newest first):\n");
+    for (const auto& a : resp.audit()) {
+      std::printf("  %s  %-9s %s v%d -> v%d by %s: %s\n", a.at().c_str(), a.action().c_str(),
+                  a.alias().c_str(), a.from_version(), a.to_version(), a.actor().c_str(),
+                  a.reason().c_str());
+    }
+    return 0;
+  }
+  if (sub == "show") {
+    int version = 0;
+    if (flags.IsSet("version")) {
+      auto v = flags.GetInt("version");
+      if (!v.ok() || *v <= 0) return Fail(InvalidArgumentError("--version must be positive"));
+      version = static_cast<int>(*v);
+    }
+    auto v = FetchVersion(c, model, version, flags.IsSet("alias") ? flags.Get("alias") : "");
+    if (!v.ok()) return Fail(v.status());
+    if (json) {
+      JsonWriter w;
+      VersionJson(w, *v);
+      std::cout << w.str() << "\n";
+    } else {
+      PrintVersion(*v);
+    }
+    return 0;
+  }
+  const std::string actor = std::string("sweepctl@") + (getenv("USER") ? getenv("USER") : "unknown");
+  if (sub == "promote") {
+    if (pos.size() != 4) return Fail(InvalidArgumentError("registry promote needs MODEL VERSION"));
+    auto version = ParseInt(pos[3], "VERSION");
+    if (!version.ok() || *version <= 0) {
+      return Fail(InvalidArgumentError("VERSION must be a positive integer, got \"" + pos[3] + "\""));
+    }
+    v1::SetAliasRequest req;
+    req.set_model(model);
+    req.set_alias(flags.IsSet("alias") ? flags.Get("alias") : "champion");
+    req.set_version(static_cast<int>(*version));
+    req.set_actor(actor);
+    req.set_reason(flags.IsSet("reason") ? flags.Get("reason") : "promoted by hand");
+    v1::SetAliasResponse resp;
+    if (Status s = c.Call("SetAlias", &v1::RegistryService::Stub::SetAlias, req, &resp); !s.ok()) {
+      return Fail(s);
+    }
+    std::printf("%s %s: v%d -> v%d\n", model.c_str(), req.alias().c_str(), resp.from_version(),
+                resp.to_version());
+    return 0;
+  }
+  if (sub == "rollback") {
+    v1::RollbackRequest req;
+    req.set_model(model);
+    req.set_alias(flags.IsSet("alias") ? flags.Get("alias") : "champion");
+    req.set_actor(actor);
+    req.set_reason(flags.IsSet("reason") ? flags.Get("reason") : "rolled back by hand");
+    v1::RollbackResponse resp;
+    if (Status s = c.Call("Rollback", &v1::RegistryService::Stub::Rollback, req, &resp); !s.ok()) {
+      return Fail(s);
+    }
+    std::printf("%s %s rolled back: v%d -> v%d\n", model.c_str(), req.alias().c_str(),
+                resp.from_version(), resp.to_version());
+    return 0;
+  }
+  return Fail(InvalidArgumentError("registry: unknown subcommand \"" + sub + "\"\n" + kUsage));
 }
 
 }  // namespace
@@ -372,6 +730,10 @@ int main(int argc, char** argv) {
       .Define("size", "10", "ensemble: greedy selection steps")
       .Define("candidates", "20", "ensemble: the best N trials to choose from")
       .Define("top-k", "5", "ensemble: members of the top-k average")
+      .Define("timeout", "0", "nightly: give up waiting for the sweep after S seconds (0: never)")
+      .Define("version", "0", "registry show: a version number")
+      .Define("alias", "champion", "registry show/promote/rollback: an alias")
+      .Define("reason", "", "registry promote/rollback: why (audited)")
       .DefineBool("json", "machine-readable output");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   const auto& pos = flags.positionals();
@@ -388,6 +750,13 @@ int main(int argc, char** argv) {
   Client c(flags.Get("coordinator"), static_cast<int>(*deadline));
   const std::string& cmd = pos[0];
   if (cmd == "submit") return Submit(c, pos);
+  if (cmd == "registry") return Registry(c, pos, flags);
+  if (cmd == "nightly") {
+    if (pos.size() != 2) return Fail(InvalidArgumentError(std::string("nightly needs one FILE\n") + kUsage));
+    auto timeout = flags.GetDouble("timeout");
+    if (!timeout.ok() || *timeout < 0) return Fail(InvalidArgumentError("--timeout must be >= 0"));
+    return Nightly(c, pos[1], *timeout, flags.GetBool("json"));
+  }
   if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble") {
     auto id = SweepId(pos);
     if (!id.ok()) return Fail(id.status());

@@ -33,3 +33,38 @@ class JsonWriter {
 };
 
 }  // namespace sweepfarm
+
+namespace sweepfarm {
+
+// A parsed JSON value (object members in document order). Enough for the small documents this project
+// stores (artifact architectures); not a general-purpose or streaming parser.
+class JsonValue {
+ public:
+  enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
+
+  Type type() const { return type_; }
+  bool is_object() const { return type_ == Type::kObject; }
+  bool is_array() const { return type_ == Type::kArray; }
+  bool is_number() const { return type_ == Type::kNumber; }
+  bool is_string() const { return type_ == Type::kString; }
+  double number() const { return number_; }
+  bool boolean() const { return bool_; }
+  const std::string& string() const { return string_; }
+  const std::vector<JsonValue>& array() const { return array_; }
+  // Object member, or nullptr if absent (or not an object).
+  const JsonValue* Find(const std::string& key) const;
+
+  // Parses a whole document; errors say at which byte offset and what was expected.
+  static bool Parse(const std::string& text, JsonValue* out, std::string* error);
+
+ private:
+  friend class JsonParser;
+  Type type_ = Type::kNull;
+  bool bool_ = false;
+  double number_ = 0;
+  std::string string_;
+  std::vector<JsonValue> array_;
+  std::vector<std::pair<std::string, JsonValue>> object_;
+};
+
+}  // namespace sweepfarm

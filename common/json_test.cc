@@ -24,5 +24,33 @@ TEST(JsonWriterTest, EscapesControlCharacters) {
   EXPECT_EQ(JsonEscape("a\nb\x01"), "\"a\\nb\\u0001\"");
 }
 
+TEST(JsonValueTest, ParsesWhatTheWriterWrites) {
+  JsonWriter w;
+  w.BeginObject().Key("name").String("a\"b\n").Key("dims").BeginArray().Int(64).Int(16);
+  w.EndArray().Key("ok").Bool(true).Key("none").Null().Key("x").Number(-1.5e-3).EndObject();
+  JsonValue v;
+  std::string error;
+  ASSERT_TRUE(JsonValue::Parse(w.str(), &v, &error)) << error;
+  ASSERT_TRUE(v.is_object());
+  EXPECT_EQ(v.Find("name")->string(), "a\"b\n");
+  ASSERT_EQ(v.Find("dims")->array().size(), 2u);
+  EXPECT_EQ(v.Find("dims")->array()[1].number(), 16);
+  EXPECT_TRUE(v.Find("ok")->boolean());
+  EXPECT_EQ(v.Find("none")->type(), JsonValue::Type::kNull);
+  EXPECT_DOUBLE_EQ(v.Find("x")->number(), -1.5e-3);
+  EXPECT_EQ(v.Find("missing"), nullptr);
+}
+
+TEST(JsonValueTest, RefusesMalformedDocumentsWithAnOffset) {
+  JsonValue v;
+  std::string error;
+  EXPECT_FALSE(JsonValue::Parse("{\"a\": [1, 2}", &v, &error));
+  EXPECT_NE(error.find("expected ',' or ']' at byte 11"), std::string::npos) << error;
+  EXPECT_FALSE(JsonValue::Parse("{\"a\": 1} x", &v, &error));
+  EXPECT_FALSE(JsonValue::Parse("\"open", &v, &error));
+  EXPECT_FALSE(JsonValue::Parse("", &v, &error));
+  EXPECT_TRUE(JsonValue::Parse(" [ ] ", &v, &error)) << error;
+}
+
 }  // namespace
 }  // namespace sweepfarm

@@ -18,6 +18,7 @@ enum class StatusCode {
   kResourceExhausted = 8,
   kUnavailable = 14,
   kInternal = 13,
+  kDataLoss = 15,
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -50,6 +51,8 @@ inline Status UnavailableError(std::string m) {
   return Status(StatusCode::kUnavailable, std::move(m));
 }
 inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+// Stored bytes that fail verification (a corrupt artifact).
+inline Status DataLossError(std::string m) { return Status(StatusCode::kDataLoss, std::move(m)); }
 inline Status ResourceExhaustedError(std::string m) {
   return Status(StatusCode::kResourceExhausted, std::move(m));
 }

@@ -58,8 +58,11 @@ int main(int argc, char** argv) {
   }
   api::ServiceOptions options;
   options.lease_seconds = static_cast<int>(*lease);
-  api::SweepServiceImpl sweeps(store->get(), options);
+  registry::DatasetCache datasets;
+  registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
+  api::SweepServiceImpl sweeps(store->get(), &datasets, options);
   api::WorkerServiceImpl workers(store->get(), options);
+  api::RegistryServiceImpl models(store->get(), &registry);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(flags.Get("listen"), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&sweeps);
   builder.RegisterService(&workers);
+  builder.RegisterService(&models);
   builder.SetMaxReceiveMessageSize(16 << 20);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -14,7 +14,9 @@ inline grpc::Status ToGrpc(const Status& s) {
 
 inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
   if (s.ok()) return OkStatus();
-  std::string msg = rpc + ": " + s.error_message();
+  // Server messages usually name their RPC already.
+  std::string msg = s.error_message().rfind(rpc + ":", 0) == 0 ? s.error_message()
+                                                               : rpc + ": " + s.error_message();
   switch (s.error_code()) {
     case grpc::StatusCode::INVALID_ARGUMENT:
       return InvalidArgumentError(s.error_message());
@@ -27,6 +29,10 @@ inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
       return FailedPreconditionError(msg);
     case grpc::StatusCode::ABORTED:
       return AbortedError(msg);
+    case grpc::StatusCode::DATA_LOSS:
+      return DataLossError(s.error_message());
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return Status(StatusCode::kAlreadyExists, msg);
     default:
       return InternalError(msg);
   }

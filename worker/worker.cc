@@ -15,6 +15,7 @@
 #include "common/rng.h"
 #include "common/sha256.h"
 #include "proto/grpc_status.h"
+#include "worker/engine/model_io.h"
 #include "worker/engine/trainer.h"
 
 #ifdef SWEEPFARM_WITH_CUDA
@@ -384,31 +385,15 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
 Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& spec,
                              const engine::Dataset& data, const engine::BundleResult& result,
                              size_t slot) {
-  JsonWriter arch;
-  arch.BeginObject().Key("architecture").BeginObject();
-  arch.Key("name").String(spec.architecture().name()).Key("channels").BeginArray();
-  for (auto c : spec.architecture().channels()) arch.Int(c);
-  arch.EndArray()
-      .Key("kernel_size")
-      .Int(spec.architecture().kernel_size())
-      .Key("hidden")
-      .BeginArray();
-  for (auto h : spec.architecture().hidden()) arch.Int(h);
-  arch.EndArray().EndObject().Key("dataset").String(spec.dataset().name());
-  arch.Key("sample_shape").BeginArray();
-  for (auto d : data.sample_shape()) arch.Int(d);
-  arch.EndArray().Key("classes").Int(data.num_classes).Key("layout").String("fused-model-v1");
-  arch.Key("tensors").BeginArray();
-  std::string content;
-  for (const auto& p : result.final_params) {
-    torch::Tensor t = p[static_cast<int64_t>(slot)].to(torch::kFloat32).contiguous();
-    arch.BeginArray();
-    for (auto d : t.sizes()) arch.Int(d);
-    arch.EndArray();
-    content.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
-  }
-  arch.EndArray().EndObject();
-  const std::string digest = Sha256Hex(content);
+  engine::ArchSpec arch;
+  arch.name = spec.architecture().name();
+  arch.channels.assign(spec.architecture().channels().begin(), spec.architecture().channels().end());
+  arch.hidden.assign(spec.architecture().hidden().begin(), spec.architecture().hidden().end());
+  arch.kernel_size = spec.architecture().kernel_size();
+  const engine::EncodedWeights weights =
+      engine::EncodeWeights(arch, spec.dataset().name(), data.sample_shape(), data.num_classes,
+                            result.final_params, static_cast<int64_t>(slot));
+  const std::string& content = weights.content;
   auto ctx = Context(options_.rpc_deadline_ms * 3);
   v1::UploadArtifactResponse resp;
   auto writer = stub_->UploadArtifact(ctx.get(), &resp);
@@ -418,9 +403,9 @@ Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& 
     if (off == 0) {
       chunk.set_trial_id(trial.trial_id());
       chunk.set_lease_token(trial.lease_token());
-      chunk.set_sha256(digest);
-      chunk.set_format("sweepfarm-weights-v1");
-      chunk.set_arch_json(arch.str());
+      chunk.set_sha256(weights.sha256);
+      chunk.set_format(engine::kWeightsFormat);
+      chunk.set_arch_json(weights.arch_json);
     }
     chunk.set_data(content.substr(off, kChunk));
     if (!writer->Write(chunk)) break;

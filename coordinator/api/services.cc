@@ -3,9 +3,12 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <regex>
+#include <set>
+
 #include "common/logging.h"
 #include "common/sha256.h"
-#include "coordinator/selection/ensemble.h"
+#include "coordinator/sweep/search_space.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "proto/grpc_status.h"
 #include "worker/engine/dataset.h"
@@ -30,13 +33,38 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
   if (!parsed.ok()) return ToGrpc(parsed.status());
   store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash,
                     parsed->trials};
+  if (parsed->spec.has_seed_from()) {
+    // Seeded: the champion's members and its sweep's best trials first, then around them.
+    const v1::SeedSpec& seed = parsed->spec.seed_from();
+    auto source = store_->LoadSeeds(seed.model(), seed.top());
+    if (!source.ok()) return ToGrpc(source.status());
+    if (source->version == 0) {
+      SF_LOG(Info) << "seed_from: " << seed.model() << " has no champion yet; searching afresh";
+    } else {
+      std::vector<sweep::SeedTrial> seeds;
+      for (const auto* list : {&source->members, &source->top}) {
+        for (const auto& t : *list) seeds.push_back({t.trial_id, t.params});
+      }
+      auto seeded = sweep::SeedAndNeighbours(parsed->space, seeds, seed,
+                                             static_cast<int64_t>(parsed->trials.size()),
+                                             parsed->search_seed);
+      s.trials.clear();
+      for (const auto& t : seeded) {
+        s.trials.push_back(t.params);
+        s.origins.push_back(t.origin);
+        s.parents.push_back(t.parent_trial_id);
+      }
+      s.parent_sweep_id = source->sweep_id;
+      s.seeded_from = seed.model() + " v" + std::to_string(source->version);
+    }
+  }
   auto id = store_->CreateSweep(s);
   if (!id.ok()) return ToGrpc(id.status());
   resp->set_sweep_id(*id);
-  resp->set_trials(static_cast<int64_t>(parsed->trials.size()));
+  resp->set_trials(static_cast<int64_t>(s.trials.size()));
   resp->set_spec_hash(parsed->spec_hash);
-  SF_LOG(Info) << "sweep " << *id << " (" << parsed->spec.name() << "): " << parsed->trials.size()
-               << " trials";
+  SF_LOG(Info) << "sweep " << *id << " (" << parsed->spec.name() << "): " << s.trials.size()
+               << " trials" << (s.seeded_from.empty() ? "" : ", seeded from " + s.seeded_from);
   return grpc::Status::OK;
 }
 
@@ -60,98 +88,26 @@ grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTr
   return grpc::Status::OK;
 }
 
-namespace {
-
-// Test-split labels of a sweep's dataset, rebuilt from its spec (deterministic) and checked
-// against the fingerprint the workers recorded.
-StatusOr<std::vector<int32_t>> TestLabels(const v1::DatasetSpec& spec, const std::string& hash) {
-  engine::DatasetParams params(spec.params().begin(), spec.params().end());
-  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
-  if (ds->hash != hash) {
-    return FailedPreconditionError("dataset " + spec.name() + " rebuilt here has hash " + ds->hash +
-                                   ", the trials were scored on " + hash);
-  }
-  torch::Tensor y = ds->test.y.to(torch::kInt32).contiguous();
-  return std::vector<int32_t>(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
-}
-
-void Summarize(const std::string& method, const selection::Ensemble& e,
-               const std::vector<selection::Predictions>& holdout,
-               const std::vector<int32_t>& holdout_labels, int classes, v1::EnsembleSummary* out) {
-  out->set_method(method);
-  std::vector<const selection::Predictions*> members;
-  for (size_t i = 0; i < e.trial_ids.size(); ++i) {
-    out->add_trial_ids(e.trial_ids[i]);
-    out->add_weights(e.weights[i]);
-    for (const auto& h : holdout) {
-      if (h.trial_id == e.trial_ids[i]) members.push_back(&h);
-    }
-  }
-  out->set_selection_accuracy(e.selection_accuracy);
-  out->set_holdout_accuracy(
-      selection::Accuracy(selection::Average(members, e.weights, holdout_labels.size() * classes),
-                          holdout_labels, classes));
-}
-
-}  // namespace
-
 grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext*,
                                              const v1::BuildEnsembleRequest* req,
                                              v1::BuildEnsembleResponse* resp) {
-  const int size = req->size() == 0 ? 10 : req->size();
-  const int n = req->candidates() == 0 ? 20 : req->candidates();
-  const int k = req->top_k() == 0 ? 5 : req->top_k();
+  registry::EnsembleOptions o;
+  o.size = req->size() == 0 ? 10 : req->size();
+  o.candidates = req->candidates() == 0 ? 20 : req->candidates();
+  o.top_k = req->top_k() == 0 ? 5 : req->top_k();
   if (req->sweep_id() <= 0) return Invalid("BuildEnsemble", "sweep_id must be positive");
-  if (size < 1 || size > 1000) return Invalid("BuildEnsemble", "size must be in [1, 1000]");
-  if (n < 1 || n > 1000) return Invalid("BuildEnsemble", "candidates must be in [1, 1000]");
-  if (k < 1 || k > n) return Invalid("BuildEnsemble", "top_k must be in [1, candidates]");
-  auto loaded = store_->LoadCandidates(req->sweep_id(), n);
-  if (!loaded.ok()) return ToGrpc(loaded.status());
-  const auto& [spec, cands] = *loaded;
-  if (cands.empty()) {
-    return ToGrpc(FailedPreconditionError("BuildEnsemble: sweep " +
-                                          std::to_string(req->sweep_id()) +
-                                          " has no succeeded trials with stored predictions"));
+  if (o.size < 1 || o.size > 1000) return Invalid("BuildEnsemble", "size must be in [1, 1000]");
+  if (o.candidates < 1 || o.candidates > 1000) {
+    return Invalid("BuildEnsemble", "candidates must be in [1, 1000]");
   }
-  const auto& first = cands.front();
-  for (const auto& c : cands) {
-    if (c.samples != first.samples || c.classes != first.classes ||
-        c.selection_size != first.selection_size || c.dataset_hash != first.dataset_hash) {
-      return ToGrpc(FailedPreconditionError(
-          "BuildEnsemble: trials " + std::to_string(first.trial_id) + " and " +
-          std::to_string(c.trial_id) + " were scored on different data"));
-    }
+  if (o.top_k < 1 || o.top_k > o.candidates) {
+    return Invalid("BuildEnsemble", "top_k must be in [1, candidates]");
   }
-  auto labels = TestLabels(spec.dataset(), first.dataset_hash);
-  if (!labels.ok()) return ToGrpc(labels.status());
-  if (static_cast<int>(labels->size()) != first.samples) {
-    return ToGrpc(FailedPreconditionError("BuildEnsemble: stored predictions cover " +
-                                          std::to_string(first.samples) +
-                                          " samples, the test "
-                                          "split has " +
-                                          std::to_string(labels->size())));
+  auto report = registry::BuildEnsembles(store_, datasets_, req->sweep_id(), o);
+  if (!report.ok()) {
+    return ToGrpc(Status(report.status().code(), "BuildEnsemble: " + report.status().message()));
   }
-  const size_t sel = static_cast<size_t>(first.selection_size), cls = first.classes;
-  std::vector<int32_t> sel_labels(labels->begin(), labels->begin() + sel);
-  std::vector<int32_t> hold_labels(labels->begin() + sel, labels->end());
-  std::vector<selection::Predictions> sel_preds, hold_preds;
-  for (const auto& c : cands) {
-    std::vector<float> p = selection::HalfToFloat(c.probs_f16);
-    sel_preds.push_back({c.trial_id, std::vector<float>(p.begin(), p.begin() + sel * cls)});
-    hold_preds.push_back({c.trial_id, std::vector<float>(p.begin() + sel * cls, p.end())});
-  }
-  auto greedy = selection::GreedySelect(sel_preds, sel_labels, first.classes, size);
-  auto top = selection::TopK(sel_preds, sel_labels, first.classes, k);
-  if (!greedy.ok()) return ToGrpc(greedy.status());
-  if (!top.ok()) return ToGrpc(top.status());
-  selection::Ensemble single{{first.trial_id}, {1.0}, first.selection_accuracy};
-  Summarize("greedy", *greedy, hold_preds, hold_labels, first.classes, resp->mutable_greedy());
-  Summarize("top_k", *top, hold_preds, hold_labels, first.classes, resp->mutable_top_k());
-  Summarize("best_single", single, hold_preds, hold_labels, first.classes,
-            resp->mutable_best_single());
-  resp->set_candidates(static_cast<int32_t>(cands.size()));
-  resp->set_selection_samples(static_cast<int32_t>(sel));
-  resp->set_holdout_samples(static_cast<int32_t>(hold_labels.size()));
+  *resp = report->summary;
   return grpc::Status::OK;
 }
 
@@ -312,6 +268,123 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
   if (!s.ok()) return ToGrpc(s);
   resp->set_sha256(digest);
   resp->set_size_bytes(static_cast<int64_t>(content.size()));
+  return grpc::Status::OK;
+}
+
+namespace {
+
+const std::regex& NamePattern() {
+  static const std::regex kName(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+  return kName;
+}
+
+grpc::Status CheckName(const std::string& rpc, const std::string& field, const std::string& v) {
+  if (!std::regex_match(v, NamePattern())) {
+    return Invalid(rpc, field + " \"" + v + "\" must be 1-64 letters, digits, '.', '_' or '-'");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext*,
+                                               const v1::PublishSweepRequest* req,
+                                               v1::PublishSweepResponse* resp) {
+  if (req->sweep_id() <= 0) return Invalid("PublishSweep", "sweep_id must be positive");
+  auto r = registry_->Publish(req->sweep_id(), req->actor());
+  if (!r.ok()) return ToGrpc(Status(r.status().code(), "PublishSweep: " + r.status().message()));
+  *resp = std::move(r).value();
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::GetModel(grpc::ServerContext* ctx,
+                                           const v1::GetModelRequest* req,
+                                           grpc::ServerWriter<v1::GetModelResponse>* writer) {
+  if (auto s = CheckName("GetModel", "model", req->model()); !s.ok()) return s;
+  if (req->version() < 0) return Invalid("GetModel", "version must be >= 0");
+  if (!req->alias().empty()) {
+    if (req->version() != 0) return Invalid("GetModel", "give a version or an alias, not both");
+    if (auto s = CheckName("GetModel", "alias", req->alias()); !s.ok()) return s;
+  }
+  auto v = registry_->Resolve(req->model(), req->version(), req->alias());
+  if (!v.ok()) return ToGrpc(Status(v.status().code(), "GetModel: " + v.status().message()));
+  v1::GetModelResponse head;
+  *head.mutable_version() = *v;
+  if (!writer->Write(head)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  if (!req->include_artifacts()) return grpc::Status::OK;
+  std::set<std::string> sent;
+  for (const auto& m : v->members()) {
+    if (!sent.insert(m.sha256()).second) continue;
+    auto a = store_->LoadArtifact(m.sha256());
+    if (!a.ok()) return ToGrpc(a.status());
+    // Verified on every load: a corrupt artifact is refused here, not served.
+    const std::string digest = Sha256Hex(a->content);
+    if (digest != m.sha256()) {
+      return ToGrpc(DataLossError("GetModel: " + req->model() + " v" +
+                                  std::to_string(v->version()) + ", member trial " +
+                                  std::to_string(m.trial_id()) + ": artifact " + m.sha256() +
+                                  " is corrupt: its bytes hash to " + digest));
+    }
+    constexpr size_t kPiece = 1 << 20;
+    for (size_t off = 0; off == 0 || off < a->content.size(); off += kPiece) {
+      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      v1::GetModelResponse piece;
+      piece.mutable_artifact()->set_sha256(m.sha256());
+      piece.mutable_artifact()->set_offset(static_cast<int64_t>(off));
+      piece.mutable_artifact()->set_data(a->content.substr(off, kPiece));
+      if (!writer->Write(piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::ListVersions(grpc::ServerContext*,
+                                               const v1::ListVersionsRequest* req,
+                                               v1::ListVersionsResponse* resp) {
+  if (auto s = CheckName("ListVersions", "model", req->model()); !s.ok()) return s;
+  auto r = store_->ListVersions(req->model(), 100);
+  if (!r.ok()) return ToGrpc(Status(r.status().code(), "ListVersions: " + r.status().message()));
+  *resp = std::move(r).value();
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext*, const v1::SetAliasRequest* req,
+                                           v1::SetAliasResponse* resp) {
+  const std::string alias = req->alias().empty() ? "champion" : req->alias();
+  if (auto s = CheckName("SetAlias", "model", req->model()); !s.ok()) return s;
+  if (auto s = CheckName("SetAlias", "alias", alias); !s.ok()) return s;
+  if (req->version() <= 0) return Invalid("SetAlias", "version must be positive");
+  auto v = store_->GetVersion(req->model(), req->version());
+  if (!v.ok()) return ToGrpc(Status(v.status().code(), "SetAlias: " + v.status().message()));
+  // The whole version must load (architecture and shapes), not only hash right.
+  auto loaded = registry::LoadEnsemble(store_, *v);
+  if (!loaded.ok()) {
+    return ToGrpc(Status(loaded.status().code(), "SetAlias: " + loaded.status().message()));
+  }
+  auto move = store_->MoveAlias(req->model(), alias, req->version(),
+                                req->actor().empty() ? "sweepctl" : req->actor(),
+                                req->reason().empty() ? "set by hand" : req->reason());
+  if (!move.ok()) return ToGrpc(Status(move.status().code(), "SetAlias: " + move.status().message()));
+  resp->set_from_version(move->from_version);
+  resp->set_to_version(move->to_version);
+  SF_LOG(Info) << req->model() << " " << alias << ": v" << move->from_version << " -> v"
+               << move->to_version;
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+                                           v1::RollbackResponse* resp) {
+  const std::string alias = req->alias().empty() ? "champion" : req->alias();
+  if (auto s = CheckName("Rollback", "model", req->model()); !s.ok()) return s;
+  if (auto s = CheckName("Rollback", "alias", alias); !s.ok()) return s;
+  auto move = store_->MoveAlias(req->model(), alias, 0,
+                                req->actor().empty() ? "sweepctl" : req->actor(),
+                                req->reason().empty() ? "rollback" : req->reason());
+  if (!move.ok()) return ToGrpc(Status(move.status().code(), "Rollback: " + move.status().message()));
+  resp->set_from_version(move->from_version);
+  resp->set_to_version(move->to_version);
+  SF_LOG(Info) << req->model() << " " << alias << " rolled back: v" << move->from_version
+               << " -> v" << move->to_version;
   return grpc::Status::OK;
 }
 

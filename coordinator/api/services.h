@@ -2,7 +2,9 @@
 // throw; all state lives in PostgreSQL, so any number of handler threads (or coordinators) may run.
 #pragma once
 
+#include "coordinator/registry/registry.h"
 #include "coordinator/store/store.h"
+#include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 
@@ -17,8 +19,8 @@ struct ServiceOptions {
 
 class SweepServiceImpl final : public v1::SweepService::Service {
  public:
-  SweepServiceImpl(store::Store* store, ServiceOptions options)
-      : store_(store), options_(options) {}
+  SweepServiceImpl(store::Store* store, registry::DatasetCache* datasets, ServiceOptions options)
+      : store_(store), datasets_(datasets), options_(options) {}
   grpc::Status SubmitSweep(grpc::ServerContext*, const v1::SubmitSweepRequest*,
                            v1::SubmitSweepResponse*) override;
   grpc::Status GetSweepStatus(grpc::ServerContext*, const v1::GetSweepStatusRequest*,
@@ -30,7 +32,28 @@ class SweepServiceImpl final : public v1::SweepService::Service {
 
  private:
   store::Store* store_;
+  registry::DatasetCache* datasets_;
   ServiceOptions options_;
+};
+
+class RegistryServiceImpl final : public v1::RegistryService::Service {
+ public:
+  RegistryServiceImpl(store::Store* store, registry::Registry* registry)
+      : store_(store), registry_(registry) {}
+  grpc::Status PublishSweep(grpc::ServerContext*, const v1::PublishSweepRequest*,
+                            v1::PublishSweepResponse*) override;
+  grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*,
+                        grpc::ServerWriter<v1::GetModelResponse>*) override;
+  grpc::Status ListVersions(grpc::ServerContext*, const v1::ListVersionsRequest*,
+                            v1::ListVersionsResponse*) override;
+  grpc::Status SetAlias(grpc::ServerContext*, const v1::SetAliasRequest*,
+                        v1::SetAliasResponse*) override;
+  grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest*,
+                        v1::RollbackResponse*) override;
+
+ private:
+  store::Store* store_;
+  registry::Registry* registry_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "coordinator/store/migrations.h"
 
 namespace sweepfarm::store {
@@ -39,12 +40,14 @@ T FromJson(const std::string& json) {
 const std::vector<std::pair<const char*, const char*>>& Statements() {
   static const auto* s = new std::vector<std::pair<const char*, const char*>>{
       {"insert_sweep",
-       "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials) "
-       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING id"},
+       "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials, "
+       "  parent_sweep_id, seeded_from) "
+       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, '')) RETURNING id"},
       {"insert_trials",
-       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts) "
-       "SELECT $1, (t.ord - 1)::int, t.elem, $3 FROM jsonb_array_elements($2::jsonb) "
-       "WITH ORDINALITY AS t(elem, ord)"},
+       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id) "
+       "SELECT $1, (t.ord - 1)::int, t.elem, $3, coalesce(($4::text[])[t.ord], 'search'), "
+       "  NULLIF(($5::bigint[])[t.ord], 0) "
+       "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(elem, ord)"},
       {"register_worker",
        "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
        "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
@@ -113,7 +116,9 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  count(*) FILTER (WHERE t.attempts > 1), coalesce(sum(t.lost_leases), 0), "
        "  coalesce(sum(t.errors), 0), "
        "  (SELECT count(*) FROM report_log l JOIN trials u ON u.id = l.trial_id "
-       "   WHERE u.sweep_id = $1 AND l.outcome = 'stale') "
+       "   WHERE u.sweep_id = $1 AND l.outcome = 'stale'), "
+       "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), "
+       "  count(*) FILTER (WHERE t.origin = 'seed'), count(*) FILTER (WHERE t.origin = 'neighbour') "
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
       {"sweep_best",
@@ -124,7 +129,8 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
        "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
-       "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy "
+       "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy, t.origin, "
+       "  coalesce(t.parent_trial_id, 0) "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
        "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
@@ -142,7 +148,66 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  p.selection_size, r.dataset_hash, p.probs "
        "FROM predictions p JOIN results r ON r.trial_id = p.trial_id "
        "JOIN trials t ON t.id = p.trial_id WHERE t.sweep_id = $1 "
+       "  AND (NOT $3 OR EXISTS (SELECT 1 FROM trial_artifacts a WHERE a.trial_id = p.trial_id)) "
        "ORDER BY r.selection_accuracy DESC, p.trial_id LIMIT $2"},
+      // Registry.
+      {"lock_model", "SELECT pg_advisory_xact_lock(hashtextextended('model:' || $1, 0))"},
+      {"alias_version", "SELECT version FROM model_aliases WHERE model = $1 AND alias = $2"},
+      {"published_version", "SELECT version FROM model_versions WHERE model = $1 AND sweep_id = $2"},
+      {"next_version",
+       "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE model = $1"},
+      {"insert_version",
+       "INSERT INTO model_versions (model, version, sweep_id, method, decision, reason, "
+       "  selection_accuracy, holdout_accuracy, best_single_trial_id, "
+       "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
+       "  holdout_samples, dataset_hash, dataset, architecture, code_version) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
+       "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, $18)"},
+      {"insert_member",
+       "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
+       "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
+      {"upsert_alias",
+       "INSERT INTO model_aliases (model, alias, version) VALUES ($1, $2, $3) "
+       "ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = now()"},
+      {"insert_audit",
+       "INSERT INTO registry_audit (model, alias, action, from_version, to_version, actor, reason) "
+       "VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7)"},
+      {"get_version",
+       "SELECT v.version, v.sweep_id, v.method, v.decision, v.reason, v.selection_accuracy, "
+       "  v.holdout_accuracy, v.best_single_trial_id, v.best_single_holdout_accuracy, "
+       "  coalesce(v.compared_version, 0), coalesce(v.champion_holdout_accuracy, 0), v.margin, "
+       "  v.holdout_samples, v.dataset_hash, v.dataset::text, v.architecture::text, "
+       "  v.code_version, v.created_at::text, coalesce(s.parent_sweep_id, 0), "
+       "  coalesce((SELECT string_agg(a.alias, ',' ORDER BY a.alias) FROM model_aliases a "
+       "            WHERE a.model = v.model AND a.version = v.version), '') "
+       "FROM model_versions v JOIN sweeps s ON s.id = v.sweep_id "
+       "WHERE v.model = $1 AND ($2 = 0 OR v.version = $2) ORDER BY v.version DESC"},
+      {"get_members",
+       "SELECT m.trial_id, m.weight, m.sha256, a.size_bytes, a.format, a.arch::text, "
+       "  t.params::text, r.selection_accuracy, r.holdout_accuracy "
+       "FROM model_members m JOIN artifacts a ON a.sha256 = m.sha256 "
+       "JOIN trials t ON t.id = m.trial_id JOIN results r ON r.trial_id = m.trial_id "
+       "WHERE m.model = $1 AND m.version = $2 ORDER BY m.position"},
+      {"version_artifacts",
+       "SELECT m.sha256, a.content FROM model_members m JOIN artifacts a ON a.sha256 = m.sha256 "
+       "WHERE m.model = $1 AND m.version = $2 ORDER BY m.position"},
+      {"get_artifact", "SELECT format, arch::text, content FROM artifacts WHERE sha256 = $1"},
+      {"list_aliases", "SELECT alias, version FROM model_aliases WHERE model = $1 ORDER BY alias"},
+      {"list_audit",
+       "SELECT id, at::text, alias, action, coalesce(from_version, 0), to_version, actor, reason "
+       "FROM registry_audit WHERE model = $1 ORDER BY id DESC LIMIT $2"},
+      {"last_move",
+       "SELECT coalesce(from_version, 0) FROM registry_audit "
+       "WHERE model = $1 AND alias = $2 AND action <> 'reject' AND to_version = $3 "
+       "ORDER BY id DESC LIMIT 1"},
+      {"seed_members",
+       "SELECT m.trial_id, t.params::text FROM model_members m JOIN trials t ON t.id = m.trial_id "
+       "WHERE m.model = $1 AND m.version = $2 ORDER BY m.weight DESC, m.position"},
+      {"seed_top",
+       "SELECT t.id, t.params::text FROM trials t JOIN results r ON r.trial_id = t.id "
+       "WHERE t.sweep_id = $1 ORDER BY r.selection_accuracy DESC, t.id LIMIT $2"},
+      {"trial_artifact", "SELECT sha256 FROM trial_artifacts WHERE trial_id = $1"},
+      {"version_sweep", "SELECT sweep_id FROM model_versions WHERE model = $1 AND version = $2"},
   };
   return *s;
 }
@@ -259,11 +324,16 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
   std::string spec_json = ToJson(s.spec);
   return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
     pqxx::work tx(c);
-    int64_t id =
-        tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml,
-                          spec_json, s.spec_hash, static_cast<int64_t>(s.trials.size()))[0]
-            .as<int64_t>();
-    tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts());
+    int64_t id = tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name,
+                                   s.yaml, spec_json, s.spec_hash,
+                                   static_cast<int64_t>(s.trials.size()), s.parent_sweep_id,
+                                   s.seeded_from)[0]
+                     .as<int64_t>();
+    std::string origins = "{";
+    for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
+    origins += "}";
+    tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts(), origins,
+                      IntArray(s.parents));
     tx.commit();
     return id;
   });
@@ -434,6 +504,10 @@ StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
     s.set_lost_leases(row[11].as<int64_t>());
     s.set_trainer_errors(row[12].as<int64_t>());
     s.set_stale_results(row[13].as<int64_t>());
+    s.set_parent_sweep_id(row[14].as<int64_t>());
+    s.set_seeded_from(row[15].as<std::string>());
+    s.set_seed_trials(row[16].as<int64_t>());
+    s.set_neighbour_trials(row[17].as<int64_t>());
     double finished = static_cast<double>(s.succeeded() + s.failed());
     s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
     pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);
@@ -480,6 +554,8 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
             m->set_selection_accuracy(row[16].as<double>());
             m->set_holdout_accuracy(row[17].as<double>());
           }
+          t.set_origin(row[18].as<std::string>());
+          t.set_parent_trial_id(row[19].as<int64_t>());
           out.push_back(std::move(t));
         }
         return out;
@@ -508,8 +584,8 @@ Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::st
       .status();
 }
 
-StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates(int64_t sweep_id,
-                                                                                 int n) {
+StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates(
+    int64_t sweep_id, int n, bool with_artifacts) {
   using Out = std::pair<v1::SweepSpec, std::vector<Candidate>>;
   return Conn::Run(this, "LoadCandidates", [&](pqxx::connection& c) -> StatusOr<Out> {
     pqxx::read_transaction tx(c);
@@ -517,7 +593,7 @@ StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates
     if (spec.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
     Out out;
     out.first = FromJson<v1::SweepSpec>(spec[0][0].as<std::string>());
-    for (const auto& row : tx.exec_prepared("candidates", sweep_id, n)) {
+    for (const auto& row : tx.exec_prepared("candidates", sweep_id, n, with_artifacts)) {
       Candidate cand;
       cand.trial_id = row[0].as<int64_t>();
       cand.selection_accuracy = row[1].as<double>();
@@ -531,6 +607,256 @@ StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates
       out.second.push_back(std::move(cand));
     }
     return out;
+  });
+}
+
+namespace {
+
+// Verifies every member artifact of a version inside the caller's transaction.
+Status VerifyVersion(pqxx::transaction_base& tx, const std::string& model, int version) {
+  pqxx::result r = tx.exec_prepared("version_artifacts", model, version);
+  if (r.empty()) {
+    return NotFoundError("model " + model + " has no version " + std::to_string(version));
+  }
+  for (const auto& row : r) {
+    const std::string sha = row[0].as<std::string>();
+    pqxx::binarystring content(row[1]);
+    const std::string digest = Sha256Hex(content.str());
+    if (digest != sha) {
+      return DataLossError("model " + model + " v" + std::to_string(version) + ": artifact " + sha +
+                           " is corrupt: its bytes hash to " + digest);
+    }
+  }
+  return OkStatus();
+}
+
+int AliasIn(pqxx::transaction_base& tx, const std::string& model, const std::string& alias) {
+  pqxx::result r = tx.exec_prepared("alias_version", model, alias);
+  return r.empty() ? 0 : r[0][0].as<int>();
+}
+
+}  // namespace
+
+StatusOr<SeedSource> Store::LoadSeeds(const std::string& model, int top) {
+  return Conn::Run(this, "LoadSeeds", [&](pqxx::connection& c) -> StatusOr<SeedSource> {
+    pqxx::read_transaction tx(c);
+    SeedSource out;
+    out.version = AliasIn(tx, model, "champion");
+    if (out.version == 0) return out;
+    out.sweep_id = tx.exec_prepared1("version_sweep", model, out.version)[0].as<int64_t>();
+    for (const auto& row : tx.exec_prepared("seed_members", model, out.version)) {
+      out.members.push_back(
+          {row[0].as<int64_t>(), FromJson<v1::TrialParams>(row[1].as<std::string>())});
+    }
+    for (const auto& row : tx.exec_prepared("seed_top", out.sweep_id, top)) {
+      out.top.push_back({row[0].as<int64_t>(), FromJson<v1::TrialParams>(row[1].as<std::string>())});
+    }
+    return out;
+  });
+}
+
+StatusOr<int> Store::AliasVersion(const std::string& model, const std::string& alias) {
+  return Conn::Run(this, "AliasVersion", [&](pqxx::connection& c) -> StatusOr<int> {
+    pqxx::read_transaction tx(c);
+    return AliasIn(tx, model, alias);
+  });
+}
+
+StatusOr<int> Store::PublishedVersion(const std::string& model, int64_t sweep_id) {
+  return Conn::Run(this, "PublishedVersion", [&](pqxx::connection& c) -> StatusOr<int> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared("published_version", model, sweep_id);
+    return r.empty() ? 0 : r[0][0].as<int>();
+  });
+}
+
+StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_champion,
+                                     const std::string& actor) {
+  return Conn::Run(this, "RegisterVersion", [&](pqxx::connection& c) -> StatusOr<int> {
+    pqxx::work tx(c);
+    tx.exec_prepared("lock_model", v.model());
+    pqxx::result done = tx.exec_prepared("published_version", v.model(), v.sweep_id());
+    if (!done.empty()) {
+      return Status(StatusCode::kAlreadyExists,
+                    "sweep " + std::to_string(v.sweep_id()) + " is already " + v.model() + " v" +
+                        std::to_string(done[0][0].as<int>()));
+    }
+    const int champion = AliasIn(tx, v.model(), "champion");
+    if (champion != expected_champion) {
+      return AbortedError("the champion of " + v.model() + " changed from v" +
+                          std::to_string(expected_champion) + " to v" + std::to_string(champion) +
+                          " during the gate; publish again");
+    }
+    const int version = tx.exec_prepared1("next_version", v.model())[0].as<int>();
+    tx.exec_prepared0("insert_version", v.model(), version, v.sweep_id(), v.method(), v.decision(),
+                      v.reason(), v.selection_accuracy(), v.holdout_accuracy(),
+                      v.best_single_trial_id(), v.best_single_holdout_accuracy(),
+                      v.compared_version(), v.champion_holdout_accuracy(), v.margin(),
+                      v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
+                      ToJson(v.architecture()), v.code_version());
+    for (int i = 0; i < v.members_size(); ++i) {
+      tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
+                        v.members(i).weight());
+    }
+    SF_RETURN_IF_ERROR(VerifyVersion(tx, v.model(), version));
+    const bool promote = v.decision() == "promoted";
+    if (promote) tx.exec_prepared0("upsert_alias", v.model(), "champion", version);
+    tx.exec_prepared0("insert_audit", v.model(), "champion", promote ? "promote" : "reject",
+                      champion, version, actor, v.reason());
+    tx.commit();
+    return version;
+  });
+}
+
+StatusOr<v1::ModelVersion> Store::GetVersion(const std::string& model, int version) {
+  return Conn::Run(this, "GetVersion", [&](pqxx::connection& c) -> StatusOr<v1::ModelVersion> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared("get_version", model, version);
+    if (r.empty()) {
+      return NotFoundError(version == 0 ? "model " + model + " has no versions"
+                                        : "model " + model + " has no version " +
+                                              std::to_string(version));
+    }
+    const auto& row = r[0];
+    v1::ModelVersion v;
+    v.set_model(model);
+    v.set_version(row[0].as<int>());
+    v.set_sweep_id(row[1].as<int64_t>());
+    v.set_method(row[2].as<std::string>());
+    v.set_decision(row[3].as<std::string>());
+    v.set_reason(row[4].as<std::string>());
+    v.set_selection_accuracy(row[5].as<double>());
+    v.set_holdout_accuracy(row[6].as<double>());
+    v.set_best_single_trial_id(row[7].as<int64_t>());
+    v.set_best_single_holdout_accuracy(row[8].as<double>());
+    v.set_compared_version(row[9].as<int>());
+    v.set_champion_holdout_accuracy(row[10].as<double>());
+    v.set_margin(row[11].as<double>());
+    v.set_holdout_samples(row[12].as<int>());
+    v.set_dataset_hash(row[13].as<std::string>());
+    *v.mutable_dataset() = FromJson<v1::DatasetSpec>(row[14].as<std::string>());
+    *v.mutable_architecture() = FromJson<v1::ArchitectureSpec>(row[15].as<std::string>());
+    v.set_code_version(row[16].as<std::string>());
+    v.set_created_at(row[17].as<std::string>());
+    v.set_parent_sweep_id(row[18].as<int64_t>());
+    std::stringstream aliases(row[19].as<std::string>());
+    for (std::string a; std::getline(aliases, a, ',');) v.add_aliases(a);
+    for (const auto& m : tx.exec_prepared("get_members", model, v.version())) {
+      v1::ModelMember* member = v.add_members();
+      member->set_trial_id(m[0].as<int64_t>());
+      member->set_weight(m[1].as<double>());
+      member->set_sha256(m[2].as<std::string>());
+      member->set_size_bytes(m[3].as<int64_t>());
+      member->set_format(m[4].as<std::string>());
+      member->set_arch_json(m[5].as<std::string>());
+      *member->mutable_params() = FromJson<v1::TrialParams>(m[6].as<std::string>());
+      member->set_selection_accuracy(m[7].as<double>());
+      member->set_holdout_accuracy(m[8].as<double>());
+    }
+    return v;
+  });
+}
+
+StatusOr<Artifact> Store::LoadArtifact(const std::string& sha256) {
+  return Conn::Run(this, "LoadArtifact", [&](pqxx::connection& c) -> StatusOr<Artifact> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared("get_artifact", sha256);
+    if (r.empty()) return NotFoundError("artifact " + sha256 + " does not exist");
+    pqxx::binarystring content(r[0][2]);
+    return Artifact{r[0][0].as<std::string>(), r[0][1].as<std::string>(), content.str()};
+  });
+}
+
+StatusOr<v1::ListVersionsResponse> Store::ListVersions(const std::string& model, int audit_limit) {
+  return Conn::Run(
+      this, "ListVersions", [&](pqxx::connection& c) -> StatusOr<v1::ListVersionsResponse> {
+        pqxx::read_transaction tx(c);
+        v1::ListVersionsResponse out;
+        for (const auto& row : tx.exec_prepared("get_version", model, 0)) {
+          v1::ModelVersion* v = out.add_versions();
+          v->set_model(model);
+          v->set_version(row[0].as<int>());
+          v->set_sweep_id(row[1].as<int64_t>());
+          v->set_method(row[2].as<std::string>());
+          v->set_decision(row[3].as<std::string>());
+          v->set_reason(row[4].as<std::string>());
+          v->set_selection_accuracy(row[5].as<double>());
+          v->set_holdout_accuracy(row[6].as<double>());
+          v->set_best_single_trial_id(row[7].as<int64_t>());
+          v->set_best_single_holdout_accuracy(row[8].as<double>());
+          v->set_compared_version(row[9].as<int>());
+          v->set_champion_holdout_accuracy(row[10].as<double>());
+          v->set_margin(row[11].as<double>());
+          v->set_holdout_samples(row[12].as<int>());
+          v->set_created_at(row[17].as<std::string>());
+          v->set_parent_sweep_id(row[18].as<int64_t>());
+          std::stringstream aliases(row[19].as<std::string>());
+          for (std::string a; std::getline(aliases, a, ',');) v->add_aliases(a);
+        }
+        if (out.versions().empty()) return NotFoundError("model " + model + " has no versions");
+        for (const auto& row : tx.exec_prepared("list_aliases", model)) {
+          (*out.mutable_aliases())[row[0].as<std::string>()] = row[1].as<int>();
+        }
+        for (const auto& row : tx.exec_prepared("list_audit", model, audit_limit)) {
+          v1::AuditEntry* e = out.add_audit();
+          e->set_id(row[0].as<int64_t>());
+          e->set_at(row[1].as<std::string>());
+          e->set_alias(row[2].as<std::string>());
+          e->set_action(row[3].as<std::string>());
+          e->set_from_version(row[4].as<int>());
+          e->set_to_version(row[5].as<int>());
+          e->set_actor(row[6].as<std::string>());
+          e->set_reason(row[7].as<std::string>());
+        }
+        return out;
+      });
+}
+
+StatusOr<AliasMove> Store::MoveAlias(const std::string& model, const std::string& alias,
+                                     int version, const std::string& actor,
+                                     const std::string& reason) {
+  return Conn::Run(this, "MoveAlias", [&](pqxx::connection& c) -> StatusOr<AliasMove> {
+    pqxx::work tx(c);
+    tx.exec_prepared("lock_model", model);
+    AliasMove move;
+    move.from_version = AliasIn(tx, model, alias);
+    move.to_version = version;
+    if (version == 0) {  // Rollback: undo the alias's last move.
+      if (move.from_version == 0) {
+        return FailedPreconditionError("model " + model + " has no alias " + alias);
+      }
+      pqxx::result r = tx.exec_prepared("last_move", model, alias, move.from_version);
+      move.to_version = r.empty() ? 0 : r[0][0].as<int>();
+      if (move.to_version == 0) {
+        return FailedPreconditionError(alias + " of " + model + " has named v" +
+                                       std::to_string(move.from_version) +
+                                       " since it was first set: nothing to roll back to");
+      }
+    }
+    SF_RETURN_IF_ERROR(VerifyVersion(tx, model, move.to_version));
+    tx.exec_prepared0("upsert_alias", model, alias, move.to_version);
+    tx.exec_prepared0("insert_audit", model, alias, version == 0 ? "rollback" : "set_alias",
+                      move.from_version, move.to_version, actor, reason);
+    tx.commit();
+    return move;
+  });
+}
+
+StatusOr<std::string> Store::TrialArtifact(int64_t trial_id) {
+  return Conn::Run(this, "TrialArtifact", [&](pqxx::connection& c) -> StatusOr<std::string> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared("trial_artifact", trial_id);
+    if (r.empty()) return NotFoundError("trial " + std::to_string(trial_id) + " has no weights");
+    return r[0][0].as<std::string>();
+  });
+}
+
+StatusOr<v1::SweepSpec> Store::GetSweepSpec(int64_t sweep_id) {
+  return Conn::Run(this, "GetSweepSpec", [&](pqxx::connection& c) -> StatusOr<v1::SweepSpec> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared("sweep_spec", sweep_id);
+    if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    return FromJson<v1::SweepSpec>(r[0][0].as<std::string>());
   });
 }
 

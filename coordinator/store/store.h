@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sweepfarm/v1/registry.pb.h"
 #include "sweepfarm/v1/sweep.pb.h"
 #include "sweepfarm/v1/worker.pb.h"
 
@@ -21,6 +22,12 @@ struct NewSweep {
   std::string source_name;
   std::string spec_hash;
   std::vector<v1::TrialParams> trials;
+  // Seeded sweeps: per trial "search", "seed" or "neighbour" and the parent trial (0: none), and
+  // the sweep and registry version ("MODEL vN") the seeds came from.
+  std::vector<std::string> origins;
+  std::vector<int64_t> parents;
+  int64_t parent_sweep_id = 0;
+  std::string seeded_from;
 };
 
 struct Lease {
@@ -41,6 +48,30 @@ struct Candidate {
   int selection_size = 0;
   std::string dataset_hash;
   std::string probs_f16;
+};
+
+struct PastTrial {
+  int64_t trial_id = 0;
+  v1::TrialParams params;
+};
+
+// What a seeded sweep starts from: the champion's members and the best trials of its sweep.
+struct SeedSource {
+  int version = 0;  // The champion's version; 0: the model has no champion.
+  int64_t sweep_id = 0;
+  std::vector<PastTrial> members;  // Heaviest first.
+  std::vector<PastTrial> top;      // Best selection accuracy first.
+};
+
+struct Artifact {
+  std::string format;
+  std::string arch_json;
+  std::string content;
+};
+
+struct AliasMove {
+  int from_version = 0;
+  int to_version = 0;
 };
 
 class Store {
@@ -81,8 +112,33 @@ class Store {
                        const std::string& format, const std::string& arch_json,
                        const std::string& content);
   // The sweep's spec and its best `n` trials with stored predictions, by selection accuracy.
-  StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id,
-                                                                            int n);
+  // With `with_artifacts`, only trials whose weights were uploaded.
+  StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id, int n,
+                                                                            bool with_artifacts);
+
+  // Registry. Versions are immutable; aliases move only with an audit row, in one transaction
+  // serialised per model, and only to versions whose every artifact verifies (DATA_LOSS if not).
+  StatusOr<SeedSource> LoadSeeds(const std::string& model, int top);
+  // 0 when unset / unpublished.
+  StatusOr<int> AliasVersion(const std::string& model, const std::string& alias);
+  StatusOr<int> PublishedVersion(const std::string& model, int64_t sweep_id);
+  // Registers `v` (members: trial_id and weight; its number is assigned) and, if its decision is
+  // "promoted", points "champion" at it; audited either way. `expected_champion` is the champion
+  // the gate compared against: ABORTED if another has taken its place since. ALREADY_EXISTS if
+  // the sweep was published already.
+  StatusOr<int> RegisterVersion(const v1::ModelVersion& v, int expected_champion,
+                                const std::string& actor);
+  // One version with its members (version 0: the newest).
+  StatusOr<v1::ModelVersion> GetVersion(const std::string& model, int version);
+  StatusOr<Artifact> LoadArtifact(const std::string& sha256);
+  // The sha256 of a trial's uploaded weights (NOT_FOUND if none).
+  StatusOr<std::string> TrialArtifact(int64_t trial_id);
+  StatusOr<v1::SweepSpec> GetSweepSpec(int64_t sweep_id);
+  StatusOr<v1::ListVersionsResponse> ListVersions(const std::string& model, int audit_limit);
+  // Points `alias` at `version` ("set_alias"), or with version 0 back at the version it named
+  // before its last move ("rollback").
+  StatusOr<AliasMove> MoveAlias(const std::string& model, const std::string& alias, int version,
+                                const std::string& actor, const std::string& reason);
 
  private:
   class Conn;

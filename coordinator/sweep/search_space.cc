@@ -1,5 +1,6 @@
 #include "coordinator/sweep/search_space.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -114,6 +115,68 @@ StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const st
       Set(&p, name, v);
     }
     out.push_back(p);
+  }
+  return out;
+}
+
+namespace {
+
+// The bounds a neighbour's value is clamped to: the space's, within the parameter's valid range.
+std::pair<double, double> Bounds(const SearchSpace& space, const std::string& name, double lo,
+                                 double hi) {
+  auto it = space.params.find(name);
+  if (it == space.params.end()) return {lo, hi};
+  const Domain& d = it->second;
+  double a = d.min, b = d.max;
+  if (d.kind == Domain::kValues) {
+    a = *std::min_element(d.values.begin(), d.values.end());
+    b = *std::max_element(d.values.begin(), d.values.end());
+  }
+  return {std::max(a, lo), std::min(b, hi)};
+}
+
+bool SameParams(const v1::TrialParams& a, const v1::TrialParams& b) {
+  return a.epochs() == b.epochs() && a.step_size() == b.step_size() &&
+         a.issue_rate() == b.issue_rate() && a.data_size() == b.data_size() && a.seed() == b.seed();
+}
+
+}  // namespace
+
+std::vector<SeededTrial> SeedAndNeighbours(const SearchSpace& space,
+                                           const std::vector<SeedTrial>& seeds,
+                                           const v1::SeedSpec& spec, int64_t total, uint64_t seed) {
+  std::vector<SeededTrial> out;
+  std::vector<const SeedTrial*> parents;
+  for (const auto& s : seeds) {
+    if (static_cast<int64_t>(out.size()) >= total) break;
+    bool dup = false;
+    for (const auto& o : out) dup = dup || SameParams(o.params, s.params);
+    if (dup) continue;
+    out.push_back({s.params, "seed", s.trial_id});
+    parents.push_back(&s);
+  }
+  if (parents.empty()) return out;
+  Rng rng(MixKey(seed, 0x5EEDED));
+  const auto [step_lo, step_hi] = Bounds(space, "step_size", 1e-12, 10);
+  const auto [ep_lo, ep_hi] = Bounds(space, "epochs", 1, 10000);
+  const auto [rate_lo, rate_hi] = Bounds(space, "issue_rate", 0, 1);
+  const auto [size_lo, size_hi] = Bounds(space, "data_size", 0.01, 1);
+  for (int64_t n = 0; static_cast<int64_t>(out.size()) < total; ++n) {
+    const SeedTrial& parent = *parents[n % parents.size()];
+    const v1::TrialParams& p = parent.params;
+    v1::TrialParams q = p;
+    q.set_step_size(std::clamp(p.step_size() * std::pow(spec.step_factor(), rng.Uniform(-1, 1)),
+                               step_lo, step_hi));
+    q.set_epochs(static_cast<int32_t>(std::clamp(
+        std::round(p.epochs() * (1 + spec.epochs_spread() * rng.Uniform(-1, 1))), ep_lo, ep_hi)));
+    if (p.issue_rate() >= 0) {
+      q.set_issue_rate(
+          std::clamp(p.issue_rate() + spec.mix_spread() * rng.Uniform(-1, 1), rate_lo, rate_hi));
+    }
+    q.set_data_size(
+        std::clamp(p.data_size() + spec.mix_spread() * rng.Uniform(-1, 1), size_lo, size_hi));
+    q.set_seed(rng.Next() >> 11);
+    out.push_back({q, "neighbour", parent.trial_id});
   }
   return out;
 }

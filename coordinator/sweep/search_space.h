@@ -37,4 +37,27 @@ StatusOr<int64_t> GridSize(const SearchSpace& space);
 StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const std::string& method,
                                               int64_t budget, uint64_t seed);
 
+// A past trial a seeded sweep starts from.
+struct SeedTrial {
+  int64_t trial_id = 0;
+  v1::TrialParams params;
+};
+
+struct SeededTrial {
+  v1::TrialParams params;
+  std::string origin;  // "seed" or "neighbour".
+  int64_t parent_trial_id = 0;
+};
+
+// A seeded sweep's trials: the seeds' parameters first (duplicates dropped, seeds kept, so a
+// re-run reproduces its parent on the same data), then neighbours of the seeds in turn until
+// `total`. A neighbour of p: step_size = p.step_size * f^u, epochs = round(p.epochs * (1 + e u')),
+// issue_rate and data_size = p's + m u'' (a natural mix stays natural), u, u', u'' uniform in
+// [-1, 1], f = step_factor, e = epochs_spread, m = mix_spread; each value clamped to the sweep's
+// space for that parameter (its range, or the span of its listed values) and to the parameter's
+// valid range; a fresh seed. Deterministic in `seed`.
+std::vector<SeededTrial> SeedAndNeighbours(const SearchSpace& space,
+                                           const std::vector<SeedTrial>& seeds,
+                                           const v1::SeedSpec& spec, int64_t total, uint64_t seed);
+
 }  // namespace sweepfarm::sweep

@@ -85,5 +85,63 @@ TEST(SearchSpaceTest, RandomDrawsWithinBoundsDeterministically) {
   EXPECT_FALSE(Expand(s, "random", 0, 1).ok());
 }
 
+TEST(SearchSpaceTest, SeededSweepsTrySeedsFirstThenTheirNeighbourhood) {
+  SearchSpace s;
+  s.params["epochs"] = Range(10, 80, false, 0, true);
+  s.params["step_size"] = Range(1e-3, 2e-2, true);
+  s.params["issue_rate"] = Range(0.3, 0.7, false);
+  std::vector<SeedTrial> seeds(3);
+  seeds[0] = {7, {}};
+  seeds[0].params.set_epochs(50);
+  seeds[0].params.set_step_size(0.006);
+  seeds[0].params.set_issue_rate(0.5);
+  seeds[0].params.set_data_size(1.0);
+  seeds[0].params.set_seed(3);
+  seeds[1] = seeds[0];  // The same parameters from another trial: tried once.
+  seeds[1].trial_id = 8;
+  seeds[2] = {9, seeds[0].params};
+  seeds[2].params.set_step_size(0.0195);
+  seeds[2].params.set_epochs(78);
+  seeds[2].params.set_issue_rate(-1);
+  v1::SeedSpec spec;
+  spec.set_step_factor(1.5);
+  spec.set_epochs_spread(0.25);
+  spec.set_mix_spread(0.1);
+  auto out = SeedAndNeighbours(s, seeds, spec, 40, 1);
+  ASSERT_EQ(out.size(), 40u);
+  EXPECT_EQ(out[0].origin, "seed");
+  EXPECT_EQ(out[0].parent_trial_id, 7);
+  EXPECT_EQ(out[0].params.seed(), 3u);
+  EXPECT_EQ(out[1].origin, "seed");
+  EXPECT_EQ(out[1].parent_trial_id, 9);
+  for (size_t i = 2; i < out.size(); ++i) {
+    const auto& n = out[i];
+    EXPECT_EQ(n.origin, "neighbour");
+    const auto& p = n.parent_trial_id == 7 ? seeds[0].params : seeds[2].params;
+    ASSERT_TRUE(n.parent_trial_id == 7 || n.parent_trial_id == 9);
+    EXPECT_GE(n.params.step_size(), p.step_size() / 1.5 - 1e-12);
+    EXPECT_LE(n.params.step_size(), std::min(p.step_size() * 1.5, 2e-2) + 1e-12);
+    EXPECT_GE(n.params.epochs(), std::round(p.epochs() * 0.75));
+    EXPECT_LE(n.params.epochs(), std::min(80.0, std::round(p.epochs() * 1.25)));
+    if (p.issue_rate() < 0) {
+      EXPECT_EQ(n.params.issue_rate(), -1);  // A natural mix stays natural.
+    } else {
+      EXPECT_GE(n.params.issue_rate(), 0.4 - 1e-12);
+      EXPECT_LE(n.params.issue_rate(), 0.6 + 1e-12);
+    }
+    EXPECT_GE(n.params.data_size(), 0.9 - 1e-12);
+    EXPECT_LE(n.params.data_size(), 1.0);
+  }
+  // Neighbours alternate between the distinct seeds, and the whole is deterministic.
+  EXPECT_EQ(out[2].parent_trial_id, 7);
+  EXPECT_EQ(out[3].parent_trial_id, 9);
+  auto again = SeedAndNeighbours(s, seeds, spec, 40, 1);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].params.SerializeAsString(), again[i].params.SerializeAsString());
+  }
+  EXPECT_EQ(SeedAndNeighbours(s, seeds, spec, 1, 1).size(), 1u);
+  EXPECT_TRUE(SeedAndNeighbours(s, {}, spec, 10, 1).empty());
+}
+
 }  // namespace
 }  // namespace sweepfarm::sweep

@@ -212,7 +212,7 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     return c.Error(root, "(document)", "empty sweep definition");
   SF_RETURN_IF_ERROR(c.Map(root, "",
                            {"version", "name", "model", "description", "dataset", "architecture",
-                            "training", "search", "objective"},
+                            "training", "search", "objective", "selection", "seed_from"},
                            {"version", "name", "model", "dataset", "architecture", "search"}));
   ParsedSweep out;
   v1::SweepSpec& spec = out.spec;
@@ -329,6 +329,88 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       SF_ASSIGN_OR_RETURN(std::string g, c.String(o["goal"], "objective.goal"));
       if (g != "maximize")
         return c.Error(o["goal"], "objective.goal", "selection_accuracy is maximized");
+    }
+  }
+
+  // selection
+  v1::SelectionSpec* sel = spec.mutable_selection();
+  sel->set_method("greedy");
+  sel->set_ensemble_size(10);
+  sel->set_candidates(20);
+  sel->set_top_k(5);
+  sel->set_promotion_margin(0.0);
+  if (const YAML::Node n = root["selection"]) {
+    SF_RETURN_IF_ERROR(c.Map(n, "selection",
+                             {"method", "ensemble_size", "candidates", "top_k", "promotion_margin"},
+                             {}));
+    if (n["method"]) {
+      SF_ASSIGN_OR_RETURN(std::string m, c.String(n["method"], "selection.method"));
+      if (m != "greedy" && m != "top_k") {
+        return c.Error(n["method"], "selection.method",
+                       "must be greedy or top_k, got \"" + m + "\"");
+      }
+      sel->set_method(m);
+    }
+    if (n["ensemble_size"]) {
+      SF_ASSIGN_OR_RETURN(double v,
+                          c.NumberIn(n["ensemble_size"], "selection.ensemble_size", true, 1, 1000));
+      sel->set_ensemble_size(static_cast<int32_t>(v));
+    }
+    if (n["candidates"]) {
+      SF_ASSIGN_OR_RETURN(double v,
+                          c.NumberIn(n["candidates"], "selection.candidates", true, 1, 1000));
+      sel->set_candidates(static_cast<int32_t>(v));
+    }
+    if (n["top_k"]) {
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(n["top_k"], "selection.top_k", true, 1, 1000));
+      sel->set_top_k(static_cast<int32_t>(v));
+    }
+    if (n["promotion_margin"]) {
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(n["promotion_margin"], "selection.promotion_margin",
+                                               false, 0, 1));
+      sel->set_promotion_margin(v);
+    }
+    if (sel->top_k() > sel->candidates()) {
+      return c.Error(n["top_k"] ? n["top_k"] : n, "selection.top_k",
+                     "must be at most selection.candidates (" +
+                         std::to_string(sel->candidates()) + ")");
+    }
+  }
+
+  // seed_from
+  if (const YAML::Node n = root["seed_from"]) {
+    SF_RETURN_IF_ERROR(c.Map(n, "seed_from",
+                             {"model", "top", "step_factor", "epochs_spread", "mix_spread"},
+                             {"model"}));
+    v1::SeedSpec* seed = spec.mutable_seed_from();
+    SF_ASSIGN_OR_RETURN(std::string m, c.String(n["model"], "seed_from.model"));
+    if (!std::regex_match(m, NamePattern())) {
+      return c.Error(n["model"], "seed_from.model",
+                     "\"" + m + "\" must be 1-64 letters, digits, '.', '_' or '-'");
+    }
+    seed->set_model(m);
+    seed->set_top(5);
+    seed->set_step_factor(1.5);
+    seed->set_epochs_spread(0.25);
+    seed->set_mix_spread(0.1);
+    if (n["top"]) {
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(n["top"], "seed_from.top", true, 0, 1000));
+      seed->set_top(static_cast<int32_t>(v));
+    }
+    if (n["step_factor"]) {
+      SF_ASSIGN_OR_RETURN(double v,
+                          c.NumberIn(n["step_factor"], "seed_from.step_factor", false, 1, 10));
+      seed->set_step_factor(v);
+    }
+    if (n["epochs_spread"]) {
+      SF_ASSIGN_OR_RETURN(double v,
+                          c.NumberIn(n["epochs_spread"], "seed_from.epochs_spread", false, 0, 1));
+      seed->set_epochs_spread(v);
+    }
+    if (n["mix_spread"]) {
+      SF_ASSIGN_OR_RETURN(double v,
+                          c.NumberIn(n["mix_spread"], "seed_from.mix_spread", false, 0, 0.5));
+      seed->set_mix_spread(v);
     }
   }
 

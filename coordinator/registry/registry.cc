@@ -1,0 +1,268 @@
+#include "coordinator/registry/registry.h"
+
+#include <cstdio>
+
+#include "common/logging.h"
+#include "coordinator/selection/ensemble.h"
+
+namespace sweepfarm::registry {
+namespace {
+
+std::string Fixed(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4f", v);
+  return buf;
+}
+
+void Summarize(const std::string& method, const selection::Ensemble& e,
+               const std::vector<selection::Predictions>& holdout,
+               const std::vector<int32_t>& holdout_labels, int classes, v1::EnsembleSummary* out) {
+  out->set_method(method);
+  std::vector<const selection::Predictions*> members;
+  for (size_t i = 0; i < e.trial_ids.size(); ++i) {
+    out->add_trial_ids(e.trial_ids[i]);
+    out->add_weights(e.weights[i]);
+    for (const auto& h : holdout) {
+      if (h.trial_id == e.trial_ids[i]) members.push_back(&h);
+    }
+  }
+  out->set_selection_accuracy(e.selection_accuracy);
+  out->set_holdout_accuracy(
+      selection::Accuracy(selection::Average(members, e.weights, holdout_labels.size() * classes),
+                          holdout_labels, classes));
+}
+
+// Accuracy of an ensemble's argmax on the dataset's holdout split.
+double HoldoutAccuracy(const engine::EnsembleModel& model, const engine::Dataset& data) {
+  const int64_t sel = data.SelectionSize();
+  torch::Tensor x = data.test.x.narrow(0, sel, data.test.size() - sel);
+  torch::Tensor y = data.test.y.narrow(0, sel, data.test.size() - sel);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < x.size(0); i += 2048) {
+    const int64_t n = std::min<int64_t>(2048, x.size(0) - i);
+    torch::Tensor p = model.Predict(x.narrow(0, i, n));
+    correct += p.argmax(1).eq(y.narrow(0, i, n)).sum().item<int64_t>();
+  }
+  return x.size(0) > 0 ? static_cast<double>(correct) / static_cast<double>(x.size(0)) : 0.0;
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const engine::Dataset>> DatasetCache::Get(const v1::DatasetSpec& spec) {
+  std::string key = spec.name();
+  engine::DatasetParams params(spec.params().begin(), spec.params().end());
+  for (const auto& [k, v] : params) key += ";" + k + "=" + std::to_string(v);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (entries_[i].first == key) {
+        auto hit = entries_[i];
+        entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
+        entries_.push_back(hit);
+        return hit.second;
+      }
+    }
+  }
+  // Built outside the lock: two callers may build the same dataset once each, harmlessly.
+  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.emplace_back(key, ds);
+  if (entries_.size() > capacity_) entries_.erase(entries_.begin());
+  return ds;
+}
+
+StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datasets,
+                                        int64_t sweep_id, const EnsembleOptions& o) {
+  SF_ASSIGN_OR_RETURN(auto loaded, store->LoadCandidates(sweep_id, o.candidates, o.with_artifacts));
+  auto& [spec, cands] = loaded;
+  if (cands.empty()) {
+    return FailedPreconditionError(
+        "sweep " + std::to_string(sweep_id) + " has no succeeded trials with stored predictions" +
+        (o.with_artifacts ? " and uploaded weights" : ""));
+  }
+  const auto& first = cands.front();
+  for (const auto& c : cands) {
+    if (c.samples != first.samples || c.classes != first.classes ||
+        c.selection_size != first.selection_size || c.dataset_hash != first.dataset_hash) {
+      return FailedPreconditionError("trials " + std::to_string(first.trial_id) + " and " +
+                                     std::to_string(c.trial_id) + " were scored on different data");
+    }
+  }
+  EnsembleReport report;
+  report.spec = spec;
+  report.dataset_hash = first.dataset_hash;
+  SF_ASSIGN_OR_RETURN(report.data, datasets->Get(spec.dataset()));
+  if (report.data->hash != first.dataset_hash) {
+    return FailedPreconditionError("dataset " + spec.dataset().name() + " rebuilt here has hash " +
+                                   report.data->hash + ", the trials were scored on " +
+                                   first.dataset_hash);
+  }
+  torch::Tensor y = report.data->test.y.to(torch::kInt32).contiguous();
+  std::vector<int32_t> labels(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
+  if (static_cast<int>(labels.size()) != first.samples) {
+    return FailedPreconditionError("stored predictions cover " + std::to_string(first.samples) +
+                                   " samples, the test split has " +
+                                   std::to_string(labels.size()));
+  }
+  const size_t sel = static_cast<size_t>(first.selection_size), cls = first.classes;
+  std::vector<int32_t> sel_labels(labels.begin(), labels.begin() + sel);
+  std::vector<int32_t> hold_labels(labels.begin() + sel, labels.end());
+  std::vector<selection::Predictions> sel_preds, hold_preds;
+  for (const auto& c : cands) {
+    std::vector<float> p = selection::HalfToFloat(c.probs_f16);
+    sel_preds.push_back({c.trial_id, std::vector<float>(p.begin(), p.begin() + sel * cls)});
+    hold_preds.push_back({c.trial_id, std::vector<float>(p.begin() + sel * cls, p.end())});
+  }
+  const int k = std::min<int>(o.top_k, static_cast<int>(cands.size()));
+  SF_ASSIGN_OR_RETURN(auto greedy,
+                      selection::GreedySelect(sel_preds, sel_labels, first.classes, o.size));
+  SF_ASSIGN_OR_RETURN(auto top, selection::TopK(sel_preds, sel_labels, first.classes, k));
+  selection::Ensemble single{{first.trial_id}, {1.0}, first.selection_accuracy};
+  v1::BuildEnsembleResponse& r = report.summary;
+  Summarize("greedy", greedy, hold_preds, hold_labels, first.classes, r.mutable_greedy());
+  Summarize("top_k", top, hold_preds, hold_labels, first.classes, r.mutable_top_k());
+  Summarize("best_single", single, hold_preds, hold_labels, first.classes, r.mutable_best_single());
+  r.set_candidates(static_cast<int32_t>(cands.size()));
+  r.set_selection_samples(static_cast<int32_t>(sel));
+  r.set_holdout_samples(static_cast<int32_t>(hold_labels.size()));
+  return report;
+}
+
+StatusOr<engine::EnsembleModel> LoadEnsemble(store::Store* store, const v1::ModelVersion& v) {
+  std::vector<engine::ModelWeights> members;
+  std::vector<double> weights;
+  for (const auto& m : v.members()) {
+    SF_ASSIGN_OR_RETURN(store::Artifact a, store->LoadArtifact(m.sha256()));
+    auto w = engine::DecodeWeights(a.format, a.arch_json, a.content, m.sha256());
+    if (!w.ok()) {
+      return Status(w.status().code(), v.model() + " v" + std::to_string(v.version()) +
+                                           ", member trial " + std::to_string(m.trial_id()) +
+                                           ": " + w.status().message());
+    }
+    members.push_back(std::move(w).value());
+    weights.push_back(m.weight());
+  }
+  return engine::EnsembleModel::Create(members, weights);
+}
+
+StatusOr<v1::ModelVersion> Registry::Resolve(const std::string& model, int version,
+                                             const std::string& alias0) {
+  if (version == 0) {
+    const std::string alias = alias0.empty() ? "champion" : alias0;
+    SF_ASSIGN_OR_RETURN(version, store_->AliasVersion(model, alias));
+    if (version == 0) return NotFoundError("model " + model + " has no alias " + alias);
+  }
+  return store_->GetVersion(model, version);
+}
+
+StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std::string& actor) {
+  SF_ASSIGN_OR_RETURN(v1::SweepStatus status, store_->GetSweepStatus(sweep_id));
+  if (status.state() != "done") {
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " is still running (" +
+                                   std::to_string(status.queued()) + " queued, " +
+                                   std::to_string(status.running()) + " running)");
+  }
+  v1::PublishSweepResponse resp;
+  SF_ASSIGN_OR_RETURN(int published, store_->PublishedVersion(status.model(), sweep_id));
+  if (published > 0) {
+    SF_ASSIGN_OR_RETURN(*resp.mutable_version(), store_->GetVersion(status.model(), published));
+    resp.set_promoted(resp.version().decision() == "promoted");
+    resp.set_already_published(true);
+    return resp;
+  }
+  SF_ASSIGN_OR_RETURN(v1::SweepSpec spec, store_->GetSweepSpec(sweep_id));
+  const v1::SelectionSpec& sel = spec.selection();
+  EnsembleOptions o;
+  o.size = sel.ensemble_size() > 0 ? sel.ensemble_size() : 10;
+  o.candidates = sel.candidates() > 0 ? sel.candidates() : 20;
+  o.top_k = sel.top_k() > 0 ? sel.top_k() : 5;
+  o.with_artifacts = true;
+  SF_ASSIGN_OR_RETURN(EnsembleReport report, BuildEnsembles(store_, datasets_, sweep_id, o));
+  *resp.mutable_greedy() = report.summary.greedy();
+  *resp.mutable_top_k() = report.summary.top_k();
+  *resp.mutable_best_single() = report.summary.best_single();
+  const std::string method = sel.method().empty() ? "greedy" : sel.method();
+  const v1::EnsembleSummary& chosen =
+      method == "top_k" ? report.summary.top_k() : report.summary.greedy();
+
+  v1::ModelVersion v;
+  v.set_model(status.model());
+  v.set_sweep_id(sweep_id);
+  v.set_method(method);
+  v.set_selection_accuracy(chosen.selection_accuracy());
+  v.set_margin(sel.promotion_margin());
+  v.set_holdout_samples(report.summary.holdout_samples());
+  v.set_dataset_hash(report.dataset_hash);
+  *v.mutable_dataset() = report.spec.dataset();
+  *v.mutable_architecture() = report.spec.architecture();
+  v.set_code_version(code_version_);
+  v.set_best_single_trial_id(report.summary.best_single().trial_ids(0));
+  v.set_best_single_holdout_accuracy(report.summary.best_single().holdout_accuracy());
+  for (int i = 0; i < chosen.trial_ids_size(); ++i) {
+    v1::ModelMember* m = v.add_members();
+    m->set_trial_id(chosen.trial_ids(i));
+    m->set_weight(chosen.weights(i));
+  }
+  // The challenger from its stored weights (every artifact verified) on this sweep's holdout.
+  std::vector<engine::ModelWeights> members;
+  std::vector<double> weights;
+  for (const auto& m : v.members()) {
+    SF_ASSIGN_OR_RETURN(std::string sha, store_->TrialArtifact(m.trial_id()));
+    SF_ASSIGN_OR_RETURN(store::Artifact a, store_->LoadArtifact(sha));
+    auto w = engine::DecodeWeights(a.format, a.arch_json, a.content, sha);
+    if (!w.ok()) {
+      return Status(w.status().code(), "sweep " + std::to_string(sweep_id) + ", trial " +
+                                           std::to_string(m.trial_id()) + ": " +
+                                           w.status().message());
+    }
+    members.push_back(std::move(w).value());
+    weights.push_back(m.weight());
+  }
+  SF_ASSIGN_OR_RETURN(engine::EnsembleModel challenger,
+                      engine::EnsembleModel::Create(members, weights));
+  v.set_holdout_accuracy(HoldoutAccuracy(challenger, *report.data));
+
+  // The champion on the same holdout.
+  SF_ASSIGN_OR_RETURN(int champion, store_->AliasVersion(status.model(), "champion"));
+  bool promote = false;
+  std::string reason;
+  if (champion == 0) {
+    promote = true;
+    reason = "first version of " + status.model() + ": no champion to beat (holdout " +
+             Fixed(v.holdout_accuracy()) + ")";
+  } else {
+    v.set_compared_version(champion);
+    const std::string cv = "champion v" + std::to_string(champion);
+    SF_ASSIGN_OR_RETURN(v1::ModelVersion current, store_->GetVersion(status.model(), champion));
+    auto loaded = LoadEnsemble(store_, current);
+    if (!loaded.ok()) {
+      promote = true;
+      reason = cv + " cannot be loaded (" + loaded.status().message() + "); replaced";
+    } else if (loaded->sample_shape() != members.front().sample_shape ||
+               loaded->classes() != members.front().classes) {
+      reason = cv + " takes other inputs than this sweep's models; not comparable (promote by "
+                    "hand if intended)";
+    } else {
+      const double theirs = HoldoutAccuracy(*loaded, *report.data);
+      v.set_champion_holdout_accuracy(theirs);
+      promote = v.holdout_accuracy() > theirs + sel.promotion_margin();
+      reason = "holdout " + Fixed(v.holdout_accuracy()) + (promote ? " beats " : " does not beat ") +
+               cv + "'s " + Fixed(theirs) + " by more than the margin " +
+               Fixed(sel.promotion_margin());
+    }
+  }
+  v.set_decision(promote ? "promoted" : "rejected");
+  v.set_reason(reason);
+  auto version = store_->RegisterVersion(v, champion, actor.empty() ? "sweepctl" : actor);
+  if (!version.ok() && version.status().code() == StatusCode::kAlreadyExists) {
+    return Publish(sweep_id, actor);  // Published concurrently: report that version.
+  }
+  if (!version.ok()) return version.status();
+  SF_LOG(Info) << status.model() << " v" << *version << " from sweep " << sweep_id << ": "
+               << v.decision() << " (" << reason << ")";
+  SF_ASSIGN_OR_RETURN(*resp.mutable_version(), store_->GetVersion(status.model(), *version));
+  resp.set_promoted(promote);
+  return resp;
+}
+
+}  // namespace sweepfarm::registry

@@ -1,0 +1,72 @@
+// The registry's logic above the store: ensembles of a finished sweep, the promotion gate, and
+// loading versions with their verified weights. Thread-safe (state lives in the store; datasets are
+// cached read-only).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "coordinator/store/store.h"
+#include "sweepfarm/v1/registry.pb.h"
+#include "worker/engine/dataset.h"
+#include "worker/engine/model_io.h"
+
+namespace sweepfarm::registry {
+
+// Datasets rebuilt from sweep specs (deterministic), kept for the next call: the most recent few.
+class DatasetCache {
+ public:
+  explicit DatasetCache(size_t capacity = 2) : capacity_(capacity) {}
+  StatusOr<std::shared_ptr<const engine::Dataset>> Get(const v1::DatasetSpec& spec);
+
+ private:
+  std::mutex mu_;
+  size_t capacity_;
+  std::vector<std::pair<std::string, std::shared_ptr<const engine::Dataset>>> entries_;  // MRU last.
+};
+
+struct EnsembleOptions {
+  int size = 10;
+  int candidates = 20;
+  int top_k = 5;
+  bool with_artifacts = false;  // Only candidates whose weights were uploaded.
+};
+
+struct EnsembleReport {
+  v1::SweepSpec spec;
+  std::string dataset_hash;
+  std::shared_ptr<const engine::Dataset> data;
+  v1::BuildEnsembleResponse summary;  // greedy, top_k, best_single, on selection and holdout.
+};
+
+// Greedy (Caruana) and top-k ensembles of a sweep's best trials, chosen on the selection split
+// from stored predictions, reported against the best single trial on the holdout split.
+StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datasets,
+                                        int64_t sweep_id, const EnsembleOptions& options);
+
+// A version's members rebuilt from their artifacts, each verified against its sha256.
+StatusOr<engine::EnsembleModel> LoadEnsemble(store::Store* store, const v1::ModelVersion& version);
+
+class Registry {
+ public:
+  Registry(store::Store* store, DatasetCache* datasets, std::string code_version)
+      : store_(store), datasets_(datasets), code_version_(std::move(code_version)) {}
+
+  // Ensemble, gate and registration of a finished sweep (RegistryService.PublishSweep).
+  StatusOr<v1::PublishSweepResponse> Publish(int64_t sweep_id, const std::string& actor);
+  // A version by number, else by alias (default "champion"), with members.
+  StatusOr<v1::ModelVersion> Resolve(const std::string& model, int version,
+                                     const std::string& alias);
+
+ private:
+  store::Store* store_;
+  DatasetCache* datasets_;
+  std::string code_version_;
+};
+
+}  // namespace sweepfarm::registry

@@ -1,0 +1,168 @@
+#include "worker/engine/model_io.h"
+
+#include <cstring>
+
+#include "common/json.h"
+#include "common/sha256.h"
+
+namespace sweepfarm::engine {
+namespace {
+
+Status Bad(const std::string& what) {
+  return InvalidArgumentError(std::string(kWeightsFormat) + " artifact: " + what);
+}
+
+StatusOr<std::vector<int64_t>> Ints(const JsonValue* v, const std::string& field) {
+  if (v == nullptr || !v->is_array()) return Bad(field + " must be a list of integers");
+  std::vector<int64_t> out;
+  for (const auto& e : v->array()) {
+    if (!e.is_number() || e.number() < 0 || e.number() > 1e9) {
+      return Bad(field + " must be a list of integers");
+    }
+    out.push_back(static_cast<int64_t>(e.number()));
+  }
+  return out;
+}
+
+}  // namespace
+
+EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
+                             const std::vector<int64_t>& sample_shape, int64_t classes,
+                             const std::vector<torch::Tensor>& bundle_params, int64_t slot) {
+  JsonWriter w;
+  w.BeginObject().Key("architecture").BeginObject();
+  w.Key("name").String(arch.name).Key("channels").BeginArray();
+  for (auto c : arch.channels) w.Int(c);
+  w.EndArray().Key("kernel_size").Int(arch.kernel_size).Key("hidden").BeginArray();
+  for (auto h : arch.hidden) w.Int(h);
+  w.EndArray().EndObject().Key("dataset").String(dataset).Key("sample_shape").BeginArray();
+  for (auto d : sample_shape) w.Int(d);
+  w.EndArray().Key("classes").Int(classes).Key("layout").String("fused-model-v1");
+  w.Key("dtype").String("float32le").Key("tensors").BeginArray();
+  EncodedWeights out;
+  for (const auto& p : bundle_params) {
+    torch::Tensor t = p[slot].to(torch::kCPU, torch::kFloat32).contiguous();
+    w.BeginArray();
+    for (auto d : t.sizes()) w.Int(d);
+    w.EndArray();
+    out.content.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  }
+  w.EndArray().EndObject();
+  out.arch_json = w.str();
+  out.sha256 = Sha256Hex(out.content);
+  return out;
+}
+
+StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
+                                     const std::string& content, const std::string& sha256) {
+  const std::string digest = Sha256Hex(content);
+  if (digest != sha256) {
+    return DataLossError("artifact " + sha256 + " is corrupt: its " +
+                         std::to_string(content.size()) + " bytes hash to " + digest);
+  }
+  if (format != kWeightsFormat) return Bad("unknown format \"" + format + "\"");
+  JsonValue doc;
+  std::string error;
+  if (!JsonValue::Parse(arch_json, &doc, &error)) return Bad("arch: " + error);
+  if (!doc.is_object()) return Bad("arch must be a JSON object");
+  const JsonValue* a = doc.Find("architecture");
+  if (a == nullptr || !a->is_object() || a->Find("name") == nullptr ||
+      !a->Find("name")->is_string()) {
+    return Bad("arch.architecture.name missing");
+  }
+  ModelWeights m;
+  m.arch.name = a->Find("name")->string();
+  SF_ASSIGN_OR_RETURN(m.arch.channels, Ints(a->Find("channels"), "architecture.channels"));
+  SF_ASSIGN_OR_RETURN(m.arch.hidden, Ints(a->Find("hidden"), "architecture.hidden"));
+  if (const JsonValue* k = a->Find("kernel_size"); k != nullptr && k->is_number()) {
+    m.arch.kernel_size = static_cast<int64_t>(k->number());
+  }
+  if (const JsonValue* d = doc.Find("dataset"); d != nullptr && d->is_string()) {
+    m.dataset = d->string();
+  }
+  SF_ASSIGN_OR_RETURN(m.sample_shape, Ints(doc.Find("sample_shape"), "sample_shape"));
+  const JsonValue* classes = doc.Find("classes");
+  if (classes == nullptr || !classes->is_number() || classes->number() < 2) {
+    return Bad("classes must be a number >= 2");
+  }
+  m.classes = static_cast<int64_t>(classes->number());
+  const JsonValue* layout = doc.Find("layout");
+  if (layout == nullptr || !layout->is_string() || layout->string() != "fused-model-v1") {
+    return Bad("layout must be fused-model-v1");
+  }
+  const JsonValue* tensors = doc.Find("tensors");
+  if (tensors == nullptr || !tensors->is_array()) return Bad("tensors must be a list of shapes");
+  size_t offset = 0;
+  for (size_t i = 0; i < tensors->array().size(); ++i) {
+    SF_ASSIGN_OR_RETURN(auto shape, Ints(&tensors->array()[i], "tensors[" + std::to_string(i) + "]"));
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+    if (offset + bytes > content.size()) return Bad("content is shorter than its tensors");
+    torch::Tensor t = torch::empty(shape, torch::kFloat32);
+    std::memcpy(t.data_ptr(), content.data() + offset, bytes);
+    offset += bytes;
+    m.params.push_back(t);
+  }
+  if (offset != content.size()) return Bad("content is longer than its tensors");
+  // The shapes must be exactly those of the architecture.
+  SF_ASSIGN_OR_RETURN(FusedNet probe, FusedNet::Create(m.arch, m.sample_shape, m.classes, {0},
+                                                        torch::kCPU));
+  if (probe.params().size() != m.params.size()) {
+    return Bad("holds " + std::to_string(m.params.size()) + " tensors, architecture " +
+               m.arch.name + " has " + std::to_string(probe.params().size()));
+  }
+  for (size_t i = 0; i < m.params.size(); ++i) {
+    if (probe.params()[i][0].sizes() != m.params[i].sizes()) {
+      return Bad("tensors[" + std::to_string(i) + "] has the wrong shape for " + m.arch.name);
+    }
+  }
+  return m;
+}
+
+StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& members,
+                                              const std::vector<double>& weights) {
+  if (members.empty()) return InvalidArgumentError("an ensemble needs at least one member");
+  if (weights.size() != members.size()) {
+    return InvalidArgumentError("an ensemble needs one weight per member");
+  }
+  double total = 0;
+  for (double w : weights) {
+    if (!(w > 0)) return InvalidArgumentError("ensemble weights must be positive");
+    total += w;
+  }
+  const ModelWeights& first = members.front();
+  for (const auto& m : members) {
+    if (m.arch.name != first.arch.name || m.arch.channels != first.arch.channels ||
+        m.arch.hidden != first.arch.hidden || m.arch.kernel_size != first.arch.kernel_size ||
+        m.sample_shape != first.sample_shape || m.classes != first.classes) {
+      return InvalidArgumentError("ensemble members differ in architecture, inputs or classes");
+    }
+  }
+  EnsembleModel e;
+  SF_ASSIGN_OR_RETURN(e.net_, FusedNet::Create(first.arch, first.sample_shape, first.classes,
+                                               std::vector<uint64_t>(members.size(), 0),
+                                               torch::kCPU));
+  for (size_t p = 0; p < e.net_.params().size(); ++p) {
+    std::vector<torch::Tensor> per_model;
+    for (const auto& m : members) per_model.push_back(m.params[p]);
+    e.net_.params()[p] = torch::stack(per_model).contiguous();
+  }
+  std::vector<float> w;
+  for (double x : weights) w.push_back(static_cast<float>(x / total));
+  e.weights_ = torch::tensor(w, torch::kFloat32);
+  e.classes_ = first.classes;
+  return e;
+}
+
+torch::Tensor EnsembleModel::PredictMembers(const torch::Tensor& x) const {
+  torch::NoGradGuard no_grad;
+  return torch::softmax(net_.ForwardShared(x.to(torch::kFloat32), torch::kFloat32), -1);
+}
+
+torch::Tensor EnsembleModel::Predict(const torch::Tensor& x) const {
+  torch::Tensor p = PredictMembers(x);  // [K, N, C]
+  return (p * weights_.view({-1, 1, 1})).sum(0);
+}
+
+}  // namespace sweepfarm::engine

@@ -1,0 +1,66 @@
+// Model weights as stored artifacts ("sweepfarm-weights-v1"), and ensembles rebuilt from them for
+// prediction. An artifact is the architecture as JSON (what is needed to rebuild the model) plus
+// the raw float32 little-endian parameters of one model in the fused layout; its sha256 covers the
+// parameter bytes and is checked on every load. Functions are reentrant; an EnsembleModel is
+// immutable after creation and may be used from several threads.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/engine/architecture.h"
+
+namespace sweepfarm::engine {
+
+inline constexpr char kWeightsFormat[] = "sweepfarm-weights-v1";
+
+struct ModelWeights {
+  ArchSpec arch;
+  std::string dataset;                // The dataset the model was trained for (its inputs).
+  std::vector<int64_t> sample_shape;  // One input sample, channels-last.
+  int64_t classes = 2;
+  std::vector<torch::Tensor> params;  // FusedNet::params() of one model (no leading K), float32.
+};
+
+struct EncodedWeights {
+  std::string arch_json;
+  std::string content;
+  std::string sha256;  // Of content, lowercase hex.
+};
+
+// Model `slot` of a trained bundle's final parameters ([K, ...] each).
+EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
+                             const std::vector<int64_t>& sample_shape, int64_t classes,
+                             const std::vector<torch::Tensor>& bundle_params, int64_t slot);
+
+// Verifies `content` against `sha256` first (DATA_LOSS on a mismatch, naming both digests), then
+// rebuilds the parameters and checks them against the architecture.
+StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
+                                     const std::string& content, const std::string& sha256);
+
+// A weighted average of member models' class probabilities, evaluated as one fused network.
+class EnsembleModel {
+ public:
+  // Members must share architecture, inputs and classes; weights are normalised to sum to 1.
+  static StatusOr<EnsembleModel> Create(const std::vector<ModelWeights>& members,
+                                        const std::vector<double>& weights);
+
+  // x: [N, sample...] float32 channels-last. Returns class probabilities [N, classes].
+  torch::Tensor Predict(const torch::Tensor& x) const;
+  // Per-member probabilities [K, N, classes].
+  torch::Tensor PredictMembers(const torch::Tensor& x) const;
+
+  const std::vector<int64_t>& sample_shape() const { return net_.sample_shape(); }
+  int64_t classes() const { return classes_; }
+  int64_t size() const { return net_.k(); }
+
+ private:
+  FusedNet net_;
+  torch::Tensor weights_;  // [K] float32.
+  int64_t classes_ = 0;
+};
+
+}  // namespace sweepfarm::engine

@@ -1,0 +1,100 @@
+#include "worker/engine/model_io.h"
+
+#include <gtest/gtest.h>
+
+#include "common/sha256.h"
+#include "worker/engine/telemetry.h"
+#include "worker/engine/trainer.h"
+
+namespace sweepfarm::engine {
+namespace {
+
+struct Trained {
+  std::shared_ptr<const Dataset> data;
+  TrainOptions options;
+  BundleResult result;
+};
+
+Trained TrainThree() {
+  Trained t;
+  t.data = MakeTelemetryDataset(TelemetryOptions{4, 640, 300});
+  t.options.arch.name = "cnn1d";
+  t.options.batch_size = 32;
+  t.options.keep_predictions = true;
+  std::vector<ModelConfig> configs(3);
+  for (int i = 0; i < 3; ++i) {
+    configs[i].seed = 11 + i;
+    configs[i].step_size = 0.01;
+    configs[i].eval_epochs = {2};
+  }
+  auto r = TrainFused(*t.data, configs, t.options);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  t.result = std::move(r).value();
+  return t;
+}
+
+TEST(ModelIoTest, RoundTripReproducesTheTrainersPredictions) {
+  Trained t = TrainThree();
+  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  ASSERT_TRUE(arch.ok());
+  std::vector<ModelWeights> members;
+  for (int64_t slot = 0; slot < 3; ++slot) {
+    EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(),
+                                     t.data->num_classes, t.result.final_params, slot);
+    EXPECT_EQ(e.sha256.size(), 64u);
+    auto m = DecodeWeights(kWeightsFormat, e.arch_json, e.content, e.sha256);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->arch.name, "cnn1d");
+    members.push_back(std::move(m).value());
+  }
+  auto ensemble = EnsembleModel::Create(members, {1, 1, 2});
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  torch::Tensor per = ensemble->PredictMembers(t.data->test.x);  // [3, N, 2]
+  for (int64_t slot = 0; slot < 3; ++slot) {
+    // The trainer kept float16 probabilities of the same weights on the same test split.
+    torch::Tensor kept = t.result.models[slot].evals.back().probs.to(torch::kFloat32);
+    EXPECT_LT((per[slot] - kept).abs().max().item<float>(), 2e-3);
+  }
+  torch::Tensor avg = ensemble->Predict(t.data->test.x);
+  torch::Tensor expected = (per[0] + per[1] + 2 * per[2]) / 4;
+  EXPECT_LT((avg - expected).abs().max().item<float>(), 1e-6);
+  EXPECT_LT((avg.sum(1) - 1).abs().max().item<float>(), 1e-5);
+}
+
+TEST(ModelIoTest, OneFlippedByteIsRefusedNamingTheArtifact) {
+  Trained t = TrainThree();
+  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  ASSERT_TRUE(arch.ok());
+  EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2,
+                                   t.result.final_params, 0);
+  std::string flipped = e.content;
+  flipped[flipped.size() / 2] ^= 0x01;
+  auto m = DecodeWeights(kWeightsFormat, e.arch_json, flipped, e.sha256);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(m.status().message().find(e.sha256), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("corrupt"), std::string::npos);
+}
+
+TEST(ModelIoTest, RefusesArtifactsThatDoNotMatchTheirArchitecture) {
+  Trained t = TrainThree();
+  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  ASSERT_TRUE(arch.ok());
+  EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2,
+                                   t.result.final_params, 1);
+  std::string truncated = e.content.substr(0, e.content.size() - 4);
+  auto short_content = DecodeWeights(kWeightsFormat, e.arch_json, truncated, Sha256Hex(truncated));
+  ASSERT_FALSE(short_content.ok());
+  EXPECT_NE(short_content.status().message().find("shorter"), std::string::npos);
+  std::string other = e.arch_json;
+  other.replace(other.find("\"classes\":2"), 11, "\"classes\":3");
+  auto wrong = DecodeWeights(kWeightsFormat, other, e.content, e.sha256);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("wrong shape"), std::string::npos)
+      << wrong.status().message();
+  EXPECT_FALSE(DecodeWeights("pickle", e.arch_json, e.content, e.sha256).ok());
+  EXPECT_FALSE(DecodeWeights(kWeightsFormat, "{not json", e.content, e.sha256).ok());
+}
+
+}  // namespace
+}  // namespace sweepfarm::engine
