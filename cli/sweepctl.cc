@@ -57,9 +57,8 @@ class Client {
     registry_ = v1::RegistryService::NewStub(channel);
   }
   template <typename Stub, typename Req, typename Resp>
-  Status Call(const char* rpc,
-              grpc::Status (Stub::*fn)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
-              Resp* resp, int deadline_ms = 0) {
+  Status Call(const char* rpc, grpc::Status (Stub::*fn)(grpc::ClientContext*, const Req&, Resp*),
+              const Req& req, Resp* resp, int deadline_ms = 0) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(deadline_ms > 0 ? deadline_ms : deadline_ms_));
@@ -226,7 +225,8 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   if (!s.seeded_from().empty()) {
     std::printf("  seeded from %s (sweep %lld): %lld seed trials, %lld neighbours, %lld searched\n",
                 s.seeded_from().c_str(), static_cast<long long>(s.parent_sweep_id()),
-                static_cast<long long>(s.seed_trials()), static_cast<long long>(s.neighbour_trials()),
+                static_cast<long long>(s.seed_trials()),
+                static_cast<long long>(s.neighbour_trials()),
                 static_cast<long long>(s.total() - s.seed_trials() - s.neighbour_trials()));
   }
   for (const auto& t : trials.trials()) {
@@ -411,7 +411,6 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
   }
 }
 
-
 void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
   w.BeginObject().Key("members").BeginArray();
   for (int i = 0; i < e.trial_ids_size(); ++i) {
@@ -459,15 +458,16 @@ void PrintVersion(const v1::ModelVersion& v) {
               v.parent_sweep_id() > 0
                   ? (" (seeded from sweep " + std::to_string(v.parent_sweep_id()) + ")").c_str()
                   : "");
-  std::printf("  selection accuracy %.4f, holdout %.4f (%d samples); best single trial %lld: "
-              "holdout %.4f (%+.4f)\n",
-              v.selection_accuracy(), v.holdout_accuracy(), v.holdout_samples(),
-              static_cast<long long>(v.best_single_trial_id()), v.best_single_holdout_accuracy(),
-              v.holdout_accuracy() - v.best_single_holdout_accuracy());
+  std::printf(
+      "  selection accuracy %.4f, holdout %.4f (%d samples); best single trial %lld: "
+      "holdout %.4f (%+.4f)\n",
+      v.selection_accuracy(), v.holdout_accuracy(), v.holdout_samples(),
+      static_cast<long long>(v.best_single_trial_id()), v.best_single_holdout_accuracy(),
+      v.holdout_accuracy() - v.best_single_holdout_accuracy());
   std::printf("  gate: %s, %s\n", v.decision().c_str(), v.reason().c_str());
   std::printf("  dataset %s (%s), architecture %s, code %s, created %s\n",
-              v.dataset().name().c_str(), v.dataset_hash().c_str(),
-              v.architecture().name().c_str(), v.code_version().c_str(), v.created_at().c_str());
+              v.dataset().name().c_str(), v.dataset_hash().c_str(), v.architecture().name().c_str(),
+              v.code_version().c_str(), v.created_at().c_str());
   if (v.members_size() > 0) {
     std::printf("  %8s %7s %9s %9s  %-16s %s\n", "trial", "weight", "selection", "holdout",
                 "sha256", "params");
@@ -479,6 +479,14 @@ void PrintVersion(const v1::ModelVersion& v) {
   }
 }
 
+// Who acts, for the registry's audit: user@host (sweepctl).
+std::string Actor() {
+  const char* user = getenv("USER") ? getenv("USER") : getenv("LOGNAME");
+  char host[256] = "?";
+  gethostname(host, sizeof(host) - 1);
+  return std::string(user ? user : "uid" + std::to_string(getuid())) + "@" + host + " (sweepctl)";
+}
+
 StatusOr<v1::ModelVersion> FetchVersion(Client& c, const std::string& model, int version,
                                         const std::string& alias) {
   v1::GetModelRequest req;
@@ -486,8 +494,7 @@ StatusOr<v1::ModelVersion> FetchVersion(Client& c, const std::string& model, int
   req.set_version(version);
   req.set_alias(alias);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(c.deadline_ms()));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(c.deadline_ms()));
   auto reader = c.registry()->GetModel(&ctx, req);
   v1::GetModelResponse part;
   v1::ModelVersion out;
@@ -539,7 +546,7 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
 StatusOr<v1::PublishSweepResponse> Publish(Client& c, int64_t sweep_id) {
   v1::PublishSweepRequest req;
   req.set_sweep_id(sweep_id);
-  req.set_actor(std::string("sweepctl@") + (getenv("USER") ? getenv("USER") : "unknown"));
+  req.set_actor(Actor());
   v1::PublishSweepResponse resp;
   // Publishing evaluates models; allow it more than one ordinary deadline.
   SF_RETURN_IF_ERROR(c.Call("PublishSweep", &v1::RegistryService::Stub::PublishSweep, req, &resp,
@@ -633,7 +640,8 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
       for (const auto& v : resp.versions()) VersionJson(w, v);
       w.EndArray().Key("audit").BeginArray();
       for (const auto& a : resp.audit()) {
-        w.BeginObject().Key("id").Int(a.id()).Key("at").String(a.at()).Key("alias").String(a.alias());
+        w.BeginObject().Key("id").Int(a.id()).Key("at").String(a.at()).Key("alias").String(
+            a.alias());
         w.Key("action").String(a.action()).Key("from_version").Int(a.from_version());
         w.Key("to_version").Int(a.to_version()).Key("actor").String(a.actor());
         w.Key("reason").String(a.reason()).EndObject();
@@ -658,8 +666,15 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
     }
     std::printf("audit (newest first):\n");
     for (const auto& a : resp.audit()) {
-      std::printf("  %s  %-9s %s v%d -> v%d by %s: %s\n", a.at().c_str(), a.action().c_str(),
-                  a.alias().c_str(), a.from_version(), a.to_version(), a.actor().c_str(),
+      std::string from = a.from_version() > 0 ? "v" + std::to_string(a.from_version()) : "(unset)";
+      if (a.action() == "reject") {  // The alias did not move.
+        std::printf("  %s  %-9s v%d, %s stays %s, by %s: %s\n", a.at().c_str(), "reject",
+                    a.to_version(), a.alias().c_str(), from.c_str(), a.actor().c_str(),
+                    a.reason().c_str());
+        continue;
+      }
+      std::printf("  %s  %-9s %s %s -> v%d by %s: %s\n", a.at().c_str(), a.action().c_str(),
+                  a.alias().c_str(), from.c_str(), a.to_version(), a.actor().c_str(),
                   a.reason().c_str());
     }
     return 0;
@@ -682,12 +697,13 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
     }
     return 0;
   }
-  const std::string actor = std::string("sweepctl@") + (getenv("USER") ? getenv("USER") : "unknown");
+  const std::string actor = Actor();
   if (sub == "promote") {
     if (pos.size() != 4) return Fail(InvalidArgumentError("registry promote needs MODEL VERSION"));
     auto version = ParseInt(pos[3], "VERSION");
     if (!version.ok() || *version <= 0) {
-      return Fail(InvalidArgumentError("VERSION must be a positive integer, got \"" + pos[3] + "\""));
+      return Fail(
+          InvalidArgumentError("VERSION must be a positive integer, got \"" + pos[3] + "\""));
     }
     v1::SetAliasRequest req;
     req.set_model(model);
@@ -752,7 +768,8 @@ int main(int argc, char** argv) {
   if (cmd == "submit") return Submit(c, pos);
   if (cmd == "registry") return Registry(c, pos, flags);
   if (cmd == "nightly") {
-    if (pos.size() != 2) return Fail(InvalidArgumentError(std::string("nightly needs one FILE\n") + kUsage));
+    if (pos.size() != 2)
+      return Fail(InvalidArgumentError(std::string("nightly needs one FILE\n") + kUsage));
     auto timeout = flags.GetDouble("timeout");
     if (!timeout.ok() || *timeout < 0) return Fail(InvalidArgumentError("--timeout must be >= 0"));
     return Nightly(c, pos[1], *timeout, flags.GetBool("json"));

@@ -36,8 +36,8 @@ class JsonWriter {
 
 namespace sweepfarm {
 
-// A parsed JSON value (object members in document order). Enough for the small documents this project
-// stores (artifact architectures); not a general-purpose or streaming parser.
+// A parsed JSON value (object members in document order). Enough for the small documents this
+// project stores (artifact architectures); not a general-purpose or streaming parser.
 class JsonValue {
  public:
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };

@@ -78,8 +78,8 @@ StatusOr<Loaded> Load(const std::string& address, const v1::GetModelRequest& req
     auto w = engine::DecodeWeights(m.format(), m.arch_json(), it->second, m.sha256());
     if (!w.ok()) {
       return Status(w.status().code(), out.version.model() + " v" +
-                                           std::to_string(out.version.version()) + ", member trial " +
-                                           std::to_string(m.trial_id()) + ": " +
+                                           std::to_string(out.version.version()) +
+                                           ", member trial " + std::to_string(m.trial_id()) + ": " +
                                            w.status().message());
     }
     members.push_back(std::move(w).value());
@@ -165,9 +165,9 @@ int main(int argc, char** argv) {
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const v1::ModelVersion& v = loaded->version;
-  std::cerr << "sweepfarm-predict: " << v.model() << " v" << v.version() << " ("
-            << v.members_size() << " members, " << v.method() << ", holdout "
-            << v.holdout_accuracy() << ") loaded and verified in " << load_ms << " ms\n";
+  std::cerr << "sweepfarm-predict: " << v.model() << " v" << v.version() << " (" << v.members_size()
+            << " members, " << v.method() << ", holdout " << v.holdout_accuracy()
+            << ") loaded and verified in " << load_ms << " ms\n";
 
   torch::Tensor x, y;
   if (!flags.Get("split").empty()) {

@@ -387,7 +387,8 @@ Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& 
                              size_t slot) {
   engine::ArchSpec arch;
   arch.name = spec.architecture().name();
-  arch.channels.assign(spec.architecture().channels().begin(), spec.architecture().channels().end());
+  arch.channels.assign(spec.architecture().channels().begin(),
+                       spec.architecture().channels().end());
   arch.hidden.assign(spec.architecture().hidden().begin(), spec.architecture().hidden().end());
   arch.kernel_size = spec.architecture().kernel_size();
   const engine::EncodedWeights weights =

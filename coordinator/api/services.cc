@@ -297,8 +297,7 @@ grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetModel(grpc::ServerContext* ctx,
-                                           const v1::GetModelRequest* req,
+grpc::Status RegistryServiceImpl::GetModel(grpc::ServerContext* ctx, const v1::GetModelRequest* req,
                                            grpc::ServerWriter<v1::GetModelResponse>* writer) {
   if (auto s = CheckName("GetModel", "model", req->model()); !s.ok()) return s;
   if (req->version() < 0) return Invalid("GetModel", "version must be >= 0");
@@ -332,7 +331,8 @@ grpc::Status RegistryServiceImpl::GetModel(grpc::ServerContext* ctx,
       piece.mutable_artifact()->set_sha256(m.sha256());
       piece.mutable_artifact()->set_offset(static_cast<int64_t>(off));
       piece.mutable_artifact()->set_data(a->content.substr(off, kPiece));
-      if (!writer->Write(piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      if (!writer->Write(piece))
+        return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
   }
   return grpc::Status::OK;
@@ -364,7 +364,8 @@ grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext*, const v1::SetAl
   auto move = store_->MoveAlias(req->model(), alias, req->version(),
                                 req->actor().empty() ? "sweepctl" : req->actor(),
                                 req->reason().empty() ? "set by hand" : req->reason());
-  if (!move.ok()) return ToGrpc(Status(move.status().code(), "SetAlias: " + move.status().message()));
+  if (!move.ok())
+    return ToGrpc(Status(move.status().code(), "SetAlias: " + move.status().message()));
   resp->set_from_version(move->from_version);
   resp->set_to_version(move->to_version);
   SF_LOG(Info) << req->model() << " " << alias << ": v" << move->from_version << " -> v"
@@ -377,14 +378,15 @@ grpc::Status RegistryServiceImpl::Rollback(grpc::ServerContext*, const v1::Rollb
   const std::string alias = req->alias().empty() ? "champion" : req->alias();
   if (auto s = CheckName("Rollback", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("Rollback", "alias", alias); !s.ok()) return s;
-  auto move = store_->MoveAlias(req->model(), alias, 0,
-                                req->actor().empty() ? "sweepctl" : req->actor(),
-                                req->reason().empty() ? "rollback" : req->reason());
-  if (!move.ok()) return ToGrpc(Status(move.status().code(), "Rollback: " + move.status().message()));
+  auto move =
+      store_->MoveAlias(req->model(), alias, 0, req->actor().empty() ? "sweepctl" : req->actor(),
+                        req->reason().empty() ? "rollback" : req->reason());
+  if (!move.ok())
+    return ToGrpc(Status(move.status().code(), "Rollback: " + move.status().message()));
   resp->set_from_version(move->from_version);
   resp->set_to_version(move->to_version);
-  SF_LOG(Info) << req->model() << " " << alias << " rolled back: v" << move->from_version
-               << " -> v" << move->to_version;
+  SF_LOG(Info) << req->model() << " " << alias << " rolled back: v" << move->from_version << " -> v"
+               << move->to_version;
   return grpc::Status::OK;
 }
 

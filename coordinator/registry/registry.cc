@@ -76,9 +76,9 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
   SF_ASSIGN_OR_RETURN(auto loaded, store->LoadCandidates(sweep_id, o.candidates, o.with_artifacts));
   auto& [spec, cands] = loaded;
   if (cands.empty()) {
-    return FailedPreconditionError(
-        "sweep " + std::to_string(sweep_id) + " has no succeeded trials with stored predictions" +
-        (o.with_artifacts ? " and uploaded weights" : ""));
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) +
+                                   " has no succeeded trials with stored predictions" +
+                                   (o.with_artifacts ? " and uploaded weights" : ""));
   }
   const auto& first = cands.front();
   for (const auto& c : cands) {
@@ -101,8 +101,7 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
   std::vector<int32_t> labels(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
   if (static_cast<int>(labels.size()) != first.samples) {
     return FailedPreconditionError("stored predictions cover " + std::to_string(first.samples) +
-                                   " samples, the test split has " +
-                                   std::to_string(labels.size()));
+                                   " samples, the test split has " + std::to_string(labels.size()));
   }
   const size_t sel = static_cast<size_t>(first.selection_size), cls = first.classes;
   std::vector<int32_t> sel_labels(labels.begin(), labels.begin() + sel);
@@ -136,8 +135,8 @@ StatusOr<engine::EnsembleModel> LoadEnsemble(store::Store* store, const v1::Mode
     auto w = engine::DecodeWeights(a.format, a.arch_json, a.content, m.sha256());
     if (!w.ok()) {
       return Status(w.status().code(), v.model() + " v" + std::to_string(v.version()) +
-                                           ", member trial " + std::to_string(m.trial_id()) +
-                                           ": " + w.status().message());
+                                           ", member trial " + std::to_string(m.trial_id()) + ": " +
+                                           w.status().message());
     }
     members.push_back(std::move(w).value());
     weights.push_back(m.weight());
@@ -240,15 +239,16 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
       reason = cv + " cannot be loaded (" + loaded.status().message() + "); replaced";
     } else if (loaded->sample_shape() != members.front().sample_shape ||
                loaded->classes() != members.front().classes) {
-      reason = cv + " takes other inputs than this sweep's models; not comparable (promote by "
-                    "hand if intended)";
+      reason = cv +
+               " takes other inputs than this sweep's models; not comparable (promote by "
+               "hand if intended)";
     } else {
       const double theirs = HoldoutAccuracy(*loaded, *report.data);
       v.set_champion_holdout_accuracy(theirs);
       promote = v.holdout_accuracy() > theirs + sel.promotion_margin();
-      reason = "holdout " + Fixed(v.holdout_accuracy()) + (promote ? " beats " : " does not beat ") +
-               cv + "'s " + Fixed(theirs) + " by more than the margin " +
-               Fixed(sel.promotion_margin());
+      reason = "holdout " + Fixed(v.holdout_accuracy()) +
+               (promote ? " beats " : " does not beat ") + cv + "'s " + Fixed(theirs) +
+               " by more than the margin " + Fixed(sel.promotion_margin());
     }
   }
   v.set_decision(promote ? "promoted" : "rejected");

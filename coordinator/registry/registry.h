@@ -27,7 +27,8 @@ class DatasetCache {
  private:
   std::mutex mu_;
   size_t capacity_;
-  std::vector<std::pair<std::string, std::shared_ptr<const engine::Dataset>>> entries_;  // MRU last.
+  std::vector<std::pair<std::string, std::shared_ptr<const engine::Dataset>>>
+      entries_;  // MRU last.
 };
 
 struct EnsembleOptions {

@@ -118,7 +118,8 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  (SELECT count(*) FROM report_log l JOIN trials u ON u.id = l.trial_id "
        "   WHERE u.sweep_id = $1 AND l.outcome = 'stale'), "
        "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), "
-       "  count(*) FILTER (WHERE t.origin = 'seed'), count(*) FILTER (WHERE t.origin = 'neighbour') "
+       "  count(*) FILTER (WHERE t.origin = 'seed'), count(*) FILTER (WHERE t.origin = "
+       "'neighbour') "
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
       {"sweep_best",
@@ -153,16 +154,17 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
       // Registry.
       {"lock_model", "SELECT pg_advisory_xact_lock(hashtextextended('model:' || $1, 0))"},
       {"alias_version", "SELECT version FROM model_aliases WHERE model = $1 AND alias = $2"},
-      {"published_version", "SELECT version FROM model_versions WHERE model = $1 AND sweep_id = $2"},
-      {"next_version",
-       "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE model = $1"},
+      {"published_version",
+       "SELECT version FROM model_versions WHERE model = $1 AND sweep_id = $2"},
+      {"next_version", "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE model = $1"},
       {"insert_version",
        "INSERT INTO model_versions (model, version, sweep_id, method, decision, reason, "
        "  selection_accuracy, holdout_accuracy, best_single_trial_id, "
        "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
        "  holdout_samples, dataset_hash, dataset, architecture, code_version) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
-       "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, $18)"},
+       "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, "
+       "$18)"},
       {"insert_member",
        "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
        "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
@@ -324,11 +326,11 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
   std::string spec_json = ToJson(s.spec);
   return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
     pqxx::work tx(c);
-    int64_t id = tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name,
-                                   s.yaml, spec_json, s.spec_hash,
-                                   static_cast<int64_t>(s.trials.size()), s.parent_sweep_id,
-                                   s.seeded_from)[0]
-                     .as<int64_t>();
+    int64_t id =
+        tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml,
+                          spec_json, s.spec_hash, static_cast<int64_t>(s.trials.size()),
+                          s.parent_sweep_id, s.seeded_from)[0]
+            .as<int64_t>();
     std::string origins = "{";
     for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
     origins += "}";
@@ -649,7 +651,8 @@ StatusOr<SeedSource> Store::LoadSeeds(const std::string& model, int top) {
           {row[0].as<int64_t>(), FromJson<v1::TrialParams>(row[1].as<std::string>())});
     }
     for (const auto& row : tx.exec_prepared("seed_top", out.sweep_id, top)) {
-      out.top.push_back({row[0].as<int64_t>(), FromJson<v1::TrialParams>(row[1].as<std::string>())});
+      out.top.push_back(
+          {row[0].as<int64_t>(), FromJson<v1::TrialParams>(row[1].as<std::string>())});
     }
     return out;
   });
@@ -677,9 +680,9 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
     tx.exec_prepared("lock_model", v.model());
     pqxx::result done = tx.exec_prepared("published_version", v.model(), v.sweep_id());
     if (!done.empty()) {
-      return Status(StatusCode::kAlreadyExists,
-                    "sweep " + std::to_string(v.sweep_id()) + " is already " + v.model() + " v" +
-                        std::to_string(done[0][0].as<int>()));
+      return Status(StatusCode::kAlreadyExists, "sweep " + std::to_string(v.sweep_id()) +
+                                                    " is already " + v.model() + " v" +
+                                                    std::to_string(done[0][0].as<int>()));
     }
     const int champion = AliasIn(tx, v.model(), "champion");
     if (champion != expected_champion) {
@@ -713,9 +716,9 @@ StatusOr<v1::ModelVersion> Store::GetVersion(const std::string& model, int versi
     pqxx::read_transaction tx(c);
     pqxx::result r = tx.exec_prepared("get_version", model, version);
     if (r.empty()) {
-      return NotFoundError(version == 0 ? "model " + model + " has no versions"
-                                        : "model " + model + " has no version " +
-                                              std::to_string(version));
+      return NotFoundError(version == 0
+                               ? "model " + model + " has no versions"
+                               : "model " + model + " has no version " + std::to_string(version));
     }
     const auto& row = r[0];
     v1::ModelVersion v;
@@ -768,48 +771,49 @@ StatusOr<Artifact> Store::LoadArtifact(const std::string& sha256) {
 }
 
 StatusOr<v1::ListVersionsResponse> Store::ListVersions(const std::string& model, int audit_limit) {
-  return Conn::Run(
-      this, "ListVersions", [&](pqxx::connection& c) -> StatusOr<v1::ListVersionsResponse> {
-        pqxx::read_transaction tx(c);
-        v1::ListVersionsResponse out;
-        for (const auto& row : tx.exec_prepared("get_version", model, 0)) {
-          v1::ModelVersion* v = out.add_versions();
-          v->set_model(model);
-          v->set_version(row[0].as<int>());
-          v->set_sweep_id(row[1].as<int64_t>());
-          v->set_method(row[2].as<std::string>());
-          v->set_decision(row[3].as<std::string>());
-          v->set_reason(row[4].as<std::string>());
-          v->set_selection_accuracy(row[5].as<double>());
-          v->set_holdout_accuracy(row[6].as<double>());
-          v->set_best_single_trial_id(row[7].as<int64_t>());
-          v->set_best_single_holdout_accuracy(row[8].as<double>());
-          v->set_compared_version(row[9].as<int>());
-          v->set_champion_holdout_accuracy(row[10].as<double>());
-          v->set_margin(row[11].as<double>());
-          v->set_holdout_samples(row[12].as<int>());
-          v->set_created_at(row[17].as<std::string>());
-          v->set_parent_sweep_id(row[18].as<int64_t>());
-          std::stringstream aliases(row[19].as<std::string>());
-          for (std::string a; std::getline(aliases, a, ',');) v->add_aliases(a);
-        }
-        if (out.versions().empty()) return NotFoundError("model " + model + " has no versions");
-        for (const auto& row : tx.exec_prepared("list_aliases", model)) {
-          (*out.mutable_aliases())[row[0].as<std::string>()] = row[1].as<int>();
-        }
-        for (const auto& row : tx.exec_prepared("list_audit", model, audit_limit)) {
-          v1::AuditEntry* e = out.add_audit();
-          e->set_id(row[0].as<int64_t>());
-          e->set_at(row[1].as<std::string>());
-          e->set_alias(row[2].as<std::string>());
-          e->set_action(row[3].as<std::string>());
-          e->set_from_version(row[4].as<int>());
-          e->set_to_version(row[5].as<int>());
-          e->set_actor(row[6].as<std::string>());
-          e->set_reason(row[7].as<std::string>());
-        }
-        return out;
-      });
+  return Conn::Run(this, "ListVersions",
+                   [&](pqxx::connection& c) -> StatusOr<v1::ListVersionsResponse> {
+                     pqxx::read_transaction tx(c);
+                     v1::ListVersionsResponse out;
+                     for (const auto& row : tx.exec_prepared("get_version", model, 0)) {
+                       v1::ModelVersion* v = out.add_versions();
+                       v->set_model(model);
+                       v->set_version(row[0].as<int>());
+                       v->set_sweep_id(row[1].as<int64_t>());
+                       v->set_method(row[2].as<std::string>());
+                       v->set_decision(row[3].as<std::string>());
+                       v->set_reason(row[4].as<std::string>());
+                       v->set_selection_accuracy(row[5].as<double>());
+                       v->set_holdout_accuracy(row[6].as<double>());
+                       v->set_best_single_trial_id(row[7].as<int64_t>());
+                       v->set_best_single_holdout_accuracy(row[8].as<double>());
+                       v->set_compared_version(row[9].as<int>());
+                       v->set_champion_holdout_accuracy(row[10].as<double>());
+                       v->set_margin(row[11].as<double>());
+                       v->set_holdout_samples(row[12].as<int>());
+                       v->set_created_at(row[17].as<std::string>());
+                       v->set_parent_sweep_id(row[18].as<int64_t>());
+                       std::stringstream aliases(row[19].as<std::string>());
+                       for (std::string a; std::getline(aliases, a, ',');) v->add_aliases(a);
+                     }
+                     if (out.versions().empty())
+                       return NotFoundError("model " + model + " has no versions");
+                     for (const auto& row : tx.exec_prepared("list_aliases", model)) {
+                       (*out.mutable_aliases())[row[0].as<std::string>()] = row[1].as<int>();
+                     }
+                     for (const auto& row : tx.exec_prepared("list_audit", model, audit_limit)) {
+                       v1::AuditEntry* e = out.add_audit();
+                       e->set_id(row[0].as<int64_t>());
+                       e->set_at(row[1].as<std::string>());
+                       e->set_alias(row[2].as<std::string>());
+                       e->set_action(row[3].as<std::string>());
+                       e->set_from_version(row[4].as<int>());
+                       e->set_to_version(row[5].as<int>());
+                       e->set_actor(row[6].as<std::string>());
+                       e->set_reason(row[7].as<std::string>());
+                     }
+                     return out;
+                   });
 }
 
 StatusOr<AliasMove> Store::MoveAlias(const std::string& model, const std::string& alias,

@@ -366,22 +366,21 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       sel->set_top_k(static_cast<int32_t>(v));
     }
     if (n["promotion_margin"]) {
-      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(n["promotion_margin"], "selection.promotion_margin",
-                                               false, 0, 1));
+      SF_ASSIGN_OR_RETURN(
+          double v, c.NumberIn(n["promotion_margin"], "selection.promotion_margin", false, 0, 1));
       sel->set_promotion_margin(v);
     }
     if (sel->top_k() > sel->candidates()) {
-      return c.Error(n["top_k"] ? n["top_k"] : n, "selection.top_k",
-                     "must be at most selection.candidates (" +
-                         std::to_string(sel->candidates()) + ")");
+      return c.Error(
+          n["top_k"] ? n["top_k"] : n, "selection.top_k",
+          "must be at most selection.candidates (" + std::to_string(sel->candidates()) + ")");
     }
   }
 
   // seed_from
   if (const YAML::Node n = root["seed_from"]) {
-    SF_RETURN_IF_ERROR(c.Map(n, "seed_from",
-                             {"model", "top", "step_factor", "epochs_spread", "mix_spread"},
-                             {"model"}));
+    SF_RETURN_IF_ERROR(c.Map(
+        n, "seed_from", {"model", "top", "step_factor", "epochs_spread", "mix_spread"}, {"model"}));
     v1::SeedSpec* seed = spec.mutable_seed_from();
     SF_ASSIGN_OR_RETURN(std::string m, c.String(n["model"], "seed_from.model"));
     if (!std::regex_match(m, NamePattern())) {

@@ -1,8 +1,10 @@
 #include "coordinator/sweep/sweep_yaml.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace sweepfarm::sweep {
@@ -60,21 +62,32 @@ TEST(SweepYamlTest, ParsesAValidSweep) {
   EXPECT_EQ(r->spec_hash.size(), 16u);
 }
 
+std::string ReadSource(const std::string& path) {
+  std::ifstream in(std::string(SWEEPFARM_SOURCE_DIR) + "/" + path);
+  EXPECT_TRUE(in) << path;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 TEST(SweepYamlTest, ShippedSweepsAreValid) {
-  for (const char* f : {"sweeps/quickstart.yaml", "sweeps/perfpsychic.yaml"}) {
-    std::ifstream in(std::string(SWEEPFARM_SOURCE_DIR) + "/" + f);
-    ASSERT_TRUE(in) << f;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto r = ParseSweepYaml(ss.str(), f);
+  const std::map<std::string, size_t> trials = {
+      {"sweeps/quickstart.yaml", 48},        {"sweeps/perfpsychic.yaml", 1000},
+      {"sweeps/nightly.yaml", 48},           {"sweeps/fashion-mnist.yaml", 256},
+      {"sweeps/fashion-mnist-cpu.yaml", 16},
+  };
+  for (const auto& [f, n] : trials) {
+    auto r = ParseSweepYaml(ReadSource(f), f);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    if (std::string(f).find("perfpsychic") != std::string::npos) {
-      EXPECT_EQ(r->trials.size(), 1000u);
-    } else {
-      EXPECT_GE(r->trials.size(), 24u);
-      EXPECT_LE(r->trials.size(), 64u);
-    }
+    EXPECT_EQ(r->trials.size(), n) << f;
   }
+  // The sweep the Kubernetes CronJob runs, from its ConfigMap.
+  const std::string k8s = "deploy/k8s/nightly-cronjob.yaml";
+  std::vector<YAML::Node> docs = YAML::LoadAll(ReadSource(k8s));
+  ASSERT_FALSE(docs.empty());
+  auto r = ParseSweepYaml(docs[0]["data"]["nightly.yaml"].as<std::string>(), k8s);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->spec.has_seed_from());
 }
 
 TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
@@ -175,6 +188,40 @@ TEST(SweepYamlTest, LogScaleNeedsPositiveMinAndMaxAboveMin) {
   ExpectError(
       Replace(kValid, "data_size: 1.0", "data_size: {min: 0.5, max: 1, scale: cubic, steps: 2}"),
       {"search.space.data_size.scale", "log or linear"});
+}
+
+TEST(SweepYamlTest, SelectionAndSeedFromSections) {
+  auto defaults = ParseSweepYaml(kValid, "s.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->spec.selection().method(), "greedy");
+  EXPECT_EQ(defaults->spec.selection().ensemble_size(), 10);
+  EXPECT_EQ(defaults->spec.selection().promotion_margin(), 0.0);
+  EXPECT_FALSE(defaults->spec.has_seed_from());
+  const std::string extra =
+      "selection: {method: top_k, top_k: 3, candidates: 8, promotion_margin: 0.01}\n"
+      "seed_from:\n  model: detector\n  top: 4\n  step_factor: 2\n";
+  auto r = ParseSweepYaml(std::string(kValid) + extra, "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.selection().method(), "top_k");
+  EXPECT_EQ(r->spec.selection().top_k(), 3);
+  EXPECT_DOUBLE_EQ(r->spec.selection().promotion_margin(), 0.01);
+  EXPECT_EQ(r->spec.seed_from().model(), "detector");
+  EXPECT_EQ(r->spec.seed_from().top(), 4);
+  EXPECT_EQ(r->spec.seed_from().step_factor(), 2);
+  EXPECT_DOUBLE_EQ(r->spec.seed_from().epochs_spread(), 0.25);  // Default.
+
+  ExpectError(std::string(kValid) + "selection: {method: bagging}\n",
+              {"s.yaml:21:21:", "selection.method", "greedy or top_k"});
+  ExpectError(std::string(kValid) + "selection: {top_k: 9, candidates: 4}\n",
+              {"selection.top_k", "at most selection.candidates (4)"});
+  ExpectError(std::string(kValid) + "selection: {promotion_margin: 2}\n",
+              {"selection.promotion_margin", "out of range"});
+  ExpectError(std::string(kValid) + "seed_from: {top: 3}\n",
+              {"seed_from.model", "required key missing"});
+  ExpectError(std::string(kValid) + "seed_from: {model: m, step_factor: 0.5}\n",
+              {"seed_from.step_factor", "out of range [1, 10]"});
+  ExpectError(std::string(kValid) + "seed_from: {model: m, neighbours: 3}\n",
+              {"seed_from.neighbours", "unknown key"});
 }
 
 }  // namespace

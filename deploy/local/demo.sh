@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on one machine: setup, build, a private PostgreSQL (unless --db DSN), the coordinator,
-# two CPU workers, sweeps/quickstart.yaml submitted and watched to completion, the leaderboard
-# printed, everything stopped cleanly.
+# two CPU workers, then two nights of the nightly loop: sweeps/quickstart.yaml (the first champion)
+# and sweeps/nightly.yaml (seeded from it, gated against it), each submitted, watched, ensembled
+# and published; the registry shown; the champion served by sweepfarm-predict; everything stopped.
 #   deploy/local/demo.sh [--db DSN] [--sweep FILE] [--workers N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,11 +49,20 @@ for i in $(seq "$WORKERS"); do
     2>"$RUN/worker$i.log" &
   pids+=($!)
 done
-echo "== submitting $SWEEP"
-ID=$("$B/cli/sweepctl" --coordinator "$ADDR" submit "$SWEEP")
-"$B/cli/sweepctl" --coordinator "$ADDR" watch "$ID"
-echo "== leaderboard (top 10 of sweep $ID)"
-"$B/cli/sweepctl" --coordinator "$ADDR" leaderboard "$ID" --top 10
-"$B/cli/sweepctl" --coordinator "$ADDR" status "$ID"
-echo "== ensembles of the best trials, chosen on the selection split, scored on the holdout split"
-"$B/cli/sweepctl" --coordinator "$ADDR" ensemble "$ID"
+CTL=("$B/cli/sweepctl" --coordinator "$ADDR")
+echo "== night 1: $SWEEP (no champion yet)"
+"${CTL[@]}" nightly "$SWEEP"
+echo "== night 2: sweeps/nightly.yaml, seeded from the champion"
+"${CTL[@]}" nightly sweeps/nightly.yaml | tee "$RUN/night2.txt"
+ID=$(sed -n 's/^nightly .*: sweep \([0-9]*\),.*/\1/p' "$RUN/night2.txt")
+echo "== leaderboard of night 2 (top 10; origin: seed / neighbour of a parent trial)"
+"${CTL[@]}" leaderboard "$ID" --top 10
+echo "== ensembles of night 2, chosen on the selection split, scored on the holdout split"
+"${CTL[@]}" ensemble "$ID"
+echo "== registry"
+"${CTL[@]}" registry list storage-fault-detector
+"${CTL[@]}" registry show storage-fault-detector
+echo "== serving: sweepfarm-predict loads the champion through the registry (first 5 holdout samples)"
+"$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model storage-fault-detector --split holdout --limit 5
+"$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model storage-fault-detector --split holdout \
+  --quiet --bench 2000 --threads 1

@@ -62,6 +62,12 @@ int Farm::Sweepctl(const std::vector<std::string>& args, std::string* out, std::
   return RunCommand(argv, out, err);
 }
 
+int Farm::Predict(const std::vector<std::string>& args, std::string* out, std::string* err) {
+  std::vector<std::string> argv{SWEEPFARM_PREDICT};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, out, err);
+}
+
 Process Farm::StartSweepctl(const std::vector<std::string>& args, const std::string& name) {
   std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -85,6 +91,14 @@ pqxx::result Farm::Query(const std::string& sql) {
   pqxx::connection c(db_->dsn());
   pqxx::read_transaction tx(c);
   return tx.exec(sql);
+}
+
+pqxx::result Farm::Exec(const std::string& sql) {
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  pqxx::result r = tx.exec(sql);
+  tx.commit();
+  return r;
 }
 
 int64_t Farm::Count(const std::string& sql) { return Query(sql)[0][0].as<int64_t>(); }

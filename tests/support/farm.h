@@ -24,12 +24,14 @@ class Farm {
   Process& StartWorker(const std::string& addr, const std::string& name,
                        const std::vector<std::string>& extra_flags);
   int Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
+  int Predict(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
   // Starts sweepctl in the background (e.g. `watch`), output to dir()/name.log.
   Process StartSweepctl(const std::vector<std::string>& args, const std::string& name);
 
   std::string WriteFile(const std::string& name, const std::string& text);
   std::string ReadLog(const std::string& name);
-  pqxx::result Query(const std::string& sql);
+  pqxx::result Query(const std::string& sql);  // Read-only.
+  pqxx::result Exec(const std::string& sql);   // Read-write, committed.
   int64_t Count(const std::string& sql);
   // Polls `count_sql` until it is at least `at_least`, for up to `timeout_seconds`; true if
   // reached.

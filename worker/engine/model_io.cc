@@ -94,7 +94,8 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
   if (tensors == nullptr || !tensors->is_array()) return Bad("tensors must be a list of shapes");
   size_t offset = 0;
   for (size_t i = 0; i < tensors->array().size(); ++i) {
-    SF_ASSIGN_OR_RETURN(auto shape, Ints(&tensors->array()[i], "tensors[" + std::to_string(i) + "]"));
+    SF_ASSIGN_OR_RETURN(auto shape,
+                        Ints(&tensors->array()[i], "tensors[" + std::to_string(i) + "]"));
     int64_t n = 1;
     for (auto d : shape) n *= d;
     const size_t bytes = static_cast<size_t>(n) * sizeof(float);
@@ -106,8 +107,8 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
   }
   if (offset != content.size()) return Bad("content is longer than its tensors");
   // The shapes must be exactly those of the architecture.
-  SF_ASSIGN_OR_RETURN(FusedNet probe, FusedNet::Create(m.arch, m.sample_shape, m.classes, {0},
-                                                        torch::kCPU));
+  SF_ASSIGN_OR_RETURN(FusedNet probe,
+                      FusedNet::Create(m.arch, m.sample_shape, m.classes, {0}, torch::kCPU));
   if (probe.params().size() != m.params.size()) {
     return Bad("holds " + std::to_string(m.params.size()) + " tensors, architecture " +
                m.arch.name + " has " + std::to_string(probe.params().size()));
@@ -140,9 +141,9 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
     }
   }
   EnsembleModel e;
-  SF_ASSIGN_OR_RETURN(e.net_, FusedNet::Create(first.arch, first.sample_shape, first.classes,
-                                               std::vector<uint64_t>(members.size(), 0),
-                                               torch::kCPU));
+  SF_ASSIGN_OR_RETURN(e.net_,
+                      FusedNet::Create(first.arch, first.sample_shape, first.classes,
+                                       std::vector<uint64_t>(members.size(), 0), torch::kCPU));
   for (size_t p = 0; p < e.net_.params().size(); ++p) {
     std::vector<torch::Tensor> per_model;
     for (const auto& m : members) per_model.push_back(m.params[p]);
@@ -155,9 +156,19 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
   return e;
 }
 
-torch::Tensor EnsembleModel::PredictMembers(const torch::Tensor& x) const {
+torch::Tensor EnsembleModel::PredictMembers(const torch::Tensor& x0) const {
   torch::NoGradGuard no_grad;
-  return torch::softmax(net_.ForwardShared(x.to(torch::kFloat32), torch::kFloat32), -1);
+  torch::Tensor x = x0.to(torch::kFloat32);
+  // In chunks: im2col patches of a large batch fall out of cache (5,000 Fashion-MNIST images at
+  // once through 7 LeNets: 13 s; in chunks of 256: see bench/RESULTS.md).
+  constexpr int64_t kChunk = 256;
+  if (x.size(0) <= kChunk) return torch::softmax(net_.ForwardShared(x, torch::kFloat32), -1);
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < x.size(0); i += kChunk) {
+    torch::Tensor chunk = x.narrow(0, i, std::min(kChunk, x.size(0) - i));
+    parts.push_back(torch::softmax(net_.ForwardShared(chunk, torch::kFloat32), -1));
+  }
+  return torch::cat(parts, 1);
 }
 
 torch::Tensor EnsembleModel::Predict(const torch::Tensor& x) const {

@@ -65,8 +65,8 @@ TEST(ModelIoTest, OneFlippedByteIsRefusedNamingTheArtifact) {
   Trained t = TrainThree();
   auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
   ASSERT_TRUE(arch.ok());
-  EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2,
-                                   t.result.final_params, 0);
+  EncodedWeights e =
+      EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2, t.result.final_params, 0);
   std::string flipped = e.content;
   flipped[flipped.size() / 2] ^= 0x01;
   auto m = DecodeWeights(kWeightsFormat, e.arch_json, flipped, e.sha256);
@@ -80,8 +80,8 @@ TEST(ModelIoTest, RefusesArtifactsThatDoNotMatchTheirArchitecture) {
   Trained t = TrainThree();
   auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
   ASSERT_TRUE(arch.ok());
-  EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2,
-                                   t.result.final_params, 1);
+  EncodedWeights e =
+      EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2, t.result.final_params, 1);
   std::string truncated = e.content.substr(0, e.content.size() - 4);
   auto short_content = DecodeWeights(kWeightsFormat, e.arch_json, truncated, Sha256Hex(truncated));
   ASSERT_FALSE(short_content.ok());

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Prediction latency through the registry: trains and publishes a 5-member top-k ensemble of the
+# telemetry CNN (a private PostgreSQL, the coordinator, one CPU worker), then sweepfarm-predict looks
+# the champion up over gRPC, loads and verifies it, classifies the holdout split and times N
+# single-sample predictions on one CPU thread. Prints, and with --json writes, the figures.
+#   bench/predict_latency.sh [--db DSN] [--runs N] [--members K] [--json PATH]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DB=""; RUNS=5000; MEMBERS=5; JSON=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --db) DB=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --members) MEMBERS=$2; shift 2 ;;
+    --json) JSON=$2; shift 2 ;;
+    *) echo "predict_latency.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+B=${BUILD_DIR:-build}
+[ -x "$B/predict/sweepfarm-predict" ] || deploy/local/build.sh >/dev/null
+. deploy/local/env.sh
+RUN=$(mkdir -p run && mktemp -d "$PWD/run/predict.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -z "$DB" ] && deploy/local/pg.sh stop "$RUN"
+}
+trap cleanup EXIT
+DSN=${DB:-$(deploy/local/pg.sh start "$RUN")}
+"$B/coordinator/sweepfarm-coordinator" --db "$DSN" --listen 127.0.0.1:0 --address-file "$RUN/address" \
+  2>"$RUN/coordinator.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$RUN/address" ] && break; sleep 0.1; done
+ADDR=$(cat "$RUN/address")
+"$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu --capacity 8 --upload-top 8 \
+  2>"$RUN/worker.log" &
+pids+=($!)
+MODEL="latency-bench-$(date +%s)"
+cat >"$RUN/sweep.yaml" <<YAML
+version: 1
+name: predict-latency
+model: $MODEL
+dataset:
+  name: telemetry
+  params: {seed: 7, lab_samples: 5275, escalation_samples: 2000}
+architecture: {name: cnn1d, channels: [16, 32]}
+search:
+  method: grid
+  space:
+    epochs: 6
+    step_size: [0.004, 0.008]
+    issue_rate: [0.4, 0.6]
+    seed: [1, 2]
+selection: {method: top_k, top_k: $MEMBERS, candidates: 8}
+YAML
+"$B/cli/sweepctl" --coordinator "$ADDR" nightly "$RUN/sweep.yaml" >"$RUN/nightly.txt"
+OUT=$("$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model "$MODEL" --split holdout \
+  --quiet --bench "$RUNS" --threads 1 2>"$RUN/predict.log")
+cat "$RUN/predict.log" >&2
+echo "$OUT"
+if [ -n "$JSON" ]; then
+  mkdir -p "$(dirname "$JSON")"
+  printf '{"date":"%s","commit":"%s","cpu":"%s","result":%s}\n' "$(date -u +%F)" \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$OUT" >"$JSON"
+fi

@@ -1,0 +1,249 @@
+// The nightly loop end to end: real PostgreSQL, coordinator, workers, sweepctl and
+// sweepfarm-predict over loopback. Two nights (the second seeded from the first), promotion, a
+// rejected challenger, manual promotion and rollback, and corrupt artifacts refused on load while
+// the champion keeps serving.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <pqxx/pqxx>
+
+#include "tests/support/farm_test.h"
+
+namespace sweepfarm::testing {
+namespace {
+
+// A small nightly sweep: 8 short trainings of the 1-D CNN on simulated telemetry.
+std::string NightlyYaml(double margin, uint64_t search_seed, bool seeded = true) {
+  return R"(version: 1
+name: nightly-test
+model: detector
+dataset:
+  name: telemetry
+  params: {seed: 3, lab_samples: 1200, escalation_samples: 600}
+architecture:
+  name: cnn1d
+  channels: [8, 16]
+search:
+  method: random
+  budget: 8
+  seed: )" +
+         std::to_string(search_seed) +
+         R"(
+  space:
+    epochs: {min: 2, max: 3}
+    step_size: {min: 0.003, max: 0.02}
+    issue_rate: {min: 0.4, max: 0.6}
+    seed: {min: 1, max: 100000}
+selection:
+  ensemble_size: 6
+  candidates: 8
+  top_k: 3
+  promotion_margin: )" +
+         std::to_string(margin) + "\n" +
+         (seeded ? "seed_from:\n  model: detector\n  top: 2\n" : "");
+}
+
+class RegistryTest : public FarmTest {
+ protected:
+  void SetUp() override {
+    FarmTest::SetUp();
+    addr_ = farm_->StartCoordinator();
+    ASSERT_FALSE(addr_.empty()) << "coordinator did not start; see " << farm_->dir();
+    farm_->StartWorker(addr_, "worker1", {"--capacity", "4", "--upload-top", "4"});
+    farm_->StartWorker(addr_, "worker2", {"--capacity", "4", "--upload-top", "4"});
+  }
+  int Ctl(std::vector<std::string> args, std::string* out, std::string* err) {
+    args.insert(args.begin(), {"--coordinator", addr_});
+    return farm_->Sweepctl(args, out, err);
+  }
+  int Predict(std::vector<std::string> args, std::string* out, std::string* err) {
+    args.insert(args.begin(), {"--coordinator", addr_, "--model", "detector"});
+    return farm_->Predict(args, out, err);
+  }
+  int64_t Champion() {
+    return farm_->Count(
+        "SELECT coalesce((SELECT version FROM model_aliases WHERE model = "
+        "'detector' AND alias = 'champion'), 0)");
+  }
+  std::string addr_;
+};
+
+TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
+  std::string out, err;
+  // Night 1: no champion yet, so the sweep searches afresh and its ensemble is promoted.
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1)), "--timeout", "300"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_NE(out.find("detector v1 PROMOTED to champion"), std::string::npos) << out;
+  EXPECT_NE(out.find("not seeded"), std::string::npos) << out;
+  EXPECT_EQ(Champion(), 1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_members WHERE model = 'detector' AND "
+                         "version = 1"),
+            farm_->Count("SELECT count(*) FROM model_members m JOIN trials t ON t.id = m.trial_id "
+                         "WHERE t.sweep_id = 1"));
+  EXPECT_GE(farm_->Count("SELECT count(*) FROM model_members WHERE version = 1"), 1);
+
+  // Night 2: seeded from v1; its margin cannot be met, so it is kept as a rejected challenger.
+  ASSERT_EQ(
+      Ctl({"nightly", farm_->WriteFile("n2.yaml", NightlyYaml(0.9, 2)), "--json"}, &out, &err), 0)
+      << err;
+  EXPECT_NE(out.find("\"promoted\":false"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"seeded_from\":\"detector v1\""), std::string::npos) << out;
+  EXPECT_EQ(Champion(), 1);
+  auto v2 = farm_->Query(
+      "SELECT decision, reason, compared_version, champion_holdout_accuracy, sweep_id "
+      "FROM model_versions WHERE model = 'detector' AND version = 2");
+  ASSERT_EQ(v2.size(), 1u);
+  EXPECT_EQ(v2[0][0].as<std::string>(), "rejected");
+  EXPECT_NE(v2[0][1].as<std::string>().find("does not beat champion v1"), std::string::npos)
+      << v2[0][1].as<std::string>();
+  EXPECT_EQ(v2[0][2].as<int>(), 1);
+  EXPECT_GT(v2[0][3].as<double>(), 0.5);  // The champion was evaluated on night 2's holdout.
+  // Lineage: sweep 2 came from sweep 1; its first trials re-run v1's members and best trials.
+  EXPECT_EQ(farm_->Count("SELECT parent_sweep_id FROM sweeps WHERE id = 2"), 1);
+  const int64_t seeds = farm_->Count(
+      "SELECT count(*) FROM trials WHERE sweep_id = 2 AND "
+      "origin = 'seed'");
+  EXPECT_GE(seeds, 1);
+  EXPECT_LE(seeds, 2 + farm_->Count("SELECT count(*) FROM model_members WHERE version = 1"));
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND origin = 'neighbour'"),
+            8 - seeds);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials c JOIN trials p ON p.id = c.parent_trial_id "
+                         "WHERE c.sweep_id = 2 AND p.sweep_id = 1"),
+            8);
+  // Every v1 member's parameters were tried again, in the first trials of sweep 2.
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_members m JOIN trials p ON p.id = m.trial_id "
+                         "WHERE m.version = 1 AND NOT EXISTS (SELECT 1 FROM trials c WHERE "
+                         "c.sweep_id = 2 AND c.origin = 'seed' AND c.params = p.params)"),
+            0);
+  ASSERT_EQ(Ctl({"status", "2"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("seeded from detector v1 (sweep 1)"), std::string::npos) << out;
+  ASSERT_EQ(Ctl({"leaderboard", "2"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("seed <"), std::string::npos) << out;
+
+  // Publishing a sweep again writes nothing new.
+  ASSERT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("(published before)"), std::string::npos) << out;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 2);
+
+  // Promote the challenger by hand, then roll back: both audited.
+  ASSERT_EQ(Ctl({"registry", "promote", "detector", "2", "--reason", "test"}, &out, &err), 0)
+      << err;
+  EXPECT_EQ(Champion(), 2);
+  ASSERT_EQ(Ctl({"registry", "rollback", "detector"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("v2 -> v1"), std::string::npos) << out;
+  EXPECT_EQ(Champion(), 1);
+  auto audit = farm_->Query(
+      "SELECT action, coalesce(from_version, 0), to_version FROM registry_audit ORDER BY id");
+  ASSERT_EQ(audit.size(), 4u);
+  const char* actions[] = {"promote", "reject", "set_alias", "rollback"};
+  const int from[] = {0, 1, 1, 2}, to[] = {1, 2, 2, 1};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(audit[i][0].as<std::string>(), actions[i]);
+    EXPECT_EQ(audit[i][1].as<int>(), from[i]);
+    EXPECT_EQ(audit[i][2].as<int>(), to[i]);
+  }
+  ASSERT_EQ(Ctl({"registry", "list", "detector"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("rollback"), std::string::npos) << out;
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"version\":1"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"sha256\":\""), std::string::npos) << out;
+
+  // Versions are immutable.
+  try {
+    farm_->Exec("UPDATE model_versions SET holdout_accuracy = 1");
+    ADD_FAILURE() << "a version was changed";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("immutable"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(farm_->Exec("DELETE FROM model_members"), std::exception);
+  EXPECT_EQ(farm_->Exec("UPDATE model_aliases SET updated_at = now()").affected_rows(), 1u);
+
+  // Bad requests name the argument and change nothing.
+  EXPECT_EQ(Ctl({"registry", "promote", "detector", "9"}, &out, &err), 1);
+  EXPECT_NE(err.find("no version 9"), std::string::npos) << err;
+  EXPECT_EQ(Ctl({"registry", "promote", "no such model", "1"}, &out, &err), 2);
+  EXPECT_NE(err.find("model"), std::string::npos) << err;
+  EXPECT_EQ(Ctl({"registry", "publish", "99"}, &out, &err), 1);
+  EXPECT_EQ(Champion(), 1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM registry_audit"), 4);
+
+  // The predictor answers from the registry, with the champion's accuracy on its holdout.
+  ASSERT_EQ(Predict({"--split", "holdout", "--quiet"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"version\":1"), std::string::npos) << out;
+  const double holdout = farm_
+                             ->Query(
+                                 "SELECT holdout_accuracy FROM model_versions WHERE "
+                                 "version = 1")[0][0]
+                             .as<double>();
+  const size_t at = out.find("\"accuracy\":");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_NEAR(std::strtod(out.c_str() + at + 11, nullptr), holdout, 1e-9) << out;
+}
+
+TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
+  std::string out, err;
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Champion(), 1);
+  // A second sweep finishes; then one byte of each of its uploaded artifacts (none shared with
+  // the champion) is flipped in storage before it is published.
+  // Not seeded: a seed trial could reproduce a champion member's weights, artifact and all.
+  ASSERT_EQ(Ctl({"submit", farm_->WriteFile("n2.yaml", NightlyYaml(0.0, 5, false))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Ctl({"watch", "2"}, &out, &err), 0) << err;
+  const int64_t flipped = farm_
+                              ->Exec(
+                                  "WITH f AS (UPDATE artifacts SET content = set_byte(content, 17, "
+                                  "get_byte(content, 17) # 1) "
+                                  "WHERE sha256 IN (SELECT a.sha256 FROM trial_artifacts a JOIN "
+                                  "trials t ON t.id = a.trial_id "
+                                  "WHERE t.sweep_id = 2) AND sha256 NOT IN (SELECT sha256 FROM "
+                                  "model_members) RETURNING 1) "
+                                  "SELECT count(*) FROM f")[0][0]
+                              .as<int64_t>();
+  ASSERT_GE(flipped, 1);
+  EXPECT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 1);
+  EXPECT_NE(err.find("is corrupt"), std::string::npos) << err;
+  EXPECT_NE(err.find("trial"), std::string::npos) << err;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 1);  // Nothing written.
+  EXPECT_EQ(Champion(), 1);
+  ASSERT_EQ(Predict({"--split", "holdout", "--quiet"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"version\":1"), std::string::npos) << out;
+
+  // Samples from a file or standard input; a bad line is named.
+  ASSERT_EQ(Predict({"--split", "selection", "--limit", "3"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("2\tissue_probability="), std::string::npos) << out;
+  std::string line;
+  for (int i = 0; i < 64 * 16; ++i) line += (i ? " " : "") + std::to_string((i % 7) * 0.1);
+  const std::string good = farm_->WriteFile("good.txt", line + "\n" + line + "\n");
+  ASSERT_EQ(Predict({"--input", good, "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("{\"sample\":1,\"label\":"), std::string::npos) << out;
+  const std::string bad = farm_->WriteFile("bad.txt", line + "\n1 2 3\n");
+  EXPECT_EQ(RunCommand({"/bin/sh", "-c",
+                        std::string(SWEEPFARM_PREDICT) + " --coordinator " + addr_ +
+                            " --model detector --input - < " + bad},
+                       &out, &err),
+            2);
+  EXPECT_NE(err.find("stdin:2: expected 1024 values per sample, got 3"), std::string::npos) << err;
+
+  // Now the champion's own artifact rots: loading it is refused with the artifact named.
+  ASSERT_EQ(farm_
+                ->Exec("WITH f AS (UPDATE artifacts SET content = set_byte(content, 3, "
+                       "get_byte(content, 3) # 128) WHERE sha256 = (SELECT sha256 FROM "
+                       "model_members WHERE version = 1 ORDER BY position LIMIT 1) RETURNING 1) "
+                       "SELECT count(*) FROM f")[0][0]
+                .as<int64_t>(),
+            1);
+  EXPECT_EQ(Predict({"--split", "holdout", "--quiet"}, &out, &err), 1);
+  EXPECT_NE(err.find("is corrupt"), std::string::npos) << err;
+  EXPECT_NE(err.find("detector v1, member trial"), std::string::npos) << err;
+  // And an alias cannot be pointed at it.
+  EXPECT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 1);
+  EXPECT_NE(err.find("is corrupt"), std::string::npos) << err;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_aliases WHERE alias = 'staging'"), 0);
+}
+
+}  // namespace
+}  // namespace sweepfarm::testing
