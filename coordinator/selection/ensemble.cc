@@ -62,6 +62,15 @@ double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& lab
   return static_cast<double>(correct) / static_cast<double>(labels.size());
 }
 
+double LogLoss(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes) {
+  if (labels.empty()) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    sum -= std::log(std::max(probs[i * classes + labels[i]], 1e-7f));
+  }
+  return sum / static_cast<double>(labels.size());
+}
+
 std::vector<float> Average(const std::vector<const Predictions*>& members,
                            const std::vector<double>& weights, size_t size) {
   std::vector<double> sum(size, 0.0);
@@ -78,25 +87,34 @@ StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
   std::vector<double> running(n, 0.0);  // Sum of the chosen members' probabilities.
   std::vector<int> counts(candidates.size(), 0);
   std::vector<int> best_counts;
-  double best_accuracy = -1;
+  // Ranked by selection accuracy; equal accuracies (frequent: it moves in steps of 1/n) by the
+  // selection split's log loss, so the climb keeps improving the averaged probabilities.
+  auto better = [](double acc, double nll, double best_acc, double best_nll) {
+    return acc > best_acc || (acc == best_acc && nll < best_nll);
+  };
+  double best_accuracy = -1, best_nll = INFINITY;
+  std::vector<float> trial(n);
   for (int step = 1; step <= size; ++step) {
     int pick = -1;
-    double pick_accuracy = -1;
-    std::vector<float> trial(n);
+    double pick_accuracy = -1, pick_nll = INFINITY;
     for (size_t c = 0; c < candidates.size(); ++c) {
       for (size_t i = 0; i < n; ++i) {
         trial[i] = static_cast<float>((running[i] + candidates[c].probs[i]) / step);
       }
-      double acc = Accuracy(trial, labels, classes);
-      if (acc > pick_accuracy) {
+      const double acc = Accuracy(trial, labels, classes);
+      const double nll = LogLoss(trial, labels, classes);
+      if (better(acc, nll, pick_accuracy, pick_nll)) {
         pick_accuracy = acc;
+        pick_nll = nll;
         pick = static_cast<int>(c);
       }
     }
     for (size_t i = 0; i < n; ++i) running[i] += candidates[pick].probs[i];
     ++counts[pick];
-    if (pick_accuracy > best_accuracy) {  // Keep the best prefix, not necessarily the last.
+    // Keep the best prefix, not necessarily the last.
+    if (better(pick_accuracy, pick_nll, best_accuracy, best_nll)) {
       best_accuracy = pick_accuracy;
+      best_nll = pick_nll;
       best_counts = counts;
     }
   }

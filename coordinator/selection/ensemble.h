@@ -29,13 +29,17 @@ std::vector<float> HalfToFloat(const std::string& bytes);
 // Accuracy of argmax(probs) against labels.
 double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes);
 
+// Mean negative log-likelihood of the labels (probabilities clamped at 1e-7).
+double LogLoss(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes);
+
 // Weighted average of the members' probabilities.
 std::vector<float> Average(const std::vector<const Predictions*>& members,
                            const std::vector<double>& weights, size_t size);
 
 // Caruana: starting empty, repeatedly adds (with replacement) the candidate whose addition gives
-// the best accuracy of the averaged probabilities on the selection split (ties: the earlier
-// candidate), `size` times; returns the best prefix seen. Candidates are usually the best N trials.
+// the best accuracy of the averaged probabilities on the selection split (ties: the lower log loss
+// on the selection split, then the earlier candidate), `size` times; returns the best prefix seen
+// by the same order. Candidates are usually the best N trials.
 StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
                                 const std::vector<int32_t>& labels, int classes, int size);
 

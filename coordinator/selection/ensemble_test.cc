@@ -29,6 +29,8 @@ TEST(EnsembleTest, AccuracyAndAverage) {
 // Three models, each confidently right where another is unsure-and-wrong: no single model beats
 // 4/6, but models 10 and 11 averaged are right everywhere (each of their errors, 0.2 or 0.8, is
 // outweighed by the other's 0.9 or 0.1), and greedy selection finds that pair at its second step.
+// Adding 12 keeps the accuracy at 1 and lowers the selection log loss (sample 0: 0.55 -> 0.67), so
+// the tie goes to the three.
 TEST(EnsembleTest, GreedyFindsComplementaryMembers) {
   std::vector<int32_t> y{1, 1, 1, 0, 0, 0};
   std::vector<Predictions> c{Binary(10, {0.2f, 0.9f, 0.9f, 0.1f, 0.1f, 0.8f}),
@@ -36,13 +38,17 @@ TEST(EnsembleTest, GreedyFindsComplementaryMembers) {
                              Binary(12, {0.9f, 0.9f, 0.2f, 0.1f, 0.8f, 0.1f}),
                              Binary(13, {0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f})};
   for (const auto& p : c) EXPECT_LE(Accuracy(p.probs, y, 2), 4.0 / 6);
+  auto pair = Average({&c[0], &c[1]}, {0.5, 0.5}, c[0].probs.size());
+  auto three = Average({&c[0], &c[1], &c[2]}, {1.0 / 3, 1.0 / 3, 1.0 / 3}, c[0].probs.size());
+  EXPECT_DOUBLE_EQ(Accuracy(pair, y, 2), 1.0);
+  EXPECT_LT(LogLoss(three, y, 2), LogLoss(pair, y, 2));
   auto e = GreedySelect(c, y, 2, 5);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
   std::vector<int64_t> ids = e->trial_ids;
   std::sort(ids.begin(), ids.end());
-  EXPECT_EQ(ids, (std::vector<int64_t>{10, 11}));
-  EXPECT_EQ(e->weights, (std::vector<double>{0.5, 0.5}));
+  EXPECT_EQ(ids, (std::vector<int64_t>{10, 11, 12}));
+  for (double w : e->weights) EXPECT_NEAR(w, 1.0 / 3, 1e-12);
   double sum = 0;
   for (double w : e->weights) sum += w;
   EXPECT_NEAR(sum, 1.0, 1e-12);
