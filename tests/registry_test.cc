@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <pqxx/pqxx>
 
+#include "common/json.h"
 #include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
@@ -83,12 +84,27 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
             farm_->Count("SELECT count(*) FROM model_members m JOIN trials t ON t.id = m.trial_id "
                          "WHERE t.sweep_id = 1"));
   EXPECT_GE(farm_->Count("SELECT count(*) FROM model_members WHERE version = 1"), 1);
+  // The version is compared with the sweep's best trial by selection accuracy, uploaded or not.
+  EXPECT_EQ(farm_->Count("SELECT best_single_trial_id FROM model_versions WHERE version = 1"),
+            farm_->Count("SELECT r.trial_id FROM results r JOIN trials t ON t.id = r.trial_id "
+                         "WHERE t.sweep_id = 1 ORDER BY r.selection_accuracy DESC, r.trial_id "
+                         "LIMIT 1"));
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions v JOIN results r ON "
+                         "r.trial_id = v.best_single_trial_id WHERE "
+                         "r.holdout_accuracy = v.best_single_holdout_accuracy"),
+            1);
 
   // Night 2: seeded from v1; its margin cannot be met, so it is kept as a rejected challenger.
   ASSERT_EQ(
       Ctl({"nightly", farm_->WriteFile("n2.yaml", NightlyYaml(0.9, 2)), "--json"}, &out, &err), 0)
       << err;
   EXPECT_NE(out.find("\"promoted\":false"), std::string::npos) << out;
+  JsonValue summary;
+  std::string json_error;
+  ASSERT_TRUE(JsonValue::Parse(out, &summary, &json_error)) << json_error << "\n" << out;
+  ASSERT_NE(summary.Find("publish"), nullptr);
+  EXPECT_EQ(summary.Find("publish")->Find("version")->Find("version")->number(), 2);
+  EXPECT_EQ(summary.Find("trials")->number(), 8);
   EXPECT_NE(out.find("\"seeded_from\":\"detector v1\""), std::string::npos) << out;
   EXPECT_EQ(Champion(), 1);
   auto v2 = farm_->Query(

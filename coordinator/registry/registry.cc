@@ -179,7 +179,14 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   SF_ASSIGN_OR_RETURN(EnsembleReport report, BuildEnsembles(store_, datasets_, sweep_id, o));
   *resp.mutable_greedy() = report.summary.greedy();
   *resp.mutable_top_k() = report.summary.top_k();
-  *resp.mutable_best_single() = report.summary.best_single();
+  // The sweep's best trial by selection accuracy, whether or not its weights were uploaded (the
+  // candidates are only those with weights).
+  v1::EnsembleSummary* single = resp.mutable_best_single();
+  single->set_method("best_single");
+  single->add_trial_ids(status.best_trial_id());
+  single->add_weights(1.0);
+  single->set_selection_accuracy(status.best_selection_accuracy());
+  single->set_holdout_accuracy(status.best_holdout_accuracy());
   const std::string method = sel.method().empty() ? "greedy" : sel.method();
   const v1::EnsembleSummary& chosen =
       method == "top_k" ? report.summary.top_k() : report.summary.greedy();
@@ -195,8 +202,8 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   *v.mutable_dataset() = report.spec.dataset();
   *v.mutable_architecture() = report.spec.architecture();
   v.set_code_version(code_version_);
-  v.set_best_single_trial_id(report.summary.best_single().trial_ids(0));
-  v.set_best_single_holdout_accuracy(report.summary.best_single().holdout_accuracy());
+  v.set_best_single_trial_id(status.best_trial_id());
+  v.set_best_single_holdout_accuracy(status.best_holdout_accuracy());
   for (int i = 0; i < chosen.trial_ids_size(); ++i) {
     v1::ModelMember* m = v.add_members();
     m->set_trial_id(chosen.trial_ids(i));
