@@ -90,7 +90,8 @@ struct BundleResult {
 // Checks configurations before any work: epochs, step sizes, mixes.
 Status ValidateModelConfigs(const std::vector<ModelConfig>& configs);
 
-// `data` must already live on options.device (Dataset::To).
+// `data` must already live on options.device (Dataset::To). On CPUs a bundle of one model is
+// trained by TrainSequential (nothing to fuse; the standard layers are faster there).
 StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
                                   const TrainOptions& options);
 StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<ModelConfig>& configs,

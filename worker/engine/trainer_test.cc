@@ -201,7 +201,24 @@ TEST_P(TrainerTest, SelectionAndHoldoutSplitsAndPredictions) {
     torch::Tensor hit = p.argmax(1).eq(y);
     EXPECT_NEAR(hit.slice(0, 0, 180).sum().item<int64_t>(), e.selection_correct, 1);
     EXPECT_NEAR(hit.slice(0, 180).sum().item<int64_t>(), e.holdout_correct, 1);
+    // The one-at-a-time path keeps the same predictions (up to float16 and summation order).
+    const EvalPoint& s = seq->models[k].evals.back();
+    ASSERT_EQ(s.probs.sizes(), e.probs.sizes());
+    EXPECT_LT((s.probs.to(torch::kFloat32) - p).abs().max().item<double>(), 5e-3);
   }
+  // A bundle of one (on CPUs trained with the standard layers) reports the same model.
+  auto one = TrainFused(*data, {configs[1]}, options);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->models.size(), 1u);
+  const EvalPoint& o = one->models[0].evals.back();
+  EXPECT_LE(std::abs(o.correct - fused->models[1].evals.back().correct), 1);
+  ASSERT_EQ(o.probs.sizes(), (std::vector<int64_t>{300, 2}));
+  EXPECT_LT((o.probs.to(torch::kFloat32) - fused->models[1].evals.back().probs.to(torch::kFloat32))
+                .abs()
+                .max()
+                .item<double>(),
+            5e-3);
+  EXPECT_EQ(one->final_params.front().size(0), 1);
 }
 
 TEST_P(TrainerTest, SameSeedSameResult) {
