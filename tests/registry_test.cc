@@ -142,6 +142,17 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   ASSERT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("(published before)"), std::string::npos) << out;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 2);
+  // Nor does publishing one sweep twice at once: one version, both answers name it.
+  ASSERT_EQ(Ctl({"submit", farm_->WriteFile("n3.yaml", NightlyYaml(0.9, 3))}, &out, &err), 0);
+  ASSERT_EQ(Ctl({"watch", "3"}, &out, &err), 0) << err;
+  Process a = farm_->StartSweepctl({"--coordinator", addr_, "registry", "publish", "3"}, "pub-a");
+  Process b = farm_->StartSweepctl({"--coordinator", addr_, "registry", "publish", "3"}, "pub-b");
+  EXPECT_EQ(a.Wait(120), 0) << farm_->ReadLog("pub-a");
+  EXPECT_EQ(b.Wait(120), 0) << farm_->ReadLog("pub-b");
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions WHERE sweep_id = 3"), 1);
+  EXPECT_NE(farm_->ReadLog("pub-a").find("detector v3 "), std::string::npos);
+  EXPECT_NE(farm_->ReadLog("pub-b").find("detector v3 "), std::string::npos);
+  EXPECT_EQ(Champion(), 1);  // v3 could not meet its margin either.
 
   // Promote the challenger by hand, then roll back: both audited.
   ASSERT_EQ(Ctl({"registry", "promote", "detector", "2", "--reason", "test"}, &out, &err), 0)
@@ -152,10 +163,10 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_EQ(Champion(), 1);
   auto audit = farm_->Query(
       "SELECT action, coalesce(from_version, 0), to_version FROM registry_audit ORDER BY id");
-  ASSERT_EQ(audit.size(), 4u);
-  const char* actions[] = {"promote", "reject", "set_alias", "rollback"};
-  const int from[] = {0, 1, 1, 2}, to[] = {1, 2, 2, 1};
-  for (int i = 0; i < 4; ++i) {
+  ASSERT_EQ(audit.size(), 5u);
+  const char* actions[] = {"promote", "reject", "reject", "set_alias", "rollback"};
+  const int from[] = {0, 1, 1, 1, 2}, to[] = {1, 2, 3, 2, 1};
+  for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(audit[i][0].as<std::string>(), actions[i]);
     EXPECT_EQ(audit[i][1].as<int>(), from[i]);
     EXPECT_EQ(audit[i][2].as<int>(), to[i]);
@@ -183,7 +194,7 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_NE(err.find("model"), std::string::npos) << err;
   EXPECT_EQ(Ctl({"registry", "publish", "99"}, &out, &err), 1);
   EXPECT_EQ(Champion(), 1);
-  EXPECT_EQ(farm_->Count("SELECT count(*) FROM registry_audit"), 4);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM registry_audit"), 5);
 
   // The predictor answers from the registry, with the champion's accuracy on its holdout.
   ASSERT_EQ(Predict({"--split", "holdout", "--quiet"}, &out, &err), 0) << err;
