@@ -637,6 +637,34 @@ int AliasIn(pqxx::transaction_base& tx, const std::string& model, const std::str
   return r.empty() ? 0 : r[0][0].as<int>();
 }
 
+// One row of "get_version" (no members).
+v1::ModelVersion VersionFromRow(const std::string& model, const pqxx::row& row) {
+  v1::ModelVersion v;
+  v.set_model(model);
+  v.set_version(row[0].as<int>());
+  v.set_sweep_id(row[1].as<int64_t>());
+  v.set_method(row[2].as<std::string>());
+  v.set_decision(row[3].as<std::string>());
+  v.set_reason(row[4].as<std::string>());
+  v.set_selection_accuracy(row[5].as<double>());
+  v.set_holdout_accuracy(row[6].as<double>());
+  v.set_best_single_trial_id(row[7].as<int64_t>());
+  v.set_best_single_holdout_accuracy(row[8].as<double>());
+  v.set_compared_version(row[9].as<int>());
+  v.set_champion_holdout_accuracy(row[10].as<double>());
+  v.set_margin(row[11].as<double>());
+  v.set_holdout_samples(row[12].as<int>());
+  v.set_dataset_hash(row[13].as<std::string>());
+  *v.mutable_dataset() = FromJson<v1::DatasetSpec>(row[14].as<std::string>());
+  *v.mutable_architecture() = FromJson<v1::ArchitectureSpec>(row[15].as<std::string>());
+  v.set_code_version(row[16].as<std::string>());
+  v.set_created_at(row[17].as<std::string>());
+  v.set_parent_sweep_id(row[18].as<int64_t>());
+  std::stringstream aliases(row[19].as<std::string>());
+  for (std::string a; std::getline(aliases, a, ',');) v.add_aliases(a);
+  return v;
+}
+
 }  // namespace
 
 StatusOr<SeedSource> Store::LoadSeeds(const std::string& model, int top) {
@@ -720,30 +748,7 @@ StatusOr<v1::ModelVersion> Store::GetVersion(const std::string& model, int versi
                                ? "model " + model + " has no versions"
                                : "model " + model + " has no version " + std::to_string(version));
     }
-    const auto& row = r[0];
-    v1::ModelVersion v;
-    v.set_model(model);
-    v.set_version(row[0].as<int>());
-    v.set_sweep_id(row[1].as<int64_t>());
-    v.set_method(row[2].as<std::string>());
-    v.set_decision(row[3].as<std::string>());
-    v.set_reason(row[4].as<std::string>());
-    v.set_selection_accuracy(row[5].as<double>());
-    v.set_holdout_accuracy(row[6].as<double>());
-    v.set_best_single_trial_id(row[7].as<int64_t>());
-    v.set_best_single_holdout_accuracy(row[8].as<double>());
-    v.set_compared_version(row[9].as<int>());
-    v.set_champion_holdout_accuracy(row[10].as<double>());
-    v.set_margin(row[11].as<double>());
-    v.set_holdout_samples(row[12].as<int>());
-    v.set_dataset_hash(row[13].as<std::string>());
-    *v.mutable_dataset() = FromJson<v1::DatasetSpec>(row[14].as<std::string>());
-    *v.mutable_architecture() = FromJson<v1::ArchitectureSpec>(row[15].as<std::string>());
-    v.set_code_version(row[16].as<std::string>());
-    v.set_created_at(row[17].as<std::string>());
-    v.set_parent_sweep_id(row[18].as<int64_t>());
-    std::stringstream aliases(row[19].as<std::string>());
-    for (std::string a; std::getline(aliases, a, ',');) v.add_aliases(a);
+    v1::ModelVersion v = VersionFromRow(model, r[0]);
     for (const auto& m : tx.exec_prepared("get_members", model, v.version())) {
       v1::ModelMember* member = v.add_members();
       member->set_trial_id(m[0].as<int64_t>());
@@ -776,25 +781,7 @@ StatusOr<v1::ListVersionsResponse> Store::ListVersions(const std::string& model,
                      pqxx::read_transaction tx(c);
                      v1::ListVersionsResponse out;
                      for (const auto& row : tx.exec_prepared("get_version", model, 0)) {
-                       v1::ModelVersion* v = out.add_versions();
-                       v->set_model(model);
-                       v->set_version(row[0].as<int>());
-                       v->set_sweep_id(row[1].as<int64_t>());
-                       v->set_method(row[2].as<std::string>());
-                       v->set_decision(row[3].as<std::string>());
-                       v->set_reason(row[4].as<std::string>());
-                       v->set_selection_accuracy(row[5].as<double>());
-                       v->set_holdout_accuracy(row[6].as<double>());
-                       v->set_best_single_trial_id(row[7].as<int64_t>());
-                       v->set_best_single_holdout_accuracy(row[8].as<double>());
-                       v->set_compared_version(row[9].as<int>());
-                       v->set_champion_holdout_accuracy(row[10].as<double>());
-                       v->set_margin(row[11].as<double>());
-                       v->set_holdout_samples(row[12].as<int>());
-                       v->set_created_at(row[17].as<std::string>());
-                       v->set_parent_sweep_id(row[18].as<int64_t>());
-                       std::stringstream aliases(row[19].as<std::string>());
-                       for (std::string a; std::getline(aliases, a, ',');) v->add_aliases(a);
+                       *out.add_versions() = VersionFromRow(model, row);
                      }
                      if (out.versions().empty())
                        return NotFoundError("model " + model + " has no versions");
