@@ -27,9 +27,10 @@ namespace {
 constexpr char kUsage[] =
     "usage: sweepfarm-predict --model NAME [--version N | --alias A] [--coordinator HOST:PORT]\n"
     "                         (--input FILE|- | --split selection|holdout|test) [--limit N]\n"
-    "                         [--json] [--bench N] [--threads T]\n"
+    "                         [--json] [--quiet] [--bench N] [--threads T]\n"
     "  --input: one sample per line, its values (channels-last) separated by spaces or commas\n"
     "  --split: samples of the dataset the model was trained for (accuracy is printed too)\n"
+    "  --quiet: no per-sample lines, only the summary (JSON)\n"
     "  --bench N: also time N single-sample predictions and print latency percentiles\n";
 
 int Fail(const Status& s) {
