@@ -71,22 +71,16 @@ StatusOr<Loaded> Load(const std::string& address, const v1::GetModelRequest& req
   }
   SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
   if (!have_version) return InternalError("GetModel: the answer held no version");
-  std::vector<engine::ModelWeights> members;
-  std::vector<double> weights;
+  std::vector<engine::MemberArtifact> members;
   for (const auto& m : out.version.members()) {
     auto it = content.find(m.sha256());
     if (it == content.end()) return InternalError("GetModel: artifact " + m.sha256() + " missing");
-    auto w = engine::DecodeWeights(m.format(), m.arch_json(), it->second, m.sha256());
-    if (!w.ok()) {
-      return Status(w.status().code(), out.version.model() + " v" +
-                                           std::to_string(out.version.version()) +
-                                           ", member trial " + std::to_string(m.trial_id()) + ": " +
-                                           w.status().message());
-    }
-    members.push_back(std::move(w).value());
-    weights.push_back(m.weight());
+    members.push_back(
+        {m.trial_id(), m.weight(), m.format(), m.arch_json(), it->second, m.sha256()});
   }
-  SF_ASSIGN_OR_RETURN(out.model, engine::EnsembleModel::Create(members, weights));
+  SF_ASSIGN_OR_RETURN(
+      out.model, engine::LoadEnsemble(
+                     members, out.version.model() + " v" + std::to_string(out.version.version())));
   return out;
 }
 

@@ -128,20 +128,12 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
 }
 
 StatusOr<engine::EnsembleModel> LoadEnsemble(store::Store* store, const v1::ModelVersion& v) {
-  std::vector<engine::ModelWeights> members;
-  std::vector<double> weights;
+  std::vector<engine::MemberArtifact> members;
   for (const auto& m : v.members()) {
     SF_ASSIGN_OR_RETURN(store::Artifact a, store->LoadArtifact(m.sha256()));
-    auto w = engine::DecodeWeights(a.format, a.arch_json, a.content, m.sha256());
-    if (!w.ok()) {
-      return Status(w.status().code(), v.model() + " v" + std::to_string(v.version()) +
-                                           ", member trial " + std::to_string(m.trial_id()) + ": " +
-                                           w.status().message());
-    }
-    members.push_back(std::move(w).value());
-    weights.push_back(m.weight());
+    members.push_back({m.trial_id(), m.weight(), a.format, a.arch_json, a.content, m.sha256()});
   }
-  return engine::EnsembleModel::Create(members, weights);
+  return engine::LoadEnsemble(members, v.model() + " v" + std::to_string(v.version()));
 }
 
 StatusOr<v1::ModelVersion> Registry::Resolve(const std::string& model, int version,
@@ -210,22 +202,14 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     m->set_weight(chosen.weights(i));
   }
   // The challenger from its stored weights (every artifact verified) on this sweep's holdout.
-  std::vector<engine::ModelWeights> members;
-  std::vector<double> weights;
+  std::vector<engine::MemberArtifact> artifacts;
   for (const auto& m : v.members()) {
     SF_ASSIGN_OR_RETURN(std::string sha, store_->TrialArtifact(m.trial_id()));
     SF_ASSIGN_OR_RETURN(store::Artifact a, store_->LoadArtifact(sha));
-    auto w = engine::DecodeWeights(a.format, a.arch_json, a.content, sha);
-    if (!w.ok()) {
-      return Status(w.status().code(), "sweep " + std::to_string(sweep_id) + ", trial " +
-                                           std::to_string(m.trial_id()) + ": " +
-                                           w.status().message());
-    }
-    members.push_back(std::move(w).value());
-    weights.push_back(m.weight());
+    artifacts.push_back({m.trial_id(), m.weight(), a.format, a.arch_json, a.content, sha});
   }
   SF_ASSIGN_OR_RETURN(engine::EnsembleModel challenger,
-                      engine::EnsembleModel::Create(members, weights));
+                      engine::LoadEnsemble(artifacts, "sweep " + std::to_string(sweep_id)));
   v.set_holdout_accuracy(HoldoutAccuracy(challenger, *report.data));
 
   // The champion on the same holdout.
@@ -244,8 +228,8 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     if (!loaded.ok()) {
       promote = true;
       reason = cv + " cannot be loaded (" + loaded.status().message() + "); replaced";
-    } else if (loaded->sample_shape() != members.front().sample_shape ||
-               loaded->classes() != members.front().classes) {
+    } else if (loaded->sample_shape() != challenger.sample_shape() ||
+               loaded->classes() != challenger.classes()) {
       reason = cv +
                " takes other inputs than this sweep's models; not comparable (promote by "
                "hand if intended)";

@@ -176,4 +176,22 @@ torch::Tensor EnsembleModel::Predict(const torch::Tensor& x) const {
   return (p * weights_.view({-1, 1, 1})).sum(0);
 }
 
+StatusOr<EnsembleModel> LoadEnsemble(const std::vector<MemberArtifact>& members,
+                                     const std::string& what) {
+  std::vector<ModelWeights> decoded;
+  std::vector<double> weights;
+  for (const auto& m : members) {
+    auto w = DecodeWeights(m.format, m.arch_json, m.content, m.sha256);
+    if (!w.ok()) {
+      return Status(w.status().code(), what + ", member trial " + std::to_string(m.trial_id) +
+                                           ": " + w.status().message());
+    }
+    decoded.push_back(std::move(w).value());
+    weights.push_back(m.weight);
+  }
+  auto e = EnsembleModel::Create(decoded, weights);
+  if (!e.ok()) return Status(e.status().code(), what + ": " + e.status().message());
+  return e;
+}
+
 }  // namespace sweepfarm::engine

@@ -41,6 +41,23 @@ EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
 StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
                                      const std::string& content, const std::string& sha256);
 
+class EnsembleModel;
+
+// One member of a stored ensemble: its weight and its artifact as stored.
+struct MemberArtifact {
+  int64_t trial_id = 0;
+  double weight = 1;
+  std::string format;
+  std::string arch_json;
+  std::string content;
+  std::string sha256;
+};
+
+// Decodes every member (verifying each sha256) and builds the ensemble; errors say `what`
+// (e.g. "detector v3") and the member's trial.
+StatusOr<EnsembleModel> LoadEnsemble(const std::vector<MemberArtifact>& members,
+                                     const std::string& what);
+
 // A weighted average of member models' class probabilities, evaluated as one fused network.
 class EnsembleModel {
  public:

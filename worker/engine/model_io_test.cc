@@ -74,6 +74,18 @@ TEST(ModelIoTest, OneFlippedByteIsRefusedNamingTheArtifact) {
   EXPECT_EQ(m.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(m.status().message().find(e.sha256), std::string::npos) << m.status().message();
   EXPECT_NE(m.status().message().find("corrupt"), std::string::npos);
+  // Through LoadEnsemble the error also names the ensemble and the member.
+  std::vector<MemberArtifact> members{{41, 0.5, kWeightsFormat, e.arch_json, e.content, e.sha256},
+                                      {42, 0.5, kWeightsFormat, e.arch_json, flipped, e.sha256}};
+  auto ensemble = LoadEnsemble(members, "detector v7");
+  ASSERT_FALSE(ensemble.ok());
+  EXPECT_EQ(ensemble.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(ensemble.status().message().rfind("detector v7, member trial 42: artifact ", 0), 0u)
+      << ensemble.status().message();
+  members.pop_back();
+  auto good = LoadEnsemble(members, "detector v7");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->size(), 1);
 }
 
 TEST(ModelIoTest, RefusesArtifactsThatDoNotMatchTheirArchitecture) {
