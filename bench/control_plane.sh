@@ -18,20 +18,10 @@ done
 B=${BUILD_DIR:-build}
 [ -x "$B/coordinator/sweepfarm-coordinator" ] || deploy/local/build.sh >/dev/null
 . deploy/local/env.sh
-RUN=$(mkdir -p run && mktemp -d "$PWD/run/cp.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -z "$DB" ] && deploy/local/pg.sh stop "$RUN"
-}
-trap cleanup EXIT
-DSN=${DB:-$(deploy/local/pg.sh start "$RUN")}
-"$B/coordinator/sweepfarm-coordinator" --db "$DSN" --listen 127.0.0.1:0 --address-file "$RUN/address" \
-  --db-pool 8 2>"$RUN/coordinator.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$RUN/address" ] && break; sleep 0.1; done
-ADDR=$(cat "$RUN/address")
+. deploy/local/farm.sh
+farm_begin cp
+farm_database
+farm_coordinator --db-pool 8
 cat >"$RUN/sweep.yaml" <<YAML
 version: 1
 name: control-plane
@@ -51,9 +41,8 @@ t1=$(date +%s.%N)
 SUBMIT=$(echo "$t1 - $t0" | bc -l)
 printf 'submit: %d trials validated, expanded and stored in %.2f s\n' "$TRIALS" "$SUBMIT"
 for i in $(seq "$WORKERS"); do
-  "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --trainer fake --capacity "$CAPACITY" \
-    2>"$RUN/worker$i.log" &
-  pids+=($!)
+  farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --trainer fake \
+    --capacity "$CAPACITY"
 done
 count() { psql "$DSN" -Atc "SELECT count(*) FROM results"; }
 # Sustained rate: from 10% to 90% of the sweep.

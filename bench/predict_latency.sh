@@ -19,23 +19,12 @@ done
 B=${BUILD_DIR:-build}
 [ -x "$B/predict/sweepfarm-predict" ] || deploy/local/build.sh >/dev/null
 . deploy/local/env.sh
-RUN=$(mkdir -p run && mktemp -d "$PWD/run/predict.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -z "$DB" ] && deploy/local/pg.sh stop "$RUN"
-}
-trap cleanup EXIT
-DSN=${DB:-$(deploy/local/pg.sh start "$RUN")}
-"$B/coordinator/sweepfarm-coordinator" --db "$DSN" --listen 127.0.0.1:0 --address-file "$RUN/address" \
-  2>"$RUN/coordinator.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$RUN/address" ] && break; sleep 0.1; done
-ADDR=$(cat "$RUN/address")
-"$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu --capacity 8 --upload-top 8 \
-  2>"$RUN/worker.log" &
-pids+=($!)
+. deploy/local/farm.sh
+farm_begin predict
+farm_database
+farm_coordinator
+farm_spawn worker.log "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu --capacity 8 \
+  --upload-top 8
 MODEL="latency-bench-$(date +%s)"
 cat >"$RUN/sweep.yaml" <<YAML
 version: 1

@@ -20,34 +20,18 @@ echo "== building"
 deploy/local/build.sh
 . deploy/local/env.sh
 B=${BUILD_DIR:-build}
-RUN=$(mktemp -d "$PWD/run/demo.XXXXXX" 2>/dev/null || { mkdir -p run; mktemp -d "$PWD/run/demo.XXXXXX"; })
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -z "$DB" ] && deploy/local/pg.sh stop "$RUN"
-  echo "== stopped; logs in $RUN"
-}
-trap cleanup EXIT
-if [ -z "$DB" ]; then
-  echo "== starting a private PostgreSQL"
-  DSN=$(deploy/local/pg.sh start "$RUN")
-else
-  DSN=$DB
-fi
+. deploy/local/farm.sh
+farm_begin demo
+FARM_EXIT_MESSAGE="== stopped; logs in $RUN"
+[ -z "$DB" ] && echo "== starting a private PostgreSQL"
+farm_database
 echo "== starting the coordinator"
-"$B/coordinator/sweepfarm-coordinator" --db "$DSN" --listen 127.0.0.1:0 --address-file "$RUN/address" \
-  2>"$RUN/coordinator.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$RUN/address" ] && break; sleep 0.1; done
-[ -s "$RUN/address" ] || { cat "$RUN/coordinator.log" >&2; exit 1; }
-ADDR=$(cat "$RUN/address")
+farm_coordinator
 echo "   coordinator at $ADDR"
 THREADS=$(( $(nproc) / WORKERS )); [ "$THREADS" -ge 1 ] || THREADS=1
 for i in $(seq "$WORKERS"); do
-  "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu --capacity 4 --threads "$THREADS" \
-    2>"$RUN/worker$i.log" &
-  pids+=($!)
+  farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu \
+    --capacity 4 --threads "$THREADS"
 done
 CTL=("$B/cli/sweepctl" --coordinator "$ADDR")
 echo "== night 1: $SWEEP (no champion yet)"
