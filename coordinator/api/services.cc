@@ -3,7 +3,6 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
-#include <regex>
 #include <set>
 
 #include "common/logging.h"
@@ -273,13 +272,8 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
 
 namespace {
 
-const std::regex& NamePattern() {
-  static const std::regex kName(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
-  return kName;
-}
-
 grpc::Status CheckName(const std::string& rpc, const std::string& field, const std::string& v) {
-  if (!std::regex_match(v, NamePattern())) {
+  if (!sweep::IsValidName(v)) {
     return Invalid(rpc, field + " \"" + v + "\" must be 1-64 letters, digits, '.', '_' or '-'");
   }
   return grpc::Status::OK;

@@ -131,11 +131,6 @@ const std::map<std::string, ParamRule>& ParamRules() {
   return *rules;
 }
 
-const std::regex& NamePattern() {
-  static const std::regex kName(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
-  return kName;
-}
-
 Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& field,
                    const ParamRule& rule, Domain* d) {
   d->integer = rule.integer;
@@ -198,6 +193,11 @@ std::string CanonicalHash(const v1::SweepSpec& spec, const std::vector<v1::Trial
 
 }  // namespace
 
+bool IsValidName(const std::string& name) {
+  static const std::regex kName(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+  return std::regex_match(name, kName);
+}
+
 StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string& source_name) {
   Checker c(source_name.empty() ? "<sweep>" : source_name);
   YAML::Node root;
@@ -221,7 +221,7 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   spec.set_version(1);
   for (const char* key : {"name", "model"}) {
     SF_ASSIGN_OR_RETURN(std::string v, c.String(root[key], key));
-    if (!std::regex_match(v, NamePattern())) {
+    if (!IsValidName(v)) {
       return c.Error(root[key], key, "\"" + v + "\" must be 1-64 letters, digits, '.', '_' or '-'");
     }
     std::string(key) == "name" ? spec.set_name(v) : spec.set_model(v);
@@ -383,7 +383,7 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
         n, "seed_from", {"model", "top", "step_factor", "epochs_spread", "mix_spread"}, {"model"}));
     v1::SeedSpec* seed = spec.mutable_seed_from();
     SF_ASSIGN_OR_RETURN(std::string m, c.String(n["model"], "seed_from.model"));
-    if (!std::regex_match(m, NamePattern())) {
+    if (!IsValidName(m)) {
       return c.Error(n["model"], "seed_from.model",
                      "\"" + m + "\" must be 1-64 letters, digits, '.', '_' or '-'");
     }

@@ -22,6 +22,10 @@ struct ParsedSweep {
 // Largest number of trials one sweep may hold.
 constexpr int64_t kMaxTrials = 1'000'000;
 
+// Sweep, model and alias names: 1-64 letters, digits, '.', '_' or '-', starting with a letter or
+// digit (the registry's alias CHECK in db/migrations/0005 says the same).
+bool IsValidName(const std::string& name);
+
 StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string& source_name);
 
 }  // namespace sweepfarm::sweep
