@@ -10,10 +10,8 @@
 #include <optional>
 #include <thread>
 
-#include "common/json.h"
 #include "common/logging.h"
 #include "common/rng.h"
-#include "common/sha256.h"
 #include "proto/grpc_status.h"
 #include "worker/engine/model_io.h"
 #include "worker/engine/trainer.h"

@@ -10,7 +10,6 @@
 #include "coordinator/sweep/search_space.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "proto/grpc_status.h"
-#include "worker/engine/dataset.h"
 
 namespace sweepfarm::api {
 namespace {
