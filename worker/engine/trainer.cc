@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "worker/engine/kernels/cnn1d_step.h"
+
 #ifdef SWEEPFARM_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
@@ -220,13 +222,14 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     one.max_fused = fit;
     return TrainInChunks(data, configs, 0, configs.size(), one, static_cast<size_t>(fit));
   }
-  if (options.device.is_cpu() && configs.size() == 1) {
+  const bool fused_step = options.kernels == TrainOptions::Kernels::kFusedStep;
+  if (options.device.is_cpu() && configs.size() == 1 && !fused_step) {
     // Nothing to fuse: one model trains fastest with the standard layers (the fused machinery cost
     // 9% at K=1 on two cores). Same initialisation and data order, so the same model up to float
     // rounding (the equivalence tests bound the difference).
     return TrainSequential(data, configs, options);
   }
-  if (options.device.is_cpu()) {
+  if (options.device.is_cpu() && !fused_step) {
     int parts = options.cpu_parallel > 0 ? options.cpu_parallel : at::get_num_threads();
     parts = std::min<int>(std::max(parts, 1), static_cast<int>(configs.size()));
     if (parts > 1 || static_cast<int>(configs.size()) > options.cpu_max_fused) {
@@ -273,19 +276,87 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   std::vector<int64_t> batch_shape{K, B};
   batch_shape.insert(batch_shape.end(), sample_shape.begin(), sample_shape.end());
   // Cast once, so every step gathers half the bytes in bf16.
-  const torch::Tensor X = data.train.x.to(options.compute);
-  const torch::Tensor& Y = data.train.y;
+  const torch::Tensor X = data.train.x.to(options.compute).contiguous();
+  const torch::Tensor Y = data.train.y.contiguous();
 
-  FusedNet::Kernels kernels = FusedNet::Kernels::kBatchedMatmul;
+  FusedNet::Kernels conv_kernels = FusedNet::Kernels::kBatchedMatmul;
   if (options.kernels == TrainOptions::Kernels::kPerModel ||
       (options.kernels == TrainOptions::Kernels::kAuto && device.is_cpu())) {
-    kernels = FusedNet::Kernels::kPerModel;
+    conv_kernels = FusedNet::Kernels::kPerModel;
   }
+  // The fused step kernel: one launch per step replaces gather, forward, backward and update.
+  kernels::Cnn1dLayout step_layout;
+  kernels::Cnn1dPrecision step_precision = kernels::Cnn1dPrecision::kFloat32;
+  torch::Tensor step_loss;
+  if (fused_step) {
+    if (options.arch.name != "cnn1d" || data.sample_shape().size() != 2) {
+      return InvalidArgumentError("the fused step kernel supports only the cnn1d architecture");
+    }
+    const auto& layers = net.layers();
+    kernels::Cnn1dShape shape;
+    shape.k = static_cast<int>(K);
+    shape.batch = static_cast<int>(B);
+    shape.t = static_cast<int>(sample_shape[0]);
+    shape.cin = static_cast<int>(sample_shape[1]);
+    shape.ks = static_cast<int>(layers[0].kernel);
+    shape.c1 = static_cast<int>(layers[0].out);
+    shape.c2 = static_cast<int>(layers[2].out);
+    shape.classes = static_cast<int>(data.num_classes);
+    if (options.compute == torch::kBFloat16) {
+      step_precision = kernels::Cnn1dPrecision::kBf16;
+    } else if (device.is_cuda() && options.tf32) {
+      step_precision = kernels::Cnn1dPrecision::kTf32;
+    }
+    if (device.is_cpu() && step_precision != kernels::Cnn1dPrecision::kFloat32) {
+      return InvalidArgumentError("the fused step kernel runs bf16 only on CUDA");
+    }
+    const size_t limit = device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+    std::string why;
+    if (!kernels::MakeCnn1dLayout(shape, step_precision, limit, &step_layout, &why)) {
+      return InvalidArgumentError(why);
+    }
+    step_loss = torch::zeros({K}, f32);
+  }
+  auto fused_train_step = [&]() {
+    torch::Tensor idx = sampler.Indices(step).contiguous();
+    torch::Tensor active = step.lt(limit).to(torch::kFloat32);
+    torch::Tensor lr_now = (lr * active).contiguous();
+    kernels::Cnn1dStepArgs args;
+    args.x = X.data_ptr();
+    args.y = Y.data_ptr<int64_t>();
+    args.idx = idx.data_ptr<int64_t>();
+    for (size_t i = 0; i < 6; ++i) {
+      args.w[i] = params[i].data_ptr<float>();
+      args.v[i] = momentum[i].data_ptr<float>();
+    }
+    args.lr = lr_now.data_ptr<float>();
+    args.momentum = static_cast<float>(options.momentum);
+    args.loss = step_loss.data_ptr<float>();
+    if (device.is_cpu()) {
+      kernels::RunCnn1dStepOnHost(step_layout, args);
+    } else {
+      std::string why;
+#ifdef SWEEPFARM_WITH_CUDA
+      void* stream = c10::cuda::getCurrentCUDAStream().stream();
+#else
+      void* stream = nullptr;
+#endif
+      if (!kernels::LaunchCnn1dStep(step_layout, args, step_precision, stream, &why)) {
+        throw std::runtime_error(why);
+      }
+    }
+    torch::NoGradGuard no_grad;
+    torch::Tensor fresh = torch::remainder(step, spe).eq(0);
+    epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
+                     step_loss * active);
+    step.add_(1);
+  };
   auto train_step = [&]() {
+    if (fused_step) return fused_train_step();
     torch::Tensor flat = sampler.Indices(step).reshape({-1});
     torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
     torch::Tensor yb = Y.index_select(0, flat).view({K, B, 1});
-    torch::Tensor logits = net.Forward(xb, options.compute, kernels);
+    torch::Tensor logits = net.Forward(xb, options.compute, conv_kernels);
     torch::Tensor loss = -torch::log_softmax(logits, 2).gather(2, yb).squeeze(2).mean(1);  // [K]
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
     torch::NoGradGuard no_grad;

@@ -108,6 +108,42 @@ TEST_P(TrainerTest, FusedCnn1dMatchesSeparateRuns) {
   ExpectFusedMatchesSequential(*SmallTelemetry(), Options("cnn1d"), RandomConfigs(8, true, 1));
 }
 
+// The fused step kernel (one block per model, activations in shared memory). On CPUs its body runs
+// in an emulation with host threads (float32 products); on CUDA in exact float32 on the SIMT lanes
+// (tf32 is off here), so both are held to the same 1e-4. Narrow channels keep the emulation quick.
+TEST_P(TrainerTest, FusedStepKernelCnn1dMatchesSeparateRuns) {
+  auto options = Options("cnn1d");
+  options.kernels = TrainOptions::Kernels::kFusedStep;
+  options.arch.channels = {16, 16};
+  ExpectFusedMatchesSequential(*SmallTelemetry(), options, RandomConfigs(8, true, 5));
+}
+
+// The default channels (32, 64), plain SGD as in the PerfPsychic study, two models.
+TEST_P(TrainerTest, FusedStepKernelDefaultCnn1dMatchesSeparateRuns) {
+  auto options = Options("cnn1d");
+  options.kernels = TrainOptions::Kernels::kFusedStep;
+  options.momentum = 0;
+  ExpectFusedMatchesSequential(*SmallTelemetry(), options, RandomConfigs(2, true, 7));
+}
+
+TEST_P(TrainerTest, FusedStepKernelRefusesWhatItCannotRun) {
+  auto options = Options("lenet");
+  options.kernels = TrainOptions::Kernels::kFusedStep;
+  auto data = RandomImages()->To(device());
+  auto r = TrainFused(*data, RandomConfigs(2, false, 1), options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("only the cnn1d architecture"), std::string::npos)
+      << r.status().ToString();
+  options = Options("cnn1d");
+  options.kernels = TrainOptions::Kernels::kFusedStep;
+  options.arch.channels = {24, 64};
+  auto tele = SmallTelemetry()->To(device());
+  r = TrainFused(*tele, RandomConfigs(2, true, 1), options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("channels must be multiples of 16"), std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_P(TrainerTest, FusedCnn1dBatchedMatmulKernelsMatchSeparateRuns) {
   auto options = Options("cnn1d");
   options.kernels = TrainOptions::Kernels::kBatchedMatmul;  // The GPU formulation, also on CPUs.
