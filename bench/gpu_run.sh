@@ -27,21 +27,28 @@ if [ -x build-gpu/worker/engine/engine_test ]; then
   echo "== engine tests"
   build-gpu/worker/engine/engine_test 2>&1 | tail -5 | tee "$OUT/engine_test.log"
 fi
-if [ "$QUICK" = 1 ]; then KT="1,8"; KB="8"; KL="4"; KR="8"; EP=1; SE=4; else KT="1,64,256,1024,4096"; KB="256,1024,4096"; KL="16,64,256"; KR="1024"; EP=2; SE=100; fi
-echo "== ours: telemetry tf32 (with the correctness check)"
+if [ "$QUICK" = 1 ]; then KT="1,8"; KB="8"; KL="4"; KR="8"; EP=1; SE=4; else KT="1,256,1024,4096"; KB="1024,4096"; KL="64,256"; KR="1024"; EP=2; SE=100; fi
+# The fused step kernel (kernels/cnn1d_step.h) beside the batched-matmul path, same call and K.
+# On a CPU host the step kernel runs as an emulation (slow; its figures there mean nothing).
+KS="step"
+echo "== ours: telemetry tf32 (with the correctness checks, also of the step kernel)"
 $B --device "$DEVICE" --check --workload telemetry --k "$KT" --precision tf32 --epochs $EP \
-  --sequential-models 2 --json "$OUT/ours_telemetry_tf32.json" || status=1
+  --kernels "auto${KS:+,$KS}" --sequential-models 2 --json "$OUT/ours_telemetry_tf32.json" || status=1
 echo "== ours: telemetry tf32, patches recomputed in backward (memory comparison)"
 $B --device "$DEVICE" --workload telemetry --k "$KR" --precision tf32 --epochs $EP --recompute 1 \
   --sequential-models 1 --json "$OUT/ours_telemetry_tf32_recompute.json" || status=1
 echo "== ours: telemetry bf16"
-$B --device "$DEVICE" --workload telemetry --k "$KB" --precision bf16 --epochs $EP \
-  --sequential-models 1 --json "$OUT/ours_telemetry_bf16.json" || status=1
+BF16_CHECK=""
+[ "$DEVICE" = cuda ] && BF16_CHECK="--check"
+$B --device "$DEVICE" $BF16_CHECK --workload telemetry --k "$KB" --precision bf16 --epochs $EP \
+  --kernels "auto$( [ "$DEVICE" = cuda ] && echo ,$KS )" --sequential-models 1 \
+  --json "$OUT/ours_telemetry_bf16.json" || status=1
 echo "== ours: lenet tf32"
 $B --device "$DEVICE" --workload lenet --k "$KL" --precision tf32 --epochs 1 --sequential-models 1 \
   ${QUICK:+$( [ "$QUICK" = 1 ] && echo --train-samples 2048)} --json "$OUT/ours_lenet_tf32.json" || status=1
 echo "== ours: the PerfPsychic study (1,000 trials) through the engine"
-$B --device "$DEVICE" --study perfpsychic --k 256 --study-epochs $SE --precision tf32 | tee "$OUT/study.txt" || status=1
+$B --device "$DEVICE" --study perfpsychic --k 256 --study-epochs $SE --precision tf32 \
+  $( [ "$DEVICE" = cuda ] && echo --kernels step ) | tee "$OUT/study.txt" || status=1
 if [ "$DEVICE" = cuda ] && [ -f "$PEER_DIR/peer_bench.py" ]; then
   echo "== Python peer"
   PYTHONUNBUFFERED=1 python3 "$PEER_DIR/peer_bench.py" --json "$OUT/peer.json" 2>&1 | tee "$OUT/peer.log" || status=1
