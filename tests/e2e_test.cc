@@ -199,6 +199,44 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   EXPECT_NEAR(status.fields().at("baseline_accuracy").number_value(), 0.78, 0.05);
 }
 
+// A worker asked for the fused step kernel trains cnn1d bundles with it (on CPUs its emulation,
+// hence the small sweep) and falls back to the default kernels for a shape the kernel refuses.
+TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  farm_->StartWorker(addr, "stepper", {"--capacity", "8", "--kernels", "step"});
+  std::string out, err;
+  std::string yaml = SweepYaml(256, "[1, 2]");
+  yaml.replace(yaml.find("[8, 16]"), 7, "[16, 16]");
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("step.yaml", yaml)}, &out, &err),
+            0)
+      << err;
+  const std::string good = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", good}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("16/16 done"), std::string::npos) << out;
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
+                  "WHERE t.sweep_id = " +
+                  good +
+                  " AND r.test_accuracy BETWEEN 0 AND 1 "
+                  "AND r.train_loss > 0 AND r.steps > 0"),
+            16);
+  // Channels 8 and 16: not multiples of 16, so the default kernels train this one.
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "submit", WriteFile("fallback.yaml", SweepYaml(256, "[1]"))},
+               &out, &err),
+      0)
+      << err;
+  const std::string fallback = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", fallback}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("8/8 done"), std::string::npos) << out;
+  std::ifstream in(farm_->dir() + "/stepper.log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("trained with the fused step kernel"), std::string::npos) << log;
+  EXPECT_NE(log.find("channels must be multiples of 16; training with the default kernels"),
+            std::string::npos)
+      << log;
+}
+
 TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
               "real, or fake: no training, deterministic results (control plane)")
       .Define("fake-train-ms", "0", "fake trainer: time per bundle")
       .Define("upload-top", "3", "upload the weights of each bundle's best N trials")
+      .Define("kernels", "auto",
+              "auto, or step: cnn1d bundles train with the fused step kernel where it fits")
       .DefineBool("exit-when-idle", "exit once no work is queued");
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";
@@ -65,6 +67,11 @@ int main(int argc, char** argv) {
   o.slots = static_cast<int>(*slots);
   o.max_fused = *max_fused;
   o.exit_when_idle = flags.GetBool("exit-when-idle");
+  if (flags.Get("kernels") != "auto" && flags.Get("kernels") != "step") {
+    std::cerr << "sweepfarm-worker: --kernels must be auto or step\n";
+    return 2;
+  }
+  o.step_kernel = flags.Get("kernels") == "step";
   auto drain = flags.GetInt("drain-seconds");
   auto fake_ms = flags.GetInt("fake-train-ms");
   o.trainer = flags.Get("trainer");

@@ -283,7 +283,18 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       baseline = (*data)->MajorityBaseline();
       SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep "
                    << lease.sweep_id() << " as " << configs.size() << " fused model(s)";
-      result = engine::TrainFused(**data, configs, topts);
+      if (options_.step_kernel && topts.arch.name == "cnn1d") {
+        topts.kernels = engine::TrainOptions::Kernels::kFusedStep;
+        result = engine::TrainFused(**data, configs, topts);
+        if (result.ok()) SF_LOG(Info) << "trained with the fused step kernel";
+        if (!result.ok() && result.status().code() == StatusCode::kInvalidArgument) {
+          SF_LOG(Warning) << result.status().message() << "; training with the default kernels";
+          topts.kernels = engine::TrainOptions::Kernels::kAuto;
+          result = engine::TrainFused(**data, configs, topts);
+        }
+      } else {
+        result = engine::TrainFused(**data, configs, topts);
+      }
     } else {
       result = data.status();
     }

@@ -31,6 +31,9 @@ struct WorkerOptions {
   std::string trainer = "real";
   int fake_train_ms = 0;
   int upload_top = 3;  // Weights of the bundle's best N trials are uploaded (0: none).
+  // cnn1d bundles train with the fused step kernel (engine/kernels/cnn1d_step.h) when it can take
+  // their shape; other bundles, and shapes it refuses, use the default formulation.
+  bool step_kernel = false;
 };
 
 class Worker {
