@@ -2,7 +2,8 @@
 # One call on a GPU host: builds the engine and bench against the host's LibTorch (no gRPC, libpqxx or
 # yaml-cpp needed), checks fused == separate training on the device, runs our bench and the Python
 # peer (PEER_DIR, default .peer: copies of peer_bench.py and peer_fused_variants.py) side by side,
-# and writes one results table. Results go to $OUT (default bench/out).
+# and writes one results table. Results go to $OUT (default bench/out); with PACK=FILE also packed
+# into one tar.gz (a device call returns only a few files).
 # Usage: bench/gpu_run.sh            DEVICE=cpu QUICK=1 bench/gpu_run.sh (a rehearsal on a CPU host)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,4 +57,5 @@ if [ "$DEVICE" = cuda ] && [ -f "$PEER_DIR/peer_bench.py" ]; then
   PYTHONUNBUFFERED=1 python3 "$PEER_DIR/peer_fused_variants.py" 2>&1 | tee "$OUT/peer_variants.log" || status=1
 fi
 python3 bench/results_table.py "$OUT" | tee "$OUT/table.md"
+[ -n "${PACK:-}" ] && tar -C "$OUT" -czf "$PACK" .
 exit $status

@@ -11,9 +11,12 @@ out=${1:-.hostdeps}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out" "$work/debs" "$work/root"
-# Development files and tools; runtime libraries are taken from this machine below.
+# Development files and tools with their libraries (CMake configs check that every library they
+# name exists); what those need beyond them is taken from this machine below.
 pkgs="libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libc-ares-dev libre2-dev libssl-dev zlib1g-dev libpqxx-dev libpq-dev libyaml-cpp-dev
+  libgrpc++1.51 libgrpc29 libabsl20220623 libprotobuf32 libprotobuf-lite32 libprotoc32 libc-ares2
+  libre2-9 libpqxx-6.4 libpq5 libyaml-cpp0.7 libssl3 zlib1g
   pkgconf pkgconf-bin libpkgconf3 postgresql-15 postgresql-client-15 postgresql-common"
 (cd "$work/debs" && apt-get download $pkgs >/dev/null 2>&1) ||
   { echo "make_hostdeps: apt-get download failed (network?)" >&2; exit 1; }
