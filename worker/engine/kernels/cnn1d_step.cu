@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 
+#include <atomic>
 #include <type_traits>
 
 #include "worker/engine/kernels/cnn1d_step.h"
@@ -27,6 +28,8 @@ namespace sweepfarm::engine::kernels {
 namespace {
 
 namespace wmma = nvcuda::wmma;
+
+constexpr int kMaxDevices = 64;
 
 template <bool Col>
 using WmmaLayout = std::conditional_t<Col, wmma::col_major, wmma::row_major>;
@@ -93,11 +96,18 @@ __global__ void __launch_bounds__(kCnn1dThreads)
 template <class P>
 bool Launch(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, cudaStream_t stream,
             std::string* why) {
-  // Opting in to more than 48 KiB of shared memory is a per-function attribute; set it each time
-  // (cheap, and not a stream operation, so also allowed while a CUDA graph is being captured).
-  cudaError_t err =
-      cudaFuncSetAttribute(Cnn1dStepKernel<P>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           static_cast<int>(layout.bytes));
+  // Opting in to more than 48 KiB of shared memory is a per-function, per-device attribute. Set it
+  // to the most the device allows, once per device, so that no call is made while a CUDA graph is
+  // being captured (the trainer's warm-up steps run first).
+  static std::atomic<bool> opted_in[kMaxDevices];
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess && (device < 0 || device >= kMaxDevices)) err = cudaErrorInvalidDevice;
+  if (err == cudaSuccess && !opted_in[device].load()) {
+    err = cudaFuncSetAttribute(Cnn1dStepKernel<P>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(Cnn1dDeviceSmemLimit()));
+    if (err == cudaSuccess) opted_in[device].store(true);
+  }
   if (err == cudaSuccess) {
     Cnn1dStepKernel<P><<<layout.shape.k, kCnn1dThreads, layout.bytes, stream>>>(layout, args);
     err = cudaGetLastError();
