@@ -207,6 +207,8 @@ int main(int argc, char** argv) {
       .Define("kernels", "auto",
               "comma-separated fused formulations to run at each K: auto (batched matmuls on "
               "CUDA, per-model convolutions on CPUs), step (the fused step kernel, cnn1d only)")
+      .Define("step-threads", "256",
+              "comma-separated threads per block to time the step kernel with (32..512)")
       .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   if (auto n = flags.GetInt("simulate"); n.ok() && *n > 0) {
@@ -317,20 +319,32 @@ int main(int argc, char** argv) {
   auto seq = TrainSequential(*data, Configs(*seq_models, *epochs), options);
   if (!seq.ok()) return Fail(seq.status());
   record("sequential (one at a time)", 1, *seq);
+  std::vector<int> step_threads;
+  for (const auto& part : SplitString(flags.Get("step-threads"), ',')) {
+    auto t = ParseInt(part, "--step-threads");
+    if (!t.ok() || *t < 32 || *t > 512 || *t % 32 != 0) {
+      return Fail(InvalidArgumentError("--step-threads: \"" + part +
+                                       "\" is not a multiple of 32 in [32, 512]"));
+    }
+    step_threads.push_back(static_cast<int>(*t));
+  }
   for (const auto& kernels : kernel_list) {
-    TrainOptions o = options;
-    o.kernels =
-        kernels == "step" ? TrainOptions::Kernels::kFusedStep : TrainOptions::Kernels::kAuto;
-    const std::string name = kernels == "step" ? "step kernel K=" : "fused K=";
-    for (int64_t k : ks) {
-      auto r = TrainFused(*data, Configs(k, *epochs), o);
-      if (!r.ok()) {
-        std::printf("%s%lld: %s\n", name.c_str(), static_cast<long long>(k),
-                    r.status().ToString().c_str());
-        if (r.status().code() == StatusCode::kResourceExhausted) break;
-        return Fail(r.status());
+    const bool step = kernels == "step";
+    for (int threads : step ? step_threads : std::vector<int>{0}) {
+      TrainOptions o = options;
+      o.kernels = step ? TrainOptions::Kernels::kFusedStep : TrainOptions::Kernels::kAuto;
+      o.step_threads = threads;
+      for (int64_t k : ks) {
+        std::string name = (step ? "step kernel K=" : "fused K=") + std::to_string(k);
+        if (step && step_threads.size() > 1) name += " (" + std::to_string(threads) + " threads)";
+        auto r = TrainFused(*data, Configs(k, *epochs), o);
+        if (!r.ok()) {
+          std::printf("%s: %s\n", name.c_str(), r.status().ToString().c_str());
+          if (r.status().code() == StatusCode::kResourceExhausted) break;
+          return Fail(r.status());
+        }
+        record(name, k, *r);
       }
-      record(name + std::to_string(k), k, *r);
     }
   }
 

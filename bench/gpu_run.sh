@@ -34,7 +34,8 @@ if [ "$QUICK" = 1 ]; then KT="1,8"; KB="8"; KL="4"; KR="8"; EP=1; SE=4; else KT=
 KS="step"
 echo "== ours: telemetry tf32 (with the correctness checks, also of the step kernel)"
 $B --device "$DEVICE" --check --workload telemetry --k "$KT" --precision tf32 --epochs $EP \
-  --kernels "auto${KS:+,$KS}" --sequential-models 2 --json "$OUT/ours_telemetry_tf32.json" || status=1
+  --kernels "auto${KS:+,$KS}" $( [ "$DEVICE" = cuda ] && echo --step-threads 256,512 ) \
+  --sequential-models 2 --json "$OUT/ours_telemetry_tf32.json" || status=1
 echo "== ours: telemetry tf32, patches recomputed in backward (memory comparison)"
 $B --device "$DEVICE" --workload telemetry --k "$KR" --precision tf32 --epochs $EP --recompute 1 \
   --sequential-models 1 --json "$OUT/ours_telemetry_tf32_recompute.json" || status=1

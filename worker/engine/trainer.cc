@@ -338,7 +338,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     args.momentum = static_cast<float>(options.momentum);
     args.loss = step_loss.data_ptr<float>();
     if (device.is_cpu()) {
-      kernels::RunCnn1dStepOnHost(step_layout, args);
+      kernels::RunCnn1dStepOnHost(step_layout, args,
+                                  options.step_threads > 0 ? options.step_threads : 64);
     } else {
       std::string why;
 #ifdef SWEEPFARM_WITH_CUDA
@@ -346,7 +347,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
 #else
       void* stream = nullptr;
 #endif
-      if (!kernels::LaunchCnn1dStep(step_layout, args, step_precision, stream, &why)) {
+      const int threads = options.step_threads > 0 ? options.step_threads : kernels::kCnn1dThreads;
+      if (!kernels::LaunchCnn1dStep(step_layout, args, step_precision, threads, stream, &why)) {
         throw std::runtime_error(why);
       }
     }

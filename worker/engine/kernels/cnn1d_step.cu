@@ -1,4 +1,4 @@
-// CUDA build of the fused cnn1d step (cnn1d_step.h): one block of kCnn1dThreads threads per model,
+// CUDA build of the fused cnn1d step (cnn1d_step.h): one block of threads per model,
 // the body in cnn1d_step_body.h, products on tensor cores (WMMA TF32 m16n16k8 or bf16 m16n16k16)
 // or on the SIMT lanes in exact float32.
 #include <cuda_bf16.h>
@@ -87,14 +87,14 @@ struct WmmaBf16 {
 };
 
 template <class P>
-__global__ void __launch_bounds__(kCnn1dThreads)
+__global__ void __launch_bounds__(kCnn1dMaxThreads, 1)
     Cnn1dStepKernel(const Cnn1dLayout layout, const Cnn1dStepArgs args) {
   extern __shared__ __align__(128) char smem[];
   Cnn1dStepBody<P>(layout, args, smem, blockIdx.x);
 }
 
 template <class P>
-bool Launch(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, cudaStream_t stream,
+bool Launch(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads, cudaStream_t stream,
             std::string* why) {
   // Opting in to more than 48 KiB of shared memory is a per-function, per-device attribute. Set it
   // to the most the device allows, once per device, so that no call is made while a CUDA graph is
@@ -109,7 +109,7 @@ bool Launch(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, cudaStream_t s
     if (err == cudaSuccess) opted_in[device].store(true);
   }
   if (err == cudaSuccess) {
-    Cnn1dStepKernel<P><<<layout.shape.k, kCnn1dThreads, layout.bytes, stream>>>(layout, args);
+    Cnn1dStepKernel<P><<<layout.shape.k, threads, layout.bytes, stream>>>(layout, args);
     err = cudaGetLastError();
   }
   if (err != cudaSuccess) {
@@ -132,17 +132,22 @@ size_t Cnn1dDeviceSmemLimit() {
 }
 
 bool LaunchCnn1dStep(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, Cnn1dPrecision precision,
-                     void* stream, std::string* why) {
+                     int threads, void* stream, std::string* why) {
+  if (threads < 32 || threads > kCnn1dMaxThreads || threads % 32 != 0) {
+    if (why != nullptr)
+      *why = "fused cnn1d kernel: threads per block must be a multiple of 32 up to 512";
+    return false;
+  }
   auto s = static_cast<cudaStream_t>(stream);
   switch (precision) {
     case Cnn1dPrecision::kTf32:
-      return Launch<WmmaTf32>(layout, args, s, why);
+      return Launch<WmmaTf32>(layout, args, threads, s, why);
     case Cnn1dPrecision::kBf16:
-      return Launch<WmmaBf16>(layout, args, s, why);
+      return Launch<WmmaBf16>(layout, args, threads, s, why);
     case Cnn1dPrecision::kFloat32:
       break;
   }
-  return Launch<SimtF32>(layout, args, s, why);
+  return Launch<SimtF32>(layout, args, threads, s, why);
 }
 
 }  // namespace sweepfarm::engine::kernels

@@ -66,15 +66,18 @@ struct Cnn1dStepArgs {
 // Host emulation (float32; `threads` a multiple of 32): the same body, one model after another.
 void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads = 64);
 
-// Threads per block of the CUDA kernel.
+// Threads per block of the CUDA kernel: the default, and the most a launch may ask for (the
+// kernel is compiled for it: at most 128 registers per thread).
 constexpr int kCnn1dThreads = 256;
+constexpr int kCnn1dMaxThreads = 512;
 
 // Largest dynamic shared memory one block may use on the current CUDA device (0 without CUDA).
 size_t Cnn1dDeviceSmemLimit();
 
-// Enqueues one step for all K models on `stream` (a cudaStream_t). Returns false, with `why`, on a
-// launch error. Only in builds with CUDA kernels (SWEEPFARM_WITH_CUDA_KERNELS).
+// Enqueues one step for all K models on `stream` (a cudaStream_t), `threads` (a multiple of 32, at
+// most kCnn1dMaxThreads) per block. Returns false, with `why`, on a launch error. Only in builds
+// with CUDA kernels (SWEEPFARM_WITH_CUDA_KERNELS).
 bool LaunchCnn1dStep(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, Cnn1dPrecision precision,
-                     void* stream, std::string* why);
+                     int threads, void* stream, std::string* why);
 
 }  // namespace sweepfarm::engine::kernels

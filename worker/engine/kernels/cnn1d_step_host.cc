@@ -158,7 +158,7 @@ void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, in
 #ifndef SWEEPFARM_WITH_CUDA_KERNELS
 size_t Cnn1dDeviceSmemLimit() { return 0; }
 
-bool LaunchCnn1dStep(const Cnn1dLayout&, const Cnn1dStepArgs&, Cnn1dPrecision, void*,
+bool LaunchCnn1dStep(const Cnn1dLayout&, const Cnn1dStepArgs&, Cnn1dPrecision, int, void*,
                      std::string* why) {
   if (why != nullptr) *why = "this build has no CUDA kernels";
   return false;
