@@ -312,9 +312,6 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     } else if (device.is_cuda() && options.tf32) {
       step_precision = kernels::Cnn1dPrecision::kTf32;
     }
-    if (device.is_cpu() && step_precision != kernels::Cnn1dPrecision::kFloat32) {
-      return InvalidArgumentError("the fused step kernel runs bf16 only on CUDA");
-    }
     const size_t limit = device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
     std::string why;
     if (!kernels::MakeCnn1dLayout(shape, step_precision, limit, &step_layout, &why)) {

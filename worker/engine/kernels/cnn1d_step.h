@@ -63,7 +63,8 @@ struct Cnn1dStepArgs {
   float* loss = nullptr;  // [K] out: mean training loss over the batch (before the update).
 };
 
-// Host emulation (float32; `threads` a multiple of 32): the same body, one model after another.
+// Host emulation (`threads` a multiple of 32): the same body, one model after another, with float32
+// products on float32 or (layout.elem == 2) bf16 inputs.
 void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads = 64);
 
 // Threads per block of the CUDA kernel: the default, and the most a launch may ask for (the

@@ -22,10 +22,12 @@
 
 namespace sweepfarm::engine::kernels {
 
-// Exact float32 products on the SIMT lanes: lane l owns row l / 2 and columns (l % 2) * 8 .. + 8 of
-// the warp's 16 x 16 tile.
-struct SimtF32 {
-  using T = float;
+// Products on the SIMT lanes, float32 arithmetic on inputs of type TT (float: exact float32; the
+// host emulation also runs it with a bf16 type): lane l owns row l / 2 and columns (l % 2) * 8 .. +
+// 8 of the warp's 16 x 16 tile.
+template <class TT>
+struct Simt {
+  using T = TT;
   static constexpr int kStep = 8;
   struct Acc {
     float v[8];
@@ -44,18 +46,19 @@ struct SimtF32 {
     for (int i = 0; i < 8; ++i) row[i] = acc.v[i];
   }
   template <bool ACol, bool BCol>
-  static SF_DEV void Mma(Acc& acc, const float* a, int lda, const float* b, int ldb) {
+  static SF_DEV void Mma(Acc& acc, const T* a, int lda, const T* b, int ldb) {
     const int r = Row(), c0 = Col();
     for (int k = 0; k < kStep; ++k) {
-      const float av = ACol ? a[r + k * lda] : a[r * lda + k];
+      const float av = static_cast<float>(ACol ? a[r + k * lda] : a[r * lda + k]);
       for (int i = 0; i < 8; ++i) {
-        const float bv = BCol ? b[k + (c0 + i) * ldb] : b[k * ldb + c0 + i];
+        const float bv = static_cast<float>(BCol ? b[k + (c0 + i) * ldb] : b[k * ldb + c0 + i]);
         acc.v[i] += av * bv;
       }
     }
   }
-  static SF_DEV float ToT(float f) { return f; }
+  static SF_DEV T ToT(float f) { return T(f); }
 };
+using SimtF32 = Simt<float>;
 
 // C (tiles_m*16 x tiles_n*16, row-major float, ldc) = or += the sum over k in [0, k_total) of
 // A(row, k) B(k, col), where a_at(row0, k0) points at the 16 x kStep tile of A at (row0, k0) and

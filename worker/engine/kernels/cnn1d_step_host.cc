@@ -1,7 +1,8 @@
 // Host side of the fused cnn1d step: the shared-memory layout, and the emulation that runs the
 // kernel body on host threads (one std::thread per CUDA thread of a block) for tests on machines
-// without a GPU. The emulation checks the body's indexing, padding and phase order against the
-// standard layers; the tensor-core policies are checked on a device by `sweepfarm-bench --check`.
+// without a GPU, with float32 or (for the bf16 layout) bf16 product inputs. The emulation checks
+// the body's indexing, padding and phase order against the standard layers; the tensor-core
+// policies are checked on a device by `sweepfarm-bench --check`.
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -133,6 +134,32 @@ bool MakeCnn1dLayout(const Cnn1dShape& sh, Cnn1dPrecision precision, size_t smem
               std::to_string(smem_limit) + " available");
 }
 
+namespace {
+
+// bfloat16 on the host, bit-compatible with LibTorch's (round to nearest even).
+struct HostBf16 {
+  uint16_t bits = 0;
+  HostBf16() = default;
+  explicit HostBf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+      bits = 0x7fc0;  // NaN.
+    } else {
+      bits = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+  }
+  explicit operator float() const {
+    uint32_t u = static_cast<uint32_t>(bits) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+};
+static_assert(sizeof(HostBf16) == 2);
+
+}  // namespace
+
 void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads) {
   std::vector<uint64_t> smem((layout.bytes + 7) / 8 + 16);
   char* base = reinterpret_cast<char*>(smem.data());
@@ -147,7 +174,11 @@ void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, in
       t_threads = threads;
       t_barrier = &barrier;
       for (int model = 0; model < layout.shape.k; ++model) {
-        Cnn1dStepBody<SimtF32>(layout, args, base, model);
+        if (layout.elem == 2) {
+          Cnn1dStepBody<Simt<HostBf16>>(layout, args, base, model);
+        } else {
+          Cnn1dStepBody<SimtF32>(layout, args, base, model);
+        }
         barrier.Wait();
       }
     });
