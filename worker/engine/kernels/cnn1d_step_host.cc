@@ -3,68 +3,14 @@
 // without a GPU, with float32 or (for the bf16 layout) bf16 product inputs. The emulation checks
 // the body's indexing, padding and phase order against the standard layers; the tensor-core
 // policies are checked on a device by `sweepfarm-bench --check`.
-#include <atomic>
 #include <cmath>
-#include <cstring>
 #include <numeric>
-#include <thread>
-#include <vector>
+#include <string>
 
 #include "worker/engine/kernels/cnn1d_step.h"
-
-namespace sweepfarm::engine::kernels {
-namespace {
-
-// A reusable barrier for the emulated block. Waiters yield rather than sleep: the block has more
-// threads than the machine has cores, and futex sleeps and wake-ups cost more than the work.
-class Barrier {
- public:
-  explicit Barrier(int n) : n_(n) {}
-  void Wait() {
-    const int64_t gen = generation_.load(std::memory_order_acquire);
-    if (waiting_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
-      waiting_.store(0, std::memory_order_relaxed);
-      generation_.store(gen + 1, std::memory_order_release);
-      return;
-    }
-    while (generation_.load(std::memory_order_acquire) == gen) std::this_thread::yield();
-  }
-
- private:
-  const int n_;
-  std::atomic<int> waiting_{0};
-  std::atomic<int64_t> generation_{0};
-};
-
-thread_local int t_thread = 0;
-thread_local int t_threads = 1;
-thread_local Barrier* t_barrier = nullptr;
-
-inline int SfThread() { return t_thread; }
-inline int SfThreads() { return t_threads; }
-inline void SfSync() { t_barrier->Wait(); }
-inline void SfAtomicAdd(float* p, float v) {
-  static_assert(sizeof(float) == sizeof(uint32_t));
-  uint32_t* bits = reinterpret_cast<uint32_t*>(p);
-  uint32_t old = __atomic_load_n(bits, __ATOMIC_RELAXED);
-  for (;;) {
-    float f;
-    std::memcpy(&f, &old, sizeof f);
-    f += v;
-    uint32_t next;
-    std::memcpy(&next, &f, sizeof next);
-    if (__atomic_compare_exchange_n(bits, &old, next, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-      return;
-    }
-  }
-}
-
-}  // namespace
-}  // namespace sweepfarm::engine::kernels
-
-#define SF_DEV inline
+#include "worker/engine/kernels/host_block.h"
+// The body after the platform header that defines its block primitives.
 #include "worker/engine/kernels/cnn1d_step_body.h"
-#undef SF_DEV
 
 namespace sweepfarm::engine::kernels {
 namespace {
@@ -161,29 +107,13 @@ static_assert(sizeof(HostBf16) == 2);
 }  // namespace
 
 void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads) {
-  std::vector<uint64_t> smem((layout.bytes + 7) / 8 + 16);
-  char* base = reinterpret_cast<char*>(smem.data());
-  base += (128 - reinterpret_cast<uintptr_t>(base) % 128) % 128;
-  // One emulated block runs the models one after another; a barrier separates them, as the next
-  // model's setup overwrites the shared memory the last one used.
-  Barrier barrier(threads);
-  std::vector<std::thread> block;
-  for (int t = 0; t < threads; ++t) {
-    block.emplace_back([&, t] {
-      t_thread = t;
-      t_threads = threads;
-      t_barrier = &barrier;
-      for (int model = 0; model < layout.shape.k; ++model) {
-        if (layout.elem == 2) {
-          Cnn1dStepBody<Simt<HostBf16>>(layout, args, base, model);
-        } else {
-          Cnn1dStepBody<SimtF32>(layout, args, base, model);
-        }
-        barrier.Wait();
-      }
-    });
-  }
-  for (auto& t : block) t.join();
+  host::RunBlocks(layout.shape.k, threads, layout.bytes, [&](char* smem, int model) {
+    if (layout.elem == 2) {
+      Cnn1dStepBody<Simt<host::Bf16>>(layout, args, smem, model);
+    } else {
+      Cnn1dStepBody<SimtF32>(layout, args, smem, model);
+    }
+  });
 }
 
 #ifndef SWEEPFARM_WITH_CUDA_KERNELS
