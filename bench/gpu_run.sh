@@ -47,6 +47,7 @@ $B --device "$DEVICE" $BF16_CHECK --workload telemetry --k "$KB" --precision bf1
   --json "$OUT/ours_telemetry_bf16.json" || status=1
 echo "== ours: lenet tf32"
 $B --device "$DEVICE" --workload lenet --k "$KL" --precision tf32 --epochs 1 --sequential-models 1 \
+  $( [ "$DEVICE" = cuda ] && echo --kernels auto,step ) \
   ${QUICK:+$( [ "$QUICK" = 1 ] && echo --train-samples 2048)} --json "$OUT/ours_lenet_tf32.json" || status=1
 echo "== ours: the PerfPsychic study (1,000 trials) through the engine"
 $B --device "$DEVICE" --study perfpsychic --k 256 --study-epochs $SE --precision tf32 \

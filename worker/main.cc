@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
       .Define("fake-train-ms", "0", "fake trainer: time per bundle")
       .Define("upload-top", "3", "upload the weights of each bundle's best N trials")
       .Define("kernels", "auto",
-              "auto, or step: cnn1d bundles train with the fused step kernel where it fits")
+              "auto, or step: the fused kernels (the whole step of cnn1d, the convolutions of "
+              "lenet) where they fit")
       .DefineBool("exit-when-idle", "exit once no work is queued");
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";

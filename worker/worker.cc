@@ -283,7 +283,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       baseline = (*data)->MajorityBaseline();
       SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep "
                    << lease.sweep_id() << " as " << configs.size() << " fused model(s)";
-      if (options_.step_kernel && topts.arch.name == "cnn1d") {
+      if (options_.step_kernel) {
         topts.kernels = engine::TrainOptions::Kernels::kFusedStep;
         result = engine::TrainFused(**data, configs, topts);
         if (result.ok()) SF_LOG(Info) << "trained with the fused step kernel";

@@ -31,8 +31,8 @@ struct WorkerOptions {
   std::string trainer = "real";
   int fake_train_ms = 0;
   int upload_top = 3;  // Weights of the bundle's best N trials are uploaded (0: none).
-  // cnn1d bundles train with the fused step kernel (engine/kernels/cnn1d_step.h) when it can take
-  // their shape; other bundles, and shapes it refuses, use the default formulation.
+  // Bundles train with the fused kernels (engine/kernels/: the whole step of cnn1d, the
+  // convolutions of lenet) where they can take the shape; shapes they refuse use the default.
   bool step_kernel = false;
 };
 

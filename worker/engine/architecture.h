@@ -56,6 +56,11 @@ class FusedNet {
   // float32.
   torch::Tensor Forward(const torch::Tensor& x, torch::ScalarType compute,
                         Kernels kernels = Kernels::kBatchedMatmul) const;
+  // Runs layers first.. on x [K, B, ...] (the output of the layers before them). Returns logits
+  // [K, B, classes], float32.
+  torch::Tensor ForwardFrom(const torch::Tensor& x, size_t first, torch::ScalarType compute) const {
+    return RunLayers(x.to(compute), first, compute);
+  }
   // x: [N, sample...], the same inputs for every model (evaluation). Returns [K, N, classes].
   torch::Tensor ForwardShared(const torch::Tensor& x, torch::ScalarType compute) const;
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "worker/engine/kernels/cnn1d_step.h"
+#include "worker/engine/kernels/lenet_conv.h"
 
 #ifdef SWEEPFARM_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -216,6 +217,91 @@ StatusOr<BundleResult> TrainFusedInParallel(const Dataset& data,
 
 }  // namespace
 
+namespace {
+
+// What the LeNet convolution-stack kernels of one training loop need besides the tensors.
+struct LenetConvSetup {
+  kernels::LenetConvLayout layout;
+  kernels::Cnn1dPrecision precision = kernels::Cnn1dPrecision::kFloat32;
+  int threads = 0;  // 0: the default (kernels::kCnn1dThreads on CUDA, 64 in the host emulation).
+  torch::Tensor x;  // The training images [N, h, h, cin], in the compute type.
+};
+
+void RunLenetConv(const LenetConvSetup& setup, const kernels::LenetConvArgs& args, bool backward,
+                  const torch::Device& device) {
+  if (device.is_cpu()) {
+    kernels::RunLenetConvOnHost(setup.layout, args, backward,
+                                setup.threads > 0 ? setup.threads : 64);
+    return;
+  }
+  std::string why;
+#ifdef SWEEPFARM_WITH_CUDA
+  void* stream = c10::cuda::getCurrentCUDAStream().stream();
+#else
+  void* stream = nullptr;
+#endif
+  const int threads = setup.threads > 0 ? setup.threads : kernels::kCnn1dThreads;
+  if (!kernels::LaunchLenetConv(setup.layout, args, setup.precision, backward, threads, stream,
+                                &why)) {
+    throw std::runtime_error(why);
+  }
+}
+
+// The pooled features [K, B, F] of the LeNet convolution stack for the samples `idx` [K, B], with
+// a backward that recomputes the stack in the kernel and returns the convolutions' gradients.
+class LenetConvFunction : public torch::autograd::Function<LenetConvFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& w1,
+                               const torch::Tensor& b1, const torch::Tensor& w2,
+                               const torch::Tensor& b2, const torch::Tensor& idx,
+                               int64_t setup_address) {
+    const auto* setup = reinterpret_cast<const LenetConvSetup*>(setup_address);
+    ctx->save_for_backward({w1, b1, w2, b2, idx});
+    ctx->saved_data["setup"] = setup_address;
+    const auto& sh = setup->layout.shape;
+    torch::Tensor feat = torch::empty({sh.k, sh.batch, setup->layout.features()},
+                                      w1.options().dtype(torch::kFloat32));
+    RunLenetConv(*setup, Args(*setup, w1, b1, w2, b2, idx, feat), false, w1.device());
+    return feat;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto* setup = reinterpret_cast<const LenetConvSetup*>(ctx->saved_data["setup"].toInt());
+    auto saved = ctx->get_saved_variables();
+    torch::Tensor dfeat = grads[0].to(torch::kFloat32).contiguous();
+    std::vector<torch::Tensor> out;
+    for (int i = 0; i < 4; ++i) out.push_back(torch::empty_like(saved[i]));
+    kernels::LenetConvArgs args =
+        Args(*setup, saved[0], saved[1], saved[2], saved[3], saved[4], torch::Tensor());
+    args.dfeat = dfeat.data_ptr<float>();
+    args.dw1 = out[0].data_ptr<float>();
+    args.db1 = out[1].data_ptr<float>();
+    args.dw2 = out[2].data_ptr<float>();
+    args.db2 = out[3].data_ptr<float>();
+    RunLenetConv(*setup, args, true, saved[0].device());
+    return {out[0], out[1], out[2], out[3], torch::Tensor(), torch::Tensor()};
+  }
+
+ private:
+  static kernels::LenetConvArgs Args(const LenetConvSetup& setup, const torch::Tensor& w1,
+                                     const torch::Tensor& b1, const torch::Tensor& w2,
+                                     const torch::Tensor& b2, const torch::Tensor& idx,
+                                     const torch::Tensor& feat) {
+    kernels::LenetConvArgs a;
+    a.x = setup.x.data_ptr();
+    a.idx = idx.data_ptr<int64_t>();
+    a.w1 = w1.data_ptr<float>();
+    a.b1 = b1.data_ptr<float>();
+    a.w2 = w2.data_ptr<float>();
+    a.b2 = b2.data_ptr<float>();
+    if (feat.defined()) a.feat = feat.data_ptr<float>();
+    return a;
+  }
+};
+
+}  // namespace
+
 StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
                                   const TrainOptions& options) try {
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
@@ -293,9 +379,37 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   kernels::Cnn1dLayout step_layout;
   kernels::Cnn1dPrecision step_precision = kernels::Cnn1dPrecision::kFloat32;
   torch::Tensor step_loss;
-  if (fused_step) {
+  LenetConvSetup lenet;
+  size_t lenet_first_layer = 0;  // The layer after the convolution stack (the flatten).
+  const bool lenet_step = fused_step && options.arch.name == "lenet";
+  if (lenet_step) {
+    const auto& layers = net.layers();
+    kernels::LenetConvShape shape;
+    shape.k = static_cast<int>(K);
+    shape.batch = static_cast<int>(B);
+    shape.h = static_cast<int>(sample_shape[0]);
+    shape.cin = static_cast<int>(sample_shape[2]);
+    shape.ks = static_cast<int>(layers[0].kernel);
+    shape.c1 = static_cast<int>(layers[0].out);
+    shape.c2 = static_cast<int>(layers[2].out);
+    if (options.compute == torch::kBFloat16) {
+      lenet.precision = kernels::Cnn1dPrecision::kBf16;
+    } else if (device.is_cuda() && options.tf32) {
+      lenet.precision = kernels::Cnn1dPrecision::kTf32;
+    }
+    const size_t smem = device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+    std::string why;
+    if (!kernels::MakeLenetConvLayout(shape, lenet.precision, smem, &lenet.layout, &why)) {
+      return InvalidArgumentError(why);
+    }
+    lenet.threads = options.step_threads;
+    lenet.x = X;
+    while (layers[lenet_first_layer].kind != Layer::kFlatten) ++lenet_first_layer;
+  }
+  if (fused_step && !lenet_step) {
     if (options.arch.name != "cnn1d" || data.sample_shape().size() != 2) {
-      return InvalidArgumentError("the fused step kernel supports only the cnn1d architecture");
+      return InvalidArgumentError(
+          "the fused step kernels support only the cnn1d and lenet architectures");
     }
     const auto& layers = net.layers();
     kernels::Cnn1dShape shape;
@@ -356,11 +470,22 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     step.add_(1);
   };
   auto train_step = [&]() {
-    if (fused_step) return fused_train_step();
-    torch::Tensor flat = sampler.Indices(step).reshape({-1});
-    torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
+    if (fused_step && !lenet_step) return fused_train_step();
+    torch::Tensor indices = sampler.Indices(step);
+    torch::Tensor flat = indices.reshape({-1});
     torch::Tensor yb = Y.index_select(0, flat).view({K, B, 1});
-    torch::Tensor logits = net.Forward(xb, options.compute, conv_kernels);
+    torch::Tensor logits;
+    if (lenet_step) {
+      // The convolutions in the fused kernels (which gather their own samples), the fully
+      // connected layers as batched products.
+      torch::Tensor feat =
+          LenetConvFunction::apply(params[0], params[1], params[2], params[3], indices.contiguous(),
+                                   reinterpret_cast<int64_t>(&lenet));
+      logits = net.ForwardFrom(feat, lenet_first_layer, options.compute);
+    } else {
+      torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
+      logits = net.Forward(xb, options.compute, conv_kernels);
+    }
     torch::Tensor loss = -torch::log_softmax(logits, 2).gather(2, yb).squeeze(2).mean(1);  // [K]
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
     torch::NoGradGuard no_grad;

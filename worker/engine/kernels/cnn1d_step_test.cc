@@ -1,6 +1,7 @@
 // Layout rules of the fused cnn1d step kernel (the kernel body itself is tested against the
 // standard layers in trainer_test.cc).
 #include "worker/engine/kernels/cnn1d_step.h"
+#include "worker/engine/kernels/lenet_conv.h"
 
 #include <gtest/gtest.h>
 
@@ -76,6 +77,41 @@ TEST(Cnn1dStepLayoutTest, RefusesShapesItCannotRunWithTheReason) {
   s = Telemetry();
   s.c2 = 256;
   refuse(s, kHopperSmem, "bytes of shared memory");
+}
+
+TEST(LenetConvLayoutTest, LenetFitsOneHopperBlock) {
+  LenetConvShape s;
+  s.k = 256;
+  s.batch = 64;
+  s.h = 28;
+  s.cin = 1;
+  s.ks = 5;
+  s.c1 = 6;
+  s.c2 = 16;
+  for (auto precision : {Cnn1dPrecision::kTf32, Cnn1dPrecision::kBf16}) {
+    LenetConvLayout l;
+    std::string why;
+    ASSERT_TRUE(MakeLenetConvLayout(s, precision, kHopperSmem, &l, &why)) << why;
+    EXPECT_EQ(l.h1, 24);
+    EXPECT_EQ(l.p1, 12);
+    EXPECT_EQ(l.h2, 8);
+    EXPECT_EQ(l.p2, 4);
+    EXPECT_EQ(l.features(), 256);
+    EXPECT_EQ(l.c1p, 16);
+    EXPECT_EQ(l.k1, 32);
+    EXPECT_EQ(l.m1 % 16, 0);
+    EXPECT_EQ(l.m2 % 16, 0);
+    // conv2's windows reach m2 - 1 + (ks - 1) * (p1 + 1) rows into the pooled buffer.
+    EXPECT_GE(l.rows_p1, l.m2 + 4 * 12 + 4);
+    EXPECT_EQ(l.front2, 4 * 12 + 4);
+    EXPECT_EQ(l.do2 % 32, 0u);
+    EXPECT_LE(l.bytes, kHopperSmem);
+  }
+  s.c2 = 24;
+  LenetConvLayout l;
+  std::string why;
+  EXPECT_FALSE(MakeLenetConvLayout(s, Cnn1dPrecision::kTf32, kHopperSmem, &l, &why));
+  EXPECT_NE(why.find("multiple of 16"), std::string::npos) << why;
 }
 
 }  // namespace
