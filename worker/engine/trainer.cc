@@ -219,6 +219,19 @@ StatusOr<BundleResult> TrainFusedInParallel(const Dataset& data,
 
 namespace {
 
+// The fused kernels' arithmetic: bf16 products with bf16 compute, TF32 on CUDA where allowed,
+// else exact float32.
+kernels::Cnn1dPrecision FusedPrecision(const TrainOptions& options) {
+  if (options.compute == torch::kBFloat16) return kernels::Cnn1dPrecision::kBf16;
+  if (options.device.is_cuda() && options.tf32) return kernels::Cnn1dPrecision::kTf32;
+  return kernels::Cnn1dPrecision::kFloat32;
+}
+
+// Shared memory one block of a fused kernel may use (the host emulation: 256 KiB).
+size_t FusedSmemLimit(const torch::Device& device) {
+  return device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+}
+
 // What the LeNet convolution-stack kernels of one training loop need besides the tensors.
 struct LenetConvSetup {
   kernels::LenetConvLayout layout;
@@ -392,14 +405,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     shape.ks = static_cast<int>(layers[0].kernel);
     shape.c1 = static_cast<int>(layers[0].out);
     shape.c2 = static_cast<int>(layers[2].out);
-    if (options.compute == torch::kBFloat16) {
-      lenet.precision = kernels::Cnn1dPrecision::kBf16;
-    } else if (device.is_cuda() && options.tf32) {
-      lenet.precision = kernels::Cnn1dPrecision::kTf32;
-    }
-    const size_t smem = device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+    lenet.precision = FusedPrecision(options);
     std::string why;
-    if (!kernels::MakeLenetConvLayout(shape, lenet.precision, smem, &lenet.layout, &why)) {
+    if (!kernels::MakeLenetConvLayout(shape, lenet.precision, FusedSmemLimit(device), &lenet.layout,
+                                      &why)) {
       return InvalidArgumentError(why);
     }
     lenet.threads = options.step_threads;
@@ -421,14 +430,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     shape.c1 = static_cast<int>(layers[0].out);
     shape.c2 = static_cast<int>(layers[2].out);
     shape.classes = static_cast<int>(data.num_classes);
-    if (options.compute == torch::kBFloat16) {
-      step_precision = kernels::Cnn1dPrecision::kBf16;
-    } else if (device.is_cuda() && options.tf32) {
-      step_precision = kernels::Cnn1dPrecision::kTf32;
-    }
-    const size_t limit = device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+    step_precision = FusedPrecision(options);
     std::string why;
-    if (!kernels::MakeCnn1dLayout(shape, step_precision, limit, &step_layout, &why)) {
+    if (!kernels::MakeCnn1dLayout(shape, step_precision, FusedSmemLimit(device), &step_layout,
+                                  &why)) {
       return InvalidArgumentError(why);
     }
     step_loss = torch::zeros({K}, f32);

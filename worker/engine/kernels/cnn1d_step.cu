@@ -19,16 +19,9 @@ __global__ void __launch_bounds__(kCnn1dMaxThreads, 1)
 template <class P>
 bool Launch(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads, cudaStream_t stream,
             std::string* why) {
-  cudaError_t err = OptInSharedMemory(Cnn1dStepKernel<P>, static_cast<int>(Cnn1dDeviceSmemLimit()));
-  if (err == cudaSuccess) {
-    Cnn1dStepKernel<P><<<layout.shape.k, threads, layout.bytes, stream>>>(layout, args);
-    err = cudaGetLastError();
-  }
-  if (err != cudaSuccess) {
-    if (why != nullptr) *why = std::string("fused cnn1d kernel launch: ") + cudaGetErrorString(err);
-    return false;
-  }
-  return true;
+  return LaunchBlocks<Cnn1dStepKernel<P>>(layout.shape.k, threads, layout.bytes,
+                                          static_cast<int>(Cnn1dDeviceSmemLimit()), stream,
+                                          "fused cnn1d kernel", why, layout, args);
 }
 
 }  // namespace

@@ -13,12 +13,9 @@
 #include "worker/engine/kernels/cnn1d_step_body.h"
 
 namespace sweepfarm::engine::kernels {
-namespace {
 
-int RoundUp(int a, int b) { return (a + b - 1) / b * b; }
-size_t Align(size_t a) { return (a + 127) / 128 * 128; }
-
-}  // namespace
+using host::Align;
+using host::RoundUp;
 
 bool MakeCnn1dLayout(const Cnn1dShape& sh, Cnn1dPrecision precision, size_t smem_limit,
                      Cnn1dLayout* out, std::string* why) {
@@ -79,32 +76,6 @@ bool MakeCnn1dLayout(const Cnn1dShape& sh, Cnn1dPrecision precision, size_t smem
   return fail("needs " + std::to_string(L.bytes) + " bytes of shared memory per model, " +
               std::to_string(smem_limit) + " available");
 }
-
-namespace {
-
-// bfloat16 on the host, bit-compatible with LibTorch's (round to nearest even).
-struct HostBf16 {
-  uint16_t bits = 0;
-  HostBf16() = default;
-  explicit HostBf16(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-      bits = 0x7fc0;  // NaN.
-    } else {
-      bits = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
-  }
-  explicit operator float() const {
-    uint32_t u = static_cast<uint32_t>(bits) << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-  }
-};
-static_assert(sizeof(HostBf16) == 2);
-
-}  // namespace
 
 void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads) {
   host::RunBlocks(layout.shape.k, threads, layout.bytes, [&](char* smem, int model) {

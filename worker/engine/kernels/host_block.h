@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <thread>
@@ -32,6 +33,10 @@ class Barrier {
   std::atomic<int> waiting_{0};
   std::atomic<int64_t> generation_{0};
 };
+
+// Layout arithmetic: a rounded up to a multiple of b; a byte offset rounded up to 128.
+inline int RoundUp(int a, int b) { return (a + b - 1) / b * b; }
+inline size_t Align(size_t a) { return (a + 127) / 128 * 128; }
 
 inline thread_local int t_thread = 0;
 inline thread_local int t_threads = 1;

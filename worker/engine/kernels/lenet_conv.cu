@@ -18,16 +18,9 @@ __global__ void __launch_bounds__(kCnn1dMaxThreads, 1)
 template <class P>
 bool Launch(const LenetConvLayout& layout, const LenetConvArgs& args, bool backward, int threads,
             cudaStream_t stream, std::string* why) {
-  cudaError_t err = OptInSharedMemory(LenetConvKernel<P>, static_cast<int>(Cnn1dDeviceSmemLimit()));
-  if (err == cudaSuccess) {
-    LenetConvKernel<P><<<layout.shape.k, threads, layout.bytes, stream>>>(layout, args, backward);
-    err = cudaGetLastError();
-  }
-  if (err != cudaSuccess) {
-    if (why != nullptr) *why = std::string("fused lenet kernel launch: ") + cudaGetErrorString(err);
-    return false;
-  }
-  return true;
+  return LaunchBlocks<LenetConvKernel<P>>(layout.shape.k, threads, layout.bytes,
+                                          static_cast<int>(Cnn1dDeviceSmemLimit()), stream,
+                                          "fused lenet kernel", why, layout, args, backward);
 }
 
 }  // namespace

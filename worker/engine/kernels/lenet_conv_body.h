@@ -20,6 +20,17 @@ SF_DEV int FirstMax4(const float v[4]) {
   return best;
 }
 
+// Adds `bias` to the four values of a 2x2 window and applies ReLU, in place; returns the index of
+// the window's first maximum (val receives the values).
+SF_DEV int BiasReluWindow(float* const at[4], float bias, float val[4]) {
+  for (int q = 0; q < 4; ++q) {
+    const float z = *at[q] + bias;
+    val[q] = z > 0.f ? z : 0.f;
+    *at[q] = val[q];
+  }
+  return FirstMax4(val);
+}
+
 template <class P>
 SF_DEV void LenetConvBody(const LenetConvLayout& L, const LenetConvArgs& A, char* smem, int model,
                           bool backward) {
@@ -99,14 +110,9 @@ SF_DEV void LenetConvBody(const LenetConvLayout& L, const LenetConvArgs& A, char
     for (int i = tid; i < P1 * P1 * C1P; i += nth) {
       const int u = i / (P1 * C1P), v = (i / C1P) % P1, c = i % C1P;
       float* r0 = o1 + ((2 * u) * H1 + 2 * v) * C1P + c;
-      float* at[4] = {r0, r0 + C1P, r0 + H1 * C1P, r0 + H1 * C1P + C1P};
+      float* const at[4] = {r0, r0 + C1P, r0 + H1 * C1P, r0 + H1 * C1P + C1P};
       float val[4];
-      for (int q = 0; q < 4; ++q) {
-        const float z = *at[q] + b1[c];
-        val[q] = z > 0.f ? z : 0.f;
-        *at[q] = val[q];
-      }
-      p1[(u * P1 + v) * C1P + c] = P::ToT(val[FirstMax4(val)]);
+      p1[(u * P1 + v) * C1P + c] = P::ToT(val[BiasReluWindow(at, b1[c], val)]);
     }
     SfSync();
 
@@ -121,16 +127,10 @@ SF_DEV void LenetConvBody(const LenetConvLayout& L, const LenetConvArgs& A, char
     for (int i = tid; i < P2 * P2 * C2; i += nth) {
       const int u = i / (P2 * C2), v = (i / C2) % P2, o = i % C2;
       float* r0 = o2 + ((2 * u) * P1 + 2 * v) * C2 + o;
-      float* at[4] = {r0, r0 + C2, r0 + P1 * C2, r0 + P1 * C2 + C2};
+      float* const at[4] = {r0, r0 + C2, r0 + P1 * C2, r0 + P1 * C2 + C2};
       float val[4];
-      for (int q = 0; q < 4; ++q) {
-        const float z = *at[q] + b2[o];
-        val[q] = z > 0.f ? z : 0.f;
-        *at[q] = val[q];
-      }
-      if (!backward) {
-        A.feat[(static_cast<size_t>(model) * B + b) * F + i] = val[FirstMax4(val)];
-      }
+      const int best = BiasReluWindow(at, b2[o], val);
+      if (!backward) A.feat[(static_cast<size_t>(model) * B + b) * F + i] = val[best];
     }
     SfSync();
     if (!backward) continue;

@@ -9,12 +9,9 @@
 #include "worker/engine/kernels/lenet_conv_body.h"
 
 namespace sweepfarm::engine::kernels {
-namespace {
 
-int RoundUp(int a, int b) { return (a + b - 1) / b * b; }
-size_t Align(size_t a) { return (a + 127) / 128 * 128; }
-
-}  // namespace
+using host::Align;
+using host::RoundUp;
 
 bool MakeLenetConvLayout(const LenetConvShape& sh, Cnn1dPrecision precision, size_t smem_limit,
                          LenetConvLayout* out, std::string* why) {

@@ -29,12 +29,11 @@ namespace wmma = nvcuda::wmma;
 template <bool Col>
 using WmmaLayout = std::conditional_t<Col, wmma::col_major, wmma::row_major>;
 
-// TF32 tensor cores: float storage, inputs rounded to TF32 in the fragments (as cuBLAS does with
-// TF32 allowed), float accumulation.
-struct WmmaTf32 {
-  using T = float;
-  static constexpr int kStep = 8;
-  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+// The float accumulator tile of a WMMA shape with inner dimension K, kept in row-major float
+// memory.
+template <int K>
+struct WmmaAccumulator {
+  using Acc = wmma::fragment<wmma::accumulator, 16, 16, K, float>;
   static SF_DEV void Zero(Acc& acc) { wmma::fill_fragment(acc, 0.f); }
   static SF_DEV void Load(Acc& acc, const float* c, int ldc) {
     wmma::load_matrix_sync(acc, c, ldc, wmma::mem_row_major);
@@ -42,6 +41,13 @@ struct WmmaTf32 {
   static SF_DEV void Store(float* c, int ldc, const Acc& acc) {
     wmma::store_matrix_sync(c, acc, ldc, wmma::mem_row_major);
   }
+};
+
+// TF32 tensor cores: float storage, inputs rounded to TF32 in the fragments (as cuBLAS does with
+// TF32 allowed), float accumulation.
+struct WmmaTf32 : WmmaAccumulator<8> {
+  using T = float;
+  static constexpr int kStep = 8;
   template <bool ACol, bool BCol>
   static SF_DEV void Mma(Acc& acc, const float* a, int lda, const float* b, int ldb) {
     wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, WmmaLayout<ACol>> fa;
@@ -59,17 +65,9 @@ struct WmmaTf32 {
 
 // bf16 tensor cores: bf16 inputs (activations, weights and gradients of the products), float
 // accumulation and float master weights.
-struct WmmaBf16 {
+struct WmmaBf16 : WmmaAccumulator<16> {
   using T = __nv_bfloat16;
   static constexpr int kStep = 16;
-  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-  static SF_DEV void Zero(Acc& acc) { wmma::fill_fragment(acc, 0.f); }
-  static SF_DEV void Load(Acc& acc, const float* c, int ldc) {
-    wmma::load_matrix_sync(acc, c, ldc, wmma::mem_row_major);
-  }
-  static SF_DEV void Store(float* c, int ldc, const Acc& acc) {
-    wmma::store_matrix_sync(c, acc, ldc, wmma::mem_row_major);
-  }
   template <bool ACol, bool BCol>
   static SF_DEV void Mma(Acc& acc, const T* a, int lda, const T* b, int ldb) {
     wmma::fragment<wmma::matrix_a, 16, 16, 16, T, WmmaLayout<ACol>> fa;
@@ -82,10 +80,11 @@ struct WmmaBf16 {
 };
 
 // Opting a kernel in to more than 48 KiB of dynamic shared memory is a per-function, per-device
-// attribute. Sets it to the most the device allows, once per device and kernel, so that no call is
-// made while a CUDA graph is being captured (the trainers' warm-up steps run first).
-template <class Kernel>
-cudaError_t OptInSharedMemory(Kernel kernel, int device_smem_limit) {
+// attribute. Sets it to the most the device allows, once per device and kernel (each kernel its
+// own template instance), so that no call is made while a CUDA graph is being captured (the
+// trainers' warm-up steps run first).
+template <auto Kernel>
+cudaError_t OptInSharedMemory(int device_smem_limit) {
   constexpr int kMaxDevices = 64;
   static std::atomic<bool> opted_in[kMaxDevices];
   int device = 0;
@@ -94,9 +93,26 @@ cudaError_t OptInSharedMemory(Kernel kernel, int device_smem_limit) {
   if (device < 0 || device >= kMaxDevices) return cudaErrorInvalidDevice;
   if (opted_in[device].load()) return cudaSuccess;
   err =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_smem_limit);
+      cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_smem_limit);
   if (err == cudaSuccess) opted_in[device].store(true);
   return err;
+}
+
+// Launches Kernel<<<blocks, threads, smem_bytes, stream>>>(args...) after opting it in to
+// `device_smem_limit` bytes of shared memory; false with `why` (naming `what`) on an error.
+template <auto Kernel, class... Args>
+bool LaunchBlocks(int blocks, int threads, size_t smem_bytes, int device_smem_limit,
+                  cudaStream_t stream, const char* what, std::string* why, Args... args) {
+  cudaError_t err = OptInSharedMemory<Kernel>(device_smem_limit);
+  if (err == cudaSuccess) {
+    Kernel<<<blocks, threads, smem_bytes, stream>>>(args...);
+    err = cudaGetLastError();
+  }
+  if (err != cudaSuccess) {
+    if (why != nullptr) *why = std::string(what) + " launch: " + cudaGetErrorString(err);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace sweepfarm::engine::kernels
