@@ -113,9 +113,16 @@ double MaxRelativeParamDifference(const std::vector<torch::Tensor>& a,
 int64_t EstimateTrainingBytesPerModel(const FusedNet& net, const TrainOptions& options) {
   const int64_t elem = options.compute == torch::kFloat32 ? 4 : 2;
   if (options.kernels == TrainOptions::Kernels::kFusedStep) {
-    // Activations stay in shared memory: weights, momentum and this step's indices (evaluation
-    // chunks are bounded by eval_budget_bytes for the whole bundle, inside the 20% kept free).
-    return 2 * 4 * net.ParamsPerModel() + 8 * options.batch_size;
+    // Convolution activations stay in shared memory: weights, gradients, momentum, this step's
+    // indices, and the fully connected layers' inputs and outputs where LibTorch runs them
+    // (lenet; three copies: forward, backward, temporaries). Evaluation chunks are bounded by
+    // eval_budget_bytes for the whole bundle, inside the 20% kept free.
+    int64_t fc = 0;
+    for (const auto& l : net.layers()) {
+      if (l.kind == Layer::kLinear && net.spatial_dims() == 2) fc += l.in + l.out;
+    }
+    return 3 * 4 * net.ParamsPerModel() + 8 * options.batch_size +
+           3 * options.batch_size * fc * 4;
   }
   // Peak use is about 1.5x one forward's activations and patches (measured on an H200: 5.88 MiB
   // per telemetry model in TF32, against 3.9 MiB of forward tensors), plus weights, gradients,
