@@ -36,9 +36,20 @@ echo "== ours: telemetry tf32"
 $B --device "$DEVICE" --workload telemetry --k "$KT" --precision tf32 --epochs $EP \
   --sequential-models 2 --json "$OUT/ours_telemetry_tf32.json" || status=1
 echo "== ours: telemetry tf32, the step kernel (correctness checks of every path first)"
-$B --device "$DEVICE" --check --workload telemetry --k "$KS" --precision tf32 --epochs $EP \
+if ! $B --device "$DEVICE" --check --workload telemetry --k "$KS" --precision tf32 --epochs $EP \
   --kernels step $( [ "$DEVICE" = cuda ] && echo --step-threads 256,512 ) --sequential-models 1 \
-  --json "$OUT/ours_telemetry_tf32_step.json" || status=1
+  --json "$OUT/ours_telemetry_tf32_step.json"; then
+  status=1
+  # First run of the fused kernels on a device: if they fail, leave the diagnosis in the results.
+  if [ "$DEVICE" = cuda ] && command -v compute-sanitizer >/dev/null; then
+    echo "== the fused kernels failed: compute-sanitizer memcheck on small runs"
+    for wl in telemetry lenet; do
+      timeout 60 compute-sanitizer --tool memcheck --print-limit 10 $B --device cuda \
+        --workload $wl --kernels step --k 2 --epochs 1 --train-samples 256 --precision tf32 \
+        --sequential-models 1 --graph 0 2>&1 | tail -25
+    done | tee "$OUT/sanitizer.log"
+  fi
+fi
 echo "== ours: telemetry tf32, patches recomputed in backward (memory comparison)"
 $B --device "$DEVICE" --workload telemetry --k "$KR" --precision tf32 --epochs $EP --recompute 1 \
   --sequential-models 1 --json "$OUT/ours_telemetry_tf32_recompute.json" || status=1
