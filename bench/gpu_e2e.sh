@@ -31,8 +31,11 @@ if [ -f "$HOSTDEPS/sysroot.tar.xz" ]; then
   missing=0
   for f in "$L"/lib*.so.*; do
     so=$(basename "$f")
-    # Only files named by their SONAME (libfoo.so.N), not the fuller versions behind them.
-    [ "$(readelf -d "$f" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = "$so" ] || continue
+    # Only files named by their SONAME (libfoo.so.N), not the fuller versions behind them (without
+    # readelf, all: an extra name on the path is harmless).
+    if command -v readelf >/dev/null; then
+      [ "$(readelf -d "$f" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = "$so" ] || continue
+    fi
     ldconfig -p | grep -q "^[[:space:]]*$so (" && continue
     ln -sf "$f" "$SYS/runtime/$so"
     missing=$((missing + 1))
@@ -46,9 +49,33 @@ if [ -f "$HOSTDEPS/sysroot.tar.xz" ]; then
     -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$L" -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$L")
   export PGBIN=$SYS/usr/lib/postgresql/15/bin
 fi
+# The server refuses to run as root: a postgres user, and runuser (util-linux) or a stand-in.
 if [ "$(id -u)" -eq 0 ] && ! id -u postgres >/dev/null 2>&1; then
-  useradd --system --no-create-home --shell /usr/sbin/nologin postgres || exit 1
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres 2>/dev/null || {
+    echo "postgres:x:998:998::/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+    echo "postgres:x:998:" >>/etc/group
+  }
 fi
+if ! command -v runuser >/dev/null; then
+  mkdir -p "$SYS/shim"
+  cat >"$SYS/shim/runuser" <<'SHIM'
+#!/usr/bin/env python3
+# runuser -u USER -- CMD...: the stand-in deploy/local/pg.sh uses where util-linux is missing.
+import os, pwd, sys
+args = sys.argv[1:]
+user = args[args.index("-u") + 1]
+cmd = args[args.index("--") + 1:]
+pw = pwd.getpwnam(user)
+os.setgroups([])
+os.setgid(pw.pw_gid)
+os.setuid(pw.pw_uid)
+os.execvp(cmd[0], cmd)
+SHIM
+  chmod +x "$SYS/shim/runuser"
+  export PATH=$SYS/shim:$PATH
+fi
+# PostgreSQL reads time zones from /usr/share/zoneinfo; without it only GMT is known.
+[ -e /usr/share/zoneinfo/UTC ] || export TZ=GMT PGTZ=GMT
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 echo "== build (LibTorch at ${TORCH_PREFIX:-system})"
