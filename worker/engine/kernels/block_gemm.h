@@ -18,16 +18,24 @@
 #ifndef SF_DEV
 #error "include host_block.h (host) or wmma_policies.cuh (CUDA) before the kernel bodies"
 #endif
+// SF_CHECK_TILE(ptr, ld, elem_bytes): the host emulation checks every tile it loads or stores
+// against the tensor cores' rules (a 32-byte aligned pointer, a leading dimension of a multiple
+// of 16 bytes), so that a layout the WMMA policies could not load fails on CPUs too.
+#ifndef SF_CHECK_TILE
+#define SF_CHECK_TILE(ptr, ld, elem_bytes)
+#endif
 
 namespace sweepfarm::engine::kernels {
 
 // Products on the SIMT lanes, float32 arithmetic on inputs of type TT (float: exact float32; the
 // host emulation also runs it with a bf16 type): lane l owns row l / 2 and columns (l % 2) * 8 .. +
-// 8 of the warp's 16 x 16 tile.
+// 8 of the warp's 16 x 16 tile. Its inner step is that of the tensor-core policy for the same
+// input type (8 for float, as TF32; 16 for 16-bit types, as bf16), so that the emulation walks
+// the same tiles.
 template <class TT>
 struct Simt {
   using T = TT;
-  static constexpr int kStep = 8;
+  static constexpr int kStep = sizeof(TT) == 2 ? 16 : 8;
   struct Acc {
     float v[8];
   };
@@ -37,15 +45,19 @@ struct Simt {
     for (int i = 0; i < 8; ++i) acc.v[i] = 0.f;
   }
   static SF_DEV void Load(Acc& acc, const float* c, int ldc) {
+    SF_CHECK_TILE(c, ldc, 4);
     const float* row = c + Row() * ldc + Col();
     for (int i = 0; i < 8; ++i) acc.v[i] = row[i];
   }
   static SF_DEV void Store(float* c, int ldc, const Acc& acc) {
+    SF_CHECK_TILE(c, ldc, 4);
     float* row = c + Row() * ldc + Col();
     for (int i = 0; i < 8; ++i) row[i] = acc.v[i];
   }
   template <bool ACol, bool BCol>
   static SF_DEV void Mma(Acc& acc, const T* a, int lda, const T* b, int ldb) {
+    SF_CHECK_TILE(a, lda, sizeof(T));
+    SF_CHECK_TILE(b, ldb, sizeof(T));
     const int r = Row(), c0 = Col();
     for (int k = 0; k < kStep; ++k) {
       const float av = static_cast<float>(ACol ? a[r + k * lda] : a[r * lda + k]);

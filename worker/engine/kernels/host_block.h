@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -112,3 +114,22 @@ inline void SfAtomicAdd(float* p, float v) {
 #ifndef SF_DEV
 #define SF_DEV inline
 #endif
+
+namespace sweepfarm::engine::kernels::host {
+
+// A tile the tensor cores could not load: stops the emulation with the reason.
+[[noreturn]] inline void BadTile(const void* ptr, int ld, int elem_bytes) {
+  std::fprintf(stderr,
+               "fused kernel emulation: a tile at %p (offset %% 32 = %d) with leading dimension "
+               "%d x %d bytes breaks the tensor cores' alignment rules\n",
+               ptr, static_cast<int>(reinterpret_cast<uintptr_t>(ptr) % 32), ld, elem_bytes);
+  std::abort();
+}
+
+}  // namespace sweepfarm::engine::kernels::host
+
+#define SF_CHECK_TILE(ptr, ld, elem_bytes)                                             \
+  do {                                                                                 \
+    if (reinterpret_cast<uintptr_t>(ptr) % 32 != 0 || ((ld) * (elem_bytes)) % 16 != 0) \
+      ::sweepfarm::engine::kernels::host::BadTile(ptr, ld, elem_bytes);                \
+  } while (0)
