@@ -121,8 +121,7 @@ int64_t EstimateTrainingBytesPerModel(const FusedNet& net, const TrainOptions& o
     for (const auto& l : net.layers()) {
       if (l.kind == Layer::kLinear && net.spatial_dims() == 2) fc += l.in + l.out;
     }
-    return 3 * 4 * net.ParamsPerModel() + 8 * options.batch_size +
-           3 * options.batch_size * fc * 4;
+    return 3 * 4 * net.ParamsPerModel() + 8 * options.batch_size + 3 * options.batch_size * fc * 4;
   }
   // Peak use is about 1.5x one forward's activations and patches (measured on an H200: 5.88 MiB
   // per telemetry model in TF32, against 3.9 MiB of forward tensors), plus weights, gradients,
@@ -237,6 +236,55 @@ kernels::Cnn1dPrecision FusedPrecision(const TrainOptions& options) {
 // Shared memory one block of a fused kernel may use (the host emulation: 256 KiB).
 size_t FusedSmemLimit(const torch::Device& device) {
   return device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+}
+
+// The fused kernels' shared-memory layouts for a bundle, or why its shape cannot use them.
+StatusOr<kernels::Cnn1dLayout> Cnn1dLayoutFor(const FusedNet& net, const Dataset& data,
+                                              const TrainOptions& options, int64_t k, int64_t b) {
+  const auto& shape_in = data.sample_shape();
+  if (options.arch.name != "cnn1d" || shape_in.size() != 2) {
+    return InvalidArgumentError(
+        "the fused step kernels support only the cnn1d and lenet architectures");
+  }
+  const auto& layers = net.layers();
+  kernels::Cnn1dShape shape;
+  shape.k = static_cast<int>(k);
+  shape.batch = static_cast<int>(b);
+  shape.t = static_cast<int>(shape_in[0]);
+  shape.cin = static_cast<int>(shape_in[1]);
+  shape.ks = static_cast<int>(layers[0].kernel);
+  shape.c1 = static_cast<int>(layers[0].out);
+  shape.c2 = static_cast<int>(layers[2].out);
+  shape.classes = static_cast<int>(data.num_classes);
+  kernels::Cnn1dLayout layout;
+  std::string why;
+  if (!kernels::MakeCnn1dLayout(shape, FusedPrecision(options), FusedSmemLimit(options.device),
+                                &layout, &why)) {
+    return InvalidArgumentError(why);
+  }
+  return layout;
+}
+
+StatusOr<kernels::LenetConvLayout> LenetLayoutFor(const FusedNet& net, const Dataset& data,
+                                                  const TrainOptions& options, int64_t k,
+                                                  int64_t b) {
+  const auto& shape_in = data.sample_shape();
+  const auto& layers = net.layers();
+  kernels::LenetConvShape shape;
+  shape.k = static_cast<int>(k);
+  shape.batch = static_cast<int>(b);
+  shape.h = static_cast<int>(shape_in[0]);
+  shape.cin = static_cast<int>(shape_in[2]);
+  shape.ks = static_cast<int>(layers[0].kernel);
+  shape.c1 = static_cast<int>(layers[0].out);
+  shape.c2 = static_cast<int>(layers[2].out);
+  kernels::LenetConvLayout layout;
+  std::string why;
+  if (!kernels::MakeLenetConvLayout(shape, FusedPrecision(options), FusedSmemLimit(options.device),
+                                    &layout, &why)) {
+    return InvalidArgumentError(why);
+  }
+  return layout;
 }
 
 // What the LeNet convolution-stack kernels of one training loop need besides the tensors.
@@ -395,54 +443,22 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       (options.kernels == TrainOptions::Kernels::kAuto && device.is_cpu())) {
     conv_kernels = FusedNet::Kernels::kPerModel;
   }
-  // The fused step kernel: one launch per step replaces gather, forward, backward and update.
+  // The fused step kernel (cnn1d: one launch per step replaces gather, forward, backward and
+  // update), or the LeNet convolution kernels (inside the autograd step).
+  const bool lenet_step = fused_step && options.arch.name == "lenet";
+  const kernels::Cnn1dPrecision step_precision = FusedPrecision(options);
   kernels::Cnn1dLayout step_layout;
-  kernels::Cnn1dPrecision step_precision = kernels::Cnn1dPrecision::kFloat32;
   torch::Tensor step_loss;
   LenetConvSetup lenet;
   size_t lenet_first_layer = 0;  // The layer after the convolution stack (the flatten).
-  const bool lenet_step = fused_step && options.arch.name == "lenet";
   if (lenet_step) {
-    const auto& layers = net.layers();
-    kernels::LenetConvShape shape;
-    shape.k = static_cast<int>(K);
-    shape.batch = static_cast<int>(B);
-    shape.h = static_cast<int>(sample_shape[0]);
-    shape.cin = static_cast<int>(sample_shape[2]);
-    shape.ks = static_cast<int>(layers[0].kernel);
-    shape.c1 = static_cast<int>(layers[0].out);
-    shape.c2 = static_cast<int>(layers[2].out);
-    lenet.precision = FusedPrecision(options);
-    std::string why;
-    if (!kernels::MakeLenetConvLayout(shape, lenet.precision, FusedSmemLimit(device), &lenet.layout,
-                                      &why)) {
-      return InvalidArgumentError(why);
-    }
+    SF_ASSIGN_OR_RETURN(lenet.layout, LenetLayoutFor(net, data, options, K, B));
+    lenet.precision = step_precision;
     lenet.threads = options.step_threads;
     lenet.x = X;
-    while (layers[lenet_first_layer].kind != Layer::kFlatten) ++lenet_first_layer;
-  }
-  if (fused_step && !lenet_step) {
-    if (options.arch.name != "cnn1d" || data.sample_shape().size() != 2) {
-      return InvalidArgumentError(
-          "the fused step kernels support only the cnn1d and lenet architectures");
-    }
-    const auto& layers = net.layers();
-    kernels::Cnn1dShape shape;
-    shape.k = static_cast<int>(K);
-    shape.batch = static_cast<int>(B);
-    shape.t = static_cast<int>(sample_shape[0]);
-    shape.cin = static_cast<int>(sample_shape[1]);
-    shape.ks = static_cast<int>(layers[0].kernel);
-    shape.c1 = static_cast<int>(layers[0].out);
-    shape.c2 = static_cast<int>(layers[2].out);
-    shape.classes = static_cast<int>(data.num_classes);
-    step_precision = FusedPrecision(options);
-    std::string why;
-    if (!kernels::MakeCnn1dLayout(shape, step_precision, FusedSmemLimit(device), &step_layout,
-                                  &why)) {
-      return InvalidArgumentError(why);
-    }
+    while (net.layers()[lenet_first_layer].kind != Layer::kFlatten) ++lenet_first_layer;
+  } else if (fused_step) {
+    SF_ASSIGN_OR_RETURN(step_layout, Cnn1dLayoutFor(net, data, options, K, B));
     step_loss = torch::zeros({K}, f32);
   }
   auto fused_train_step = [&]() {
