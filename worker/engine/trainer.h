@@ -34,8 +34,9 @@ struct TrainOptions {
   bool tf32 = true;                             // CUDA float32 matmuls in TF32.
   bool cuda_graph = true;                       // Capture the step and replay it (CUDA only).
   // Convolution formulation; by default batched matmuls on CUDA and per-model kernels on CPUs.
-  // kFusedStep (cnn1d only): the whole step as one kernel, one thread block per model, activations
-  // kept in shared memory (kernels/cnn1d_step.h); on CPUs an emulation of it, for tests only.
+  // kFusedStep: the fused kernels, one thread block per model, activations kept in shared memory:
+  // for cnn1d the whole step as one kernel (kernels/cnn1d_step.h), for lenet the convolution stack
+  // (kernels/lenet_conv.h); on CPUs an emulation of them, for tests only.
   enum class Kernels { kAuto, kBatchedMatmul, kPerModel, kFusedStep } kernels = Kernels::kAuto;
   // Batched-matmul convolutions recompute im2col patches in backward rather than keep them: less
   // memory (H200: 2.44 vs 3.02 MiB per 1-D model in bf16), but slower (1,390 vs 1,516
