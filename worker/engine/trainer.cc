@@ -227,15 +227,15 @@ namespace {
 
 // The fused kernels' arithmetic: bf16 products with bf16 compute, TF32 on CUDA where allowed,
 // else exact float32.
-kernels::Cnn1dPrecision FusedPrecision(const TrainOptions& options) {
-  if (options.compute == torch::kBFloat16) return kernels::Cnn1dPrecision::kBf16;
-  if (options.device.is_cuda() && options.tf32) return kernels::Cnn1dPrecision::kTf32;
-  return kernels::Cnn1dPrecision::kFloat32;
+kernels::Precision FusedPrecision(const TrainOptions& options) {
+  if (options.compute == torch::kBFloat16) return kernels::Precision::kBf16;
+  if (options.device.is_cuda() && options.tf32) return kernels::Precision::kTf32;
+  return kernels::Precision::kFloat32;
 }
 
 // Shared memory one block of a fused kernel may use (the host emulation: 256 KiB).
 size_t FusedSmemLimit(const torch::Device& device) {
-  return device.is_cuda() ? kernels::Cnn1dDeviceSmemLimit() : (256u << 10);
+  return device.is_cuda() ? kernels::DeviceSmemLimit() : (256u << 10);
 }
 
 // The fused kernels' shared-memory layouts for a bundle, or why its shape cannot use them.
@@ -290,8 +290,9 @@ StatusOr<kernels::LenetConvLayout> LenetLayoutFor(const FusedNet& net, const Dat
 // What the LeNet convolution-stack kernels of one training loop need besides the tensors.
 struct LenetConvSetup {
   kernels::LenetConvLayout layout;
-  kernels::Cnn1dPrecision precision = kernels::Cnn1dPrecision::kFloat32;
-  int threads = 0;  // 0: the default (kernels::kCnn1dThreads on CUDA, 64 in the host emulation).
+  kernels::Precision precision = kernels::Precision::kFloat32;
+  int threads =
+      0;  // 0: the default (kernels::kDefaultBlockThreads on CUDA, 64 in the host emulation).
   torch::Tensor x;  // The training images [N, h, h, cin], in the compute type.
 };
 
@@ -308,7 +309,7 @@ void RunLenetConv(const LenetConvSetup& setup, const kernels::LenetConvArgs& arg
 #else
   void* stream = nullptr;
 #endif
-  const int threads = setup.threads > 0 ? setup.threads : kernels::kCnn1dThreads;
+  const int threads = setup.threads > 0 ? setup.threads : kernels::kDefaultBlockThreads;
   if (!kernels::LaunchLenetConv(setup.layout, args, setup.precision, backward, threads, stream,
                                 &why)) {
     throw std::runtime_error(why);
@@ -446,7 +447,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   // The fused step kernel (cnn1d: one launch per step replaces gather, forward, backward and
   // update), or the LeNet convolution kernels (inside the autograd step).
   const bool lenet_step = fused_step && options.arch.name == "lenet";
-  const kernels::Cnn1dPrecision step_precision = FusedPrecision(options);
+  const kernels::Precision step_precision = FusedPrecision(options);
   kernels::Cnn1dLayout step_layout;
   torch::Tensor step_loss;
   LenetConvSetup lenet;
@@ -486,7 +487,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
 #else
       void* stream = nullptr;
 #endif
-      const int threads = options.step_threads > 0 ? options.step_threads : kernels::kCnn1dThreads;
+      const int threads =
+          options.step_threads > 0 ? options.step_threads : kernels::kDefaultBlockThreads;
       if (!kernels::LaunchCnn1dStep(step_layout, args, step_precision, threads, stream, &why)) {
         throw std::runtime_error(why);
       }

@@ -42,8 +42,8 @@ struct TrainOptions {
   // memory (H200: 2.44 vs 3.02 MiB per 1-D model in bf16), but slower (1,390 vs 1,516
   // model-epochs/s at K=4096 bf16; LeNet 25 vs 34), so off unless memory is what limits the bundle.
   bool recompute_patches = false;
-  // Threads per block of the fused step kernel (0: kernels::kCnn1dThreads on CUDA, 64 in the host
-  // emulation); a multiple of 32, at most 512.
+  // Threads per block of the fused step kernel (0: kernels::kDefaultBlockThreads on CUDA, 64 in the
+  // host emulation); a multiple of 32, at most 512.
   int step_threads = 0;
   bool keep_predictions =
       false;  // Return each evaluation's class probabilities (EvalPoint::probs).

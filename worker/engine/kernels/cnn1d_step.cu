@@ -10,49 +10,21 @@ namespace sweepfarm::engine::kernels {
 namespace {
 
 template <class P>
-__global__ void __launch_bounds__(kCnn1dMaxThreads, 1)
+__global__ void __launch_bounds__(kMaxBlockThreads, 1)
     Cnn1dStepKernel(const Cnn1dLayout layout, const Cnn1dStepArgs args) {
   extern __shared__ __align__(128) char smem[];
   Cnn1dStepBody<P>(layout, args, smem, blockIdx.x);
 }
 
-template <class P>
-bool Launch(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads, cudaStream_t stream,
-            std::string* why) {
-  return LaunchBlocks<Cnn1dStepKernel<P>>(layout.shape.k, threads, layout.bytes,
-                                          static_cast<int>(Cnn1dDeviceSmemLimit()), stream,
-                                          "fused cnn1d kernel", why, layout, args);
-}
-
 }  // namespace
 
-size_t Cnn1dDeviceSmemLimit() {
-  int device = 0, bytes = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return 0;
-  if (cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-      cudaSuccess) {
-    return 0;
-  }
-  return static_cast<size_t>(bytes);
-}
-
-bool LaunchCnn1dStep(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, Cnn1dPrecision precision,
+bool LaunchCnn1dStep(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, Precision precision,
                      int threads, void* stream, std::string* why) {
-  if (threads < 32 || threads > kCnn1dMaxThreads || threads % 32 != 0) {
-    if (why != nullptr)
-      *why = "fused cnn1d kernel: threads per block must be a multiple of 32 up to 512";
-    return false;
-  }
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (precision) {
-    case Cnn1dPrecision::kTf32:
-      return Launch<WmmaTf32>(layout, args, threads, s, why);
-    case Cnn1dPrecision::kBf16:
-      return Launch<WmmaBf16>(layout, args, threads, s, why);
-    case Cnn1dPrecision::kFloat32:
-      break;
-  }
-  return Launch<SimtF32>(layout, args, threads, s, why);
+  return WithPolicy(precision, [&](auto policy) {
+    return LaunchBlocks<Cnn1dStepKernel<decltype(policy)>>(layout.shape.k, threads, layout.bytes,
+                                                           static_cast<cudaStream_t>(stream),
+                                                           "fused cnn1d kernel", why, layout, args);
+  });
 }
 
 }  // namespace sweepfarm::engine::kernels

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "worker/engine/kernels/fused.h"
+
 namespace sweepfarm::engine::kernels {
 
 // Shapes of one bundle. The network is the engine's cnn1d (architecture.h): input [T, Cin]
@@ -26,8 +28,6 @@ struct Cnn1dShape {
   int c1 = 0, c2 = 0;
   int classes = 0;
 };
-
-enum class Cnn1dPrecision { kFloat32, kTf32, kBf16 };
 
 // Where everything lives in one block's shared memory, computed on the host (MakeCnn1dLayout).
 struct Cnn1dLayout {
@@ -46,14 +46,14 @@ struct Cnn1dLayout {
 // Builds the layout, or says why this shape cannot run on the fused kernel (then the caller uses
 // the batched-matmul path): channel counts must be multiples of 16, Cin * ks a multiple of 16,
 // T a multiple of 4, at most 16 classes, and everything must fit in `smem_limit` bytes.
-bool MakeCnn1dLayout(const Cnn1dShape& shape, Cnn1dPrecision precision, size_t smem_limit,
+bool MakeCnn1dLayout(const Cnn1dShape& shape, Precision precision, size_t smem_limit,
                      Cnn1dLayout* layout, std::string* why);
 
 // Device pointers (or host pointers for the emulation). Parameters are the engine's fused layout:
 // w1 [K, Cin*ks, C1] with rows in (channel, tap) order, b1 [K, C1], w2 [K, C1*ks, C2], b2 [K, C2],
 // wf [K, C2, classes], bf [K, classes]; all float32, contiguous.
 struct Cnn1dStepArgs {
-  const void* x = nullptr;       // [N, T, Cin]: float32, or bf16 with Cnn1dPrecision::kBf16.
+  const void* x = nullptr;       // [N, T, Cin]: float32, or bf16 with Precision::kBf16.
   const int64_t* y = nullptr;    // [N] class labels.
   const int64_t* idx = nullptr;  // [K, batch] sample indices of this step.
   float* w[6] = {};              // w1, b1, w2, b2, wf, bf.
@@ -67,18 +67,10 @@ struct Cnn1dStepArgs {
 // products on float32 or (layout.elem == 2) bf16 inputs.
 void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, int threads = 64);
 
-// Threads per block of the CUDA kernel: the default, and the most a launch may ask for (the
-// kernel is compiled for it: at most 128 registers per thread).
-constexpr int kCnn1dThreads = 256;
-constexpr int kCnn1dMaxThreads = 512;
-
-// Largest dynamic shared memory one block may use on the current CUDA device (0 without CUDA).
-size_t Cnn1dDeviceSmemLimit();
-
 // Enqueues one step for all K models on `stream` (a cudaStream_t), `threads` (a multiple of 32, at
-// most kCnn1dMaxThreads) per block. Returns false, with `why`, on a launch error. Only in builds
+// most kMaxBlockThreads) per block. Returns false, with `why`, on a launch error. Only in builds
 // with CUDA kernels (SWEEPFARM_WITH_CUDA_KERNELS).
-bool LaunchCnn1dStep(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, Cnn1dPrecision precision,
+bool LaunchCnn1dStep(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, Precision precision,
                      int threads, void* stream, std::string* why);
 
 }  // namespace sweepfarm::engine::kernels

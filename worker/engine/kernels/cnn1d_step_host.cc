@@ -17,8 +17,8 @@ namespace sweepfarm::engine::kernels {
 using host::Align;
 using host::RoundUp;
 
-bool MakeCnn1dLayout(const Cnn1dShape& sh, Cnn1dPrecision precision, size_t smem_limit,
-                     Cnn1dLayout* out, std::string* why) {
+bool MakeCnn1dLayout(const Cnn1dShape& sh, Precision precision, size_t smem_limit, Cnn1dLayout* out,
+                     std::string* why) {
   auto fail = [&](const std::string& m) {
     if (why != nullptr) *why = "fused cnn1d kernel: " + m;
     return false;
@@ -35,8 +35,8 @@ bool MakeCnn1dLayout(const Cnn1dShape& sh, Cnn1dPrecision precision, size_t smem
   L.t1p = L.t1 / 2;
   L.t2 = L.t1p - sh.ks + 1;
   if (sh.ks < 1 || L.t1 < 2 || L.t2 < 1) return fail("series too short for the kernel size");
-  L.elem = precision == Cnn1dPrecision::kBf16 ? 2 : 4;
-  L.alias = precision != Cnn1dPrecision::kBf16;
+  L.elem = precision == Precision::kBf16 ? 2 : 4;
+  L.alias = precision != Precision::kBf16;
   for (int s : {8, 4, 2, 1}) {
     if (sh.batch % s != 0) continue;
     const int q = 16 / std::gcd(s, 16);
@@ -86,15 +86,5 @@ void RunCnn1dStepOnHost(const Cnn1dLayout& layout, const Cnn1dStepArgs& args, in
     }
   });
 }
-
-#ifndef SWEEPFARM_WITH_CUDA_KERNELS
-size_t Cnn1dDeviceSmemLimit() { return 0; }
-
-bool LaunchCnn1dStep(const Cnn1dLayout&, const Cnn1dStepArgs&, Cnn1dPrecision, int, void*,
-                     std::string* why) {
-  if (why != nullptr) *why = "this build has no CUDA kernels";
-  return false;
-}
-#endif
 
 }  // namespace sweepfarm::engine::kernels

@@ -25,7 +25,7 @@ Cnn1dShape Telemetry() {
 }
 
 TEST(Cnn1dStepLayoutTest, TelemetryModelFitsOneHopperBlock) {
-  for (auto precision : {Cnn1dPrecision::kFloat32, Cnn1dPrecision::kTf32, Cnn1dPrecision::kBf16}) {
+  for (auto precision : {Precision::kFloat32, Precision::kTf32, Precision::kBf16}) {
     Cnn1dLayout l;
     std::string why;
     ASSERT_TRUE(MakeCnn1dLayout(Telemetry(), precision, kHopperSmem, &l, &why)) << why;
@@ -43,15 +43,15 @@ TEST(Cnn1dStepLayoutTest, TelemetryModelFitsOneHopperBlock) {
       EXPECT_EQ(off % 128, 0u);
     }
     EXPECT_EQ(l.do2 % 32, 0u);
-    EXPECT_EQ(l.alias, precision != Cnn1dPrecision::kBf16);
+    EXPECT_EQ(l.alias, precision != Precision::kBf16);
   }
 }
 
 TEST(Cnn1dStepLayoutTest, SmallerChunksWhenSharedMemoryIsShort) {
   Cnn1dLayout big, small;
-  ASSERT_TRUE(MakeCnn1dLayout(Telemetry(), Cnn1dPrecision::kTf32, 1 << 20, &big, nullptr));
+  ASSERT_TRUE(MakeCnn1dLayout(Telemetry(), Precision::kTf32, 1 << 20, &big, nullptr));
   EXPECT_EQ(big.s, 8);
-  ASSERT_TRUE(MakeCnn1dLayout(Telemetry(), Cnn1dPrecision::kTf32, 160 << 10, &small, nullptr));
+  ASSERT_TRUE(MakeCnn1dLayout(Telemetry(), Precision::kTf32, 160 << 10, &small, nullptr));
   EXPECT_LT(small.s, 4);
   EXPECT_LE(small.bytes, 160u << 10);
 }
@@ -60,7 +60,7 @@ TEST(Cnn1dStepLayoutTest, RefusesShapesItCannotRunWithTheReason) {
   auto refuse = [](Cnn1dShape s, size_t smem, const std::string& part) {
     Cnn1dLayout l;
     std::string why;
-    EXPECT_FALSE(MakeCnn1dLayout(s, Cnn1dPrecision::kTf32, smem, &l, &why));
+    EXPECT_FALSE(MakeCnn1dLayout(s, Precision::kTf32, smem, &l, &why));
     EXPECT_NE(why.find(part), std::string::npos) << why;
   };
   Cnn1dShape s = Telemetry();
@@ -89,7 +89,7 @@ TEST(LenetConvLayoutTest, LenetFitsOneHopperBlock) {
   s.ks = 5;
   s.c1 = 6;
   s.c2 = 16;
-  for (auto precision : {Cnn1dPrecision::kTf32, Cnn1dPrecision::kBf16}) {
+  for (auto precision : {Precision::kTf32, Precision::kBf16}) {
     LenetConvLayout l;
     std::string why;
     ASSERT_TRUE(MakeLenetConvLayout(s, precision, kHopperSmem, &l, &why)) << why;
@@ -111,7 +111,7 @@ TEST(LenetConvLayoutTest, LenetFitsOneHopperBlock) {
   s.c2 = 24;
   LenetConvLayout l;
   std::string why;
-  EXPECT_FALSE(MakeLenetConvLayout(s, Cnn1dPrecision::kTf32, kHopperSmem, &l, &why));
+  EXPECT_FALSE(MakeLenetConvLayout(s, Precision::kTf32, kHopperSmem, &l, &why));
   EXPECT_NE(why.find("multiple of 16"), std::string::npos) << why;
 }
 

@@ -9,40 +9,21 @@ namespace sweepfarm::engine::kernels {
 namespace {
 
 template <class P>
-__global__ void __launch_bounds__(kCnn1dMaxThreads, 1)
+__global__ void __launch_bounds__(kMaxBlockThreads, 1)
     LenetConvKernel(const LenetConvLayout layout, const LenetConvArgs args, bool backward) {
   extern __shared__ __align__(128) char smem[];
   LenetConvBody<P>(layout, args, smem, blockIdx.x, backward);
 }
 
-template <class P>
-bool Launch(const LenetConvLayout& layout, const LenetConvArgs& args, bool backward, int threads,
-            cudaStream_t stream, std::string* why) {
-  return LaunchBlocks<LenetConvKernel<P>>(layout.shape.k, threads, layout.bytes,
-                                          static_cast<int>(Cnn1dDeviceSmemLimit()), stream,
-                                          "fused lenet kernel", why, layout, args, backward);
-}
-
 }  // namespace
 
-bool LaunchLenetConv(const LenetConvLayout& layout, const LenetConvArgs& args,
-                     Cnn1dPrecision precision, bool backward, int threads, void* stream,
-                     std::string* why) {
-  if (threads < 32 || threads > kCnn1dMaxThreads || threads % 32 != 0) {
-    if (why != nullptr)
-      *why = "fused lenet kernel: threads per block must be a multiple of 32 up to 512";
-    return false;
-  }
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (precision) {
-    case Cnn1dPrecision::kTf32:
-      return Launch<WmmaTf32>(layout, args, backward, threads, s, why);
-    case Cnn1dPrecision::kBf16:
-      return Launch<WmmaBf16>(layout, args, backward, threads, s, why);
-    case Cnn1dPrecision::kFloat32:
-      break;
-  }
-  return Launch<SimtF32>(layout, args, backward, threads, s, why);
+bool LaunchLenetConv(const LenetConvLayout& layout, const LenetConvArgs& args, Precision precision,
+                     bool backward, int threads, void* stream, std::string* why) {
+  return WithPolicy(precision, [&](auto policy) {
+    return LaunchBlocks<LenetConvKernel<decltype(policy)>>(
+        layout.shape.k, threads, layout.bytes, static_cast<cudaStream_t>(stream),
+        "fused lenet kernel", why, layout, args, backward);
+  });
 }
 
 }  // namespace sweepfarm::engine::kernels

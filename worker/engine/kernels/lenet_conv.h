@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "worker/engine/kernels/cnn1d_step.h"  // Cnn1dPrecision (shared by the kernels).
+#include "worker/engine/kernels/fused.h"
 
 namespace sweepfarm::engine::kernels {
 
@@ -46,13 +46,13 @@ struct LenetConvLayout {
 
 // Builds the layout or says why the shape cannot run: c2 a multiple of 16, c1 and cin * ks * ks
 // at most 64, and everything in `smem_limit` bytes.
-bool MakeLenetConvLayout(const LenetConvShape& shape, Cnn1dPrecision precision, size_t smem_limit,
+bool MakeLenetConvLayout(const LenetConvShape& shape, Precision precision, size_t smem_limit,
                          LenetConvLayout* layout, std::string* why);
 
 // Parameters in the engine's fused layout: w1 [K, cin*ks*ks, c1] (rows in (channel, row, column)
 // order), b1 [K, c1], w2 [K, c1*ks*ks, c2], b2 [K, c2]; float32, contiguous.
 struct LenetConvArgs {
-  const void* x = nullptr;       // [N, h, h, cin]: float32, or bf16 with Cnn1dPrecision::kBf16.
+  const void* x = nullptr;       // [N, h, h, cin]: float32, or bf16 with Precision::kBf16.
   const int64_t* idx = nullptr;  // [K, batch] sample indices.
   const float* w1 = nullptr;
   const float* b1 = nullptr;
@@ -69,8 +69,7 @@ struct LenetConvArgs {
 void RunLenetConvOnHost(const LenetConvLayout& layout, const LenetConvArgs& args, bool backward,
                         int threads = 64);
 
-bool LaunchLenetConv(const LenetConvLayout& layout, const LenetConvArgs& args,
-                     Cnn1dPrecision precision, bool backward, int threads, void* stream,
-                     std::string* why);
+bool LaunchLenetConv(const LenetConvLayout& layout, const LenetConvArgs& args, Precision precision,
+                     bool backward, int threads, void* stream, std::string* why);
 
 }  // namespace sweepfarm::engine::kernels

@@ -13,7 +13,7 @@ namespace sweepfarm::engine::kernels {
 using host::Align;
 using host::RoundUp;
 
-bool MakeLenetConvLayout(const LenetConvShape& sh, Cnn1dPrecision precision, size_t smem_limit,
+bool MakeLenetConvLayout(const LenetConvShape& sh, Precision precision, size_t smem_limit,
                          LenetConvLayout* out, std::string* why) {
   auto fail = [&](const std::string& m) {
     if (why != nullptr) *why = "fused lenet kernel: " + m;
@@ -39,8 +39,8 @@ bool MakeLenetConvLayout(const LenetConvShape& sh, Cnn1dPrecision precision, siz
   L.rows_dp1 = RoundUp(L.p1 * L.p1, 16);
   L.front2 = (sh.ks - 1) * L.p1 + sh.ks - 1;
   L.rows_do2 = std::max(L.rows_dp1, L.m2);
-  L.elem = precision == Cnn1dPrecision::kBf16 ? 2 : 4;
-  L.alias = precision != Cnn1dPrecision::kBf16;
+  L.elem = precision == Precision::kBf16 ? 2 : 4;
+  L.alias = precision != Precision::kBf16;
   const size_t e = L.elem;
   size_t at = 0;
   auto take = [&](size_t bytes) {
@@ -84,13 +84,5 @@ void RunLenetConvOnHost(const LenetConvLayout& layout, const LenetConvArgs& args
     }
   });
 }
-
-#ifndef SWEEPFARM_WITH_CUDA_KERNELS
-bool LaunchLenetConv(const LenetConvLayout&, const LenetConvArgs&, Cnn1dPrecision, bool, int, void*,
-                     std::string* why) {
-  if (why != nullptr) *why = "this build has no CUDA kernels";
-  return false;
-}
-#endif
 
 }  // namespace sweepfarm::engine::kernels

@@ -10,6 +10,8 @@
 #include <string>
 #include <type_traits>
 
+#include "worker/engine/kernels/fused.h"
+
 namespace sweepfarm::engine::kernels {
 
 __device__ __forceinline__ int SfThread() { return threadIdx.x; }
@@ -80,11 +82,11 @@ struct WmmaBf16 : WmmaAccumulator<16> {
 };
 
 // Opting a kernel in to more than 48 KiB of dynamic shared memory is a per-function, per-device
-// attribute. Sets it to the most the device allows, once per device and kernel (each kernel its
-// own template instance), so that no call is made while a CUDA graph is being captured (the
-// trainers' warm-up steps run first).
+// attribute. Sets it to the most the device allows (DeviceSmemLimit, asked only then), once per
+// device and kernel (each kernel its own template instance), so that no call is made while a CUDA
+// graph is being captured (the trainers' warm-up steps run first).
 template <auto Kernel>
-cudaError_t OptInSharedMemory(int device_smem_limit) {
+cudaError_t OptInSharedMemory() {
   constexpr int kMaxDevices = 64;
   static std::atomic<bool> opted_in[kMaxDevices];
   int device = 0;
@@ -92,18 +94,25 @@ cudaError_t OptInSharedMemory(int device_smem_limit) {
   if (err != cudaSuccess) return err;
   if (device < 0 || device >= kMaxDevices) return cudaErrorInvalidDevice;
   if (opted_in[device].load()) return cudaSuccess;
-  err =
-      cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_smem_limit);
+  err = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(DeviceSmemLimit()));
   if (err == cudaSuccess) opted_in[device].store(true);
   return err;
 }
 
-// Launches Kernel<<<blocks, threads, smem_bytes, stream>>>(args...) after opting it in to
-// `device_smem_limit` bytes of shared memory; false with `why` (naming `what`) on an error.
+// Launches Kernel<<<blocks, threads, smem_bytes, stream>>>(args...) after opting it in to large
+// shared memory; false with `why` (naming `what`) on bad threads or a launch error.
 template <auto Kernel, class... Args>
-bool LaunchBlocks(int blocks, int threads, size_t smem_bytes, int device_smem_limit,
-                  cudaStream_t stream, const char* what, std::string* why, Args... args) {
-  cudaError_t err = OptInSharedMemory<Kernel>(device_smem_limit);
+bool LaunchBlocks(int blocks, int threads, size_t smem_bytes, cudaStream_t stream, const char* what,
+                  std::string* why, Args... args) {
+  if (threads < 32 || threads > kMaxBlockThreads || threads % 32 != 0) {
+    if (why != nullptr) {
+      *why = std::string(what) + ": threads per block must be a multiple of 32 up to " +
+             std::to_string(kMaxBlockThreads);
+    }
+    return false;
+  }
+  cudaError_t err = OptInSharedMemory<Kernel>();
   if (err == cudaSuccess) {
     Kernel<<<blocks, threads, smem_bytes, stream>>>(args...);
     err = cudaGetLastError();
@@ -113,6 +122,20 @@ bool LaunchBlocks(int blocks, int threads, size_t smem_bytes, int device_smem_li
     return false;
   }
   return true;
+}
+
+// Calls fn(P{}) with the product policy P of `precision`.
+template <class Fn>
+bool WithPolicy(Precision precision, Fn fn) {
+  switch (precision) {
+    case Precision::kTf32:
+      return fn(WmmaTf32{});
+    case Precision::kBf16:
+      return fn(WmmaBf16{});
+    case Precision::kFloat32:
+      break;
+  }
+  return fn(SimtF32{});
 }
 
 }  // namespace sweepfarm::engine::kernels
