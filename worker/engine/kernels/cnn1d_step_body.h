@@ -12,6 +12,14 @@ namespace sweepfarm::engine::kernels {
 
 constexpr int kCnn1dMaxClasses = 16;
 
+// Where element i of a convolution weight's shared-memory copy ([ks*cin][cout], rows (tap,
+// channel), as patches are laid out) sits in the engine's fused layout ([cin*ks][cout], rows
+// (channel, tap)).
+SF_DEV int FusedConvOffset(int i, int cin, int cout, int ks) {
+  const int j = i / cout, o = i % cout, tap = j / cin, c = j % cin;
+  return (c * ks + tap) * cout + o;
+}
+
 template <class P>
 SF_DEV void Cnn1dStepBody(const Cnn1dLayout& L, const Cnn1dStepArgs& A, char* smem, int model) {
   using T = typename P::T;
@@ -57,13 +65,11 @@ SF_DEV void Cnn1dStepBody(const Cnn1dLayout& L, const Cnn1dStepArgs& A, char* sm
 
   // Weights into shared memory, reordered so that patch rows (tap, channel) meet weight rows.
   for (int i = tid; i < n1; i += nth) {
-    const int j = i / C1, o = i % C1, tap = j / Cin, c = j % Cin;
-    w1s[i] = P::ToT(gw1[(c * ks + tap) * C1 + o]);
+    w1s[i] = P::ToT(gw1[FusedConvOffset(i, Cin, C1, ks)]);
     dw1[i] = 0.f;
   }
   for (int i = tid; i < n2; i += nth) {
-    const int j = i / C2, o = i % C2, tap = j / C1, c = j % C1;
-    w2s[i] = P::ToT(gw2[(c * ks + tap) * C2 + o]);
+    w2s[i] = P::ToT(gw2[FusedConvOffset(i, C1, C2, ks)]);
     dw2[i] = 0.f;
   }
   for (int i = tid; i < C1; i += nth) b1[i] = gb1[i], db1[i] = 0.f;
@@ -244,33 +250,21 @@ SF_DEV void Cnn1dStepBody(const Cnn1dLayout& L, const Cnn1dStepArgs& A, char* sm
       *w -= g * lr;
     }
   };
-  auto vptr = [&](int i, size_t off) { return A.v[i] != nullptr ? A.v[i] + off : nullptr; };
-  for (int i = tid; i < n1; i += nth) {
-    const int j = i / C1, o = i % C1, tap = j / Cin, c = j % Cin;
-    const size_t g = static_cast<size_t>(model) * n1 + (c * ks + tap) * C1 + o;
-    update(A.w[0] + g, vptr(0, g), dw1[i]);
-  }
-  for (int i = tid; i < n2; i += nth) {
-    const int j = i / C2, o = i % C2, tap = j / C1, c = j % C1;
-    const size_t g = static_cast<size_t>(model) * n2 + (c * ks + tap) * C2 + o;
-    update(A.w[2] + g, vptr(2, g), dw2[i]);
-  }
-  for (int i = tid; i < C1; i += nth) {
-    const size_t g = static_cast<size_t>(model) * C1 + i;
-    update(A.w[1] + g, vptr(1, g), db1[i]);
-  }
-  for (int i = tid; i < C2; i += nth) {
-    const size_t g = static_cast<size_t>(model) * C2 + i;
-    update(A.w[3] + g, vptr(3, g), db2[i]);
-  }
-  for (int i = tid; i < nf; i += nth) {
-    const size_t g = static_cast<size_t>(model) * nf + i;
-    update(A.w[4] + g, vptr(4, g), dwf[i]);
-  }
-  for (int i = tid; i < NC; i += nth) {
-    const size_t g = static_cast<size_t>(model) * NC + i;
-    update(A.w[5] + g, vptr(5, g), dbf[i]);
-  }
+  // Parameter p (n elements per model) from its gradient in shared memory; cin > 0 marks a
+  // convolution weight, whose shared copy has rows (tap, channel).
+  auto update_param = [&](int p, int n, const float* grad, int cin, int cout) {
+    for (int i = tid; i < n; i += nth) {
+      const size_t g =
+          static_cast<size_t>(model) * n + (cin > 0 ? FusedConvOffset(i, cin, cout, ks) : i);
+      update(A.w[p] + g, A.v[p] != nullptr ? A.v[p] + g : nullptr, grad[i]);
+    }
+  };
+  update_param(0, n1, dw1, Cin, C1);
+  update_param(1, C1, db1, 0, 0);
+  update_param(2, n2, dw2, C1, C2);
+  update_param(3, C2, db2, 0, 0);
+  update_param(4, nf, dwf, 0, 0);
+  update_param(5, NC, dbf, 0, 0);
   if (tid == 0) A.loss[model] = *loss_acc / static_cast<float>(B);
 }
 
