@@ -291,29 +291,39 @@ StatusOr<kernels::LenetConvLayout> LenetLayoutFor(const FusedNet& net, const Dat
 struct LenetConvSetup {
   kernels::LenetConvLayout layout;
   kernels::Precision precision = kernels::Precision::kFloat32;
-  int threads =
-      0;  // 0: the default (kernels::kDefaultBlockThreads on CUDA, 64 in the host emulation).
+  int threads = 0;  // Per block; 0: the default (RunFused).
   torch::Tensor x;  // The training images [N, h, h, cin], in the compute type.
 };
 
-void RunLenetConv(const LenetConvSetup& setup, const kernels::LenetConvArgs& args, bool backward,
-                  const torch::Device& device) {
+// Runs one call of a fused kernel: its host emulation on CPUs (host(threads)), else its CUDA launch
+// on the current stream (launch(threads, stream, &why)); `threads` per block, 0 for the default.
+// Throws what a launch reports.
+template <class Host, class Launch>
+void RunFused(const torch::Device& device, int threads, Host host, Launch launch) {
   if (device.is_cpu()) {
-    kernels::RunLenetConvOnHost(setup.layout, args, backward,
-                                setup.threads > 0 ? setup.threads : 64);
+    host(threads > 0 ? threads : 64);
     return;
   }
-  std::string why;
 #ifdef SWEEPFARM_WITH_CUDA
   void* stream = c10::cuda::getCurrentCUDAStream().stream();
 #else
   void* stream = nullptr;
 #endif
-  const int threads = setup.threads > 0 ? setup.threads : kernels::kDefaultBlockThreads;
-  if (!kernels::LaunchLenetConv(setup.layout, args, setup.precision, backward, threads, stream,
-                                &why)) {
+  std::string why;
+  if (!launch(threads > 0 ? threads : kernels::kDefaultBlockThreads, stream, &why)) {
     throw std::runtime_error(why);
   }
+}
+
+void RunLenetConv(const LenetConvSetup& setup, const kernels::LenetConvArgs& args, bool backward,
+                  const torch::Device& device) {
+  RunFused(
+      device, setup.threads,
+      [&](int threads) { kernels::RunLenetConvOnHost(setup.layout, args, backward, threads); },
+      [&](int threads, void* stream, std::string* why) {
+        return kernels::LaunchLenetConv(setup.layout, args, setup.precision, backward, threads,
+                                        stream, why);
+      });
 }
 
 // The pooled features [K, B, F] of the LeNet convolution stack for the samples `idx` [K, B], with
@@ -477,22 +487,12 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     args.lr = lr_now.data_ptr<float>();
     args.momentum = static_cast<float>(options.momentum);
     args.loss = step_loss.data_ptr<float>();
-    if (device.is_cpu()) {
-      kernels::RunCnn1dStepOnHost(step_layout, args,
-                                  options.step_threads > 0 ? options.step_threads : 64);
-    } else {
-      std::string why;
-#ifdef SWEEPFARM_WITH_CUDA
-      void* stream = c10::cuda::getCurrentCUDAStream().stream();
-#else
-      void* stream = nullptr;
-#endif
-      const int threads =
-          options.step_threads > 0 ? options.step_threads : kernels::kDefaultBlockThreads;
-      if (!kernels::LaunchCnn1dStep(step_layout, args, step_precision, threads, stream, &why)) {
-        throw std::runtime_error(why);
-      }
-    }
+    RunFused(
+        device, options.step_threads,
+        [&](int threads) { kernels::RunCnn1dStepOnHost(step_layout, args, threads); },
+        [&](int threads, void* stream, std::string* why) {
+          return kernels::LaunchCnn1dStep(step_layout, args, step_precision, threads, stream, why);
+        });
     torch::NoGradGuard no_grad;
     torch::Tensor fresh = torch::remainder(step, spe).eq(0);
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
