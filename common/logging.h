@@ -27,9 +27,20 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+namespace internal {
+// Turns the stream expression into void, so that both branches of SF_LOG's ?: have one type.
+// & binds more loosely than <<, so it applies to the whole chain.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace internal
+
 }  // namespace sweepfarm
 
-#define SF_LOG(level)                                              \
-  if (!::sweepfarm::LogEnabled(::sweepfarm::LogLevel::k##level)) { \
-  } else                                                           \
-    ::sweepfarm::LogMessage(::sweepfarm::LogLevel::k##level, __FILE__, __LINE__).stream()
+// An expression, not an if statement, so that `if (x) SF_LOG(Info) << ...; else ...` parses as
+// written. The operands of << are evaluated only when the level is enabled.
+#define SF_LOG(level)                                       \
+  !::sweepfarm::LogEnabled(::sweepfarm::LogLevel::k##level) \
+      ? (void)0                                             \
+      : ::sweepfarm::internal::LogVoidify() &               \
+            ::sweepfarm::LogMessage(::sweepfarm::LogLevel::k##level, __FILE__, __LINE__).stream()

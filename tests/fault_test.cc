@@ -343,6 +343,7 @@ class NetworkPartitionTest : public FaultTest {
     }
   }
   void TearDown() override {
+    FaultTest::TearDown();  // Stops the processes first, some of which run in the namespaces.
     for (int i = 1; i <= made_; ++i) {
       std::string out;
       RunCommand({"/usr/sbin/ip", "netns", "del", Ns(i)}, &out);
@@ -381,9 +382,15 @@ TEST_F(NetworkPartitionTest, CutWorkersTrialsRunElsewhere) {
     workers.push_back(&farm_->processes().back());
   }
   int64_t id = Submit("127.0.0.1:" + std::to_string(port), SweepOf(std::min(Trials(), 200)));
+  // Cut worker 1's link while it holds leases (its host is HOSTNAME:PID; `ip netns exec` keeps
+  // the pid): cutting it between leases, or before it registered, would test nothing.
+  const std::string holds_leases =
+      "SELECT count(*) FROM trials t JOIN workers w ON w.id = t.worker_id WHERE t.state = "
+      "'running' AND w.host LIKE '%:" +
+      std::to_string(workers[0]->pid()) + "'";
   bool cut = false;
-  RunUntilDone(id, 1.5, [&] {
-    if (cut) return;
+  RunUntilDone(id, 0.05, [&] {
+    if (cut || farm_->Count(holds_leases) == 0) return;
     cut = true;
     int64_t before = Accepted();
     std::string out, err;

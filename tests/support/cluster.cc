@@ -1,6 +1,7 @@
 #include "tests/support/cluster.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <pqxx/pqxx>
 
 #include "tests/support/process.h"
@@ -8,7 +9,8 @@
 namespace sweepfarm::testing {
 
 std::string MakeTempDir(const std::string& prefix) {
-  std::string tmpl = "/tmp/" + prefix + ".XXXXXX";
+  const char* base = std::getenv("SWEEPFARM_TEST_TMPDIR");
+  std::string tmpl = std::string(base != nullptr && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
   char* dir = mkdtemp(tmpl.data());
   return dir ? dir : "/tmp";
 }
@@ -39,6 +41,8 @@ TestDatabase::~TestDatabase() {
   RunCommand(
       {"/bin/bash", std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/pg.sh", "stop", run_dir_},
       &out);
+  std::error_code ec;
+  std::filesystem::remove_all(run_dir_, ec);
 }
 
 bool TestDatabase::CrashRestart() {

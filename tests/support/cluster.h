@@ -26,7 +26,8 @@ class TestDatabase {
   bool private_ = false;
 };
 
-// A fresh directory for one test's files (logs, address files).
+// A fresh directory for one test's files (logs, address files), under $SWEEPFARM_TEST_TMPDIR if
+// set, else /tmp.
 std::string MakeTempDir(const std::string& prefix);
 
 }  // namespace sweepfarm::testing

@@ -59,7 +59,27 @@ Process& Farm::StartWorker(const std::string& addr, const std::string& name,
 int Farm::Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err) {
   std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, out, err);
+  int rc = RunCommand(argv, out, err);
+  // A command that waits on the farm (watch, nightly) times out when its processes died: say
+  // which, so the failure names the crash rather than the wait.
+  if (rc != 0 && err != nullptr) *err += ExitedProcesses();
+  return rc;
+}
+
+std::string Farm::ExitedProcesses() {
+  std::string report;
+  for (Process& p : procs_) {
+    p.Wait(0);
+    if (p.running() || p.exit_code() < 0) continue;
+    std::ifstream in(p.log_path());
+    std::string line, last;
+    while (std::getline(in, line)) {
+      if (!line.empty()) last = line;
+    }
+    report += "\n" + p.log_path() + ": exited with code " + std::to_string(p.exit_code()) +
+              "; last line: " + last;
+  }
+  return report;
 }
 
 int Farm::Predict(const std::vector<std::string>& args, std::string* out, std::string* err) {

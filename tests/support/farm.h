@@ -23,6 +23,7 @@ class Farm {
   Process& coordinator() { return procs_[coordinator_index_]; }
   Process& StartWorker(const std::string& addr, const std::string& name,
                        const std::vector<std::string>& extra_flags);
+  // Runs sweepctl; when it fails, `err` also lists the farm's processes that have exited.
   int Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
   int Predict(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
   // Starts sweepctl in the background (e.g. `watch`), output to dir()/name.log.
@@ -40,6 +41,8 @@ class Farm {
   const std::string& dir() const { return dir_; }
   TestDatabase* db() { return db_; }
   std::vector<Process>& processes() { return procs_; }
+  // One line per started process that has exited: its log, exit code and last log line.
+  std::string ExitedProcesses();
 
  private:
   TestDatabase* db_;

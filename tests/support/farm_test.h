@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
 #include <memory>
 
 #include "tests/support/farm.h"
@@ -18,6 +21,19 @@ class FarmTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(db_->ok()) << db_->error();
     farm_ = std::make_unique<Farm>(db_);
+  }
+  // The farm's directory (logs, address file, sweep files) is kept when the test failed or
+  // SWEEPFARM_KEEP_TEST_DIRS is set, and removed otherwise.
+  void TearDown() override {
+    if (farm_ == nullptr) return;
+    std::string dir = farm_->dir();
+    farm_.reset();  // Kills its processes first: they write into the directory.
+    if (HasFailure() || std::getenv("SWEEPFARM_KEEP_TEST_DIRS") != nullptr) {
+      std::cerr << "test logs kept in " << dir << "\n";
+    } else {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
   }
 
   // Shared by every suite of the binary and left for process exit, which stops its cluster via

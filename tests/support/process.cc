@@ -53,6 +53,7 @@ Process Process::Start(const std::vector<std::string>& argv, const std::string& 
     _exit(127);
   }
   p.pid_ = pid;
+  p.log_path_ = log_path;
   return p;
 }
 
@@ -68,14 +69,16 @@ int Process::Wait(double timeout_seconds) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
     }
     if (std::chrono::steady_clock::now() > deadline) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-int RunCommand(const std::vector<std::string>& argv, std::string* out, std::string* err) {
+int RunCommand(const std::vector<std::string>& argv, std::string* out, std::string* err,
+               double timeout_seconds) {
   char out_path[] = "/tmp/sf_cmd_out_XXXXXX";
   char err_path[] = "/tmp/sf_cmd_err_XXXXXX";
   int out_fd = mkstemp(out_path);
@@ -91,12 +94,29 @@ int RunCommand(const std::vector<std::string>& argv, std::string* out, std::stri
   }
   close(out_fd);
   close(err_fd);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   int status = 0;
-  waitpid(pid, &status, 0);
+  bool timed_out = false;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   if (out) *out = ReadAll(out_path);
   if (err) *err = ReadAll(err_path);
   unlink(out_path);
   unlink(err_path);
+  if (timed_out) {
+    if (err) {
+      *err += "\n" + argv[0] + ": killed after " +
+              std::to_string(static_cast<int>(timeout_seconds)) + " s";
+    }
+    return kTimedOut;
+  }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
