@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (unit, engine, integration against a private PostgreSQL),
-# then builds everything again with AddressSanitizer and UndefinedBehaviorSanitizer and runs every
-# test once more (deploy/local/sanitize.sh; SANITIZE=0 skips that pass).
+# then runs them again under sanitizers (deploy/local/sanitize.sh: every test with
+# AddressSanitizer and UndefinedBehaviorSanitizer, the engine's with ThreadSanitizer;
+# SANITIZE=0 skips that).
 # Extra arguments go to ctest in both passes, e.g. deploy/local/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +13,6 @@ deploy/local/build.sh
 echo "== testing"
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@")
 if [ "${SANITIZE:-1}" != 0 ]; then
-  echo "== testing again with AddressSanitizer and UndefinedBehaviorSanitizer"
+  echo "== testing again under sanitizers"
   deploy/local/sanitize.sh "$@"
 fi
