@@ -217,6 +217,12 @@ int main(int argc, char** argv) {
               "comma-separated threads per block to time the step kernel with (32..512)")
       .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (flags.help()) {
+    std::cout << "usage: sweepfarm-bench [--device cpu|cuda] [--workload telemetry|lenet] "
+                 "[--k 1,8,64,...] [flags]\n"
+              << flags.Usage();
+    return 0;
+  }
   if (auto n = flags.GetInt("simulate"); n.ok() && *n > 0) {
     at::set_num_threads(1);
     auto t0 = std::chrono::steady_clock::now();

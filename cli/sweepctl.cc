@@ -25,9 +25,14 @@ namespace {
 constexpr char kUsage[] =
     "usage: sweepctl [--coordinator HOST:PORT] COMMAND ...\n"
     "  submit FILE                        submit a sweep; prints its id\n"
+    "  list [--state S] [--top N] [--json]\n"
+    "                                     the newest sweeps (default 20), optionally of one\n"
+    "                                     state: running, done or cancelled\n"
     "  watch ID                           live progress until the sweep ends\n"
     "  status ID [--json]                 trials by state (failed ones with their reasons)\n"
     "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
+    "  cancel ID [--reason TEXT]          stop a running sweep: queued trials are dropped,\n"
+    "                                     running ones lose their leases; results so far stay\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
     "                                     ensembles of the best trials (greedy, top-k) against\n"
     "                                     the best single trial, on selection and holdout\n"
@@ -188,6 +193,7 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     w.Key("created_at").String(s.created_at());
     w.Key("parent_sweep_id").Int(s.parent_sweep_id()).Key("seeded_from").String(s.seeded_from());
     w.Key("seed_trials").Int(s.seed_trials()).Key("neighbour_trials").Int(s.neighbour_trials());
+    w.Key("cancelled").Int(s.cancelled()).Key("cancel_reason").String(s.cancel_reason());
     w.Key("problems").BeginArray();
     for (const auto& t : trials.trials()) {
       if (t.state() != "failed" && t.attempts() <= 1) continue;
@@ -200,6 +206,10 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   }
   std::printf("sweep %lld (%s, model %s): %s\n", static_cast<long long>(s.sweep_id()),
               s.name().c_str(), s.model().c_str(), s.state().c_str());
+  if (s.state() == "cancelled") {
+    std::printf("  cancelled: %s (%lld unfinished trial(s) ended)\n", s.cancel_reason().c_str(),
+                static_cast<long long>(s.cancelled()));
+  }
   std::printf(
       "  total %lld  queued %lld  running %lld  succeeded %lld  failed %lld  retried %lld\n",
       static_cast<long long>(s.total()), static_cast<long long>(s.queued()),
@@ -377,7 +387,7 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
       std::snprintf(best, sizeof(best), "%.4f (trial %lld)", s.best_selection_accuracy(),
                     static_cast<long long>(s.best_trial_id()));
     }
-    bool done = s.state() == "done";
+    bool done = s.state() != "running";  // "done" or "cancelled".
     char line[256];
     std::snprintf(
         line, sizeof(line),
@@ -401,6 +411,13 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
                    tty ? "\n" : "", static_cast<long long>(id), timeout_s);
       return 1;
     }
+    if (s.state() == "cancelled") {
+      std::printf("sweep %lld cancelled (%s): %lld succeeded, %lld failed, %lld cancelled\n",
+                  static_cast<long long>(id), s.cancel_reason().c_str(),
+                  static_cast<long long>(s.succeeded()), static_cast<long long>(s.failed()),
+                  static_cast<long long>(s.cancelled()));
+      return 1;
+    }
     if (done) {
       std::printf("sweep %lld done: %lld succeeded, %lld failed in %s\n",
                   static_cast<long long>(id), static_cast<long long>(s.succeeded()),
@@ -409,6 +426,61 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+}
+
+int Cancel(Client& c, int64_t id, const std::string& reason) {
+  v1::CancelSweepRequest req;
+  req.set_sweep_id(id);
+  req.set_reason(reason);
+  v1::CancelSweepResponse resp;
+  if (Status st = c.Call("CancelSweep", &v1::SweepService::Stub::CancelSweep, req, &resp);
+      !st.ok()) {
+    return Fail(st);
+  }
+  std::printf("sweep %lld cancelled: %lld queued and %lld running trial(s) ended\n",
+              static_cast<long long>(id), static_cast<long long>(resp.cancelled_queued()),
+              static_cast<long long>(resp.cancelled_running()));
+  return 0;
+}
+
+int ListSweeps(Client& c, const std::string& state, int top, bool json) {
+  v1::ListSweepsRequest req;
+  req.set_state(state);
+  req.set_limit(top);
+  v1::ListSweepsResponse resp;
+  if (Status st = c.Call("ListSweeps", &v1::SweepService::Stub::ListSweeps, req, &resp); !st.ok()) {
+    return Fail(st);
+  }
+  if (json) {
+    JsonWriter w;
+    w.BeginArray();
+    for (const auto& s : resp.sweeps()) {
+      w.BeginObject().Key("sweep_id").Int(s.sweep_id()).Key("name").String(s.name());
+      w.Key("model").String(s.model()).Key("state").String(s.state()).Key("total").Int(s.total());
+      w.Key("succeeded").Int(s.succeeded()).Key("failed").Int(s.failed());
+      w.Key("cancelled").Int(s.cancelled()).Key("queued").Int(s.queued());
+      w.Key("running").Int(s.running()).Key("best_trial_id").Int(s.best_trial_id());
+      w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
+      w.Key("created_at").String(s.created_at()).EndObject();
+    }
+    w.EndArray();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::printf("%6s  %-10s  %-24s  %-20s  %13s  %9s  %s\n", "id", "state", "name", "model",
+              "done/total", "best", "created");
+  for (const auto& s : resp.sweeps()) {
+    char done[32], best[16] = "-";
+    std::snprintf(done, sizeof(done), "%lld/%lld",
+                  static_cast<long long>(s.succeeded() + s.failed()),
+                  static_cast<long long>(s.total()));
+    if (s.best_trial_id() > 0)
+      std::snprintf(best, sizeof(best), "%.4f", s.best_selection_accuracy());
+    std::printf("%6lld  %-10s  %-24s  %-20s  %13s  %9s  %s\n", static_cast<long long>(s.sweep_id()),
+                s.state().c_str(), s.name().c_str(), s.model().c_str(), done, best,
+                s.created_at().substr(0, 19).c_str());
+  }
+  return 0;
 }
 
 void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
@@ -749,9 +821,14 @@ int main(int argc, char** argv) {
       .Define("timeout", "0", "nightly: give up waiting for the sweep after S seconds (0: never)")
       .Define("version", "0", "registry show: a version number")
       .Define("alias", "champion", "registry show/promote/rollback: an alias")
-      .Define("reason", "", "registry promote/rollback: why (audited)")
+      .Define("reason", "", "cancel, registry promote/rollback: why (recorded)")
+      .Define("state", "", "list: only sweeps in this state (running, done, cancelled)")
       .DefineBool("json", "machine-readable output");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (flags.help()) {
+    std::cout << kUsage << flags.Usage();
+    return 0;
+  }
   const auto& pos = flags.positionals();
   if (pos.empty()) {
     std::cerr << kUsage << flags.Usage();
@@ -766,6 +843,11 @@ int main(int argc, char** argv) {
   Client c(flags.Get("coordinator"), static_cast<int>(*deadline));
   const std::string& cmd = pos[0];
   if (cmd == "submit") return Submit(c, pos);
+  if (cmd == "list") {
+    if (pos.size() != 1)
+      return Fail(InvalidArgumentError(std::string("list takes no ID\n") + kUsage));
+    return ListSweeps(c, flags.Get("state"), static_cast<int>(*top), flags.GetBool("json"));
+  }
   if (cmd == "registry") return Registry(c, pos, flags);
   if (cmd == "nightly") {
     if (pos.size() != 2)
@@ -774,9 +856,11 @@ int main(int argc, char** argv) {
     if (!timeout.ok() || *timeout < 0) return Fail(InvalidArgumentError("--timeout must be >= 0"));
     return Nightly(c, pos[1], *timeout, flags.GetBool("json"));
   }
-  if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble") {
+  if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble" ||
+      cmd == "cancel") {
     auto id = SweepId(pos);
     if (!id.ok()) return Fail(id.status());
+    if (cmd == "cancel") return Cancel(c, *id, flags.Get("reason"));
     if (cmd == "watch") return Watch(c, *id);
     if (cmd == "status") return ShowStatus(c, *id, flags.GetBool("json"));
     if (cmd == "ensemble") {

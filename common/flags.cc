@@ -26,6 +26,10 @@ Status Flags::Parse(int argc, char** argv) {
 Status Flags::Parse(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      help_ = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0 || arg == "--") {
       positionals_.push_back(arg);
       continue;

@@ -17,7 +17,7 @@ class Flags {
   // Declares a boolean flag (present = true).
   Flags& DefineBool(const std::string& name, const std::string& help);
 
-  // Parses argv; non-flag arguments are collected as positionals.
+  // Parses argv; non-flag arguments are collected as positionals. --help or -h sets help().
   Status Parse(int argc, char** argv);
   Status Parse(const std::vector<std::string>& args);
 
@@ -28,6 +28,8 @@ class Flags {
   StatusOr<double> GetDouble(const std::string& name) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
   std::string Usage() const;
+  // --help or -h was given: print the usage to stdout and exit 0.
+  bool help() const { return help_; }
 
  private:
   struct Spec {
@@ -38,6 +40,7 @@ class Flags {
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> values_;
   std::vector<std::string> positionals_;
+  bool help_ = false;
 };
 
 // Parses a whole string as a number; errors name `what`.

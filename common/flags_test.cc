@@ -30,5 +30,19 @@ TEST(FlagsTest, RejectsUnknownFlagsAndBadNumbers) {
   EXPECT_FALSE(h.Parse({"--top"}).ok());
 }
 
+TEST(FlagsTest, HelpIsAskedForNotAnUnknownFlag) {
+  for (const char* arg : {"--help", "-h"}) {
+    Flags f;
+    f.Define("top", "10", "the best N");
+    ASSERT_TRUE(f.Parse({"list", arg}).ok()) << arg;
+    EXPECT_TRUE(f.help()) << arg;
+    EXPECT_EQ(f.positionals(), (std::vector<std::string>{"list"}));
+    EXPECT_NE(f.Usage().find("--top"), std::string::npos);
+  }
+  Flags g;
+  ASSERT_TRUE(g.Parse({"list"}).ok());
+  EXPECT_FALSE(g.help());
+}
+
 }  // namespace
 }  // namespace sweepfarm

@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
     return 2;
   }
+  if (flags.help()) {
+    std::cout << "usage: sweepfarm-coordinator --db DSN [--listen HOST:PORT] [flags]\n"
+              << flags.Usage();
+    return 0;
+  }
   SetLogPrefix("coordinator");
   if (flags.Get("db").empty()) {
     std::cerr << "sweepfarm-coordinator: --db is required\n" << flags.Usage();

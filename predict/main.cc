@@ -139,6 +139,10 @@ int main(int argc, char** argv) {
       .DefineBool("quiet", "print only the summary, not every sample")
       .DefineBool("json", "one JSON object per sample, then a summary object");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (flags.help()) {
+    std::cout << kUsage << flags.Usage();
+    return 0;
+  }
   auto version = flags.GetInt("version");
   auto limit = flags.GetInt("limit");
   auto bench = flags.GetInt("bench");

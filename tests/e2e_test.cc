@@ -14,6 +14,7 @@
 
 #include "common/sha256.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 #include "tests/support/farm_test.h"
 
@@ -468,6 +469,130 @@ TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {
   EXPECT_NE(out.find("lease expired"), std::string::npos) << out;
   EXPECT_NE(out.find("lost leases " + std::to_string(retried)), std::string::npos) << out;
   EXPECT_EQ(Count("SELECT sum(errors) FROM trials"), 0);  // Lost workers are not trainer errors.
+}
+
+google::protobuf::ListValue JsonList(const std::string& text) {
+  google::protobuf::ListValue list;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &list).ok()) << text;
+  return list;
+}
+
+TEST_F(EndToEndTest, CancelEndsASweepAndRefusesItsLateResults) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string out, err;
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "[2, 3]"))},
+               &out, &err),
+      0)
+      << err;
+  const std::string sid = std::to_string(std::stoll(out));
+  // A slow worker: its trials are still running when the sweep is cancelled.
+  farm_->StartWorker(addr, "slow",
+                     {"--trainer", "fake", "--fake-train-ms", "3000", "--capacity", "2"});
+  ASSERT_TRUE(farm_->WaitForCount("SELECT count(*) FROM trials WHERE state = 'running'", 1, 60));
+
+  // Refused requests name the RPC and argument, and write nothing.
+  auto stub =
+      v1::SweepService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto cancel = [&](int64_t id, const std::string& reason) {
+    grpc::ClientContext ctx;
+    v1::CancelSweepRequest req;
+    req.set_sweep_id(id);
+    req.set_reason(reason);
+    v1::CancelSweepResponse resp;
+    return stub->CancelSweep(&ctx, req, &resp);
+  };
+  grpc::Status st = cancel(0, "");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("CancelSweep: sweep_id"), std::string::npos)
+      << st.error_message();
+  st = cancel(std::stoll(sid), std::string(1001, 'x'));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("reason"), std::string::npos) << st.error_message();
+  st = cancel(999999, "no such sweep");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  for (const auto& [limit, state] :
+       std::vector<std::pair<int, std::string>>{{5000, ""}, {0, "finished"}}) {
+    grpc::ClientContext ctx;
+    v1::ListSweepsRequest req;
+    req.set_limit(limit);
+    req.set_state(state);
+    v1::ListSweepsResponse resp;
+    st = stub->ListSweeps(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << limit << " " << state;
+    EXPECT_NE(st.error_message().find("ListSweeps: "), std::string::npos) << st.error_message();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'running' AND cancel_reason IS NULL"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'cancelled'"), 0);
+
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "cancel", sid, "--reason", "wrong dataset"}, &out, &err), 0)
+      << err;
+  long long queued = -1, running = -1;
+  ASSERT_EQ(std::sscanf(out.c_str(), "sweep %*d cancelled: %lld queued and %lld running", &queued,
+                        &running),
+            2)
+      << out;
+  EXPECT_GE(running, 1) << out;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'cancelled' AND "
+                  "cancel_reason = 'wrong dataset' AND finished_at IS NOT NULL"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state IN ('queued', 'running')"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'cancelled' AND "
+                  "last_error = 'cancelled: wrong dataset' AND lease_token IS NULL"),
+            queued + running);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials"),
+            queued + running + Count("SELECT count(*) FROM results"));
+
+  // A second cancel is refused and changes nothing.
+  EXPECT_NE(Sweepctl({"--coordinator", addr, "cancel", sid, "--reason", "again"}, &out, &err), 0);
+  EXPECT_NE(err.find("already ended (cancelled)"), std::string::npos) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE cancel_reason = 'wrong dataset'"), 1);
+
+  // The running trials' results arrive late and are refused; nothing is recorded for them.
+  EXPECT_TRUE(
+      farm_->WaitForCount("SELECT count(*) FROM report_log WHERE outcome = 'stale'", running, 30));
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
+                  "WHERE t.state = 'cancelled'"),
+            0);
+
+  // watch ends, saying why; status and publish tell the same.
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "watch", sid}, &out, &err), 1);
+  EXPECT_NE(out.find("cancelled (wrong dataset)"), std::string::npos) << out;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", sid, "--json"}, &out, &err), 0) << err;
+  google::protobuf::Struct status;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &status).ok()) << out;
+  EXPECT_EQ(status.fields().at("state").string_value(), "cancelled");
+  EXPECT_EQ(status.fields().at("cancelled").number_value(), queued + running);
+  EXPECT_NE(Sweepctl({"--coordinator", addr, "registry", "publish", sid}, &out, &err), 0);
+  EXPECT_NE(err.find("was cancelled: wrong dataset"), std::string::npos) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM model_versions"), 0);
+
+  // list: newest first, filtered by state.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("t.yaml", SweepYaml(1500, "[2]"))},
+                     &out, &err),
+            0)
+      << err;
+  const int64_t second = std::stoll(out);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "list", "--json"}, &out, &err), 0) << err;
+  google::protobuf::ListValue all = JsonList(out);
+  ASSERT_EQ(all.values_size(), 2) << out;
+  EXPECT_EQ(all.values(0).struct_value().fields().at("sweep_id").number_value(), second);
+  EXPECT_EQ(all.values(1).struct_value().fields().at("state").string_value(), "cancelled");
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "list", "--state", "cancelled", "--json"}, &out, &err),
+            0)
+      << err;
+  google::protobuf::ListValue cancelled = JsonList(out);
+  ASSERT_EQ(cancelled.values_size(), 1) << out;
+  EXPECT_EQ(cancelled.values(0).struct_value().fields().at("sweep_id").number_value(),
+            std::stoll(sid));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "list", "--top", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find(" " + std::to_string(second) + "  running"), std::string::npos) << out;
+  EXPECT_EQ(out.find("cancelled"), std::string::npos) << out;
+  EXPECT_NE(Sweepctl({"--coordinator", addr, "list", "--state", "bogus"}, &out, &err), 0);
+  EXPECT_NE(err.find("state must be running, done or cancelled"), std::string::npos) << err;
 }
 
 }  // namespace

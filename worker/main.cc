@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";
     return 2;
   }
+  if (flags.help()) {
+    std::cout << "usage: sweepfarm-worker --coordinator HOST:PORT [--device cpu|cuda] [flags]\n"
+              << flags.Usage();
+    return 0;
+  }
   SetLogPrefix("worker");
   worker::WorkerOptions o;
   o.coordinator = flags.Get("coordinator");

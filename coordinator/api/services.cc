@@ -86,6 +86,37 @@ grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTr
   return grpc::Status::OK;
 }
 
+grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest* req,
+                                           v1::CancelSweepResponse* resp) {
+  if (req->sweep_id() <= 0) return Invalid("CancelSweep", "sweep_id must be positive");
+  if (req->reason().size() > 1000) {
+    return Invalid("CancelSweep", "reason is longer than 1,000 bytes");
+  }
+  const std::string reason = req->reason().empty() ? "no reason given" : req->reason();
+  auto out = store_->CancelSweep(req->sweep_id(), reason);
+  if (!out.ok()) return ToGrpc(out.status());
+  resp->set_cancelled_queued(out->queued);
+  resp->set_cancelled_running(out->running);
+  SF_LOG(Info) << "sweep " << req->sweep_id() << " cancelled (" << reason << "): " << out->queued
+               << " queued and " << out->running << " running trial(s) ended";
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest* req,
+                                          v1::ListSweepsResponse* resp) {
+  if (req->limit() < 0 || req->limit() > 1000) {
+    return Invalid("ListSweeps", "limit must be between 0 and 1000");
+  }
+  const std::string& state = req->state();
+  if (!state.empty() && state != "running" && state != "done" && state != "cancelled") {
+    return Invalid("ListSweeps", "state must be running, done or cancelled, not \"" + state + "\"");
+  }
+  auto sweeps = store_->ListSweeps(state, req->limit() == 0 ? 20 : req->limit());
+  if (!sweeps.ok()) return ToGrpc(sweeps.status());
+  for (auto& s : *sweeps) *resp->add_sweeps() = std::move(s);
+  return grpc::Status::OK;
+}
+
 grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext*,
                                              const v1::BuildEnsembleRequest* req,
                                              v1::BuildEnsembleResponse* resp) {

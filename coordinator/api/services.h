@@ -27,6 +27,10 @@ class SweepServiceImpl final : public v1::SweepService::Service {
                               v1::SweepStatus*) override;
   grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
                           v1::ListTrialsResponse*) override;
+  grpc::Status CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest*,
+                           v1::CancelSweepResponse*) override;
+  grpc::Status ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest*,
+                          v1::ListSweepsResponse*) override;
   grpc::Status BuildEnsemble(grpc::ServerContext*, const v1::BuildEnsembleRequest*,
                              v1::BuildEnsembleResponse*) override;
 

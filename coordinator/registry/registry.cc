@@ -148,6 +148,10 @@ StatusOr<v1::ModelVersion> Registry::Resolve(const std::string& model, int versi
 
 StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std::string& actor) {
   SF_ASSIGN_OR_RETURN(v1::SweepStatus status, store_->GetSweepStatus(sweep_id));
+  if (status.state() == "cancelled") {
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) +
+                                   " was cancelled: " + status.cancel_reason());
+  }
   if (status.state() != "done") {
     return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " is still running (" +
                                    std::to_string(status.queued()) + " queued, " +

@@ -119,9 +119,22 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "   WHERE u.sweep_id = $1 AND l.outcome = 'stale'), "
        "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), "
        "  count(*) FILTER (WHERE t.origin = 'seed'), count(*) FILTER (WHERE t.origin = "
-       "'neighbour') "
+       "'neighbour'), "
+       "  count(*) FILTER (WHERE t.state = 'cancelled'), coalesce(s.cancel_reason, '') "
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
+      {"sweep_state_for_update", "SELECT state FROM sweeps WHERE id = $1 FOR UPDATE"},
+      {"cancel_trials",
+       "UPDATE trials t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, "
+       "  lease_token = NULL, last_error = 'cancelled: ' || $2 "
+       "FROM (SELECT id, state FROM trials WHERE sweep_id = $1 AND state IN ('queued', 'running') "
+       "      FOR UPDATE) o "
+       "WHERE t.id = o.id RETURNING o.state"},
+      {"cancel_sweep",
+       "UPDATE sweeps SET state = 'cancelled', finished_at = now(), cancel_reason = $2 "
+       "WHERE id = $1 AND state = 'running'"},
+      {"list_sweeps",
+       "SELECT id FROM sweeps WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2"},
       {"sweep_best",
        "SELECT r.trial_id, r.selection_accuracy, r.baseline_accuracy, r.holdout_accuracy "
        "FROM results r JOIN trials t ON t.id = r.trial_id "
@@ -484,42 +497,86 @@ StatusOr<int> Store::RequeueExpired() {
   });
 }
 
+namespace {
+
+// One sweep's status, read in `tx`.
+StatusOr<v1::SweepStatus> SweepStatusIn(pqxx::transaction_base& tx, int64_t sweep_id) {
+  pqxx::result r = tx.exec_prepared("sweep_status", sweep_id);
+  if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+  const auto& row = r[0];
+  v1::SweepStatus s;
+  s.set_sweep_id(sweep_id);
+  s.set_name(row[0].as<std::string>());
+  s.set_model(row[1].as<std::string>());
+  s.set_state(row[2].as<std::string>());
+  s.set_total(row[3].as<int64_t>());
+  s.set_created_at(row[4].as<std::string>());
+  s.set_elapsed_seconds(row[5].as<double>());
+  s.set_queued(row[6].as<int64_t>());
+  s.set_running(row[7].as<int64_t>());
+  s.set_succeeded(row[8].as<int64_t>());
+  s.set_failed(row[9].as<int64_t>());
+  s.set_retried(row[10].as<int64_t>());
+  s.set_lost_leases(row[11].as<int64_t>());
+  s.set_trainer_errors(row[12].as<int64_t>());
+  s.set_stale_results(row[13].as<int64_t>());
+  s.set_parent_sweep_id(row[14].as<int64_t>());
+  s.set_seeded_from(row[15].as<std::string>());
+  s.set_seed_trials(row[16].as<int64_t>());
+  s.set_neighbour_trials(row[17].as<int64_t>());
+  s.set_cancelled(row[18].as<int64_t>());
+  s.set_cancel_reason(row[19].as<std::string>());
+  double finished = static_cast<double>(s.succeeded() + s.failed());
+  s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
+  pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);
+  if (!best.empty()) {
+    s.set_best_trial_id(best[0][0].as<int64_t>());
+    s.set_best_selection_accuracy(best[0][1].as<double>());
+    s.set_baseline_accuracy(best[0][2].as<double>());
+    s.set_best_holdout_accuracy(best[0][3].as<double>());
+  }
+  return s;
+}
+
+}  // namespace
+
 StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
   return Conn::Run(this, "GetSweepStatus", [&](pqxx::connection& c) -> StatusOr<v1::SweepStatus> {
     pqxx::read_transaction tx(c);
-    pqxx::result r = tx.exec_prepared("sweep_status", sweep_id);
+    return SweepStatusIn(tx, sweep_id);
+  });
+}
+
+StatusOr<std::vector<v1::SweepStatus>> Store::ListSweeps(const std::string& state, int limit) {
+  return Conn::Run(
+      this, "ListSweeps", [&](pqxx::connection& c) -> StatusOr<std::vector<v1::SweepStatus>> {
+        pqxx::read_transaction tx(c);
+        std::vector<v1::SweepStatus> out;
+        for (const auto& row : tx.exec_prepared("list_sweeps", state, limit)) {
+          SF_ASSIGN_OR_RETURN(v1::SweepStatus s, SweepStatusIn(tx, row[0].as<int64_t>()));
+          out.push_back(std::move(s));
+        }
+        return out;
+      });
+}
+
+StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason) {
+  return Conn::Run(this, "CancelSweep", [&](pqxx::connection& c) -> StatusOr<CancelOutcome> {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared("sweep_state_for_update", sweep_id);
     if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-    const auto& row = r[0];
-    v1::SweepStatus s;
-    s.set_sweep_id(sweep_id);
-    s.set_name(row[0].as<std::string>());
-    s.set_model(row[1].as<std::string>());
-    s.set_state(row[2].as<std::string>());
-    s.set_total(row[3].as<int64_t>());
-    s.set_created_at(row[4].as<std::string>());
-    s.set_elapsed_seconds(row[5].as<double>());
-    s.set_queued(row[6].as<int64_t>());
-    s.set_running(row[7].as<int64_t>());
-    s.set_succeeded(row[8].as<int64_t>());
-    s.set_failed(row[9].as<int64_t>());
-    s.set_retried(row[10].as<int64_t>());
-    s.set_lost_leases(row[11].as<int64_t>());
-    s.set_trainer_errors(row[12].as<int64_t>());
-    s.set_stale_results(row[13].as<int64_t>());
-    s.set_parent_sweep_id(row[14].as<int64_t>());
-    s.set_seeded_from(row[15].as<std::string>());
-    s.set_seed_trials(row[16].as<int64_t>());
-    s.set_neighbour_trials(row[17].as<int64_t>());
-    double finished = static_cast<double>(s.succeeded() + s.failed());
-    s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
-    pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);
-    if (!best.empty()) {
-      s.set_best_trial_id(best[0][0].as<int64_t>());
-      s.set_best_selection_accuracy(best[0][1].as<double>());
-      s.set_baseline_accuracy(best[0][2].as<double>());
-      s.set_best_holdout_accuracy(best[0][3].as<double>());
+    std::string state = r[0][0].as<std::string>();
+    if (state != "running") {
+      return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
+                                     state + ")");
     }
-    return s;
+    CancelOutcome out;
+    for (const auto& row : tx.exec_prepared("cancel_trials", sweep_id, reason)) {
+      (row[0].as<std::string>() == "queued" ? out.queued : out.running) += 1;
+    }
+    tx.exec_prepared0("cancel_sweep", sweep_id, reason);
+    tx.commit();
+    return out;
   });
 }
 

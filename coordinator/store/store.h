@@ -74,6 +74,12 @@ struct AliasMove {
   int to_version = 0;
 };
 
+// What CancelSweep ended.
+struct CancelOutcome {
+  int64_t queued = 0;
+  int64_t running = 0;
+};
+
 class Store {
  public:
   ~Store();
@@ -105,6 +111,11 @@ class Store {
   StatusOr<int> RequeueExpired();
 
   StatusOr<v1::SweepStatus> GetSweepStatus(int64_t sweep_id);
+  // The newest `limit` sweeps (of `state`, or all if empty), newest first.
+  StatusOr<std::vector<v1::SweepStatus>> ListSweeps(const std::string& state, int limit);
+  // Ends a running sweep and its unfinished trials (see CancelSweep in sweep.proto). NOT_FOUND or
+  // FAILED_PRECONDITION (already ended) write nothing.
+  StatusOr<CancelOutcome> CancelSweep(int64_t sweep_id, const std::string& reason);
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
   // Stores an artifact for a trial whose result was accepted with `lease_token`
   // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.
