@@ -10,7 +10,8 @@ namespace sweepfarm::testing {
 
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = std::getenv("SWEEPFARM_TEST_TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
   char* dir = mkdtemp(tmpl.data());
   return dir ? dir : "/tmp";
 }
