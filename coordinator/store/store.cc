@@ -98,7 +98,7 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' lost', "
        "  worker_id = NULL, lease_expires_at = NULL, lease_token = NULL "
        "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id"},
-      {"lock_sweep", "SELECT 1 FROM sweeps WHERE id = $1 FOR UPDATE"},
+      {"lock_sweep", "SELECT state FROM sweeps WHERE id = $1 FOR UPDATE"},
       {"finish_running_sweeps",
        "UPDATE sweeps s SET state = 'done', finished_at = now() WHERE s.state = 'running' "
        "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
@@ -123,7 +123,6 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "  count(*) FILTER (WHERE t.state = 'cancelled'), coalesce(s.cancel_reason, '') "
        "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
        "GROUP BY s.id"},
-      {"sweep_state_for_update", "SELECT state FROM sweeps WHERE id = $1 FOR UPDATE"},
       {"cancel_trials",
        "UPDATE trials t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, "
        "  lease_token = NULL, last_error = 'cancelled: ' || $2 "
@@ -563,7 +562,7 @@ StatusOr<std::vector<v1::SweepStatus>> Store::ListSweeps(const std::string& stat
 StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason) {
   return Conn::Run(this, "CancelSweep", [&](pqxx::connection& c) -> StatusOr<CancelOutcome> {
     pqxx::work tx(c);
-    pqxx::result r = tx.exec_prepared("sweep_state_for_update", sweep_id);
+    pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
     if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
     std::string state = r[0][0].as<std::string>();
     if (state != "running") {
