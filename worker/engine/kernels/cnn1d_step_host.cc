@@ -14,7 +14,6 @@
 
 namespace sweepfarm::engine::kernels {
 
-using host::Align;
 using host::RoundUp;
 
 bool MakeCnn1dLayout(const Cnn1dShape& sh, Precision precision, size_t smem_limit, Cnn1dLayout* out,
@@ -45,28 +44,23 @@ bool MakeCnn1dLayout(const Cnn1dShape& sh, Precision precision, size_t smem_limi
     L.tp = RoundUp(L.t1p, q);
     L.padx = L.padp = L.padf = sh.ks - 1;
     const size_t e = L.elem;
-    size_t at = 0;
-    auto take = [&](size_t bytes) {
-      size_t here = at;
-      at = Align(at + bytes);
-      return here;
-    };
-    L.xs = take(e * (s * L.tx + L.padx) * sh.cin);
-    L.o1 = take(4 * s * L.tx * sh.c1);
-    L.do1 = L.alias ? L.o1 : take(e * s * L.tx * sh.c1);
-    L.p = take(e * (s * L.tp + L.padp) * sh.c1);
-    const size_t do2_base = take(e * (L.padf + s * L.tp) * sh.c2);
+    host::SmemCarver smem;
+    L.xs = smem.Take(e * (s * L.tx + L.padx) * sh.cin);
+    L.o1 = smem.Take(4 * s * L.tx * sh.c1);
+    L.do1 = L.alias ? L.o1 : smem.Take(e * s * L.tx * sh.c1);
+    L.p = smem.Take(e * (s * L.tp + L.padp) * sh.c1);
+    const size_t do2_base = smem.Take(e * (L.padf + s * L.tp) * sh.c2);
     L.do2 = do2_base + e * L.padf * sh.c2;
-    L.o2 = L.alias ? L.do2 : take(4 * s * L.tp * sh.c2);
-    L.dp = take(4 * s * L.tp * sh.c1);
-    L.w1 = take(e * sh.cin * sh.ks * sh.c1);
-    L.w2 = take(e * sh.c1 * sh.ks * sh.c2);
-    L.dw1 = take(4 * sh.cin * sh.ks * sh.c1);
-    L.dw2 = take(4 * sh.c1 * sh.ks * sh.c2);
+    L.o2 = L.alias ? L.do2 : smem.Take(4 * s * L.tp * sh.c2);
+    L.dp = smem.Take(4 * s * L.tp * sh.c1);
+    L.w1 = smem.Take(e * sh.cin * sh.ks * sh.c1);
+    L.w2 = smem.Take(e * sh.c1 * sh.ks * sh.c2);
+    L.dw1 = smem.Take(4 * sh.cin * sh.ks * sh.c1);
+    L.dw2 = smem.Take(4 * sh.c1 * sh.ks * sh.c2);
     const size_t nf = static_cast<size_t>(sh.c2) * sh.classes;
-    L.small =
-        take(4 * (2 * (sh.c1 + sh.c2 + nf + sh.classes) + 2 * s * sh.c2 + s * sh.classes + 1 + s));
-    L.bytes = at;
+    L.small = smem.Take(
+        4 * (2 * (sh.c1 + sh.c2 + nf + sh.classes) + 2 * s * sh.c2 + s * sh.classes + 1 + s));
+    L.bytes = smem.bytes();
     // do2's alignment: row 0 must sit on 32 bytes for the tensor-core loads.
     if (L.bytes <= smem_limit && (e * L.padf * sh.c2) % 32 == 0) {
       *out = L;

@@ -40,6 +40,21 @@ class Barrier {
 inline int RoundUp(int a, int b) { return (a + b - 1) / b * b; }
 inline size_t Align(size_t a) { return (a + 127) / 128 * 128; }
 
+// Lays a block's shared-memory regions out one after another, each starting on 128 bytes.
+class SmemCarver {
+ public:
+  // The offset of a new region of `bytes`.
+  size_t Take(size_t bytes) {
+    const size_t here = at_;
+    at_ = Align(at_ + bytes);
+    return here;
+  }
+  size_t bytes() const { return at_; }
+
+ private:
+  size_t at_ = 0;
+};
+
 inline thread_local int t_thread = 0;
 inline thread_local int t_threads = 1;
 inline thread_local Barrier* t_barrier = nullptr;

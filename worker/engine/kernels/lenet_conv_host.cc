@@ -10,7 +10,6 @@
 
 namespace sweepfarm::engine::kernels {
 
-using host::Align;
 using host::RoundUp;
 
 bool MakeLenetConvLayout(const LenetConvShape& sh, Precision precision, size_t smem_limit,
@@ -42,30 +41,25 @@ bool MakeLenetConvLayout(const LenetConvShape& sh, Precision precision, size_t s
   L.elem = precision == Precision::kBf16 ? 2 : 4;
   L.alias = precision != Precision::kBf16;
   const size_t e = L.elem;
-  size_t at = 0;
-  auto take = [&](size_t bytes) {
-    size_t here = at;
-    at = Align(at + bytes);
-    return here;
-  };
+  host::SmemCarver smem;
   const int taps = sh.ks * sh.ks;
-  L.xs = take(e * sh.h * sh.h * sh.cin);
-  L.a1 = take(e * L.m1 * L.k1);
-  L.o1 = take(4 * L.m1 * L.c1p);
-  L.do1 = L.alias ? L.o1 : take(e * L.m1 * L.c1p);
-  L.p1b = take(e * L.rows_p1 * L.c1p);
-  L.o2 = take(4 * L.m2 * sh.c2);
+  L.xs = smem.Take(e * sh.h * sh.h * sh.cin);
+  L.a1 = smem.Take(e * L.m1 * L.k1);
+  L.o1 = smem.Take(4 * L.m1 * L.c1p);
+  L.do1 = L.alias ? L.o1 : smem.Take(e * L.m1 * L.c1p);
+  L.p1b = smem.Take(e * L.rows_p1 * L.c1p);
+  L.o2 = smem.Take(4 * L.m2 * sh.c2);
   // do2's row 0 must sit on 32 bytes for the tensor-core loads: round the front rows up.
   const int front_rows = RoundUp(L.front2, std::max(1, static_cast<int>(32 / (e * sh.c2))));
-  const size_t do2_base = take(e * (front_rows + L.rows_do2) * sh.c2);
+  const size_t do2_base = smem.Take(e * (front_rows + L.rows_do2) * sh.c2);
   L.do2 = do2_base + e * front_rows * sh.c2;
-  L.dp1 = take(4 * L.rows_dp1 * L.c1p);
-  L.w1 = take(e * L.k1 * L.c1p);
-  L.w2 = take(e * taps * L.c1p * sh.c2);
-  L.dw1 = take(4 * L.k1 * L.c1p);
-  L.dw2 = take(4 * taps * L.c1p * sh.c2);
-  L.small = take(4 * 2 * (L.c1p + sh.c2));
-  L.bytes = at;
+  L.dp1 = smem.Take(4 * L.rows_dp1 * L.c1p);
+  L.w1 = smem.Take(e * L.k1 * L.c1p);
+  L.w2 = smem.Take(e * taps * L.c1p * sh.c2);
+  L.dw1 = smem.Take(4 * L.k1 * L.c1p);
+  L.dw2 = smem.Take(4 * taps * L.c1p * sh.c2);
+  L.small = smem.Take(4 * 2 * (L.c1p + sh.c2));
+  L.bytes = smem.bytes();
   if (L.bytes > smem_limit) {
     return fail("needs " + std::to_string(L.bytes) + " bytes of shared memory per model, " +
                 std::to_string(smem_limit) + " available");
