@@ -64,6 +64,30 @@ std::vector<ModelConfig> RandomConfigs(int k, bool binary, uint64_t seed) {
   return configs;
 }
 
+// Trains `configs` as separate float32 runs and fused with bf16 product inputs: the parameters
+// must differ by less than `max_rel` (relative) and more than 1e-6 (it really rounded), and, if
+// max_correct_difference >= 0, each model's correct test samples by at most that many.
+void ExpectBf16NearFloat32(const Dataset& cpu_data, const std::vector<ModelConfig>& configs,
+                           TrainOptions options, double max_rel, int max_correct_difference,
+                           const std::string& what) {
+  auto data = cpu_data.To(options.device);
+  auto f32 = TrainSequential(*data, configs, options);
+  ASSERT_TRUE(f32.ok()) << f32.status().ToString();
+  options.compute = torch::kBFloat16;
+  auto bf16 = TrainFused(*data, configs, options);
+  ASSERT_TRUE(bf16.ok()) << bf16.status().ToString();
+  const double rel = MaxRelativeParamDifference(bf16->final_params, f32->final_params);
+  std::cout << what << " vs float32: max relative parameter difference " << rel << "\n";
+  EXPECT_LT(rel, max_rel);
+  EXPECT_GT(rel, 1e-6);
+  if (max_correct_difference < 0) return;
+  for (size_t k = 0; k < configs.size(); ++k) {
+    EXPECT_LE(std::abs(bf16->models[k].evals[0].correct - f32->models[k].evals[0].correct),
+              max_correct_difference)
+        << "model " << k;
+  }
+}
+
 void ExpectFusedMatchesSequential(const Dataset& cpu_data, const TrainOptions& options,
                                   const std::vector<ModelConfig>& configs) {
   auto data = cpu_data.To(options.device);
@@ -136,23 +160,10 @@ TEST_P(TrainerTest, FusedStepKernelBf16StaysNearFloat32) {
   auto options = Options("cnn1d");
   options.kernels = TrainOptions::Kernels::kFusedStep;
   options.momentum = 0;
-  auto configs = RandomConfigs(4, true, 11);
-  auto data = SmallTelemetry()->To(device());
-  auto f32 = TrainSequential(*data, configs, options);
-  ASSERT_TRUE(f32.ok()) << f32.status().ToString();
-  options.compute = torch::kBFloat16;
-  auto bf16 = TrainFused(*data, configs, options);
-  ASSERT_TRUE(bf16.ok()) << bf16.status().ToString();
-  const double rel = MaxRelativeParamDifference(bf16->final_params, f32->final_params);
-  std::cout << "bf16 step kernel vs float32: max relative parameter difference " << rel << "\n";
   // Measured 2.0e-4 in the CPU emulation after 20-40 steps; an input buffer overlapping a
   // gradient buffer gave 0.1.
-  EXPECT_LT(rel, 5e-3);
-  EXPECT_GT(rel, 1e-6);  // It really rounded.
-  for (size_t k = 0; k < configs.size(); ++k) {
-    EXPECT_LE(std::abs(bf16->models[k].evals[0].correct - f32->models[k].evals[0].correct), 6)
-        << "model " << k;
-  }
+  ExpectBf16NearFloat32(*SmallTelemetry(), RandomConfigs(4, true, 11), options, 5e-3,
+                        /*max_correct_difference=*/6, "bf16 step kernel");
 }
 
 // LeNet's convolutions through the fused kernels (forward, and a backward that recomputes them),
@@ -182,17 +193,8 @@ TEST_P(TrainerTest, FusedLenetConvKernelsBf16StayNearFloat32) {
   options.momentum = 0;
   auto configs = RandomConfigs(2, false, 17);
   for (auto& c : configs) c.eval_epochs = {1};
-  auto data = RandomImages()->To(device());
-  auto f32 = TrainSequential(*data, configs, options);
-  ASSERT_TRUE(f32.ok()) << f32.status().ToString();
-  options.compute = torch::kBFloat16;
-  auto bf16 = TrainFused(*data, configs, options);
-  ASSERT_TRUE(bf16.ok()) << bf16.status().ToString();
-  const double rel = MaxRelativeParamDifference(bf16->final_params, f32->final_params);
-  std::cout << "bf16 lenet conv kernels vs float32: max relative parameter difference " << rel
-            << "\n";
-  EXPECT_LT(rel, 2e-2);
-  EXPECT_GT(rel, 1e-6);
+  ExpectBf16NearFloat32(*RandomImages(), configs, options, 2e-2,
+                        /*max_correct_difference=*/-1, "bf16 lenet conv kernels");
 }
 
 TEST_P(TrainerTest, FusedStepKernelRefusesWhatItCannotRun) {
