@@ -588,6 +588,13 @@ TEST_F(EndToEndTest, CancelEndsASweepAndRefusesItsLateResults) {
   ASSERT_EQ(cancelled.values_size(), 1) << out;
   EXPECT_EQ(cancelled.values(0).struct_value().fields().at("sweep_id").number_value(),
             std::stoll(sid));
+  // What list shows of a sweep is what status shows (one query lists them all).
+  const auto& listed = cancelled.values(0).struct_value().fields();
+  EXPECT_GE(listed.size(), 12u) << out;
+  for (const auto& [key, value] : listed) {
+    ASSERT_EQ(status.fields().count(key), 1u) << key;
+    EXPECT_EQ(status.fields().at(key).DebugString(), value.DebugString()) << key;
+  }
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "list", "--top", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find(" " + std::to_string(second) + "  running"), std::string::npos) << out;
   EXPECT_EQ(out.find("cancelled"), std::string::npos) << out;

@@ -36,9 +36,39 @@ T FromJson(const std::string& json) {
   return m;
 }
 
+// A sweep's status row (SweepStatusFromRow reads it), for one sweep or a list, in one query:
+// the trial counts and the best result come from lateral subqueries, not a query per sweep.
+std::string SweepStatusSelect() {
+  return "SELECT s.id, s.name, s.model, s.state, s.total_trials, s.created_at::text, "
+         "  extract(epoch FROM coalesce(s.finished_at, now()) - s.created_at), "
+         "  c.queued, c.running, c.succeeded, c.failed, c.retried, c.lost_leases, c.errors, "
+         "  (SELECT count(*) FROM report_log l JOIN trials u ON u.id = l.trial_id "
+         "   WHERE u.sweep_id = s.id AND l.outcome = 'stale'), "
+         "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), c.seeds, c.neighbours, "
+         "  c.cancelled, coalesce(s.cancel_reason, ''), "
+         "  b.trial_id, b.selection_accuracy, b.baseline_accuracy, b.holdout_accuracy "
+         "FROM sweeps s "
+         "CROSS JOIN LATERAL (SELECT "
+         "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
+         "    count(*) FILTER (WHERE t.state = 'running') AS running, "
+         "    count(*) FILTER (WHERE t.state = 'succeeded') AS succeeded, "
+         "    count(*) FILTER (WHERE t.state = 'failed') AS failed, "
+         "    count(*) FILTER (WHERE t.attempts > 1) AS retried, "
+         "    coalesce(sum(t.lost_leases), 0) AS lost_leases, "
+         "    coalesce(sum(t.errors), 0) AS errors, "
+         "    count(*) FILTER (WHERE t.origin = 'seed') AS seeds, "
+         "    count(*) FILTER (WHERE t.origin = 'neighbour') AS neighbours, "
+         "    count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled "
+         "  FROM trials t WHERE t.sweep_id = s.id) c "
+         "LEFT JOIN LATERAL (SELECT r.trial_id, r.selection_accuracy, r.baseline_accuracy, "
+         "    r.holdout_accuracy "
+         "  FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = s.id "
+         "  ORDER BY r.selection_accuracy DESC, r.trial_id LIMIT 1) b ON true ";
+}
+
 // Statement texts, prepared on every pooled connection.
-const std::vector<std::pair<const char*, const char*>>& Statements() {
-  static const auto* s = new std::vector<std::pair<const char*, const char*>>{
+const std::vector<std::pair<std::string, std::string>>& Statements() {
+  static const auto* s = new std::vector<std::pair<std::string, std::string>>{
       {"insert_sweep",
        "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials, "
        "  parent_sweep_id, seeded_from) "
@@ -107,22 +137,7 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "UPDATE sweeps SET state = 'done', finished_at = now() "
        "WHERE id = $1 AND state = 'running' AND NOT EXISTS ("
        "  SELECT 1 FROM trials WHERE sweep_id = $1 AND state IN ('queued', 'running'))"},
-      {"sweep_status",
-       "SELECT s.name, s.model, s.state, s.total_trials, s.created_at::text, "
-       "  extract(epoch FROM coalesce(s.finished_at, now()) - s.created_at), "
-       "  count(*) FILTER (WHERE t.state = 'queued'), count(*) FILTER (WHERE t.state = 'running'), "
-       "  count(*) FILTER (WHERE t.state = 'succeeded'), count(*) FILTER (WHERE t.state = "
-       "'failed'), "
-       "  count(*) FILTER (WHERE t.attempts > 1), coalesce(sum(t.lost_leases), 0), "
-       "  coalesce(sum(t.errors), 0), "
-       "  (SELECT count(*) FROM report_log l JOIN trials u ON u.id = l.trial_id "
-       "   WHERE u.sweep_id = $1 AND l.outcome = 'stale'), "
-       "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), "
-       "  count(*) FILTER (WHERE t.origin = 'seed'), count(*) FILTER (WHERE t.origin = "
-       "'neighbour'), "
-       "  count(*) FILTER (WHERE t.state = 'cancelled'), coalesce(s.cancel_reason, '') "
-       "FROM sweeps s JOIN trials t ON t.sweep_id = s.id WHERE s.id = $1 "
-       "GROUP BY s.id"},
+      {"sweep_status", SweepStatusSelect() + "WHERE s.id = $1"},
       {"cancel_trials",
        "UPDATE trials t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, "
        "  lease_token = NULL, last_error = 'cancelled: ' || $2 "
@@ -133,11 +148,7 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "UPDATE sweeps SET state = 'cancelled', finished_at = now(), cancel_reason = $2 "
        "WHERE id = $1 AND state = 'running'"},
       {"list_sweeps",
-       "SELECT id FROM sweeps WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2"},
-      {"sweep_best",
-       "SELECT r.trial_id, r.selection_accuracy, r.baseline_accuracy, r.holdout_accuracy "
-       "FROM results r JOIN trials t ON t.id = r.trial_id "
-       "WHERE t.sweep_id = $1 ORDER BY r.selection_accuracy DESC, r.trial_id LIMIT 1"},
+       SweepStatusSelect() + "WHERE ($1 = '' OR s.state = $1) ORDER BY s.id DESC LIMIT $2"},
       {"list_trials",
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
@@ -498,41 +509,37 @@ StatusOr<int> Store::RequeueExpired() {
 
 namespace {
 
-// One sweep's status, read in `tx`.
-StatusOr<v1::SweepStatus> SweepStatusIn(pqxx::transaction_base& tx, int64_t sweep_id) {
-  pqxx::result r = tx.exec_prepared("sweep_status", sweep_id);
-  if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-  const auto& row = r[0];
+// A row of SweepStatusSelect().
+v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   v1::SweepStatus s;
-  s.set_sweep_id(sweep_id);
-  s.set_name(row[0].as<std::string>());
-  s.set_model(row[1].as<std::string>());
-  s.set_state(row[2].as<std::string>());
-  s.set_total(row[3].as<int64_t>());
-  s.set_created_at(row[4].as<std::string>());
-  s.set_elapsed_seconds(row[5].as<double>());
-  s.set_queued(row[6].as<int64_t>());
-  s.set_running(row[7].as<int64_t>());
-  s.set_succeeded(row[8].as<int64_t>());
-  s.set_failed(row[9].as<int64_t>());
-  s.set_retried(row[10].as<int64_t>());
-  s.set_lost_leases(row[11].as<int64_t>());
-  s.set_trainer_errors(row[12].as<int64_t>());
-  s.set_stale_results(row[13].as<int64_t>());
-  s.set_parent_sweep_id(row[14].as<int64_t>());
-  s.set_seeded_from(row[15].as<std::string>());
-  s.set_seed_trials(row[16].as<int64_t>());
-  s.set_neighbour_trials(row[17].as<int64_t>());
-  s.set_cancelled(row[18].as<int64_t>());
-  s.set_cancel_reason(row[19].as<std::string>());
+  s.set_sweep_id(row[0].as<int64_t>());
+  s.set_name(row[1].as<std::string>());
+  s.set_model(row[2].as<std::string>());
+  s.set_state(row[3].as<std::string>());
+  s.set_total(row[4].as<int64_t>());
+  s.set_created_at(row[5].as<std::string>());
+  s.set_elapsed_seconds(row[6].as<double>());
+  s.set_queued(row[7].as<int64_t>());
+  s.set_running(row[8].as<int64_t>());
+  s.set_succeeded(row[9].as<int64_t>());
+  s.set_failed(row[10].as<int64_t>());
+  s.set_retried(row[11].as<int64_t>());
+  s.set_lost_leases(row[12].as<int64_t>());
+  s.set_trainer_errors(row[13].as<int64_t>());
+  s.set_stale_results(row[14].as<int64_t>());
+  s.set_parent_sweep_id(row[15].as<int64_t>());
+  s.set_seeded_from(row[16].as<std::string>());
+  s.set_seed_trials(row[17].as<int64_t>());
+  s.set_neighbour_trials(row[18].as<int64_t>());
+  s.set_cancelled(row[19].as<int64_t>());
+  s.set_cancel_reason(row[20].as<std::string>());
   double finished = static_cast<double>(s.succeeded() + s.failed());
   s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
-  pqxx::result best = tx.exec_prepared("sweep_best", sweep_id);
-  if (!best.empty()) {
-    s.set_best_trial_id(best[0][0].as<int64_t>());
-    s.set_best_selection_accuracy(best[0][1].as<double>());
-    s.set_baseline_accuracy(best[0][2].as<double>());
-    s.set_best_holdout_accuracy(best[0][3].as<double>());
+  if (!row[21].is_null()) {
+    s.set_best_trial_id(row[21].as<int64_t>());
+    s.set_best_selection_accuracy(row[22].as<double>(0.0));
+    s.set_baseline_accuracy(row[23].as<double>());
+    s.set_best_holdout_accuracy(row[24].as<double>(0.0));
   }
   return s;
 }
@@ -542,21 +549,22 @@ StatusOr<v1::SweepStatus> SweepStatusIn(pqxx::transaction_base& tx, int64_t swee
 StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
   return Conn::Run(this, "GetSweepStatus", [&](pqxx::connection& c) -> StatusOr<v1::SweepStatus> {
     pqxx::read_transaction tx(c);
-    return SweepStatusIn(tx, sweep_id);
+    pqxx::result r = tx.exec_prepared("sweep_status", sweep_id);
+    if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    return SweepStatusFromRow(r[0]);
   });
 }
 
 StatusOr<std::vector<v1::SweepStatus>> Store::ListSweeps(const std::string& state, int limit) {
-  return Conn::Run(
-      this, "ListSweeps", [&](pqxx::connection& c) -> StatusOr<std::vector<v1::SweepStatus>> {
-        pqxx::read_transaction tx(c);
-        std::vector<v1::SweepStatus> out;
-        for (const auto& row : tx.exec_prepared("list_sweeps", state, limit)) {
-          SF_ASSIGN_OR_RETURN(v1::SweepStatus s, SweepStatusIn(tx, row[0].as<int64_t>()));
-          out.push_back(std::move(s));
-        }
-        return out;
-      });
+  return Conn::Run(this, "ListSweeps",
+                   [&](pqxx::connection& c) -> StatusOr<std::vector<v1::SweepStatus>> {
+                     pqxx::read_transaction tx(c);
+                     std::vector<v1::SweepStatus> out;
+                     for (const auto& row : tx.exec_prepared("list_sweeps", state, limit)) {
+                       out.push_back(SweepStatusFromRow(row));
+                     }
+                     return out;
+                   });
 }
 
 StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason) {
