@@ -33,6 +33,10 @@ constexpr char kUsage[] =
     "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
     "  cancel ID [--reason TEXT]          stop a running sweep: queued trials are dropped,\n"
     "                                     running ones lose their leases; results so far stay\n"
+    "  prune --older-than-days D [--dry-run] [--json]\n"
+    "                                     retention: for sweeps that ended D days ago or more,\n"
+    "                                     delete stored predictions and the weights no\n"
+    "                                     registered version uses; trials and results stay\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
     "                                     ensembles of the best trials (greedy, top-k) against\n"
     "                                     the best single trial, on selection and holdout\n"
@@ -194,6 +198,7 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     w.Key("parent_sweep_id").Int(s.parent_sweep_id()).Key("seeded_from").String(s.seeded_from());
     w.Key("seed_trials").Int(s.seed_trials()).Key("neighbour_trials").Int(s.neighbour_trials());
     w.Key("cancelled").Int(s.cancelled()).Key("cancel_reason").String(s.cancel_reason());
+    w.Key("pruned_at").String(s.pruned_at());
     w.Key("problems").BeginArray();
     for (const auto& t : trials.trials()) {
       if (t.state() != "failed" && t.attempts() <= 1) continue;
@@ -232,6 +237,10 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   }
   std::printf("  elapsed %s, %.2f trials/s\n", Duration(s.elapsed_seconds()).c_str(),
               s.trials_per_second());
+  if (!s.pruned_at().empty()) {
+    std::printf("  pruned at %s: stored predictions and unregistered weights deleted\n",
+                s.pruned_at().substr(0, 19).c_str());
+  }
   if (!s.seeded_from().empty()) {
     std::printf("  seeded from %s (sweep %lld): %lld seed trials, %lld neighbours, %lld searched\n",
                 s.seeded_from().c_str(), static_cast<long long>(s.parent_sweep_id()),
@@ -443,6 +452,50 @@ int Cancel(Client& c, int64_t id, const std::string& reason) {
   return 0;
 }
 
+std::string Bytes(int64_t n) {
+  char buf[32];
+  if (n < 1000000) {
+    std::snprintf(buf, sizeof(buf), "%.1f kB", static_cast<double>(n) / 1e3);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(n) / 1e6);
+  }
+  return buf;
+}
+
+int Prune(Client& c, double days, bool dry_run, bool json) {
+  v1::PruneSweepsRequest req;
+  req.set_older_than_days(days);
+  req.set_dry_run(dry_run);
+  v1::PruneSweepsResponse resp;
+  if (Status st = c.Call("PruneSweeps", &v1::SweepService::Stub::PruneSweeps, req, &resp);
+      !st.ok()) {
+    return Fail(st);
+  }
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("dry_run").Bool(dry_run).Key("sweep_ids").BeginArray();
+    for (int64_t id : resp.sweep_ids()) w.Int(id);
+    w.EndArray().Key("predictions_deleted").Int(resp.predictions_deleted());
+    w.Key("prediction_bytes").Int(resp.prediction_bytes());
+    w.Key("artifacts_deleted").Int(resp.artifacts_deleted());
+    w.Key("artifact_bytes").Int(resp.artifact_bytes());
+    w.Key("artifacts_kept").Int(resp.artifacts_kept()).EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::string ids;
+  for (int64_t id : resp.sweep_ids()) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+  std::printf(
+      "%s %d sweep(s)%s: %lld trials' predictions (%s) and %lld weight file(s) (%s) %s; "
+      "%lld weight file(s) kept for registered versions\n",
+      dry_run ? "would prune" : "pruned", resp.sweep_ids_size(),
+      ids.empty() ? "" : (" (" + ids + ")").c_str(),
+      static_cast<long long>(resp.predictions_deleted()), Bytes(resp.prediction_bytes()).c_str(),
+      static_cast<long long>(resp.artifacts_deleted()), Bytes(resp.artifact_bytes()).c_str(),
+      dry_run ? "would be deleted" : "deleted", static_cast<long long>(resp.artifacts_kept()));
+  return 0;
+}
+
 int ListSweeps(Client& c, const std::string& state, int top, bool json) {
   v1::ListSweepsRequest req;
   req.set_state(state);
@@ -461,7 +514,8 @@ int ListSweeps(Client& c, const std::string& state, int top, bool json) {
       w.Key("cancelled").Int(s.cancelled()).Key("queued").Int(s.queued());
       w.Key("running").Int(s.running()).Key("best_trial_id").Int(s.best_trial_id());
       w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
-      w.Key("created_at").String(s.created_at()).EndObject();
+      w.Key("created_at").String(s.created_at()).Key("pruned_at").String(s.pruned_at());
+      w.EndObject();
     }
     w.EndArray();
     std::cout << w.str() << "\n";
@@ -823,6 +877,8 @@ int main(int argc, char** argv) {
       .Define("alias", "champion", "registry show/promote/rollback: an alias")
       .Define("reason", "", "cancel, registry promote/rollback: why (recorded)")
       .Define("state", "", "list: only sweeps in this state (running, done, cancelled)")
+      .Define("older-than-days", "", "prune: sweeps that ended at least D days ago (0: all)")
+      .DefineBool("dry-run", "prune: report what would be deleted, delete nothing")
       .DefineBool("json", "machine-readable output");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   if (flags.help()) {
@@ -847,6 +903,16 @@ int main(int argc, char** argv) {
     if (pos.size() != 1)
       return Fail(InvalidArgumentError(std::string("list takes no ID\n") + kUsage));
     return ListSweeps(c, flags.Get("state"), static_cast<int>(*top), flags.GetBool("json"));
+  }
+  if (cmd == "prune") {
+    if (pos.size() != 1)
+      return Fail(InvalidArgumentError(std::string("prune takes no ID\n") + kUsage));
+    if (flags.Get("older-than-days").empty()) {
+      return Fail(InvalidArgumentError("prune needs --older-than-days D (0: every ended sweep)"));
+    }
+    auto days = flags.GetDouble("older-than-days");
+    if (!days.ok()) return Fail(InvalidArgumentError("--older-than-days must be a number"));
+    return Prune(c, *days, flags.GetBool("dry-run"), flags.GetBool("json"));
   }
   if (cmd == "registry") return Registry(c, pos, flags);
   if (cmd == "nightly") {

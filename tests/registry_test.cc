@@ -1,11 +1,16 @@
 // The nightly loop end to end: real PostgreSQL, coordinator, workers, sweepctl and
 // sweepfarm-predict over loopback. Two nights (the second seeded from the first), promotion, a
-// rejected challenger, manual promotion and rollback, and corrupt artifacts refused on load while
-// the champion keeps serving.
+// rejected challenger, manual promotion and rollback, corrupt artifacts refused on load while
+// the champion keeps serving, and retention (prune) that keeps every registered version.
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <pqxx/pqxx>
+#include <sstream>
 
 #include "common/json.h"
 #include "tests/support/farm_test.h"
@@ -65,6 +70,31 @@ class RegistryTest : public FarmTest {
     return farm_->Count(
         "SELECT coalesce((SELECT version FROM model_aliases WHERE model = "
         "'detector' AND alias = 'champion'), 0)");
+  }
+  // The sweepctl arguments of the retention jobs in deploy/, pointed at this farm.
+  std::vector<std::vector<std::string>> RetentionCommands() {
+    std::vector<std::vector<std::string>> out;
+    const std::string dir = std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/";
+    YAML::Node job = YAML::LoadFile(dir + "k8s/retention-cronjob.yaml");
+    auto argv = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+                    .as<std::vector<std::string>>();
+    std::ifstream unit(dir + "systemd/sweepfarm-nightly.service");
+    for (std::string line; std::getline(unit, line);) {
+      if (line.rfind("ExecStartPost=", 0) != 0) continue;
+      std::istringstream words(line.substr(line.find('=') + 1));
+      std::vector<std::string> w{std::istream_iterator<std::string>(words), {}};
+      out.push_back(w);
+    }
+    out.push_back(argv);
+    EXPECT_EQ(out.size(), 2u) << "a retention command is missing from deploy/";
+    for (auto& args : out) {
+      EXPECT_NE(args[0].find("sweepctl"), std::string::npos) << args[0];
+      args.erase(args.begin());
+      for (size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] == "--coordinator") args[i + 1] = addr_;
+      }
+    }
+    return out;
   }
   std::string addr_;
 };
@@ -270,6 +300,133 @@ TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
   EXPECT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 1);
   EXPECT_NE(err.find("is corrupt"), std::string::npos) << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_aliases WHERE alias = 'staging'"), 0);
+}
+
+// Retention: old sweeps lose their stored predictions and the weights no registered version
+// uses; their trials and results, and every registered version, stay usable.
+TEST_F(RegistryTest, PruneDeletesOldPredictionsAndUnregisteredWeightsOnly) {
+  std::string out, err;
+  // Sweep 1 is published (v1, champion); sweep 2 ends unpublished.
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Ctl({"submit", farm_->WriteFile("n2.yaml", NightlyYaml(0.0, 5, false))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Ctl({"watch", "2"}, &out, &err), 0) << err;
+  // Sweep 3 stays running: the workers are stopped before it is submitted.
+  for (Process& p : farm_->processes()) {
+    if (p.log_path().find("/worker") != std::string::npos) p.Signal(SIGSTOP);
+  }
+  ASSERT_EQ(Ctl({"submit", farm_->WriteFile("n3.yaml", NightlyYaml(0.0, 6, false))}, &out, &err), 0)
+      << err;
+  farm_->Exec("UPDATE sweeps SET finished_at = now() - interval '40 days' WHERE id = 1");
+  farm_->Exec("UPDATE sweeps SET finished_at = now() - interval '10 days' WHERE id = 2");
+  auto preds = [&](int sweep) {
+    return farm_->Count(
+        "SELECT count(*) FROM predictions p JOIN trials t ON t.id = p.trial_id WHERE t.sweep_id "
+        "= " +
+        std::to_string(sweep));
+  };
+  auto links = [&](int sweep) {
+    return farm_->Count(
+        "SELECT count(*) FROM trial_artifacts a JOIN trials t ON t.id = a.trial_id "
+        "WHERE t.sweep_id = " +
+        std::to_string(sweep));
+  };
+  const int64_t preds1 = preds(1), preds2 = preds(2), links2 = links(2);
+  const int64_t artifacts = farm_->Count("SELECT count(*) FROM artifacts");
+  const int64_t kept1 = farm_->Count(
+      "SELECT count(*) FROM trial_artifacts a JOIN trials t ON t.id = a.trial_id WHERE "
+      "t.sweep_id = 1 AND a.trial_id IN (SELECT trial_id FROM model_members)");
+  ASSERT_EQ(preds1, 8);
+  ASSERT_GE(links(1), kept1 + 1);  // Some of sweep 1's weights are not the champion's.
+  ASSERT_GE(kept1, 1);
+  auto parse = [](const std::string& text) {
+    JsonValue v;
+    std::string error;
+    EXPECT_TRUE(JsonValue::Parse(text, &v, &error)) << error << "\n" << text;
+    return v;
+  };
+
+  // A dry run reports what a run would delete and deletes nothing.
+  ASSERT_EQ(Ctl({"prune", "--older-than-days", "30", "--dry-run", "--json"}, &out, &err), 0) << err;
+  JsonValue dry = parse(out);
+  ASSERT_NE(dry.Find("sweep_ids"), nullptr) << out;
+  ASSERT_EQ(dry.Find("sweep_ids")->array().size(), 1u) << out;
+  EXPECT_EQ(dry.Find("sweep_ids")->array()[0].number(), 1);
+  EXPECT_EQ(dry.Find("predictions_deleted")->number(), preds1);
+  EXPECT_EQ(dry.Find("artifacts_kept")->number(), kept1);
+  EXPECT_GE(dry.Find("artifacts_deleted")->number(), 1) << out;
+  EXPECT_EQ(preds(1), preds1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM artifacts"), artifacts);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps WHERE pruned_at IS NOT NULL"), 0);
+
+  // The run deletes exactly that: sweep 1's predictions and its trials' weights that no version
+  // uses; sweep 2 (10 days) and the running sweep 3 keep everything.
+  ASSERT_EQ(Ctl({"prune", "--older-than-days", "30", "--json"}, &out, &err), 0) << err;
+  JsonValue run = parse(out);
+  for (const char* key : {"predictions_deleted", "prediction_bytes", "artifacts_deleted",
+                          "artifact_bytes", "artifacts_kept"}) {
+    ASSERT_NE(run.Find(key), nullptr) << key;
+    EXPECT_EQ(run.Find(key)->number(), dry.Find(key)->number()) << key;
+  }
+  EXPECT_EQ(run.Find("prediction_bytes")->number(), preds1 * 2 * 2 * 600);  // f16, 2 classes.
+  EXPECT_EQ(preds(1), 0);
+  EXPECT_EQ(preds(2), preds2);
+  EXPECT_EQ(links(1), kept1);
+  EXPECT_EQ(links(2), links2);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM artifacts"),
+            artifacts - static_cast<int64_t>(run.Find("artifacts_deleted")->number()));
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_members m WHERE NOT EXISTS "
+                         "(SELECT 1 FROM artifacts a WHERE a.sha256 = m.sha256)"),
+            0);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
+                         "WHERE t.sweep_id = 1"),
+            8);
+  ASSERT_EQ(Ctl({"status", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("pruned at "), std::string::npos) << out;
+  ASSERT_EQ(Ctl({"list", "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"pruned_at\":\"20"), std::string::npos) << out;
+
+  // The champion still serves from its weights, and publishing its sweep again names it; an
+  // ensemble of the pruned sweep is refused, saying why.
+  ASSERT_EQ(Predict({"--split", "holdout", "--quiet"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"version\":1"), std::string::npos) << out;
+  ASSERT_EQ(Ctl({"registry", "publish", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("(published before)"), std::string::npos) << out;
+  EXPECT_EQ(Ctl({"ensemble", "1"}, &out, &err), 1);
+  EXPECT_NE(err.find("sweep 1 was pruned at "), std::string::npos) << err;
+
+  // Nothing is left to prune at 30 days: the retention commands that deploy/ installs (the
+  // Kubernetes CronJob and the systemd unit, as written there) run and find nothing.
+  for (const auto& args : RetentionCommands()) {
+    ASSERT_EQ(farm_->Sweepctl(args, &out, &err), 0) << err;
+    EXPECT_NE(out.find("pruned 0 sweep(s): 0 trials' predictions"), std::string::npos) << out;
+  }
+  // At 0 days sweep 2 goes, but never a running sweep, and an unpublished pruned sweep cannot be
+  // published any more.
+  ASSERT_EQ(Ctl({"prune", "--older-than-days", "0"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("pruned 1 sweep(s) (2): 8 trials' predictions"), std::string::npos) << out;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps WHERE id = 3 AND pruned_at IS NULL"), 1);
+  EXPECT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 1);
+  EXPECT_NE(err.find("can no longer be published"), std::string::npos) << err;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM "
+                         "trial_artifacts x WHERE x.sha256 = a.sha256) AND NOT EXISTS (SELECT 1 "
+                         "FROM model_members m WHERE m.sha256 = a.sha256)"),
+            0);
+
+  // Bad arguments are refused, naming the RPC and argument, and write nothing.
+  const int64_t left = farm_->Count("SELECT count(*) FROM predictions");
+  EXPECT_EQ(Ctl({"prune", "--older-than-days", "-1"}, &out, &err), 2);
+  EXPECT_NE(err.find("PruneSweeps: older_than_days must be between 0 and 36,500"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(Ctl({"prune", "--older-than-days", "1e9"}, &out, &err), 2);
+  EXPECT_EQ(Ctl({"prune"}, &out, &err), 2);
+  EXPECT_NE(err.find("prune needs --older-than-days"), std::string::npos) << err;
+  EXPECT_EQ(Ctl({"prune", "--older-than-days", "soon"}, &out, &err), 2);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM predictions"), left);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps WHERE pruned_at IS NOT NULL"), 2);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <cmath>
 #include <set>
 
 #include "common/logging.h"
@@ -114,6 +115,25 @@ grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext*, const v1::ListSw
   auto sweeps = store_->ListSweeps(state, req->limit() == 0 ? 20 : req->limit());
   if (!sweeps.ok()) return ToGrpc(sweeps.status());
   for (auto& s : *sweeps) *resp->add_sweeps() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::PruneSweeps(grpc::ServerContext*, const v1::PruneSweepsRequest* req,
+                                           v1::PruneSweepsResponse* resp) {
+  const double days = req->older_than_days();
+  if (!std::isfinite(days) || days < 0 || days > 36500) {
+    return Invalid("PruneSweeps", "older_than_days must be between 0 and 36,500");
+  }
+  auto out = store_->PruneSweeps(days * 86400.0, req->dry_run());
+  if (!out.ok()) return ToGrpc(out.status());
+  *resp = std::move(out).value();
+  SF_LOG(Info) << (req->dry_run() ? "prune (dry run): " : "prune: ") << resp->sweep_ids_size()
+               << " sweep(s) ended at least " << days << " day(s) ago; the predictions of "
+               << resp->predictions_deleted() << " trial(s) (" << resp->prediction_bytes()
+               << " bytes) and " << resp->artifacts_deleted() << " weight file(s) ("
+               << resp->artifact_bytes() << " bytes) "
+               << (req->dry_run() ? "would be deleted" : "deleted") << "; "
+               << resp->artifacts_kept() << " kept for registered versions";
   return grpc::Status::OK;
 }
 

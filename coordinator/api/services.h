@@ -31,6 +31,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
                            v1::CancelSweepResponse*) override;
   grpc::Status ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest*,
                           v1::ListSweepsResponse*) override;
+  grpc::Status PruneSweeps(grpc::ServerContext*, const v1::PruneSweepsRequest*,
+                           v1::PruneSweepsResponse*) override;
   grpc::Status BuildEnsemble(grpc::ServerContext*, const v1::BuildEnsembleRequest*,
                              v1::BuildEnsembleResponse*) override;
 

@@ -76,6 +76,11 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
   SF_ASSIGN_OR_RETURN(auto loaded, store->LoadCandidates(sweep_id, o.candidates, o.with_artifacts));
   auto& [spec, cands] = loaded;
   if (cands.empty()) {
+    SF_ASSIGN_OR_RETURN(v1::SweepStatus status, store->GetSweepStatus(sweep_id));
+    if (!status.pruned_at().empty()) {
+      return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " was pruned at " +
+                                     status.pruned_at() + ": its stored predictions are gone");
+    }
     return FailedPreconditionError("sweep " + std::to_string(sweep_id) +
                                    " has no succeeded trials with stored predictions" +
                                    (o.with_artifacts ? " and uploaded weights" : ""));
@@ -164,6 +169,12 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     resp.set_promoted(resp.version().decision() == "promoted");
     resp.set_already_published(true);
     return resp;
+  }
+  if (!status.pruned_at().empty()) {
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " was pruned at " +
+                                   status.pruned_at() +
+                                   ": its stored predictions and weights are gone, so it can no "
+                                   "longer be published");
   }
   SF_ASSIGN_OR_RETURN(v1::SweepSpec spec, store_->GetSweepSpec(sweep_id));
   const v1::SelectionSpec& sel = spec.selection();

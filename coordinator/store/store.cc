@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <random>
 #include <set>
@@ -46,7 +47,8 @@ std::string SweepStatusSelect() {
          "   WHERE u.sweep_id = s.id AND l.outcome = 'stale'), "
          "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), c.seeds, c.neighbours, "
          "  c.cancelled, coalesce(s.cancel_reason, ''), "
-         "  b.trial_id, b.selection_accuracy, b.baseline_accuracy, b.holdout_accuracy "
+         "  b.trial_id, b.selection_accuracy, b.baseline_accuracy, b.holdout_accuracy, "
+         "  coalesce(s.pruned_at::text, '') "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -149,6 +151,30 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "WHERE id = $1 AND state = 'running'"},
       {"list_sweeps",
        SweepStatusSelect() + "WHERE ($1 = '' OR s.state = $1) ORDER BY s.id DESC LIMIT $2"},
+      // Retention (PruneSweeps). Predictions and weight links are deleted for every pruned sweep,
+      // so what arrived after a sweep was pruned (a late upload) goes the next time.
+      {"prune_mark",
+       "UPDATE sweeps SET pruned_at = now() WHERE state IN ('done', 'cancelled') "
+       "  AND pruned_at IS NULL AND finished_at <= now() - make_interval(secs => $1) RETURNING id"},
+      {"prune_predictions",
+       "WITH d AS (DELETE FROM predictions p USING trials t, sweeps s "
+       "  WHERE t.id = p.trial_id AND s.id = t.sweep_id AND s.pruned_at IS NOT NULL "
+       "  RETURNING octet_length(p.probs) AS n) "
+       "SELECT count(*), coalesce(sum(n), 0) FROM d"},
+      {"prune_kept",
+       "SELECT count(*) FROM trial_artifacts a JOIN trials t ON t.id = a.trial_id "
+       "WHERE t.sweep_id = ANY($1::bigint[]) "
+       "  AND EXISTS (SELECT 1 FROM model_members m WHERE m.trial_id = a.trial_id)"},
+      {"prune_links",
+       "DELETE FROM trial_artifacts a USING trials t, sweeps s "
+       "WHERE t.id = a.trial_id AND s.id = t.sweep_id AND s.pruned_at IS NOT NULL "
+       "  AND NOT EXISTS (SELECT 1 FROM model_members m WHERE m.trial_id = a.trial_id)"},
+      {"prune_artifacts",
+       "WITH d AS (DELETE FROM artifacts a "
+       "  WHERE NOT EXISTS (SELECT 1 FROM trial_artifacts x WHERE x.sha256 = a.sha256) "
+       "    AND NOT EXISTS (SELECT 1 FROM model_members m WHERE m.sha256 = a.sha256) "
+       "  RETURNING a.size_bytes) "
+       "SELECT count(*), coalesce(sum(size_bytes), 0) FROM d"},
       {"list_trials",
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
@@ -535,6 +561,7 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_cancel_reason(row[20].as<std::string>());
   double finished = static_cast<double>(s.succeeded() + s.failed());
   s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
+  s.set_pruned_at(row[25].as<std::string>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));
@@ -585,6 +612,36 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
     tx.commit();
     return out;
   });
+}
+
+StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, bool dry_run) {
+  return Conn::Run(
+      this, "PruneSweeps", [&](pqxx::connection& c) -> StatusOr<v1::PruneSweepsResponse> {
+        pqxx::work tx(c);
+        v1::PruneSweepsResponse out;
+        std::vector<int64_t> ids;
+        for (const auto& row : tx.exec_prepared("prune_mark", older_than_seconds)) {
+          ids.push_back(row[0].as<int64_t>());
+        }
+        std::sort(ids.begin(), ids.end());
+        for (int64_t id : ids) out.add_sweep_ids(id);
+        pqxx::row p = tx.exec_prepared1("prune_predictions");
+        out.set_predictions_deleted(p[0].as<int64_t>());
+        out.set_prediction_bytes(p[1].as<int64_t>());
+        out.set_artifacts_kept(tx.exec_prepared1("prune_kept", IntArray(ids))[0].as<int64_t>());
+        tx.exec_prepared0("prune_links");
+        pqxx::row a = tx.exec_prepared1("prune_artifacts");
+        out.set_artifacts_deleted(a[0].as<int64_t>());
+        out.set_artifact_bytes(a[1].as<int64_t>());
+        // A dry run did it all and undoes it, so its figures are exactly what a real run deletes
+        // now.
+        if (dry_run) {
+          tx.abort();
+        } else {
+          tx.commit();
+        }
+        return out;
+      });
 }
 
 StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bool leaderboard) {

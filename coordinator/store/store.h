@@ -116,6 +116,10 @@ class Store {
   // Ends a running sweep and its unfinished trials (see CancelSweep in sweep.proto). NOT_FOUND or
   // FAILED_PRECONDITION (already ended) write nothing.
   StatusOr<CancelOutcome> CancelSweep(int64_t sweep_id, const std::string& reason);
+  // Retention (see PruneSweeps in sweep.proto): marks the sweeps that ended at least
+  // `older_than_seconds` ago as pruned and deletes their predictions and the weights that no
+  // registered version uses; one transaction, undone when `dry_run`.
+  StatusOr<v1::PruneSweepsResponse> PruneSweeps(double older_than_seconds, bool dry_run);
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
   // Stores an artifact for a trial whose result was accepted with `lease_token`
   // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.
