@@ -199,6 +199,8 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     w.Key("seed_trials").Int(s.seed_trials()).Key("neighbour_trials").Int(s.neighbour_trials());
     w.Key("cancelled").Int(s.cancelled()).Key("cancel_reason").String(s.cancel_reason());
     w.Key("pruned_at").String(s.pruned_at());
+    w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
+    w.Key("rung_epochs").Int(s.rung_epochs());
     w.Key("problems").BeginArray();
     for (const auto& t : trials.trials()) {
       if (t.state() != "failed" && t.attempts() <= 1) continue;
@@ -237,6 +239,13 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   }
   std::printf("  elapsed %s, %.2f trials/s\n", Duration(s.elapsed_seconds()).c_str(),
               s.trials_per_second());
+  if (s.rungs() > 0) {
+    std::printf("  successive halving: rung %d of %d (%d epochs)%s\n", s.rung() + 1, s.rungs(),
+                s.rung_epochs(),
+                s.state() == "running" && s.rung() + 1 < s.rungs()
+                    ? "; total counts the later rungs as planned"
+                    : "");
+  }
   if (!s.pruned_at().empty()) {
     std::printf("  pruned at %s: stored predictions and unregistered weights deleted\n",
                 s.pruned_at().substr(0, 19).c_str());

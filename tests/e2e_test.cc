@@ -202,6 +202,63 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
 
 // A worker asked for the fused step kernel trains cnn1d bundles with it (on CPUs its emulation,
 // hence the small sweep) and falls back to the default kernels for a shape the kernel refuses.
+// Successive halving: rungs of 1, 2 and 4 epochs; after each rung its best half (by selection
+// accuracy, as the coordinator sees the results) is trained again with the next rung's epochs.
+TEST_F(EndToEndTest, HalvingPromotesTheBestOfEachRung) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "worker1", 2);
+  StartWorker(addr, "worker2", 2);
+  std::string yaml = SweepYaml(1200, "[1, 2, 4]");
+  yaml.replace(yaml.find("  method: grid\n"), 15, "  method: halving\n  budget: 8\n  eta: 2\n");
+  yaml.replace(yaml.find("    step_size: [0.005, 0.01]\n"), 28,
+               "    step_size: {min: 0.003, max: 0.03}\n    seed: {min: 1, max: 1000}\n");
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("h.yaml", yaml)}, &out, &err), 0)
+      << err;
+  const std::string id = std::to_string(std::stoll(out));
+  ASSERT_EQ(Count("SELECT total_trials FROM sweeps WHERE id = " + id), 8 + 4 + 2);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND pending_rungs = 0 AND "
+                  "total_trials = 14 AND id = " +
+                  id),
+            1);
+  const int sizes[] = {8, 4, 2}, epochs[] = {1, 2, 4};
+  for (int rung = 0; rung < 3; ++rung) {
+    const std::string r = std::to_string(rung);
+    EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded' AND rung = " + r),
+              sizes[rung])
+        << "rung " << r;
+    EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung = " + r +
+                    " AND (params->>'epochs')::int = " + std::to_string(epochs[rung])),
+              sizes[rung])
+        << "rung " << r;
+    if (rung == 0) continue;
+    // Each promoted trial is its parent's configuration with the next rung's epochs.
+    EXPECT_EQ(Count("SELECT count(*) FROM trials c JOIN trials p ON p.id = c.parent_trial_id "
+                    "WHERE c.rung = " +
+                    r + " AND c.origin = 'promoted' AND p.rung = " + std::to_string(rung - 1) +
+                    " AND c.params - 'epochs' = p.params - 'epochs'"),
+              sizes[rung])
+        << "rung " << r;
+    // And the parents are exactly the best of their rung.
+    EXPECT_EQ(Count("SELECT count(*) FROM (SELECT t.id FROM trials t JOIN results x ON "
+                    "x.trial_id = t.id WHERE t.rung = " +
+                    std::to_string(rung - 1) + " ORDER BY x.selection_accuracy DESC, t.id LIMIT " +
+                    std::to_string(sizes[rung]) +
+                    ") best WHERE best.id IN (SELECT parent_trial_id FROM trials WHERE rung = " +
+                    r + ")"),
+              sizes[rung])
+        << "rung " << r;
+  }
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("successive halving: rung 3 of 3 (4 epochs)"), std::string::npos) << out;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", id, "--top", "3"}, &out, &err), 0)
+      << err;
+  EXPECT_NE(out.find("promoted <"), std::string::npos) << out;
+}
+
 TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

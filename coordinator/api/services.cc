@@ -32,6 +32,7 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
   if (!parsed.ok()) return ToGrpc(parsed.status());
   store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash,
                     parsed->trials};
+  s.planned_trials = parsed->planned_trials;
   if (parsed->spec.has_seed_from()) {
     // Seeded: the champion's members and its sweep's best trials first, then around them.
     const v1::SeedSpec& seed = parsed->spec.seed_from();
@@ -53,6 +54,10 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
         s.origins.push_back(t.origin);
         s.parents.push_back(t.parent_trial_id);
       }
+      // Halving: seeds and neighbours enter the first rung, with its epochs.
+      for (auto& t : s.trials) {
+        if (parsed->spec.rung_epochs_size() > 0) t.set_epochs(parsed->spec.rung_epochs(0));
+      }
       s.parent_sweep_id = source->sweep_id;
       s.seeded_from = seed.model() + " v" + std::to_string(source->version);
     }
@@ -61,9 +66,15 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
   if (!id.ok()) return ToGrpc(id.status());
   resp->set_sweep_id(*id);
   resp->set_trials(static_cast<int64_t>(s.trials.size()));
+  resp->set_planned_trials(s.planned_trials);
   resp->set_spec_hash(parsed->spec_hash);
   SF_LOG(Info) << "sweep " << *id << " (" << parsed->spec.name() << "): " << s.trials.size()
-               << " trials" << (s.seeded_from.empty() ? "" : ", seeded from " + s.seeded_from);
+               << " trials"
+               << (parsed->spec.rung_epochs_size() > 0
+                       ? " in the first of " + std::to_string(parsed->spec.rung_epochs_size()) +
+                             " rungs, " + std::to_string(s.planned_trials) + " planned"
+                       : "")
+               << (s.seeded_from.empty() ? "" : ", seeded from " + s.seeded_from);
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,8 @@ set(body "")
 foreach(f ${files})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" version ${name})
+  # Without leading zeros: C++ would read 0008 as a (bad) octal literal.
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version ${version})
   file(READ ${f} sql)
   string(APPEND body "    {${version}, \"${name}\", R\"sfsql(${sql})sfsql\"},\n")
 endforeach()

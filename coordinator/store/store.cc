@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/sha256.h"
 #include "coordinator/store/migrations.h"
+#include "coordinator/sweep/halving.h"
 
 namespace sweepfarm::store {
 namespace {
@@ -48,7 +49,9 @@ std::string SweepStatusSelect() {
          "  coalesce(s.parent_sweep_id, 0), coalesce(s.seeded_from, ''), c.seeds, c.neighbours, "
          "  c.cancelled, coalesce(s.cancel_reason, ''), "
          "  b.trial_id, b.selection_accuracy, b.baseline_accuracy, b.holdout_accuracy, "
-         "  coalesce(s.pruned_at::text, '') "
+         "  coalesce(s.pruned_at::text, ''), c.rung, "
+         "  coalesce(jsonb_array_length(s.spec->'rung_epochs'), 0), "
+         "  coalesce((s.spec->'rung_epochs'->>c.rung)::int, 0) "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -60,7 +63,8 @@ std::string SweepStatusSelect() {
          "    coalesce(sum(t.errors), 0) AS errors, "
          "    count(*) FILTER (WHERE t.origin = 'seed') AS seeds, "
          "    count(*) FILTER (WHERE t.origin = 'neighbour') AS neighbours, "
-         "    count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled "
+         "    count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled, "
+         "    coalesce(max(t.rung), 0) AS rung "
          "  FROM trials t WHERE t.sweep_id = s.id) c "
          "LEFT JOIN LATERAL (SELECT r.trial_id, r.selection_accuracy, r.baseline_accuracy, "
          "    r.holdout_accuracy "
@@ -73,12 +77,14 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   static const auto* s = new std::vector<std::pair<std::string, std::string>>{
       {"insert_sweep",
        "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials, "
-       "  parent_sweep_id, seeded_from) "
-       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, '')) RETURNING id"},
+       "  parent_sweep_id, seeded_from, pending_rungs) "
+       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, ''), $10) "
+       "RETURNING id"},
       {"insert_trials",
-       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id) "
+       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id, "
+       "  rung) "
        "SELECT $1, (t.ord - 1)::int, t.elem, $3, coalesce(($4::text[])[t.ord], 'search'), "
-       "  NULLIF(($5::bigint[])[t.ord], 0) "
+       "  NULLIF(($5::bigint[])[t.ord], 0), CASE WHEN $6 THEN 0 END "
        "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(elem, ord)"},
       {"register_worker",
        "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
@@ -133,11 +139,37 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"lock_sweep", "SELECT state FROM sweeps WHERE id = $1 FOR UPDATE"},
       {"finish_running_sweeps",
        "UPDATE sweeps s SET state = 'done', finished_at = now() WHERE s.state = 'running' "
-       "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
+       "AND s.pending_rungs = 0 AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
        "  AND t.state IN ('queued', 'running')) RETURNING id"},
+      // Successive halving. A halving sweep whose rungs are not all started and that has no
+      // trial queued or running: its rung has ended (in this transaction or a concurrent one).
+      {"stalled_halving",
+       "SELECT id FROM sweeps s WHERE s.state = 'running' AND s.pending_rungs > 0 "
+       "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
+       "  AND t.state IN ('queued', 'running')) ORDER BY id"},
+      {"halving_sweep",
+       "SELECT spec::text FROM sweeps WHERE id = $1 AND state = 'running' AND pending_rungs > 0"},
+      {"rung_state",
+       "SELECT coalesce(max(rung), 0), count(*) FILTER (WHERE state IN ('queued', 'running')) "
+       "FROM trials WHERE sweep_id = $1"},
+      {"rung_size", "SELECT count(*) FROM trials WHERE sweep_id = $1 AND rung = $2"},
+      // The best $4 succeeded trials of rung $2, trained again with $3 epochs as rung $2 + 1.
+      {"promote_rung",
+       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id, "
+       "  rung) "
+       "SELECT $1, (SELECT max(ordinal) FROM trials WHERE sweep_id = $1) + (row_number() OVER "
+       "    (ORDER BY r.selection_accuracy DESC, t.id))::int, "
+       "  jsonb_set(t.params, '{epochs}', to_jsonb($3::int)), t.max_attempts, 'promoted', t.id, "
+       "  $2 + 1 "
+       "FROM trials t JOIN results r ON r.trial_id = t.id "
+       "WHERE t.sweep_id = $1 AND t.rung = $2 AND t.state = 'succeeded' "
+       "ORDER BY r.selection_accuracy DESC, t.id LIMIT $4 RETURNING id"},
+      {"set_rungs",
+       "UPDATE sweeps SET pending_rungs = $2, total_trials = (SELECT count(*) FROM trials "
+       "  WHERE sweep_id = $1) + $3 WHERE id = $1"},
       {"finish_sweep",
        "UPDATE sweeps SET state = 'done', finished_at = now() "
-       "WHERE id = $1 AND state = 'running' AND NOT EXISTS ("
+       "WHERE id = $1 AND state = 'running' AND pending_rungs = 0 AND NOT EXISTS ("
        "  SELECT 1 FROM trials WHERE sweep_id = $1 AND state IN ('queued', 'running'))"},
       {"sweep_status", SweepStatusSelect() + "WHERE s.id = $1"},
       {"cancel_trials",
@@ -266,8 +298,38 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
 // Marks a sweep done if no trial is queued or running. The sweep's row lock serialises this check
 // between concurrent report transactions, and the check runs after the lock in a fresh snapshot,
 // so the last of them sees the others' committed trials.
+// Successive halving, under the sweep's row lock: when the current rung has ended, its best
+// trials are trained again as the next rung (or, with none succeeded, the sweep may end).
+void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
+  pqxx::result r = tx.exec_prepared("halving_sweep", sweep_id);
+  if (r.empty()) return;  // Not halving, ended, or every rung started.
+  const auto spec = FromJson<v1::SweepSpec>(r[0][0].as<std::string>());
+  pqxx::row st = tx.exec_prepared1("rung_state", sweep_id);
+  const int rung = st[0].as<int>();
+  if (st[1].as<int64_t>() > 0) return;  // The rung is still training.
+  const int next = rung + 1, rungs = spec.rung_epochs_size();
+  int64_t promoted = 0;
+  if (next < rungs) {
+    const int64_t keep = sweep::NextRungSize(
+        tx.exec_prepared1("rung_size", sweep_id, rung)[0].as<int64_t>(), spec.eta());
+    promoted = static_cast<int64_t>(
+        tx.exec_prepared("promote_rung", sweep_id, rung, spec.rung_epochs(next), keep).size());
+  }
+  if (promoted == 0) {  // Nothing succeeded to promote (or no rung left): the sweep can end.
+    tx.exec_prepared0("set_rungs", sweep_id, 0, 0);
+    return;
+  }
+  tx.exec_prepared0(
+      "set_rungs", sweep_id, rungs - 1 - next,
+      sweep::PlannedTrials(sweep::NextRungSize(promoted, spec.eta()), spec.eta(), next + 1, rungs));
+  SF_LOG(Info) << "sweep " << sweep_id << ": rung " << rung << " ended; its best " << promoted
+               << " trial(s) go on to rung " << next << " (" << spec.rung_epochs(next)
+               << " epochs)";
+}
+
 void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
   tx.exec_prepared("lock_sweep", sweep_id);
+  AdvanceHalving(tx, sweep_id);
   tx.exec_prepared0("finish_sweep", sweep_id);
 }
 
@@ -376,15 +438,17 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
   return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
     pqxx::work tx(c);
     int64_t id =
-        tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml,
-                          spec_json, s.spec_hash, static_cast<int64_t>(s.trials.size()),
-                          s.parent_sweep_id, s.seeded_from)[0]
+        tx.exec_prepared1(
+              "insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml, spec_json,
+              s.spec_hash,
+              s.planned_trials > 0 ? s.planned_trials : static_cast<int64_t>(s.trials.size()),
+              s.parent_sweep_id, s.seeded_from, std::max(0, s.spec.rung_epochs_size() - 1))[0]
             .as<int64_t>();
     std::string origins = "{";
     for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
     origins += "}";
     tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts(), origins,
-                      IntArray(s.parents));
+                      IntArray(s.parents), s.spec.rung_epochs_size() > 0);
     tx.commit();
     return id;
   });
@@ -526,7 +590,11 @@ StatusOr<int> Store::RequeueExpired() {
     std::set<int64_t> sweeps;
     for (const auto& row : r) sweeps.insert(row[0].as<int64_t>());
     for (int64_t s : sweeps) FinishSweep(tx, s);
-    // Also any sweep whose last trials finished in concurrent transactions.
+    // Also any sweep whose last trials finished in concurrent transactions: a halving sweep's
+    // next rung, then the sweeps that have ended.
+    for (const auto& row : tx.exec_prepared("stalled_halving")) {
+      FinishSweep(tx, row[0].as<int64_t>());
+    }
     tx.exec_prepared("finish_running_sweeps");
     tx.commit();
     return static_cast<int>(r.size());
@@ -562,6 +630,9 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   double finished = static_cast<double>(s.succeeded() + s.failed());
   s.set_trials_per_second(s.elapsed_seconds() > 0 ? finished / s.elapsed_seconds() : 0);
   s.set_pruned_at(row[25].as<std::string>());
+  s.set_rung(row[26].as<int>());
+  s.set_rungs(row[27].as<int>());
+  s.set_rung_epochs(row[28].as<int>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));

@@ -28,6 +28,9 @@ struct NewSweep {
   std::vector<int64_t> parents;
   int64_t parent_sweep_id = 0;
   std::string seeded_from;
+  // Trials the sweep trains if all succeed, when more than `trials` (halving: every rung);
+  // 0: trials.size().
+  int64_t planned_trials = 0;
 };
 
 struct Lease {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/hash.h"
+#include "coordinator/sweep/halving.h"
 #include "worker/engine/architecture.h"
 #include "worker/engine/dataset.h"
 
@@ -176,6 +177,37 @@ Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& 
     SF_ASSIGN_OR_RETURN(double steps, c.NumberIn(node["steps"], field + ".steps", true, 1, 100000));
     d->steps = static_cast<int64_t>(steps);
   }
+  return OkStatus();
+}
+
+// Successive halving's rungs from search.space.epochs: a range gives min, min * eta, ... and max;
+// a list gives its values, which must increase. At least two rungs.
+Status HalvingRungs(const Checker& c, const YAML::Node& node, const Domain& d,
+                    v1::SweepSpec* spec) {
+  const std::string field = "search.space.epochs";
+  std::vector<int32_t> rungs;
+  if (d.kind == Domain::kRange) {
+    if (d.steps != 0) {
+      return c.Error(node["steps"], field + ".steps",
+                     "halving sets the rungs' epochs from min, max and search.eta; steps does "
+                     "not apply (or list the rungs' epochs)");
+    }
+    rungs = GeometricRungs(static_cast<int32_t>(d.min), static_cast<int32_t>(d.max), spec->eta());
+  } else {
+    for (size_t i = 0; i < d.values.size(); ++i) {
+      if (i > 0 && d.values[i] <= d.values[i - 1]) {
+        return c.Error(node[i], field + "[" + std::to_string(i) + "]",
+                       "halving's rungs need increasing epochs");
+      }
+      rungs.push_back(static_cast<int32_t>(d.values[i]));
+    }
+  }
+  if (rungs.size() < 2) {
+    return c.Error(node, field,
+                   "halving needs at least two rungs: a range {min, max} with min < max, or a "
+                   "list of increasing epochs");
+  }
+  for (int32_t e : rungs) spec->add_rung_epochs(e);
   return OkStatus();
 }
 
@@ -416,21 +448,32 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   // search
   const YAML::Node s = root["search"];
   SF_RETURN_IF_ERROR(
-      c.Map(s, "search", {"method", "budget", "seed", "space"}, {"method", "space"}));
+      c.Map(s, "search", {"method", "budget", "seed", "space", "eta"}, {"method", "space"}));
   SF_ASSIGN_OR_RETURN(std::string method, c.String(s["method"], "search.method"));
-  if (method != "grid" && method != "random") {
-    return c.Error(s["method"], "search.method", "must be grid or random, got \"" + method + "\"");
+  if (method != "grid" && method != "random" && method != "halving") {
+    return c.Error(s["method"], "search.method",
+                   "must be grid, random or halving, got \"" + method + "\"");
   }
+  const bool halving = method == "halving";
   spec.set_method(method);
   int64_t budget = 0;
   if (s["budget"]) {
     SF_ASSIGN_OR_RETURN(double b, c.NumberIn(s["budget"], "search.budget", true, 1,
                                              static_cast<double>(kMaxTrials)));
     budget = static_cast<int64_t>(b);
-  } else if (method == "random") {
-    return c.Error(s, "search.budget", "required for random search");
+  } else if (method != "grid") {
+    return c.Error(
+        s, "search.budget",
+        halving ? "required for halving (the first rung's trials)" : "required for random search");
   }
   spec.set_budget(budget);
+  if (s["eta"]) {
+    if (!halving) return c.Error(s["eta"], "search.eta", "only for method: halving");
+    SF_ASSIGN_OR_RETURN(double eta, c.NumberIn(s["eta"], "search.eta", true, 2, 10));
+    spec.set_eta(static_cast<int32_t>(eta));
+  } else if (halving) {
+    spec.set_eta(3);
+  }
   if (s["seed"]) {
     SF_ASSIGN_OR_RETURN(double seed,
                         c.NumberIn(s["seed"], "search.seed", true, 0, 9007199254740992.0));
@@ -450,6 +493,11 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     if (method == "grid" && d.kind == Domain::kRange && d.steps == 0) {
       return c.Error(kv.second, field, "a grid needs `steps` for a range (or a list of values)");
     }
+    if (halving && name == "epochs") {
+      SF_RETURN_IF_ERROR(HalvingRungs(c, kv.second, d, &spec));
+      d = Domain{Domain::kValues, {static_cast<double>(spec.rung_epochs(0))}};
+      d.integer = true;
+    }
     out.space.params[name] = d;
   }
   if (method == "grid") {
@@ -463,9 +511,19 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
                          std::to_string(cap));
     }
   }
-  auto trials = Expand(out.space, method, budget, out.search_seed);
+  // Halving draws its first rung at random; its later rungs are promoted as rungs end.
+  auto trials = Expand(out.space, halving ? "random" : method, budget, out.search_seed);
   if (!trials.ok()) return c.Error(s, "search", trials.status().message());
   out.trials = std::move(trials).value();
+  out.planned_trials = static_cast<int64_t>(out.trials.size());
+  if (halving) {
+    out.planned_trials = PlannedTrials(budget, spec.eta(), 0, spec.rung_epochs_size());
+    if (out.planned_trials > kMaxTrials) {
+      return c.Error(s["budget"], "search.budget",
+                     "halving would train " + std::to_string(out.planned_trials) +
+                         " trials, over the limit of " + std::to_string(kMaxTrials));
+    }
+  }
   out.spec_hash = CanonicalHash(spec, out.trials);
   return out;
 }

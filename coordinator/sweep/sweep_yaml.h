@@ -15,8 +15,9 @@ struct ParsedSweep {
   v1::SweepSpec spec;
   SearchSpace space;
   uint64_t search_seed = 1;
-  std::vector<v1::TrialParams> trials;  // The expanded search space.
-  std::string spec_hash;                // Over the canonical spec and trials, not the YAML text.
+  std::vector<v1::TrialParams> trials;  // The expanded search space (halving: the first rung).
+  int64_t planned_trials = 0;  // Trials the sweep trains if all succeed (halving: every rung).
+  std::string spec_hash;       // Over the canonical spec and trials, not the YAML text.
 };
 
 // Largest number of trials one sweep may hold.

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace sweepfarm::sweep {
@@ -90,6 +91,64 @@ TEST(SweepYamlTest, ShippedSweepsAreValid) {
   EXPECT_TRUE(r->spec.has_seed_from());
 }
 
+// Successive halving: the first rung drawn at random with the first rung's epochs, the rungs
+// from a range (geometric in eta, ending at max) or a list, and the planned trial count.
+TEST(SweepYamlTest, HalvingPlansItsRungs) {
+  const std::string halving =
+      Replace(Replace(kValid, "  method: grid\n", "  method: halving\n  budget: 30\n  eta: 3\n"),
+              "epochs: [2, 4]", "epochs: {min: 5, max: 75}");
+  auto r = ParseSweepYaml(halving, "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.method(), "halving");
+  EXPECT_EQ(r->spec.eta(), 3);
+  ASSERT_EQ(r->spec.rung_epochs_size(), 4);
+  const int want[] = {5, 15, 45, 75};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(r->spec.rung_epochs(i), want[i]) << i;
+  ASSERT_EQ(r->trials.size(), 30u);
+  std::set<double> steps;
+  for (const auto& t : r->trials) {
+    EXPECT_EQ(t.epochs(), 5);
+    steps.insert(t.step_size());
+  }
+  EXPECT_GT(steps.size(), 20u);  // Drawn at random, not a grid.
+  EXPECT_EQ(r->planned_trials, 30 + 10 + 3 + 1);
+
+  // A list names the rungs; eta defaults to 3; a rung of fewer than eta keeps one.
+  auto l = ParseSweepYaml(
+      Replace(Replace(kValid, "  method: grid\n", "  method: halving\n  budget: 4\n"),
+              "epochs: [2, 4]", "epochs: [1, 2, 8]"),
+      "s.yaml");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->spec.eta(), 3);
+  EXPECT_EQ(l->spec.rung_epochs_size(), 3);
+  EXPECT_EQ(l->planned_trials, 4 + 1 + 1);
+
+  // Grid and random sweeps have no rungs.
+  auto g = ParseSweepYaml(kValid, "s.yaml");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->spec.rung_epochs_size(), 0);
+  EXPECT_EQ(g->planned_trials, 12);
+}
+
+TEST(SweepYamlTest, HalvingErrorsNameTheField) {
+  const std::string base = Replace(kValid, "  method: grid\n", "  method: halving\n  budget: 8\n");
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: halving\n"),
+              {"search.budget", "required for halving"});
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: grid\n  eta: 2\n"),
+              {"search.eta", "only for method: halving"});
+  ExpectError(Replace(base, "budget: 8\n", "budget: 8\n  eta: 1\n"), {"search.eta"});
+  ExpectError(Replace(base, "epochs: [2, 4]", "epochs: 4"),
+              {"search.space.epochs", "at least two rungs"});
+  ExpectError(Replace(base, "epochs: [2, 4]", "epochs: [4, 2]"),
+              {"search.space.epochs[1]", "increasing"});
+  ExpectError(Replace(base, "epochs: [2, 4]", "epochs: {min: 2, max: 20, steps: 4}"),
+              {"search.space.epochs.steps", "does not apply"});
+  ExpectError(Replace(base, "epochs: [2, 4]", "epochs: {min: 4, max: 4}"),
+              {"search.space.epochs", "at least two rungs"});
+  ExpectError(Replace(base, "method: halving", "method: hyperband"),
+              {"search.method", "grid, random or halving"});
+}
+
 TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
   ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  bacth: 1"),
               {"s.yaml:12:3", "training.bacth", "unknown key", "allowed here"});
@@ -161,7 +220,7 @@ TEST(SweepYamlTest, GridRangeNeedsSteps_RandomNeedsBudget) {
               {"search.space.step_size", "needs `steps`"});
   ExpectError(Replace(kValid, "method: grid", "method: random"), {"search.budget", "required"});
   ExpectError(Replace(kValid, "method: grid", "method: bayes"),
-              {"search.method", "grid or random"});
+              {"search.method", "grid, random or halving"});
 }
 
 TEST(SweepYamlTest, IssueRateOnlyForBinaryDatasets) {
