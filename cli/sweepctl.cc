@@ -148,8 +148,11 @@ StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file)
   req.set_source_name(file);
   v1::SubmitSweepResponse resp;
   SF_RETURN_IF_ERROR(c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp));
-  std::cerr << "sweep " << resp.sweep_id() << ": " << resp.trials() << " trials queued (spec "
-            << resp.spec_hash() << ")\n";
+  std::cerr << "sweep " << resp.sweep_id() << ": " << resp.trials() << " trials queued";
+  if (resp.planned_trials() > resp.trials()) {
+    std::cerr << " (the first rung; " << resp.planned_trials() << " planned in all)";
+  }
+  std::cerr << " (spec " << resp.spec_hash() << ")\n";
   return resp;
 }
 

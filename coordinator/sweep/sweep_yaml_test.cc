@@ -75,7 +75,7 @@ TEST(SweepYamlTest, ShippedSweepsAreValid) {
   const std::map<std::string, size_t> trials = {
       {"sweeps/quickstart.yaml", 48},        {"sweeps/perfpsychic.yaml", 1000},
       {"sweeps/nightly.yaml", 48},           {"sweeps/fashion-mnist.yaml", 64},
-      {"sweeps/fashion-mnist-cpu.yaml", 16},
+      {"sweeps/fashion-mnist-cpu.yaml", 16}, {"sweeps/halving.yaml", 54},
   };
   for (const auto& [f, n] : trials) {
     auto r = ParseSweepYaml(ReadSource(f), f);
