@@ -295,9 +295,6 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   return *s;
 }
 
-// Marks a sweep done if no trial is queued or running. The sweep's row lock serialises this check
-// between concurrent report transactions, and the check runs after the lock in a fresh snapshot,
-// so the last of them sees the others' committed trials.
 // Successive halving, under the sweep's row lock: when the current rung has ended, its best
 // trials are trained again as the next rung (or, with none succeeded, the sweep may end).
 void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
@@ -327,6 +324,10 @@ void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
                << " epochs)";
 }
 
+// Marks a sweep done if no trial is queued or running (and, halving, no rung is left), after
+// starting a halving sweep's next rung if its current one has ended. The sweep's row lock
+// serialises these checks between concurrent report transactions, and they run after the lock in
+// a fresh snapshot, so the last of them sees the others' committed trials.
 void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
   tx.exec_prepared("lock_sweep", sweep_id);
   AdvanceHalving(tx, sweep_id);
