@@ -35,6 +35,17 @@ std::string SweepOf(int n, bool real = false) {
   return s;
 }
 
+// Successive halving over n configurations (rungs of 1, 2, 4 and 8 epochs, eta 3), for the fake
+// trainer, whose accuracies depend only on the configuration: the same file promotes the same
+// configurations wherever and in whatever order its trials are trained.
+std::string HalvingSweepOf(int n) {
+  return "version: 1\nname: fault-halving\nmodel: fault-model\ndataset: {name: telemetry}\n"
+         "architecture: {name: cnn1d}\nsearch:\n  method: halving\n  budget: " +
+         std::to_string(n) +
+         "\n  eta: 3\n  space:\n    epochs: [1, 2, 4, 8]\n    step_size: {min: 0.001, max: 0.1}\n"
+         "    seed: {min: 1, max: 1000000}\n";
+}
+
 struct Stats {
   int64_t total = 0, completed = 0, failed = 0, lost = 0, duplicated = 0, redelivered = 0,
           stale = 0, results = 0;
@@ -101,7 +112,9 @@ class FaultTest : public FarmTest {
     s.duplicated = farm_->Count(
         "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM report_log "
         "WHERE outcome = 'accepted' AND ok GROUP BY trial_id) a");
-    s.results = Accepted();
+    s.results = farm_->Count(
+        "SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = " +
+        sid);
     s.redelivered =
         farm_->Count("SELECT count(*) FROM trials WHERE attempts > 1 AND sweep_id = " + sid);
     s.stale = farm_->Count("SELECT count(*) FROM report_log WHERE outcome = 'stale'");
@@ -185,6 +198,48 @@ TEST_F(FaultTest, WorkersKilledRepeatedly) {
   Stats s = Collect(id, "kill -9 workers");
   ExpectNothingLostOrDuplicated(s);
   EXPECT_GE(s.recovery.size(), 1u);
+}
+
+// Halving's rungs advance in the report and lease-expiry transactions: with workers killed
+// throughout, every rung is still promoted once, and to the same configurations as a calm run.
+TEST_F(FaultTest, HalvingUnderWorkerKillsPromotesAsWithoutFaults) {
+  std::string addr = farm_->StartCoordinator(/*lease_seconds=*/2);
+  ASSERT_FALSE(addr.empty());
+  std::vector<Process*> live;
+  int started = 0;
+  for (; started < 4; ++started) {
+    live.push_back(&farm_->StartWorker(addr, "w" + std::to_string(started), FakeWorker(8, 150)));
+  }
+  const int64_t calm = Submit(addr, HalvingSweepOf(Trials()));
+  RunUntilDone(calm, 0, nullptr);
+  const int64_t id = Submit(addr, HalvingSweepOf(Trials()));
+  std::mt19937 rng(11);
+  RunUntilDone(id, 1.5, [&] {
+    size_t victim = rng() % live.size();
+    live[victim]->Signal(SIGKILL);
+    live[victim]->Wait();
+    live[victim] = &farm_->StartWorker(addr, "w" + std::to_string(started++), FakeWorker(8, 150));
+    stats_.recovery.push_back(WaitForProgress(Accepted()));
+  });
+  Stats s = Collect(id, "kill -9 workers, halving");
+  ExpectNothingLostOrDuplicated(s);
+  EXPECT_GE(s.recovery.size(), 1u);
+  int64_t planned = 0;
+  for (int64_t n = Trials(), rung = 0; rung < 4; ++rung, n = std::max<int64_t>(1, n / 3)) {
+    planned += n;
+  }
+  EXPECT_EQ(s.total, planned);
+  const std::string a = std::to_string(calm), b = std::to_string(id);
+  EXPECT_EQ(farm_->Count("SELECT total_trials FROM sweeps WHERE id = " + b), planned);
+  EXPECT_EQ(farm_->Count("SELECT count(DISTINCT rung) FROM trials WHERE sweep_id = " + b), 4);
+  // Rung by rung, the same configurations as the calm run.
+  for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+    EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials t WHERE t.sweep_id = " + x +
+                           " AND NOT EXISTS (SELECT 1 FROM trials u WHERE u.sweep_id = " + y +
+                           " AND u.rung = t.rung AND u.params = t.params)"),
+              0)
+        << "sweep " << x << " has trials sweep " << y << " lacks";
+  }
 }
 
 TEST_F(FaultTest, FrozenWorkersLateResultsAreRejected) {
