@@ -259,6 +259,34 @@ TEST_F(EndToEndTest, HalvingPromotesTheBestOfEachRung) {
   EXPECT_NE(out.find("promoted <"), std::string::npos) << out;
 }
 
+// Leases go to the oldest sweep with queued trials: a halving sweep's later rungs, queued when
+// its first rung ends, go before a sweep submitted after it.
+TEST_F(EndToEndTest, HalvingRungsGoBeforeLaterSweeps) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string halving = SweepYaml(600, "[1, 2]");
+  halving.replace(halving.find("  method: grid\n"), 15,
+                  "  method: halving\n  budget: 8\n  eta: 2\n");
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("h.yaml", halving)}, &out, &err),
+            0)
+      << err;
+  const std::string first = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("g.yaml", SweepYaml(600, "[1]"))},
+                     &out, &err),
+            0)
+      << err;
+  const std::string second = std::to_string(std::stoll(out));
+  StartWorker(addr, "worker1", 4);  // One worker, one bundle at a time.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", second}, &out, &err), 0) << err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", first}, &out, &err), 0) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung = 1 AND sweep_id = " + first), 4);
+  // The first sweep, second rung included, ended before the second sweep's first lease.
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps a, trials b WHERE a.id = " + first +
+                  " AND b.sweep_id = " + second + " AND b.started_at < a.finished_at"),
+            0);
+}
+
 TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

@@ -95,7 +95,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  lease_expires_at = now() + make_interval(secs => $3) "
        "WHERE t.id IN ("
        "  SELECT id FROM trials WHERE state = 'queued' AND sweep_id = ("
-       "    SELECT sweep_id FROM trials WHERE state = 'queued' ORDER BY id LIMIT 1) "
+       "    SELECT sweep_id FROM trials WHERE state = 'queued' ORDER BY sweep_id, id LIMIT 1) "
        "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
        "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token"},
       {"sweep_spec", "SELECT spec::text FROM sweeps WHERE id = $1"},
