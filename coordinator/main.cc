@@ -29,7 +29,11 @@ int main(int argc, char** argv) {
       .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
       .Define("lease-seconds", "30", "lease length; heartbeats extend it")
       .Define("reap-interval-ms", "1000", "how often expired leases are re-queued")
-      .Define("db-pool", "8", "PostgreSQL connections");
+      .Define("db-pool", "8", "PostgreSQL connections")
+      .Define("metrics-listen", "",
+              "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
+              "empty: none")
+      .Define("metrics-address-file", "", "write the metrics server's bound HOST:PORT here");
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
     return 2;
@@ -61,7 +65,27 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-coordinator: " << s.ToString() << "\n";
     return 1;
   }
+  api::Metrics metrics;
+  std::unique_ptr<api::MetricsServer> metrics_server;
+  if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
+    auto started =
+        api::MetricsServer::Start(m, [&metrics, &store] { return metrics.Render(store->get()); });
+    if (!started.ok()) {
+      std::cerr << "sweepfarm-coordinator: " << started.status().message() << "\n";
+      return started.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    metrics_server = std::move(started).value();
+    const std::string bound =
+        m.substr(0, m.rfind(':')) + ":" + std::to_string(metrics_server->port());
+    SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
+    if (!flags.Get("metrics-address-file").empty()) {
+      std::string tmp = flags.Get("metrics-address-file") + ".tmp";
+      std::ofstream(tmp) << bound << "\n";
+      std::rename(tmp.c_str(), flags.Get("metrics-address-file").c_str());
+    }
+  }
   api::ServiceOptions options;
+  options.metrics = &metrics;
   options.lease_seconds = static_cast<int>(*lease);
   registry::DatasetCache datasets;
   registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
@@ -77,6 +101,9 @@ int main(int argc, char** argv) {
   builder.RegisterService(&workers);
   builder.RegisterService(&models);
   builder.SetMaxReceiveMessageSize(16 << 20);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
@@ -104,6 +131,7 @@ int main(int argc, char** argv) {
     if (!n.ok()) {
       SF_LOG(Warning) << n.status().ToString();
     } else if (*n > 0) {
+      metrics.CountExpired(*n);
       SF_LOG(Warning) << *n << " trial(s) re-queued after their lease expired";
     }
   }

@@ -198,10 +198,34 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   EXPECT_EQ(status.fields().at("succeeded").number_value(), 16);
   EXPECT_EQ(status.fields().at("state").string_value(), "done");
   EXPECT_NEAR(status.fields().at("baseline_accuracy").number_value(), 0.78, 0.05);
+
+  // The coordinator's Prometheus endpoint counts what happened.
+  const std::string metrics = farm_->MetricsAddress();
+  ASSERT_FALSE(metrics.empty());
+  std::string scrape = HttpExchange(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(scrape.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << scrape;
+  for (const char* line :
+       {"Content-Type: text/plain; version=0.0.4", "\nsweepfarm_database_up 1\n",
+        "\nsweepfarm_sweeps{state=\"done\"} 1\n", "\nsweepfarm_sweeps{state=\"running\"} 0\n",
+        "\nsweepfarm_queue_trials{state=\"queued\"} 0\n", "\nsweepfarm_workers_active 2\n",
+        "\nsweepfarm_results_total{outcome=\"accepted\"} 16\n",
+        "\nsweepfarm_results_total{outcome=\"stale\"} 0\n", "\nsweepfarm_trials_leased_total 16\n",
+        "\nsweepfarm_rpc_total{method=\"/sweepfarm.v1.SweepService/SubmitSweep\","
+        "code=\"OK\"} 1\n",
+        "# TYPE sweepfarm_rpc_seconds_total counter\n"}) {
+    EXPECT_NE(scrape.find(line), std::string::npos) << line << "\n" << scrape;
+  }
+  // status of a missing sweep: counted with its code.
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "status", "999"}, &out, &err), 1);
+  scrape = HttpExchange(metrics, "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_NE(scrape.find("sweepfarm_rpc_total{method=\"/sweepfarm.v1.SweepService/GetSweepStatus\","
+                        "code=\"NOT_FOUND\"} 1\n"),
+            std::string::npos)
+      << scrape;
+  EXPECT_EQ(HttpExchange(metrics, "GET / HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(HttpExchange(metrics, "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
 }
 
-// A worker asked for the fused step kernel trains cnn1d bundles with it (on CPUs its emulation,
-// hence the small sweep) and falls back to the default kernels for a shape the kernel refuses.
 // Successive halving: rungs of 1, 2 and 4 epochs; after each rung its best half (by selection
 // accuracy, as the coordinator sees the results) is trained again with the next rung's epochs.
 TEST_F(EndToEndTest, HalvingPromotesTheBestOfEachRung) {
@@ -287,6 +311,8 @@ TEST_F(EndToEndTest, HalvingRungsGoBeforeLaterSweeps) {
             0);
 }
 
+// A worker asked for the fused step kernel trains cnn1d bundles with it (on CPUs its emulation,
+// hence the small sweep) and falls back to the default kernels for a shape the kernel refuses.
 TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

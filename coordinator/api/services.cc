@@ -201,6 +201,7 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext*, const v1::LeaseW
   if (!lease.ok()) return ToGrpc(lease.status());
   resp->set_lease_seconds(options_.lease_seconds);
   if (lease->trials.empty()) return grpc::Status::OK;
+  if (options_.metrics) options_.metrics->CountLeased(static_cast<int64_t>(lease->trials.size()));
   resp->set_sweep_id(lease->sweep_id);
   *resp->mutable_spec() = lease->spec;
   for (auto& t : lease->trials) *resp->add_trials() = std::move(t);
@@ -271,6 +272,9 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
                         << req->worker_id() << " rejected";
         break;
     }
+  }
+  if (options_.metrics) {
+    options_.metrics->CountResults(resp->accepted(), resp->duplicates(), resp->rejected_stale());
   }
   return grpc::Status::OK;
 }

@@ -2,6 +2,7 @@
 // throw; all state lives in PostgreSQL, so any number of handler threads (or coordinators) may run.
 #pragma once
 
+#include "coordinator/api/metrics.h"
 #include "coordinator/registry/registry.h"
 #include "coordinator/store/store.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
@@ -11,6 +12,7 @@
 namespace sweepfarm::api {
 
 struct ServiceOptions {
+  Metrics* metrics = nullptr;  // Counts results and leases when set.
   int lease_seconds = 30;
   int max_yaml_bytes = 1 << 20;
   int max_bundle = 8192;

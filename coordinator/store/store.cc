@@ -207,6 +207,13 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "    AND NOT EXISTS (SELECT 1 FROM model_members m WHERE m.sha256 = a.sha256) "
        "  RETURNING a.size_bytes) "
        "SELECT count(*), coalesce(sum(size_bytes), 0) FROM d"},
+      {"gauges",
+       "SELECT 'sweeps', state, count(*) FROM sweeps GROUP BY state "
+       "UNION ALL SELECT 'trials', t.state, count(*) FROM trials t JOIN sweeps s "
+       "  ON s.id = t.sweep_id WHERE s.state = 'running' AND t.state IN ('queued', 'running') "
+       "  GROUP BY t.state "
+       "UNION ALL SELECT 'workers', '', count(*) FROM workers "
+       "  WHERE last_seen > now() - interval '5 minutes'"},
       {"list_trials",
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
@@ -714,6 +721,21 @@ StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, 
         }
         return out;
       });
+}
+
+StatusOr<FarmGauges> Store::Gauges() {
+  return Conn::Run(this, "Gauges", [&](pqxx::connection& c) -> StatusOr<FarmGauges> {
+    pqxx::read_transaction tx(c);
+    FarmGauges g;
+    for (const auto& row : tx.exec_prepared("gauges")) {
+      const std::string kind = row[0].as<std::string>(), state = row[1].as<std::string>();
+      const int64_t n = row[2].as<int64_t>();
+      if (kind == "sweeps") g.sweeps[state] = n;
+      if (kind == "trials") (state == "queued" ? g.queued : g.running) = n;
+      if (kind == "workers") g.workers = n;
+    }
+    return g;
+  });
 }
 
 StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bool leaderboard) {

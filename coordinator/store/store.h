@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -83,6 +84,13 @@ struct CancelOutcome {
   int64_t running = 0;
 };
 
+// What the coordinator's metrics read from the database at a scrape.
+struct FarmGauges {
+  std::map<std::string, int64_t> sweeps;  // By state.
+  int64_t queued = 0, running = 0;        // Trials of running sweeps.
+  int64_t workers = 0;                    // Workers seen in the last 5 minutes.
+};
+
 class Store {
  public:
   ~Store();
@@ -123,6 +131,7 @@ class Store {
   // `older_than_seconds` ago as pruned and deletes their predictions and the weights that no
   // registered version uses; one transaction, undone when `dry_run`.
   StatusOr<v1::PruneSweepsResponse> PruneSweeps(double older_than_seconds, bool dry_run);
+  StatusOr<FarmGauges> Gauges();
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
   // Stores an artifact for a trial whose result was accepted with `lease_token`
   // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.

@@ -1,5 +1,6 @@
 #include "tests/support/farm.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,25 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+std::string HttpExchange(const std::string& host_port, const std::string& request) {
+  const size_t colon = host_port.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return "";
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) response.append(buf, n);
+  close(fd);
+  return response;
+}
+
 Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
   procs_.reserve(256);  // Process references handed out stay valid.
   if (db_->ok()) db_->Reset();
@@ -32,10 +52,12 @@ Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
 std::string Farm::StartCoordinator(int lease_seconds, int port, const std::string& host) {
   std::string addr_file = dir_ + "/address";
   std::remove(addr_file.c_str());
+  std::remove((dir_ + "/metrics-address").c_str());
   procs_.push_back(Process::Start(
       {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", host + ":" + std::to_string(port),
        "--address-file", addr_file, "--lease-seconds", std::to_string(lease_seconds),
-       "--reap-interval-ms", "200"},
+       "--reap-interval-ms", "200", "--metrics-listen", host + ":0", "--metrics-address-file",
+       dir_ + "/metrics-address"},
       dir_ + "/coordinator.log"));
   coordinator_index_ = procs_.size() - 1;
   for (int i = 0; i < 600; ++i) {
@@ -45,6 +67,13 @@ std::string Farm::StartCoordinator(int lease_seconds, int port, const std::strin
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return "";
+}
+
+std::string Farm::MetricsAddress() {
+  std::ifstream in(dir_ + "/metrics-address");
+  std::string addr;
+  in >> addr;
+  return addr;
 }
 
 Process& Farm::StartWorker(const std::string& addr, const std::string& name,

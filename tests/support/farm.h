@@ -21,6 +21,8 @@ class Farm {
   std::string StartCoordinator(int lease_seconds = 30, int port = 0,
                                const std::string& host = "127.0.0.1");
   Process& coordinator() { return procs_[coordinator_index_]; }
+  // The HOST:PORT of the last coordinator's Prometheus endpoint (every coordinator serves one).
+  std::string MetricsAddress();
   Process& StartWorker(const std::string& addr, const std::string& name,
                        const std::vector<std::string>& extra_flags);
   // Runs sweepctl; when it fails, `err` also lists the farm's processes that have exited.
@@ -53,5 +55,9 @@ class Farm {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
+
+// Sends `request` (e.g. "GET /metrics HTTP/1.1\r\n\r\n") to HOST:PORT over TCP and returns the
+// whole response, or "" if it could not connect.
+std::string HttpExchange(const std::string& host_port, const std::string& request);
 
 }  // namespace sweepfarm::testing
