@@ -580,6 +580,11 @@ TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {
   EXPECT_NE(out.find("lease expired"), std::string::npos) << out;
   EXPECT_NE(out.find("lost leases " + std::to_string(retried)), std::string::npos) << out;
   EXPECT_EQ(Count("SELECT sum(errors) FROM trials"), 0);  // Lost workers are not trainer errors.
+  // The coordinator counted the expired leases (one coordinator, so all of them).
+  const std::string scrape = HttpExchange(farm_->MetricsAddress(), "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_NE(scrape.find("\nsweepfarm_leases_expired_total " + std::to_string(retried) + "\n"),
+            std::string::npos)
+      << scrape;
 }
 
 google::protobuf::ListValue JsonList(const std::string& text) {
