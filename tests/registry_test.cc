@@ -302,6 +302,29 @@ TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_aliases WHERE alias = 'staging'"), 0);
 }
 
+// A seeded sweep may search by successive halving: the champion's members and best trials, and
+// their neighbours, make up the first rung, with its epochs.
+TEST_F(RegistryTest, SeededHalvingSweepStartsFromTheChampion) {
+  std::string out, err;
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Champion(), 1);
+  std::string yaml = NightlyYaml(0.0, 2);
+  yaml.replace(yaml.find("  method: random\n"), 17, "  method: halving\n  eta: 2\n");
+  yaml.replace(yaml.find("    epochs: {min: 2, max: 3}\n"), 29, "    epochs: [1, 2, 4]\n");
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("h.yaml", yaml)}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("seeded from detector v1"), std::string::npos) << out;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2"), 8 + 4 + 2);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND rung = 0 AND "
+                         "origin IN ('seed', 'neighbour') AND (params->>'epochs')::int = 1"),
+            8);
+  EXPECT_GE(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND origin = 'seed'"), 1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND rung = 2 AND "
+                         "origin = 'promoted' AND (params->>'epochs')::int = 4"),
+            2);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions WHERE sweep_id = 2"), 1);
+}
+
 // Retention: old sweeps lose their stored predictions and the weights no registered version
 // uses; their trials and results, and every registered version, stay usable.
 TEST_F(RegistryTest, PruneDeletesOldPredictionsAndUnregisteredWeightsOnly) {
