@@ -12,6 +12,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cli/importance.h"
 #include "common/flags.h"
 #include "common/json.h"
 #include "proto/grpc_status.h"
@@ -37,6 +38,8 @@ constexpr char kUsage[] =
     "                                     retention: for sweeps that ended D days ago or more,\n"
     "                                     delete stored predictions and the weights no\n"
     "                                     registered version uses; trials and results stay\n"
+    "  importance ID [--json]             which parameters mattered: rank correlation with\n"
+    "                                     selection accuracy, and its mean by value range\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
     "                                     ensembles of the best trials (greedy, top-k) against\n"
     "                                     the best single trial, on selection and holdout\n"
@@ -447,6 +450,77 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+}
+
+int Importance(Client& c, int64_t id, bool json) {
+  v1::ListTrialsRequest req;
+  req.set_sweep_id(id);
+  req.set_leaderboard(true);
+  v1::ListTrialsResponse resp;
+  if (Status s = c.Call("ListTrials", &v1::SweepService::Stub::ListTrials, req, &resp); !s.ok()) {
+    return Fail(s);
+  }
+  // A halving sweep's later rungs hold the trials its first rung promoted, not a sample of the
+  // space: only the first rung is analysed.
+  bool halving = false;
+  for (const auto& t : resp.trials()) halving = halving || t.rung() > 0;
+  std::vector<cli::Observation> obs;
+  for (const auto& t : resp.trials()) {
+    if (halving && t.rung() > 0) continue;
+    const auto& p = t.params();
+    cli::Observation o;
+    o.params = {{"epochs", p.epochs()},
+                {"step_size", p.step_size()},
+                {"data_size", p.data_size()},
+                {"seed", static_cast<double>(p.seed())}};
+    if (p.issue_rate() >= 0) o.params["issue_rate"] = p.issue_rate();
+    o.score = t.result().selection_accuracy();
+    obs.push_back(std::move(o));
+  }
+  if (obs.size() < 2) {
+    return Fail(FailedPreconditionError("sweep " + std::to_string(id) + " has " +
+                                        std::to_string(obs.size()) +
+                                        " succeeded trial(s); importance needs at least 2"));
+  }
+  const std::vector<cli::ParamEffect> effects = cli::ParamEffects(obs);
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("sweep_id").Int(id).Key("trials").Int(static_cast<int64_t>(obs.size()));
+    w.Key("first_rung_only").Bool(halving).Key("parameters").BeginArray();
+    for (const auto& e : effects) {
+      w.BeginObject().Key("parameter").String(e.name).Key("spearman").Number(e.spearman);
+      w.Key("distinct").Int(e.distinct).Key("best_group").Int(e.best_group);
+      w.Key("groups").BeginArray();
+      for (const auto& g : e.groups) {
+        w.BeginObject().Key("min").Number(g.min).Key("max").Number(g.max);
+        w.Key("trials").Int(g.trials).Key("mean_selection_accuracy").Number(g.mean_score);
+        w.EndObject();
+      }
+      w.EndArray().EndObject();
+    }
+    w.EndArray().EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::printf("sweep %lld: %zu succeeded trial(s)%s; objective: selection accuracy\n",
+              static_cast<long long>(id), obs.size(),
+              halving ? " of the first rung (later rungs hold promoted trials, not a sample)" : "");
+  if (effects.empty()) std::printf("no parameter took more than one value\n");
+  for (const auto& e : effects) {
+    std::printf("%-10s  spearman %+.2f  (%d values)\n", e.name.c_str(), e.spearman, e.distinct);
+    for (size_t g = 0; g < e.groups.size(); ++g) {
+      const auto& v = e.groups[g];
+      char range[64];
+      if (v.min == v.max) {
+        std::snprintf(range, sizeof(range), "%.6g", v.min);
+      } else {
+        std::snprintf(range, sizeof(range), "%.6g - %.6g", v.min, v.max);
+      }
+      std::printf("    %-24s mean %.4f  (%d trial(s))%s\n", range, v.mean_score, v.trials,
+                  static_cast<int>(g) == e.best_group ? "  best" : "");
+    }
+  }
+  return 0;
 }
 
 int Cancel(Client& c, int64_t id, const std::string& reason) {
@@ -935,10 +1009,11 @@ int main(int argc, char** argv) {
     return Nightly(c, pos[1], *timeout, flags.GetBool("json"));
   }
   if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble" ||
-      cmd == "cancel") {
+      cmd == "cancel" || cmd == "importance") {
     auto id = SweepId(pos);
     if (!id.ok()) return Fail(id.status());
     if (cmd == "cancel") return Cancel(c, *id, flags.Get("reason"));
+    if (cmd == "importance") return Importance(c, *id, flags.GetBool("json"));
     if (cmd == "watch") return Watch(c, *id);
     if (cmd == "status") return ShowStatus(c, *id, flags.GetBool("json"));
     if (cmd == "ensemble") {

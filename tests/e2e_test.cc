@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
@@ -199,6 +200,27 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
   EXPECT_EQ(status.fields().at("state").string_value(), "done");
   EXPECT_NEAR(status.fields().at("baseline_accuracy").number_value(), 0.78, 0.05);
 
+  // Which parameters mattered: the four the grid varied, each in two groups of 8 trials.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "importance", sid, "--json"}, &out, &err), 0) << err;
+  google::protobuf::Struct importance;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &importance).ok()) << out;
+  EXPECT_EQ(importance.fields().at("trials").number_value(), 16);
+  EXPECT_FALSE(importance.fields().at("first_rung_only").bool_value());
+  const auto& varied = importance.fields().at("parameters").list_value();
+  ASSERT_EQ(varied.values_size(), 4) << out;
+  double previous = 2;
+  for (const auto& p : varied.values()) {
+    const auto& f = p.struct_value().fields();
+    const double rho = std::fabs(f.at("spearman").number_value());
+    EXPECT_LE(rho, previous) << out;  // Strongest first.
+    previous = rho;
+    EXPECT_EQ(f.at("distinct").number_value(), 2) << out;
+    ASSERT_EQ(f.at("groups").list_value().values_size(), 2) << out;
+    for (const auto& g : f.at("groups").list_value().values()) {
+      EXPECT_EQ(g.struct_value().fields().at("trials").number_value(), 8) << out;
+    }
+  }
+
   // The coordinator's Prometheus endpoint counts what happened.
   const std::string metrics = farm_->MetricsAddress();
   ASSERT_FALSE(metrics.empty());
@@ -281,6 +303,11 @@ TEST_F(EndToEndTest, HalvingPromotesTheBestOfEachRung) {
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", id, "--top", "3"}, &out, &err), 0)
       << err;
   EXPECT_NE(out.find("promoted <"), std::string::npos) << out;
+  // Importance reads the first rung only: the later ones hold promoted trials, not a sample.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "importance", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find(": 8 succeeded trial(s) of the first rung"), std::string::npos) << out;
+  EXPECT_NE(out.find("step_size   spearman "), std::string::npos) << out;
+  EXPECT_EQ(out.find("epochs "), std::string::npos) << out;  // One value in the first rung.
 }
 
 // Leases go to the oldest sweep with queued trials: a halving sweep's later rungs, queued when

@@ -219,7 +219,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
        "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
        "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy, t.origin, "
-       "  coalesce(t.parent_trial_id, 0) "
+       "  coalesce(t.parent_trial_id, 0), coalesce(t.rung, 0) "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
        "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
@@ -773,6 +773,7 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
           }
           t.set_origin(row[18].as<std::string>());
           t.set_parent_trial_id(row[19].as<int64_t>());
+          t.set_rung(row[20].as<int>());
           out.push_back(std::move(t));
         }
         return out;
