@@ -149,7 +149,31 @@ class FaultTest : public FarmTest {
             "--capacity",      std::to_string(capacity)};
   }
 
+  // Four fake workers (bundles of 8, 150 ms each), for RunKillingWorkers.
+  void StartKillableWorkers(const std::string& addr) {
+    for (int i = 0; i < 4; ++i) {
+      live_.push_back(
+          &farm_->StartWorker(addr, "w" + std::to_string(started_++), FakeWorker(8, 150)));
+    }
+  }
+
+  // Runs sweep `id` to its end, killing a random worker with SIGKILL every 1.5 s and starting a
+  // fresh one in its place; records the time to the next accepted result after each kill.
+  void RunKillingWorkers(const std::string& addr, int64_t id, unsigned seed) {
+    std::mt19937 rng(seed);
+    RunUntilDone(id, 1.5, [&] {
+      size_t victim = rng() % live_.size();
+      live_[victim]->Signal(SIGKILL);
+      live_[victim]->Wait();
+      live_[victim] =
+          &farm_->StartWorker(addr, "w" + std::to_string(started_++), FakeWorker(8, 150));
+      stats_.recovery.push_back(WaitForProgress(Accepted()));
+    });
+  }
+
   Stats stats_;
+  std::vector<Process*> live_;
+  int started_ = 0;
 };
 
 TEST_F(FaultTest, ThousandTrialsNoFaults) {
@@ -181,20 +205,9 @@ TEST_F(FaultTest, RealTrainerNoFaults) {
 TEST_F(FaultTest, WorkersKilledRepeatedly) {
   std::string addr = farm_->StartCoordinator(/*lease_seconds=*/2);
   ASSERT_FALSE(addr.empty());
-  std::vector<Process*> live;
-  int started = 0;
-  for (; started < 4; ++started) {
-    live.push_back(&farm_->StartWorker(addr, "w" + std::to_string(started), FakeWorker(8, 150)));
-  }
+  StartKillableWorkers(addr);
   int64_t id = Submit(addr, SweepOf(Trials()));
-  std::mt19937 rng(7);
-  RunUntilDone(id, 1.5, [&] {
-    size_t victim = rng() % live.size();
-    live[victim]->Signal(SIGKILL);
-    live[victim]->Wait();
-    live[victim] = &farm_->StartWorker(addr, "w" + std::to_string(started++), FakeWorker(8, 150));
-    stats_.recovery.push_back(WaitForProgress(Accepted()));
-  });
+  RunKillingWorkers(addr, id, /*seed=*/7);
   Stats s = Collect(id, "kill -9 workers");
   ExpectNothingLostOrDuplicated(s);
   EXPECT_GE(s.recovery.size(), 1u);
@@ -205,22 +218,11 @@ TEST_F(FaultTest, WorkersKilledRepeatedly) {
 TEST_F(FaultTest, HalvingUnderWorkerKillsPromotesAsWithoutFaults) {
   std::string addr = farm_->StartCoordinator(/*lease_seconds=*/2);
   ASSERT_FALSE(addr.empty());
-  std::vector<Process*> live;
-  int started = 0;
-  for (; started < 4; ++started) {
-    live.push_back(&farm_->StartWorker(addr, "w" + std::to_string(started), FakeWorker(8, 150)));
-  }
+  StartKillableWorkers(addr);
   const int64_t calm = Submit(addr, HalvingSweepOf(Trials()));
   RunUntilDone(calm, 0, nullptr);
   const int64_t id = Submit(addr, HalvingSweepOf(Trials()));
-  std::mt19937 rng(11);
-  RunUntilDone(id, 1.5, [&] {
-    size_t victim = rng() % live.size();
-    live[victim]->Signal(SIGKILL);
-    live[victim]->Wait();
-    live[victim] = &farm_->StartWorker(addr, "w" + std::to_string(started++), FakeWorker(8, 150));
-    stats_.recovery.push_back(WaitForProgress(Accepted()));
-  });
+  RunKillingWorkers(addr, id, /*seed=*/11);
   Stats s = Collect(id, "kill -9 workers, halving");
   ExpectNothingLostOrDuplicated(s);
   EXPECT_GE(s.recovery.size(), 1u);
