@@ -169,6 +169,30 @@ int Submit(Client& c, const std::vector<std::string>& pos) {
   return 0;
 }
 
+// A sweep's status as JSON members (of an object the caller opens): what `status --json` and
+// `list --json` print for each sweep.
+void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
+  w.Key("sweep_id").Int(s.sweep_id()).Key("name").String(s.name());
+  w.Key("model").String(s.model()).Key("state").String(s.state()).Key("total").Int(s.total());
+  w.Key("queued").Int(s.queued()).Key("running").Int(s.running());
+  w.Key("succeeded").Int(s.succeeded()).Key("failed").Int(s.failed());
+  w.Key("retried").Int(s.retried()).Key("lost_leases").Int(s.lost_leases());
+  w.Key("trainer_errors").Int(s.trainer_errors()).Key("stale_results").Int(s.stale_results());
+  w.Key("best_trial_id").Int(s.best_trial_id());
+  w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
+  w.Key("best_holdout_accuracy").Number(s.best_holdout_accuracy());
+  w.Key("baseline_accuracy").Number(s.baseline_accuracy());
+  w.Key("elapsed_seconds").Number(s.elapsed_seconds());
+  w.Key("trials_per_second").Number(s.trials_per_second());
+  w.Key("created_at").String(s.created_at());
+  w.Key("parent_sweep_id").Int(s.parent_sweep_id()).Key("seeded_from").String(s.seeded_from());
+  w.Key("seed_trials").Int(s.seed_trials()).Key("neighbour_trials").Int(s.neighbour_trials());
+  w.Key("cancelled").Int(s.cancelled()).Key("cancel_reason").String(s.cancel_reason());
+  w.Key("pruned_at").String(s.pruned_at());
+  w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
+  w.Key("rung_epochs").Int(s.rung_epochs());
+}
+
 int ShowStatus(Client& c, int64_t id, bool json) {
   v1::GetSweepStatusRequest req;
   req.set_sweep_id(id);
@@ -188,25 +212,8 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   }
   if (json) {
     JsonWriter w;
-    w.BeginObject().Key("sweep_id").Int(s.sweep_id()).Key("name").String(s.name());
-    w.Key("model").String(s.model()).Key("state").String(s.state()).Key("total").Int(s.total());
-    w.Key("queued").Int(s.queued()).Key("running").Int(s.running());
-    w.Key("succeeded").Int(s.succeeded()).Key("failed").Int(s.failed());
-    w.Key("retried").Int(s.retried()).Key("lost_leases").Int(s.lost_leases());
-    w.Key("trainer_errors").Int(s.trainer_errors()).Key("stale_results").Int(s.stale_results());
-    w.Key("best_trial_id").Int(s.best_trial_id());
-    w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
-    w.Key("best_holdout_accuracy").Number(s.best_holdout_accuracy());
-    w.Key("baseline_accuracy").Number(s.baseline_accuracy());
-    w.Key("elapsed_seconds").Number(s.elapsed_seconds());
-    w.Key("trials_per_second").Number(s.trials_per_second());
-    w.Key("created_at").String(s.created_at());
-    w.Key("parent_sweep_id").Int(s.parent_sweep_id()).Key("seeded_from").String(s.seeded_from());
-    w.Key("seed_trials").Int(s.seed_trials()).Key("neighbour_trials").Int(s.neighbour_trials());
-    w.Key("cancelled").Int(s.cancelled()).Key("cancel_reason").String(s.cancel_reason());
-    w.Key("pruned_at").String(s.pruned_at());
-    w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
-    w.Key("rung_epochs").Int(s.rung_epochs());
+    w.BeginObject();
+    SweepStatusFields(w, s);
     w.Key("problems").BeginArray();
     for (const auto& t : trials.trials()) {
       if (t.state() != "failed" && t.attempts() <= 1) continue;
@@ -594,13 +601,8 @@ int ListSweeps(Client& c, const std::string& state, int top, bool json) {
     JsonWriter w;
     w.BeginArray();
     for (const auto& s : resp.sweeps()) {
-      w.BeginObject().Key("sweep_id").Int(s.sweep_id()).Key("name").String(s.name());
-      w.Key("model").String(s.model()).Key("state").String(s.state()).Key("total").Int(s.total());
-      w.Key("succeeded").Int(s.succeeded()).Key("failed").Int(s.failed());
-      w.Key("cancelled").Int(s.cancelled()).Key("queued").Int(s.queued());
-      w.Key("running").Int(s.running()).Key("best_trial_id").Int(s.best_trial_id());
-      w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
-      w.Key("created_at").String(s.created_at()).Key("pruned_at").String(s.pruned_at());
+      w.BeginObject();
+      SweepStatusFields(w, s);
       w.EndObject();
     }
     w.EndArray();
