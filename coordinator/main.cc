@@ -20,6 +20,15 @@ using namespace sweepfarm;
 namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
+
+// Writes "HOST:PORT\n" to `path` (nothing if empty) through a rename, so that a reader never sees
+// a partial line.
+void WriteAddressFile(const std::string& path, const std::string& address) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << address << "\n";
+  std::rename(tmp.c_str(), path.c_str());
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,11 +87,7 @@ int main(int argc, char** argv) {
     const std::string bound =
         m.substr(0, m.rfind(':')) + ":" + std::to_string(metrics_server->port());
     SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
-    if (!flags.Get("metrics-address-file").empty()) {
-      std::string tmp = flags.Get("metrics-address-file") + ".tmp";
-      std::ofstream(tmp) << bound << "\n";
-      std::rename(tmp.c_str(), flags.Get("metrics-address-file").c_str());
-    }
+    WriteAddressFile(flags.Get("metrics-address-file"), bound);
   }
   api::ServiceOptions options;
   options.metrics = &metrics;
@@ -115,11 +120,7 @@ int main(int argc, char** argv) {
   std::string listen = flags.Get("listen");
   std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
   SF_LOG(Info) << "listening on " << address;
-  if (!flags.Get("address-file").empty()) {
-    std::string tmp = flags.Get("address-file") + ".tmp";
-    std::ofstream(tmp) << address << "\n";
-    std::rename(tmp.c_str(), flags.Get("address-file").c_str());
-  }
+  WriteAddressFile(flags.Get("address-file"), address);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   auto next_reap = std::chrono::steady_clock::now();
