@@ -148,7 +148,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
        "  AND t.state IN ('queued', 'running')) ORDER BY id"},
       {"halving_sweep",
-       "SELECT spec::text FROM sweeps WHERE id = $1 AND state = 'running' AND pending_rungs > 0"},
+       "SELECT 1 FROM sweeps WHERE id = $1 AND state = 'running' AND pending_rungs > 0"},
       {"rung_state",
        "SELECT coalesce(max(rung), 0), count(*) FILTER (WHERE state IN ('queued', 'running')) "
        "FROM trials WHERE sweep_id = $1"},
@@ -305,12 +305,14 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
 // Successive halving, under the sweep's row lock: when the current rung has ended, its best
 // trials are trained again as the next rung (or, with none succeeded, the sweep may end).
 void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
-  pqxx::result r = tx.exec_prepared("halving_sweep", sweep_id);
-  if (r.empty()) return;  // Not halving, ended, or every rung started.
-  const auto spec = FromJson<v1::SweepSpec>(r[0][0].as<std::string>());
+  // Not halving, ended, or every rung started.
+  if (tx.exec_prepared("halving_sweep", sweep_id).empty()) return;
   pqxx::row st = tx.exec_prepared1("rung_state", sweep_id);
   const int rung = st[0].as<int>();
   if (st[1].as<int64_t>() > 0) return;  // The rung is still training.
+  // The rung has ended: its sweep's plan (eta, the rungs' epochs) says what comes next.
+  const auto spec =
+      FromJson<v1::SweepSpec>(tx.exec_prepared1("sweep_spec", sweep_id)[0].as<std::string>());
   const int next = rung + 1, rungs = spec.rung_epochs_size();
   int64_t promoted = 0;
   if (next < rungs) {
