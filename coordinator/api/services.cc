@@ -54,9 +54,10 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
         s.origins.push_back(t.origin);
         s.parents.push_back(t.parent_trial_id);
       }
-      // Halving: seeds and neighbours enter the first rung, with its epochs.
-      for (auto& t : s.trials) {
-        if (parsed->spec.rung_epochs_size() > 0) t.set_epochs(parsed->spec.rung_epochs(0));
+      // Halving: seeds and neighbours enter the first rung, with its epochs (neighbours are
+      // already clamped to it; seeds kept their parents').
+      if (parsed->spec.rung_epochs_size() > 0) {
+        for (auto& t : s.trials) t.set_epochs(parsed->spec.rung_epochs(0));
       }
       s.parent_sweep_id = source->sweep_id;
       s.seeded_from = seed.model() + " v" + std::to_string(source->version);
