@@ -192,6 +192,32 @@ std::vector<torch::Tensor> FusedNet::ToFusedLayout(const std::vector<Layer>& lay
   return out;
 }
 
+std::vector<torch::Tensor> FusedNet::FromFusedLayout(const std::vector<Layer>& layers,
+                                                     const std::vector<torch::Tensor>& fused,
+                                                     int64_t spatial_dims) {
+  std::vector<torch::Tensor> out;
+  const Layer* flatten = nullptr;
+  for (const auto& l : layers) {
+    if (l.kind == Layer::kFlatten) flatten = &l;
+    if (l.param_index < 0) continue;
+    torch::Tensor w = fused[l.param_index].t();  // [out, fan_in]
+    torch::Tensor b = fused[l.param_index + 1].reshape({l.out});
+    if (l.kind == Layer::kConv) {
+      std::vector<int64_t> shape{l.out, l.in};
+      for (int64_t i = 0; i < spatial_dims; ++i) shape.push_back(l.kernel);
+      w = w.reshape(shape);
+    } else if (flatten != nullptr && l.in == flatten->flatten_shape[0] * flatten->flatten_shape[1] *
+                                                 flatten->flatten_shape[2]) {
+      const auto& s = flatten->flatten_shape;
+      w = w.reshape({l.out, s[0], s[1], s[2]}).permute({0, 3, 1, 2}).reshape({l.out, -1});
+      flatten = nullptr;
+    }
+    out.push_back(w.contiguous());
+    out.push_back(b.contiguous());
+  }
+  return out;
+}
+
 namespace {
 
 // Patches (im2col) of x for a valid convolution with kernel k: [K, rows, C * k^d], rows = B * out

@@ -76,6 +76,11 @@ class FusedNet {
                                                   const std::vector<torch::Tensor>& standard,
                                                   const std::vector<int64_t>& sample_shape);
 
+  // The inverse of ToFusedLayout (for one model, no leading K).
+  static std::vector<torch::Tensor> FromFusedLayout(const std::vector<Layer>& layers,
+                                                    const std::vector<torch::Tensor>& fused,
+                                                    int64_t spatial_dims);
+
   // Reference forward of one model with standard LibTorch ops (conv1d/conv2d/max_pool/linear) on
   // standard-layout weights; x is [B, sample...] channels-last. Used as the one-at-a-time baseline.
   static torch::Tensor ReferenceForward(const std::vector<Layer>& layers,

@@ -46,11 +46,14 @@ Status FromException(const std::exception& e, const char* what) {
   return InternalError(std::string(what) + ": " + msg.substr(0, nl));
 }
 
-// Per-model step schedule shared by the fused and sequential trainers.
+// Per-model step schedule shared by the fused and sequential trainers. Loop steps count from the
+// start of this run; model k's own step is its loop step + offsets[k] (a resumed model's steps
+// already taken), which is what its data order and epochs follow.
 struct Schedule {
   std::vector<int64_t> steps_per_epoch;
-  std::vector<int64_t> total_steps;
-  std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> evals;  // step -> (model, epoch)
+  std::vector<int64_t> offsets;
+  std::vector<int64_t> total_steps;  // Loop steps model k trains in this run.
+  std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> evals;  // loop step -> (model, epoch)
   int64_t max_steps = 0;
 };
 
@@ -59,11 +62,13 @@ Schedule MakeSchedule(const std::vector<ModelConfig>& configs, const std::vector
   Schedule s;
   for (size_t k = 0; k < configs.size(); ++k) {
     int64_t spe = CeilDiv(subsets[k], batch);
+    const int64_t offset = spe * configs[k].start_epoch;
     s.steps_per_epoch.push_back(spe);
-    s.total_steps.push_back(spe * configs[k].eval_epochs.back());
+    s.offsets.push_back(offset);
+    s.total_steps.push_back(spe * configs[k].eval_epochs.back() - offset);
     s.max_steps = std::max(s.max_steps, s.total_steps.back());
     for (int64_t e : configs[k].eval_epochs) {
-      s.evals[e * spe].push_back({static_cast<int64_t>(k), e});
+      s.evals[e * spe - offset].push_back({static_cast<int64_t>(k), e});
     }
   }
   return s;
@@ -93,6 +98,15 @@ Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
     if (c.issue_rate > 1) return InvalidArgumentError(at + "issue_rate must be in [0, 1]");
     if (!(c.data_size > 0 && c.data_size <= 1)) {
       return InvalidArgumentError(at + "data_size must be in (0, 1]");
+    }
+    if (c.start_epoch < 0 || c.start_epoch >= c.eval_epochs.front()) {
+      return InvalidArgumentError(at + "start_epoch " + std::to_string(c.start_epoch) +
+                                  " must be in [0, the first eval epoch)");
+    }
+    if (c.start_epoch > 0 &&
+        (c.init_params.empty() || c.init_params.size() != c.init_momentum.size())) {
+      return InvalidArgumentError(
+          at + "a resumed model needs its parameters and momentum (as many tensors of each)");
     }
   }
   return OkStatus();
@@ -147,9 +161,13 @@ BundleResult Join(std::vector<BundleResult> parts) {
     out.used_cuda_graph = r.used_cuda_graph;
   }
   for (size_t i = 0; !parts.empty() && i < parts[0].final_params.size(); ++i) {
-    std::vector<torch::Tensor> list;
-    for (const auto& r : parts) list.push_back(r.final_params[i]);
+    std::vector<torch::Tensor> list, mom;
+    for (const auto& r : parts) {
+      list.push_back(r.final_params[i]);
+      mom.push_back(r.final_momentum[i]);
+    }
     out.final_params.push_back(torch::cat(list));
+    out.final_momentum.push_back(torch::cat(mom));
   }
   return out;
 }
@@ -441,6 +459,40 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   std::vector<torch::Tensor>& params = net.params();
   std::vector<torch::Tensor> momentum;
   for (const auto& p : params) momentum.push_back(torch::zeros_like(p).detach());
+  // Resumed models start from their checkpoints, at their own step (the sampler's and the epochs'
+  // clock); fresh ones at step 0.
+  const bool resumed = std::any_of(configs.begin(), configs.end(),
+                                   [](const ModelConfig& c) { return c.start_epoch > 0; });
+  torch::Tensor offsets = torch::tensor(sched.offsets, torch::kInt64).to(device);  // [K]
+  torch::Tensor offsets_col = offsets.view({K, 1});
+  if (resumed) {
+    torch::NoGradGuard no_grad;
+    for (int64_t k = 0; k < K; ++k) {
+      if (configs[k].start_epoch == 0) continue;
+      const auto& c = configs[k];
+      if (c.init_params.size() != params.size()) {
+        return InvalidArgumentError("configuration " + std::to_string(k) + ": the checkpoint has " +
+                                    std::to_string(c.init_params.size()) + " tensors, the " +
+                                    options.arch.name + " model " +
+                                    std::to_string(params.size()));
+      }
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (c.init_params[i].sizes() != params[i][k].sizes() ||
+            c.init_momentum[i].sizes() != params[i][k].sizes()) {
+          return InvalidArgumentError("configuration " + std::to_string(k) + ": checkpoint tensor " +
+                                      std::to_string(i) + " has the wrong shape");
+        }
+        params[i][k].copy_(c.init_params[i]);
+        momentum[i][k].copy_(c.init_momentum[i]);
+      }
+    }
+  }
+  // The models' own steps now (the sampler's input): [K, 1], or the shared 0-dim step if no model
+  // was resumed.
+  auto own_step = [&]() { return resumed ? step + offsets_col : step; };
+  auto epoch_start = [&]() {
+    return torch::remainder(resumed ? step + offsets : step, spe).eq(0);
+  };
 
   std::vector<int64_t> sample_shape = data.sample_shape();
   std::vector<int64_t> batch_shape{K, B};
@@ -473,7 +525,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     step_loss = torch::zeros({K}, f32);
   }
   auto fused_train_step = [&]() {
-    torch::Tensor idx = sampler.Indices(step).contiguous();
+    torch::Tensor idx = sampler.Indices(own_step()).contiguous();
     torch::Tensor active = step.lt(limit).to(torch::kFloat32);
     torch::Tensor lr_now = (lr * active).contiguous();
     kernels::Cnn1dStepArgs args;
@@ -494,14 +546,14 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
           return kernels::LaunchCnn1dStep(step_layout, args, step_precision, threads, stream, why);
         });
     torch::NoGradGuard no_grad;
-    torch::Tensor fresh = torch::remainder(step, spe).eq(0);
+    torch::Tensor fresh = epoch_start();
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
                      step_loss * active);
     step.add_(1);
   };
   auto train_step = [&]() {
     if (fused_step && !lenet_step) return fused_train_step();
-    torch::Tensor indices = sampler.Indices(step);
+    torch::Tensor indices = sampler.Indices(own_step());
     torch::Tensor flat = indices.reshape({-1});
     torch::Tensor yb = Y.index_select(0, flat).view({K, B, 1});
     torch::Tensor logits;
@@ -529,7 +581,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
         params[i].sub_(grads[i] * lr_now);
       }
     }
-    torch::Tensor fresh = torch::remainder(step, spe).eq(0);
+    torch::Tensor fresh = epoch_start();
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
                      loss.detach() * active);
     step.add_(1);
@@ -537,6 +589,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
 
   BundleResult result;
   result.models.resize(K);
+  std::vector<torch::Tensor> final_momentum;
+  for (const auto& m : momentum) final_momentum.push_back(torch::empty_like(m));
   const int64_t elem = options.compute == torch::kFloat32 ? 4 : 2;
   const int64_t chunk = EvalChunk(K, net.ActivationsPerSample(), options.eval_budget_bytes, elem);
   auto evaluate = [&](int64_t at_step) {
@@ -568,7 +622,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     for (const auto& [k, epoch] : sched.evals.at(at_step)) {
       EvalPoint e;
       e.epoch = epoch;
-      e.steps = at_step;
+      e.steps = at_step + sched.offsets[k];
       e.selection_correct = sc[k].item<int64_t>();
       e.holdout_correct = hc[k].item<int64_t>();
       e.correct = e.selection_correct + e.holdout_correct;
@@ -579,6 +633,11 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       e.train_loss = t[k].item<double>() / sched.steps_per_epoch[k];
       if (probs.defined()) e.probs = probs[k].cpu();
       result.models[k].evals.push_back(e);
+      // A model that has ended keeps its parameters (its step size is masked to 0) but not its
+      // momentum, which the step goes on updating: keep it as it was at its last step.
+      if (epoch == configs[k].eval_epochs.back()) {
+        for (size_t i = 0; i < momentum.size(); ++i) final_momentum[i][k].copy_(momentum[i][k]);
+      }
     }
   };
 
@@ -588,8 +647,9 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   std::optional<c10::cuda::CUDAStream> side;
   if (device.is_cuda() && options.cuda_graph) {
     // Warm up on a side stream (as capture requires), then restore the state the warm-up changed.
-    std::vector<torch::Tensor> saved;
+    std::vector<torch::Tensor> saved, saved_momentum;
     for (auto& p : params) saved.push_back(p.detach().clone());
+    for (auto& m : momentum) saved_momentum.push_back(m.clone());
     side = c10::cuda::getStreamFromPool();
     at::cuda::CUDAEvent before;
     before.record(c10::cuda::getCurrentCUDAStream());
@@ -616,7 +676,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < params.size(); ++i) {
       params[i].copy_(saved[i]);
-      momentum[i].zero_();
+      momentum[i].copy_(saved_momentum[i]);
     }
     step.zero_();
     epoch_loss.zero_();
@@ -640,9 +700,11 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   result.fused_steps = sched.max_steps;
   for (int64_t k = 0; k < K; ++k) {
     result.model_steps += sched.total_steps[k];
-    result.model_epochs += static_cast<double>(configs[k].eval_epochs.back());
+    result.model_epochs +=
+        static_cast<double>(configs[k].eval_epochs.back() - configs[k].start_epoch);
   }
   for (const auto& p : params) result.final_params.push_back(p.detach().cpu());
+  for (const auto& m : final_momentum) result.final_momentum.push_back(m.cpu());
   result.forward_macs_per_sample = net.ForwardMacsPerSample();
   result.params_per_model = net.ParamsPerModel();
 #ifdef SWEEPFARM_WITH_CUDA
@@ -665,23 +727,43 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
   BundleResult result;
   Synchronize(device);
   auto start = Clock::now();
-  std::vector<std::vector<torch::Tensor>> finals;
+  std::vector<std::vector<torch::Tensor>> finals, final_moms;
   for (const auto& config : configs) {
     SF_ASSIGN_OR_RETURN(FusedNet shape, FusedNet::Create(options.arch, data.sample_shape(),
                                                          data.num_classes, {config.seed}, device));
     const auto& layers = shape.layers();
     const int64_t sd = shape.spatial_dims();
-    std::vector<torch::Tensor> w = InitStandardWeights(layers, sd, config.seed);
+    std::vector<torch::Tensor> w, mom;
+    if (config.start_epoch > 0) {
+      if (config.init_params.size() != shape.params().size()) {
+        return InvalidArgumentError("the checkpoint has " +
+                                    std::to_string(config.init_params.size()) + " tensors, the " +
+                                    options.arch.name + " model " +
+                                    std::to_string(shape.params().size()));
+      }
+      for (size_t i = 0; i < config.init_params.size(); ++i) {
+        if (config.init_params[i].sizes() != shape.params()[i][0].sizes() ||
+            config.init_momentum[i].sizes() != shape.params()[i][0].sizes()) {
+          return InvalidArgumentError("checkpoint tensor " + std::to_string(i) +
+                                      " has the wrong shape");
+        }
+      }
+      w = FusedNet::FromFusedLayout(layers, config.init_params, sd);
+      mom = FusedNet::FromFusedLayout(layers, config.init_momentum, sd);
+      for (auto& t : mom) t = t.to(device);
+    } else {
+      w = InitStandardWeights(layers, sd, config.seed);
+      for (auto& t : w) mom.push_back(torch::zeros_like(t).to(device));
+    }
     for (auto& t : w) t = t.to(device).set_requires_grad(true);
-    std::vector<torch::Tensor> mom;
-    for (auto& t : w) mom.push_back(torch::zeros_like(t).detach());
     SF_ASSIGN_OR_RETURN(IndexSampler sampler,
                         IndexSampler::Create(
                             data.train, data.binary_issue_label, B,
                             {MixConfig{config.seed, config.issue_rate, config.data_size}}, device));
     const Schedule sched = MakeSchedule({config}, sampler.subset_sizes(), B);
+    const int64_t offset = sched.offsets[0];
     torch::Tensor step =
-        torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+        torch::full({}, offset, torch::TensorOptions().dtype(torch::kInt64).device(device));
     ModelResult model;
     double epoch_loss = 0;
     torch::Tensor epoch_loss_t = torch::zeros({}, torch::TensorOptions().device(device));
@@ -703,7 +785,7 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
           w[i].sub_(grads[i] * config.step_size);
         }
       }
-      if (s % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
+      if ((s + offset) % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
       epoch_loss_t += loss.detach();
       step.add_(1);
       if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) {
@@ -729,7 +811,7 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         }
         EvalPoint e;
         e.epoch = it->second.front().second;
-        e.steps = s + 1;
+        e.steps = s + 1 + offset;
         e.selection_correct = sel_correct;
         e.holdout_correct = hold_correct;
         e.correct = sel_correct + hold_correct;
@@ -744,20 +826,24 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
     }
     result.model_steps += sched.max_steps;
     result.fused_steps += sched.max_steps;
-    result.model_epochs += static_cast<double>(config.eval_epochs.back());
+    result.model_epochs += static_cast<double>(config.eval_epochs.back() - config.start_epoch);
     result.models.push_back(model);
-    std::vector<torch::Tensor> detached;
+    std::vector<torch::Tensor> detached, detached_mom;
     for (auto& t : w) detached.push_back(t.detach().cpu());
+    for (auto& t : mom) detached_mom.push_back(t.cpu());
     finals.push_back(FusedNet::ToFusedLayout(layers, detached, data.sample_shape()));
+    final_moms.push_back(FusedNet::ToFusedLayout(layers, detached_mom, data.sample_shape()));
     result.forward_macs_per_sample = shape.ForwardMacsPerSample();
     result.params_per_model = shape.ParamsPerModel();
   }
   Synchronize(device);
   result.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   for (size_t i = 0; i < finals.front().size(); ++i) {
-    std::vector<torch::Tensor> list;
+    std::vector<torch::Tensor> list, mom;
     for (const auto& f : finals) list.push_back(f[i]);
+    for (const auto& f : final_moms) mom.push_back(f[i]);
     result.final_params.push_back(torch::stack(list));
+    result.final_momentum.push_back(torch::stack(mom));
   }
   return result;
 } catch (const std::exception& e) {

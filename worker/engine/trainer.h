@@ -23,6 +23,13 @@ struct ModelConfig {
   double issue_rate = -1;  // < 0: the training data's own mix.
   double data_size = 1.0;  // Fraction of the lab training split.
   std::vector<int64_t> eval_epochs{1};
+  // Resume: the model has already trained `start_epoch` epochs, and init_params/init_momentum
+  // (FusedNet::params() layout of one model, no leading K, float32) are its parameters and SGD
+  // momentum then; every eval epoch must exceed it. The data order is a function of (seed, step),
+  // so a resumed run follows the same trajectory as one from scratch (up to float rounding).
+  int64_t start_epoch = 0;
+  std::vector<torch::Tensor> init_params;
+  std::vector<torch::Tensor> init_momentum;
 };
 
 struct TrainOptions {
@@ -82,18 +89,19 @@ struct ModelResult {
 
 struct BundleResult {
   std::vector<ModelResult> models;
-  std::vector<torch::Tensor> final_params;  // Fused layout, [K, ...] on the CPU.
+  std::vector<torch::Tensor> final_params;    // Fused layout, [K, ...] on the CPU.
+  std::vector<torch::Tensor> final_momentum;  // The SGD momentum, the same layout (checkpoints).
   double wall_seconds = 0;
   int64_t fused_steps = 0;  // Steps of the fused loop (the longest model's).
-  int64_t model_steps = 0;  // Useful steps summed over models.
-  double model_epochs = 0;  // Sum over models of their last epoch count.
+  int64_t model_steps = 0;  // Useful steps summed over models (resumed: those trained here).
+  double model_epochs = 0;  // Sum over models of the epochs trained here (last - start).
   int64_t forward_macs_per_sample = 0;
   int64_t params_per_model = 0;
   int64_t peak_device_bytes = 0;  // CUDA only: peak allocated during the bundle.
   bool used_cuda_graph = false;
 };
 
-// Checks configurations before any work: epochs, step sizes, mixes.
+// Checks configurations before any work: epochs, step sizes, mixes, resume points.
 Status ValidateModelConfigs(const std::vector<ModelConfig>& configs);
 
 // `data` must already live on options.device (Dataset::To). On CPUs a bundle of one model is

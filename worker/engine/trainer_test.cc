@@ -279,6 +279,104 @@ TEST_P(TrainerTest, ConfigsDifferingInEpochsShareARun) {
   EXPECT_GT((b->final_params[0][0] - b->final_params[0][1]).abs().max().item<double>(), 0);
 }
 
+// Trains `configs` for one epoch, then resumes the even-numbered models from their parameters and
+// momentum to epochs 2 and 3 beside the odd ones trained from scratch, with `train` (TrainFused or
+// TrainSequential): every model must match an uninterrupted run of three epochs.
+using TrainFn = StatusOr<BundleResult> (*)(const Dataset&, const std::vector<ModelConfig>&,
+                                           const TrainOptions&);
+
+void ExpectResumeMatchesUninterrupted(const Dataset& cpu_data, const TrainOptions& options,
+                                      std::vector<ModelConfig> configs, TrainFn train) {
+  auto data = cpu_data.To(options.device);
+  for (auto& c : configs) c.eval_epochs = {2, 3};
+  auto whole = train(*data, configs, options);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  std::vector<ModelConfig> first = configs;
+  for (auto& c : first) c.eval_epochs = {1};
+  auto part = train(*data, first, options);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  ASSERT_EQ(part->final_momentum.size(), part->final_params.size());
+  std::vector<ModelConfig> rest = configs;
+  double expected_epochs = 0;
+  for (size_t k = 0; k < rest.size(); ++k) {
+    expected_epochs += k % 2 == 0 ? 2 : 3;
+    if (k % 2 != 0) continue;
+    rest[k].start_epoch = 1;
+    for (size_t i = 0; i < part->final_params.size(); ++i) {
+      rest[k].init_params.push_back(part->final_params[i][k]);
+      rest[k].init_momentum.push_back(part->final_momentum[i][k]);
+    }
+    EXPECT_GT(part->final_momentum[0][k].abs().max().item<double>(), 0);
+  }
+  auto resumed = train(*data, rest, options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_EQ(resumed->model_epochs, expected_epochs);
+  EXPECT_LT(resumed->model_steps, whole->model_steps);
+  EXPECT_LT(MaxRelativeParamDifference(resumed->final_params, whole->final_params), 1e-4);
+  EXPECT_LT(MaxRelativeParamDifference(resumed->final_momentum, whole->final_momentum), 1e-3);
+  for (size_t k = 0; k < configs.size(); ++k) {
+    ASSERT_EQ(resumed->models[k].evals.size(), 2u);
+    for (size_t e = 0; e < 2; ++e) {
+      const EvalPoint& r = resumed->models[k].evals[e];
+      const EvalPoint& w = whole->models[k].evals[e];
+      EXPECT_EQ(r.epoch, w.epoch);
+      EXPECT_EQ(r.steps, w.steps) << "model " << k;
+      EXPECT_LE(std::abs(r.correct - w.correct), 1) << "model " << k << " epoch " << r.epoch;
+      EXPECT_NEAR(r.train_loss, w.train_loss, 1e-3 * std::max(1.0, w.train_loss));
+    }
+  }
+}
+
+TEST_P(TrainerTest, ResumedFusedModelsMatchUninterruptedRuns) {
+  ExpectResumeMatchesUninterrupted(*SmallTelemetry(), Options("cnn1d"), RandomConfigs(4, true, 21),
+                                   TrainFused);
+}
+
+TEST_P(TrainerTest, ResumedSequentialModelsMatchUninterruptedRuns) {
+  ExpectResumeMatchesUninterrupted(*SmallTelemetry(), Options("cnn1d"), RandomConfigs(2, true, 22),
+                                   TrainSequential);
+}
+
+TEST_P(TrainerTest, ResumedFusedLenetModelsMatchUninterruptedRuns) {
+  auto configs = RandomConfigs(2, false, 23);
+  for (auto& c : configs) c.data_size = 0.25;  // 2 steps an epoch at batch 32.
+  ExpectResumeMatchesUninterrupted(*RandomImages(), Options("lenet"), configs, TrainFused);
+}
+
+TEST_P(TrainerTest, ResumedFusedStepKernelMatchesUninterruptedRuns) {
+  auto options = Options("cnn1d");
+  options.kernels = TrainOptions::Kernels::kFusedStep;
+  auto configs = RandomConfigs(2, true, 24);
+  for (auto& c : configs) c.data_size = 0.3;  // The host emulation is slow.
+  ExpectResumeMatchesUninterrupted(*SmallTelemetry(), options, configs, TrainFused);
+}
+
+TEST_P(TrainerTest, ResumeRejectsBadCheckpoints) {
+  auto data = SmallTelemetry()->To(device());
+  ModelConfig c{7, 5e-3, 0.5, 1.0, {2}};
+  c.start_epoch = 2;  // Not below the first eval epoch.
+  auto r = TrainFused(*data, {c}, Options("cnn1d"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("start_epoch 2"), std::string::npos) << r.status().message();
+  c.start_epoch = 1;  // No tensors.
+  r = TrainFused(*data, {c}, Options("cnn1d"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("parameters and momentum"), std::string::npos);
+  auto fresh = TrainFused(*data, {ModelConfig{7, 5e-3, 0.5, 1.0, {1}}}, Options("cnn1d"));
+  ASSERT_TRUE(fresh.ok());
+  for (size_t i = 0; i < fresh->final_params.size(); ++i) {
+    c.init_params.push_back(fresh->final_params[i][0]);
+    c.init_momentum.push_back(fresh->final_momentum[i][0]);
+  }
+  c.init_params[0] = c.init_params[0].t();  // Transposed: the wrong shape.
+  for (TrainFn train : {&TrainFused, &TrainSequential}) {
+    r = train(*data, {c, c}, Options("cnn1d"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("wrong shape"), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST_P(TrainerTest, MaxFusedSplitsBundlesWithoutChangingResults) {
   auto data = SmallTelemetry()->To(device());
   auto configs = RandomConfigs(7, true, 11);
