@@ -8,8 +8,8 @@
 namespace sweepfarm::engine {
 namespace {
 
-Status Bad(const std::string& what) {
-  return InvalidArgumentError(std::string(kWeightsFormat) + " artifact: " + what);
+Status Bad(const std::string& what, const std::string& format = kWeightsFormat) {
+  return InvalidArgumentError(format + " artifact: " + what);
 }
 
 StatusOr<std::vector<int64_t>> Ints(const JsonValue* v, const std::string& field) {
@@ -24,11 +24,10 @@ StatusOr<std::vector<int64_t>> Ints(const JsonValue* v, const std::string& field
   return out;
 }
 
-}  // namespace
-
-EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
-                             const std::vector<int64_t>& sample_shape, int64_t classes,
-                             const std::vector<torch::Tensor>& bundle_params, int64_t slot) {
+// The tensors `lists` (each [K, ...]) of model `slot`, one list after the other.
+EncodedWeights Encode(const ArchSpec& arch, const std::string& dataset,
+                      const std::vector<int64_t>& sample_shape, int64_t classes,
+                      const std::vector<const std::vector<torch::Tensor>*>& lists, int64_t slot) {
   JsonWriter w;
   w.BeginObject().Key("architecture").BeginObject();
   w.Key("name").String(arch.name).Key("channels").BeginArray();
@@ -40,17 +39,34 @@ EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
   w.EndArray().Key("classes").Int(classes).Key("layout").String("fused-model-v1");
   w.Key("dtype").String("float32le").Key("tensors").BeginArray();
   EncodedWeights out;
-  for (const auto& p : bundle_params) {
-    torch::Tensor t = p[slot].to(torch::kCPU, torch::kFloat32).contiguous();
-    w.BeginArray();
-    for (auto d : t.sizes()) w.Int(d);
-    w.EndArray();
-    out.content.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  for (const auto* list : lists) {
+    for (const auto& p : *list) {
+      torch::Tensor t = p[slot].to(torch::kCPU, torch::kFloat32).contiguous();
+      w.BeginArray();
+      for (auto d : t.sizes()) w.Int(d);
+      w.EndArray();
+      out.content.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+    }
   }
   w.EndArray().EndObject();
   out.arch_json = w.str();
   out.sha256 = Sha256Hex(out.content);
   return out;
+}
+
+}  // namespace
+
+EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
+                             const std::vector<int64_t>& sample_shape, int64_t classes,
+                             const std::vector<torch::Tensor>& bundle_params, int64_t slot) {
+  return Encode(arch, dataset, sample_shape, classes, {&bundle_params}, slot);
+}
+
+EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const std::string& dataset,
+                                const std::vector<int64_t>& sample_shape, int64_t classes,
+                                const std::vector<torch::Tensor>& bundle_params,
+                                const std::vector<torch::Tensor>& bundle_momentum, int64_t slot) {
+  return Encode(arch, dataset, sample_shape, classes, {&bundle_params, &bundle_momentum}, slot);
 }
 
 StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
@@ -60,15 +76,16 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
     return DataLossError("artifact " + sha256 + " is corrupt: its " +
                          std::to_string(content.size()) + " bytes hash to " + digest);
   }
-  if (format != kWeightsFormat) return Bad("unknown format \"" + format + "\"");
+  const bool checkpoint = format == kCheckpointFormat;
+  if (!checkpoint && format != kWeightsFormat) return Bad("unknown format \"" + format + "\"");
   JsonValue doc;
   std::string error;
-  if (!JsonValue::Parse(arch_json, &doc, &error)) return Bad("arch: " + error);
-  if (!doc.is_object()) return Bad("arch must be a JSON object");
+  if (!JsonValue::Parse(arch_json, &doc, &error)) return Bad("arch: " + error, format);
+  if (!doc.is_object()) return Bad("arch must be a JSON object", format);
   const JsonValue* a = doc.Find("architecture");
   if (a == nullptr || !a->is_object() || a->Find("name") == nullptr ||
       !a->Find("name")->is_string()) {
-    return Bad("arch.architecture.name missing");
+    return Bad("arch.architecture.name missing", format);
   }
   ModelWeights m;
   m.arch.name = a->Find("name")->string();
@@ -83,15 +100,15 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
   SF_ASSIGN_OR_RETURN(m.sample_shape, Ints(doc.Find("sample_shape"), "sample_shape"));
   const JsonValue* classes = doc.Find("classes");
   if (classes == nullptr || !classes->is_number() || classes->number() < 2) {
-    return Bad("classes must be a number >= 2");
+    return Bad("classes must be a number >= 2", format);
   }
   m.classes = static_cast<int64_t>(classes->number());
   const JsonValue* layout = doc.Find("layout");
   if (layout == nullptr || !layout->is_string() || layout->string() != "fused-model-v1") {
-    return Bad("layout must be fused-model-v1");
+    return Bad("layout must be fused-model-v1", format);
   }
   const JsonValue* tensors = doc.Find("tensors");
-  if (tensors == nullptr || !tensors->is_array()) return Bad("tensors must be a list of shapes");
+  if (tensors == nullptr || !tensors->is_array()) return Bad("tensors must be a list of shapes", format);
   size_t offset = 0;
   for (size_t i = 0; i < tensors->array().size(); ++i) {
     SF_ASSIGN_OR_RETURN(auto shape,
@@ -99,23 +116,33 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
     int64_t n = 1;
     for (auto d : shape) n *= d;
     const size_t bytes = static_cast<size_t>(n) * sizeof(float);
-    if (offset + bytes > content.size()) return Bad("content is shorter than its tensors");
+    if (offset + bytes > content.size()) return Bad("content is shorter than its tensors", format);
     torch::Tensor t = torch::empty(shape, torch::kFloat32);
     std::memcpy(t.data_ptr(), content.data() + offset, bytes);
     offset += bytes;
     m.params.push_back(t);
   }
-  if (offset != content.size()) return Bad("content is longer than its tensors");
+  if (offset != content.size()) return Bad("content is longer than its tensors", format);
   // The shapes must be exactly those of the architecture.
   SF_ASSIGN_OR_RETURN(FusedNet probe,
                       FusedNet::Create(m.arch, m.sample_shape, m.classes, {0}, torch::kCPU));
-  if (probe.params().size() != m.params.size()) {
-    return Bad("holds " + std::to_string(m.params.size()) + " tensors, architecture " +
-               m.arch.name + " has " + std::to_string(probe.params().size()));
+  const size_t n = probe.params().size();
+  if (checkpoint && m.params.size() == 2 * n) {
+    m.momentum.assign(m.params.begin() + static_cast<std::ptrdiff_t>(n), m.params.end());
+    m.params.resize(n);
   }
-  for (size_t i = 0; i < m.params.size(); ++i) {
-    if (probe.params()[i][0].sizes() != m.params[i].sizes()) {
-      return Bad("tensors[" + std::to_string(i) + "] has the wrong shape for " + m.arch.name);
+  if (m.params.size() != n || (checkpoint && m.momentum.size() != n)) {
+    return Bad("holds " + std::to_string(m.params.size() + m.momentum.size()) +
+                   " tensors, architecture " + m.arch.name + " has " + std::to_string(n) +
+                   (checkpoint ? " (a checkpoint holds them and their momentum: twice as many)"
+                               : ""),
+               format);
+  }
+  for (size_t i = 0; i < m.params.size() + m.momentum.size(); ++i) {
+    const torch::Tensor& t = i < n ? m.params[i] : m.momentum[i - n];
+    if (probe.params()[i % n][0].sizes() != t.sizes()) {
+      return Bad("tensors[" + std::to_string(i) + "] has the wrong shape for " + m.arch.name,
+                 format);
     }
   }
   return m;

@@ -16,6 +16,9 @@
 namespace sweepfarm::engine {
 
 inline constexpr char kWeightsFormat[] = "sweepfarm-weights-v1";
+// A training checkpoint (successive halving resumes promoted trials from it): a weights artifact
+// whose "tensors" list the parameters and then the SGD momentum buffers, of the same shapes.
+inline constexpr char kCheckpointFormat[] = "sweepfarm-checkpoint-v1";
 
 struct ModelWeights {
   ArchSpec arch;
@@ -23,6 +26,7 @@ struct ModelWeights {
   std::vector<int64_t> sample_shape;  // One input sample, channels-last.
   int64_t classes = 2;
   std::vector<torch::Tensor> params;  // FusedNet::params() of one model (no leading K), float32.
+  std::vector<torch::Tensor> momentum;  // Checkpoints only: the momentum, as params.
 };
 
 struct EncodedWeights {
@@ -36,7 +40,13 @@ EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
                              const std::vector<int64_t>& sample_shape, int64_t classes,
                              const std::vector<torch::Tensor>& bundle_params, int64_t slot);
 
-// Verifies `content` against `sha256` first (DATA_LOSS on a mismatch, naming both digests), then
+// Model `slot`'s parameters and momentum ([K, ...] each) as a kCheckpointFormat artifact.
+EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const std::string& dataset,
+                                const std::vector<int64_t>& sample_shape, int64_t classes,
+                                const std::vector<torch::Tensor>& bundle_params,
+                                const std::vector<torch::Tensor>& bundle_momentum, int64_t slot);
+
+// Either format. Verifies `content` against `sha256` first (DATA_LOSS on a mismatch, naming both digests), then
 // rebuilds the parameters and checks them against the architecture.
 StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
                                      const std::string& content, const std::string& sha256);

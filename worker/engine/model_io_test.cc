@@ -108,5 +108,35 @@ TEST(ModelIoTest, RefusesArtifactsThatDoNotMatchTheirArchitecture) {
   EXPECT_FALSE(DecodeWeights(kWeightsFormat, "{not json", e.content, e.sha256).ok());
 }
 
+TEST(ModelIoTest, CheckpointsCarryParametersAndMomentum) {
+  Trained t = TrainThree();
+  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  ASSERT_TRUE(arch.ok());
+  ASSERT_EQ(t.result.final_momentum.size(), t.result.final_params.size());
+  EncodedWeights c = EncodeCheckpoint(*arch, "telemetry", t.data->sample_shape(), 2,
+                                      t.result.final_params, t.result.final_momentum, 1);
+  auto m = DecodeWeights(kCheckpointFormat, c.arch_json, c.content, c.sha256);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->params.size(), t.result.final_params.size());
+  ASSERT_EQ(m->momentum.size(), t.result.final_params.size());
+  for (size_t i = 0; i < m->params.size(); ++i) {
+    EXPECT_TRUE(m->params[i].equal(t.result.final_params[i][1]));
+    EXPECT_TRUE(m->momentum[i].equal(t.result.final_momentum[i][1]));
+  }
+  EXPECT_GT(m->momentum[0].abs().max().item<float>(), 0);
+  // A checkpoint is not weights, and weights are not a checkpoint.
+  auto as_weights = DecodeWeights(kWeightsFormat, c.arch_json, c.content, c.sha256);
+  ASSERT_FALSE(as_weights.ok());
+  EXPECT_NE(as_weights.status().message().find("holds 12 tensors"), std::string::npos)
+      << as_weights.status().message();
+  EncodedWeights w =
+      EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2, t.result.final_params, 1);
+  auto as_checkpoint = DecodeWeights(kCheckpointFormat, w.arch_json, w.content, w.sha256);
+  ASSERT_FALSE(as_checkpoint.ok());
+  EXPECT_NE(as_checkpoint.status().message().find("sweepfarm-checkpoint-v1 artifact: holds 6"),
+            std::string::npos)
+      << as_checkpoint.status().message();
+}
+
 }  // namespace
 }  // namespace sweepfarm::engine
