@@ -309,6 +309,7 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
       w.Key("attempts").Int(t.attempts()).Key("worker_id").String(t.worker_id());
       w.Key("device").String(r.device()).Key("dataset_hash").String(r.dataset_hash());
       w.Key("origin").String(t.origin()).Key("parent_trial_id").Int(t.parent_trial_id());
+      w.Key("rung").Int(t.rung()).Key("resumed_epochs").Int(r.resumed_epochs());
       w.EndObject();
     }
     w.EndArray();

@@ -298,6 +298,17 @@ TEST_F(EndToEndTest, HalvingPromotesTheBestOfEachRung) {
               sizes[rung])
         << "rung " << r;
   }
+  // Every promoted trial resumed from its parent's checkpoint (workers upload them before they
+  // report), the first rung trained from scratch, and the sweep, ended, keeps no checkpoint.
+  EXPECT_EQ(Count("SELECT count(*) FROM trials c JOIN trials p ON p.id = c.parent_trial_id "
+                  "JOIN results r ON r.trial_id = c.id WHERE c.origin = 'promoted' AND "
+                  "r.resumed_epochs = (p.params->>'epochs')::int AND c.sweep_id = " +
+                  id),
+            4 + 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials t JOIN results r ON r.trial_id = t.id "
+                  "WHERE t.rung = 0 AND r.resumed_epochs = 0"),
+            8);
+  EXPECT_EQ(Count("SELECT count(*) FROM trial_checkpoints"), 0);
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
   EXPECT_NE(out.find("successive halving: rung 3 of 3 (4 epochs)"), std::string::npos) << out;
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", id, "--top", "3"}, &out, &err), 0)
@@ -308,6 +319,59 @@ TEST_F(EndToEndTest, HalvingPromotesTheBestOfEachRung) {
   EXPECT_NE(out.find(": 8 succeeded trial(s) of the first rung"), std::string::npos) << out;
   EXPECT_NE(out.find("step_size   spearman "), std::string::npos) << out;
   EXPECT_EQ(out.find("epochs "), std::string::npos) << out;  // One value in the first rung.
+}
+
+// A promoted trial resumed from its parent's checkpoint gives the model a run from scratch gives:
+// the same sweep with `resume: false`, on one worker that takes each rung as one bundle, promotes
+// the same configurations and scores them the same, and trains more epochs for it.
+TEST_F(EndToEndTest, HalvingResumedTrialsMatchRestartedOnes) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string yaml = SweepYaml(600, "[1, 2, 4]");
+  yaml.replace(yaml.find("  method: grid\n"), 15, "  method: halving\n  budget: 8\n  eta: 2\n");
+  yaml.replace(yaml.find("    step_size: [0.005, 0.01]\n"), 28,
+               "    step_size: {min: 0.003, max: 0.03}\n    seed: {min: 1, max: 1000}\n");
+  std::string restart = yaml;
+  restart.replace(restart.find("  eta: 2\n"), 9, "  eta: 2\n  resume: false\n");
+  std::string out, err;
+  std::vector<std::string> ids;
+  for (const auto& [name, text] : {std::pair{"resume.yaml", yaml}, {"restart.yaml", restart}}) {
+    ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile(name, text)}, &out, &err), 0)
+        << err;
+    ids.push_back(std::to_string(std::stoll(out)));
+  }
+  StartWorker(addr, "worker1", 8);
+  for (const auto& id : ids) {
+    ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  }
+  // Model-epochs trained: 8 x 1 + 4 x 2 + 2 x 4 = 24 from scratch; resumed, 8 + 4 x 1 + 2 x 2.
+  const std::string trained =
+      "SELECT sum((t.params->>'epochs')::int - r.resumed_epochs) FROM trials t JOIN results r ON "
+      "r.trial_id = t.id WHERE t.sweep_id = ";
+  EXPECT_EQ(Count(trained + ids[0]), 8 + 4 + 4);
+  EXPECT_EQ(Count(trained + ids[1]), 24);
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
+                  "WHERE r.resumed_epochs > 0 AND t.sweep_id = " +
+                  ids[1]),
+            0);
+  // The same configurations reach each rung, with the same selection accuracy (within one
+  // sample of the 250 the selection split holds; float rounding may differ by bundle).
+  pqxx::result same = Query(
+      "SELECT a.rung, a.params::text, abs(ra.selection_accuracy - rb.selection_accuracy), "
+      "  rb.trial_id FROM trials a JOIN results ra ON ra.trial_id = a.id "
+      "LEFT JOIN trials b ON b.sweep_id = " +
+      ids[1] + " AND b.params = a.params LEFT JOIN results rb ON rb.trial_id = b.id " +
+      "WHERE a.sweep_id = " + ids[0] + " ORDER BY a.id");
+  ASSERT_EQ(same.size(), 14u);
+  for (const auto& row : same) {
+    ASSERT_FALSE(row[3].is_null()) << "rung " << row[0].as<int>() << ": " << row[1].c_str()
+                                   << " is not in the restarted sweep";
+    EXPECT_LE(row[2].as<double>(), 1.0 / 250 + 1e-9) << row[1].c_str();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM trial_checkpoints"), 0);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", ids[0], "--json"}, &out, &err), 0)
+      << err;
+  EXPECT_NE(out.find("\"rung\":2,\"resumed_epochs\":2"), std::string::npos) << out;
 }
 
 // Leases go to the oldest sweep with queued trials: a halving sweep's later rungs, queued when
@@ -543,14 +607,15 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   // Artifacts: stored only when the content matches its declared sha256, and only for a trial
   // whose result was accepted with that lease.
   auto upload = [&](int64_t trial, int64_t token, const std::string& declared,
-                    const std::string& data, v1::UploadArtifactResponse* out) {
+                    const std::string& data, v1::UploadArtifactResponse* out,
+                    const std::string& format = "sweepfarm-weights-v1") {
     grpc::ClientContext ctx;
     auto writer = stub->UploadArtifact(&ctx, out);
     v1::ArtifactChunk chunk;
     chunk.set_trial_id(trial);
     chunk.set_lease_token(token);
     chunk.set_sha256(declared);
-    chunk.set_format("sweepfarm-weights-v1");
+    chunk.set_format(format);
     chunk.set_arch_json("{\"architecture\":{\"name\":\"cnn1d\"}}");
     chunk.set_data(data.substr(0, 3));
     writer->Write(chunk);
@@ -577,6 +642,47 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_EQ(up.size_bytes(), 16);
   EXPECT_EQ(
       Count("SELECT count(*) FROM trial_artifacts WHERE sha256 = '" + Sha256Hex(weights) + "'"), 1);
+
+  // Checkpoints: only for trials of a halving rung that is not the last (this sweep is a grid),
+  // and only in the two formats.
+  u = upload(lease.trials(1).trial_id(), lease.trials(1).lease_token(), Sha256Hex(weights), weights,
+             &up, "sweepfarm-checkpoint-v1");
+  EXPECT_EQ(u.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << u.error_message();
+  EXPECT_NE(u.error_message().find("takes no checkpoint under lease"), std::string::npos)
+      << u.error_message();
+  u = upload(lease.trials(1).trial_id(), lease.trials(1).lease_token(), Sha256Hex(weights), weights,
+             &up, "pickle");
+  EXPECT_EQ(u.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(u.error_message().find("UploadArtifact: format must be"), std::string::npos);
+  EXPECT_EQ(Count("SELECT count(*) FROM trial_checkpoints"), 0);
+  EXPECT_FALSE(lease.trials(1).save_checkpoint());
+  EXPECT_EQ(lease.trials(1).resume_epochs(), 0);
+  auto get_checkpoint = [&](const std::string& worker, int64_t trial, int64_t token) {
+    grpc::ClientContext ctx;
+    v1::GetCheckpointRequest req;
+    req.set_worker_id(worker);
+    req.set_trial_id(trial);
+    req.set_lease_token(token);
+    auto reader = stub->GetCheckpoint(&ctx, req);
+    v1::ArtifactChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    return reader->Finish();
+  };
+  const int64_t running = lease.trials(1).trial_id(), token = lease.trials(1).lease_token();
+  s = get_checkpoint("", running, token);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("GetCheckpoint: worker_id is empty"), std::string::npos);
+  s = get_checkpoint(reg_resp.worker_id(), 0, token);
+  EXPECT_NE(s.error_message().find("GetCheckpoint: trial_id must be positive"), std::string::npos);
+  s = get_checkpoint(reg_resp.worker_id(), running, token + 1000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("is not running under lease"), std::string::npos)
+      << s.error_message();
+  s = get_checkpoint(reg_resp.worker_id(), running, token);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("was not promoted from a trial"), std::string::npos)
+      << s.error_message();
 }
 
 TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {

@@ -66,12 +66,44 @@ StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>&
   return r;
 }
 
-// Trials that differ only in epochs share one model slot.
-std::string SlotKey(const v1::TrialParams& p) {
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu", p.step_size(), p.issue_rate(),
-                p.data_size(), static_cast<unsigned long long>(p.seed()));
+// Trials that differ only in epochs share one model slot; a resumed trial has its own (its
+// checkpoint, `resume_from`, is its own starting point).
+std::string SlotKey(const v1::TrialParams& p, int64_t resume_from) {
+  char buf[192];
+  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu|%lld", p.step_size(), p.issue_rate(),
+                p.data_size(), static_cast<unsigned long long>(p.seed()),
+                static_cast<long long>(resume_from));
   return buf;
+}
+
+engine::ArchSpec ArchOf(const v1::SweepSpec& spec) {
+  engine::ArchSpec arch;
+  arch.name = spec.architecture().name();
+  arch.channels.assign(spec.architecture().channels().begin(),
+                       spec.architecture().channels().end());
+  arch.hidden.assign(spec.architecture().hidden().begin(), spec.architecture().hidden().end());
+  arch.kernel_size = spec.architecture().kernel_size();
+  return arch;
+}
+
+// A checkpoint fits the bundle if its tensors have the shapes of the sweep's model on `data`.
+Status CheckpointFits(const engine::ModelWeights& w, const v1::SweepSpec& spec,
+                      const engine::Dataset& data) {
+  if (w.sample_shape != data.sample_shape() || w.classes != data.num_classes) {
+    return FailedPreconditionError("its inputs or classes are not this dataset's");
+  }
+  SF_ASSIGN_OR_RETURN(engine::FusedNet probe,
+                      engine::FusedNet::Create(ArchOf(spec), data.sample_shape(), data.num_classes,
+                                               {0}, torch::kCPU));
+  if (probe.params().size() != w.params.size()) {
+    return FailedPreconditionError("it is not a checkpoint of this sweep's architecture");
+  }
+  for (size_t i = 0; i < w.params.size(); ++i) {
+    if (probe.params()[i][0].sizes() != w.params[i].sizes()) {
+      return FailedPreconditionError("it is not a checkpoint of this sweep's architecture");
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace
@@ -235,17 +267,41 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
     }
   });
 
+  StatusOr<std::shared_ptr<const engine::Dataset>> data = InternalError("not loaded");
+  if (options_.trainer != "fake") data = DatasetFor(spec.dataset());
+  // Promoted trials of a halving sweep resume from their parents' checkpoints. Without one (not
+  // uploaded, or unusable) a trial trains from scratch, which gives the same model.
+  std::map<int, engine::ModelWeights> resume;  // By trial index.
+  for (int i = 0; i < lease.trials_size() && data.ok(); ++i) {
+    const auto& t = lease.trials(i);
+    if (t.resume_epochs() <= 0 || t.resume_epochs() >= t.params().epochs()) continue;
+    auto w = FetchCheckpoint(t);
+    Status fits = w.ok() ? CheckpointFits(*w, spec, **data) : w.status();
+    if (!fits.ok()) {
+      SF_LOG(Warning) << "trial " << t.trial_id()
+                      << " trains from scratch: checkpoint: " << fits.ToString();
+      continue;
+    }
+    resume.emplace(i, std::move(w).value());
+  }
+
   // Group trials into model slots; each slot is evaluated at every epoch count it was asked for.
   std::map<std::string, size_t> slot_of;
   std::vector<engine::ModelConfig> configs;
   std::vector<std::vector<int>> slot_trials;
   for (int i = 0; i < lease.trials_size(); ++i) {
     const auto& p = lease.trials(i).params();
-    std::string key = SlotKey(p);
+    auto resumed = resume.find(i);
+    std::string key = SlotKey(p, resumed == resume.end() ? 0 : lease.trials(i).trial_id());
     auto [it, fresh] = slot_of.try_emplace(key, configs.size());
     if (fresh) {
       configs.push_back(
           engine::ModelConfig{p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}});
+      if (resumed != resume.end()) {
+        configs.back().start_epoch = lease.trials(i).resume_epochs();
+        configs.back().init_params = std::move(resumed->second.params);
+        configs.back().init_momentum = std::move(resumed->second.momentum);
+      }
       slot_trials.emplace_back();
     }
     configs[it->second].eval_epochs.push_back(p.epochs());
@@ -257,12 +313,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
                         c.eval_epochs.end());
   }
   engine::TrainOptions topts;
-  topts.arch.name = spec.architecture().name();
-  topts.arch.channels.assign(spec.architecture().channels().begin(),
-                             spec.architecture().channels().end());
-  topts.arch.hidden.assign(spec.architecture().hidden().begin(),
-                           spec.architecture().hidden().end());
-  topts.arch.kernel_size = spec.architecture().kernel_size();
+  topts.arch = ArchOf(spec);
   topts.batch_size = spec.training().batch_size();
   topts.momentum = spec.training().momentum();
   topts.device = torch::Device(options_.device);
@@ -271,13 +322,11 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   topts.max_fused = options_.max_fused;
   topts.keep_predictions = true;
   StatusOr<engine::BundleResult> result = InternalError("not run");
-  StatusOr<std::shared_ptr<const engine::Dataset>> data = InternalError("not loaded");
   std::string dataset_hash = "fake";
   double baseline = 0;
   if (options_.trainer == "fake") {
     result = FakeTrain(configs, options_.fake_train_ms, cancel_);
   } else {
-    data = DatasetFor(spec.dataset());
     if (data.ok()) {
       dataset_hash = (*data)->hash;
       baseline = (*data)->MajorityBaseline();
@@ -308,6 +357,24 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
 
   if (!result.ok() && result.status().code() == StatusCode::kAborted && cancel_) {
     return HandBack(held);  // Drained: another worker trains these from the start.
+  }
+  // Checkpoints before the results: when a result ends its rung, the trials promoted from it are
+  // leased at once, and their checkpoints must be there.
+  if (result.ok() && options_.trainer == "real") {
+    for (size_t slot = 0; slot < configs.size(); ++slot) {
+      for (int i : slot_trials[slot]) {
+        const auto& trial = lease.trials(i);
+        if (!trial.save_checkpoint() || trial.params().epochs() != configs[slot].eval_epochs.back())
+          continue;
+        const engine::EncodedWeights c = engine::EncodeCheckpoint(
+            topts.arch, spec.dataset().name(), (*data)->sample_shape(), (*data)->num_classes,
+            result->final_params, result->final_momentum, static_cast<int64_t>(slot));
+        Status s = Upload(trial, c, engine::kCheckpointFormat);
+        if (!s.ok()) {
+          SF_LOG(Warning) << "checkpoint of trial " << trial.trial_id() << ": " << s.ToString();
+        }
+      }
+    }
   }
   v1::ReportResultsRequest req;
   req.set_worker_id(worker_id_);
@@ -341,6 +408,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       m->set_baseline_accuracy(baseline);
       m->set_selection_accuracy(e->selection_accuracy);
       m->set_holdout_accuracy(e->holdout_accuracy);
+      m->set_resumed_epochs(static_cast<int32_t>(configs[slot].start_epoch));
       if (e->probs.defined()) {
         torch::Tensor p = e->probs.contiguous();
         v1::Predictions* pred = m->mutable_predictions();
@@ -384,25 +452,19 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
             [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
   if (static_cast<int>(best.size()) > options_.upload_top) best.resize(options_.upload_top);
   for (const auto& [acc, slot, i] : best) {
-    Status s = UploadWeights(lease.trials(i), spec, **data, *result, slot);
+    Status s = Upload(lease.trials(i),
+                      engine::EncodeWeights(topts.arch, spec.dataset().name(),
+                                            (*data)->sample_shape(), (*data)->num_classes,
+                                            result->final_params, static_cast<int64_t>(slot)),
+                      engine::kWeightsFormat);
     if (!s.ok())
       SF_LOG(Warning) << "weights of trial " << lease.trials(i).trial_id() << ": " << s.ToString();
   }
   return OkStatus();
 }
 
-Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& spec,
-                             const engine::Dataset& data, const engine::BundleResult& result,
-                             size_t slot) {
-  engine::ArchSpec arch;
-  arch.name = spec.architecture().name();
-  arch.channels.assign(spec.architecture().channels().begin(),
-                       spec.architecture().channels().end());
-  arch.hidden.assign(spec.architecture().hidden().begin(), spec.architecture().hidden().end());
-  arch.kernel_size = spec.architecture().kernel_size();
-  const engine::EncodedWeights weights =
-      engine::EncodeWeights(arch, spec.dataset().name(), data.sample_shape(), data.num_classes,
-                            result.final_params, static_cast<int64_t>(slot));
+Status Worker::Upload(const v1::LeasedTrial& trial, const engine::EncodedWeights& weights,
+                      const std::string& format) {
   const std::string& content = weights.content;
   auto ctx = Context(options_.rpc_deadline_ms * 3);
   v1::UploadArtifactResponse resp;
@@ -414,7 +476,7 @@ Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& 
       chunk.set_trial_id(trial.trial_id());
       chunk.set_lease_token(trial.lease_token());
       chunk.set_sha256(weights.sha256);
-      chunk.set_format(engine::kWeightsFormat);
+      chunk.set_format(format);
       chunk.set_arch_json(weights.arch_json);
     }
     chunk.set_data(content.substr(off, kChunk));
@@ -422,6 +484,26 @@ Status Worker::UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& 
   }
   writer->WritesDone();
   return FromGrpc(writer->Finish(), "UploadArtifact");
+}
+
+StatusOr<engine::ModelWeights> Worker::FetchCheckpoint(const v1::LeasedTrial& trial) {
+  v1::GetCheckpointRequest req;
+  req.set_worker_id(worker_id_);
+  req.set_trial_id(trial.trial_id());
+  req.set_lease_token(trial.lease_token());
+  auto ctx = Context(options_.rpc_deadline_ms);
+  auto reader = stub_->GetCheckpoint(ctx.get(), req);
+  v1::ArtifactChunk first, chunk;
+  std::string content;
+  if (reader->Read(&first)) {
+    content = first.data();
+    while (reader->Read(&chunk)) content += chunk.data();
+  }
+  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetCheckpoint"));
+  if (first.format() != engine::kCheckpointFormat) {
+    return DataLossError("GetCheckpoint: got format \"" + first.format() + "\"");
+  }
+  return engine::DecodeWeights(first.format(), first.arch_json(), content, first.sha256());
 }
 
 Status Worker::Report(const v1::ReportResultsRequest& req, double bundle_seconds) {

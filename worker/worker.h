@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 #include "worker/engine/dataset.h"
+#include "worker/engine/model_io.h"
 #include "worker/engine/trainer.h"
 
 namespace sweepfarm::worker {
@@ -52,9 +53,11 @@ class Worker {
   Status TrainAndReport(const v1::LeaseWorkResponse& lease);
   Status HandBack(const std::vector<v1::TrialLease>& leases);
   Status Report(const v1::ReportResultsRequest& req, double bundle_seconds);
-  Status UploadWeights(const v1::LeasedTrial& trial, const v1::SweepSpec& spec,
-                       const engine::Dataset& data, const engine::BundleResult& result,
-                       size_t slot);
+  // Streams an artifact (weights or a checkpoint, by `format`) of a leased trial.
+  Status Upload(const v1::LeasedTrial& trial, const engine::EncodedWeights& weights,
+                const std::string& format);
+  // The checkpoint a promoted trial resumes from (its parent's), decoded and verified.
+  StatusOr<engine::ModelWeights> FetchCheckpoint(const v1::LeasedTrial& trial);
   StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
 
   WorkerOptions options_;

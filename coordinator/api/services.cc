@@ -304,8 +304,11 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
   v1::ArtifactChunk first, chunk;
   if (!reader->Read(&first)) return Invalid("UploadArtifact", "no chunks");
   if (first.trial_id() <= 0) return Invalid("UploadArtifact", "trial_id must be positive");
-  if (first.format() != "sweepfarm-weights-v1") {
-    return Invalid("UploadArtifact", "format must be sweepfarm-weights-v1");
+  const bool checkpoint = first.format() == "sweepfarm-checkpoint-v1";
+  if (!checkpoint && first.format() != "sweepfarm-weights-v1") {
+    return Invalid("UploadArtifact",
+                   "format must be sweepfarm-weights-v1 or sweepfarm-checkpoint-v1, got \"" +
+                       first.format() + "\"");
   }
   if (first.sha256().size() != 64) return Invalid("UploadArtifact", "sha256 must be 64 hex digits");
   google::protobuf::Struct arch;
@@ -328,11 +331,36 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
     return Invalid("UploadArtifact", "sha256 mismatch: declared " + first.sha256() +
                                          ", received content hashes to " + digest);
   }
-  Status s = store_->StoreArtifact(first.trial_id(), first.lease_token(), digest, first.format(),
-                                   first.arch_json(), content);
+  Status s = checkpoint ? store_->StoreCheckpoint(first.trial_id(), first.lease_token(), digest,
+                                                  first.format(), first.arch_json(), content)
+                        : store_->StoreArtifact(first.trial_id(), first.lease_token(), digest,
+                                                first.format(), first.arch_json(), content);
   if (!s.ok()) return ToGrpc(s);
   resp->set_sha256(digest);
   resp->set_size_bytes(static_cast<int64_t>(content.size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext*,
+                                              const v1::GetCheckpointRequest* req,
+                                              grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (req->worker_id().empty()) return Invalid("GetCheckpoint", "worker_id is empty");
+  if (req->trial_id() <= 0) return Invalid("GetCheckpoint", "trial_id must be positive");
+  if (req->lease_token() <= 0) return Invalid("GetCheckpoint", "lease_token must be positive");
+  auto c = store_->LoadCheckpoint(req->worker_id(), req->trial_id(), req->lease_token());
+  if (!c.ok()) return ToGrpc(c.status());
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t off = 0; off == 0 || off < c->content.size(); off += kChunk) {
+    v1::ArtifactChunk chunk;
+    if (off == 0) {
+      chunk.set_trial_id(c->trial_id);
+      chunk.set_sha256(c->sha256);
+      chunk.set_format(c->format);
+      chunk.set_arch_json(c->arch_json);
+    }
+    chunk.set_data(c->content.substr(off, kChunk));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  }
   return grpc::Status::OK;
 }
 

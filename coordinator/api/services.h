@@ -80,6 +80,8 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                              v1::ReleaseLeasesResponse*) override;
   grpc::Status UploadArtifact(grpc::ServerContext*, grpc::ServerReader<v1::ArtifactChunk>*,
                               v1::UploadArtifactResponse*) override;
+  grpc::Status GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest*,
+                             grpc::ServerWriter<v1::ArtifactChunk>*) override;
 
  private:
   store::Store* store_;

@@ -97,7 +97,10 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  SELECT id FROM trials WHERE state = 'queued' AND sweep_id = ("
        "    SELECT sweep_id FROM trials WHERE state = 'queued' ORDER BY sweep_id, id LIMIT 1) "
        "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-       "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token"},
+       "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token, coalesce(t.rung, 0), "
+       // Successive halving: the epochs of the parent's checkpoint a promoted trial resumes from.
+       "  coalesce((SELECT c.epochs FROM trial_checkpoints c "
+       "            WHERE c.trial_id = t.parent_trial_id AND t.origin = 'promoted'), 0)"},
       {"sweep_spec", "SELECT spec::text FROM sweeps WHERE id = $1"},
       {"touch_worker", "UPDATE workers SET last_seen = now() WHERE id = $1"},
       {"heartbeat",
@@ -110,8 +113,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"insert_result",
        "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "
        "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
-       "  baseline_accuracy, selection_accuracy, holdout_accuracy) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"},
+       "  baseline_accuracy, selection_accuracy, holdout_accuracy, resumed_epochs) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
       {"insert_predictions",
        "INSERT INTO predictions (trial_id, samples, classes, selection_size, encoding, probs) "
        "VALUES ($1, $2, $3, $4, 'f16le', $5)"},
@@ -164,6 +167,33 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "FROM trials t JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND t.rung = $2 AND t.state = 'succeeded' "
        "ORDER BY r.selection_accuracy DESC, t.id LIMIT $4 RETURNING id"},
+      // Checkpoints no queued or running promoted trial resumes from (at a rung's end: all but
+      // those the new rung needs; at the sweep's end or cancel: all).
+      {"drop_checkpoints",
+       "DELETE FROM trial_checkpoints c USING trials t "
+       "WHERE t.id = c.trial_id AND t.sweep_id = $1 AND NOT EXISTS (SELECT 1 FROM trials p "
+       "  WHERE p.sweep_id = $1 AND p.parent_trial_id = t.id AND p.origin = 'promoted' "
+       "    AND p.state IN ('queued', 'running'))"},
+      // A trial that may take a checkpoint: running under this lease, in a halving sweep that
+      // resumes, below the last rung.
+      {"checkpoint_trial",
+       "SELECT (t.params->>'epochs')::int FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+       "WHERE t.id = $1 AND t.state = 'running' AND t.lease_token = $2 "
+       "  AND t.rung < coalesce(jsonb_array_length(s.spec->'rung_epochs'), 0) - 1 "
+       "  AND NOT coalesce((s.spec->>'restart_promoted')::boolean, false)"},
+      {"upsert_checkpoint",
+       "INSERT INTO trial_checkpoints (trial_id, lease_token, epochs, sha256, format, arch, "
+       "  size_bytes, content) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) "
+       "ON CONFLICT (trial_id) DO UPDATE SET lease_token = excluded.lease_token, "
+       "  epochs = excluded.epochs, sha256 = excluded.sha256, format = excluded.format, "
+       "  arch = excluded.arch, size_bytes = excluded.size_bytes, content = excluded.content, "
+       "  created_at = now()"},
+      {"trial_held",
+       "SELECT t.origin, coalesce(t.parent_trial_id, 0) FROM trials t "
+       "WHERE t.id = $1 AND t.state = 'running' AND t.lease_token = $2 AND t.worker_id = $3"},
+      {"get_checkpoint",
+       "SELECT epochs, sha256, format, arch::text, content FROM trial_checkpoints "
+       "WHERE trial_id = $1"},
       {"set_rungs",
        "UPDATE sweeps SET pending_rungs = $2, total_trials = (SELECT count(*) FROM trials "
        "  WHERE sweep_id = $1) + $3 WHERE id = $1"},
@@ -219,7 +249,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
        "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
        "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy, t.origin, "
-       "  coalesce(t.parent_trial_id, 0), coalesce(t.rung, 0) "
+       "  coalesce(t.parent_trial_id, 0), coalesce(t.rung, 0), r.resumed_epochs "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
        "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
@@ -321,6 +351,7 @@ void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
     promoted = static_cast<int64_t>(
         tx.exec_prepared("promote_rung", sweep_id, rung, spec.rung_epochs(next), keep).size());
   }
+  tx.exec_prepared0("drop_checkpoints", sweep_id);
   if (promoted == 0) {  // Nothing succeeded to promote (or no rung left): the sweep can end.
     tx.exec_prepared0("set_rungs", sweep_id, 0, 0);
     return;
@@ -340,7 +371,9 @@ void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
 void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
   tx.exec_prepared("lock_sweep", sweep_id);
   AdvanceHalving(tx, sweep_id);
-  tx.exec_prepared0("finish_sweep", sweep_id);
+  if (tx.exec_prepared0("finish_sweep", sweep_id).affected_rows() > 0) {
+    tx.exec_prepared0("drop_checkpoints", sweep_id);  // A halving sweep's last rung ended.
+  }
 }
 
 std::string IntArray(const std::vector<int64_t>& v) {
@@ -485,17 +518,27 @@ StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials,
     tx.exec_prepared0("touch_worker", worker_id);
     pqxx::result r = tx.exec_prepared("lease", worker_id, max_trials, lease_seconds);
     Lease lease;
+    std::vector<int> rungs;
     for (const auto& row : r) {
       v1::LeasedTrial t;
       t.set_trial_id(row[0].as<int64_t>());
       lease.sweep_id = row[1].as<int64_t>();
       *t.mutable_params() = FromJson<v1::TrialParams>(row[2].as<std::string>());
       t.set_lease_token(row[3].as<int64_t>());
+      rungs.push_back(row[4].as<int>());
+      t.set_resume_epochs(row[5].as<int>());
       lease.trials.push_back(std::move(t));
     }
     if (!lease.trials.empty()) {
       lease.spec = FromJson<v1::SweepSpec>(
           tx.exec_prepared1("sweep_spec", lease.sweep_id)[0].as<std::string>());
+      // Halving trials below the last rung take checkpoints, unless the sweep restarts them.
+      const bool resumes = !lease.spec.restart_promoted();
+      for (size_t i = 0; i < lease.trials.size(); ++i) {
+        auto& t = lease.trials[i];
+        if (!resumes) t.set_resume_epochs(0);
+        t.set_save_checkpoint(resumes && rungs[i] < lease.spec.rung_epochs_size() - 1);
+      }
     }
     tx.commit();
     return lease;
@@ -543,7 +586,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
                                 m.test_accuracy(), m.test_loss(), m.train_loss(), m.wall_seconds(),
                                 m.samples_per_second(), m.steps(), m.bundle_size(),
                                 m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy(),
-                                m.selection_accuracy(), m.holdout_accuracy());
+                                m.selection_accuracy(), m.holdout_accuracy(), m.resumed_epochs());
               if (m.has_predictions()) {
                 const v1::Predictions& p = m.predictions();
                 tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
@@ -605,7 +648,9 @@ StatusOr<int> Store::RequeueExpired() {
     for (const auto& row : tx.exec_prepared("stalled_halving")) {
       FinishSweep(tx, row[0].as<int64_t>());
     }
-    tx.exec_prepared("finish_running_sweeps");
+    for (const auto& row : tx.exec_prepared("finish_running_sweeps")) {
+      tx.exec_prepared0("drop_checkpoints", row[0].as<int64_t>());
+    }
     tx.commit();
     return static_cast<int>(r.size());
   });
@@ -690,6 +735,7 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
       (row[0].as<std::string>() == "queued" ? out.queued : out.running) += 1;
     }
     tx.exec_prepared0("cancel_sweep", sweep_id, reason);
+    tx.exec_prepared0("drop_checkpoints", sweep_id);
     tx.commit();
     return out;
   });
@@ -772,6 +818,7 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
             m->set_baseline_accuracy(row[15].as<double>());
             m->set_selection_accuracy(row[16].as<double>());
             m->set_holdout_accuracy(row[17].as<double>());
+            m->set_resumed_epochs(row[21].as<int>());
           }
           t.set_origin(row[18].as<std::string>());
           t.set_parent_trial_id(row[19].as<int64_t>());
@@ -802,6 +849,60 @@ Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::st
                      return 0;
                    })
       .status();
+}
+
+Status Store::StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::string& sha256,
+                              const std::string& format, const std::string& arch_json,
+                              const std::string& content) {
+  return Conn::Run(this, "UploadArtifact",
+                   [&](pqxx::connection& c) -> StatusOr<int> {
+                     pqxx::work tx(c);
+                     pqxx::result r = tx.exec_prepared("checkpoint_trial", trial_id, lease_token);
+                     if (r.empty()) {
+                       return FailedPreconditionError(
+                           "UploadArtifact: trial " + std::to_string(trial_id) +
+                           " takes no checkpoint under lease " + std::to_string(lease_token) +
+                           " (it must be running under that lease, in a halving sweep that "
+                           "resumes, below the last rung)");
+                     }
+                     tx.exec_prepared0("upsert_checkpoint", trial_id, lease_token,
+                                       r[0][0].as<int>(), sha256, format, arch_json,
+                                       static_cast<int64_t>(content.size()),
+                                       pqxx::binarystring(content));
+                     tx.commit();
+                     return 0;
+                   })
+      .status();
+}
+
+StatusOr<Checkpoint> Store::LoadCheckpoint(const std::string& worker_id, int64_t trial_id,
+                                           int64_t lease_token) {
+  return Conn::Run(this, "GetCheckpoint", [&](pqxx::connection& c) -> StatusOr<Checkpoint> {
+    pqxx::read_transaction tx(c);
+    const std::string what = "GetCheckpoint: trial " + std::to_string(trial_id);
+    pqxx::result held = tx.exec_prepared("trial_held", trial_id, lease_token, worker_id);
+    if (held.empty()) {
+      return FailedPreconditionError(what + " is not running under lease " +
+                                     std::to_string(lease_token) + " of worker " + worker_id);
+    }
+    const int64_t parent = held[0][1].as<int64_t>();
+    if (held[0][0].as<std::string>() != "promoted" || parent == 0) {
+      return NotFoundError(what + " was not promoted from a trial: it has no checkpoint to resume");
+    }
+    pqxx::result r = tx.exec_prepared("get_checkpoint", parent);
+    if (r.empty()) {
+      return NotFoundError(what + ": its parent trial " + std::to_string(parent) +
+                           " left no checkpoint");
+    }
+    Checkpoint out;
+    out.trial_id = parent;
+    out.epochs = r[0][0].as<int>();
+    out.sha256 = r[0][1].as<std::string>();
+    out.format = r[0][2].as<std::string>();
+    out.arch_json = r[0][3].as<std::string>();
+    out.content = pqxx::binarystring(r[0][4]).str();
+    return out;
+  });
 }
 
 StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates(

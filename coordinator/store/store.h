@@ -54,6 +54,13 @@ struct Candidate {
   std::string probs_f16;
 };
 
+// A halving checkpoint (sweepfarm-checkpoint-v1), as stored.
+struct Checkpoint {
+  int64_t trial_id = 0;  // The trial that took it.
+  int epochs = 0;
+  std::string sha256, format, arch_json, content;
+};
+
 struct PastTrial {
   int64_t trial_id = 0;
   v1::TrialParams params;
@@ -138,6 +145,15 @@ class Store {
   Status StoreArtifact(int64_t trial_id, int64_t lease_token, const std::string& sha256,
                        const std::string& format, const std::string& arch_json,
                        const std::string& content);
+  // Stores (or replaces) the checkpoint of a trial running under `lease_token` in a halving
+  // sweep that resumes, below its last rung (FAILED_PRECONDITION otherwise).
+  Status StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::string& sha256,
+                         const std::string& format, const std::string& arch_json,
+                         const std::string& content);
+  // The checkpoint that `trial_id`, running under `lease_token` on `worker_id`
+  // (FAILED_PRECONDITION otherwise), resumes from: its parent's. NOT_FOUND if there is none.
+  StatusOr<Checkpoint> LoadCheckpoint(const std::string& worker_id, int64_t trial_id,
+                                      int64_t lease_token);
   // The sweep's spec and its best `n` trials with stored predictions, by selection accuracy.
   // With `with_artifacts`, only trials whose weights were uploaded.
   StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id, int n,

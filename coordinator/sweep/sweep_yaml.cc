@@ -100,6 +100,17 @@ class Checker {
     return v;
   }
 
+  // true or false, as written (YAML 1.1's yes/no/on/off are refused: they read as words elsewhere).
+  StatusOr<bool> Bool(const YAML::Node& node, const std::string& field) const {
+    if (!node.IsScalar() || node.Tag() == "!" ||
+        (node.Scalar() != "true" && node.Scalar() != "false")) {
+      return Error(
+          node, field,
+          "expected true or false, got \"" + (node.IsScalar() ? node.Scalar() : "") + "\"");
+    }
+    return node.Scalar() == "true";
+  }
+
   StatusOr<std::vector<int64_t>> IntList(const YAML::Node& node, const std::string& field,
                                          int64_t lo, int64_t hi) const {
     if (!node.IsSequence()) return Error(node, field, "expected a list of integers");
@@ -447,8 +458,8 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
 
   // search
   const YAML::Node s = root["search"];
-  SF_RETURN_IF_ERROR(
-      c.Map(s, "search", {"method", "budget", "seed", "space", "eta"}, {"method", "space"}));
+  SF_RETURN_IF_ERROR(c.Map(s, "search", {"method", "budget", "seed", "space", "eta", "resume"},
+                           {"method", "space"}));
   SF_ASSIGN_OR_RETURN(std::string method, c.String(s["method"], "search.method"));
   if (method != "grid" && method != "random" && method != "halving") {
     return c.Error(s["method"], "search.method",
@@ -473,6 +484,11 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     spec.set_eta(static_cast<int32_t>(eta));
   } else if (halving) {
     spec.set_eta(3);
+  }
+  if (s["resume"]) {
+    if (!halving) return c.Error(s["resume"], "search.resume", "only for method: halving");
+    SF_ASSIGN_OR_RETURN(bool resume, c.Bool(s["resume"], "search.resume"));
+    spec.set_restart_promoted(!resume);
   }
   if (s["seed"]) {
     SF_ASSIGN_OR_RETURN(double seed,

@@ -112,6 +112,11 @@ TEST(SweepYamlTest, HalvingPlansItsRungs) {
   }
   EXPECT_GT(steps.size(), 20u);  // Drawn at random, not a grid.
   EXPECT_EQ(r->planned_trials, 30 + 10 + 3 + 1);
+  EXPECT_FALSE(r->spec.restart_promoted());  // Promoted trials resume by default.
+  auto restart =
+      ParseSweepYaml(Replace(halving, "  eta: 3\n", "  eta: 3\n  resume: false\n"), "s.yaml");
+  ASSERT_TRUE(restart.ok()) << restart.status().ToString();
+  EXPECT_TRUE(restart->spec.restart_promoted());
 
   // A list names the rungs; eta defaults to 3; a rung of fewer than eta keeps one.
   auto l = ParseSweepYaml(
@@ -137,6 +142,10 @@ TEST(SweepYamlTest, HalvingErrorsNameTheField) {
   ExpectError(Replace(kValid, "  method: grid\n", "  method: grid\n  eta: 2\n"),
               {"search.eta", "only for method: halving"});
   ExpectError(Replace(base, "budget: 8\n", "budget: 8\n  eta: 1\n"), {"search.eta"});
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: grid\n  resume: true\n"),
+              {"search.resume", "only for method: halving"});
+  ExpectError(Replace(base, "budget: 8\n", "budget: 8\n  resume: yes\n"),
+              {"s.yaml:", "search.resume", "expected true or false, got \"yes\""});
   ExpectError(Replace(base, "epochs: [2, 4]", "epochs: 4"),
               {"search.space.epochs", "at least two rungs"});
   ExpectError(Replace(base, "epochs: [2, 4]", "epochs: [4, 2]"),
