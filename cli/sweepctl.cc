@@ -153,7 +153,7 @@ StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file)
   SF_RETURN_IF_ERROR(c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp));
   std::cerr << "sweep " << resp.sweep_id() << ": " << resp.trials() << " trials queued";
   if (resp.planned_trials() > resp.trials()) {
-    std::cerr << " (the first rung; " << resp.planned_trials() << " planned in all)";
+    std::cerr << " (the first rung or round; " << resp.planned_trials() << " planned in all)";
   }
   std::cerr << " (spec " << resp.spec_hash() << ")\n";
   return resp;
@@ -190,7 +190,7 @@ void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
   w.Key("cancelled").Int(s.cancelled()).Key("cancel_reason").String(s.cancel_reason());
   w.Key("pruned_at").String(s.pruned_at());
   w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
-  w.Key("rung_epochs").Int(s.rung_epochs());
+  w.Key("rung_epochs").Int(s.rung_epochs()).Key("rounds").Int(s.rounds());
 }
 
 int ShowStatus(Client& c, int64_t id, bool json) {
@@ -257,6 +257,12 @@ int ShowStatus(Client& c, int64_t id, bool json) {
                 s.rung_epochs(),
                 s.state() == "running" && s.rung() + 1 < s.rungs()
                     ? "; total counts the later rungs as planned"
+                    : "");
+  }
+  if (s.rounds() > 0) {
+    std::printf("  model-based search (TPE): round %d of %d%s\n", s.rung() + 1, s.rounds(),
+                s.state() == "running" && s.rung() + 1 < s.rounds()
+                    ? "; the later rounds are proposed from the results as each round ends"
                     : "");
   }
   if (!s.pruned_at().empty()) {

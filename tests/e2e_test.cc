@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "common/sha256.h"
+#include "coordinator/sweep/sweep_yaml.h"
+#include "coordinator/sweep/tpe.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
@@ -372,6 +374,63 @@ TEST_F(EndToEndTest, HalvingResumedTrialsMatchRestartedOnes) {
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", ids[0], "--json"}, &out, &err), 0)
       << err;
   EXPECT_NE(out.find("\"rung\":2,\"resumed_epochs\":2"), std::string::npos) << out;
+}
+
+// TPE: the first round drawn at random; each later round, proposed when the one before has ended,
+// is exactly what the TPE sampler proposes from the results so far.
+TEST_F(EndToEndTest, TpeProposesEachRoundFromTheResultsSoFar) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string yaml = SweepYaml(600, "[1, 2]");
+  yaml.replace(yaml.find("  method: grid\n"), 15,
+               "  method: tpe\n  budget: 12\n  round_size: 4\n  seed: 3\n");
+  yaml.replace(
+      yaml.find("    step_size: [0.005, 0.01]\n"), 28,
+      "    step_size: {min: 0.001, max: 0.05, scale: log}\n    seed: {min: 1, max: 1000}\n");
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("t.yaml", yaml)}, &out, &err), 0)
+      << err;
+  const std::string id = std::to_string(std::stoll(out));
+  EXPECT_EQ(Count("SELECT total_trials FROM sweeps WHERE id = " + id), 12);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung = 0 AND sweep_id = " + id), 4);
+  StartWorker(addr, "worker1", 4);
+  StartWorker(addr, "worker2", 4);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  ASSERT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded' AND sweep_id = " + id),
+            12);
+  auto parsed = sweep::ParseSweepYaml(yaml, "t.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  std::vector<sweep::Observation> seen;
+  for (int round = 0; round < 3; ++round) {
+    const std::string r = std::to_string(round);
+    pqxx::result rows = Query(
+        "SELECT t.params::text, x.selection_accuracy FROM trials t JOIN results x ON "
+        "x.trial_id = t.id WHERE t.sweep_id = " +
+        id + " AND t.rung = " + r + " ORDER BY t.id");
+    ASSERT_EQ(rows.size(), 4u) << "round " << r;
+    if (round > 0) {
+      auto expected =
+          sweep::ProposeTpe(parsed->space, seen, 4, MixKey(3, static_cast<uint64_t>(round - 1)));
+      for (size_t i = 0; i < rows.size(); ++i) {
+        v1::TrialParams got;
+        ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(rows[i][0].c_str(), &got).ok());
+        EXPECT_EQ(got.SerializeAsString(), expected[i].SerializeAsString())
+            << "round " << r << ", trial " << i << ": " << rows[i][0].c_str();
+      }
+      // Trained only once the round before had ended.
+      EXPECT_EQ(Count("SELECT count(*) FROM trials a, trials b WHERE a.sweep_id = " + id +
+                      " AND b.sweep_id = " + id + " AND a.rung = " + r + " AND b.rung = " +
+                      std::to_string(round - 1) + " AND a.started_at < b.finished_at"),
+                0);
+    }
+    for (const auto& row : rows) {
+      v1::TrialParams p;
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(row[0].c_str(), &p).ok());
+      seen.push_back({p, row[1].as<double>()});
+    }
+  }
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("model-based search (TPE): round 3 of 3"), std::string::npos) << out;
 }
 
 // Leases go to the oldest sweep with queued trials: a halving sweep's later rungs, queued when

@@ -14,6 +14,8 @@
 #include "common/sha256.h"
 #include "coordinator/store/migrations.h"
 #include "coordinator/sweep/halving.h"
+#include "coordinator/sweep/sweep_yaml.h"
+#include "coordinator/sweep/tpe.h"
 
 namespace sweepfarm::store {
 namespace {
@@ -51,7 +53,9 @@ std::string SweepStatusSelect() {
          "  b.trial_id, b.selection_accuracy, b.baseline_accuracy, b.holdout_accuracy, "
          "  coalesce(s.pruned_at::text, ''), c.rung, "
          "  coalesce(jsonb_array_length(s.spec->'rung_epochs'), 0), "
-         "  coalesce((s.spec->'rung_epochs'->>c.rung)::int, 0) "
+         "  coalesce((s.spec->'rung_epochs'->>c.rung)::int, 0), "
+         "  CASE WHEN s.spec->>'method' = 'tpe' THEN ((s.spec->>'budget')::bigint + "
+         "    (s.spec->>'round_size')::int - 1) / (s.spec->>'round_size')::int ELSE 0 END "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -144,13 +148,14 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "UPDATE sweeps s SET state = 'done', finished_at = now() WHERE s.state = 'running' "
        "AND s.pending_rungs = 0 AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
        "  AND t.state IN ('queued', 'running')) RETURNING id"},
-      // Successive halving. A halving sweep whose rungs are not all started and that has no
-      // trial queued or running: its rung has ended (in this transaction or a concurrent one).
-      {"stalled_halving",
+      // Successive halving and TPE. A sweep whose rungs (rounds) are not all started and that
+      // has no trial queued or running: its rung has ended (in this transaction or a concurrent
+      // one).
+      {"stalled_rounds",
        "SELECT id FROM sweeps s WHERE s.state = 'running' AND s.pending_rungs > 0 "
        "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
        "  AND t.state IN ('queued', 'running')) ORDER BY id"},
-      {"halving_sweep",
+      {"rounds_pending",
        "SELECT 1 FROM sweeps WHERE id = $1 AND state = 'running' AND pending_rungs > 0"},
       {"rung_state",
        "SELECT coalesce(max(rung), 0), count(*) FILTER (WHERE state IN ('queued', 'running')) "
@@ -194,6 +199,17 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"get_checkpoint",
        "SELECT epochs, sha256, format, arch::text, content FROM trial_checkpoints "
        "WHERE trial_id = $1"},
+      // TPE.
+      {"sweep_yaml", "SELECT yaml, source_name FROM sweeps WHERE id = $1"},
+      {"trial_count", "SELECT count(*) FROM trials WHERE sweep_id = $1"},
+      {"observations",
+       "SELECT t.params::text, r.selection_accuracy FROM trials t "
+       "JOIN results r ON r.trial_id = t.id WHERE t.sweep_id = $1 ORDER BY t.id"},
+      {"insert_round",
+       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, rung) "
+       "SELECT $1, (SELECT max(ordinal) FROM trials WHERE sweep_id = $1) + t.ord::int, t.elem, $3, "
+       "  'search', $4 "
+       "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(elem, ord)"},
       {"set_rungs",
        "UPDATE sweeps SET pending_rungs = $2, total_trials = (SELECT count(*) FROM trials "
        "  WHERE sweep_id = $1) + $3 WHERE id = $1"},
@@ -332,17 +348,48 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   return *s;
 }
 
-// Successive halving, under the sweep's row lock: when the current rung has ended, its best
-// trials are trained again as the next rung (or, with none succeeded, the sweep may end).
-void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
-  // Not halving, ended, or every rung started.
-  if (tx.exec_prepared("halving_sweep", sweep_id).empty()) return;
+// TPE, under the sweep's row lock, when round `round` has ended: proposes the next round from
+// every result so far (the sweep's stored YAML gives the space and the search seed).
+void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int round) {
+  pqxx::row y = tx.exec_prepared1("sweep_yaml", sweep_id);
+  auto parsed = sweep::ParseSweepYaml(y[0].as<std::string>(), y[1].as<std::string>());
+  const int64_t so_far = tx.exec_prepared1("trial_count", sweep_id)[0].as<int64_t>();
+  const int64_t n = std::min<int64_t>(spec.round_size(), spec.budget() - so_far);
+  if (!parsed.ok() || n <= 0) {  // Cannot happen for a sweep that was accepted; end it.
+    if (!parsed.ok()) SF_LOG(Error) << "sweep " << sweep_id << ": " << parsed.status().ToString();
+    tx.exec_prepared0("set_rungs", sweep_id, 0, 0);
+    return;
+  }
+  std::vector<sweep::Observation> seen;
+  for (const auto& row : tx.exec_prepared("observations", sweep_id)) {
+    seen.push_back({FromJson<v1::TrialParams>(row[0].as<std::string>()), row[1].as<double>()});
+  }
+  const auto proposed = sweep::ProposeTpe(
+      parsed->space, seen, n, MixKey(parsed->search_seed, static_cast<uint64_t>(round)));
+  std::string json = "[";
+  for (size_t i = 0; i < proposed.size(); ++i) json += (i ? "," : "") + ToJson(proposed[i]);
+  json += "]";
+  tx.exec_prepared0("insert_round", sweep_id, json, spec.training().max_attempts(), round + 1);
+  const int rounds = sweep::TpeRounds(spec.budget(), spec.round_size());
+  tx.exec_prepared0("set_rungs", sweep_id, std::max(0, rounds - 2 - round),
+                    spec.budget() - so_far - n);
+  SF_LOG(Info) << "sweep " << sweep_id << ": round " << round + 1 << " of " << rounds
+               << " ended; TPE proposes " << n << " trial(s) from " << seen.size() << " result(s)";
+}
+
+// Successive halving and TPE, under the sweep's row lock: when the current rung (round) has
+// ended, its best trials are trained again as the next rung, or the next round is proposed (or,
+// halving with none succeeded, the sweep may end).
+void AdvanceRounds(pqxx::work& tx, int64_t sweep_id) {
+  // Not halving or TPE, ended, or every rung started.
+  if (tx.exec_prepared("rounds_pending", sweep_id).empty()) return;
   pqxx::row st = tx.exec_prepared1("rung_state", sweep_id);
   const int rung = st[0].as<int>();
   if (st[1].as<int64_t>() > 0) return;  // The rung is still training.
   // The rung has ended: its sweep's plan (eta, the rungs' epochs) says what comes next.
   const auto spec =
       FromJson<v1::SweepSpec>(tx.exec_prepared1("sweep_spec", sweep_id)[0].as<std::string>());
+  if (spec.method() == "tpe") return AdvanceTpe(tx, sweep_id, spec, rung);
   const int next = rung + 1, rungs = spec.rung_epochs_size();
   int64_t promoted = 0;
   if (next < rungs) {
@@ -370,10 +417,17 @@ void AdvanceHalving(pqxx::work& tx, int64_t sweep_id) {
 // a fresh snapshot, so the last of them sees the others' committed trials.
 void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
   tx.exec_prepared("lock_sweep", sweep_id);
-  AdvanceHalving(tx, sweep_id);
+  AdvanceRounds(tx, sweep_id);
   if (tx.exec_prepared0("finish_sweep", sweep_id).affected_rows() > 0) {
     tx.exec_prepared0("drop_checkpoints", sweep_id);  // A halving sweep's last rung ended.
   }
+}
+
+// Rungs (halving) or rounds (TPE) a new sweep has not started yet.
+int PendingRounds(const v1::SweepSpec& spec) {
+  if (spec.method() == "tpe")
+    return std::max(0, sweep::TpeRounds(spec.budget(), spec.round_size()) - 1);
+  return std::max(0, spec.rung_epochs_size() - 1);
 }
 
 std::string IntArray(const std::vector<int64_t>& v) {
@@ -480,18 +534,17 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
   std::string spec_json = ToJson(s.spec);
   return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
     pqxx::work tx(c);
-    int64_t id =
-        tx.exec_prepared1(
-              "insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml, spec_json,
-              s.spec_hash,
-              s.planned_trials > 0 ? s.planned_trials : static_cast<int64_t>(s.trials.size()),
-              s.parent_sweep_id, s.seeded_from, std::max(0, s.spec.rung_epochs_size() - 1))[0]
-            .as<int64_t>();
+    int64_t id = tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name,
+                                   s.yaml, spec_json, s.spec_hash,
+                                   s.planned_trials > 0 ? s.planned_trials
+                                                        : static_cast<int64_t>(s.trials.size()),
+                                   s.parent_sweep_id, s.seeded_from, PendingRounds(s.spec))[0]
+                     .as<int64_t>();
     std::string origins = "{";
     for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
     origins += "}";
     tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts(), origins,
-                      IntArray(s.parents), s.spec.rung_epochs_size() > 0);
+                      IntArray(s.parents), PendingRounds(s.spec) > 0);
     tx.commit();
     return id;
   });
@@ -644,8 +697,8 @@ StatusOr<int> Store::RequeueExpired() {
     for (const auto& row : r) sweeps.insert(row[0].as<int64_t>());
     for (int64_t s : sweeps) FinishSweep(tx, s);
     // Also any sweep whose last trials finished in concurrent transactions: a halving sweep's
-    // next rung, then the sweeps that have ended.
-    for (const auto& row : tx.exec_prepared("stalled_halving")) {
+    // next rung or a TPE sweep's next round, then the sweeps that have ended.
+    for (const auto& row : tx.exec_prepared("stalled_rounds")) {
       FinishSweep(tx, row[0].as<int64_t>());
     }
     for (const auto& row : tx.exec_prepared("finish_running_sweeps")) {
@@ -688,6 +741,7 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_rung(row[26].as<int>());
   s.set_rungs(row[27].as<int>());
   s.set_rung_epochs(row[28].as<int>());
+  s.set_rounds(row[29].as<int>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));

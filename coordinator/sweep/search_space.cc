@@ -9,24 +9,6 @@
 namespace sweepfarm::sweep {
 namespace {
 
-void Set(v1::TrialParams* p, const std::string& name, double v) {
-  if (name == "epochs") p->set_epochs(static_cast<int32_t>(v));
-  if (name == "step_size") p->set_step_size(v);
-  if (name == "issue_rate") p->set_issue_rate(v);
-  if (name == "data_size") p->set_data_size(v);
-  if (name == "seed") p->set_seed(static_cast<uint64_t>(v));
-}
-
-v1::TrialParams Defaults() {
-  v1::TrialParams p;
-  p.set_epochs(10);
-  p.set_step_size(5e-3);
-  p.set_issue_rate(-1);
-  p.set_data_size(1.0);
-  p.set_seed(1);
-  return p;
-}
-
 std::vector<double> GridPoints(const Domain& d) {
   if (d.kind == Domain::kValues) return d.values;
   std::vector<double> pts;
@@ -40,6 +22,48 @@ std::vector<double> GridPoints(const Domain& d) {
 }
 
 }  // namespace
+
+void Set(v1::TrialParams* p, const std::string& name, double v) {
+  if (name == "epochs") p->set_epochs(static_cast<int32_t>(v));
+  if (name == "step_size") p->set_step_size(v);
+  if (name == "issue_rate") p->set_issue_rate(v);
+  if (name == "data_size") p->set_data_size(v);
+  if (name == "seed") p->set_seed(static_cast<uint64_t>(v));
+}
+
+double Get(const v1::TrialParams& p, const std::string& name) {
+  if (name == "epochs") return p.epochs();
+  if (name == "step_size") return p.step_size();
+  if (name == "issue_rate") return p.issue_rate();
+  if (name == "data_size") return p.data_size();
+  if (name == "seed") return static_cast<double>(p.seed());
+  return 0;
+}
+
+v1::TrialParams Defaults() {
+  v1::TrialParams p;
+  p.set_epochs(10);
+  p.set_step_size(5e-3);
+  p.set_issue_rate(-1);
+  p.set_data_size(1.0);
+  p.set_seed(1);
+  return p;
+}
+
+double Draw(const Domain& d, Rng& rng) {
+  double v;
+  if (d.kind == Domain::kValues) {
+    v = d.values[rng.UniformInt(0, static_cast<int64_t>(d.values.size()) - 1)];
+  } else if (d.log) {
+    v = std::exp(rng.Uniform(std::log(d.min), std::log(d.max)));
+  } else if (d.integer) {
+    v = static_cast<double>(
+        rng.UniformInt(static_cast<int64_t>(d.min), static_cast<int64_t>(d.max)));
+  } else {
+    v = rng.Uniform(d.min, d.max);
+  }
+  return d.integer ? std::round(v) : v;
+}
 
 const std::vector<std::string>& SearchableParams() {
   static const auto* names =
@@ -99,20 +123,7 @@ StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const st
     for (const auto& name : SearchableParams()) {
       auto it = space.params.find(name);
       if (it == space.params.end()) continue;
-      const Domain& d = it->second;
-      double v;
-      if (d.kind == Domain::kValues) {
-        v = d.values[rng.UniformInt(0, static_cast<int64_t>(d.values.size()) - 1)];
-      } else if (d.log) {
-        v = std::exp(rng.Uniform(std::log(d.min), std::log(d.max)));
-      } else if (d.integer) {
-        v = static_cast<double>(
-            rng.UniformInt(static_cast<int64_t>(d.min), static_cast<int64_t>(d.max)));
-      } else {
-        v = rng.Uniform(d.min, d.max);
-      }
-      if (d.integer) v = std::round(v);
-      Set(&p, name, v);
+      Set(&p, name, Draw(it->second, rng));
     }
     out.push_back(p);
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rng.h"
 #include "common/status.h"
 #include "sweepfarm/v1/sweep.pb.h"
 
@@ -28,6 +29,13 @@ struct Domain {
 struct SearchSpace {
   std::map<std::string, Domain> params;  // Keyed by name from SearchableParams().
 };
+
+// A trial parameter by name (SearchableParams()), and the parameters a space leaves unset.
+void Set(v1::TrialParams* p, const std::string& name, double v);
+double Get(const v1::TrialParams& p, const std::string& name);
+v1::TrialParams Defaults();
+// One value of the domain at random: a listed value, or uniform (log-uniform) in the range.
+double Draw(const Domain& d, Rng& rng);
 
 // Number of grid points (saturates at INT64_MAX); errors for ranges without steps.
 StatusOr<int64_t> GridSize(const SearchSpace& space);

@@ -8,6 +8,7 @@
 
 #include "common/hash.h"
 #include "coordinator/sweep/halving.h"
+#include "coordinator/sweep/tpe.h"
 #include "worker/engine/architecture.h"
 #include "worker/engine/dataset.h"
 
@@ -458,14 +459,15 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
 
   // search
   const YAML::Node s = root["search"];
-  SF_RETURN_IF_ERROR(c.Map(s, "search", {"method", "budget", "seed", "space", "eta", "resume"},
+  SF_RETURN_IF_ERROR(c.Map(s, "search",
+                           {"method", "budget", "seed", "space", "eta", "resume", "round_size"},
                            {"method", "space"}));
   SF_ASSIGN_OR_RETURN(std::string method, c.String(s["method"], "search.method"));
-  if (method != "grid" && method != "random" && method != "halving") {
+  if (method != "grid" && method != "random" && method != "halving" && method != "tpe") {
     return c.Error(s["method"], "search.method",
-                   "must be grid, random or halving, got \"" + method + "\"");
+                   "must be grid, random, halving or tpe, got \"" + method + "\"");
   }
-  const bool halving = method == "halving";
+  const bool halving = method == "halving", tpe = method == "tpe";
   spec.set_method(method);
   int64_t budget = 0;
   if (s["budget"]) {
@@ -473,11 +475,20 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
                                              static_cast<double>(kMaxTrials)));
     budget = static_cast<int64_t>(b);
   } else if (method != "grid") {
-    return c.Error(
-        s, "search.budget",
-        halving ? "required for halving (the first rung's trials)" : "required for random search");
+    return c.Error(s, "search.budget",
+                   halving ? "required for halving (the first rung's trials)"
+                   : tpe   ? "required for tpe (trials in all)"
+                           : "required for random search");
   }
   spec.set_budget(budget);
+  if (s["round_size"]) {
+    if (!tpe) return c.Error(s["round_size"], "search.round_size", "only for method: tpe");
+    SF_ASSIGN_OR_RETURN(double r, c.NumberIn(s["round_size"], "search.round_size", true, 1,
+                                             static_cast<double>(budget)));
+    spec.set_round_size(static_cast<int32_t>(r));
+  } else if (tpe) {
+    spec.set_round_size(static_cast<int32_t>(std::min<int64_t>(budget, 16)));
+  }
   if (s["eta"]) {
     if (!halving) return c.Error(s["eta"], "search.eta", "only for method: halving");
     SF_ASSIGN_OR_RETURN(double eta, c.NumberIn(s["eta"], "search.eta", true, 2, 10));
@@ -527,11 +538,13 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
                          std::to_string(cap));
     }
   }
-  // Halving draws its first rung at random; its later rungs are promoted as rungs end.
-  auto trials = Expand(out.space, halving ? "random" : method, budget, out.search_seed);
+  // Halving draws its first rung at random; its later rungs are promoted as rungs end. TPE draws
+  // its first round at random; the coordinator proposes each later round when one ends.
+  auto trials = Expand(out.space, halving || tpe ? "random" : method,
+                       tpe ? spec.round_size() : budget, out.search_seed);
   if (!trials.ok()) return c.Error(s, "search", trials.status().message());
   out.trials = std::move(trials).value();
-  out.planned_trials = static_cast<int64_t>(out.trials.size());
+  out.planned_trials = tpe ? budget : static_cast<int64_t>(out.trials.size());
   if (halving) {
     out.planned_trials = PlannedTrials(budget, spec.eta(), 0, spec.rung_epochs_size());
     if (out.planned_trials > kMaxTrials) {

@@ -135,6 +135,31 @@ TEST(SweepYamlTest, HalvingPlansItsRungs) {
   EXPECT_EQ(g->planned_trials, 12);
 }
 
+// TPE: the first round drawn at random, `round_size` trials (default min(budget, 16)); the
+// budget counts every round.
+TEST(SweepYamlTest, TpePlansRounds) {
+  const std::string tpe =
+      Replace(kValid, "  method: grid\n", "  method: tpe\n  budget: 40\n  round_size: 12\n");
+  auto r = ParseSweepYaml(tpe, "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.method(), "tpe");
+  EXPECT_EQ(r->spec.round_size(), 12);
+  EXPECT_EQ(r->trials.size(), 12u);
+  EXPECT_EQ(r->planned_trials, 40);
+  EXPECT_EQ(r->space.params.count("step_size"), 1u);
+  auto d = ParseSweepYaml(Replace(kValid, "  method: grid\n", "  method: tpe\n  budget: 40\n"),
+                          "s.yaml");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->spec.round_size(), 16);
+  EXPECT_EQ(d->trials.size(), 16u);
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: tpe\n"),
+              {"search.budget", "required for tpe"});
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: tpe\n  budget: 8\n  round_size: 9\n"),
+              {"s.yaml:", "search.round_size", "out of range [1, 8]"});
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: grid\n  round_size: 4\n"),
+              {"search.round_size", "only for method: tpe"});
+}
+
 TEST(SweepYamlTest, HalvingErrorsNameTheField) {
   const std::string base = Replace(kValid, "  method: grid\n", "  method: halving\n  budget: 8\n");
   ExpectError(Replace(kValid, "  method: grid\n", "  method: halving\n"),
@@ -155,7 +180,7 @@ TEST(SweepYamlTest, HalvingErrorsNameTheField) {
   ExpectError(Replace(base, "epochs: [2, 4]", "epochs: {min: 4, max: 4}"),
               {"search.space.epochs", "at least two rungs"});
   ExpectError(Replace(base, "method: halving", "method: hyperband"),
-              {"search.method", "grid, random or halving"});
+              {"search.method", "grid, random, halving or tpe"});
 }
 
 TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
@@ -229,7 +254,7 @@ TEST(SweepYamlTest, GridRangeNeedsSteps_RandomNeedsBudget) {
               {"search.space.step_size", "needs `steps`"});
   ExpectError(Replace(kValid, "method: grid", "method: random"), {"search.budget", "required"});
   ExpectError(Replace(kValid, "method: grid", "method: bayes"),
-              {"search.method", "grid, random or halving"});
+              {"search.method", "grid, random, halving or tpe"});
 }
 
 TEST(SweepYamlTest, IssueRateOnlyForBinaryDatasets) {

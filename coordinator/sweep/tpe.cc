@@ -1,0 +1,174 @@
+#include "coordinator/sweep/tpe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace sweepfarm::sweep {
+namespace {
+
+// A density over one parameter: a mixture over a range (internal coordinates: log where the range
+// is log) or smoothed frequencies over listed values.
+class Parzen {
+ public:
+  // `points`: the group's values of the parameter.
+  Parzen(const Domain& d, const std::vector<double>& points, double prior_weight) : d_(d) {
+    if (d.kind == Domain::kValues) {
+      weights_.assign(d.values.size(), prior_weight);
+      for (double v : points) weights_[Nearest(v)] += 1;
+      double total = 0;
+      for (double w : weights_) total += w;
+      for (double& w : weights_) w /= total;
+      return;
+    }
+    lo_ = Internal(d.min);
+    hi_ = Internal(d.max);
+    const double span = std::max(hi_ - lo_, 1e-12);
+    // Components at the observations and the prior's at the middle; each one's width is its
+    // larger gap to a neighbour (the bounds are neighbours at the ends), clipped to
+    // [span / min(100, m + 1), span]; the prior is as wide as the range.
+    std::vector<double> mus;
+    for (double v : points) mus.push_back(std::clamp(Internal(v), lo_, hi_));
+    std::sort(mus.begin(), mus.end());
+    const double min_sigma = span / std::min(100.0, static_cast<double>(mus.size()) + 1);
+    for (size_t i = 0; i < mus.size(); ++i) {
+      const double left = mus[i] - (i == 0 ? lo_ : mus[i - 1]);
+      const double right = (i + 1 == mus.size() ? hi_ : mus[i + 1]) - mus[i];
+      Add(mus[i], std::clamp(std::max(left, right), min_sigma, span), 1.0);
+    }
+    Add((lo_ + hi_) / 2, span, prior_weight);
+  }
+
+  // A value drawn from the density (for listed values, one of them).
+  double Sample(Rng& rng) const {
+    if (d_.kind == Domain::kValues) {
+      double u = rng.Uniform(), acc = 0;
+      for (size_t i = 0; i < weights_.size(); ++i) {
+        acc += weights_[i];
+        if (u < acc) return d_.values[i];
+      }
+      return d_.values.back();
+    }
+    double u = rng.Uniform() * total_, acc = 0;
+    size_t c = 0;
+    for (; c + 1 < comps_.size(); ++c) {
+      acc += comps_[c].weight;
+      if (u < acc) break;
+    }
+    double x = comps_[c].mu;
+    for (int tries = 0; tries < 100; ++tries) {
+      x = comps_[c].mu + comps_[c].sigma * rng.Normal();
+      if (x >= lo_ && x <= hi_) break;
+      x = std::clamp(x, lo_, hi_);
+    }
+    double v = d_.log ? std::exp(x) : x;
+    v = std::clamp(v, d_.min, d_.max);
+    return d_.integer ? std::round(v) : v;
+  }
+
+  double LogDensity(double v) const {
+    if (d_.kind == Domain::kValues) return std::log(weights_[Nearest(v)]);
+    const double x = std::clamp(Internal(v), lo_, hi_);
+    double p = 0;
+    for (const auto& c : comps_) {
+      const double z = (x - c.mu) / c.sigma;
+      p += c.weight * std::exp(-0.5 * z * z) / (c.sigma * std::sqrt(2 * M_PI)) / c.mass;
+    }
+    return std::log(std::max(p / total_, std::numeric_limits<double>::min()));
+  }
+
+ private:
+  struct Component {
+    double mu, sigma, weight, mass;  // mass: the part of the Gaussian inside the range.
+  };
+
+  double Internal(double v) const { return d_.log ? std::log(std::max(v, 1e-300)) : v; }
+
+  size_t Nearest(double v) const {
+    size_t best = 0;
+    for (size_t i = 1; i < d_.values.size(); ++i) {
+      if (std::abs(d_.values[i] - v) < std::abs(d_.values[best] - v)) best = i;
+    }
+    return best;
+  }
+
+  void Add(double mu, double sigma, double weight) {
+    auto cdf = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+    const double mass = std::max(cdf((hi_ - mu) / sigma) - cdf((lo_ - mu) / sigma), 1e-12);
+    comps_.push_back({mu, sigma, weight, mass});
+    total_ += weight;
+  }
+
+  Domain d_;
+  double lo_ = 0, hi_ = 0, total_ = 0;
+  std::vector<Component> comps_;
+  std::vector<double> weights_;
+};
+
+}  // namespace
+
+int64_t TpeGoodCount(int64_t n) {
+  return std::clamp<int64_t>((n + 9) / 10, std::min<int64_t>(n, 1), 25);
+}
+
+std::vector<v1::TrialParams> ProposeTpe(const SearchSpace& space,
+                                        const std::vector<Observation>& observations, int64_t n,
+                                        uint64_t seed_key, const TpeOptions& options) {
+  Rng rng(MixKey(seed_key, 0x7BE));
+  std::vector<const Observation*> sorted;
+  for (const auto& o : observations) sorted.push_back(&o);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Observation* a, const Observation* b) { return a->score > b->score; });
+  const int64_t good = TpeGoodCount(static_cast<int64_t>(sorted.size()));
+
+  // The modelled parameters: those the space varies, except the seed.
+  struct Model {
+    std::string name;
+    Parzen l, g;
+  };
+  std::vector<Model> models;
+  for (const auto& name : SearchableParams()) {
+    auto it = space.params.find(name);
+    if (it == space.params.end() || name == "seed") continue;
+    const Domain& d = it->second;
+    if (d.kind == Domain::kValues ? d.values.size() < 2 : !(d.max > d.min)) continue;
+    std::vector<double> below, above;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      (static_cast<int64_t>(i) < good ? below : above).push_back(Get(sorted[i]->params, name));
+    }
+    models.push_back(
+        {name, Parzen(d, below, options.prior_weight), Parzen(d, above, options.prior_weight)});
+  }
+
+  std::vector<v1::TrialParams> out;
+  for (int64_t k = 0; k < n; ++k) {
+    // Parameters outside the model: drawn as random search draws them.
+    v1::TrialParams p = Defaults();
+    for (const auto& name : SearchableParams()) {
+      if (auto it = space.params.find(name); it != space.params.end()) {
+        Set(&p, name, Draw(it->second, rng));
+      }
+    }
+    if (!sorted.empty()) {
+      double best = -std::numeric_limits<double>::infinity();
+      std::vector<double> chosen(models.size());
+      for (int c = 0; c < std::max(1, options.candidates); ++c) {
+        std::vector<double> x(models.size());
+        double score = 0;
+        for (size_t m = 0; m < models.size(); ++m) {
+          x[m] = models[m].l.Sample(rng);
+          score += models[m].l.LogDensity(x[m]) - models[m].g.LogDensity(x[m]);
+        }
+        if (score > best) {
+          best = score;
+          chosen = x;
+        }
+      }
+      for (size_t m = 0; m < models.size(); ++m) Set(&p, models[m].name, chosen[m]);
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace sweepfarm::sweep

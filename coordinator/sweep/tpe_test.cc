@@ -1,0 +1,130 @@
+#include "coordinator/sweep/tpe.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+namespace sweepfarm::sweep {
+namespace {
+
+SearchSpace Space() {
+  SearchSpace s;
+  Domain step;
+  step.kind = Domain::kRange;
+  step.min = 1e-3;
+  step.max = 1e-1;
+  step.log = true;
+  s.params["step_size"] = step;
+  Domain rate;
+  rate.kind = Domain::kRange;
+  rate.min = 0.1;
+  rate.max = 0.9;
+  s.params["issue_rate"] = rate;
+  Domain epochs;
+  epochs.kind = Domain::kValues;
+  epochs.values = {2, 4, 8};
+  epochs.integer = true;
+  s.params["epochs"] = epochs;
+  Domain seed;
+  seed.kind = Domain::kRange;
+  seed.min = 1;
+  seed.max = 1e6;
+  seed.integer = true;
+  s.params["seed"] = seed;
+  return s;
+}
+
+// A smooth objective with its peak at step size 0.006, issue rate 0.5 and 8 epochs.
+double Objective(const v1::TrialParams& p) {
+  const double a = std::log(p.step_size() / 0.006), b = p.issue_rate() - 0.5;
+  return 1 - 0.05 * a * a - 0.5 * b * b - 0.02 * (8 - p.epochs());
+}
+
+std::vector<Observation> Observe(const std::vector<v1::TrialParams>& trials) {
+  std::vector<Observation> out;
+  for (const auto& t : trials) out.push_back({t, Objective(t)});
+  return out;
+}
+
+double Mean(const std::vector<v1::TrialParams>& trials) {
+  double s = 0;
+  for (const auto& t : trials) s += Objective(t);
+  return s / static_cast<double>(trials.size());
+}
+
+TEST(TpeTest, GoodGroupIsOneTenthAtLeastOneAtMost25) {
+  EXPECT_EQ(TpeGoodCount(0), 0);
+  EXPECT_EQ(TpeGoodCount(1), 1);
+  EXPECT_EQ(TpeGoodCount(16), 2);
+  EXPECT_EQ(TpeGoodCount(100), 10);
+  EXPECT_EQ(TpeGoodCount(1000), 25);
+  EXPECT_EQ(TpeRounds(64, 16), 4);
+  EXPECT_EQ(TpeRounds(65, 16), 5);
+}
+
+// After a random round, TPE's proposals score better on average than another random round, and
+// better still after a second round of observations.
+TEST(TpeTest, ProposalsMoveTowardsTheOptimum) {
+  const SearchSpace space = Space();
+  auto first = Expand(space, "random", 24, 1);
+  ASSERT_TRUE(first.ok());
+  auto random = Expand(space, "random", 24, 2);
+  ASSERT_TRUE(random.ok());
+  std::vector<Observation> seen = Observe(*first);
+  auto round2 = ProposeTpe(space, seen, 24, 7);
+  ASSERT_EQ(round2.size(), 24u);
+  EXPECT_GT(Mean(round2), Mean(*random) + 0.05)
+      << "TPE " << Mean(round2) << ", random " << Mean(*random);
+  for (const auto& o : Observe(round2)) seen.push_back(o);
+  auto round3 = ProposeTpe(space, seen, 24, 8);
+  EXPECT_GT(Mean(round3), Mean(round2) - 0.01);
+  double best_random = -1e9, best_tpe = -1e9;
+  for (const auto& t : *random) best_random = std::max(best_random, Objective(t));
+  for (const auto& t : round3) best_tpe = std::max(best_tpe, Objective(t));
+  EXPECT_GT(best_tpe, best_random);
+}
+
+TEST(TpeTest, ProposalsStayInTheSpaceAndSeedsStayRandom) {
+  const SearchSpace space = Space();
+  auto first = Expand(space, "random", 20, 3);
+  ASSERT_TRUE(first.ok());
+  auto proposed = ProposeTpe(space, Observe(*first), 50, 9);
+  std::set<uint64_t> seeds;
+  for (const auto& p : proposed) {
+    EXPECT_GE(p.step_size(), 1e-3);
+    EXPECT_LE(p.step_size(), 1e-1);
+    EXPECT_GE(p.issue_rate(), 0.1);
+    EXPECT_LE(p.issue_rate(), 0.9);
+    EXPECT_TRUE(p.epochs() == 2 || p.epochs() == 4 || p.epochs() == 8) << p.epochs();
+    EXPECT_EQ(p.data_size(), 1.0);  // Not in the space: the default.
+    EXPECT_GE(p.seed(), 1u);
+    EXPECT_LE(p.seed(), 1000000u);
+    seeds.insert(p.seed());
+  }
+  EXPECT_GT(seeds.size(), 45u);
+}
+
+TEST(TpeTest, DeterministicAndRandomWithoutObservations) {
+  const SearchSpace space = Space();
+  auto first = Expand(space, "random", 12, 4);
+  ASSERT_TRUE(first.ok());
+  auto a = ProposeTpe(space, Observe(*first), 10, 11);
+  auto b = ProposeTpe(space, Observe(*first), 10, 11);
+  auto c = ProposeTpe(space, Observe(*first), 10, 12);
+  ASSERT_EQ(a.size(), b.size());
+  bool differs = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].SerializeAsString(), b[i].SerializeAsString());
+    differs |= a[i].SerializeAsString() != c[i].SerializeAsString();
+  }
+  EXPECT_TRUE(differs);
+  auto none = ProposeTpe(space, {}, 30, 5);
+  ASSERT_EQ(none.size(), 30u);
+  std::set<double> steps;
+  for (const auto& p : none) steps.insert(p.step_size());
+  EXPECT_EQ(steps.size(), 30u);
+}
+
+}  // namespace
+}  // namespace sweepfarm::sweep
