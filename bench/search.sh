@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Model-based search against random search on the same budget and space: sweeps/tpe.yaml (64
+# trials, rounds of 16, TPE from the second round on), then the same file as random search (64
+# independent draws, same search seed, so its first 16 are TPE's first round). Prints, per sweep,
+# trials, model-epochs, wall time, the best trial's selection and holdout accuracy and the mean
+# selection accuracy of the best five. Private PostgreSQL unless --db DSN.
+#   bench/search.sh [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
+# --seed replaces the file's search.seed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --db) DB=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    --capacity) CAPACITY=$2; shift 2 ;;
+    --json) JSON=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    *) echo "search.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+B=${BUILD_DIR:-build}
+[ -x "$B/coordinator/sweepfarm-coordinator" ] || deploy/local/build.sh >/dev/null
+. deploy/local/env.sh
+. deploy/local/farm.sh
+farm_begin search
+farm_database
+farm_coordinator
+for i in $(seq "$WORKERS"); do
+  farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu \
+    --capacity "$CAPACITY" --threads 1
+done
+ctl() { "$B/cli/sweepctl" --coordinator "$ADDR" "$@"; }
+sql() { psql "$DSN" -Atc "$1"; }
+sed -e "s/^  seed: 1\$/  seed: $SEED/" sweeps/tpe.yaml >"$RUN/tpe.yaml"
+sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e 's/^name: tpe/name: random/' \
+  "$RUN/tpe.yaml" >"$RUN/random.yaml"
+run() {
+  local id
+  id=$(ctl submit "$1")
+  ctl watch "$id" >/dev/null
+  echo "$id"
+}
+T=$(run "$RUN/tpe.yaml")
+R=$(run "$RUN/random.yaml")
+row() {
+  local id=$1
+  sql "SELECT count(*), sum((t.params->>'epochs')::int),
+         round(extract(epoch FROM s.finished_at - s.created_at)::numeric, 1)
+       FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.sweep_id = $id
+       GROUP BY s.finished_at, s.created_at" | tr '|' ' '
+  sql "SELECT round(r.selection_accuracy::numeric, 4), round(r.holdout_accuracy::numeric, 4)
+       FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
+       ORDER BY r.selection_accuracy DESC, t.id LIMIT 1" | tr '|' ' '
+  sql "SELECT round(avg(a)::numeric, 4) FROM (SELECT r.selection_accuracy AS a FROM results r
+       JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
+       ORDER BY r.selection_accuracy DESC LIMIT 5) b"
+}
+read -r TT TE TW <<<"$(row "$T" | sed -n 1p)"
+read -r TS TH <<<"$(row "$T" | sed -n 2p)"
+T5=$(row "$T" | sed -n 3p)
+read -r RT RE RW <<<"$(row "$R" | sed -n 1p)"
+read -r RS RH <<<"$(row "$R" | sed -n 2p)"
+R5=$(row "$R" | sed -n 3p)
+printf '%-8s %7s %13s %8s %10s %8s %12s\n' sweep trials model-epochs wall best-sel holdout top5-sel
+printf '%-8s %7s %13s %7ss %10s %8s %12s\n' tpe "$TT" "$TE" "$TW" "$TS" "$TH" "$T5"
+printf '%-8s %7s %13s %7ss %10s %8s %12s\n' random "$RT" "$RE" "$RW" "$RS" "$RH" "$R5"
+if [ -n "$JSON" ]; then
+  cat >"$JSON" <<JSONEOF
+{"tpe": {"sweep_id": $T, "trials": $TT, "model_epochs": $TE, "wall_seconds": $TW,
+  "best_selection_accuracy": $TS, "best_holdout_accuracy": $TH, "top5_selection_accuracy": $T5},
+ "random": {"sweep_id": $R, "trials": $RT, "model_epochs": $RE, "wall_seconds": $RW,
+  "best_selection_accuracy": $RS, "best_holdout_accuracy": $RH, "top5_selection_accuracy": $R5},
+ "search_seed": $SEED, "workers": $WORKERS, "capacity": $CAPACITY}
+JSONEOF
+fi
