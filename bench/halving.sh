@@ -10,45 +10,17 @@
 # --seed replaces the file's search.seed (other draws of configurations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --db) DB=$2; shift 2 ;;
-    --workers) WORKERS=$2; shift 2 ;;
-    --capacity) CAPACITY=$2; shift 2 ;;
-    --json) JSON=$2; shift 2 ;;
-    --seed) SEED=$2; shift 2 ;;
-    *) echo "halving.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-B=${BUILD_DIR:-build}
-[ -x "$B/coordinator/sweepfarm-coordinator" ] || deploy/local/build.sh >/dev/null
-. deploy/local/env.sh
-. deploy/local/farm.sh
-farm_begin halving
-farm_database
-farm_coordinator
-for i in $(seq "$WORKERS"); do
-  farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu \
-    --capacity "$CAPACITY" --threads 1
-done
-ctl() { "$B/cli/sweepctl" --coordinator "$ADDR" "$@"; }
-sql() { psql "$DSN" -Atc "$1"; }
+BENCH=halving
+. bench/sweep_farm.sh
 sed -e "s/^  seed: 1\$/  seed: $SEED/" sweeps/halving.yaml >"$RUN/halving.yaml"
 sed -e 's/^  eta: 3 .*/  eta: 3\n  resume: false/' -e 's/^name: halving/name: halving-restart/' \
   "$RUN/halving.yaml" >"$RUN/restart.yaml"
 # Brute force: the same file, every configuration at the last rung's epochs.
 sed -e 's/^  method: halving/  method: random/' -e '/^  eta:/d' -e 's/^name: halving/name: brute-force/' \
   -e 's/^    epochs: {min: 2, max: 18}.*/    epochs: [18]/' "$RUN/halving.yaml" >"$RUN/brute.yaml"
-run() {
-  local file=$1 id
-  id=$(ctl submit "$file")
-  ctl watch "$id" >/dev/null
-  echo "$id"
-}
-H=$(run "$RUN/halving.yaml")
-R=$(run "$RUN/restart.yaml")
-F=$(run "$RUN/brute.yaml")
+H=$(run_sweep "$RUN/halving.yaml")
+R=$(run_sweep "$RUN/restart.yaml")
+F=$(run_sweep "$RUN/brute.yaml")
 row() {
   local id=$1
   # Model-epochs trained: a resumed trial trains only the epochs after its parent's checkpoint.

@@ -8,41 +8,13 @@
 # --seed replaces the file's search.seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --db) DB=$2; shift 2 ;;
-    --workers) WORKERS=$2; shift 2 ;;
-    --capacity) CAPACITY=$2; shift 2 ;;
-    --json) JSON=$2; shift 2 ;;
-    --seed) SEED=$2; shift 2 ;;
-    *) echo "search.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-B=${BUILD_DIR:-build}
-[ -x "$B/coordinator/sweepfarm-coordinator" ] || deploy/local/build.sh >/dev/null
-. deploy/local/env.sh
-. deploy/local/farm.sh
-farm_begin search
-farm_database
-farm_coordinator
-for i in $(seq "$WORKERS"); do
-  farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu \
-    --capacity "$CAPACITY" --threads 1
-done
-ctl() { "$B/cli/sweepctl" --coordinator "$ADDR" "$@"; }
-sql() { psql "$DSN" -Atc "$1"; }
+BENCH=search
+. bench/sweep_farm.sh
 sed -e "s/^  seed: 1\$/  seed: $SEED/" sweeps/tpe.yaml >"$RUN/tpe.yaml"
 sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e 's/^name: tpe/name: random/' \
   "$RUN/tpe.yaml" >"$RUN/random.yaml"
-run() {
-  local id
-  id=$(ctl submit "$1")
-  ctl watch "$id" >/dev/null
-  echo "$id"
-}
-T=$(run "$RUN/tpe.yaml")
-R=$(run "$RUN/random.yaml")
+T=$(run_sweep "$RUN/tpe.yaml")
+R=$(run_sweep "$RUN/random.yaml")
 row() {
   local id=$1
   sql "SELECT count(*), sum((t.params->>'epochs')::int),
