@@ -8,30 +8,26 @@
 namespace sweepfarm::sweep {
 namespace {
 
+Domain Range(double min, double max, bool log, bool integer) {
+  Domain d;
+  d.kind = Domain::kRange;
+  d.min = min;
+  d.max = max;
+  d.log = log;
+  d.integer = integer;
+  return d;
+}
+
 SearchSpace Space() {
   SearchSpace s;
-  Domain step;
-  step.kind = Domain::kRange;
-  step.min = 1e-3;
-  step.max = 1e-1;
-  step.log = true;
-  s.params["step_size"] = step;
-  Domain rate;
-  rate.kind = Domain::kRange;
-  rate.min = 0.1;
-  rate.max = 0.9;
-  s.params["issue_rate"] = rate;
+  s.params["step_size"] = Range(1e-3, 1e-1, true, false);
+  s.params["issue_rate"] = Range(0.1, 0.9, false, false);
+  s.params["seed"] = Range(1, 1e6, false, true);
   Domain epochs;
   epochs.kind = Domain::kValues;
   epochs.values = {2, 4, 8};
   epochs.integer = true;
   s.params["epochs"] = epochs;
-  Domain seed;
-  seed.kind = Domain::kRange;
-  seed.min = 1;
-  seed.max = 1e6;
-  seed.integer = true;
-  s.params["seed"] = seed;
   return s;
 }
 
