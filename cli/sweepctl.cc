@@ -475,9 +475,10 @@ int Importance(Client& c, int64_t id, bool json) {
     return Fail(s);
   }
   // A halving sweep's later rungs hold the trials its first rung promoted, not a sample of the
-  // space: only the first rung is analysed.
+  // space: only the first rung is analysed. (A TPE sweep's later rounds are new configurations,
+  // drawn where results were good: all of them count, as in Optuna's importance.)
   bool halving = false;
-  for (const auto& t : resp.trials()) halving = halving || t.rung() > 0;
+  for (const auto& t : resp.trials()) halving = halving || t.origin() == "promoted";
   std::vector<cli::Observation> obs;
   for (const auto& t : resp.trials()) {
     if (halving && t.rung() > 0) continue;

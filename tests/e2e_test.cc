@@ -431,6 +431,12 @@ TEST_F(EndToEndTest, TpeProposesEachRoundFromTheResultsSoFar) {
   }
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
   EXPECT_NE(out.find("model-based search (TPE): round 3 of 3"), std::string::npos) << out;
+  // Importance reads every round: later rounds are new configurations, not promoted ones.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "importance", id, "--json"}, &out, &err), 0) << err;
+  google::protobuf::Struct importance;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &importance).ok()) << out;
+  EXPECT_EQ(importance.fields().at("trials").number_value(), 12);
+  EXPECT_FALSE(importance.fields().at("first_rung_only").bool_value());
 }
 
 // Leases go to the oldest sweep with queued trials: a halving sweep's later rungs, queued when

@@ -2,6 +2,7 @@
 // sweepfarm-predict over loopback. Two nights (the second seeded from the first), promotion, a
 // rejected challenger, manual promotion and rollback, corrupt artifacts refused on load while
 // the champion keeps serving, and retention (prune) that keeps every registered version.
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -13,6 +14,8 @@
 #include <sstream>
 
 #include "common/json.h"
+#include "coordinator/sweep/sweep_yaml.h"
+#include "coordinator/sweep/tpe.h"
 #include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
@@ -322,6 +325,46 @@ TEST_F(RegistryTest, SeededHalvingSweepStartsFromTheChampion) {
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND rung = 2 AND "
                          "origin = 'promoted' AND (params->>'epochs')::int = 4"),
             2);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions WHERE sweep_id = 2"), 1);
+}
+
+// A seeded TPE sweep starts from the champion (seeds and neighbours make its first round) and
+// models every result of the champion's sweep on the same data beside its own: its second round is
+// exactly TPE's proposal from the parent sweep's 8 results and its own first 4.
+TEST_F(RegistryTest, SeededTpeSweepLearnsFromItsParentSweep) {
+  std::string out, err;
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Champion(), 1);
+  std::string yaml = NightlyYaml(0.0, 2);
+  yaml.replace(yaml.find("  method: random\n"), 17, "  method: tpe\n  round_size: 4\n");
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("t.yaml", yaml)}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("seeded from detector v1"), std::string::npos) << out;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND rung = 0 AND "
+                         "origin IN ('seed', 'neighbour')"),
+            4);
+  auto parsed = sweep::ParseSweepYaml(yaml, "t.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  auto params = [](const pqxx::row& row) {
+    v1::TrialParams p;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(row[0].c_str(), &p).ok());
+    return p;
+  };
+  std::vector<sweep::Observation> seen;
+  for (const auto& row :
+       farm_->Query("SELECT t.params::text, r.selection_accuracy FROM trials t JOIN results r ON "
+                    "r.trial_id = t.id WHERE t.sweep_id = 1 OR (t.sweep_id = 2 AND t.rung = 0) "
+                    "ORDER BY t.id")) {
+    seen.push_back({params(row), row[1].as<double>()});
+  }
+  ASSERT_EQ(seen.size(), 12u);
+  auto expected = sweep::ProposeTpe(parsed->space, seen, 4, MixKey(2, 0));
+  pqxx::result round1 =
+      farm_->Query("SELECT params::text FROM trials WHERE sweep_id = 2 AND rung = 1 ORDER BY id");
+  ASSERT_EQ(round1.size(), 4u);
+  for (size_t i = 0; i < round1.size(); ++i) {
+    EXPECT_EQ(params(round1[i]).SerializeAsString(), expected[i].SerializeAsString()) << i;
+  }
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions WHERE sweep_id = 2"), 1);
 }
 

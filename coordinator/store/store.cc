@@ -202,9 +202,15 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       // TPE.
       {"sweep_yaml", "SELECT yaml, source_name FROM sweeps WHERE id = $1"},
       {"trial_count", "SELECT count(*) FROM trials WHERE sweep_id = $1"},
+      // The sweep's results and, for a seeded sweep, its parent sweep's on the same data (a
+      // nightly TPE sweep starts from everything the night before learnt).
       {"observations",
        "SELECT t.params::text, r.selection_accuracy FROM trials t "
-       "JOIN results r ON r.trial_id = t.id WHERE t.sweep_id = $1 ORDER BY t.id"},
+       "JOIN results r ON r.trial_id = t.id WHERE t.sweep_id = $1 "
+       "  OR (t.sweep_id = (SELECT parent_sweep_id FROM sweeps WHERE id = $1) "
+       "      AND r.dataset_hash IN (SELECT x.dataset_hash FROM results x "
+       "        JOIN trials y ON y.id = x.trial_id WHERE y.sweep_id = $1)) "
+       "ORDER BY t.id"},
       {"insert_round",
        "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, rung) "
        "SELECT $1, (SELECT max(ordinal) FROM trials WHERE sweep_id = $1) + t.ord::int, t.elem, $3, "
