@@ -326,26 +326,24 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   double baseline = 0;
   if (options_.trainer == "fake") {
     result = FakeTrain(configs, options_.fake_train_ms, cancel_);
+  } else if (!data.ok()) {
+    result = data.status();
   } else {
-    if (data.ok()) {
-      dataset_hash = (*data)->hash;
-      baseline = (*data)->MajorityBaseline();
-      SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep "
-                   << lease.sweep_id() << " as " << configs.size() << " fused model(s)";
-      if (options_.step_kernel) {
-        topts.kernels = engine::TrainOptions::Kernels::kFusedStep;
-        result = engine::TrainFused(**data, configs, topts);
-        if (result.ok()) SF_LOG(Info) << "trained with the fused step kernel";
-        if (!result.ok() && result.status().code() == StatusCode::kInvalidArgument) {
-          SF_LOG(Warning) << result.status().message() << "; training with the default kernels";
-          topts.kernels = engine::TrainOptions::Kernels::kAuto;
-          result = engine::TrainFused(**data, configs, topts);
-        }
-      } else {
+    dataset_hash = (*data)->hash;
+    baseline = (*data)->MajorityBaseline();
+    SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep "
+                 << lease.sweep_id() << " as " << configs.size() << " fused model(s)";
+    if (options_.step_kernel) {
+      topts.kernels = engine::TrainOptions::Kernels::kFusedStep;
+      result = engine::TrainFused(**data, configs, topts);
+      if (result.ok()) SF_LOG(Info) << "trained with the fused step kernel";
+      if (!result.ok() && result.status().code() == StatusCode::kInvalidArgument) {
+        SF_LOG(Warning) << result.status().message() << "; training with the default kernels";
+        topts.kernels = engine::TrainOptions::Kernels::kAuto;
         result = engine::TrainFused(**data, configs, topts);
       }
     } else {
-      result = data.status();
+      result = engine::TrainFused(**data, configs, topts);
     }
   }
   {
