@@ -331,8 +331,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   } else {
     dataset_hash = (*data)->hash;
     baseline = (*data)->MajorityBaseline();
-    SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep "
-                 << lease.sweep_id() << " as " << configs.size() << " fused model(s)";
+    SF_LOG(Info) << "training " << lease.trials_size() << " trial(s) of sweep " << lease.sweep_id()
+                 << " as " << configs.size() << " fused model(s)";
     if (options_.step_kernel) {
       topts.kernels = engine::TrainOptions::Kernels::kFusedStep;
       result = engine::TrainFused(**data, configs, topts);

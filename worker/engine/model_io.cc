@@ -108,7 +108,8 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
     return Bad("layout must be fused-model-v1", format);
   }
   const JsonValue* tensors = doc.Find("tensors");
-  if (tensors == nullptr || !tensors->is_array()) return Bad("tensors must be a list of shapes", format);
+  if (tensors == nullptr || !tensors->is_array())
+    return Bad("tensors must be a list of shapes", format);
   size_t offset = 0;
   for (size_t i = 0; i < tensors->array().size(); ++i) {
     SF_ASSIGN_OR_RETURN(auto shape,
@@ -132,11 +133,11 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
     m.params.resize(n);
   }
   if (m.params.size() != n || (checkpoint && m.momentum.size() != n)) {
-    return Bad("holds " + std::to_string(m.params.size() + m.momentum.size()) +
-                   " tensors, architecture " + m.arch.name + " has " + std::to_string(n) +
-                   (checkpoint ? " (a checkpoint holds them and their momentum: twice as many)"
-                               : ""),
-               format);
+    return Bad(
+        "holds " + std::to_string(m.params.size() + m.momentum.size()) + " tensors, architecture " +
+            m.arch.name + " has " + std::to_string(n) +
+            (checkpoint ? " (a checkpoint holds them and their momentum: twice as many)" : ""),
+        format);
   }
   for (size_t i = 0; i < m.params.size() + m.momentum.size(); ++i) {
     const torch::Tensor& t = i < n ? m.params[i] : m.momentum[i - n];

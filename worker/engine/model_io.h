@@ -25,7 +25,7 @@ struct ModelWeights {
   std::string dataset;                // The dataset the model was trained for (its inputs).
   std::vector<int64_t> sample_shape;  // One input sample, channels-last.
   int64_t classes = 2;
-  std::vector<torch::Tensor> params;  // FusedNet::params() of one model (no leading K), float32.
+  std::vector<torch::Tensor> params;    // FusedNet::params() of one model (no leading K), float32.
   std::vector<torch::Tensor> momentum;  // Checkpoints only: the momentum, as params.
 };
 
@@ -46,8 +46,8 @@ EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const std::string& dataset
                                 const std::vector<torch::Tensor>& bundle_params,
                                 const std::vector<torch::Tensor>& bundle_momentum, int64_t slot);
 
-// Either format. Verifies `content` against `sha256` first (DATA_LOSS on a mismatch, naming both digests), then
-// rebuilds the parameters and checks them against the architecture.
+// Either format. Verifies `content` against `sha256` first (DATA_LOSS on a mismatch, naming both
+// digests), then rebuilds the parameters and checks them against the architecture.
 StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
                                      const std::string& content, const std::string& sha256);
 

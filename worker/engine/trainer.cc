@@ -473,14 +473,14 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       if (c.init_params.size() != params.size()) {
         return InvalidArgumentError("configuration " + std::to_string(k) + ": the checkpoint has " +
                                     std::to_string(c.init_params.size()) + " tensors, the " +
-                                    options.arch.name + " model " +
-                                    std::to_string(params.size()));
+                                    options.arch.name + " model " + std::to_string(params.size()));
       }
       for (size_t i = 0; i < params.size(); ++i) {
         if (c.init_params[i].sizes() != params[i][k].sizes() ||
             c.init_momentum[i].sizes() != params[i][k].sizes()) {
-          return InvalidArgumentError("configuration " + std::to_string(k) + ": checkpoint tensor " +
-                                      std::to_string(i) + " has the wrong shape");
+          return InvalidArgumentError("configuration " + std::to_string(k) +
+                                      ": checkpoint tensor " + std::to_string(i) +
+                                      " has the wrong shape");
         }
         params[i][k].copy_(c.init_params[i]);
         momentum[i][k].copy_(c.init_momentum[i]);
@@ -490,9 +490,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   // The models' own steps now (the sampler's input): [K, 1], or the shared 0-dim step if no model
   // was resumed.
   auto own_step = [&]() { return resumed ? step + offsets_col : step; };
-  auto epoch_start = [&]() {
-    return torch::remainder(resumed ? step + offsets : step, spe).eq(0);
-  };
+  auto epoch_start = [&]() { return torch::remainder(resumed ? step + offsets : step, spe).eq(0); };
 
   std::vector<int64_t> sample_shape = data.sample_shape();
   std::vector<int64_t> batch_shape{K, B};
@@ -736,10 +734,9 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
     std::vector<torch::Tensor> w, mom;
     if (config.start_epoch > 0) {
       if (config.init_params.size() != shape.params().size()) {
-        return InvalidArgumentError("the checkpoint has " +
-                                    std::to_string(config.init_params.size()) + " tensors, the " +
-                                    options.arch.name + " model " +
-                                    std::to_string(shape.params().size()));
+        return InvalidArgumentError(
+            "the checkpoint has " + std::to_string(config.init_params.size()) + " tensors, the " +
+            options.arch.name + " model " + std::to_string(shape.params().size()));
       }
       for (size_t i = 0; i < config.init_params.size(); ++i) {
         if (config.init_params[i].sizes() != shape.params()[i][0].sizes() ||
