@@ -86,24 +86,14 @@ engine::ArchSpec ArchOf(const v1::SweepSpec& spec) {
   return arch;
 }
 
-// A checkpoint fits the bundle if its tensors have the shapes of the sweep's model on `data`.
-Status CheckpointFits(const engine::ModelWeights& w, const v1::SweepSpec& spec,
+// A checkpoint fits the bundle if it is for `data`'s inputs and classes and its tensors have the
+// shapes of `model`, the sweep's model on `data`.
+Status CheckpointFits(const engine::ModelWeights& w, const engine::FusedNet& model,
                       const engine::Dataset& data) {
   if (w.sample_shape != data.sample_shape() || w.classes != data.num_classes) {
     return FailedPreconditionError("its inputs or classes are not this dataset's");
   }
-  SF_ASSIGN_OR_RETURN(engine::FusedNet probe,
-                      engine::FusedNet::Create(ArchOf(spec), data.sample_shape(), data.num_classes,
-                                               {0}, torch::kCPU));
-  if (probe.params().size() != w.params.size()) {
-    return FailedPreconditionError("it is not a checkpoint of this sweep's architecture");
-  }
-  for (size_t i = 0; i < w.params.size(); ++i) {
-    if (probe.params()[i][0].sizes() != w.params[i].sizes()) {
-      return FailedPreconditionError("it is not a checkpoint of this sweep's architecture");
-    }
-  }
-  return OkStatus();
+  return engine::CheckModelTensors(model, w.params, "its parameters");
 }
 
 }  // namespace
@@ -271,12 +261,19 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   if (options_.trainer != "fake") data = DatasetFor(spec.dataset());
   // Promoted trials of a halving sweep resume from their parents' checkpoints. Without one (not
   // uploaded, or unusable) a trial trains from scratch, which gives the same model.
-  std::map<int, engine::ModelWeights> resume;  // By trial index.
+  std::map<int, engine::ModelWeights> resume;       // By trial index.
+  std::optional<StatusOr<engine::FusedNet>> model;  // The sweep's model, built for the first.
   for (int i = 0; i < lease.trials_size() && data.ok(); ++i) {
     const auto& t = lease.trials(i);
     if (t.resume_epochs() <= 0 || t.resume_epochs() >= t.params().epochs()) continue;
+    if (!model) {
+      model = engine::FusedNet::Create(ArchOf(spec), (*data)->sample_shape(), (*data)->num_classes,
+                                       {0}, torch::kCPU);
+    }
     auto w = FetchCheckpoint(t);
-    Status fits = w.ok() ? CheckpointFits(*w, spec, **data) : w.status();
+    Status fits = !w.ok()        ? w.status()
+                  : !model->ok() ? model->status()
+                                 : CheckpointFits(*w, **model, **data);
     if (!fits.ok()) {
       SF_LOG(Warning) << "trial " << t.trial_id()
                       << " trains from scratch: checkpoint: " << fits.ToString();

@@ -192,6 +192,20 @@ std::vector<torch::Tensor> FusedNet::ToFusedLayout(const std::vector<Layer>& lay
   return out;
 }
 
+Status CheckModelTensors(const FusedNet& net, const std::vector<torch::Tensor>& tensors,
+                         const std::string& what) {
+  if (tensors.size() != net.params().size()) {
+    return InvalidArgumentError(what + " has " + std::to_string(tensors.size()) +
+                                " tensors, the model " + std::to_string(net.params().size()));
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i].sizes() != net.params()[i][0].sizes()) {
+      return InvalidArgumentError(what + " tensor " + std::to_string(i) + " has the wrong shape");
+    }
+  }
+  return OkStatus();
+}
+
 std::vector<torch::Tensor> FusedNet::FromFusedLayout(const std::vector<Layer>& layers,
                                                      const std::vector<torch::Tensor>& fused,
                                                      int64_t spatial_dims) {

@@ -106,6 +106,11 @@ class FusedNet {
   std::vector<torch::Tensor> params_;
 };
 
+// OK if `tensors` (one model's, no leading K) are as many as `net`'s parameters and of their
+// shapes; else INVALID_ARGUMENT starting with `what` and naming the first that is not.
+Status CheckModelTensors(const FusedNet& net, const std::vector<torch::Tensor>& tensors,
+                         const std::string& what);
+
 // Initial standard-layout weights of one model from its seed (deterministic on every device).
 std::vector<torch::Tensor> InitStandardWeights(const std::vector<Layer>& layers,
                                                int64_t spatial_dims, uint64_t seed);

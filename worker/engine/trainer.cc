@@ -470,18 +470,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     for (int64_t k = 0; k < K; ++k) {
       if (configs[k].start_epoch == 0) continue;
       const auto& c = configs[k];
-      if (c.init_params.size() != params.size()) {
-        return InvalidArgumentError("configuration " + std::to_string(k) + ": the checkpoint has " +
-                                    std::to_string(c.init_params.size()) + " tensors, the " +
-                                    options.arch.name + " model " + std::to_string(params.size()));
-      }
+      const std::string at = "configuration " + std::to_string(k) + ": the checkpoint's ";
+      SF_RETURN_IF_ERROR(CheckModelTensors(net, c.init_params, at + "parameters"));
+      SF_RETURN_IF_ERROR(CheckModelTensors(net, c.init_momentum, at + "momentum"));
       for (size_t i = 0; i < params.size(); ++i) {
-        if (c.init_params[i].sizes() != params[i][k].sizes() ||
-            c.init_momentum[i].sizes() != params[i][k].sizes()) {
-          return InvalidArgumentError("configuration " + std::to_string(k) +
-                                      ": checkpoint tensor " + std::to_string(i) +
-                                      " has the wrong shape");
-        }
         params[i][k].copy_(c.init_params[i]);
         momentum[i][k].copy_(c.init_momentum[i]);
       }
@@ -733,18 +725,10 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
     const int64_t sd = shape.spatial_dims();
     std::vector<torch::Tensor> w, mom;
     if (config.start_epoch > 0) {
-      if (config.init_params.size() != shape.params().size()) {
-        return InvalidArgumentError(
-            "the checkpoint has " + std::to_string(config.init_params.size()) + " tensors, the " +
-            options.arch.name + " model " + std::to_string(shape.params().size()));
-      }
-      for (size_t i = 0; i < config.init_params.size(); ++i) {
-        if (config.init_params[i].sizes() != shape.params()[i][0].sizes() ||
-            config.init_momentum[i].sizes() != shape.params()[i][0].sizes()) {
-          return InvalidArgumentError("checkpoint tensor " + std::to_string(i) +
-                                      " has the wrong shape");
-        }
-      }
+      SF_RETURN_IF_ERROR(
+          CheckModelTensors(shape, config.init_params, "the checkpoint's parameters"));
+      SF_RETURN_IF_ERROR(
+          CheckModelTensors(shape, config.init_momentum, "the checkpoint's momentum"));
       w = FusedNet::FromFusedLayout(layers, config.init_params, sd);
       mom = FusedNet::FromFusedLayout(layers, config.init_momentum, sd);
       for (auto& t : mom) t = t.to(device);
