@@ -179,13 +179,11 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "WHERE t.id = c.trial_id AND t.sweep_id = $1 AND NOT EXISTS (SELECT 1 FROM trials p "
        "  WHERE p.sweep_id = $1 AND p.parent_trial_id = t.id AND p.origin = 'promoted' "
        "    AND p.state IN ('queued', 'running'))"},
-      // A trial that may take a checkpoint: running under this lease, in a halving sweep that
-      // resumes, below the last rung.
+      // A trial running under this lease: its epochs, rung and sweep's spec (TakesCheckpoint).
       {"checkpoint_trial",
-       "SELECT (t.params->>'epochs')::int FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
-       "WHERE t.id = $1 AND t.state = 'running' AND t.lease_token = $2 "
-       "  AND t.rung < coalesce(jsonb_array_length(s.spec->'rung_epochs'), 0) - 1 "
-       "  AND NOT coalesce((s.spec->>'restart_promoted')::boolean, false)"},
+       "SELECT (t.params->>'epochs')::int, coalesce(t.rung, 0), s.spec::text "
+       "FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+       "WHERE t.id = $1 AND t.state = 'running' AND t.lease_token = $2"},
       {"upsert_checkpoint",
        "INSERT INTO trial_checkpoints (trial_id, lease_token, epochs, sha256, format, arch, "
        "  size_bytes, content) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) "
@@ -429,6 +427,12 @@ void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
   }
 }
 
+// Whether a trial of `rung` takes a checkpoint (LeasedTrial.save_checkpoint): in a halving sweep
+// that resumes promoted trials, below the last rung.
+bool TakesCheckpoint(const v1::SweepSpec& spec, int rung) {
+  return !spec.restart_promoted() && rung < spec.rung_epochs_size() - 1;
+}
+
 // Rungs (halving) or rounds (TPE) a new sweep has not started yet.
 int PendingRounds(const v1::SweepSpec& spec) {
   if (spec.method() == "tpe")
@@ -591,12 +595,8 @@ StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials,
     if (!lease.trials.empty()) {
       lease.spec = FromJson<v1::SweepSpec>(
           tx.exec_prepared1("sweep_spec", lease.sweep_id)[0].as<std::string>());
-      // Halving trials below the last rung take checkpoints, unless the sweep restarts them.
-      const bool resumes = !lease.spec.restart_promoted();
       for (size_t i = 0; i < lease.trials.size(); ++i) {
-        auto& t = lease.trials[i];
-        if (!resumes) t.set_resume_epochs(0);
-        t.set_save_checkpoint(resumes && rungs[i] < lease.spec.rung_epochs_size() - 1);
+        lease.trials[i].set_save_checkpoint(TakesCheckpoint(lease.spec, rungs[i]));
       }
     }
     tx.commit();
@@ -914,24 +914,25 @@ Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::st
 Status Store::StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::string& sha256,
                               const std::string& format, const std::string& arch_json,
                               const std::string& content) {
-  return Conn::Run(this, "UploadArtifact",
-                   [&](pqxx::connection& c) -> StatusOr<int> {
-                     pqxx::work tx(c);
-                     pqxx::result r = tx.exec_prepared("checkpoint_trial", trial_id, lease_token);
-                     if (r.empty()) {
-                       return FailedPreconditionError(
-                           "UploadArtifact: trial " + std::to_string(trial_id) +
-                           " takes no checkpoint under lease " + std::to_string(lease_token) +
-                           " (it must be running under that lease, in a halving sweep that "
-                           "resumes, below the last rung)");
-                     }
-                     tx.exec_prepared0("upsert_checkpoint", trial_id, lease_token,
-                                       r[0][0].as<int>(), sha256, format, arch_json,
-                                       static_cast<int64_t>(content.size()),
-                                       pqxx::binarystring(content));
-                     tx.commit();
-                     return 0;
-                   })
+  return Conn::Run(
+             this, "UploadArtifact",
+             [&](pqxx::connection& c) -> StatusOr<int> {
+               pqxx::work tx(c);
+               pqxx::result r = tx.exec_prepared("checkpoint_trial", trial_id, lease_token);
+               if (r.empty() || !TakesCheckpoint(FromJson<v1::SweepSpec>(r[0][2].as<std::string>()),
+                                                 r[0][1].as<int>())) {
+                 return FailedPreconditionError(
+                     "UploadArtifact: trial " + std::to_string(trial_id) +
+                     " takes no checkpoint under lease " + std::to_string(lease_token) +
+                     " (it must be running under that lease, in a halving sweep that "
+                     "resumes, below the last rung)");
+               }
+               tx.exec_prepared0("upsert_checkpoint", trial_id, lease_token, r[0][0].as<int>(),
+                                 sha256, format, arch_json, static_cast<int64_t>(content.size()),
+                                 pqxx::binarystring(content));
+               tx.commit();
+               return 0;
+             })
       .status();
 }
 
