@@ -12,6 +12,7 @@
 
 #include "common/logging.h"
 #include "common/rng.h"
+#include "proto/artifact_chunks.h"
 #include "proto/grpc_status.h"
 #include "worker/engine/model_io.h"
 #include "worker/engine/trainer.h"
@@ -460,23 +461,17 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
 
 Status Worker::Upload(const v1::LeasedTrial& trial, const engine::EncodedWeights& weights,
                       const std::string& format) {
-  const std::string& content = weights.content;
   auto ctx = Context(options_.rpc_deadline_ms * 3);
   v1::UploadArtifactResponse resp;
   auto writer = stub_->UploadArtifact(ctx.get(), &resp);
-  constexpr size_t kChunk = 1 << 20;
-  for (size_t off = 0; off == 0 || off < content.size(); off += kChunk) {
-    v1::ArtifactChunk chunk;
-    if (off == 0) {
-      chunk.set_trial_id(trial.trial_id());
-      chunk.set_lease_token(trial.lease_token());
-      chunk.set_sha256(weights.sha256);
-      chunk.set_format(format);
-      chunk.set_arch_json(weights.arch_json);
-    }
-    chunk.set_data(content.substr(off, kChunk));
-    if (!writer->Write(chunk)) break;
-  }
+  v1::ArtifactChunk head;
+  head.set_trial_id(trial.trial_id());
+  head.set_lease_token(trial.lease_token());
+  head.set_sha256(weights.sha256);
+  head.set_format(format);
+  head.set_arch_json(weights.arch_json);
+  WriteArtifactChunks(head, weights.content,
+                      [&](const v1::ArtifactChunk& chunk) { return writer->Write(chunk); });
   writer->WritesDone();
   return FromGrpc(writer->Finish(), "UploadArtifact");
 }

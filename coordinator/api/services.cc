@@ -10,6 +10,7 @@
 #include "common/sha256.h"
 #include "coordinator/sweep/search_space.h"
 #include "coordinator/sweep/sweep_yaml.h"
+#include "proto/artifact_chunks.h"
 #include "proto/grpc_status.h"
 
 namespace sweepfarm::api {
@@ -349,17 +350,14 @@ grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext*,
   if (req->lease_token() <= 0) return Invalid("GetCheckpoint", "lease_token must be positive");
   auto c = store_->LoadCheckpoint(req->worker_id(), req->trial_id(), req->lease_token());
   if (!c.ok()) return ToGrpc(c.status());
-  constexpr size_t kChunk = 1 << 20;
-  for (size_t off = 0; off == 0 || off < c->content.size(); off += kChunk) {
-    v1::ArtifactChunk chunk;
-    if (off == 0) {
-      chunk.set_trial_id(c->trial_id);
-      chunk.set_sha256(c->sha256);
-      chunk.set_format(c->format);
-      chunk.set_arch_json(c->arch_json);
-    }
-    chunk.set_data(c->content.substr(off, kChunk));
-    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  v1::ArtifactChunk head;
+  head.set_trial_id(c->trial_id);
+  head.set_sha256(c->sha256);
+  head.set_format(c->format);
+  head.set_arch_json(c->arch_json);
+  if (!WriteArtifactChunks(head, c->content,
+                           [&](const v1::ArtifactChunk& chunk) { return writer->Write(chunk); })) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
   }
   return grpc::Status::OK;
 }
