@@ -1,5 +1,6 @@
 #include "worker/engine/model_io.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/json.h"
@@ -162,25 +163,45 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
   }
   const ModelWeights& first = members.front();
   for (const auto& m : members) {
-    if (m.arch.name != first.arch.name || m.arch.channels != first.arch.channels ||
-        m.arch.hidden != first.arch.hidden || m.arch.kernel_size != first.arch.kernel_size ||
-        m.sample_shape != first.sample_shape || m.classes != first.classes) {
-      return InvalidArgumentError("ensemble members differ in architecture, inputs or classes");
+    if (m.sample_shape != first.sample_shape || m.classes != first.classes) {
+      return InvalidArgumentError("ensemble members differ in inputs or classes");
     }
   }
   EnsembleModel e;
-  SF_ASSIGN_OR_RETURN(e.net_,
-                      FusedNet::Create(first.arch, first.sample_shape, first.classes,
-                                       std::vector<uint64_t>(members.size(), 0), torch::kCPU));
-  for (size_t p = 0; p < e.net_.params().size(); ++p) {
-    std::vector<torch::Tensor> per_model;
-    for (const auto& m : members) per_model.push_back(m.params[p]);
-    e.net_.params()[p] = torch::stack(per_model).contiguous();
+  // Members of one architecture, in order of first appearance.
+  std::vector<std::vector<int64_t>> groups;
+  for (size_t i = 0; i < members.size(); ++i) {
+    const ArchSpec& a = members[i].arch;
+    auto same = [&](const std::vector<int64_t>& g) {
+      const ArchSpec& b = members[g.front()].arch;
+      return a.name == b.name && a.channels == b.channels && a.hidden == b.hidden &&
+             a.kernel_size == b.kernel_size;
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), same);
+    if (it == groups.end()) {
+      groups.push_back({static_cast<int64_t>(i)});
+    } else {
+      it->push_back(static_cast<int64_t>(i));
+    }
+  }
+  for (const auto& g : groups) {
+    const ModelWeights& head = members[g.front()];
+    SF_ASSIGN_OR_RETURN(FusedNet net,
+                        FusedNet::Create(head.arch, head.sample_shape, head.classes,
+                                         std::vector<uint64_t>(g.size(), 0), torch::kCPU));
+    for (size_t p = 0; p < net.params().size(); ++p) {
+      std::vector<torch::Tensor> per_model;
+      for (int64_t i : g) per_model.push_back(members[i].params[p]);
+      net.params()[p] = torch::stack(per_model).contiguous();
+    }
+    e.groups_.push_back({std::move(net), torch::tensor(g, torch::kInt64)});
   }
   std::vector<float> w;
   for (double x : weights) w.push_back(static_cast<float>(x / total));
   e.weights_ = torch::tensor(w, torch::kFloat32);
+  e.sample_shape_ = first.sample_shape;
   e.classes_ = first.classes;
+  e.size_ = static_cast<int64_t>(members.size());
   return e;
 }
 
@@ -190,13 +211,19 @@ torch::Tensor EnsembleModel::PredictMembers(const torch::Tensor& x0) const {
   // In chunks: im2col patches of a large batch fall out of cache (5,000 Fashion-MNIST images at
   // once through 7 LeNets: 13 s; in chunks of 256: see bench/RESULTS.md).
   constexpr int64_t kChunk = 256;
-  if (x.size(0) <= kChunk) return torch::softmax(net_.ForwardShared(x, torch::kFloat32), -1);
-  std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < x.size(0); i += kChunk) {
-    torch::Tensor chunk = x.narrow(0, i, std::min(kChunk, x.size(0) - i));
-    parts.push_back(torch::softmax(net_.ForwardShared(chunk, torch::kFloat32), -1));
-  }
-  return torch::cat(parts, 1);
+  auto forward = [&](const FusedNet& net) {
+    if (x.size(0) <= kChunk) return torch::softmax(net.ForwardShared(x, torch::kFloat32), -1);
+    std::vector<torch::Tensor> parts;
+    for (int64_t i = 0; i < x.size(0); i += kChunk) {
+      torch::Tensor chunk = x.narrow(0, i, std::min(kChunk, x.size(0) - i));
+      parts.push_back(torch::softmax(net.ForwardShared(chunk, torch::kFloat32), -1));
+    }
+    return torch::cat(parts, 1);
+  };
+  if (groups_.size() == 1) return forward(groups_[0].net);
+  torch::Tensor out = torch::empty({size_, x.size(0), classes_}, torch::kFloat32);
+  for (const auto& g : groups_) out.index_copy_(0, g.members, forward(g.net));
+  return out;
 }
 
 torch::Tensor EnsembleModel::Predict(const torch::Tensor& x) const {

@@ -68,10 +68,12 @@ struct MemberArtifact {
 StatusOr<EnsembleModel> LoadEnsemble(const std::vector<MemberArtifact>& members,
                                      const std::string& what);
 
-// A weighted average of member models' class probabilities, evaluated as one fused network.
+// A weighted average of member models' class probabilities, evaluated as one fused network per
+// architecture among the members (one for a sweep that did not search architectures).
 class EnsembleModel {
  public:
-  // Members must share architecture, inputs and classes; weights are normalised to sum to 1.
+  // Members must share inputs and classes; they may differ in architecture (channels, kernel
+  // size, hidden widths). Weights are normalised to sum to 1.
   static StatusOr<EnsembleModel> Create(const std::vector<ModelWeights>& members,
                                         const std::vector<double>& weights);
 
@@ -80,14 +82,22 @@ class EnsembleModel {
   // Per-member probabilities [K, N, classes].
   torch::Tensor PredictMembers(const torch::Tensor& x) const;
 
-  const std::vector<int64_t>& sample_shape() const { return net_.sample_shape(); }
+  const std::vector<int64_t>& sample_shape() const { return sample_shape_; }
   int64_t classes() const { return classes_; }
-  int64_t size() const { return net_.k(); }
+  int64_t size() const { return size_; }
+  // Fused networks evaluated per prediction: the members' distinct architectures.
+  int64_t architectures() const { return static_cast<int64_t>(groups_.size()); }
 
  private:
-  FusedNet net_;
+  struct Group {
+    FusedNet net;
+    torch::Tensor members;  // [k] int64: the group's members' positions in the ensemble.
+  };
+  std::vector<Group> groups_;
   torch::Tensor weights_;  // [K] float32.
+  std::vector<int64_t> sample_shape_;
   int64_t classes_ = 0;
+  int64_t size_ = 0;
 };
 
 }  // namespace sweepfarm::engine

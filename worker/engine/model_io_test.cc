@@ -15,10 +15,12 @@ struct Trained {
   BundleResult result;
 };
 
-Trained TrainThree() {
+Trained TrainThree(std::vector<int64_t> channels = {}, int64_t kernel_size = 5) {
   Trained t;
   t.data = MakeTelemetryDataset(TelemetryOptions{4, 640, 300});
   t.options.arch.name = "cnn1d";
+  t.options.arch.channels = channels;
+  t.options.arch.kernel_size = kernel_size;
   t.options.batch_size = 32;
   t.options.keep_predictions = true;
   std::vector<ModelConfig> configs(3);
@@ -59,6 +61,44 @@ TEST(ModelIoTest, RoundTripReproducesTheTrainersPredictions) {
   torch::Tensor expected = (per[0] + per[1] + 2 * per[2]) / 4;
   EXPECT_LT((avg - expected).abs().max().item<float>(), 1e-6);
   EXPECT_LT((avg.sum(1) - 1).abs().max().item<float>(), 1e-5);
+}
+
+// Architecture search: an ensemble's members may differ in architecture. Each keeps its own
+// predictions in the member order given, and the average weighs them as given.
+TEST(ModelIoTest, MembersOfDifferentArchitecturesPredictAsTheyWereTrained) {
+  Trained a = TrainThree({8, 16}, 3), b = TrainThree({16, 8}, 5);
+  auto member = [](const Trained& t, int64_t slot) {
+    auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+    EXPECT_TRUE(arch.ok());
+    EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(),
+                                     t.data->num_classes, t.result.final_params, slot);
+    auto m = DecodeWeights(kWeightsFormat, e.arch_json, e.content, e.sha256);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return std::move(m).value();
+  };
+  // Interleaved: b's slot 2, a's slot 0, b's slot 0, a's slot 1.
+  std::vector<ModelWeights> members{member(b, 2), member(a, 0), member(b, 0), member(a, 1)};
+  const std::vector<std::pair<const Trained*, int64_t>> from{{&b, 2}, {&a, 0}, {&b, 0}, {&a, 1}};
+  auto ensemble = EnsembleModel::Create(members, {1, 2, 3, 4});
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  EXPECT_EQ(ensemble->size(), 4);
+  EXPECT_EQ(ensemble->architectures(), 2);
+  torch::Tensor per = ensemble->PredictMembers(a.data->test.x);  // [4, N, 2]
+  for (size_t i = 0; i < from.size(); ++i) {
+    torch::Tensor kept =
+        from[i].first->result.models[from[i].second].evals.back().probs.to(torch::kFloat32);
+    EXPECT_LT((per[i] - kept).abs().max().item<float>(), 2e-3) << "member " << i;
+  }
+  // The two architectures' models differ: a mix-up of groups would show here.
+  EXPECT_GT((per[0] - per[1]).abs().max().item<float>(), 1e-3);
+  torch::Tensor expected = (per[0] + 2 * per[1] + 3 * per[2] + 4 * per[3]) / 10;
+  EXPECT_LT((ensemble->Predict(a.data->test.x) - expected).abs().max().item<float>(), 1e-6);
+
+  // Members must still share inputs and classes.
+  members[3].classes = 3;
+  auto bad = EnsembleModel::Create(members, {1, 1, 1, 1});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("inputs or classes"), std::string::npos);
 }
 
 TEST(ModelIoTest, OneFlippedByteIsRefusedNamingTheArtifact) {
