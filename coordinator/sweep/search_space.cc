@@ -23,7 +23,12 @@ std::vector<double> GridPoints(const Domain& d) {
 
 }  // namespace
 
-void Set(v1::TrialParams* p, const std::string& name, double v) {
+void Set(const SearchSpace& space, v1::TrialParams* p, const std::string& name, double v) {
+  if (name == "channels") {
+    const auto& choice = space.channel_choices.at(static_cast<size_t>(v));
+    p->mutable_channels()->Assign(choice.begin(), choice.end());
+  }
+  if (name == "kernel_size") p->set_kernel_size(static_cast<int32_t>(v));
   if (name == "epochs") p->set_epochs(static_cast<int32_t>(v));
   if (name == "step_size") p->set_step_size(v);
   if (name == "issue_rate") p->set_issue_rate(v);
@@ -31,7 +36,15 @@ void Set(v1::TrialParams* p, const std::string& name, double v) {
   if (name == "seed") p->set_seed(static_cast<uint64_t>(v));
 }
 
-double Get(const v1::TrialParams& p, const std::string& name) {
+double Get(const SearchSpace& space, const v1::TrialParams& p, const std::string& name) {
+  if (name == "channels") {
+    const std::vector<int32_t> mine(p.channels().begin(), p.channels().end());
+    for (size_t i = 0; i < space.channel_choices.size(); ++i) {
+      if (space.channel_choices[i] == mine) return static_cast<double>(i);
+    }
+    return std::nan("");
+  }
+  if (name == "kernel_size") return p.kernel_size() > 0 ? p.kernel_size() : std::nan("");
   if (name == "epochs") return p.epochs();
   if (name == "step_size") return p.step_size();
   if (name == "issue_rate") return p.issue_rate();
@@ -50,6 +63,14 @@ v1::TrialParams Defaults() {
   return p;
 }
 
+v1::ArchitectureSpec TrialArchitecture(const v1::ArchitectureSpec& sweep,
+                                       const v1::TrialParams& p) {
+  v1::ArchitectureSpec a = sweep;
+  if (p.channels_size() > 0) a.mutable_channels()->Assign(p.channels().begin(), p.channels().end());
+  if (p.kernel_size() > 0) a.set_kernel_size(p.kernel_size());
+  return a;
+}
+
 double Draw(const Domain& d, Rng& rng) {
   double v;
   if (d.kind == Domain::kValues) {
@@ -66,8 +87,8 @@ double Draw(const Domain& d, Rng& rng) {
 }
 
 const std::vector<std::string>& SearchableParams() {
-  static const auto* names =
-      new std::vector<std::string>{"step_size", "issue_rate", "data_size", "seed", "epochs"};
+  static const auto* names = new std::vector<std::string>{
+      "channels", "kernel_size", "step_size", "issue_rate", "data_size", "seed", "epochs"};
   return *names;
 }
 
@@ -105,7 +126,8 @@ StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const st
     std::vector<size_t> idx(axes.size(), 0);
     for (int64_t n = 0; n < size; ++n) {
       v1::TrialParams p = Defaults();
-      for (size_t a = 0; a < axes.size(); ++a) Set(&p, axes[a].first, axes[a].second[idx[a]]);
+      for (size_t a = 0; a < axes.size(); ++a)
+        Set(space, &p, axes[a].first, axes[a].second[idx[a]]);
       out.push_back(p);
       for (size_t a = axes.size(); a-- > 0;) {  // Odometer: last axis fastest.
         if (++idx[a] < axes[a].second.size()) break;
@@ -123,7 +145,7 @@ StatusOr<std::vector<v1::TrialParams>> Expand(const SearchSpace& space, const st
     for (const auto& name : SearchableParams()) {
       auto it = space.params.find(name);
       if (it == space.params.end()) continue;
-      Set(&p, name, Draw(it->second, rng));
+      Set(space, &p, name, Draw(it->second, rng));
     }
     out.push_back(p);
   }
@@ -148,7 +170,11 @@ std::pair<double, double> Bounds(const SearchSpace& space, const std::string& na
 
 bool SameParams(const v1::TrialParams& a, const v1::TrialParams& b) {
   return a.epochs() == b.epochs() && a.step_size() == b.step_size() &&
-         a.issue_rate() == b.issue_rate() && a.data_size() == b.data_size() && a.seed() == b.seed();
+         a.issue_rate() == b.issue_rate() && a.data_size() == b.data_size() &&
+         a.seed() == b.seed() &&
+         std::equal(a.channels().begin(), a.channels().end(), b.channels().begin(),
+                    b.channels().end()) &&
+         a.kernel_size() == b.kernel_size();
 }
 
 }  // namespace

@@ -13,8 +13,10 @@
 
 namespace sweepfarm::sweep {
 
-// The parameters a search space may range over, in expansion order (epochs last, so that trials
-// differing only in epochs are adjacent, leased together and trained as one model slot).
+// The parameters a search space may range over, in expansion order: the architecture's first (so
+// that a grid's trials of one architecture are adjacent and fuse into bundles), epochs last (so
+// that trials differing only in epochs are adjacent, leased together and trained as one model
+// slot).
 const std::vector<std::string>& SearchableParams();
 
 struct Domain {
@@ -28,12 +30,22 @@ struct Domain {
 
 struct SearchSpace {
   std::map<std::string, Domain> params;  // Keyed by name from SearchableParams().
+  // search.space.channels: the listed channel lists. Its Domain's values are their indices (a
+  // categorical parameter); Set and Get translate.
+  std::vector<std::vector<int32_t>> channel_choices;
 };
 
-// A trial parameter by name (SearchableParams()), and the parameters a space leaves unset.
-void Set(v1::TrialParams* p, const std::string& name, double v);
-double Get(const v1::TrialParams& p, const std::string& name);
+// A trial parameter by name (SearchableParams()) as a number: for `channels`, the index of the
+// trial's channel list in space.channel_choices. Get returns NaN for an architecture parameter
+// the trial does not set, or channels that are not among the choices (a seed from another sweep).
+void Set(const SearchSpace& space, v1::TrialParams* p, const std::string& name, double v);
+double Get(const SearchSpace& space, const v1::TrialParams& p, const std::string& name);
+// The parameters a space leaves unset.
 v1::TrialParams Defaults();
+
+// The architecture a trial trains: the sweep's, with the trial's searched channels and kernel
+// size in place of the sweep's.
+v1::ArchitectureSpec TrialArchitecture(const v1::ArchitectureSpec& sweep, const v1::TrialParams& p);
 // One value of the domain at random: a listed value, or uniform (log-uniform) in the range.
 double Draw(const Domain& d, Rng& rng);
 

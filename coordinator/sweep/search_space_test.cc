@@ -143,5 +143,68 @@ TEST(SearchSpaceTest, SeededSweepsTrySeedsFirstThenTheirNeighbourhood) {
   EXPECT_TRUE(SeedAndNeighbours(s, {}, spec, 10, 1).empty());
 }
 
+// Architecture search: channel lists are a categorical parameter (Set and Get translate indices),
+// the architecture varies slowest in a grid (one architecture's trials are adjacent), and a trial
+// trains the sweep's architecture with its own channels and kernel size in place.
+TEST(SearchSpaceTest, ArchitectureChoicesExpandSlowestAndOverrideTheSweeps) {
+  SearchSpace s;
+  s.channel_choices = {{8, 16}, {16, 32}};
+  s.params["channels"] = Values({0, 1}, true);
+  s.params["kernel_size"] = Values({3, 5}, true);
+  s.params["epochs"] = Values({2, 4}, true);
+  s.params["step_size"] = Values({0.01});
+  auto grid = Expand(s, "grid", 0, 1);
+  ASSERT_TRUE(grid.ok());
+  ASSERT_EQ(grid->size(), 8u);
+  auto arch_of = [](const v1::TrialParams& p) {
+    return std::to_string(p.channels(0)) + "x" + std::to_string(p.channels(1)) + "/k" +
+           std::to_string(p.kernel_size());
+  };
+  const std::vector<std::string> expected{"8x16/k3",  "8x16/k3",  "8x16/k5",  "8x16/k5",
+                                          "16x32/k3", "16x32/k3", "16x32/k5", "16x32/k5"};
+  for (size_t i = 0; i < grid->size(); ++i) {
+    EXPECT_EQ(arch_of((*grid)[i]), expected[i]) << i;
+    EXPECT_EQ((*grid)[i].epochs(), i % 2 ? 4 : 2);
+  }
+  EXPECT_EQ(Get(s, (*grid)[5], "channels"), 1);
+  EXPECT_EQ(Get(s, (*grid)[5], "kernel_size"), 3);
+  v1::TrialParams other = (*grid)[0];
+  other.set_channels(0, 12);  // Not among the choices (a seed from another sweep).
+  EXPECT_TRUE(std::isnan(Get(s, other, "channels")));
+  EXPECT_TRUE(std::isnan(Get(s, Defaults(), "kernel_size")));
+
+  v1::ArchitectureSpec sweep;
+  sweep.set_name("cnn1d");
+  sweep.add_channels(32);
+  sweep.add_channels(64);
+  sweep.set_kernel_size(5);
+  v1::ArchitectureSpec a = TrialArchitecture(sweep, (*grid)[5]);
+  EXPECT_EQ(a.name(), "cnn1d");
+  EXPECT_EQ(std::vector<int64_t>(a.channels().begin(), a.channels().end()),
+            (std::vector<int64_t>{16, 32}));
+  EXPECT_EQ(a.kernel_size(), 3);
+  EXPECT_EQ(TrialArchitecture(sweep, Defaults()).SerializeAsString(), sweep.SerializeAsString());
+
+  // Random draws cover the choices; a seed's neighbours keep its architecture, and seeds that
+  // differ only in architecture are both kept.
+  auto random = Expand(s, "random", 40, 3);
+  ASSERT_TRUE(random.ok());
+  std::set<std::string> drawn;
+  for (const auto& p : *random) drawn.insert(arch_of(p));
+  EXPECT_EQ(drawn.size(), 4u);
+  std::vector<SeedTrial> seeds{{1, (*grid)[1]}, {2, (*grid)[3]}};
+  v1::SeedSpec spec;
+  spec.set_step_factor(1.5);
+  spec.set_epochs_spread(0.25);
+  spec.set_mix_spread(0.1);
+  auto seeded = SeedAndNeighbours(s, seeds, spec, 10, 1);
+  ASSERT_EQ(seeded.size(), 10u);
+  EXPECT_EQ(seeded[1].origin, "seed");
+  for (const auto& t : seeded) {
+    EXPECT_EQ(arch_of(t.params),
+              arch_of(t.parent_trial_id == 1 ? seeds[0].params : seeds[1].params));
+  }
+}
+
 }  // namespace
 }  // namespace sweepfarm::sweep

@@ -140,6 +140,7 @@ const std::map<std::string, ParamRule>& ParamRules() {
       {"issue_rate", {0, 1, false, false, false}},
       {"data_size", {0, 1, true, false, false}},
       {"seed", {0, 9007199254740992.0, false, true, false}},
+      {"kernel_size", {1, 15, false, true, false}},
   };
   return *rules;
 }
@@ -189,6 +190,58 @@ Status ParseDomain(const Checker& c, const YAML::Node& node, const std::string& 
     SF_ASSIGN_OR_RETURN(double steps, c.NumberIn(node["steps"], field + ".steps", true, 1, 100000));
     d->steps = static_cast<int64_t>(steps);
   }
+  return OkStatus();
+}
+
+// search.space.channels and search.space.kernel_size: architecture choices, listed (trials fuse
+// only with trials of the same architecture, so a range, which would make most architectures
+// unique, is refused). Each choice is checked against the inputs as architecture.* is. Channel
+// lists become a categorical parameter over their indices.
+Status ParseArchitectureChoices(const Checker& c, const YAML::Node& node, const std::string& name,
+                                const engine::ArchSpec& base, const std::vector<int64_t>& sample,
+                                SearchSpace* space) {
+  const std::string field = "search.space." + name;
+  if (!node.IsSequence() || node.size() == 0) {
+    return c.Error(node, field,
+                   name == "channels"
+                       ? "expected a list of channel lists to try, e.g. [[16, 32], [32, 64]] (a "
+                         "fixed value belongs in architecture.channels)"
+                       : "expected a list of kernel sizes to try, e.g. [3, 5, 7] (a fixed value "
+                         "belongs in architecture.kernel_size)");
+  }
+  Domain d;
+  d.kind = Domain::kValues;
+  d.integer = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string f = field + "[" + std::to_string(i) + "]";
+    engine::ArchSpec a = base;
+    if (name == "channels") {
+      SF_ASSIGN_OR_RETURN(a.channels, c.IntList(node[i], f, 1, 1024));
+      if (a.channels.size() != base.channels.size()) {
+        return c.Error(node[i], f,
+                       base.name + " takes " + std::to_string(base.channels.size()) +
+                           " channel counts, got " + std::to_string(a.channels.size()));
+      }
+      const std::vector<int32_t> choice(a.channels.begin(), a.channels.end());
+      for (const auto& seen : space->channel_choices) {
+        if (seen == choice) return c.Error(node[i], f, "duplicate channel list");
+      }
+      space->channel_choices.push_back(choice);
+      d.values.push_back(static_cast<double>(i));
+    } else {
+      const ParamRule& rule = ParamRules().at(name);
+      SF_ASSIGN_OR_RETURN(double k, c.NumberIn(node[i], f, true, rule.lo, rule.hi));
+      for (double seen : d.values) {
+        if (seen == k) return c.Error(node[i], f, "duplicate value " + node[i].Scalar());
+      }
+      a.kernel_size = static_cast<int64_t>(k);
+      d.values.push_back(k);
+    }
+    if (auto r = engine::ResolveArch(a, sample); !r.ok()) {
+      return c.Error(node[i], f, r.status().message());
+    }
+  }
+  space->params[name] = d;
   return OkStatus();
 }
 
@@ -514,6 +567,11 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     const std::string field = "search.space." + name;
     if (name == "issue_rate" && !binary) {
       return c.Error(kv.first, field, "only binary (issue / no issue) datasets can be resampled");
+    }
+    if (name == "channels" || name == "kernel_size") {
+      SF_RETURN_IF_ERROR(
+          ParseArchitectureChoices(c, kv.second, name, *resolved, sample, &out.space));
+      continue;
     }
     Domain d;
     SF_RETURN_IF_ERROR(ParseDomain(c, kv.second, field, ParamRules().at(name), &d));

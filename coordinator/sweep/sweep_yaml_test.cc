@@ -183,6 +183,48 @@ TEST(SweepYamlTest, HalvingErrorsNameTheField) {
               {"search.method", "grid, random, halving or tpe"});
 }
 
+TEST(SweepYamlTest, ArchitectureSearchListsChannelsAndKernelSizes) {
+  const std::string arch = Replace(kValid, "    data_size: 1.0\n",
+                                   "    data_size: 1.0\n    channels: [[8, 16], [16, 32]]\n"
+                                   "    kernel_size: [3, 7]\n");
+  auto r = ParseSweepYaml(arch, "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->trials.size(), 2u * 2u * 12u);
+  EXPECT_EQ(r->space.channel_choices, (std::vector<std::vector<int32_t>>{{8, 16}, {16, 32}}));
+  EXPECT_EQ(r->trials.front().channels(1), 16);
+  EXPECT_EQ(r->trials.front().kernel_size(), 3);
+  EXPECT_EQ(r->trials.back().channels(1), 32);
+  EXPECT_EQ(r->trials.back().kernel_size(), 7);
+  EXPECT_EQ(r->spec.architecture().kernel_size(), 5);  // The sweep's own stays.
+  // A plain sweep's trials carry no architecture of their own.
+  EXPECT_EQ(ParseSweepYaml(kValid, "s.yaml")->trials.front().channels_size(), 0);
+
+  ExpectError(Replace(arch, "channels: [[8, 16], [16, 32]]", "channels: [8, 16]"),
+              {"s.yaml:", "search.space.channels[0]", "expected a list of integers"});
+  ExpectError(Replace(arch, "channels: [[8, 16], [16, 32]]", "channels: {min: 8, max: 64}"),
+              {"search.space.channels", "a list of channel lists", "architecture.channels"});
+  ExpectError(Replace(arch, "channels: [[8, 16], [16, 32]]", "channels: [[8, 16], [8, 16, 32]]"),
+              {"search.space.channels[1]", "takes 2 channel counts, got 3"});
+  ExpectError(Replace(arch, "channels: [[8, 16], [16, 32]]", "channels: [[8, 16], [8, 16]]"),
+              {"search.space.channels[1]", "duplicate channel list"});
+  ExpectError(Replace(arch, "channels: [[8, 16], [16, 32]]", "channels: [[8, 2000]]"),
+              {"search.space.channels[0][1]", "1024"});
+  ExpectError(Replace(arch, "kernel_size: [3, 7]", "kernel_size: 3"),
+              {"search.space.kernel_size", "architecture.kernel_size"});
+  ExpectError(Replace(arch, "kernel_size: [3, 7]", "kernel_size: {min: 3, max: 7, steps: 3}"),
+              {"search.space.kernel_size", "a list of kernel sizes"});
+  ExpectError(Replace(arch, "kernel_size: [3, 7]", "kernel_size: [3, 3]"),
+              {"search.space.kernel_size[1]", "duplicate value"});
+  // Checked against the inputs: LeNet's two convolutions and poolings leave nothing of a 28x28
+  // image with kernels of 11.
+  std::string lenet = Replace(arch, "name: telemetry\n  params: {seed: 3, lab_samples: 1000}",
+                              "name: fashion-mnist");
+  lenet = Replace(Replace(lenet, "name: cnn1d", "name: lenet"), "    issue_rate: [0.4, 0.6]\n", "");
+  ASSERT_TRUE(ParseSweepYaml(lenet, "s.yaml").ok());
+  ExpectError(Replace(lenet, "kernel_size: [3, 7]", "kernel_size: [3, 11, 7]"),
+              {"s.yaml:", "search.space.kernel_size[1]", "kernel_size 11 too large"});
+}
+
 TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
   ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  bacth: 1"),
               {"s.yaml:12:3", "training.bacth", "unknown key", "allowed here"});

@@ -15,7 +15,9 @@ class Parzen {
   Parzen(const Domain& d, const std::vector<double>& points, double prior_weight) : d_(d) {
     if (d.kind == Domain::kValues) {
       weights_.assign(d.values.size(), prior_weight);
-      for (double v : points) weights_[Nearest(v)] += 1;
+      for (double v : points) {
+        if (!std::isnan(v)) weights_[Nearest(v)] += 1;
+      }
       double total = 0;
       for (double w : weights_) total += w;
       for (double& w : weights_) w /= total;
@@ -28,7 +30,9 @@ class Parzen {
     // larger gap to a neighbour (the bounds are neighbours at the ends), clipped to
     // [span / min(100, m + 1), span]; the prior is as wide as the range.
     std::vector<double> mus;
-    for (double v : points) mus.push_back(std::clamp(Internal(v), lo_, hi_));
+    for (double v : points) {
+      if (!std::isnan(v)) mus.push_back(std::clamp(Internal(v), lo_, hi_));
+    }
     std::sort(mus.begin(), mus.end());
     const double min_sigma = span / std::min(100.0, static_cast<double>(mus.size()) + 1);
     for (size_t i = 0; i < mus.size(); ++i) {
@@ -134,7 +138,8 @@ std::vector<v1::TrialParams> ProposeTpe(const SearchSpace& space,
     if (d.kind == Domain::kValues ? d.values.size() < 2 : !(d.max > d.min)) continue;
     std::vector<double> below, above;
     for (size_t i = 0; i < sorted.size(); ++i) {
-      (static_cast<int64_t>(i) < good ? below : above).push_back(Get(sorted[i]->params, name));
+      (static_cast<int64_t>(i) < good ? below : above)
+          .push_back(Get(space, sorted[i]->params, name));
     }
     models.push_back(
         {name, Parzen(d, below, options.prior_weight), Parzen(d, above, options.prior_weight)});
@@ -146,7 +151,7 @@ std::vector<v1::TrialParams> ProposeTpe(const SearchSpace& space,
     v1::TrialParams p = Defaults();
     for (const auto& name : SearchableParams()) {
       if (auto it = space.params.find(name); it != space.params.end()) {
-        Set(&p, name, Draw(it->second, rng));
+        Set(space, &p, name, Draw(it->second, rng));
       }
     }
     if (!sorted.empty()) {
@@ -164,7 +169,7 @@ std::vector<v1::TrialParams> ProposeTpe(const SearchSpace& space,
           chosen = x;
         }
       }
-      for (size_t m = 0; m < models.size(); ++m) Set(&p, models[m].name, chosen[m]);
+      for (size_t m = 0; m < models.size(); ++m) Set(space, &p, models[m].name, chosen[m]);
     }
     out.push_back(p);
   }

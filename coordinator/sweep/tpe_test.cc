@@ -122,5 +122,35 @@ TEST(TpeTest, DeterministicAndRandomWithoutObservations) {
   EXPECT_EQ(steps.size(), 30u);
 }
 
+// Architecture choices are modelled as categories: when one channel list scores best, TPE
+// proposes it far more often than the others; observations with channels outside the choices
+// (seeds from another sweep) are left out of that parameter's model, not counted as a choice.
+TEST(TpeTest, ModelsChannelChoicesAsCategories) {
+  SearchSpace space = Space();
+  space.channel_choices = {{8, 16}, {16, 32}, {32, 64}};
+  Domain channels;
+  channels.kind = Domain::kValues;
+  channels.values = {0, 1, 2};
+  channels.integer = true;
+  space.params["channels"] = channels;
+  auto first = Expand(space, "random", 30, 5);
+  ASSERT_TRUE(first.ok());
+  std::vector<Observation> seen;
+  for (const auto& t : *first) seen.push_back({t, Objective(t) + (t.channels(0) == 16 ? 1 : 0)});
+  for (int i = 0; i < 10; ++i) {  // Results with channels that are not a choice.
+    v1::TrialParams t = (*first)[0];
+    t.set_channels(0, 64);
+    seen.push_back({t, -10});
+  }
+  auto proposed = ProposeTpe(space, seen, 40, 13);
+  int middle = 0;
+  for (const auto& p : proposed) {
+    ASSERT_EQ(p.channels_size(), 2);
+    EXPECT_NE(p.channels(0), 64);
+    middle += p.channels(0) == 16;
+  }
+  EXPECT_GT(middle, 30) << "of 40";
+}
+
 }  // namespace
 }  // namespace sweepfarm::sweep
