@@ -112,7 +112,15 @@ std::string FormatParams(const v1::TrialParams& p) {
   std::snprintf(buf, sizeof(buf), "epochs=%d step_size=%.4g issue_rate=%s data_size=%.3g seed=%llu",
                 p.epochs(), p.step_size(), rate, p.data_size(),
                 static_cast<unsigned long long>(p.seed()));
-  return buf;
+  std::string out = buf;
+  if (p.channels_size() > 0) {
+    out += " channels=";
+    for (int i = 0; i < p.channels_size(); ++i) {
+      out += (i ? "x" : "") + std::to_string(p.channels(i));
+    }
+  }
+  if (p.kernel_size() > 0) out += " kernel_size=" + std::to_string(p.kernel_size());
+  return out;
 }
 
 void ParamsJson(JsonWriter& w, const v1::TrialParams& p) {
@@ -124,6 +132,12 @@ void ParamsJson(JsonWriter& w, const v1::TrialParams& p) {
     w.Number(p.issue_rate());
   }
   w.Key("data_size").Number(p.data_size()).Key("seed").Int(static_cast<int64_t>(p.seed()));
+  if (p.channels_size() > 0) {  // Architecture search only.
+    w.Key("channels").BeginArray();
+    for (int32_t c : p.channels()) w.Int(c);
+    w.EndArray();
+  }
+  if (p.kernel_size() > 0) w.Key("kernel_size").Int(p.kernel_size());
   w.EndObject();
 }
 
@@ -489,6 +503,11 @@ int Importance(Client& c, int64_t id, bool json) {
                 {"data_size", p.data_size()},
                 {"seed", static_cast<double>(p.seed())}};
     if (p.issue_rate() >= 0) o.params["issue_rate"] = p.issue_rate();
+    // Architecture search: each layer's width on its own, so wider-is-better shows as a trend.
+    for (int i = 0; i < p.channels_size(); ++i) {
+      o.params["channels[" + std::to_string(i) + "]"] = p.channels(i);
+    }
+    if (p.kernel_size() > 0) o.params["kernel_size"] = p.kernel_size();
     o.score = t.result().selection_accuracy();
     obs.push_back(std::move(o));
   }

@@ -368,6 +368,65 @@ TEST_F(RegistryTest, SeededTpeSweepLearnsFromItsParentSweep) {
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions WHERE sweep_id = 2"), 1);
 }
 
+// Architecture search: trials are leased (and fused) only with trials of their own channels and
+// kernel size, each uploads the weights of the architecture it trained, and an ensemble whose
+// members differ in architecture is published, gated and served with the accuracy the coordinator
+// recorded for it.
+TEST_F(RegistryTest, ArchitectureSearchFusesPerArchitectureAndServesAMixedEnsemble) {
+  std::string yaml = NightlyYaml(0.0, 1, /*seeded=*/false);
+  auto replace = [&](const std::string& from, const std::string& to) {
+    ASSERT_NE(yaml.find(from), std::string::npos) << from;
+    yaml.replace(yaml.find(from), from.size(), to);
+  };
+  replace("  budget: 8\n", "  budget: 12\n");
+  replace("    seed: {min: 1, max: 100000}\n",
+          "    seed: {min: 1, max: 100000}\n    channels: [[4, 8], [8, 16]]\n"
+          "    kernel_size: [3, 5]\n");
+  // The ensemble is the top 8 trials by selection accuracy, averaged: members of several
+  // architectures unless one architecture drew 8 of the 12 trials (checked below).
+  replace("  top_k: 3\n", "  top_k: 8\n  method: top_k\n");
+  std::string out, err;
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("arch.yaml", yaml)}, &out, &err), 0) << err;
+  ASSERT_EQ(Champion(), 1) << out;
+  const std::string arch_key = "(params->'channels')::text || '/' || (params->'kernel_size')::text";
+  EXPECT_EQ(farm_->Count("SELECT count(DISTINCT " + arch_key + ") FROM trials"), 4);
+  // One lease (one worker, one start time) never mixes architectures, and some leases fused
+  // several trials.
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM (SELECT 1 FROM trials GROUP BY worker_id, "
+                         "started_at HAVING count(DISTINCT " +
+                         arch_key + ") > 1) mixed"),
+            0);
+  EXPECT_GT(farm_->Count("SELECT max(n) FROM (SELECT count(*) AS n FROM trials GROUP BY "
+                         "worker_id, started_at) leases"),
+            1);
+  // Every uploaded artifact has the architecture of the trial it belongs to.
+  const int64_t uploaded = farm_->Count("SELECT count(*) FROM trial_artifacts");
+  EXPECT_GE(uploaded, 8);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trial_artifacts ta JOIN artifacts a USING (sha256) "
+                         "JOIN trials t ON t.id = ta.trial_id WHERE a.arch->'architecture'->"
+                         "'channels' = t.params->'channels' AND (a.arch->'architecture'->>"
+                         "'kernel_size')::int = (t.params->>'kernel_size')::int"),
+            uploaded);
+  // The champion mixes architectures, and serves with the holdout accuracy it was gated with.
+  EXPECT_GE(farm_->Count("SELECT count(DISTINCT " + arch_key +
+                         ") FROM trials WHERE id IN (SELECT trial_id FROM model_members)"),
+            2);
+  ASSERT_EQ(Predict({"--split", "holdout", "--quiet"}, &out, &err), 0) << err;
+  const double holdout =
+      farm_->Query("SELECT holdout_accuracy FROM model_versions WHERE version = 1")[0][0]
+          .as<double>();
+  const size_t at = out.find("\"accuracy\":");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_NEAR(std::strtod(out.c_str() + at + 11, nullptr), holdout, 1e-9) << out;
+  // sweepctl shows each trial's architecture, and which of its parts mattered.
+  ASSERT_EQ(Ctl({"leaderboard", "1", "--top", "1", "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"channels\":["), std::string::npos) << out;
+  EXPECT_NE(out.find("\"kernel_size\":"), std::string::npos) << out;
+  ASSERT_EQ(Ctl({"importance", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("kernel_size"), std::string::npos) << out;
+  EXPECT_NE(out.find("channels[1]"), std::string::npos) << out;
+}
+
 // Retention: old sweeps lose their stored predictions and the weights no registered version
 // uses; their trials and results, and every registered version, stay usable.
 TEST_F(RegistryTest, PruneDeletesOldPredictionsAndUnregisteredWeightsOnly) {

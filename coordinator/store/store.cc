@@ -93,14 +93,20 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"register_worker",
        "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
        "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
+      // The oldest queued trial's sweep and architecture (searched channels and kernel size;
+      // absent: the sweep's), and up to $2 queued trials of both: one fusable bundle.
       {"lease",
+       "WITH head AS ("
+       "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel "
+       "  FROM trials WHERE state = 'queued' ORDER BY sweep_id, id LIMIT 1) "
        "UPDATE trials t SET state = 'running', attempts = t.attempts + 1, "
        "  lease_token = nextval('lease_tokens'), worker_id = $1, started_at = now(), "
        "  lease_expires_at = now() + make_interval(secs => $3) "
        "WHERE t.id IN ("
-       "  SELECT id FROM trials WHERE state = 'queued' AND sweep_id = ("
-       "    SELECT sweep_id FROM trials WHERE state = 'queued' ORDER BY sweep_id, id LIMIT 1) "
-       "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+       "  SELECT q.id FROM trials q, head h WHERE q.state = 'queued' AND q.sweep_id = h.sweep_id "
+       "    AND q.params->'channels' IS NOT DISTINCT FROM h.channels "
+       "    AND q.params->'kernel_size' IS NOT DISTINCT FROM h.kernel "
+       "  ORDER BY q.id LIMIT $2 FOR UPDATE OF q SKIP LOCKED) "
        "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token, coalesce(t.rung, 0), "
        // Successive halving: the epochs of the parent's checkpoint a promoted trial resumes from.
        "  coalesce((SELECT c.epochs FROM trial_checkpoints c "
@@ -595,6 +601,10 @@ StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials,
     if (!lease.trials.empty()) {
       lease.spec = FromJson<v1::SweepSpec>(
           tx.exec_prepared1("sweep_spec", lease.sweep_id)[0].as<std::string>());
+      // The lease's trials share one architecture (the statement's grouping): the worker trains
+      // the spec's.
+      *lease.spec.mutable_architecture() =
+          sweep::TrialArchitecture(lease.spec.architecture(), lease.trials[0].params());
       for (size_t i = 0; i < lease.trials.size(); ++i) {
         lease.trials[i].set_save_checkpoint(TakesCheckpoint(lease.spec, rungs[i]));
       }
