@@ -1,7 +1,7 @@
-# Sourced by the benchmarks that compare sweeps on one farm (halving.sh, search.sh): parses their
-# common flags, starts a private PostgreSQL (unless --db DSN), a coordinator and CPU workers, and
-# defines ctl (sweepctl), sql (psql on the farm's database) and run_sweep (submit, wait, print
-# the id). The caller sets BENCH (its name, for messages) first.
+# Sourced by the benchmarks that compare sweeps on one farm (halving.sh, search.sh,
+# architecture.sh): parses their common flags, starts a private PostgreSQL (unless --db DSN), a
+# coordinator and CPU workers, and defines ctl (sweepctl), sql (psql on the farm's database) and
+# run_sweep (submit, wait, print the id). The caller sets BENCH (its name, for messages) first.
 #   [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
 DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
 while [ $# -gt 0 ]; do
