@@ -2,20 +2,22 @@
 # Architecture search against the fixed architecture on the same budget: sweeps/architecture.yaml
 # (48 random trials over channels, kernel size and the training parameters), then the same file
 # without the architecture parameters (every trial the file's `architecture`, 16/32 channels,
-# kernel 5; the other parameters are drawn from the same stream, so they differ). Prints, per
+# kernel 5 unless FIXED_KERNEL; the other parameters are drawn from the same stream, so they
+# differ). Prints, per
 # sweep, trials, model-epochs, wall time, the mean trials per lease (fusion), the best trial's
 # selection and holdout accuracy and the mean selection accuracy of the best five; then, for the
 # architecture search, each architecture's trials and best selection accuracy. Private PostgreSQL
 # unless --db DSN.
-#   bench/architecture.sh [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
-# --seed replaces the file's search.seed.
+#   [FIXED_KERNEL=K] bench/architecture.sh [--db DSN] [--workers N] [--capacity N] [--seed S]
+#                                          [--json PATH]
+# --seed replaces the file's search.seed; FIXED_KERNEL gives the fixed sweep another kernel size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=architecture
 . bench/sweep_farm.sh
 sed -e "s/^  seed: 1\$/  seed: $SEED/" sweeps/architecture.yaml >"$RUN/arch.yaml"
 sed -e '/^    channels:/d' -e '/^    kernel_size:/d' -e 's/^name: architecture/name: fixed/' \
-  "$RUN/arch.yaml" >"$RUN/fixed.yaml"
+  -e "s/^  kernel_size: 5\$/  kernel_size: ${FIXED_KERNEL:-5}/" "$RUN/arch.yaml" >"$RUN/fixed.yaml"
 A=$(run_sweep "$RUN/arch.yaml")
 F=$(run_sweep "$RUN/fixed.yaml")
 row() {
@@ -58,6 +60,7 @@ if [ -n "$JSON" ]; then
  "fixed": {"sweep_id": $F, "trials": $FT, "model_epochs": $FE, "wall_seconds": $FW,
   "trials_per_lease": $FL, "best_selection_accuracy": $FS, "best_holdout_accuracy": $FH,
   "top5_selection_accuracy": $F5},
- "search_seed": $SEED, "workers": $WORKERS, "capacity": $CAPACITY}
+ "fixed_kernel": ${FIXED_KERNEL:-5}, "search_seed": $SEED, "workers": $WORKERS,
+ "capacity": $CAPACITY}
 JSONEOF
 fi
