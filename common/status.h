@@ -19,6 +19,7 @@ enum class StatusCode {
   kUnavailable = 14,
   kInternal = 13,
   kDataLoss = 15,
+  kUnauthenticated = 16,
 };
 
 const char* StatusCodeName(StatusCode code);

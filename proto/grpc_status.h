@@ -31,6 +31,8 @@ inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
       return AbortedError(msg);
     case grpc::StatusCode::DATA_LOSS:
       return DataLossError(s.error_message());
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return Status(StatusCode::kUnauthenticated, msg);
     case grpc::StatusCode::ALREADY_EXISTS:
       return Status(StatusCode::kAlreadyExists, msg);
     default:

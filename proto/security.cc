@@ -1,0 +1,154 @@
+#include "proto/security.h"
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace sweepfarm {
+namespace {
+
+constexpr size_t kMinTokenLength = 16;
+
+StatusOr<std::string> ReadFlagFile(const Flags& flags, const std::string& flag) {
+  const std::string path = flags.Get(flag);
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  if (!in || !(ss << in.rdbuf())) {
+    return InvalidArgumentError("--" + flag + " " + path + ": cannot read the file");
+  }
+  return ss.str();
+}
+
+StatusOr<std::string> ReadPem(const Flags& flags, const std::string& flag,
+                              const std::string& what) {
+  SF_ASSIGN_OR_RETURN(std::string pem, ReadFlagFile(flags, flag));
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    return InvalidArgumentError("--" + flag + " " + flags.Get(flag) + ": not a PEM file (" + what +
+                                ")");
+  }
+  return pem;
+}
+
+// Adds "authorization: Bearer TOKEN" to every call's initial metadata.
+class TokenInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(const std::string* header) : header_(header) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", *header_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* header_;
+};
+
+class TokenInterceptorFactory : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(const std::string& token) : header_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new TokenInterceptor(&header_);
+  }
+
+ private:
+  const std::string header_;  // Lives as long as the channel, which owns the factory.
+};
+
+// Compares in time independent of where the strings differ.
+bool SameSecret(grpc::string_ref a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    diff |= static_cast<unsigned char>(a.data()[i]) ^ static_cast<unsigned char>(b[i]);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+void DefineSecurityFlags(Flags* flags, SecurityRole role) {
+  if (role == SecurityRole::kServer) {
+    flags->Define("tls-cert", "", "serve TLS with this certificate chain (PEM; with --tls-key)")
+        .Define("tls-key", "", "the private key of --tls-cert (PEM)")
+        .Define("auth-token-file", "",
+                "refuse calls that do not carry the token in this file (UNAUTHENTICATED)");
+  } else {
+    flags
+        ->Define("tls-ca", "",
+                 "connect with TLS, trusting the coordinator's certificate if this CA (PEM) "
+                 "signed it")
+        .Define("auth-token-file", "", "send the token in this file with every call");
+  }
+}
+
+StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRole role) {
+  TransportSecurity s;
+  if (role == SecurityRole::kServer) {
+    if (flags.Get("tls-cert").empty() != flags.Get("tls-key").empty()) {
+      return InvalidArgumentError("--tls-cert and --tls-key go together");
+    }
+    if (!flags.Get("tls-cert").empty()) {
+      SF_ASSIGN_OR_RETURN(s.cert_pem, ReadPem(flags, "tls-cert", "a certificate chain"));
+      SF_ASSIGN_OR_RETURN(s.key_pem, ReadPem(flags, "tls-key", "a private key"));
+    }
+  } else if (!flags.Get("tls-ca").empty()) {
+    SF_ASSIGN_OR_RETURN(s.ca_pem, ReadPem(flags, "tls-ca", "a CA certificate"));
+  }
+  if (!flags.Get("auth-token-file").empty()) {
+    SF_ASSIGN_OR_RETURN(std::string token, ReadFlagFile(flags, "auth-token-file"));
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    if (token.size() < kMinTokenLength || token.find_first_of(" \t\r\n") != std::string::npos) {
+      return InvalidArgumentError("--auth-token-file " + flags.Get("auth-token-file") +
+                                  ": the token must be one line of at least " +
+                                  std::to_string(kMinTokenLength) +
+                                  " characters without spaces (e.g. openssl rand -hex 32)");
+    }
+    s.token = token;
+  }
+  return s;
+}
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecurity& security) {
+  if (security.cert_pem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({security.key_pem, security.cert_pem});
+  return grpc::SslServerCredentials(options);
+}
+
+std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
+                                           const TransportSecurity& security,
+                                           const grpc::ChannelArguments& args) {
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!security.ca_pem.empty()) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = security.ca_pem;
+    creds = grpc::SslCredentials(options);
+  }
+  if (security.token.empty()) return grpc::CreateCustomChannel(address, creds, args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<TokenInterceptorFactory>(security.token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, creds, args,
+                                                                 std::move(factories));
+}
+
+grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc) const {
+  if (token_.empty()) return grpc::Status::OK;
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  const std::string prefix = "Bearer ";
+  if (it != md.end() && it->second.starts_with(prefix) &&
+      SameSecret(
+          grpc::string_ref(it->second.data() + prefix.size(), it->second.size() - prefix.size()),
+          token_)) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      std::string(rpc) + ": " +
+                          (it == md.end() ? "no authorization token (--auth-token-file)"
+                                          : "wrong authorization token"));
+}
+
+}  // namespace sweepfarm
