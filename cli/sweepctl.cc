@@ -16,6 +16,7 @@
 #include "common/flags.h"
 #include "common/json.h"
 #include "proto/grpc_status.h"
+#include "proto/security.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 
@@ -58,13 +59,14 @@ constexpr char kUsage[] =
 
 class Client {
  public:
-  Client(const std::string& address, int deadline_ms) : deadline_ms_(deadline_ms) {
+  Client(const std::string& address, const TransportSecurity& security, int deadline_ms)
+      : deadline_ms_(deadline_ms) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    auto channel = OpenChannel(address, security, args);
     stub_ = v1::SweepService::NewStub(channel);
     registry_ = v1::RegistryService::NewStub(channel);
   }
@@ -995,6 +997,7 @@ int main(int argc, char** argv) {
       .Define("older-than-days", "", "prune: sweeps that ended at least D days ago (0: all)")
       .DefineBool("dry-run", "prune: report what would be deleted, delete nothing")
       .DefineBool("json", "machine-readable output");
+  DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   if (flags.help()) {
     std::cout << kUsage << flags.Usage();
@@ -1011,7 +1014,9 @@ int main(int argc, char** argv) {
   if (!top.ok() || *top < 0) {
     return Fail(InvalidArgumentError("--top must be a non-negative integer"));
   }
-  Client c(flags.Get("coordinator"), static_cast<int>(*deadline));
+  auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
+  if (!security.ok()) return Fail(security.status());
+  Client c(flags.Get("coordinator"), *security, static_cast<int>(*deadline));
   const std::string& cmd = pos[0];
   if (cmd == "submit") return Submit(c, pos);
   if (cmd == "list") {

@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "coordinator/api/services.h"
 #include "coordinator/store/store.h"
+#include "proto/security.h"
 
 using namespace sweepfarm;
 
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
               "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
               "empty: none")
       .Define("metrics-address-file", "", "write the metrics server's bound HOST:PORT here");
+  DefineSecurityFlags(&flags, SecurityRole::kServer);
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
     return 2;
@@ -53,6 +55,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   SetLogPrefix("coordinator");
+  auto security = LoadTransportSecurity(flags, SecurityRole::kServer);
+  if (!security.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << security.status().message() << "\n";
+    return 2;
+  }
+  if (!security->token.empty() && security->cert_pem.empty()) {
+    SF_LOG(Warning) << "--auth-token-file without --tls-cert: the token crosses the network in "
+                       "clear text";
+  }
   if (flags.Get("db").empty()) {
     std::cerr << "sweepfarm-coordinator: --db is required\n" << flags.Usage();
     return 2;
@@ -92,16 +103,17 @@ int main(int argc, char** argv) {
   api::ServiceOptions options;
   options.metrics = &metrics;
   options.lease_seconds = static_cast<int>(*lease);
+  options.auth = TokenCheck(security->token);
   registry::DatasetCache datasets;
   registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
   api::SweepServiceImpl sweeps(store->get(), &datasets, options);
   api::WorkerServiceImpl workers(store->get(), options);
-  api::RegistryServiceImpl models(store->get(), &registry);
+  api::RegistryServiceImpl models(store->get(), &registry, options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(flags.Get("listen"), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(flags.Get("listen"), ServerCredentials(*security), &port);
   builder.RegisterService(&sweeps);
   builder.RegisterService(&workers);
   builder.RegisterService(&models);
@@ -119,7 +131,8 @@ int main(int argc, char** argv) {
   }
   std::string listen = flags.Get("listen");
   std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
-  SF_LOG(Info) << "listening on " << address;
+  SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
+               << (security->token.empty() ? "" : ", calls need the token");
   WriteAddressFile(flags.Get("address-file"), address);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);

@@ -16,6 +16,7 @@
 #include "common/flags.h"
 #include "common/json.h"
 #include "proto/grpc_status.h"
+#include "proto/security.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "worker/engine/dataset.h"
 #include "worker/engine/model_io.h"
@@ -44,11 +45,11 @@ struct Loaded {
 };
 
 // Fetches a version with its artifacts and rebuilds it; every artifact is verified on load.
-StatusOr<Loaded> Load(const std::string& address, const v1::GetModelRequest& req) {
+StatusOr<Loaded> Load(const std::string& address, const TransportSecurity& security,
+                      const v1::GetModelRequest& req) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto stub = v1::RegistryService::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  auto stub = v1::RegistryService::NewStub(OpenChannel(address, security, args));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   auto reader = stub->GetModel(&ctx, req);
@@ -138,6 +139,7 @@ int main(int argc, char** argv) {
       .Define("threads", "1", "CPU threads for inference")
       .DefineBool("quiet", "print only the summary, not every sample")
       .DefineBool("json", "one JSON object per sample, then a summary object");
+  DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   if (flags.help()) {
     std::cout << kUsage << flags.Usage();
@@ -159,7 +161,9 @@ int main(int argc, char** argv) {
   if (*version == 0) req.set_alias(flags.Get("alias"));
   req.set_include_artifacts(true);
   auto t0 = std::chrono::steady_clock::now();
-  auto loaded = Load(flags.Get("coordinator"), req);
+  auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
+  if (!security.ok()) return Fail(security.status());
+  auto loaded = Load(flags.Get("coordinator"), *security, req);
   if (!loaded.ok()) return Fail(loaded.status());
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
               "auto, or step: the fused kernels (the whole step of cnn1d, the convolutions of "
               "lenet) where they fit")
       .DefineBool("exit-when-idle", "exit once no work is queued");
+  DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";
     return 2;
@@ -48,6 +49,12 @@ int main(int argc, char** argv) {
   SetLogPrefix("worker");
   worker::WorkerOptions o;
   o.coordinator = flags.Get("coordinator");
+  auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
+  if (!security.ok()) {
+    std::cerr << "sweepfarm-worker: " << security.status().message() << "\n";
+    return 2;
+  }
+  o.security = std::move(security).value();
   o.device = flags.Get("device");
   if (o.device != "cpu" && o.device != "cuda") {
     std::cerr << "sweepfarm-worker: --device must be cpu or cuda\n";

@@ -107,8 +107,7 @@ Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-  stub_ = v1::WorkerService::NewStub(
-      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
+  stub_ = v1::WorkerService::NewStub(OpenChannel(options_.coordinator, options_.security, args));
 }
 
 Status Worker::Register() {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "proto/security.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 #include "worker/engine/dataset.h"
 #include "worker/engine/model_io.h"
@@ -18,7 +19,8 @@
 namespace sweepfarm::worker {
 
 struct WorkerOptions {
-  std::string coordinator;  // HOST:PORT.
+  std::string coordinator;     // HOST:PORT.
+  TransportSecurity security;  // TLS (ca_pem) and the token, if the coordinator wants them.
   std::string device = "cpu";
   int capacity = 64;       // Most trials leased at once by one slot.
   int slots = 1;           // Bundles in flight at once (each its own lease loop, sharing datasets).

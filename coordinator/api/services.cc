@@ -22,8 +22,10 @@ grpc::Status Invalid(const std::string& rpc, const std::string& what) {
 
 }  // namespace
 
-grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::SubmitSweepRequest* req,
+grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
+                                           const v1::SubmitSweepRequest* req,
                                            v1::SubmitSweepResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "SubmitSweep"); !a.ok()) return a;
   if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
   if (static_cast<int>(req->yaml().size()) > options_.max_yaml_bytes) {
     return Invalid("SubmitSweep",
@@ -80,9 +82,10 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext*, const v1::Submi
   return grpc::Status::OK;
 }
 
-grpc::Status SweepServiceImpl::GetSweepStatus(grpc::ServerContext*,
+grpc::Status SweepServiceImpl::GetSweepStatus(grpc::ServerContext* ctx,
                                               const v1::GetSweepStatusRequest* req,
                                               v1::SweepStatus* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "GetSweepStatus"); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("GetSweepStatus", "sweep_id must be positive");
   auto s = store_->GetSweepStatus(req->sweep_id());
   if (!s.ok()) return ToGrpc(s.status());
@@ -90,8 +93,10 @@ grpc::Status SweepServiceImpl::GetSweepStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest* req,
+grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext* ctx,
+                                          const v1::ListTrialsRequest* req,
                                           v1::ListTrialsResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "ListTrials"); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("ListTrials", "sweep_id must be positive");
   if (req->top() < 0) return Invalid("ListTrials", "top must be >= 0");
   auto trials = store_->ListTrials(req->sweep_id(), req->top(), req->leaderboard());
@@ -100,8 +105,10 @@ grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTr
   return grpc::Status::OK;
 }
 
-grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest* req,
+grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext* ctx,
+                                           const v1::CancelSweepRequest* req,
                                            v1::CancelSweepResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "CancelSweep"); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("CancelSweep", "sweep_id must be positive");
   if (req->reason().size() > 1000) {
     return Invalid("CancelSweep", "reason is longer than 1,000 bytes");
@@ -116,8 +123,10 @@ grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext*, const v1::Cance
   return grpc::Status::OK;
 }
 
-grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest* req,
+grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext* ctx,
+                                          const v1::ListSweepsRequest* req,
                                           v1::ListSweepsResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "ListSweeps"); !a.ok()) return a;
   if (req->limit() < 0 || req->limit() > 1000) {
     return Invalid("ListSweeps", "limit must be between 0 and 1000");
   }
@@ -131,8 +140,10 @@ grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext*, const v1::ListSw
   return grpc::Status::OK;
 }
 
-grpc::Status SweepServiceImpl::PruneSweeps(grpc::ServerContext*, const v1::PruneSweepsRequest* req,
+grpc::Status SweepServiceImpl::PruneSweeps(grpc::ServerContext* ctx,
+                                           const v1::PruneSweepsRequest* req,
                                            v1::PruneSweepsResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "PruneSweeps"); !a.ok()) return a;
   const double days = req->older_than_days();
   if (!std::isfinite(days) || days < 0 || days > 36500) {
     return Invalid("PruneSweeps", "older_than_days must be between 0 and 36,500");
@@ -150,9 +161,10 @@ grpc::Status SweepServiceImpl::PruneSweeps(grpc::ServerContext*, const v1::Prune
   return grpc::Status::OK;
 }
 
-grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext*,
+grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext* ctx,
                                              const v1::BuildEnsembleRequest* req,
                                              v1::BuildEnsembleResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "BuildEnsemble"); !a.ok()) return a;
   registry::EnsembleOptions o;
   o.size = req->size() == 0 ? 10 : req->size();
   o.candidates = req->candidates() == 0 ? 20 : req->candidates();
@@ -173,9 +185,10 @@ grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
                                                const v1::RegisterWorkerRequest* req,
                                                v1::RegisterWorkerResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "RegisterWorker"); !a.ok()) return a;
   if (req->device() != "cpu" && req->device() != "cuda") {
     return Invalid("RegisterWorker", "device must be cpu or cuda, got \"" + req->device() + "\"");
   }
@@ -192,8 +205,9 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext*, const v1::LeaseWorkRequest* req,
+grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::LeaseWorkRequest* req,
                                           v1::LeaseWorkResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "LeaseWork"); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("LeaseWork", "worker_id is empty");
   if (req->max_trials() < 1 || req->max_trials() > options_.max_bundle) {
     return Invalid("LeaseWork",
@@ -210,8 +224,9 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext*, const v1::LeaseW
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "Heartbeat"); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("Heartbeat", "worker_id is empty");
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
   auto lost = store_->Heartbeat(req->worker_id(), leases, options_.lease_seconds);
@@ -220,9 +235,10 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartb
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
                                               const v1::ReportResultsRequest* req,
                                               v1::ReportResultsResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "ReportResults"); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("ReportResults", "worker_id is empty");
   // Validate every report before writing any: a rejected request writes nothing.
   for (int i = 0; i < req->reports_size(); ++i) {
@@ -281,9 +297,10 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext* ctx,
                                               const v1::ReleaseLeasesRequest* req,
                                               v1::ReleaseLeasesResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "ReleaseLeases"); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("ReleaseLeases", "worker_id is empty");
   for (int i = 0; i < req->leases_size(); ++i) {
     if (req->leases(i).trial_id() <= 0) {
@@ -299,9 +316,10 @@ grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
                                                grpc::ServerReader<v1::ArtifactChunk>* reader,
                                                v1::UploadArtifactResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "UploadArtifact"); !a.ok()) return a;
   v1::ArtifactChunk first, chunk;
   if (!reader->Read(&first)) return Invalid("UploadArtifact", "no chunks");
   if (first.trial_id() <= 0) return Invalid("UploadArtifact", "trial_id must be positive");
@@ -342,9 +360,10 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext* ctx,
                                               const v1::GetCheckpointRequest* req,
                                               grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "GetCheckpoint"); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("GetCheckpoint", "worker_id is empty");
   if (req->trial_id() <= 0) return Invalid("GetCheckpoint", "trial_id must be positive");
   if (req->lease_token() <= 0) return Invalid("GetCheckpoint", "lease_token must be positive");
@@ -373,9 +392,10 @@ grpc::Status CheckName(const std::string& rpc, const std::string& field, const s
 
 }  // namespace
 
-grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext* ctx,
                                                const v1::PublishSweepRequest* req,
                                                v1::PublishSweepResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "PublishSweep"); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("PublishSweep", "sweep_id must be positive");
   auto r = registry_->Publish(req->sweep_id(), req->actor());
   if (!r.ok()) return ToGrpc(Status(r.status().code(), "PublishSweep: " + r.status().message()));
@@ -385,6 +405,7 @@ grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext*,
 
 grpc::Status RegistryServiceImpl::GetModel(grpc::ServerContext* ctx, const v1::GetModelRequest* req,
                                            grpc::ServerWriter<v1::GetModelResponse>* writer) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "GetModel"); !a.ok()) return a;
   if (auto s = CheckName("GetModel", "model", req->model()); !s.ok()) return s;
   if (req->version() < 0) return Invalid("GetModel", "version must be >= 0");
   if (!req->alias().empty()) {
@@ -424,9 +445,10 @@ grpc::Status RegistryServiceImpl::GetModel(grpc::ServerContext* ctx, const v1::G
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::ListVersions(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::ListVersions(grpc::ServerContext* ctx,
                                                const v1::ListVersionsRequest* req,
                                                v1::ListVersionsResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "ListVersions"); !a.ok()) return a;
   if (auto s = CheckName("ListVersions", "model", req->model()); !s.ok()) return s;
   auto r = store_->ListVersions(req->model(), 100);
   if (!r.ok()) return ToGrpc(Status(r.status().code(), "ListVersions: " + r.status().message()));
@@ -434,8 +456,9 @@ grpc::Status RegistryServiceImpl::ListVersions(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext*, const v1::SetAliasRequest* req,
+grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext* ctx, const v1::SetAliasRequest* req,
                                            v1::SetAliasResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "SetAlias"); !a.ok()) return a;
   const std::string alias = req->alias().empty() ? "champion" : req->alias();
   if (auto s = CheckName("SetAlias", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("SetAlias", "alias", alias); !s.ok()) return s;
@@ -459,8 +482,9 @@ grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext*, const v1::SetAl
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+grpc::Status RegistryServiceImpl::Rollback(grpc::ServerContext* ctx, const v1::RollbackRequest* req,
                                            v1::RollbackResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "Rollback"); !a.ok()) return a;
   const std::string alias = req->alias().empty() ? "champion" : req->alias();
   if (auto s = CheckName("Rollback", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("Rollback", "alias", alias); !s.ok()) return s;

@@ -5,6 +5,7 @@
 #include "coordinator/api/metrics.h"
 #include "coordinator/registry/registry.h"
 #include "coordinator/store/store.h"
+#include "proto/security.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
@@ -17,6 +18,7 @@ struct ServiceOptions {
   int max_yaml_bytes = 1 << 20;
   int max_bundle = 8192;
   int64_t max_artifact_bytes = 256LL << 20;
+  TokenCheck auth;  // Every handler admits its call through it first.
 };
 
 class SweepServiceImpl final : public v1::SweepService::Service {
@@ -46,8 +48,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
 
 class RegistryServiceImpl final : public v1::RegistryService::Service {
  public:
-  RegistryServiceImpl(store::Store* store, registry::Registry* registry)
-      : store_(store), registry_(registry) {}
+  RegistryServiceImpl(store::Store* store, registry::Registry* registry, ServiceOptions options)
+      : store_(store), registry_(registry), options_(options) {}
   grpc::Status PublishSweep(grpc::ServerContext*, const v1::PublishSweepRequest*,
                             v1::PublishSweepResponse*) override;
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*,
@@ -62,6 +64,7 @@ class RegistryServiceImpl final : public v1::RegistryService::Service {
  private:
   store::Store* store_;
   registry::Registry* registry_;
+  ServiceOptions options_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
