@@ -1,6 +1,7 @@
 // End-to-end: a real PostgreSQL, the real coordinator, workers and sweepctl binaries over loopback.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "coordinator/sweep/sweep_yaml.h"
 #include "coordinator/sweep/tpe.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
 #include "tests/support/farm_test.h"
@@ -580,6 +582,114 @@ TEST_F(EndToEndTest, HealthServiceReportsServing) {
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// Transport security: a coordinator serving TLS and wanting a token runs a sweep for a worker and
+// sweepctl that have both. Without the token, or with a wrong one, sweepctl is refused (naming
+// the RPC) and nothing is written; a worker with a wrong token exits at registration. Every RPC of
+// the three services refuses a call without the token: the list comes from the services'
+// descriptors, so an RPC added later cannot skip the check. The health service answers without
+// the token (probes).
+TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
+  const std::string dir = farm_->dir(), cert = dir + "/cert.pem", key = dir + "/key.pem";
+  std::string out, err;
+  ASSERT_EQ(RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-days", "1", "-subj", "/CN=sweepfarm-test", "-addext",
+                        "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key, "-out", cert},
+                       &out, &err),
+            0)
+      << err;
+  const std::string token = WriteFile("token", "0123456789abcdef0123456789abcdef\n");
+  const std::string wrong = WriteFile("wrong", "fedcba9876543210fedcba9876543210\n");
+  farm_->SetSecurity({"--tls-cert", cert, "--tls-key", key, "--auth-token-file", token},
+                     {"--tls-ca", cert, "--auth-token-file", token});
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "worker1", 4);
+  const std::string sweep = WriteFile("s.yaml", SweepYaml(600, "[1]"));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", sweep}, &out, &err), 0) << err;
+  const std::string id = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 8);
+  EXPECT_NE(farm_->ReadLog("coordinator").find("(TLS), calls need the token"), std::string::npos);
+
+  auto sweepctl = [&](std::vector<std::string> flags, std::vector<std::string> args) {
+    std::vector<std::string> argv{SWEEPFARM_SWEEPCTL, "--coordinator", addr, "--deadline-ms",
+                                  "5000"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, &out, &err);
+  };
+  EXPECT_EQ(sweepctl({"--tls-ca", cert}, {"submit", sweep}), 1);
+  EXPECT_NE(err.find("SubmitSweep: no authorization token"), std::string::npos) << err;
+  EXPECT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", wrong}, {"status", id}), 1);
+  EXPECT_NE(err.find("GetSweepStatus: wrong authorization token"), std::string::npos) << err;
+  EXPECT_EQ(err.find("0123456789abcdef"), std::string::npos) << "the token leaked: " << err;
+  // Plain text to the TLS port does not connect; a token file that is too short is refused.
+  EXPECT_EQ(sweepctl({"--auth-token-file", token}, {"status", id}), 1);
+  EXPECT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", WriteFile("short", "abc\n")},
+                     {"status", id}),
+            2);
+  EXPECT_NE(err.find("--auth-token-file"), std::string::npos) << err;
+  EXPECT_NE(err.find("at least 16 characters"), std::string::npos) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps"), 1) << "a refused submit wrote a sweep";
+  Process bad = Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--tls-ca", cert,
+                                "--auth-token-file", wrong, "--device", "cpu"},
+                               dir + "/bad-worker.log");
+  EXPECT_EQ(bad.Wait(30), 1);
+  EXPECT_NE(farm_->ReadLog("bad-worker").find("RegisterWorker: wrong authorization token"),
+            std::string::npos)
+      << farm_->ReadLog("bad-worker");
+
+  // Every RPC, by name, over TLS without the token.
+  std::ifstream in(cert);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = pem.str();
+  auto channel = grpc::CreateChannel(addr, grpc::SslCredentials(tls));
+  grpc::GenericStub stub(channel);
+  int rpcs = 0;
+  std::vector<const google::protobuf::ServiceDescriptor*> services;
+  for (const auto* file :
+       {v1::SubmitSweepRequest::descriptor()->file(), v1::LeaseWorkRequest::descriptor()->file(),
+        v1::PublishSweepRequest::descriptor()->file()}) {
+    for (int i = 0; i < file->service_count(); ++i) services.push_back(file->service(i));
+  }
+  ASSERT_EQ(services.size(), 3u);
+  for (const auto* desc : services) {
+    const std::string service = desc->full_name();
+    for (int m = 0; m < desc->method_count(); ++m, ++rpcs) {
+      const std::string name = desc->method(m)->name();
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::CompletionQueue cq;
+      grpc::Slice empty("");
+      grpc::ByteBuffer request(&empty, 1), response;
+      grpc::Status status;
+      auto call = stub.PrepareUnaryCall(&ctx, "/" + service + "/" + name, request, &cq);
+      call->StartCall();
+      call->Finish(&response, &status, reinterpret_cast<void*>(1));
+      void* tag;
+      bool ok;
+      ASSERT_TRUE(cq.Next(&tag, &ok));
+      cq.Shutdown();
+      while (cq.Next(&tag, &ok)) {
+      }
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << name << ": " << status.error_message();
+      EXPECT_EQ(status.error_message().rfind(name + ": no authorization token", 0), 0u)
+          << status.error_message();
+    }
+  }
+  EXPECT_EQ(rpcs, 19);
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 

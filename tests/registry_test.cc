@@ -93,9 +93,26 @@ class RegistryTest : public FarmTest {
     for (auto& args : out) {
       EXPECT_NE(args[0].find("sweepctl"), std::string::npos) << args[0];
       args.erase(args.begin());
-      for (size_t i = 0; i + 1 < args.size(); ++i) {
-        if (args[i] == "--coordinator") args[i + 1] = addr_;
+      // The manifests' transport security (TLS and the token; the systemd unit's from an
+      // environment file) is dropped: this farm is plain (TlsAndTokenGuardEveryRpc covers it).
+      std::vector<std::string> kept;
+      bool secured = false;
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--tls-ca" || args[i] == "--auth-token-file") {
+          secured = true;
+          ++i;  // And its value.
+        } else if (args[i] == "$SWEEPFARM_CLIENT_SECURITY") {
+          secured = true;
+        } else {
+          kept.push_back(args[i]);
+          if (args[i] == "--coordinator" && i + 1 < args.size()) {
+            kept.push_back(addr_);
+            ++i;
+          }
+        }
       }
+      EXPECT_TRUE(secured) << "a retention command lost its transport security flags";
+      args = kept;
     }
     return out;
   }

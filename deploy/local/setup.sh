@@ -9,7 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest
   postgresql postgresql-client
   dataset-fashion-mnist
-  iproute2 procps
+  iproute2 procps openssl
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

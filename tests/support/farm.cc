@@ -49,16 +49,33 @@ Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
   if (db_->ok()) db_->Reset();
 }
 
+void Farm::SetSecurity(std::vector<std::string> coordinator_flags,
+                       std::vector<std::string> client_flags) {
+  coordinator_flags_ = std::move(coordinator_flags);
+  client_flags_ = std::move(client_flags);
+}
+
 std::string Farm::StartCoordinator(int lease_seconds, int port, const std::string& host) {
   std::string addr_file = dir_ + "/address";
   std::remove(addr_file.c_str());
   std::remove((dir_ + "/metrics-address").c_str());
-  procs_.push_back(Process::Start(
-      {SWEEPFARM_COORDINATOR, "--db", db_->dsn(), "--listen", host + ":" + std::to_string(port),
-       "--address-file", addr_file, "--lease-seconds", std::to_string(lease_seconds),
-       "--reap-interval-ms", "200", "--metrics-listen", host + ":0", "--metrics-address-file",
-       dir_ + "/metrics-address"},
-      dir_ + "/coordinator.log"));
+  std::vector<std::string> argv{SWEEPFARM_COORDINATOR,
+                                "--db",
+                                db_->dsn(),
+                                "--listen",
+                                host + ":" + std::to_string(port),
+                                "--address-file",
+                                addr_file,
+                                "--lease-seconds",
+                                std::to_string(lease_seconds),
+                                "--reap-interval-ms",
+                                "200",
+                                "--metrics-listen",
+                                host + ":0",
+                                "--metrics-address-file",
+                                dir_ + "/metrics-address"};
+  argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
+  procs_.push_back(Process::Start(argv, dir_ + "/coordinator.log"));
   coordinator_index_ = procs_.size() - 1;
   for (int i = 0; i < 600; ++i) {
     std::ifstream in(addr_file);
@@ -81,6 +98,7 @@ Process& Farm::StartWorker(const std::string& addr, const std::string& name,
   std::vector<std::string> argv{
       SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu", "--threads", "1"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
   procs_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
   return procs_.back();
 }
@@ -88,6 +106,7 @@ Process& Farm::StartWorker(const std::string& addr, const std::string& name,
 int Farm::Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err) {
   std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
   argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
   int rc = RunCommand(argv, out, err);
   // A command that waits on the farm (watch, nightly) times out when its processes died: say
   // which, so the failure names the crash rather than the wait.
@@ -114,12 +133,14 @@ std::string Farm::ExitedProcesses() {
 int Farm::Predict(const std::vector<std::string>& args, std::string* out, std::string* err) {
   std::vector<std::string> argv{SWEEPFARM_PREDICT};
   argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
   return RunCommand(argv, out, err);
 }
 
 Process Farm::StartSweepctl(const std::vector<std::string>& args, const std::string& name) {
   std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
   argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
   return Process::Start(argv, dir_ + "/" + name + ".log");
 }
 

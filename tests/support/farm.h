@@ -16,6 +16,11 @@ class Farm {
   // `db` must outlive the farm; its schema is reset.
   explicit Farm(TestDatabase* db);
 
+  // Flags every later coordinator gets (e.g. --tls-cert, --auth-token-file), and flags every
+  // later worker, sweepctl and sweepfarm-predict gets (e.g. --tls-ca, --auth-token-file).
+  void SetSecurity(std::vector<std::string> coordinator_flags,
+                   std::vector<std::string> client_flags);
+
   // Starts a coordinator on host:port (port 0: any free one) and waits until it serves; returns the
   // HOST:PORT it bound.
   std::string StartCoordinator(int lease_seconds = 30, int port = 0,
@@ -51,6 +56,7 @@ class Farm {
   std::string dir_;
   std::vector<Process> procs_;
   size_t coordinator_index_ = 0;
+  std::vector<std::string> coordinator_flags_, client_flags_;
 };
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
