@@ -123,6 +123,23 @@ grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status SweepServiceImpl::SetSweepPriority(grpc::ServerContext* ctx,
+                                                const v1::SetSweepPriorityRequest* req,
+                                                v1::SetSweepPriorityResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "SetSweepPriority"); !a.ok()) return a;
+  if (req->sweep_id() <= 0) return Invalid("SetSweepPriority", "sweep_id must be positive");
+  if (req->priority() < -1000 || req->priority() > 1000) {
+    return Invalid("SetSweepPriority", "priority must be between -1000 and 1000, got " +
+                                           std::to_string(req->priority()));
+  }
+  auto previous = store_->SetSweepPriority(req->sweep_id(), req->priority());
+  if (!previous.ok()) return ToGrpc(previous.status());
+  resp->set_previous_priority(*previous);
+  SF_LOG(Info) << "sweep " << req->sweep_id() << ": priority " << *previous << " -> "
+               << req->priority();
+  return grpc::Status::OK;
+}
+
 grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext* ctx,
                                           const v1::ListSweepsRequest* req,
                                           v1::ListSweepsResponse* resp) {

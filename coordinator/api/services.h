@@ -39,6 +39,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
                            v1::PruneSweepsResponse*) override;
   grpc::Status BuildEnsemble(grpc::ServerContext*, const v1::BuildEnsembleRequest*,
                              v1::BuildEnsembleResponse*) override;
+  grpc::Status SetSweepPriority(grpc::ServerContext*, const v1::SetSweepPriorityRequest*,
+                                v1::SetSweepPriorityResponse*) override;
 
  private:
   store::Store* store_;

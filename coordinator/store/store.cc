@@ -55,7 +55,8 @@ std::string SweepStatusSelect() {
          "  coalesce(jsonb_array_length(s.spec->'rung_epochs'), 0), "
          "  coalesce((s.spec->'rung_epochs'->>c.rung)::int, 0), "
          "  CASE WHEN s.spec->>'method' = 'tpe' THEN ((s.spec->>'budget')::bigint + "
-         "    (s.spec->>'round_size')::int - 1) / (s.spec->>'round_size')::int ELSE 0 END "
+         "    (s.spec->>'round_size')::int - 1) / (s.spec->>'round_size')::int ELSE 0 END, "
+         "  s.priority "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -81,8 +82,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   static const auto* s = new std::vector<std::pair<std::string, std::string>>{
       {"insert_sweep",
        "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials, "
-       "  parent_sweep_id, seeded_from, pending_rungs) "
-       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, ''), $10) "
+       "  parent_sweep_id, seeded_from, pending_rungs, priority) "
+       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, ''), $10, $11) "
        "RETURNING id"},
       {"insert_trials",
        "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id, "
@@ -93,12 +94,17 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"register_worker",
        "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
        "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
-      // The oldest queued trial's sweep and architecture (searched channels and kernel size;
-      // absent: the sweep's), and up to $2 queued trials of both: one fusable bundle.
+      // The running sweep of the highest priority (ties: the oldest) with queued trials, the
+      // architecture of its oldest queued trial (searched channels and kernel size; absent: the
+      // sweep's), and up to $2 queued trials of both: one fusable bundle.
       {"lease",
        "WITH head AS ("
        "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel "
-       "  FROM trials WHERE state = 'queued' ORDER BY sweep_id, id LIMIT 1) "
+       "  FROM trials WHERE state = 'queued' AND sweep_id = ("
+       "    SELECT s.id FROM sweeps s WHERE s.state = 'running' AND EXISTS ("
+       "      SELECT 1 FROM trials q WHERE q.sweep_id = s.id AND q.state = 'queued') "
+       "    ORDER BY s.priority DESC, s.id LIMIT 1) "
+       "  ORDER BY id LIMIT 1) "
        "UPDATE trials t SET state = 'running', attempts = t.attempts + 1, "
        "  lease_token = nextval('lease_tokens'), worker_id = $1, started_at = now(), "
        "  lease_expires_at = now() + make_interval(secs => $3) "
@@ -234,6 +240,9 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "FROM (SELECT id, state FROM trials WHERE sweep_id = $1 AND state IN ('queued', 'running') "
        "      FOR UPDATE) o "
        "WHERE t.id = o.id RETURNING o.state"},
+      {"set_priority",
+       "UPDATE sweeps n SET priority = $2 FROM sweeps o "
+       "WHERE n.id = $1 AND o.id = n.id AND n.state = 'running' RETURNING o.priority"},
       {"cancel_sweep",
        "UPDATE sweeps SET state = 'cancelled', finished_at = now(), cancel_reason = $2 "
        "WHERE id = $1 AND state = 'running'"},
@@ -550,12 +559,13 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
   std::string spec_json = ToJson(s.spec);
   return Conn::Run(this, "CreateSweep", [&](pqxx::connection& c) -> StatusOr<int64_t> {
     pqxx::work tx(c);
-    int64_t id = tx.exec_prepared1("insert_sweep", s.spec.name(), s.spec.model(), s.source_name,
-                                   s.yaml, spec_json, s.spec_hash,
-                                   s.planned_trials > 0 ? s.planned_trials
-                                                        : static_cast<int64_t>(s.trials.size()),
-                                   s.parent_sweep_id, s.seeded_from, PendingRounds(s.spec))[0]
-                     .as<int64_t>();
+    int64_t id =
+        tx.exec_prepared1(
+              "insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml, spec_json,
+              s.spec_hash,
+              s.planned_trials > 0 ? s.planned_trials : static_cast<int64_t>(s.trials.size()),
+              s.parent_sweep_id, s.seeded_from, PendingRounds(s.spec), s.spec.priority())[0]
+            .as<int64_t>();
     std::string origins = "{";
     for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
     origins += "}";
@@ -758,6 +768,7 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_rungs(row[27].as<int>());
   s.set_rung_epochs(row[28].as<int>());
   s.set_rounds(row[29].as<int>());
+  s.set_priority(row[30].as<int>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));
@@ -808,6 +819,22 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
     tx.exec_prepared0("drop_checkpoints", sweep_id);
     tx.commit();
     return out;
+  });
+}
+
+StatusOr<int> Store::SetSweepPriority(int64_t sweep_id, int priority) {
+  return Conn::Run(this, "SetSweepPriority", [&](pqxx::connection& c) -> StatusOr<int> {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
+    if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    const std::string state = r[0][0].as<std::string>();
+    if (state != "running") {
+      return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
+                                     state + "); its priority no longer matters");
+    }
+    const int previous = tx.exec_prepared1("set_priority", sweep_id, priority)[0].as<int>();
+    tx.commit();
+    return previous;
   });
 }
 

@@ -134,6 +134,9 @@ class Store {
   // Ends a running sweep and its unfinished trials (see CancelSweep in sweep.proto). NOT_FOUND or
   // FAILED_PRECONDITION (already ended) write nothing.
   StatusOr<CancelOutcome> CancelSweep(int64_t sweep_id, const std::string& reason);
+  // Sets a running sweep's scheduling priority; returns the previous one. NOT_FOUND or
+  // FAILED_PRECONDITION (already ended) write nothing.
+  StatusOr<int> SetSweepPriority(int64_t sweep_id, int priority);
   // Retention (see PruneSweeps in sweep.proto): marks the sweeps that ended at least
   // `older_than_seconds` ago as pruned and deletes their predictions and the weights that no
   // registered version uses; one transaction, undone when `dry_run`.

@@ -307,10 +307,11 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   }
   if (!root.IsDefined() || root.IsNull())
     return c.Error(root, "(document)", "empty sweep definition");
-  SF_RETURN_IF_ERROR(c.Map(root, "",
-                           {"version", "name", "model", "description", "dataset", "architecture",
-                            "training", "search", "objective", "selection", "seed_from"},
-                           {"version", "name", "model", "dataset", "architecture", "search"}));
+  SF_RETURN_IF_ERROR(
+      c.Map(root, "",
+            {"version", "name", "model", "description", "dataset", "architecture", "training",
+             "search", "objective", "selection", "seed_from", "priority"},
+            {"version", "name", "model", "dataset", "architecture", "search"}));
   ParsedSweep out;
   v1::SweepSpec& spec = out.spec;
   SF_ASSIGN_OR_RETURN(double version, c.Number(root["version"], "version", true));
@@ -322,6 +323,10 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       return c.Error(root[key], key, "\"" + v + "\" must be 1-64 letters, digits, '.', '_' or '-'");
     }
     std::string(key) == "name" ? spec.set_name(v) : spec.set_model(v);
+  }
+  if (root["priority"]) {
+    SF_ASSIGN_OR_RETURN(double p, c.NumberIn(root["priority"], "priority", true, -1000, 1000));
+    spec.set_priority(static_cast<int32_t>(p));
   }
   if (root["description"]) {
     SF_ASSIGN_OR_RETURN(std::string d, c.String(root["description"], "description"));

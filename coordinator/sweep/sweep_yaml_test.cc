@@ -225,6 +225,15 @@ TEST(SweepYamlTest, ArchitectureSearchListsChannelsAndKernelSizes) {
               {"s.yaml:", "search.space.kernel_size[1]", "kernel_size 11 too large"});
 }
 
+TEST(SweepYamlTest, PriorityIsAnIntegerFromMinus1000To1000) {
+  EXPECT_EQ(ParseSweepYaml(kValid, "s.yaml")->spec.priority(), 0);
+  auto r = ParseSweepYaml(kValid + std::string("priority: -20\n"), "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.priority(), -20);
+  ExpectError(kValid + std::string("priority: 1001\n"), {"s.yaml:", "priority", "1000"});
+  ExpectError(kValid + std::string("priority: high\n"), {"priority", "expected"});
+}
+
 TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
   ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  bacth: 1"),
               {"s.yaml:12:3", "training.bacth", "unknown key", "allowed here"});
