@@ -35,6 +35,8 @@ constexpr char kUsage[] =
     "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
     "  cancel ID [--reason TEXT]          stop a running sweep: queued trials are dropped,\n"
     "                                     running ones lose their leases; results so far stay\n"
+    "  priority ID P                      a running sweep's priority (-1000..1000): higher\n"
+    "                                     is leased first; running trials are not preempted\n"
     "  prune --older-than-days D [--dry-run] [--json]\n"
     "                                     retention: for sweeps that ended D days ago or more,\n"
     "                                     delete stored predictions and the weights no\n"
@@ -207,6 +209,7 @@ void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
   w.Key("pruned_at").String(s.pruned_at());
   w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
   w.Key("rung_epochs").Int(s.rung_epochs()).Key("rounds").Int(s.rounds());
+  w.Key("priority").Int(s.priority());
 }
 
 int ShowStatus(Client& c, int64_t id, bool json) {
@@ -240,8 +243,8 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     std::cout << w.str() << "\n";
     return 0;
   }
-  std::printf("sweep %lld (%s, model %s): %s\n", static_cast<long long>(s.sweep_id()),
-              s.name().c_str(), s.model().c_str(), s.state().c_str());
+  std::printf("sweep %lld (%s, model %s): %s, priority %d\n", static_cast<long long>(s.sweep_id()),
+              s.name().c_str(), s.model().c_str(), s.state().c_str(), s.priority());
   if (s.state() == "cancelled") {
     std::printf("  cancelled: %s (%lld unfinished trial(s) ended)\n", s.cancel_reason().c_str(),
                 static_cast<long long>(s.cancelled()));
@@ -574,6 +577,25 @@ int Cancel(Client& c, int64_t id, const std::string& reason) {
   return 0;
 }
 
+int SetPriority(Client& c, int64_t id, const std::string& value) {
+  auto priority = ParseInt(value, "priority");
+  if (!priority.ok() || *priority < -1000 || *priority > 1000) {
+    return Fail(InvalidArgumentError("priority must be an integer from -1000 to 1000, got \"" +
+                                     value + "\""));
+  }
+  v1::SetSweepPriorityRequest req;
+  req.set_sweep_id(id);
+  req.set_priority(static_cast<int32_t>(*priority));
+  v1::SetSweepPriorityResponse resp;
+  if (Status st = c.Call("SetSweepPriority", &v1::SweepService::Stub::SetSweepPriority, req, &resp);
+      !st.ok()) {
+    return Fail(st);
+  }
+  std::printf("sweep %lld: priority %d -> %d\n", static_cast<long long>(id),
+              resp.previous_priority(), req.priority());
+  return 0;
+}
+
 std::string Bytes(int64_t n) {
   char buf[32];
   if (n < 1000000) {
@@ -638,8 +660,8 @@ int ListSweeps(Client& c, const std::string& state, int top, bool json) {
     std::cout << w.str() << "\n";
     return 0;
   }
-  std::printf("%6s  %-10s  %-24s  %-20s  %13s  %9s  %s\n", "id", "state", "name", "model",
-              "done/total", "best", "created");
+  std::printf("%6s  %-10s  %8s  %-24s  %-20s  %13s  %9s  %s\n", "id", "state", "priority", "name",
+              "model", "done/total", "best", "created");
   for (const auto& s : resp.sweeps()) {
     char done[32], best[16] = "-";
     std::snprintf(done, sizeof(done), "%lld/%lld",
@@ -647,8 +669,9 @@ int ListSweeps(Client& c, const std::string& state, int top, bool json) {
                   static_cast<long long>(s.total()));
     if (s.best_trial_id() > 0)
       std::snprintf(best, sizeof(best), "%.4f", s.best_selection_accuracy());
-    std::printf("%6lld  %-10s  %-24s  %-20s  %13s  %9s  %s\n", static_cast<long long>(s.sweep_id()),
-                s.state().c_str(), s.name().c_str(), s.model().c_str(), done, best,
+    std::printf("%6lld  %-10s  %8d  %-24s  %-20s  %13s  %9s  %s\n",
+                static_cast<long long>(s.sweep_id()), s.state().c_str(), s.priority(),
+                s.name().c_str(), s.model().c_str(), done, best,
                 s.created_at().substr(0, 19).c_str());
   }
   return 0;
@@ -1041,6 +1064,14 @@ int main(int argc, char** argv) {
     auto timeout = flags.GetDouble("timeout");
     if (!timeout.ok() || *timeout < 0) return Fail(InvalidArgumentError("--timeout must be >= 0"));
     return Nightly(c, pos[1], *timeout, flags.GetBool("json"));
+  }
+  if (cmd == "priority") {
+    if (pos.size() != 3) {
+      return Fail(InvalidArgumentError(std::string("priority needs a sweep ID and P\n") + kUsage));
+    }
+    auto id = SweepId({pos[0], pos[1]});
+    if (!id.ok()) return Fail(id.status());
+    return SetPriority(c, *id, pos[2]);
   }
   if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble" ||
       cmd == "cancel" || cmd == "importance") {

@@ -469,6 +469,49 @@ TEST_F(EndToEndTest, HalvingRungsGoBeforeLaterSweeps) {
             0);
 }
 
+// Priorities: sweeps are leased highest priority first, then oldest first; a running sweep's
+// priority can be changed (here raised above the others before any worker starts), and refused
+// changes (out of range, unknown or ended sweep) write nothing.
+TEST_F(EndToEndTest, HigherPrioritySweepsAreLeasedFirst) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string out, err;
+  auto submit = [&](const std::string& name, const std::string& extra) {
+    EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit",
+                        WriteFile(name + ".yaml", SweepYaml(600, "[1]") + extra)},
+                       &out, &err),
+              0)
+        << err;
+    return std::to_string(std::stoll(out));
+  };
+  const std::string low = submit("low", ""), high = submit("high", "priority: 5\n"),
+                    raised = submit("raised", "");
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "priority", raised, "10"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("priority 0 -> 10"), std::string::npos) << out;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "priority", raised, "1001"}, &out, &err), 2);
+  EXPECT_NE(err.find("from -1000 to 1000"), std::string::npos) << err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "priority", "999", "1"}, &out, &err), 1);
+  EXPECT_NE(err.find("sweep 999 does not exist"), std::string::npos) << err;
+  StartWorker(addr, "worker1", 4);  // One worker, one bundle of 4 at a time.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", low}, &out, &err), 0) << err;
+  // Every trial of the raised sweep started before any of the high one, and those before the
+  // low one's.
+  auto first = [&](const std::string& id) {
+    return "(SELECT min(started_at) FROM trials WHERE sweep_id = " + id + ")";
+  };
+  auto last = [&](const std::string& id) {
+    return "(SELECT max(started_at) FROM trials WHERE sweep_id = " + id + ")";
+  };
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded'"), 24);
+  EXPECT_TRUE(Query("SELECT " + last(raised) + " < " + first(high))[0][0].as<bool>());
+  EXPECT_TRUE(Query("SELECT " + last(high) + " < " + first(low))[0][0].as<bool>());
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", raised, "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"priority\":10"), std::string::npos) << out;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "priority", low, "3"}, &out, &err), 1);
+  EXPECT_NE(err.find("has already ended (done)"), std::string::npos) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE priority <> 0"), 2);
+}
+
 // A worker asked for the fused step kernel trains cnn1d bundles with it (on CPUs its emulation,
 // hence the small sweep) and falls back to the default kernels for a shape the kernel refuses.
 TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
@@ -683,7 +726,7 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
           << status.error_message();
     }
   }
-  EXPECT_EQ(rpcs, 19);
+  EXPECT_EQ(rpcs, 20);
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
