@@ -140,6 +140,22 @@ grpc::Status SweepServiceImpl::SetSweepPriority(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status SweepServiceImpl::ListWorkers(grpc::ServerContext* ctx,
+                                           const v1::ListWorkersRequest* req,
+                                           v1::ListWorkersResponse* resp) {
+  if (grpc::Status a = options_.auth.Admit(ctx, "ListWorkers"); !a.ok()) return a;
+  constexpr int kMaxSeconds = 30 * 24 * 3600;
+  if (req->seen_within_seconds() < 0 || req->seen_within_seconds() > kMaxSeconds) {
+    return Invalid("ListWorkers", "seen_within_seconds must be between 0 and " +
+                                      std::to_string(kMaxSeconds) + " (30 days)");
+  }
+  const int within = req->seen_within_seconds() > 0 ? req->seen_within_seconds() : 3600;
+  auto workers = store_->ListWorkers(within, options_.lease_seconds);
+  if (!workers.ok()) return ToGrpc(workers.status());
+  for (auto& w : *workers) *resp->add_workers() = std::move(w);
+  return grpc::Status::OK;
+}
+
 grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext* ctx,
                                           const v1::ListSweepsRequest* req,
                                           v1::ListSweepsResponse* resp) {

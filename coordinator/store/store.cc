@@ -240,6 +240,23 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "FROM (SELECT id, state FROM trials WHERE sweep_id = $1 AND state IN ('queued', 'running') "
        "      FOR UPDATE) o "
        "WHERE t.id = o.id RETURNING o.state"},
+      {"list_workers",
+       "SELECT w.id, w.host, w.device, w.capacity, w.registered_at::text, "
+       "  extract(epoch FROM now() - w.last_seen), "
+       "  w.last_seen > now() - make_interval(secs => 2 * $2), "
+       "  (SELECT count(*) FROM trials t WHERE t.state = 'running' AND t.worker_id = w.id), "
+       "  l.results, l.recent, l.recent_epochs, l.errors, l.stale "
+       "FROM workers w CROSS JOIN LATERAL (SELECT "
+       "    count(*) FILTER (WHERE r.outcome = 'accepted' AND r.ok) AS results, "
+       "    count(*) FILTER (WHERE r.outcome = 'accepted' AND r.ok "
+       "      AND r.reported_at > now() - interval '1 hour') AS recent, "
+       "    coalesce(sum((t.params->>'epochs')::int) FILTER (WHERE r.outcome = 'accepted' "
+       "      AND r.ok AND r.reported_at > now() - interval '1 hour'), 0) AS recent_epochs, "
+       "    count(*) FILTER (WHERE r.outcome = 'accepted' AND NOT r.ok) AS errors, "
+       "    count(*) FILTER (WHERE r.outcome = 'stale') AS stale "
+       "  FROM report_log r JOIN trials t ON t.id = r.trial_id WHERE r.worker_id = w.id) l "
+       "WHERE w.last_seen > now() - make_interval(secs => $1) "
+       "ORDER BY w.last_seen DESC, w.id"},
       {"set_priority",
        "UPDATE sweeps n SET priority = $2 FROM sweeps o "
        "WHERE n.id = $1 AND o.id = n.id AND n.state = 'running' RETURNING o.priority"},
@@ -820,6 +837,34 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
     tx.commit();
     return out;
   });
+}
+
+StatusOr<std::vector<v1::WorkerInfo>> Store::ListWorkers(int seen_within_seconds,
+                                                         int lease_seconds) {
+  return Conn::Run(this, "ListWorkers",
+                   [&](pqxx::connection& c) -> StatusOr<std::vector<v1::WorkerInfo>> {
+                     pqxx::read_transaction tx(c);
+                     std::vector<v1::WorkerInfo> out;
+                     for (const auto& row :
+                          tx.exec_prepared("list_workers", seen_within_seconds, lease_seconds)) {
+                       v1::WorkerInfo w;
+                       w.set_worker_id(row[0].as<std::string>());
+                       w.set_host(row[1].as<std::string>());
+                       w.set_device(row[2].as<std::string>());
+                       w.set_capacity(row[3].as<int>());
+                       w.set_registered_at(row[4].as<std::string>());
+                       w.set_seconds_since_seen(row[5].as<double>());
+                       w.set_alive(row[6].as<bool>());
+                       w.set_running_trials(row[7].as<int64_t>());
+                       w.set_results(row[8].as<int64_t>());
+                       w.set_results_last_hour(row[9].as<int64_t>());
+                       w.set_model_epochs_last_hour(row[10].as<int64_t>());
+                       w.set_trainer_errors(row[11].as<int64_t>());
+                       w.set_stale_results(row[12].as<int64_t>());
+                       out.push_back(std::move(w));
+                     }
+                     return out;
+                   });
 }
 
 StatusOr<int> Store::SetSweepPriority(int64_t sweep_id, int priority) {

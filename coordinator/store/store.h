@@ -137,6 +137,9 @@ class Store {
   // Sets a running sweep's scheduling priority; returns the previous one. NOT_FOUND or
   // FAILED_PRECONDITION (already ended) write nothing.
   StatusOr<int> SetSweepPriority(int64_t sweep_id, int priority);
+  // Workers seen within `seen_within_seconds`, most recent first; alive: seen within twice
+  // `lease_seconds`.
+  StatusOr<std::vector<v1::WorkerInfo>> ListWorkers(int seen_within_seconds, int lease_seconds);
   // Retention (see PruneSweeps in sweep.proto): marks the sweeps that ended at least
   // `older_than_seconds` ago as pruned and deletes their predictions and the weights that no
   // registered version uses; one transaction, undone when `dry_run`.
