@@ -35,6 +35,8 @@ constexpr char kUsage[] =
     "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
     "  cancel ID [--reason TEXT]          stop a running sweep: queued trials are dropped,\n"
     "                                     running ones lose their leases; results so far stay\n"
+    "  workers [--seen-within S] [--json] the workers seen in the last S seconds (3600):\n"
+    "                                     device, leases held, results, lost or alive\n"
     "  priority ID P                      a running sweep's priority (-1000..1000): higher\n"
     "                                     is leased first; running trials are not preempted\n"
     "  prune --older-than-days D [--dry-run] [--json]\n"
@@ -596,6 +598,48 @@ int SetPriority(Client& c, int64_t id, const std::string& value) {
   return 0;
 }
 
+int ListWorkers(Client& c, int within_seconds, bool json) {
+  v1::ListWorkersRequest req;
+  req.set_seen_within_seconds(within_seconds);
+  v1::ListWorkersResponse resp;
+  if (Status st = c.Call("ListWorkers", &v1::SweepService::Stub::ListWorkers, req, &resp);
+      !st.ok()) {
+    return Fail(st);
+  }
+  if (json) {
+    JsonWriter w;
+    w.BeginArray();
+    for (const auto& k : resp.workers()) {
+      w.BeginObject().Key("worker_id").String(k.worker_id()).Key("host").String(k.host());
+      w.Key("device").String(k.device()).Key("capacity").Int(k.capacity());
+      w.Key("registered_at").String(k.registered_at());
+      w.Key("seconds_since_seen").Number(k.seconds_since_seen()).Key("alive").Bool(k.alive());
+      w.Key("running_trials").Int(k.running_trials()).Key("results").Int(k.results());
+      w.Key("results_last_hour").Int(k.results_last_hour());
+      w.Key("model_epochs_last_hour").Int(k.model_epochs_last_hour());
+      w.Key("trainer_errors").Int(k.trainer_errors()).Key("stale_results").Int(k.stale_results());
+      w.EndObject();
+    }
+    w.EndArray();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::printf("%-16s  %-24s  %-6s  %8s  %9s  %5s  %7s  %7s  %16s  %6s  %5s\n", "worker", "host",
+              "device", "capacity", "seen", "state", "running", "results", "model-epochs(1h)",
+              "errors", "stale");
+  for (const auto& k : resp.workers()) {
+    std::printf("%-16s  %-24s  %-6s  %8d  %8.0fs  %5s  %7lld  %7lld  %16lld  %6lld  %5lld\n",
+                k.worker_id().c_str(), k.host().c_str(), k.device().c_str(), k.capacity(),
+                k.seconds_since_seen(), k.alive() ? "alive" : "lost",
+                static_cast<long long>(k.running_trials()), static_cast<long long>(k.results()),
+                static_cast<long long>(k.model_epochs_last_hour()),
+                static_cast<long long>(k.trainer_errors()),
+                static_cast<long long>(k.stale_results()));
+  }
+  if (resp.workers_size() == 0) std::printf("(no worker seen in the last %d s)\n", within_seconds);
+  return 0;
+}
+
 std::string Bytes(int64_t n) {
   char buf[32];
   if (n < 1000000) {
@@ -1018,6 +1062,7 @@ int main(int argc, char** argv) {
       .Define("reason", "", "cancel, registry promote/rollback: why (recorded)")
       .Define("state", "", "list: only sweeps in this state (running, done, cancelled)")
       .Define("older-than-days", "", "prune: sweeps that ended at least D days ago (0: all)")
+      .Define("seen-within", "3600", "workers: those seen in the last S seconds")
       .DefineBool("dry-run", "prune: report what would be deleted, delete nothing")
       .DefineBool("json", "machine-readable output");
   DefineSecurityFlags(&flags, SecurityRole::kClient);
@@ -1064,6 +1109,15 @@ int main(int argc, char** argv) {
     auto timeout = flags.GetDouble("timeout");
     if (!timeout.ok() || *timeout < 0) return Fail(InvalidArgumentError("--timeout must be >= 0"));
     return Nightly(c, pos[1], *timeout, flags.GetBool("json"));
+  }
+  if (cmd == "workers") {
+    if (pos.size() != 1)
+      return Fail(InvalidArgumentError(std::string("workers takes no ID\n") + kUsage));
+    auto within = flags.GetInt("seen-within");
+    if (!within.ok() || *within < 1 || *within > 30 * 24 * 3600) {
+      return Fail(InvalidArgumentError("--seen-within must be 1 to 2592000 seconds (30 days)"));
+    }
+    return ListWorkers(c, static_cast<int>(*within), flags.GetBool("json"));
   }
   if (cmd == "priority") {
     if (pos.size() != 3) {

@@ -103,6 +103,26 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
       16);
   EXPECT_EQ(Count("SELECT count(DISTINCT dataset_hash) FROM results"), 1);
   EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM results"), 2) << "both workers trained";
+  // The operator's view of the workers: both alive, holding nothing now, their results adding up
+  // to the sweep's, with the epochs they trained.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "workers", "--json"}, &out, &err), 0) << err;
+  google::protobuf::ListValue workers;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &workers).ok()) << out;
+  ASSERT_EQ(workers.values_size(), 2) << out;
+  int64_t reported = 0, epochs = 0;
+  for (const auto& v : workers.values()) {
+    const auto& f = v.struct_value().fields();
+    EXPECT_TRUE(f.at("alive").bool_value()) << out;
+    EXPECT_EQ(f.at("device").string_value(), "cpu");
+    EXPECT_EQ(f.at("capacity").number_value(), 2);
+    EXPECT_EQ(f.at("running_trials").number_value(), 0);
+    EXPECT_EQ(f.at("results").number_value(), f.at("results_last_hour").number_value());
+    EXPECT_EQ(f.at("trainer_errors").number_value(), 0);
+    reported += static_cast<int64_t>(f.at("results").number_value());
+    epochs += static_cast<int64_t>(f.at("model_epochs_last_hour").number_value());
+  }
+  EXPECT_EQ(reported, 16);
+  EXPECT_EQ(epochs, 8 * 2 + 8 * 3);
   EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND finished_at IS NOT NULL"),
             1);
   int64_t migrations = 0;
@@ -726,7 +746,7 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
           << status.error_message();
     }
   }
-  EXPECT_EQ(rpcs, 20);
+  EXPECT_EQ(rpcs, 21);
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -765,6 +785,18 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_NE(s.error_message().find("RegisterWorker: device"), std::string::npos)
       << s.error_message();
   EXPECT_EQ(Count("SELECT count(*) FROM workers"), 0);
+  {
+    auto sweeps =
+        v1::SweepService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::ListWorkersRequest req;
+    req.set_seen_within_seconds(-1);
+    v1::ListWorkersResponse resp;
+    grpc::Status st = sweeps->ListWorkers(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("ListWorkers: seen_within_seconds"), std::string::npos)
+        << st.error_message();
+  }
 
   reg.set_device("cpu");
   grpc::ClientContext c2;
