@@ -25,6 +25,10 @@
 namespace sweepfarm::worker {
 namespace {
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 std::unique_ptr<grpc::ClientContext> Context(int deadline_ms) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
@@ -263,6 +267,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   // uploaded, or unusable) a trial trains from scratch, which gives the same model.
   std::map<int, engine::ModelWeights> resume;       // By trial index.
   std::optional<StatusOr<engine::FusedNet>> model;  // The sweep's model, built for the first.
+  auto start = std::chrono::steady_clock::now();
+  int fetches = 0;
   for (int i = 0; i < lease.trials_size() && data.ok(); ++i) {
     const auto& t = lease.trials(i);
     if (t.resume_epochs() <= 0 || t.resume_epochs() >= t.params().epochs()) continue;
@@ -271,6 +277,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
                                        {0}, torch::kCPU);
     }
     auto w = FetchCheckpoint(t);
+    ++fetches;
     Status fits = !w.ok()        ? w.status()
                   : !model->ok() ? model->status()
                                  : CheckpointFits(*w, **model, **data);
@@ -280,6 +287,10 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       continue;
     }
     resume.emplace(i, std::move(w).value());
+  }
+  if (fetches > 0) {
+    SF_LOG(Info) << "fetched " << resume.size() << " of " << fetches << " checkpoint(s) in "
+                 << SecondsSince(start) << " s";
   }
 
   // Group trials into model slots; each slot is evaluated at every epoch count it was asked for.
@@ -356,6 +367,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   // Checkpoints before the results: when a result ends its rung, the trials promoted from it are
   // leased at once, and their checkpoints must be there.
   if (result.ok() && options_.trainer == "real") {
+    start = std::chrono::steady_clock::now();
+    int uploads = 0, uploaded = 0;
     for (size_t slot = 0; slot < configs.size(); ++slot) {
       for (int i : slot_trials[slot]) {
         const auto& trial = lease.trials(i);
@@ -365,10 +378,16 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
             topts.arch, spec.dataset().name(), (*data)->sample_shape(), (*data)->num_classes,
             result->final_params, result->final_momentum, static_cast<int64_t>(slot));
         Status s = Upload(trial, c, engine::kCheckpointFormat);
+        ++uploads;
+        uploaded += s.ok();
         if (!s.ok()) {
           SF_LOG(Warning) << "checkpoint of trial " << trial.trial_id() << ": " << s.ToString();
         }
       }
+    }
+    if (uploads > 0) {
+      SF_LOG(Info) << "uploaded " << uploaded << " of " << uploads << " checkpoint(s) in "
+                   << SecondsSince(start) << " s";
     }
   }
   v1::ReportResultsRequest req;
