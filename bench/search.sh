@@ -4,13 +4,17 @@
 # independent draws, same search seed, so its first 16 are TPE's first round). Prints, per sweep,
 # trials, model-epochs, wall time, the best trial's selection and holdout accuracy and the mean
 # selection accuracy of the best five. Private PostgreSQL unless --db DSN.
-#   bench/search.sh [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
-# --seed replaces the file's search.seed.
+#   [MULTIVARIATE=1] bench/search.sh [--db DSN] [--workers N] [--capacity N] [--seed S]
+#                                    [--json PATH]
+# --seed replaces the file's search.seed; MULTIVARIATE=1 makes the TPE sweep multivariate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=search
 . bench/sweep_farm.sh
-sed -e "s/^  seed: 1\$/  seed: $SEED/" sweeps/tpe.yaml >"$RUN/tpe.yaml"
+MV=false
+[ "${MULTIVARIATE:-0}" = 1 ] && MV=true
+sed -e "s/^  seed: 1\$/  seed: $SEED/" -e "s/^  method: tpe\$/  method: tpe\n  multivariate: $MV/" \
+  sweeps/tpe.yaml >"$RUN/tpe.yaml"
 sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e 's/^name: tpe/name: random/' \
   "$RUN/tpe.yaml" >"$RUN/random.yaml"
 T=$(run_sweep "$RUN/tpe.yaml")
@@ -43,6 +47,6 @@ if [ -n "$JSON" ]; then
   "best_selection_accuracy": $TS, "best_holdout_accuracy": $TH, "top5_selection_accuracy": $T5},
  "random": {"sweep_id": $R, "trials": $RT, "model_epochs": $RE, "wall_seconds": $RW,
   "best_selection_accuracy": $RS, "best_holdout_accuracy": $RH, "top5_selection_accuracy": $R5},
- "search_seed": $SEED, "workers": $WORKERS, "capacity": $CAPACITY}
+ "multivariate": $MV, "search_seed": $SEED, "workers": $WORKERS, "capacity": $CAPACITY}
 JSONEOF
 fi

@@ -400,8 +400,9 @@ void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int
   for (const auto& row : tx.exec_prepared("observations", sweep_id)) {
     seen.push_back({FromJson<v1::TrialParams>(row[0].as<std::string>()), row[1].as<double>()});
   }
-  const auto proposed = sweep::ProposeTpe(
-      parsed->space, seen, n, MixKey(parsed->search_seed, static_cast<uint64_t>(round)));
+  const auto proposed = sweep::ProposeTpe(parsed->space, seen, n,
+                                          MixKey(parsed->search_seed, static_cast<uint64_t>(round)),
+                                          sweep::TpeOptionsFor(spec));
   std::string json = "[";
   for (size_t i = 0; i < proposed.size(); ++i) json += (i ? "," : "") + ToJson(proposed[i]);
   json += "]";

@@ -517,9 +517,10 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
 
   // search
   const YAML::Node s = root["search"];
-  SF_RETURN_IF_ERROR(c.Map(s, "search",
-                           {"method", "budget", "seed", "space", "eta", "resume", "round_size"},
-                           {"method", "space"}));
+  SF_RETURN_IF_ERROR(
+      c.Map(s, "search",
+            {"method", "budget", "seed", "space", "eta", "resume", "round_size", "multivariate"},
+            {"method", "space"}));
   SF_ASSIGN_OR_RETURN(std::string method, c.String(s["method"], "search.method"));
   if (method != "grid" && method != "random" && method != "halving" && method != "tpe") {
     return c.Error(s["method"], "search.method",
@@ -546,6 +547,11 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     spec.set_round_size(static_cast<int32_t>(r));
   } else if (tpe) {
     spec.set_round_size(static_cast<int32_t>(std::min<int64_t>(budget, 16)));
+  }
+  if (s["multivariate"]) {
+    if (!tpe) return c.Error(s["multivariate"], "search.multivariate", "only for method: tpe");
+    SF_ASSIGN_OR_RETURN(bool m, c.Bool(s["multivariate"], "search.multivariate"));
+    spec.set_tpe_multivariate(m);
   }
   if (s["eta"]) {
     if (!halving) return c.Error(s["eta"], "search.eta", "only for method: halving");

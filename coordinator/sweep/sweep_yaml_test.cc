@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "coordinator/sweep/tpe.h"
+
 namespace sweepfarm::sweep {
 namespace {
 
@@ -156,6 +158,17 @@ TEST(SweepYamlTest, TpePlansRounds) {
               {"search.budget", "required for tpe"});
   ExpectError(Replace(kValid, "  method: grid\n", "  method: tpe\n  budget: 8\n  round_size: 9\n"),
               {"s.yaml:", "search.round_size", "out of range [1, 8]"});
+  auto mv = ParseSweepYaml(
+      Replace(kValid, "  method: grid\n", "  method: tpe\n  budget: 8\n  multivariate: true\n"),
+      "s.yaml");
+  ASSERT_TRUE(mv.ok()) << mv.status().ToString();
+  EXPECT_TRUE(mv->spec.tpe_multivariate());
+  EXPECT_TRUE(TpeOptionsFor(mv->spec).multivariate);
+  ExpectError(Replace(kValid, "  method: grid\n", "  method: grid\n  multivariate: true\n"),
+              {"search.multivariate", "only for method: tpe"});
+  ExpectError(
+      Replace(kValid, "  method: grid\n", "  method: tpe\n  budget: 8\n  multivariate: yes\n"),
+      {"search.multivariate", "expected true or false"});
   ExpectError(Replace(kValid, "  method: grid\n", "  method: grid\n  round_size: 4\n"),
               {"search.round_size", "only for method: tpe"});
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace sweepfarm::sweep {
 namespace {
@@ -109,6 +110,122 @@ class Parzen {
   std::vector<double> weights_;
 };
 
+// The multivariate form: one density over all modelled parameters, a mixture of product
+// kernels, one per observation, plus a uniform prior. On a range, a Gaussian in internal
+// coordinates (log where the range is log) with Scott's-rule width 0.2 * n^(-1 / (D + 4)) of the
+// range, as Optuna's multivariate sampler, truncated to the range; over listed values, half the
+// mass on the observation's value and half spread evenly. A missing value (NaN: a seed whose
+// channels are not among the choices) is uniform in its dimension.
+class JointParzen {
+ public:
+  JointParzen(std::vector<const Domain*> dims, const std::vector<std::vector<double>>& points,
+              double prior_weight)
+      : dims_(std::move(dims)), prior_weight_(prior_weight) {
+    const double n = static_cast<double>(std::max<size_t>(points.size(), 1));
+    const double scott = 0.2 * std::pow(n, -1.0 / (static_cast<double>(dims_.size()) + 4));
+    for (const Domain* d : dims_) {
+      lo_.push_back(d->kind == Domain::kRange ? Internal(*d, d->min) : 0);
+      hi_.push_back(d->kind == Domain::kRange ? Internal(*d, d->max) : 0);
+      sigma_.push_back(std::max(scott * (hi_.back() - lo_.back()), 1e-12));
+    }
+    for (const auto& p : points) {
+      std::vector<double> c(dims_.size());
+      for (size_t j = 0; j < dims_.size(); ++j) {
+        c[j] = std::isnan(p[j]) ? std::nan("")
+               : dims_[j]->kind == Domain::kRange
+                   ? std::clamp(Internal(*dims_[j], p[j]), lo_[j], hi_[j])
+                   : static_cast<double>(Nearest(*dims_[j], p[j]));
+      }
+      centres_.push_back(std::move(c));
+    }
+  }
+
+  // A point (in the parameters' own values) drawn from the density.
+  std::vector<double> Sample(Rng& rng) const {
+    const double total = static_cast<double>(centres_.size()) + prior_weight_;
+    const double u = rng.Uniform() * total;
+    const std::vector<double>* c = nullptr;  // nullptr: the prior.
+    if (u < static_cast<double>(centres_.size())) c = &centres_[static_cast<size_t>(u)];
+    std::vector<double> x(dims_.size());
+    for (size_t j = 0; j < dims_.size(); ++j) {
+      const Domain& d = *dims_[j];
+      const bool uniform = c == nullptr || std::isnan((*c)[j]);
+      if (d.kind == Domain::kValues) {
+        size_t k =
+            static_cast<size_t>(rng.UniformInt(0, static_cast<int64_t>(d.values.size()) - 1));
+        if (!uniform && rng.Uniform() < 0.5) k = static_cast<size_t>((*c)[j]);
+        x[j] = d.values[k];
+        continue;
+      }
+      double v = rng.Uniform(lo_[j], hi_[j]);
+      if (!uniform) {
+        for (int tries = 0; tries < 100; ++tries) {
+          v = (*c)[j] + sigma_[j] * rng.Normal();
+          if (v >= lo_[j] && v <= hi_[j]) break;
+          v = std::clamp(v, lo_[j], hi_[j]);
+        }
+      }
+      v = std::clamp(d.log ? std::exp(v) : v, d.min, d.max);
+      x[j] = d.integer ? std::round(v) : v;
+    }
+    return x;
+  }
+
+  double LogDensity(const std::vector<double>& x) const {
+    std::vector<double> in(dims_.size());
+    double uniform = 1;  // The prior's density, and each kernel's in a missing dimension.
+    std::vector<double> flat(dims_.size());
+    for (size_t j = 0; j < dims_.size(); ++j) {
+      const Domain& d = *dims_[j];
+      in[j] = d.kind == Domain::kRange ? std::clamp(Internal(d, x[j]), lo_[j], hi_[j])
+                                       : static_cast<double>(Nearest(d, x[j]));
+      flat[j] = d.kind == Domain::kRange ? 1 / std::max(hi_[j] - lo_[j], 1e-12)
+                                         : 1 / static_cast<double>(d.values.size());
+      uniform *= flat[j];
+    }
+    double p = prior_weight_ * uniform;
+    for (const auto& c : centres_) {
+      double k = 1;
+      for (size_t j = 0; j < dims_.size(); ++j) {
+        const Domain& d = *dims_[j];
+        if (std::isnan(c[j])) {
+          k *= flat[j];
+        } else if (d.kind == Domain::kValues) {
+          k *= 0.5 * (in[j] == c[j]) + 0.5 * flat[j];
+        } else {
+          const double z = (in[j] - c[j]) / sigma_[j];
+          k *= std::exp(-0.5 * z * z) / (sigma_[j] * std::sqrt(2 * M_PI)) / Mass(j, c[j]);
+        }
+      }
+      p += k;
+    }
+    return std::log(std::max(p / (static_cast<double>(centres_.size()) + prior_weight_),
+                             std::numeric_limits<double>::min()));
+  }
+
+ private:
+  static double Internal(const Domain& d, double v) {
+    return d.log ? std::log(std::max(v, 1e-300)) : v;
+  }
+  static size_t Nearest(const Domain& d, double v) {
+    size_t best = 0;
+    for (size_t i = 1; i < d.values.size(); ++i) {
+      if (std::abs(d.values[i] - v) < std::abs(d.values[best] - v)) best = i;
+    }
+    return best;
+  }
+  // The part of the Gaussian at `mu` in dimension j that lies inside the range.
+  double Mass(size_t j, double mu) const {
+    auto cdf = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+    return std::max(cdf((hi_[j] - mu) / sigma_[j]) - cdf((lo_[j] - mu) / sigma_[j]), 1e-12);
+  }
+
+  std::vector<const Domain*> dims_;
+  double prior_weight_;
+  std::vector<double> lo_, hi_, sigma_;
+  std::vector<std::vector<double>> centres_;  // Internal coordinates; value indices.
+};
+
 }  // namespace
 
 int64_t TpeGoodCount(int64_t n) {
@@ -145,6 +262,20 @@ std::vector<v1::TrialParams> ProposeTpe(const SearchSpace& space,
         {name, Parzen(d, below, options.prior_weight), Parzen(d, above, options.prior_weight)});
   }
 
+  std::optional<JointParzen> joint_l, joint_g;
+  if (options.multivariate && !models.empty()) {
+    std::vector<const Domain*> dims;
+    for (const auto& m : models) dims.push_back(&space.params.at(m.name));
+    std::vector<std::vector<double>> below, above;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      std::vector<double> x;
+      for (const auto& m : models) x.push_back(Get(space, sorted[i]->params, m.name));
+      (static_cast<int64_t>(i) < good ? below : above).push_back(std::move(x));
+    }
+    joint_l.emplace(dims, below, options.prior_weight);
+    joint_g.emplace(dims, above, options.prior_weight);
+  }
+
   std::vector<v1::TrialParams> out;
   for (int64_t k = 0; k < n; ++k) {
     // Parameters outside the model: drawn as random search draws them.
@@ -160,9 +291,14 @@ std::vector<v1::TrialParams> ProposeTpe(const SearchSpace& space,
       for (int c = 0; c < std::max(1, options.candidates); ++c) {
         std::vector<double> x(models.size());
         double score = 0;
-        for (size_t m = 0; m < models.size(); ++m) {
-          x[m] = models[m].l.Sample(rng);
-          score += models[m].l.LogDensity(x[m]) - models[m].g.LogDensity(x[m]);
+        if (joint_l) {
+          x = joint_l->Sample(rng);
+          score = joint_l->LogDensity(x) - joint_g->LogDensity(x);
+        } else {
+          for (size_t m = 0; m < models.size(); ++m) {
+            x[m] = models[m].l.Sample(rng);
+            score += models[m].l.LogDensity(x[m]) - models[m].g.LogDensity(x[m]);
+          }
         }
         if (score > best) {
           best = score;

@@ -122,6 +122,45 @@ TEST(TpeTest, DeterministicAndRandomWithoutObservations) {
   EXPECT_EQ(steps.size(), 30u);
 }
 
+// An objective whose good region is a diagonal ridge: good step sizes depend on the issue rate.
+// Each parameter's marginal over the good trials is then nearly flat, so independent TPE learns
+// little; the joint density follows the ridge.
+double Ridge(const v1::TrialParams& p) {
+  const double u = std::log(p.step_size() / 1e-3) / std::log(100.0);  // [0, 1]
+  const double v = (p.issue_rate() - 0.1) / 0.8;                      // [0, 1]
+  return 1 - 4 * (u - v) * (u - v);
+}
+
+TEST(TpeTest, MultivariateFollowsInteractionsThatIndependentCannotSee) {
+  SearchSpace space;
+  space.params["step_size"] = Range(1e-3, 1e-1, true, false);
+  space.params["issue_rate"] = Range(0.1, 0.9, false, false);
+  double independent = 0, joint = 0;
+  int joint_wins = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    auto first = Expand(space, "random", 40, seed);
+    ASSERT_TRUE(first.ok());
+    std::vector<Observation> seen;
+    for (const auto& t : *first) seen.push_back({t, Ridge(t)});
+    TpeOptions multivariate;
+    multivariate.multivariate = true;
+    double a = 0, b = 0;
+    for (const auto& p : ProposeTpe(space, seen, 40, seed)) a += Ridge(p) / 40;
+    for (const auto& p : ProposeTpe(space, seen, 40, seed, multivariate)) {
+      EXPECT_GE(p.step_size(), 1e-3);
+      EXPECT_LE(p.step_size(), 1e-1);
+      EXPECT_GE(p.issue_rate(), 0.1);
+      EXPECT_LE(p.issue_rate(), 0.9);
+      b += Ridge(p) / 40;
+    }
+    independent += a / 5;
+    joint += b / 5;
+    joint_wins += b > a;
+  }
+  EXPECT_GT(joint, independent + 0.05) << "joint " << joint << ", independent " << independent;
+  EXPECT_GE(joint_wins, 4);
+}
+
 // Architecture choices are modelled as categories: when one channel list scores best, TPE
 // proposes it far more often than the others; observations with channels outside the choices
 // (seeds from another sweep) are left out of that parameter's model, not counted as a choice.
