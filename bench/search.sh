@@ -15,7 +15,8 @@ MV=false
 [ "${MULTIVARIATE:-0}" = 1 ] && MV=true
 sed -e "s/^  seed: 1\$/  seed: $SEED/" -e "s/^  method: tpe\$/  method: tpe\n  multivariate: $MV/" \
   sweeps/tpe.yaml >"$RUN/tpe.yaml"
-sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e 's/^name: tpe/name: random/' \
+sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e '/^  multivariate:/d' \
+  -e 's/^name: tpe/name: random/' \
   "$RUN/tpe.yaml" >"$RUN/random.yaml"
 T=$(run_sweep "$RUN/tpe.yaml")
 R=$(run_sweep "$RUN/random.yaml")
