@@ -20,26 +20,12 @@ sed -e '/^    channels:/d' -e '/^    kernel_size:/d' -e 's/^name: architecture/n
   -e "s/^  kernel_size: 5\$/  kernel_size: ${FIXED_KERNEL:-5}/" "$RUN/arch.yaml" >"$RUN/fixed.yaml"
 A=$(run_sweep "$RUN/arch.yaml")
 F=$(run_sweep "$RUN/fixed.yaml")
-row() {
-  local id=$1
-  sql "SELECT count(*), sum((t.params->>'epochs')::int),
-         round(extract(epoch FROM s.finished_at - s.created_at)::numeric, 1),
-         round(count(*)::numeric / count(DISTINCT (t.worker_id, t.started_at)), 1)
-       FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.sweep_id = $id
-       GROUP BY s.finished_at, s.created_at" | tr '|' ' '
-  sql "SELECT round(r.selection_accuracy::numeric, 4), round(r.holdout_accuracy::numeric, 4)
-       FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
-       ORDER BY r.selection_accuracy DESC, t.id LIMIT 1" | tr '|' ' '
-  sql "SELECT round(avg(a)::numeric, 4) FROM (SELECT r.selection_accuracy AS a FROM results r
-       JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
-       ORDER BY r.selection_accuracy DESC LIMIT 5) b"
-}
-read -r AT AE AW AL <<<"$(row "$A" | sed -n 1p)"
-read -r AS AH <<<"$(row "$A" | sed -n 2p)"
-A5=$(row "$A" | sed -n 3p)
-read -r FT FE FW FL <<<"$(row "$F" | sed -n 1p)"
-read -r FS FH <<<"$(row "$F" | sed -n 2p)"
-F5=$(row "$F" | sed -n 3p)
+read -r AT AE AW AL <<<"$(sweep_summary "$A" | sed -n 1p)"
+read -r AS AH <<<"$(sweep_summary "$A" | sed -n 2p)"
+A5=$(sweep_summary "$A" | sed -n 3p)
+read -r FT FE FW FL <<<"$(sweep_summary "$F" | sed -n 1p)"
+read -r FS FH <<<"$(sweep_summary "$F" | sed -n 2p)"
+F5=$(sweep_summary "$F" | sed -n 3p)
 printf '%-13s %6s %12s %7s %11s %9s %8s %9s\n' sweep trials model-epochs wall trials/lease \
   best-sel holdout top5-sel
 printf '%-13s %6s %12s %6ss %11s %9s %8s %9s\n' architecture "$AT" "$AE" "$AW" "$AL" "$AS" "$AH" "$A5"

@@ -20,25 +20,12 @@ sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e '/^  multi
   "$RUN/tpe.yaml" >"$RUN/random.yaml"
 T=$(run_sweep "$RUN/tpe.yaml")
 R=$(run_sweep "$RUN/random.yaml")
-row() {
-  local id=$1
-  sql "SELECT count(*), sum((t.params->>'epochs')::int),
-         round(extract(epoch FROM s.finished_at - s.created_at)::numeric, 1)
-       FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.sweep_id = $id
-       GROUP BY s.finished_at, s.created_at" | tr '|' ' '
-  sql "SELECT round(r.selection_accuracy::numeric, 4), round(r.holdout_accuracy::numeric, 4)
-       FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
-       ORDER BY r.selection_accuracy DESC, t.id LIMIT 1" | tr '|' ' '
-  sql "SELECT round(avg(a)::numeric, 4) FROM (SELECT r.selection_accuracy AS a FROM results r
-       JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
-       ORDER BY r.selection_accuracy DESC LIMIT 5) b"
-}
-read -r TT TE TW <<<"$(row "$T" | sed -n 1p)"
-read -r TS TH <<<"$(row "$T" | sed -n 2p)"
-T5=$(row "$T" | sed -n 3p)
-read -r RT RE RW <<<"$(row "$R" | sed -n 1p)"
-read -r RS RH <<<"$(row "$R" | sed -n 2p)"
-R5=$(row "$R" | sed -n 3p)
+read -r TT TE TW _ <<<"$(sweep_summary "$T" | sed -n 1p)"
+read -r TS TH <<<"$(sweep_summary "$T" | sed -n 2p)"
+T5=$(sweep_summary "$T" | sed -n 3p)
+read -r RT RE RW _ <<<"$(sweep_summary "$R" | sed -n 1p)"
+read -r RS RH <<<"$(sweep_summary "$R" | sed -n 2p)"
+R5=$(sweep_summary "$R" | sed -n 3p)
 printf '%-8s %7s %13s %8s %10s %8s %12s\n' sweep trials model-epochs wall best-sel holdout top5-sel
 printf '%-8s %7s %13s %7ss %10s %8s %12s\n' tpe "$TT" "$TE" "$TW" "$TS" "$TH" "$T5"
 printf '%-8s %7s %13s %7ss %10s %8s %12s\n' random "$RT" "$RE" "$RW" "$RS" "$RH" "$R5"

@@ -1,7 +1,7 @@
 # Sourced by the benchmarks that compare sweeps on one farm (halving.sh, search.sh,
 # architecture.sh): parses their common flags, starts a private PostgreSQL (unless --db DSN), a
-# coordinator and CPU workers, and defines ctl (sweepctl), sql (psql on the farm's database) and
-# run_sweep (submit, wait, print the id). The caller sets BENCH (its name, for messages) first.
+# coordinator and CPU workers, and defines ctl (sweepctl), sql (psql on the farm's database),
+# run_sweep (submit, wait, print the id) and sweep_summary. The caller sets BENCH (its name, for messages) first.
 #   [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
 DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
 while [ $# -gt 0 ]; do
@@ -32,4 +32,21 @@ run_sweep() {
   id=$(ctl submit "$1")
   ctl watch "$id" >/dev/null
   echo "$id"
+}
+# A finished sweep in three lines: "trials model-epochs wall-seconds trials-per-lease" (a lease:
+# one worker's trials started together), "best-selection its-holdout" (the best trial by
+# selection accuracy, ties: the older) and the mean selection accuracy of the best five.
+sweep_summary() {
+  local id=$1
+  sql "SELECT count(*), sum((t.params->>'epochs')::int),
+         round(extract(epoch FROM s.finished_at - s.created_at)::numeric, 1),
+         round(count(*)::numeric / count(DISTINCT (t.worker_id, t.started_at)), 1)
+       FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.sweep_id = $id
+       GROUP BY s.finished_at, s.created_at" | tr '|' ' '
+  sql "SELECT round(r.selection_accuracy::numeric, 4), round(r.holdout_accuracy::numeric, 4)
+       FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
+       ORDER BY r.selection_accuracy DESC, t.id LIMIT 1" | tr '|' ' '
+  sql "SELECT round(avg(a)::numeric, 4) FROM (SELECT r.selection_accuracy AS a FROM results r
+       JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
+       ORDER BY r.selection_accuracy DESC LIMIT 5) b"
 }
