@@ -26,6 +26,15 @@ Domain Range(double lo, double hi, bool log, int64_t steps = 0, bool integer = f
   return d;
 }
 
+// seed_from's defaults: step size x/÷ 1.5, epochs ± 25%, mix ± 0.1.
+v1::SeedSpec NeighbourSpec() {
+  v1::SeedSpec spec;
+  spec.set_step_factor(1.5);
+  spec.set_epochs_spread(0.25);
+  spec.set_mix_spread(0.1);
+  return spec;
+}
+
 TEST(SearchSpaceTest, GridExpandsCartesianProductWithEpochsFastest) {
   SearchSpace s;
   s.params["epochs"] = Values({5, 10}, true);
@@ -103,10 +112,7 @@ TEST(SearchSpaceTest, SeededSweepsTrySeedsFirstThenTheirNeighbourhood) {
   seeds[2].params.set_step_size(0.0195);
   seeds[2].params.set_epochs(78);
   seeds[2].params.set_issue_rate(-1);
-  v1::SeedSpec spec;
-  spec.set_step_factor(1.5);
-  spec.set_epochs_spread(0.25);
-  spec.set_mix_spread(0.1);
+  const v1::SeedSpec spec = NeighbourSpec();
   auto out = SeedAndNeighbours(s, seeds, spec, 40, 1);
   ASSERT_EQ(out.size(), 40u);
   EXPECT_EQ(out[0].origin, "seed");
@@ -193,10 +199,7 @@ TEST(SearchSpaceTest, ArchitectureChoicesExpandSlowestAndOverrideTheSweeps) {
   for (const auto& p : *random) drawn.insert(arch_of(p));
   EXPECT_EQ(drawn.size(), 4u);
   std::vector<SeedTrial> seeds{{1, (*grid)[1]}, {2, (*grid)[3]}};
-  v1::SeedSpec spec;
-  spec.set_step_factor(1.5);
-  spec.set_epochs_spread(0.25);
-  spec.set_mix_spread(0.1);
+  const v1::SeedSpec spec = NeighbourSpec();
   auto seeded = SeedAndNeighbours(s, seeds, spec, 10, 1);
   ASSERT_EQ(seeded.size(), 10u);
   EXPECT_EQ(seeded[1].origin, "seed");
