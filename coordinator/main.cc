@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-coordinator: " << security.status().message() << "\n";
     return 2;
   }
-  if (!security->token.empty() && security->cert_pem.empty()) {
+  if (!security->tokens.empty() && security->cert_pem.empty()) {
     SF_LOG(Warning) << "--auth-token-file without --tls-cert: the token crosses the network in "
                        "clear text";
   }
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   api::ServiceOptions options;
   options.metrics = &metrics;
   options.lease_seconds = static_cast<int>(*lease);
-  options.auth = TokenCheck(security->token);
+  options.auth = TokenCheck(security->tokens);
   registry::DatasetCache datasets;
   registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
   api::SweepServiceImpl sweeps(store->get(), &datasets, options);
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
   std::string listen = flags.Get("listen");
   std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
   SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
-               << (security->token.empty() ? "" : ", calls need the token");
+               << (security->tokens.empty() ? "" : ", calls need a token");
   WriteAddressFile(flags.Get("address-file"), address);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);

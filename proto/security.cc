@@ -98,15 +98,25 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
     SF_ASSIGN_OR_RETURN(s.ca_pem, ReadPem(flags, "tls-ca", "a CA certificate"));
   }
   if (!flags.Get("auth-token-file").empty()) {
-    SF_ASSIGN_OR_RETURN(std::string token, ReadFlagFile(flags, "auth-token-file"));
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    if (token.size() < kMinTokenLength || token.find_first_of(" \t\r\n") != std::string::npos) {
-      return InvalidArgumentError("--auth-token-file " + flags.Get("auth-token-file") +
-                                  ": the token must be one line of at least " +
-                                  std::to_string(kMinTokenLength) +
-                                  " characters without spaces (e.g. openssl rand -hex 32)");
+    const std::string path = flags.Get("auth-token-file");
+    SF_ASSIGN_OR_RETURN(std::string text, ReadFlagFile(flags, "auth-token-file"));
+    std::istringstream lines(text);
+    int n = 0;
+    for (std::string token; std::getline(lines, token);) {
+      ++n;
+      if (!token.empty() && token.back() == '\r') token.pop_back();
+      if (token.empty()) continue;
+      if (token.size() < kMinTokenLength || token.find_first_of(" \t") != std::string::npos) {
+        return InvalidArgumentError("--auth-token-file " + path + ":" + std::to_string(n) +
+                                    ": a token must be at least " +
+                                    std::to_string(kMinTokenLength) +
+                                    " characters without spaces (e.g. openssl rand -hex 32)");
+      }
+      s.tokens.push_back(token);
     }
-    s.token = token;
+    if (s.tokens.empty()) {
+      return InvalidArgumentError("--auth-token-file " + path + ": no token in the file");
+    }
   }
   return s;
 }
@@ -127,23 +137,24 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
     options.pem_root_certs = security.ca_pem;
     creds = grpc::SslCredentials(options);
   }
-  if (security.token.empty()) return grpc::CreateCustomChannel(address, creds, args);
+  if (security.tokens.empty()) return grpc::CreateCustomChannel(address, creds, args);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
-  factories.push_back(std::make_unique<TokenInterceptorFactory>(security.token));
+  factories.push_back(std::make_unique<TokenInterceptorFactory>(security.tokens.front()));
   return grpc::experimental::CreateCustomChannelWithInterceptors(address, creds, args,
                                                                  std::move(factories));
 }
 
 grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc) const {
-  if (token_.empty()) return grpc::Status::OK;
+  if (tokens_.empty()) return grpc::Status::OK;
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   const std::string prefix = "Bearer ";
-  if (it != md.end() && it->second.starts_with(prefix) &&
-      SameSecret(
-          grpc::string_ref(it->second.data() + prefix.size(), it->second.size() - prefix.size()),
-          token_)) {
-    return grpc::Status::OK;
+  if (it != md.end() && it->second.starts_with(prefix)) {
+    const grpc::string_ref sent(it->second.data() + prefix.size(),
+                                it->second.size() - prefix.size());
+    bool match = false;
+    for (const auto& t : tokens_) match |= SameSecret(sent, t);  // Every one: no early exit.
+    if (match) return grpc::Status::OK;
   }
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       std::string(rpc) + ": " +
