@@ -8,6 +8,43 @@
 namespace sweepfarm::sweep {
 namespace {
 
+// A value in a range's internal coordinates (log where the range is log), and back (clamped to
+// the range, rounded for integers).
+double Internal(const Domain& d, double v) { return d.log ? std::log(std::max(v, 1e-300)) : v; }
+double External(const Domain& d, double x) {
+  const double v = std::clamp(d.log ? std::exp(x) : x, d.min, d.max);
+  return d.integer ? std::round(v) : v;
+}
+
+// The listed value nearest to v.
+size_t Nearest(const Domain& d, double v) {
+  size_t best = 0;
+  for (size_t i = 1; i < d.values.size(); ++i) {
+    if (std::abs(d.values[i] - v) < std::abs(d.values[best] - v)) best = i;
+  }
+  return best;
+}
+
+double NormalDensity(double x, double mu, double sigma) {
+  const double z = (x - mu) / sigma;
+  return std::exp(-0.5 * z * z) / (sigma * std::sqrt(2 * M_PI));
+}
+
+// The part of N(mu, sigma) inside [lo, hi], and a draw from it truncated there.
+double TruncatedMass(double mu, double sigma, double lo, double hi) {
+  auto cdf = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+  return std::max(cdf((hi - mu) / sigma) - cdf((lo - mu) / sigma), 1e-12);
+}
+double TruncatedNormal(Rng& rng, double mu, double sigma, double lo, double hi) {
+  double x = mu;
+  for (int tries = 0; tries < 100; ++tries) {
+    x = mu + sigma * rng.Normal();
+    if (x >= lo && x <= hi) break;
+    x = std::clamp(x, lo, hi);
+  }
+  return x;
+}
+
 // A density over one parameter: a mixture over a range (internal coordinates: log where the range
 // is log) or smoothed frequencies over listed values.
 class Parzen {
@@ -17,22 +54,22 @@ class Parzen {
     if (d.kind == Domain::kValues) {
       weights_.assign(d.values.size(), prior_weight);
       for (double v : points) {
-        if (!std::isnan(v)) weights_[Nearest(v)] += 1;
+        if (!std::isnan(v)) weights_[Nearest(d, v)] += 1;
       }
       double total = 0;
       for (double w : weights_) total += w;
       for (double& w : weights_) w /= total;
       return;
     }
-    lo_ = Internal(d.min);
-    hi_ = Internal(d.max);
+    lo_ = Internal(d, d.min);
+    hi_ = Internal(d, d.max);
     const double span = std::max(hi_ - lo_, 1e-12);
     // Components at the observations and the prior's at the middle; each one's width is its
     // larger gap to a neighbour (the bounds are neighbours at the ends), clipped to
     // [span / min(100, m + 1), span]; the prior is as wide as the range.
     std::vector<double> mus;
     for (double v : points) {
-      if (!std::isnan(v)) mus.push_back(std::clamp(Internal(v), lo_, hi_));
+      if (!std::isnan(v)) mus.push_back(std::clamp(Internal(d, v), lo_, hi_));
     }
     std::sort(mus.begin(), mus.end());
     const double min_sigma = span / std::min(100.0, static_cast<double>(mus.size()) + 1);
@@ -60,25 +97,14 @@ class Parzen {
       acc += comps_[c].weight;
       if (u < acc) break;
     }
-    double x = comps_[c].mu;
-    for (int tries = 0; tries < 100; ++tries) {
-      x = comps_[c].mu + comps_[c].sigma * rng.Normal();
-      if (x >= lo_ && x <= hi_) break;
-      x = std::clamp(x, lo_, hi_);
-    }
-    double v = d_.log ? std::exp(x) : x;
-    v = std::clamp(v, d_.min, d_.max);
-    return d_.integer ? std::round(v) : v;
+    return External(d_, TruncatedNormal(rng, comps_[c].mu, comps_[c].sigma, lo_, hi_));
   }
 
   double LogDensity(double v) const {
-    if (d_.kind == Domain::kValues) return std::log(weights_[Nearest(v)]);
-    const double x = std::clamp(Internal(v), lo_, hi_);
+    if (d_.kind == Domain::kValues) return std::log(weights_[Nearest(d_, v)]);
+    const double x = std::clamp(Internal(d_, v), lo_, hi_);
     double p = 0;
-    for (const auto& c : comps_) {
-      const double z = (x - c.mu) / c.sigma;
-      p += c.weight * std::exp(-0.5 * z * z) / (c.sigma * std::sqrt(2 * M_PI)) / c.mass;
-    }
+    for (const auto& c : comps_) p += c.weight * NormalDensity(x, c.mu, c.sigma) / c.mass;
     return std::log(std::max(p / total_, std::numeric_limits<double>::min()));
   }
 
@@ -87,20 +113,8 @@ class Parzen {
     double mu, sigma, weight, mass;  // mass: the part of the Gaussian inside the range.
   };
 
-  double Internal(double v) const { return d_.log ? std::log(std::max(v, 1e-300)) : v; }
-
-  size_t Nearest(double v) const {
-    size_t best = 0;
-    for (size_t i = 1; i < d_.values.size(); ++i) {
-      if (std::abs(d_.values[i] - v) < std::abs(d_.values[best] - v)) best = i;
-    }
-    return best;
-  }
-
   void Add(double mu, double sigma, double weight) {
-    auto cdf = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
-    const double mass = std::max(cdf((hi_ - mu) / sigma) - cdf((lo_ - mu) / sigma), 1e-12);
-    comps_.push_back({mu, sigma, weight, mass});
+    comps_.push_back({mu, sigma, weight, TruncatedMass(mu, sigma, lo_, hi_)});
     total_ += weight;
   }
 
@@ -129,14 +143,18 @@ class JointParzen {
       sigma_.push_back(std::max(scott * (hi_.back() - lo_.back()), 1e-12));
     }
     for (const auto& p : points) {
-      std::vector<double> c(dims_.size());
+      std::vector<double> c(dims_.size()), mass(dims_.size(), 1);
       for (size_t j = 0; j < dims_.size(); ++j) {
         c[j] = std::isnan(p[j]) ? std::nan("")
                : dims_[j]->kind == Domain::kRange
                    ? std::clamp(Internal(*dims_[j], p[j]), lo_[j], hi_[j])
                    : static_cast<double>(Nearest(*dims_[j], p[j]));
+        if (dims_[j]->kind == Domain::kRange && !std::isnan(c[j])) {
+          mass[j] = TruncatedMass(c[j], sigma_[j], lo_[j], hi_[j]);
+        }
       }
       centres_.push_back(std::move(c));
+      masses_.push_back(std::move(mass));
     }
   }
 
@@ -158,15 +176,8 @@ class JointParzen {
         continue;
       }
       double v = rng.Uniform(lo_[j], hi_[j]);
-      if (!uniform) {
-        for (int tries = 0; tries < 100; ++tries) {
-          v = (*c)[j] + sigma_[j] * rng.Normal();
-          if (v >= lo_[j] && v <= hi_[j]) break;
-          v = std::clamp(v, lo_[j], hi_[j]);
-        }
-      }
-      v = std::clamp(d.log ? std::exp(v) : v, d.min, d.max);
-      x[j] = d.integer ? std::round(v) : v;
+      if (!uniform) v = TruncatedNormal(rng, (*c)[j], sigma_[j], lo_[j], hi_[j]);
+      x[j] = External(d, v);
     }
     return x;
   }
@@ -184,7 +195,8 @@ class JointParzen {
       uniform *= flat[j];
     }
     double p = prior_weight_ * uniform;
-    for (const auto& c : centres_) {
+    for (size_t i = 0; i < centres_.size(); ++i) {
+      const std::vector<double>& c = centres_[i];
       double k = 1;
       for (size_t j = 0; j < dims_.size(); ++j) {
         const Domain& d = *dims_[j];
@@ -193,8 +205,7 @@ class JointParzen {
         } else if (d.kind == Domain::kValues) {
           k *= 0.5 * (in[j] == c[j]) + 0.5 * flat[j];
         } else {
-          const double z = (in[j] - c[j]) / sigma_[j];
-          k *= std::exp(-0.5 * z * z) / (sigma_[j] * std::sqrt(2 * M_PI)) / Mass(j, c[j]);
+          k *= NormalDensity(in[j], c[j], sigma_[j]) / masses_[i][j];
         }
       }
       p += k;
@@ -204,26 +215,11 @@ class JointParzen {
   }
 
  private:
-  static double Internal(const Domain& d, double v) {
-    return d.log ? std::log(std::max(v, 1e-300)) : v;
-  }
-  static size_t Nearest(const Domain& d, double v) {
-    size_t best = 0;
-    for (size_t i = 1; i < d.values.size(); ++i) {
-      if (std::abs(d.values[i] - v) < std::abs(d.values[best] - v)) best = i;
-    }
-    return best;
-  }
-  // The part of the Gaussian at `mu` in dimension j that lies inside the range.
-  double Mass(size_t j, double mu) const {
-    auto cdf = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
-    return std::max(cdf((hi_[j] - mu) / sigma_[j]) - cdf((lo_[j] - mu) / sigma_[j]), 1e-12);
-  }
-
   std::vector<const Domain*> dims_;
   double prior_weight_;
   std::vector<double> lo_, hi_, sigma_;
   std::vector<std::vector<double>> centres_;  // Internal coordinates; value indices.
+  std::vector<std::vector<double>> masses_;   // Each range kernel's part inside its range.
 };
 
 }  // namespace
