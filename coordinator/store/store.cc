@@ -155,7 +155,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' lost', "
        "  worker_id = NULL, lease_expires_at = NULL, lease_token = NULL "
        "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id"},
-      {"lock_sweep", "SELECT state FROM sweeps WHERE id = $1 FOR UPDATE"},
+      {"lock_sweep", "SELECT state, priority FROM sweeps WHERE id = $1 FOR UPDATE"},
       {"finish_running_sweeps",
        "UPDATE sweeps s SET state = 'done', finished_at = now() WHERE s.state = 'running' "
        "AND s.pending_rungs = 0 AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
@@ -257,9 +257,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  FROM report_log r JOIN trials t ON t.id = r.trial_id WHERE r.worker_id = w.id) l "
        "WHERE w.last_seen > now() - make_interval(secs => $1) "
        "ORDER BY w.last_seen DESC, w.id"},
-      {"set_priority",
-       "UPDATE sweeps n SET priority = $2 FROM sweeps o "
-       "WHERE n.id = $1 AND o.id = n.id AND n.state = 'running' RETURNING o.priority"},
+      {"set_priority", "UPDATE sweeps SET priority = $2 WHERE id = $1"},
       {"cancel_sweep",
        "UPDATE sweeps SET state = 'cancelled', finished_at = now(), cancel_reason = $2 "
        "WHERE id = $1 AND state = 'running'"},
@@ -819,16 +817,27 @@ StatusOr<std::vector<v1::SweepStatus>> Store::ListSweeps(const std::string& stat
                    });
 }
 
+namespace {
+
+// Locks a sweep that must still be running (cancel, priority): its row (state, priority), or
+// NOT_FOUND, or FAILED_PRECONDITION naming the state it ended in.
+StatusOr<pqxx::row> LockRunningSweep(pqxx::work& tx, int64_t sweep_id) {
+  pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
+  if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+  const std::string state = r[0][0].as<std::string>();
+  if (state != "running") {
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
+                                   state + ")");
+  }
+  return r[0];
+}
+
+}  // namespace
+
 StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason) {
   return Conn::Run(this, "CancelSweep", [&](pqxx::connection& c) -> StatusOr<CancelOutcome> {
     pqxx::work tx(c);
-    pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
-    if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-    std::string state = r[0][0].as<std::string>();
-    if (state != "running") {
-      return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
-                                     state + ")");
-    }
+    SF_RETURN_IF_ERROR(LockRunningSweep(tx, sweep_id).status());
     CancelOutcome out;
     for (const auto& row : tx.exec_prepared("cancel_trials", sweep_id, reason)) {
       (row[0].as<std::string>() == "queued" ? out.queued : out.running) += 1;
@@ -871,14 +880,9 @@ StatusOr<std::vector<v1::WorkerInfo>> Store::ListWorkers(int seen_within_seconds
 StatusOr<int> Store::SetSweepPriority(int64_t sweep_id, int priority) {
   return Conn::Run(this, "SetSweepPriority", [&](pqxx::connection& c) -> StatusOr<int> {
     pqxx::work tx(c);
-    pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
-    if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-    const std::string state = r[0][0].as<std::string>();
-    if (state != "running") {
-      return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
-                                     state + "); its priority no longer matters");
-    }
-    const int previous = tx.exec_prepared1("set_priority", sweep_id, priority)[0].as<int>();
+    SF_ASSIGN_OR_RETURN(pqxx::row sweep, LockRunningSweep(tx, sweep_id));
+    const int previous = sweep[1].as<int>();
+    tx.exec_prepared0("set_priority", sweep_id, priority);
     tx.commit();
     return previous;
   });
