@@ -49,6 +49,14 @@ Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
   if (db_->ok()) db_->Reset();
 }
 
+std::vector<std::string> Farm::ClientArgv(const std::string& binary,
+                                          const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{binary};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
+  return argv;
+}
+
 void Farm::SetSecurity(std::vector<std::string> coordinator_flags,
                        std::vector<std::string> client_flags) {
   coordinator_flags_ = std::move(coordinator_flags);
@@ -104,10 +112,7 @@ Process& Farm::StartWorker(const std::string& addr, const std::string& name,
 }
 
 int Farm::Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err) {
-  std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
-  int rc = RunCommand(argv, out, err);
+  int rc = RunCommand(ClientArgv(SWEEPFARM_SWEEPCTL, args), out, err);
   // A command that waits on the farm (watch, nightly) times out when its processes died: say
   // which, so the failure names the crash rather than the wait.
   if (rc != 0 && err != nullptr) *err += ExitedProcesses();
@@ -131,17 +136,11 @@ std::string Farm::ExitedProcesses() {
 }
 
 int Farm::Predict(const std::vector<std::string>& args, std::string* out, std::string* err) {
-  std::vector<std::string> argv{SWEEPFARM_PREDICT};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
-  return RunCommand(argv, out, err);
+  return RunCommand(ClientArgv(SWEEPFARM_PREDICT, args), out, err);
 }
 
 Process Farm::StartSweepctl(const std::vector<std::string>& args, const std::string& name) {
-  std::vector<std::string> argv{SWEEPFARM_SWEEPCTL};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
-  return Process::Start(argv, dir_ + "/" + name + ".log");
+  return Process::Start(ClientArgv(SWEEPFARM_SWEEPCTL, args), dir_ + "/" + name + ".log");
 }
 
 std::string Farm::WriteFile(const std::string& name, const std::string& text) {

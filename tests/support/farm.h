@@ -52,6 +52,10 @@ class Farm {
   std::string ExitedProcesses();
 
  private:
+  // A sweepctl or sweepfarm-predict command line: `binary`, `args`, then the client flags.
+  std::vector<std::string> ClientArgv(const std::string& binary,
+                                      const std::vector<std::string>& args) const;
+
   TestDatabase* db_;
   std::string dir_;
   std::vector<Process> procs_;
