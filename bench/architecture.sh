@@ -20,12 +20,8 @@ sed -e '/^    channels:/d' -e '/^    kernel_size:/d' -e 's/^name: architecture/n
   -e "s/^  kernel_size: 5\$/  kernel_size: ${FIXED_KERNEL:-5}/" "$RUN/arch.yaml" >"$RUN/fixed.yaml"
 A=$(run_sweep "$RUN/arch.yaml")
 F=$(run_sweep "$RUN/fixed.yaml")
-read -r AT AE AW AL <<<"$(sweep_summary "$A" | sed -n 1p)"
-read -r AS AH <<<"$(sweep_summary "$A" | sed -n 2p)"
-A5=$(sweep_summary "$A" | sed -n 3p)
-read -r FT FE FW FL <<<"$(sweep_summary "$F" | sed -n 1p)"
-read -r FS FH <<<"$(sweep_summary "$F" | sed -n 2p)"
-F5=$(sweep_summary "$F" | sed -n 3p)
+{ read -r AT AE AW AL; read -r AS AH; read -r A5; } <<<"$(sweep_summary "$A")"
+{ read -r FT FE FW FL; read -r FS FH; read -r F5; } <<<"$(sweep_summary "$F")"
 printf '%-13s %6s %12s %7s %11s %9s %8s %9s\n' sweep trials model-epochs wall trials/lease \
   best-sel holdout top5-sel
 printf '%-13s %6s %12s %6ss %11s %9s %8s %9s\n' architecture "$AT" "$AE" "$AW" "$AL" "$AS" "$AH" "$A5"

@@ -20,12 +20,8 @@ sed -e 's/^  method: tpe/  method: random/' -e '/^  round_size:/d' -e '/^  multi
   "$RUN/tpe.yaml" >"$RUN/random.yaml"
 T=$(run_sweep "$RUN/tpe.yaml")
 R=$(run_sweep "$RUN/random.yaml")
-read -r TT TE TW _ <<<"$(sweep_summary "$T" | sed -n 1p)"
-read -r TS TH <<<"$(sweep_summary "$T" | sed -n 2p)"
-T5=$(sweep_summary "$T" | sed -n 3p)
-read -r RT RE RW _ <<<"$(sweep_summary "$R" | sed -n 1p)"
-read -r RS RH <<<"$(sweep_summary "$R" | sed -n 2p)"
-R5=$(sweep_summary "$R" | sed -n 3p)
+{ read -r TT TE TW _; read -r TS TH; read -r T5; } <<<"$(sweep_summary "$T")"
+{ read -r RT RE RW _; read -r RS RH; read -r R5; } <<<"$(sweep_summary "$R")"
 printf '%-8s %7s %13s %8s %10s %8s %12s\n' sweep trials model-epochs wall best-sel holdout top5-sel
 printf '%-8s %7s %13s %7ss %10s %8s %12s\n' tpe "$TT" "$TE" "$TW" "$TS" "$TH" "$T5"
 printf '%-8s %7s %13s %7ss %10s %8s %12s\n' random "$RT" "$RE" "$RW" "$RS" "$RH" "$R5"
