@@ -6,10 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "coordinator/api/services.h"
@@ -22,13 +22,10 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 
-// Writes "HOST:PORT\n" to `path` (nothing if empty) through a rename, so that a reader never sees
-// a partial line.
+// Writes "HOST:PORT\n" to `path` (nothing if empty).
 void WriteAddressFile(const std::string& path, const std::string& address) {
   if (path.empty()) return;
-  const std::string tmp = path + ".tmp";
-  std::ofstream(tmp) << address << "\n";
-  std::rename(tmp.c_str(), path.c_str());
+  if (Status s = WriteFileAtomically(path, address + "\n"); !s.ok()) SF_LOG(Error) << s.message();
 }
 }  // namespace
 

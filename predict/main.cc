@@ -2,24 +2,28 @@
 // champion unless told otherwise), fetches its members' weights over gRPC, verifies each against
 // its sha256, and classifies samples: lines of numbers from a file or standard input, or a split of
 // the dataset the model was trained for. Prints per-sample class probabilities and the label.
-// Exit 0 on success, 1 on failure, 2 on bad usage or input.
+// With --server it sends the samples to a sweepfarm-serve instead, which answers with the version
+// it serves. Exit 0 on success, 1 on failure, 2 on bad usage or input.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
-#include <map>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "common/flags.h"
 #include "common/json.h"
+#include "predict/registry_client.h"
 #include "proto/grpc_status.h"
 #include "proto/security.h"
+#include "sweepfarm/v1/predict.grpc.pb.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "worker/engine/dataset.h"
-#include "worker/engine/model_io.h"
 
 using namespace sweepfarm;
 
@@ -29,8 +33,12 @@ constexpr char kUsage[] =
     "usage: sweepfarm-predict --model NAME [--version N | --alias A] [--coordinator HOST:PORT]\n"
     "                         (--input FILE|- | --split selection|holdout|test) [--limit N]\n"
     "                         [--json] [--quiet] [--bench N] [--threads T]\n"
+    "       sweepfarm-predict --server HOST:PORT (--input FILE|- | --model NAME --split S)\n"
+    "                         [--limit N] [--json] [--quiet] [--bench N]\n"
     "  --input: one sample per line, its values (channels-last) separated by spaces or commas\n"
     "  --split: samples of the dataset the model was trained for (accuracy is printed too)\n"
+    "  --server: ask a sweepfarm-serve (PredictionService.Predict) instead of loading the model\n"
+    "            (with --split, the registry still says which dataset the model was chosen on)\n"
     "  --quiet: no per-sample lines, only the summary (JSON)\n"
     "  --bench N: also time N single-sample predictions and print latency percentiles\n";
 
@@ -39,56 +47,12 @@ int Fail(const Status& s) {
   return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-struct Loaded {
-  v1::ModelVersion version;
-  engine::EnsembleModel model;
-};
-
-// Fetches a version with its artifacts and rebuilds it; every artifact is verified on load.
-StatusOr<Loaded> Load(const std::string& address, const TransportSecurity& security,
-                      const v1::GetModelRequest& req) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  auto stub = v1::RegistryService::NewStub(OpenChannel(address, security, args));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  auto reader = stub->GetModel(&ctx, req);
-  v1::GetModelResponse part;
-  Loaded out;
-  bool have_version = false;
-  std::map<std::string, std::string> content;
-  while (reader->Read(&part)) {
-    if (part.has_version()) {
-      out.version = part.version();
-      have_version = true;
-    } else if (part.has_artifact()) {
-      std::string& c = content[part.artifact().sha256()];
-      if (static_cast<int64_t>(c.size()) != part.artifact().offset()) {
-        return InternalError("GetModel: artifact " + part.artifact().sha256() +
-                             " arrived out of order");
-      }
-      c += part.artifact().data();
-    }
-  }
-  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
-  if (!have_version) return InternalError("GetModel: the answer held no version");
-  std::vector<engine::MemberArtifact> members;
-  for (const auto& m : out.version.members()) {
-    auto it = content.find(m.sha256());
-    if (it == content.end()) return InternalError("GetModel: artifact " + m.sha256() + " missing");
-    members.push_back(
-        {m.trial_id(), m.weight(), m.format(), m.arch_json(), it->second, m.sha256()});
-  }
-  SF_ASSIGN_OR_RETURN(
-      out.model, engine::LoadEnsemble(
-                     members, out.version.model() + " v" + std::to_string(out.version.version())));
-  return out;
-}
-
-// Lines of numbers to [N, sample...]; errors name the line.
+// Lines of numbers to [N, sample...]; errors name the line. With no shape (the model is not known
+// here: --server), every sample must have as many values as the first, and the result is
+// [N, values].
 StatusOr<torch::Tensor> ReadSamples(std::istream& in, const std::string& name,
                                     const std::vector<int64_t>& shape, int64_t limit) {
-  int64_t per = 1;
+  int64_t per = shape.empty() ? 0 : 1;
   for (auto d : shape) per *= d;
   std::vector<float> values;
   std::string line;
@@ -111,6 +75,7 @@ StatusOr<torch::Tensor> ReadSamples(std::istream& in, const std::string& name,
       ++count;
     }
     if (count == 0) continue;  // Blank line.
+    if (per == 0) per = count;
     if (count != per) {
       return InvalidArgumentError(name + ":" + std::to_string(lineno) + ": expected " +
                                   std::to_string(per) + " values per sample, got " +
@@ -120,8 +85,76 @@ StatusOr<torch::Tensor> ReadSamples(std::istream& in, const std::string& name,
   }
   if (n == 0) return InvalidArgumentError(name + ": no samples");
   std::vector<int64_t> dims{n};
+  if (shape.empty()) dims.push_back(per);
   dims.insert(dims.end(), shape.begin(), shape.end());
   return torch::from_blob(values.data(), dims, torch::kFloat32).clone();
+}
+
+// What answers: a model loaded here, or a sweepfarm-serve.
+struct Predictor {
+  std::string model;
+  int version = 0;  // For --server: the version that answered the last call.
+  int64_t classes = 0;
+  std::function<StatusOr<torch::Tensor>(const torch::Tensor&)> predict;  // [N, classes].
+};
+
+// Sends x [N, ...] to PredictionService.Predict and returns the probabilities [N, classes].
+StatusOr<torch::Tensor> PredictRemote(v1::PredictionService::Stub* stub, const torch::Tensor& x,
+                                      Predictor* out) {
+  v1::PredictRequest req;
+  torch::Tensor flat = x.reshape({x.size(0), -1}).contiguous();
+  const float* v = flat.data_ptr<float>();
+  for (int64_t i = 0; i < flat.size(0); ++i) {
+    req.add_samples()->mutable_values()->Add(v + i * flat.size(1), v + (i + 1) * flat.size(1));
+  }
+  v1::PredictResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  SF_RETURN_IF_ERROR(FromGrpc(stub->Predict(&ctx, req, &resp), "Predict"));
+  if (resp.predictions_size() != x.size(0) || resp.predictions_size() == 0) {
+    return InternalError("Predict: " + std::to_string(resp.predictions_size()) +
+                         " predictions for " + std::to_string(x.size(0)) + " samples");
+  }
+  const int64_t classes = resp.predictions(0).probabilities_size();
+  torch::Tensor probs = torch::empty({x.size(0), classes}, torch::kFloat32);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    const auto& p = resp.predictions(static_cast<int>(i)).probabilities();
+    if (p.size() != classes) return InternalError("Predict: ragged probabilities");
+    std::copy(p.begin(), p.end(), probs.data_ptr<float>() + i * classes);
+  }
+  out->model = resp.model();
+  out->version = resp.version();
+  out->classes = classes;
+  return probs;
+}
+
+StatusOr<torch::Tensor> ReadInput(const std::string& input, const std::vector<int64_t>& shape,
+                                  int64_t limit) {
+  if (input == "-") return ReadSamples(std::cin, "stdin", shape, limit);
+  std::ifstream in(input);
+  if (!in) return InvalidArgumentError(input + ": cannot read");
+  return ReadSamples(in, input, shape, limit);
+}
+
+// Samples x and labels y of a split of the dataset `v` was chosen on, rebuilt here.
+StatusOr<std::pair<torch::Tensor, torch::Tensor>> SplitSamples(const v1::ModelVersion& v,
+                                                               const std::string& split,
+                                                               int64_t limit) {
+  if (split != "selection" && split != "holdout" && split != "test") {
+    return InvalidArgumentError("--split must be selection, holdout or test");
+  }
+  engine::DatasetParams params(v.dataset().params().begin(), v.dataset().params().end());
+  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(v.dataset().name(), params));
+  if (ds->hash != v.dataset_hash()) {
+    std::cerr << "sweepfarm-predict: warning: dataset rebuilt here hashes to " << ds->hash
+              << ", the version was chosen on " << v.dataset_hash() << "\n";
+  }
+  const int64_t sel = ds->SelectionSize(), all = ds->test.size();
+  int64_t from = split == "holdout" ? sel : 0;
+  int64_t to = split == "selection" ? sel : all;
+  if (limit > 0) to = std::min<int64_t>(to, from + limit);
+  return std::make_pair(ds->test.x.narrow(0, from, to - from),
+                        ds->test.y.narrow(0, from, to - from));
 }
 
 }  // namespace
@@ -129,6 +162,7 @@ StatusOr<torch::Tensor> ReadSamples(std::istream& in, const std::string& name,
 int main(int argc, char** argv) {
   Flags flags;
   flags.Define("coordinator", "127.0.0.1:50051", "registry (coordinator) HOST:PORT")
+      .Define("server", "", "a sweepfarm-serve HOST:PORT to ask instead of loading the model")
       .Define("model", "", "registry model name")
       .Define("version", "0", "a version number (default: the alias)")
       .Define("alias", "champion", "an alias")
@@ -149,68 +183,88 @@ int main(int argc, char** argv) {
   auto limit = flags.GetInt("limit");
   auto bench = flags.GetInt("bench");
   auto threads = flags.GetInt("threads");
-  if (flags.Get("model").empty() || !version.ok() || !limit.ok() || !bench.ok() || !threads.ok() ||
-      *threads < 1 || (flags.Get("input").empty() == flags.Get("split").empty())) {
+  const bool remote = !flags.Get("server").empty();
+  if ((flags.Get("model").empty() && !remote) || !version.ok() || !limit.ok() || !bench.ok() ||
+      !threads.ok() || *threads < 1 || (flags.Get("input").empty() == flags.Get("split").empty())) {
     std::cerr << kUsage << flags.Usage();
     return 2;
   }
+  if (remote && !flags.Get("split").empty() && flags.Get("model").empty()) {
+    return Fail(InvalidArgumentError(
+        "--split with --server needs --model (the registry says which dataset it was chosen on)"));
+  }
   torch::set_num_threads(static_cast<int>(*threads));
+  auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
+  if (!security.ok()) return Fail(security.status());
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  auto registry =
+      v1::RegistryService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args));
   v1::GetModelRequest req;
   req.set_model(flags.Get("model"));
   req.set_version(static_cast<int>(*version));
   if (*version == 0) req.set_alias(flags.Get("alias"));
-  req.set_include_artifacts(true);
-  auto t0 = std::chrono::steady_clock::now();
-  auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
-  if (!security.ok()) return Fail(security.status());
-  auto loaded = Load(flags.Get("coordinator"), *security, req);
-  if (!loaded.ok()) return Fail(loaded.status());
-  const double load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  const v1::ModelVersion& v = loaded->version;
-  std::cerr << "sweepfarm-predict: " << v.model() << " v" << v.version() << " (" << v.members_size()
-            << " members, " << v.method() << ", holdout " << v.holdout_accuracy()
-            << ") loaded and verified in " << load_ms << " ms\n";
 
+  Predictor predictor;
+  predict::LoadedModel loaded;
+  std::unique_ptr<v1::PredictionService::Stub> server;
+  double load_ms = 0;
+  if (remote) {
+    server = v1::PredictionService::NewStub(OpenChannel(flags.Get("server"), *security, args));
+    predictor.predict = [&](const torch::Tensor& in) {
+      return PredictRemote(server.get(), in, &predictor);
+    };
+    if (!flags.Get("split").empty()) {
+      // The version's description alone (no artifacts), for its dataset.
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      auto reader = registry->GetModel(&ctx, req);
+      v1::GetModelResponse part;
+      while (reader->Read(&part)) {
+        if (part.has_version()) loaded.version = part.version();
+      }
+      if (Status s = FromGrpc(reader->Finish(), "GetModel"); !s.ok()) return Fail(s);
+    }
+  } else {
+    auto t0 = std::chrono::steady_clock::now();
+    auto got = predict::LoadModel(registry.get(), req);
+    if (!got.ok()) return Fail(got.status());
+    loaded = std::move(got).value();
+    load_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const v1::ModelVersion& v = loaded.version;
+    std::cerr << "sweepfarm-predict: " << v.model() << " v" << v.version() << " ("
+              << v.members_size() << " members, " << v.method() << ", holdout "
+              << v.holdout_accuracy() << ") loaded and verified in " << load_ms << " ms\n";
+    predictor.model = v.model();
+    predictor.version = v.version();
+    predictor.classes = loaded.model.classes();
+    predictor.predict = [&](const torch::Tensor& in) -> StatusOr<torch::Tensor> {
+      return loaded.model.Predict(in);
+    };
+  }
   torch::Tensor x, y;
   if (!flags.Get("split").empty()) {
-    const std::string split = flags.Get("split");
-    if (split != "selection" && split != "holdout" && split != "test") {
-      return Fail(InvalidArgumentError("--split must be selection, holdout or test"));
-    }
-    engine::DatasetParams params(v.dataset().params().begin(), v.dataset().params().end());
-    auto ds = engine::MakeDataset(v.dataset().name(), params);
-    if (!ds.ok()) return Fail(ds.status());
-    if ((*ds)->hash != v.dataset_hash()) {
-      std::cerr << "sweepfarm-predict: warning: dataset rebuilt here hashes to " << (*ds)->hash
-                << ", the version was chosen on " << v.dataset_hash() << "\n";
-    }
-    const int64_t sel = (*ds)->SelectionSize(), all = (*ds)->test.size();
-    int64_t from = split == "holdout" ? sel : 0;
-    int64_t to = split == "selection" ? sel : all;
-    if (*limit > 0) to = std::min<int64_t>(to, from + *limit);
-    x = (*ds)->test.x.narrow(0, from, to - from);
-    y = (*ds)->test.y.narrow(0, from, to - from);
+    auto xy = SplitSamples(loaded.version, flags.Get("split"), *limit);
+    if (!xy.ok()) return Fail(xy.status());
+    std::tie(x, y) = *xy;
   } else {
-    const std::string input = flags.Get("input");
-    StatusOr<torch::Tensor> samples = InvalidArgumentError("unread");
-    if (input == "-") {
-      samples = ReadSamples(std::cin, "stdin", loaded->model.sample_shape(), *limit);
-    } else {
-      std::ifstream in(input);
-      if (!in) return Fail(InvalidArgumentError(input + ": cannot read"));
-      samples = ReadSamples(in, input, loaded->model.sample_shape(), *limit);
-    }
+    // Through a server the model's sample shape is not known here; the server checks it.
+    auto samples = ReadInput(flags.Get("input"),
+                             remote ? std::vector<int64_t>{} : loaded.model.sample_shape(), *limit);
     if (!samples.ok()) return Fail(samples.status());
     x = *samples;
   }
 
   auto t1 = std::chrono::steady_clock::now();
-  torch::Tensor probs = loaded->model.Predict(x);
+  auto predicted = predictor.predict(x);
+  if (!predicted.ok()) return Fail(predicted.status());
+  torch::Tensor probs = *predicted;
   const double batch_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
   torch::Tensor labels = probs.argmax(1);
-  const bool binary = loaded->model.classes() == 2;
+  const bool binary = predictor.classes == 2;
   if (!flags.GetBool("quiet")) {
     for (int64_t i = 0; i < probs.size(0); ++i) {
       if (flags.GetBool("json")) {
@@ -233,9 +287,13 @@ int main(int argc, char** argv) {
     }
   }
   JsonWriter summary;
-  summary.BeginObject().Key("model").String(v.model()).Key("version").Int(v.version());
-  summary.Key("members").Int(v.members_size()).Key("samples").Int(probs.size(0));
-  summary.Key("load_ms").Number(load_ms).Key("batch_ms").Number(batch_ms);
+  summary.BeginObject().Key("model").String(predictor.model).Key("version").Int(predictor.version);
+  if (!remote) {
+    summary.Key("members").Int(loaded.version.members_size()).Key("load_ms").Number(load_ms);
+  } else {
+    summary.Key("server").String(flags.Get("server"));
+  }
+  summary.Key("samples").Int(probs.size(0)).Key("batch_ms").Number(batch_ms);
   if (y.defined()) {
     double acc = labels.eq(y).to(torch::kFloat64).mean().item<double>();
     summary.Key("accuracy").Number(acc);
@@ -248,8 +306,9 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < *bench; ++i) {
       torch::Tensor one = x.narrow(0, i % n, 1);
       auto a = std::chrono::steady_clock::now();
-      torch::Tensor p = loaded->model.Predict(one);
-      (void)p.argmax(1).item<int64_t>();
+      auto p = predictor.predict(one);
+      if (!p.ok()) return Fail(p.status());
+      (void)p->argmax(1).item<int64_t>();
       ms.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
     }

@@ -70,23 +70,27 @@ bool SameSecret(grpc::string_ref a, const std::string& b) {
 }  // namespace
 
 void DefineSecurityFlags(Flags* flags, SecurityRole role) {
-  if (role == SecurityRole::kServer) {
+  if (role != SecurityRole::kClient) {
     flags->Define("tls-cert", "", "serve TLS with this certificate chain (PEM; with --tls-key)")
-        .Define("tls-key", "", "the private key of --tls-cert (PEM)")
-        .Define("auth-token-file", "",
-                "refuse calls that do not carry the token in this file (UNAUTHENTICATED)");
-  } else {
-    flags
-        ->Define("tls-ca", "",
-                 "connect with TLS, trusting the coordinator's certificate if this CA (PEM) "
-                 "signed it")
-        .Define("auth-token-file", "", "send the token in this file with every call");
+        .Define("tls-key", "", "the private key of --tls-cert (PEM)");
   }
+  if (role != SecurityRole::kServer) {
+    flags->Define("tls-ca", "",
+                  "connect with TLS, trusting the coordinator's certificate if this CA (PEM) "
+                  "signed it");
+  }
+  flags->Define("auth-token-file", "",
+                role == SecurityRole::kServer
+                    ? "refuse calls that do not carry the token in this file (UNAUTHENTICATED)"
+                : role == SecurityRole::kClient
+                    ? "send the token in this file with every call"
+                    : "send the first token in this file with every call, and refuse calls "
+                      "that carry none of its tokens");
 }
 
 StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRole role) {
   TransportSecurity s;
-  if (role == SecurityRole::kServer) {
+  if (role != SecurityRole::kClient) {
     if (flags.Get("tls-cert").empty() != flags.Get("tls-key").empty()) {
       return InvalidArgumentError("--tls-cert and --tls-key go together");
     }
@@ -94,7 +98,8 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
       SF_ASSIGN_OR_RETURN(s.cert_pem, ReadPem(flags, "tls-cert", "a certificate chain"));
       SF_ASSIGN_OR_RETURN(s.key_pem, ReadPem(flags, "tls-key", "a private key"));
     }
-  } else if (!flags.Get("tls-ca").empty()) {
+  }
+  if (role != SecurityRole::kServer && !flags.Get("tls-ca").empty()) {
     SF_ASSIGN_OR_RETURN(s.ca_pem, ReadPem(flags, "tls-ca", "a CA certificate"));
   }
   if (!flags.Get("auth-token-file").empty()) {

@@ -25,9 +25,11 @@ struct TransportSecurity {
   std::vector<std::string> tokens;
 };
 
-enum class SecurityRole { kServer, kClient };
+// kServerAndClient: a server that also calls the coordinator (sweepfarm-serve). Its token file
+// works both ways: it sends the first token and accepts any.
+enum class SecurityRole { kServer, kClient, kServerAndClient };
 
-// Declares --tls-cert and --tls-key (server) or --tls-ca (client), and --auth-token-file (both).
+// Declares --tls-cert and --tls-key (server) and --tls-ca (client), and --auth-token-file.
 void DefineSecurityFlags(Flags* flags, SecurityRole role);
 
 // Reads the files the flags name. Errors name the flag and the file (and the line of a bad

@@ -3,6 +3,7 @@
 // rejected challenger, manual promotion and rollback, corrupt artifacts refused on load while
 // the champion keeps serving, and retention (prune) that keeps every registered version.
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,10 +13,13 @@
 #include <iterator>
 #include <pqxx/pqxx>
 #include <sstream>
+#include <thread>
 
 #include "common/json.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "coordinator/sweep/tpe.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "sweepfarm/v1/predict.grpc.pb.h"
 #include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
@@ -320,6 +324,200 @@ TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
   EXPECT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 1);
   EXPECT_NE(err.find("is corrupt"), std::string::npos) << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_aliases WHERE alias = 'staging'"), 0);
+}
+
+// Per-sample class probabilities and the summary's version from sweepfarm-predict --json output.
+struct Predictions {
+  std::vector<std::vector<double>> probabilities;
+  int version = 0;
+};
+Predictions ParsePredictions(const std::string& out) {
+  Predictions p;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    JsonValue v;
+    std::string error;
+    if (!JsonValue::Parse(line, &v, &error)) {
+      ADD_FAILURE() << error << ": " << line;
+      continue;
+    }
+    if (v.Find("sample") != nullptr) {
+      p.probabilities.emplace_back();
+      for (const auto& x : v.Find("probabilities")->array()) {
+        p.probabilities.back().push_back(x.number());
+      }
+    } else if (v.Find("version") != nullptr) {
+      p.version = static_cast<int>(v.Find("version")->number());
+    }
+  }
+  return p;
+}
+
+// The prediction service follows its alias: until the alias exists it answers UNAVAILABLE and
+// its health check NOT_SERVING; then it serves that version, with the probabilities
+// sweepfarm-predict computes from the registry itself, and moves within a refresh when the alias
+// moves (promotion, rollback). A version that fails to load (an artifact rotted in storage) never
+// replaces the one it serves. Bad samples are refused naming the sample; calls need its token.
+TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
+  std::string out, err;
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
+      << err;
+  // Not seeded: its members then share no artifact with v1 (see the corruption below).
+  ASSERT_EQ(Ctl({"submit", farm_->WriteFile("n2.yaml", NightlyYaml(0.0, 5, false))}, &out, &err), 0)
+      << err;
+  ASSERT_EQ(Ctl({"watch", "2"}, &out, &err), 0) << err;
+  ASSERT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 0) << err;
+  ASSERT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 2);
+
+  const std::string token = farm_->WriteFile("token", "0123456789abcdef0123456789abcdef\n");
+  const std::string serve =
+      farm_->StartServe(addr_, "serve",
+                        {"--model", "detector", "--alias", "staging", "--refresh-seconds", "1",
+                         "--auth-token-file", token});
+  ASSERT_FALSE(serve.empty()) << farm_->ReadLog("serve");
+  std::string line;
+  for (int i = 0; i < 64 * 16; ++i) line += (i ? " " : "") + std::to_string((i % 11) * 0.13 - 0.4);
+  const std::string samples = farm_->WriteFile("samples.txt", line + "\n" + line + " \n" + line);
+  auto remote = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", serve, "--auth-token-file", token, "--json"});
+    return farm_->Predict(args, &out, &err);
+  };
+  // The served version, once it is `version` (polled: the service refreshes every second).
+  auto served = [&](int version) {
+    for (int i = 0; i < 100; ++i) {
+      if (remote({"--input", samples}) == 0 && ParsePredictions(out).version == version) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ADD_FAILURE() << "the service did not serve v" << version << ": " << out << err
+                  << farm_->ReadLog("serve");
+    return false;
+  };
+  auto health = [&] {
+    auto stub = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(serve, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    EXPECT_TRUE(stub->Check(&ctx, req, &resp).ok());
+    return resp.status();
+  };
+  // The same samples, classified by sweepfarm-predict from the registry's version.
+  auto matches_registry = [&](int version) {
+    ASSERT_EQ(remote({"--input", samples}), 0) << err;
+    Predictions got = ParsePredictions(out);
+    ASSERT_EQ(
+        Predict({"--version", std::to_string(version), "--input", samples, "--json"}, &out, &err),
+        0)
+        << err;
+    Predictions want = ParsePredictions(out);
+    ASSERT_EQ(got.version, version);
+    ASSERT_EQ(want.probabilities.size(), 3u);
+    ASSERT_EQ(got.probabilities.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_EQ(got.probabilities[i].size(), 2u);
+      for (size_t c = 0; c < 2; ++c) {
+        EXPECT_NEAR(got.probabilities[i][c], want.probabilities[i][c], 1e-6) << i << "," << c;
+      }
+    }
+  };
+
+  // No alias "staging" yet: nothing to serve, and the health check says so.
+  EXPECT_EQ(remote({"--input", samples}), 1);
+  EXPECT_NE(err.find("Predict: no version of detector loaded yet (alias staging)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  ASSERT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 0)
+      << err;
+  ASSERT_TRUE(served(1));
+  EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  matches_registry(1);
+
+  // Refused, each naming what is wrong: no token, a sample of the wrong size.
+  EXPECT_EQ(farm_->Predict({"--server", serve, "--input", samples}, &out, &err), 1);
+  EXPECT_NE(err.find("Predict: no authorization token"), std::string::npos) << err;
+  EXPECT_EQ(remote({"--input", farm_->WriteFile("short.txt", "1 2 3\n")}), 2);
+  EXPECT_NE(err.find("Predict: samples[0] has 3 values; the model takes 1024 ("), std::string::npos)
+      << err;
+  // The service checks what a client sends, whatever the client checked.
+  auto call = [&](const v1::PredictRequest& req) {
+    auto stub = v1::PredictionService::NewStub(
+        grpc::CreateChannel(serve, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer 0123456789abcdef0123456789abcdef");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::PredictResponse resp;
+    return stub->Predict(&ctx, req, &resp);
+  };
+  v1::PredictRequest req;
+  grpc::Status st = call(req);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "Predict: samples: none given");
+  for (int s = 0; s < 2; ++s) {
+    auto* values = req.add_samples()->mutable_values();
+    for (int i = 0; i < 64 * 16; ++i) values->Add(0.5f);
+  }
+  req.mutable_samples(1)->set_values(7, std::nanf(""));
+  st = call(req);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "Predict: samples[1].values[7] is not finite");
+  req.mutable_samples(1)->set_values(7, 0.5f);
+  req.set_model("other");
+  st = call(req);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "Predict: model: this server serves detector, not other");
+  req.set_model("detector");
+  EXPECT_TRUE(call(req).ok());
+
+  // Promotion and rollback reach the service without a restart.
+  ASSERT_EQ(Ctl({"registry", "promote", "detector", "2", "--alias", "staging"}, &out, &err), 0)
+      << err;
+  ASSERT_TRUE(served(2));
+  matches_registry(2);
+  ASSERT_EQ(Ctl({"registry", "rollback", "detector", "--alias", "staging"}, &out, &err), 0) << err;
+  ASSERT_TRUE(served(1));
+
+  // v2's own artifacts rot in storage, and the alias is pointed at it behind the registry's back
+  // (SetAlias would refuse a corrupt version): the service refuses to load it and keeps v1.
+  ASSERT_GE(farm_
+                ->Exec("WITH f AS (UPDATE artifacts SET content = set_byte(content, 17, "
+                       "get_byte(content, 17) # 1) WHERE sha256 IN (SELECT sha256 FROM "
+                       "model_members WHERE version = 2) AND sha256 NOT IN (SELECT sha256 FROM "
+                       "model_members WHERE version = 1) RETURNING 1) SELECT count(*) FROM f")[0][0]
+                .as<int64_t>(),
+            1);
+  farm_->Exec("UPDATE model_aliases SET version = 2 WHERE alias = 'staging'");
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    refused = farm_->ReadLog("serve").find("is corrupt") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(refused) << farm_->ReadLog("serve");
+  EXPECT_NE(farm_->ReadLog("serve").find("detector v2, member trial"), std::string::npos);
+  EXPECT_NE(farm_->ReadLog("serve").find("still serving v1"), std::string::npos);
+  matches_registry(1);
+  EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The holdout split through the service scores what the registry recorded for v1.
+  ASSERT_EQ(
+      remote({"--coordinator", addr_, "--model", "detector", "--split", "holdout", "--quiet"}), 0)
+      << err;
+  JsonValue summary;
+  std::string json_error;
+  ASSERT_TRUE(JsonValue::Parse(out, &summary, &json_error)) << json_error << ": " << out;
+  EXPECT_EQ(summary.Find("version")->number(), 1);
+  EXPECT_NEAR(summary.Find("accuracy")->number(),
+              farm_->Query("SELECT holdout_accuracy FROM model_versions WHERE version = 1")[0][0]
+                  .as<double>(),
+              1e-9)
+      << out;
+
+  Process& p = farm_->processes().back();
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(30), 0) << farm_->ReadLog("serve");
 }
 
 // A seeded sweep may search by successive halving: the champion's members and best trials, and

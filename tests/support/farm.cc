@@ -85,8 +85,24 @@ std::string Farm::StartCoordinator(int lease_seconds, int port, const std::strin
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   procs_.push_back(Process::Start(argv, dir_ + "/coordinator.log"));
   coordinator_index_ = procs_.size() - 1;
+  return WaitForAddressFile(addr_file);
+}
+
+std::string Farm::StartServe(const std::string& addr, const std::string& name,
+                             const std::vector<std::string>& extra_flags) {
+  const std::string addr_file = dir_ + "/" + name + ".address";
+  std::remove(addr_file.c_str());
+  std::vector<std::string> argv{SWEEPFARM_SERVE, "--coordinator",  addr,     "--listen",
+                                "127.0.0.1:0",   "--address-file", addr_file};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
+  procs_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
+  return WaitForAddressFile(addr_file);
+}
+
+std::string Farm::WaitForAddressFile(const std::string& path) {
   for (int i = 0; i < 600; ++i) {
-    std::ifstream in(addr_file);
+    std::ifstream in(path);
     std::string addr;
     if (in >> addr && !addr.empty()) return addr;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

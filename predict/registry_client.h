@@ -1,0 +1,24 @@
+// Loading a registry version for prediction: its members and their artifacts over
+// RegistryService.GetModel, every artifact verified against its sha256 and rebuilt as one
+// ensemble. Shared by sweepfarm-predict and sweepfarm-serve.
+#pragma once
+
+#include <memory>
+
+#include "common/status.h"
+#include "sweepfarm/v1/registry.grpc.pb.h"
+#include "worker/engine/model_io.h"
+
+namespace sweepfarm::predict {
+
+struct LoadedModel {
+  v1::ModelVersion version;
+  engine::EnsembleModel model;
+};
+
+// The version `req` names, with its artifacts (include_artifacts is set here), or the error:
+// the RPC's (e.g. NOT_FOUND for an unknown alias) or a corrupt or missing artifact, named.
+StatusOr<LoadedModel> LoadModel(v1::RegistryService::StubInterface* registry,
+                                v1::GetModelRequest req, int deadline_seconds = 60);
+
+}  // namespace sweepfarm::predict

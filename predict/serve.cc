@@ -1,0 +1,142 @@
+// sweepfarm-serve: the prediction service. Loads the registry version that an alias names (the
+// champion unless told otherwise) through RegistryService.GetModel, verifying every artifact,
+// serves PredictionService.Predict from it, and follows the alias: every --refresh-seconds (and
+// at SIGHUP) it asks the registry again, and swaps a new version in only once it has loaded and
+// verified, so a promotion or rollback reaches callers without a restart and a bad version
+// never replaces a good one. The gRPC health service reports SERVING once a version is loaded.
+// Exit 0 after SIGTERM or SIGINT, 1 on failure, 2 on bad usage.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "common/files.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "predict/serving.h"
+
+using namespace sweepfarm;
+
+namespace {
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_refresh_now{false};
+void OnStop(int) { g_stop = true; }
+void OnHangup(int) { g_refresh_now = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  flags.Define("coordinator", "127.0.0.1:50051", "registry (coordinator) HOST:PORT")
+      .Define("model", "", "registry model name (required)")
+      .Define("alias", "champion", "serve the version this alias names, and follow it")
+      .Define("listen", "127.0.0.1:50061", "HOST:PORT to serve on (port 0: any free port)")
+      .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
+      .Define("refresh-seconds", "10", "how often to ask the registry where the alias points")
+      .Define("max-samples", "4096", "most samples one Predict call may carry")
+      .Define("threads", "1", "CPU threads for each prediction");
+  DefineSecurityFlags(&flags, SecurityRole::kServerAndClient);
+  if (Status s = flags.Parse(argc, argv); !s.ok()) {
+    std::cerr << "sweepfarm-serve: " << s.message() << "\n";
+    return 2;
+  }
+  if (flags.help()) {
+    std::cout << "usage: sweepfarm-serve --model NAME [--alias A] [--coordinator HOST:PORT] "
+                 "[--listen HOST:PORT] [flags]\n"
+              << flags.Usage();
+    return 0;
+  }
+  auto refresh = flags.GetInt("refresh-seconds");
+  auto max_samples = flags.GetInt("max-samples");
+  auto threads = flags.GetInt("threads");
+  if (flags.Get("model").empty() || flags.Get("alias").empty() || !refresh.ok() ||
+      !max_samples.ok() || !threads.ok() || *refresh < 1 || *max_samples < 1 || *threads < 1) {
+    std::cerr << "sweepfarm-serve: --model and --alias are required, and --refresh-seconds, "
+                 "--max-samples and --threads need positive integers\n"
+              << flags.Usage();
+    return 2;
+  }
+  auto security = LoadTransportSecurity(flags, SecurityRole::kServerAndClient);
+  if (!security.ok()) {
+    std::cerr << "sweepfarm-serve: " << security.status().message() << "\n";
+    return 2;
+  }
+  SetLogPrefix("serve");
+  torch::set_num_threads(static_cast<int>(*threads));
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  predict::ModelFollower follower(
+      v1::RegistryService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args)),
+      flags.Get("model"), flags.Get("alias"));
+  predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.Get("listen"), ServerCredentials(*security), &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "sweepfarm-serve: cannot listen on " << flags.Get("listen") << "\n";
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(false);
+  const std::string listen = flags.Get("listen");
+  const std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
+  SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
+               << (security->tokens.empty() ? "" : ", calls need a token") << "; following "
+               << follower.model() << " alias " << follower.alias() << " at "
+               << flags.Get("coordinator");
+  if (const std::string f = flags.Get("address-file"); !f.empty()) {
+    if (Status s = WriteFileAtomically(f, address + "\n"); !s.ok()) {
+      std::cerr << "sweepfarm-serve: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  std::signal(SIGTERM, OnStop);
+  std::signal(SIGINT, OnStop);
+  std::signal(SIGHUP, OnHangup);
+
+  std::string last_error;
+  auto next = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    if (std::chrono::steady_clock::now() < next && !g_refresh_now.exchange(false)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    next = std::chrono::steady_clock::now() + std::chrono::seconds(*refresh);
+    auto before = follower.current();
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = follower.Refresh();
+    auto now = follower.current();
+    if (!s.ok()) {
+      // Said once per distinct error, not at every refresh.
+      if (s.message() != last_error) {
+        SF_LOG(Warning) << "refresh failed: " << s.message() << "; "
+                        << (now ? "still serving v" + std::to_string(now->version.version())
+                                : std::string("nothing to serve yet"));
+      }
+      last_error = s.message();
+      continue;
+    }
+    last_error.clear();
+    if (now != before) {
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      SF_LOG(Info) << "serving " << now->version.model() << " v" << now->version.version()
+                   << " (alias " << follower.alias() << (before ? "; was v" : "")
+                   << (before ? std::to_string(before->version.version()) : "")
+                   << "): " << now->version.members_size() << " members, holdout accuracy "
+                   << now->version.holdout_accuracy() << ", loaded and verified in " << ms << " ms";
+      server->GetHealthCheckService()->SetServingStatus(true);
+    }
+  }
+  SF_LOG(Info) << "shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}

@@ -1,0 +1,114 @@
+#include "predict/serving.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "proto/grpc_status.h"
+
+namespace sweepfarm::predict {
+
+ModelFollower::ModelFollower(std::unique_ptr<v1::RegistryService::StubInterface> registry,
+                             std::string model, std::string alias)
+    : registry_(std::move(registry)), model_(std::move(model)), alias_(std::move(alias)) {}
+
+Status ModelFollower::Refresh() {
+  // Which version the alias names now: the version alone, without artifacts.
+  v1::GetModelRequest req;
+  req.set_model(model_);
+  req.set_alias(alias_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto reader = registry_->GetModel(&ctx, req);
+  v1::GetModelResponse part;
+  int version = 0;
+  while (reader->Read(&part)) {
+    if (part.has_version()) version = part.version().version();
+  }
+  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
+  if (version == 0) return InternalError("GetModel: the answer held no version");
+  if (auto now = current(); now && now->version.version() == version) return OkStatus();
+  // Loaded by number: the alias may move again meanwhile, and the next refresh follows it.
+  req.clear_alias();
+  req.set_version(version);
+  SF_ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(registry_.get(), req));
+  auto next = std::make_shared<const LoadedModel>(std::move(loaded));
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = std::move(next);
+  return OkStatus();
+}
+
+std::shared_ptr<const LoadedModel> ModelFollower::current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
+                                       const std::vector<int64_t>& sample_shape,
+                                       int64_t max_samples) {
+  const int64_t n = req.samples_size();
+  if (n == 0) return InvalidArgumentError("Predict: samples: none given");
+  if (n > max_samples) {
+    return InvalidArgumentError("Predict: samples: " + std::to_string(n) + " given, at most " +
+                                std::to_string(max_samples) + " per call (--max-samples)");
+  }
+  int64_t per = 1;
+  std::string shape;
+  for (int64_t d : sample_shape) {
+    per *= d;
+    shape += (shape.empty() ? "" : "x") + std::to_string(d);
+  }
+  std::vector<int64_t> dims{n};
+  dims.insert(dims.end(), sample_shape.begin(), sample_shape.end());
+  torch::Tensor x = torch::empty(dims, torch::kFloat32);
+  float* out = x.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& values = req.samples(static_cast<int>(i)).values();
+    const std::string name = "Predict: samples[" + std::to_string(i) + "]";
+    if (values.size() != per) {
+      return InvalidArgumentError(name + " has " + std::to_string(values.size()) +
+                                  " values; the model takes " + std::to_string(per) + " (" + shape +
+                                  ", channels-last)");
+    }
+    for (int64_t j = 0; j < per; ++j) {
+      if (!std::isfinite(values[static_cast<int>(j)])) {
+        return InvalidArgumentError(name + ".values[" + std::to_string(j) + "] is not finite");
+      }
+    }
+    std::copy(values.begin(), values.end(), out + i * per);
+  }
+  return x;
+}
+
+grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::PredictRequest* req,
+                                            v1::PredictResponse* resp) {
+  if (auto s = auth_.Admit(ctx, "Predict"); !s.ok()) return s;
+  if (!req->model().empty() && req->model() != follower_->model()) {
+    return ToGrpc(InvalidArgumentError("Predict: model: this server serves " + follower_->model() +
+                                       ", not " + req->model()));
+  }
+  // Held for the whole call: a swap meanwhile does not pull the model from under it.
+  std::shared_ptr<const LoadedModel> loaded = follower_->current();
+  if (!loaded) {
+    return ToGrpc(UnavailableError("Predict: no version of " + follower_->model() +
+                                   " loaded yet (alias " + follower_->alias() + ")"));
+  }
+  auto x = RequestSamples(*req, loaded->model.sample_shape(), max_samples_);
+  if (!x.ok()) return ToGrpc(x.status());
+  torch::Tensor probs = loaded->model.Predict(*x).contiguous();
+  torch::Tensor labels = probs.argmax(1);
+  resp->set_model(loaded->version.model());
+  resp->set_version(loaded->version.version());
+  resp->set_alias(follower_->alias());
+  for (int64_t d : loaded->model.sample_shape()) resp->add_sample_shape(d);
+  const int64_t classes = probs.size(1);
+  const float* p = probs.data_ptr<float>();
+  const int64_t* l = labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < probs.size(0); ++i) {
+    v1::Prediction* out = resp->add_predictions();
+    out->set_label(static_cast<int>(l[i]));
+    out->mutable_probabilities()->Add(p + i * classes, p + (i + 1) * classes);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace sweepfarm::predict
