@@ -2,7 +2,9 @@
 # Prediction latency through the registry: trains and publishes a 5-member top-k ensemble of the
 # telemetry CNN (a private PostgreSQL, the coordinator, one CPU worker), then sweepfarm-predict looks
 # the champion up over gRPC, loads and verifies it, classifies the holdout split and times N
-# single-sample predictions on one CPU thread. Prints, and with --json writes, the figures.
+# single-sample predictions on one CPU thread; then the same through the prediction service
+# (sweepfarm-serve, one thread per call): the holdout split in one Predict call, and N
+# single-sample round trips over loopback gRPC. Prints, and with --json writes, the figures.
 #   bench/predict_latency.sh [--db DSN] [--runs N] [--members K] [--json PATH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,9 +50,17 @@ OUT=$("$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model "$MODEL" --sp
   --quiet --bench "$RUNS" --threads 1 2>"$RUN/predict.log")
 cat "$RUN/predict.log" >&2
 echo "$OUT"
+farm_spawn serve.log "$B/predict/sweepfarm-serve" --coordinator "$ADDR" --model "$MODEL" \
+  --listen 127.0.0.1:0 --address-file "$RUN/serve-address" --threads 1
+SERVE=$(farm_address serve-address serve.log)
+for _ in $(seq 100); do grep -q "serving $MODEL v" "$RUN/serve.log" && break; sleep 0.1; done
+SERVED=$("$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model "$MODEL" --server "$SERVE" \
+  --split holdout --quiet --bench "$RUNS" 2>"$RUN/predict-served.log")
+cat "$RUN/predict-served.log" >&2
+echo "$SERVED"
 if [ -n "$JSON" ]; then
   mkdir -p "$(dirname "$JSON")"
-  printf '{"date":"%s","commit":"%s","cpu":"%s","result":%s}\n' "$(date -u +%F)" \
+  printf '{"date":"%s","commit":"%s","cpu":"%s","result":%s,"served":%s}\n' "$(date -u +%F)" \
     "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$OUT" >"$JSON"
+    "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$OUT" "$SERVED" >"$JSON"
 fi

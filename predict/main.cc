@@ -316,12 +316,15 @@ int main(int argc, char** argv) {
     auto pct = [&](double q) { return ms[static_cast<size_t>(q * (ms.size() - 1))]; };
     summary.Key("latency_ms").BeginObject().Key("p50").Number(pct(0.5)).Key("p90").Number(pct(0.9));
     summary.Key("p99").Number(pct(0.99)).Key("max").Number(ms.back());
-    summary.Key("n").Int(static_cast<int64_t>(ms.size())).Key("threads").Int(*threads).EndObject();
+    summary.Key("n").Int(static_cast<int64_t>(ms.size()));
+    if (!remote) summary.Key("threads").Int(*threads);
+    summary.EndObject();
+    const std::string how =
+        remote ? "round trips to " + flags.Get("server") : std::to_string(*threads) + " thread(s)";
     std::fprintf(stderr,
-                 "sweepfarm-predict: single-sample latency over %lld runs, %lld thread(s): p50 "
-                 "%.3f ms, p90 %.3f ms, p99 %.3f ms\n",
-                 static_cast<long long>(ms.size()), static_cast<long long>(*threads), pct(0.5),
-                 pct(0.9), pct(0.99));
+                 "sweepfarm-predict: single-sample latency over %lld runs, %s: p50 %.3f ms, p90 "
+                 "%.3f ms, p99 %.3f ms\n",
+                 static_cast<long long>(ms.size()), how.c_str(), pct(0.5), pct(0.9), pct(0.99));
   }
   summary.EndObject();
   if (flags.GetBool("json") || flags.GetBool("quiet")) std::printf("%s\n", summary.str().c_str());

@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
       SF_LOG(Info) << "serving " << now->version.model() << " v" << now->version.version()
                    << " (alias " << follower.alias() << (before ? "; was v" : "")
                    << (before ? std::to_string(before->version.version()) : "")
-                   << "): " << now->version.members_size() << " members, holdout accuracy "
+                   << "): " << now->version.members_size() << " member(s), holdout accuracy "
                    << now->version.holdout_accuracy() << ", loaded and verified in " << ms << " ms";
       server->GetHealthCheckService()->SetServingStatus(true);
     }

@@ -2,7 +2,8 @@
 # The main job on one machine: setup, build, a private PostgreSQL (unless --db DSN), the coordinator,
 # two CPU workers, then two nights of the nightly loop: sweeps/quickstart.yaml (the first champion)
 # and sweeps/nightly.yaml (seeded from it, gated against it), each submitted, watched, ensembled
-# and published; the registry shown; the champion served by sweepfarm-predict; everything stopped.
+# and published; the registry shown; the champion served by sweepfarm-serve (started after night 1,
+# it follows the champion alias) and by sweepfarm-predict; everything stopped.
 #   deploy/local/demo.sh [--db DSN] [--sweep FILE] [--workers N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,12 @@ done
 CTL=("$B/cli/sweepctl" --coordinator "$ADDR")
 echo "== night 1: $SWEEP (no champion yet)"
 "${CTL[@]}" nightly "$SWEEP"
+echo "== starting the prediction service (sweepfarm-serve), following the champion"
+farm_spawn serve.log "$B/predict/sweepfarm-serve" --coordinator "$ADDR" \
+  --model storage-fault-detector --listen 127.0.0.1:0 --address-file "$RUN/serve-address" \
+  --refresh-seconds 1
+SERVE=$(farm_address serve-address serve.log)
+echo "   serving at $SERVE"
 echo "== night 2: sweeps/nightly.yaml, seeded from the champion"
 "${CTL[@]}" nightly sweeps/nightly.yaml | tee "$RUN/night2.txt"
 ID=$(sed -n 's/^nightly .*: sweep \([0-9]*\),.*/\1/p' "$RUN/night2.txt")
@@ -46,7 +53,13 @@ echo "== ensembles of night 2, chosen on the selection split, scored on the hold
 echo "== registry"
 "${CTL[@]}" registry list storage-fault-detector
 "${CTL[@]}" registry show storage-fault-detector
-echo "== serving: sweepfarm-predict loads the champion through the registry (first 5 holdout samples)"
-"$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model storage-fault-detector --split holdout --limit 5
-"$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model storage-fault-detector --split holdout \
-  --quiet --bench 2000 --threads 1
+echo "== the prediction service followed the champion alias through night 2 (its log)"
+sleep 1.5  # One refresh after night 2's publish.
+sed -n 's/.*serve.cc:[0-9]*\] //p' "$RUN/serve.log"
+echo "== serving: the first 5 holdout samples through sweepfarm-serve (PredictionService.Predict)"
+PRED=("$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model storage-fault-detector)
+"${PRED[@]}" --server "$SERVE" --split holdout --limit 5
+echo "== the whole holdout split, and 2000 single-sample calls, through the service"
+"${PRED[@]}" --server "$SERVE" --split holdout --quiet --bench 2000
+echo "== the same in process: sweepfarm-predict loads the champion from the registry itself"
+"${PRED[@]}" --split holdout --quiet --bench 2000 --threads 1

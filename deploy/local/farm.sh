@@ -5,6 +5,7 @@
 #   farm_database             DSN (starts the private cluster unless DB is set)
 #   farm_coordinator [FLAG]   starts the coordinator with extra flags; ADDR once it serves
 #   farm_spawn LOG CMD...     runs CMD in the background, stderr to $RUN/LOG, stopped at exit
+#   farm_address FILE LOG     the HOST:PORT a process wrote to $RUN/FILE (waits; exits if none)
 # FARM_EXIT_MESSAGE, if set, is printed after the cleanup.
 FARM_PIDS=()
 farm_cleanup() {
@@ -27,10 +28,15 @@ farm_spawn() {
   "$@" 2>"$RUN/$log" &
   FARM_PIDS+=($!)
 }
+# Waits up to 10 s for an --address-file and prints the HOST:PORT in it; exits with LOG shown if
+# none comes.
+farm_address() {
+  for _ in $(seq 100); do [ -s "$RUN/$1" ] && break; sleep 0.1; done
+  [ -s "$RUN/$1" ] || { cat "$RUN/$2" >&2; exit 1; }
+  cat "$RUN/$1"
+}
 farm_coordinator() {
   farm_spawn coordinator.log "$B/coordinator/sweepfarm-coordinator" --db "$DSN" \
     --listen 127.0.0.1:0 --address-file "$RUN/address" "$@"
-  for _ in $(seq 100); do [ -s "$RUN/address" ] && break; sleep 0.1; done
-  [ -s "$RUN/address" ] || { cat "$RUN/coordinator.log" >&2; exit 1; }
-  ADDR=$(cat "$RUN/address")
+  ADDR=$(farm_address address coordinator.log)
 }
