@@ -53,7 +53,6 @@ echo "$OUT"
 farm_spawn serve.log "$B/predict/sweepfarm-serve" --coordinator "$ADDR" --model "$MODEL" \
   --listen 127.0.0.1:0 --address-file "$RUN/serve-address" --threads 1
 SERVE=$(farm_address serve-address serve.log)
-for _ in $(seq 100); do grep -q "serving $MODEL v" "$RUN/serve.log" && break; sleep 0.1; done
 SERVED=$("$B/predict/sweepfarm-predict" --coordinator "$ADDR" --model "$MODEL" --server "$SERVE" \
   --split holdout --quiet --bench "$RUNS" 2>"$RUN/predict-served.log")
 cat "$RUN/predict-served.log" >&2

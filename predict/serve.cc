@@ -3,8 +3,8 @@
 // serves PredictionService.Predict from it, and follows the alias: every --refresh-seconds (and
 // at SIGHUP) it asks the registry again, and swaps a new version in only once it has loaded and
 // verified, so a promotion or rollback reaches callers without a restart and a bad version
-// never replaces a good one. The gRPC health service reports SERVING once a version is loaded.
-// Exit 0 after SIGTERM or SIGINT, 1 on failure, 2 on bad usage.
+// never replaces a good one. It listens (and writes --address-file) only once the first version
+// has loaded. Exit 0 after SIGTERM or SIGINT, 1 on failure, 2 on bad usage.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -74,30 +74,29 @@ int main(int argc, char** argv) {
       flags.Get("model"), flags.Get("alias"));
   predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples);
 
+  // Listens only once a version is loaded: a port that accepts connections is ready to answer
+  // (so a TCP readiness probe suffices: kubelet's gRPC probes cannot speak TLS).
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(flags.Get("listen"), ServerCredentials(*security), &port);
-  builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::cerr << "sweepfarm-serve: cannot listen on " << flags.Get("listen") << "\n";
-    return 1;
-  }
-  server->GetHealthCheckService()->SetServingStatus(false);
-  const std::string listen = flags.Get("listen");
-  const std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
-  SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
-               << (security->tokens.empty() ? "" : ", calls need a token") << "; following "
-               << follower.model() << " alias " << follower.alias() << " at "
-               << flags.Get("coordinator");
-  if (const std::string f = flags.Get("address-file"); !f.empty()) {
-    if (Status s = WriteFileAtomically(f, address + "\n"); !s.ok()) {
-      std::cerr << "sweepfarm-serve: " << s.message() << "\n";
-      return 1;
+  std::unique_ptr<grpc::Server> server;
+  auto listen = [&]() -> Status {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(flags.Get("listen"), ServerCredentials(*security), &port);
+    builder.RegisterService(&service);
+    builder.SetMaxReceiveMessageSize(64 << 20);
+    server = builder.BuildAndStart();
+    if (!server || port == 0) return UnavailableError("cannot listen on " + flags.Get("listen"));
+    const std::string host = flags.Get("listen").substr(0, flags.Get("listen").rfind(':'));
+    const std::string address = host + ":" + std::to_string(port);
+    SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
+                 << (security->tokens.empty() ? "" : ", calls need a token");
+    if (const std::string f = flags.Get("address-file"); !f.empty()) {
+      SF_RETURN_IF_ERROR(WriteFileAtomically(f, address + "\n"));
     }
-  }
+    return OkStatus();
+  };
+  SF_LOG(Info) << "following " << follower.model() << " alias " << follower.alias() << " at "
+               << flags.Get("coordinator") << ", every " << *refresh << " s and at SIGHUP";
   std::signal(SIGTERM, OnStop);
   std::signal(SIGINT, OnStop);
   std::signal(SIGHUP, OnHangup);
@@ -119,7 +118,7 @@ int main(int argc, char** argv) {
       if (s.message() != last_error) {
         SF_LOG(Warning) << "refresh failed: " << s.message() << "; "
                         << (now ? "still serving v" + std::to_string(now->version.version())
-                                : std::string("nothing to serve yet"));
+                                : std::string("nothing to serve yet, not listening"));
       }
       last_error = s.message();
       continue;
@@ -133,10 +132,15 @@ int main(int argc, char** argv) {
                    << (before ? std::to_string(before->version.version()) : "")
                    << "): " << now->version.members_size() << " member(s), holdout accuracy "
                    << now->version.holdout_accuracy() << ", loaded and verified in " << ms << " ms";
-      server->GetHealthCheckService()->SetServingStatus(true);
+    }
+    if (!server) {
+      if (Status l = listen(); !l.ok()) {
+        std::cerr << "sweepfarm-serve: " << l.message() << "\n";
+        return 1;
+      }
     }
   }
   SF_LOG(Info) << "shutting down";
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -88,7 +88,7 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
   }
   // Held for the whole call: a swap meanwhile does not pull the model from under it.
   std::shared_ptr<const LoadedModel> loaded = follower_->current();
-  if (!loaded) {
+  if (!loaded) {  // sweepfarm-serve listens only once one is; another host of this class may not.
     return ToGrpc(UnavailableError("Predict: no version of " + follower_->model() +
                                    " loaded yet (alias " + follower_->alias() + ")"));
   }

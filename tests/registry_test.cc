@@ -353,8 +353,8 @@ Predictions ParsePredictions(const std::string& out) {
   return p;
 }
 
-// The prediction service follows its alias: until the alias exists it answers UNAVAILABLE and
-// its health check NOT_SERVING; then it serves that version, with the probabilities
+// The prediction service follows its alias: until the alias exists it does not listen; then it
+// serves that version (its health check SERVING), with the probabilities
 // sweepfarm-predict computes from the registry itself, and moves within a refresh when the alias
 // moves (promotion, rollback). A version that fails to load (an artifact rotted in storage) never
 // replaces the one it serves. Bad samples are refused naming the sample; calls need its token.
@@ -369,11 +369,20 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   ASSERT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 0) << err;
   ASSERT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 2);
 
+  // No alias "staging" yet: nothing to serve, so the service does not listen yet (a port that
+  // accepts is a ready one) and says why.
   const std::string token = farm_->WriteFile("token", "0123456789abcdef0123456789abcdef\n");
-  const std::string serve =
-      farm_->StartServe(addr_, "serve",
-                        {"--model", "detector", "--alias", "staging", "--refresh-seconds", "1",
-                         "--auth-token-file", token});
+  Process& service = farm_->StartServe(addr_, "serve",
+                                       {"--model", "detector", "--alias", "staging",
+                                        "--refresh-seconds", "1", "--auth-token-file", token});
+  EXPECT_EQ(farm_->ServeAddress("serve", 2.5), "");
+  EXPECT_NE(farm_->ReadLog("serve").find("model detector has no alias staging; nothing to serve "
+                                         "yet, not listening"),
+            std::string::npos)
+      << farm_->ReadLog("serve");
+  ASSERT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 0)
+      << err;
+  const std::string serve = farm_->ServeAddress("serve");
   ASSERT_FALSE(serve.empty()) << farm_->ReadLog("serve");
   std::string line;
   for (int i = 0; i < 64 * 16; ++i) line += (i ? " " : "") + std::to_string((i % 11) * 0.13 - 0.4);
@@ -424,15 +433,6 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
     }
   };
 
-  // No alias "staging" yet: nothing to serve, and the health check says so.
-  EXPECT_EQ(remote({"--input", samples}), 1);
-  EXPECT_NE(err.find("Predict: no version of detector loaded yet (alias staging)"),
-            std::string::npos)
-      << err;
-  EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-
-  ASSERT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 0)
-      << err;
   ASSERT_TRUE(served(1));
   EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::SERVING);
   matches_registry(1);
@@ -515,9 +515,8 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
               1e-9)
       << out;
 
-  Process& p = farm_->processes().back();
-  p.Signal(SIGTERM);
-  EXPECT_EQ(p.Wait(30), 0) << farm_->ReadLog("serve");
+  service.Signal(SIGTERM);
+  EXPECT_EQ(service.Wait(30), 0) << farm_->ReadLog("serve");
 }
 
 // A seeded sweep may search by successive halving: the champion's members and best trials, and

@@ -88,8 +88,8 @@ std::string Farm::StartCoordinator(int lease_seconds, int port, const std::strin
   return WaitForAddressFile(addr_file);
 }
 
-std::string Farm::StartServe(const std::string& addr, const std::string& name,
-                             const std::vector<std::string>& extra_flags) {
+Process& Farm::StartServe(const std::string& addr, const std::string& name,
+                          const std::vector<std::string>& extra_flags) {
   const std::string addr_file = dir_ + "/" + name + ".address";
   std::remove(addr_file.c_str());
   std::vector<std::string> argv{SWEEPFARM_SERVE, "--coordinator",  addr,     "--listen",
@@ -97,11 +97,15 @@ std::string Farm::StartServe(const std::string& addr, const std::string& name,
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
   procs_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
-  return WaitForAddressFile(addr_file);
+  return procs_.back();
 }
 
-std::string Farm::WaitForAddressFile(const std::string& path) {
-  for (int i = 0; i < 600; ++i) {
+std::string Farm::ServeAddress(const std::string& name, double timeout_seconds) {
+  return WaitForAddressFile(dir_ + "/" + name + ".address", timeout_seconds);
+}
+
+std::string Farm::WaitForAddressFile(const std::string& path, double timeout_seconds) {
+  for (int i = 0; i < timeout_seconds * 20; ++i) {
     std::ifstream in(path);
     std::string addr;
     if (in >> addr && !addr.empty()) return addr;

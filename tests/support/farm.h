@@ -31,10 +31,13 @@ class Farm {
   Process& StartWorker(const std::string& addr, const std::string& name,
                        const std::vector<std::string>& extra_flags);
   // Starts sweepfarm-serve against the coordinator at `addr` (with the client flags; `extra_flags`
-  // name the model, alias...), output to dir()/name.log, and waits until it listens; returns its
-  // HOST:PORT ("" if it did not start). It is the last of processes().
-  std::string StartServe(const std::string& addr, const std::string& name,
-                         const std::vector<std::string>& extra_flags);
+  // name the model, alias...), output to dir()/name.log. It listens once it has loaded a version:
+  // ServeAddress(name) waits for that.
+  Process& StartServe(const std::string& addr, const std::string& name,
+                      const std::vector<std::string>& extra_flags);
+  // The HOST:PORT the service `name` listens on, once it does (waits up to `timeout_seconds`);
+  // "" if it does not.
+  std::string ServeAddress(const std::string& name, double timeout_seconds = 30);
   // Runs sweepctl; when it fails, `err` also lists the farm's processes that have exited.
   int Sweepctl(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
   int Predict(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
@@ -60,8 +63,8 @@ class Farm {
   // A sweepctl or sweepfarm-predict command line: `binary`, `args`, then the client flags.
   std::vector<std::string> ClientArgv(const std::string& binary,
                                       const std::vector<std::string>& args) const;
-  // Polls an --address-file for up to 30 s; the HOST:PORT it names, or "".
-  static std::string WaitForAddressFile(const std::string& path);
+  // Polls an --address-file; the HOST:PORT it names, or "".
+  static std::string WaitForAddressFile(const std::string& path, double timeout_seconds = 30);
 
   TestDatabase* db_;
   std::string dir_;
