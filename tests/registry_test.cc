@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
@@ -480,6 +481,41 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   matches_registry(2);
   ASSERT_EQ(Ctl({"registry", "rollback", "detector", "--alias", "staging"}, &out, &err), 0) << err;
   ASSERT_TRUE(served(1));
+
+  // The command in deploy/k8s/serve.yaml, pointed at this farm (its TLS dropped: the farm is
+  // plain), serves the champion.
+  YAML::Node manifest =
+      YAML::LoadFile(std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/k8s/serve.yaml");
+  auto argv = manifest["spec"]["template"]["spec"]["containers"][0]["command"]
+                  .as<std::vector<std::string>>();
+  ASSERT_EQ(argv[0], "sweepfarm-serve");
+  std::vector<std::string> k8s{SWEEPFARM_SERVE, "--address-file", farm_->dir() + "/k8s.address"};
+  const std::map<std::string, std::string> here{{"--coordinator", addr_},
+                                                {"--model", "detector"},
+                                                {"--listen", "127.0.0.1:0"},
+                                                {"--auth-token-file", token},
+                                                {"--tls-cert", ""},
+                                                {"--tls-key", ""},
+                                                {"--tls-ca", ""}};
+  for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    auto it = here.find(argv[i]);
+    if (it == here.end()) {
+      k8s.insert(k8s.end(), {argv[i], argv[i + 1]});
+    } else if (!it->second.empty()) {
+      k8s.insert(k8s.end(), {argv[i], it->second});
+    }
+  }
+  Process from_manifest = Process::Start(k8s, farm_->dir() + "/k8s.log");
+  const std::string k8s_addr = farm_->ServeAddress("k8s");
+  ASSERT_FALSE(k8s_addr.empty()) << farm_->ReadLog("k8s");
+  ASSERT_EQ(farm_->Predict(
+                {"--server", k8s_addr, "--auth-token-file", token, "--input", samples, "--json"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(ParsePredictions(out).version, Champion());
+  from_manifest.Signal(SIGTERM);
+  EXPECT_EQ(from_manifest.Wait(30), 0);
 
   // v2's own artifacts rot in storage, and the alias is pointed at it behind the registry's back
   // (SetAlias would refuse a corrupt version): the service refuses to load it and keeps v1.
