@@ -514,6 +514,17 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
             0)
       << err;
   EXPECT_EQ(ParsePredictions(out).version, Champion());
+  // SIGHUP asks the registry at once (its refresh is every 10 s).
+  const int other = 3 - static_cast<int>(Champion());
+  ASSERT_EQ(Ctl({"registry", "promote", "detector", std::to_string(other)}, &out, &err), 0) << err;
+  from_manifest.Signal(SIGHUP);
+  bool moved = false;
+  for (int i = 0; i < 30 && !moved; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    moved = farm_->ReadLog("k8s").find("serving detector v" + std::to_string(other)) !=
+            std::string::npos;
+  }
+  EXPECT_TRUE(moved) << farm_->ReadLog("k8s");
   from_manifest.Signal(SIGTERM);
   EXPECT_EQ(from_manifest.Wait(30), 0);
 
