@@ -13,6 +13,7 @@ enum class StatusCode {
   kInvalidArgument = 3,
   kNotFound = 5,
   kAlreadyExists = 6,
+  kPermissionDenied = 7,
   kFailedPrecondition = 9,
   kAborted = 10,
   kResourceExhausted = 8,

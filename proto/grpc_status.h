@@ -33,6 +33,8 @@ inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
       return DataLossError(s.error_message());
     case grpc::StatusCode::UNAUTHENTICATED:
       return Status(StatusCode::kUnauthenticated, msg);
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return Status(StatusCode::kPermissionDenied, msg);
     case grpc::StatusCode::ALREADY_EXISTS:
       return Status(StatusCode::kAlreadyExists, msg);
     default:

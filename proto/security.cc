@@ -1,6 +1,8 @@
 #include "proto/security.h"
 
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -107,17 +109,47 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
     SF_ASSIGN_OR_RETURN(std::string text, ReadFlagFile(flags, "auth-token-file"));
     std::istringstream lines(text);
     int n = 0;
-    for (std::string token; std::getline(lines, token);) {
+    for (std::string line; std::getline(lines, line);) {
       ++n;
-      if (!token.empty() && token.back() == '\r') token.pop_back();
-      if (token.empty()) continue;
-      if (token.size() < kMinTokenLength || token.find_first_of(" \t") != std::string::npos) {
-        return InvalidArgumentError("--auth-token-file " + path + ":" + std::to_string(n) +
-                                    ": a token must be at least " +
-                                    std::to_string(kMinTokenLength) +
-                                    " characters without spaces (e.g. openssl rand -hex 32)");
+      const std::string where = "--auth-token-file " + path + ":" + std::to_string(n) + ": ";
+      if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+      std::istringstream words(line);
+      std::vector<std::string> w{std::istream_iterator<std::string>(words), {}};
+      if (w.empty()) continue;
+      if (w.size() != 1 && w.size() != 3) {
+        return InvalidArgumentError(where + "expected TOKEN or TOKEN NAME ROLE, found " +
+                                    std::to_string(w.size()) + " fields");
       }
-      s.tokens.push_back(token);
+      Credential c;
+      c.token = w[0];
+      if (c.token.size() < kMinTokenLength) {
+        return InvalidArgumentError(where + "a token must be at least " +
+                                    std::to_string(kMinTokenLength) +
+                                    " characters (e.g. openssl rand -hex 32)");
+      }
+      if (w.size() == 3) {
+        c.name = w[1];
+        if (c.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789._@-") != std::string::npos) {
+          return InvalidArgumentError(where + "name \"" + c.name +
+                                      "\": letters, digits and . _ @ - only");
+        }
+        bool known = false;
+        for (Role r : {Role::kAdmin, Role::kOperator, Role::kWorker, Role::kReader}) {
+          if (w[2] == RoleName(r)) {
+            c.role = r;
+            known = true;
+          }
+        }
+        if (!known) {
+          return InvalidArgumentError(where + "role \"" + w[2] +
+                                      "\" is not one of admin, operator, worker, reader");
+        }
+      }
+      for (const Credential& other : s.tokens) {
+        if (other.token == c.token) return InvalidArgumentError(where + "a token listed twice");
+      }
+      s.tokens.push_back(std::move(c));
     }
     if (s.tokens.empty()) {
       return InvalidArgumentError("--auth-token-file " + path + ": no token in the file");
@@ -144,12 +176,48 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
   }
   if (security.tokens.empty()) return grpc::CreateCustomChannel(address, creds, args);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
-  factories.push_back(std::make_unique<TokenInterceptorFactory>(security.tokens.front()));
+  factories.push_back(std::make_unique<TokenInterceptorFactory>(security.tokens.front().token));
   return grpc::experimental::CreateCustomChannelWithInterceptors(address, creds, args,
                                                                  std::move(factories));
 }
 
-grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc) const {
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kAdmin:
+      return "admin";
+    case Role::kOperator:
+      return "operator";
+    case Role::kWorker:
+      return "worker";
+    case Role::kReader:
+      return "reader";
+  }
+  return "?";
+}
+
+bool RoleAllows(Role role, const std::string& rpc) {
+  static const std::set<std::string> kWorker = {"RegisterWorker", "LeaseWork",     "Heartbeat",
+                                                "ReportResults",  "ReleaseLeases", "UploadArtifact",
+                                                "GetCheckpoint"};
+  static const std::set<std::string> kReader = {"GetSweepStatus", "ListTrials",    "ListSweeps",
+                                                "ListWorkers",    "BuildEnsemble", "GetModel",
+                                                "ListVersions",   "Predict"};
+  switch (role) {
+    case Role::kAdmin:
+      return true;
+    case Role::kOperator:
+      return kWorker.count(rpc) == 0;
+    case Role::kWorker:
+      return kWorker.count(rpc) > 0;
+    case Role::kReader:
+      return kReader.count(rpc) > 0;
+  }
+  return false;
+}
+
+grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc,
+                               std::string* caller) const {
+  if (caller != nullptr) caller->clear();
   if (tokens_.empty()) return grpc::Status::OK;
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
@@ -157,14 +225,31 @@ grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc) 
   if (it != md.end() && it->second.starts_with(prefix)) {
     const grpc::string_ref sent(it->second.data() + prefix.size(),
                                 it->second.size() - prefix.size());
-    bool match = false;
-    for (const auto& t : tokens_) match |= SameSecret(sent, t);  // Every one: no early exit.
-    if (match) return grpc::Status::OK;
+    const Credential* match = nullptr;
+    for (const auto& t : tokens_) {  // Every one: no early exit.
+      if (SameSecret(sent, t.token)) match = &t;
+    }
+    if (match != nullptr) {
+      if (!RoleAllows(match->role, rpc)) {
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            std::string(rpc) + ": the token of " +
+                                (match->name.empty() ? "an unnamed holder" : match->name) +
+                                " (role " + RoleName(match->role) + ") may not call it");
+      }
+      if (caller != nullptr) *caller = match->name;
+      return grpc::Status::OK;
+    }
   }
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       std::string(rpc) + ": " +
                           (it == md.end() ? "no authorization token (--auth-token-file)"
                                           : "wrong authorization token"));
+}
+
+std::string AuditActor(const std::string& caller, const std::string& claimed,
+                       const std::string& fallback) {
+  if (caller.empty()) return claimed.empty() ? fallback : claimed;
+  return claimed.empty() ? caller : caller + " via " + claimed;
 }
 
 }  // namespace sweepfarm

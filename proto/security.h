@@ -1,7 +1,8 @@
 // Transport security of the farm's gRPC, shared by the coordinator and its clients (workers,
 // sweepctl, sweepfarm-predict): TLS on the coordinator's port (its certificate and key; clients
-// verify it against a CA they are given) and a shared bearer token that every call must carry.
-// Both are optional and independent; docs/design.md says what each protects against.
+// verify it against a CA they are given) and bearer tokens that every call must carry, each
+// optionally naming its holder and a role that limits the RPCs it may call. TLS and tokens are
+// optional and independent; docs/design.md says what each protects against.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -15,14 +16,33 @@
 
 namespace sweepfarm {
 
+// What a token may call. kAdmin: everything. kOperator: everything but the worker RPCs (submit,
+// cancel, prioritise, prune, publish, move aliases, and every read). kWorker: the worker RPCs
+// (register, lease, heartbeat, report, release, upload, fetch checkpoints). kReader: reads only
+// (sweep status, trials, sweeps, workers, ensembles, models, versions, predictions).
+enum class Role { kAdmin, kOperator, kWorker, kReader };
+
+const char* RoleName(Role role);
+// Whether `role` may call the RPC named `rpc` (its method name, e.g. "SetAlias"). An RPC on
+// neither the worker nor the reader list is for operators and admins only.
+bool RoleAllows(Role role, const std::string& rpc);
+
+// One line of a token file: "TOKEN", or "TOKEN NAME ROLE". A bare token is an unnamed admin.
+struct Credential {
+  std::string token;
+  std::string name;  // Who holds it; recorded as the actor of registry moves. Empty: unnamed.
+  Role role = Role::kAdmin;
+};
+
 struct TransportSecurity {
   std::string cert_pem;  // Server: its certificate chain (PEM); with key_pem, it serves TLS.
   std::string key_pem;   // Server: the certificate's private key (PEM).
   std::string ca_pem;    // Client: connect with TLS, trusting certificates this CA signed.
-  // The shared tokens, one per line of --auth-token-file. A client sends the first; the server
-  // accepts any (to rotate: add the new token to the server's file, move the clients to it,
-  // then remove the old). Empty: calls carry none (client), none needed (server).
-  std::vector<std::string> tokens;
+  // The tokens, one per line of --auth-token-file ("#" starts a comment). A client sends the
+  // first; the server accepts any, each with its role (to rotate: add the new token to the
+  // server's file, move the clients to it, then remove the old). Empty: calls carry none
+  // (client), none needed (server).
+  std::vector<Credential> tokens;
 };
 
 // kServerAndClient: a server that also calls the coordinator (sweepfarm-serve). Its token file
@@ -33,8 +53,9 @@ enum class SecurityRole { kServer, kClient, kServerAndClient };
 void DefineSecurityFlags(Flags* flags, SecurityRole role);
 
 // Reads the files the flags name. Errors name the flag and the file (and the line of a bad
-// token): unreadable, not PEM, a certificate without its key, no token, or a token shorter than
-// 16 characters or with spaces.
+// token): unreadable, not PEM, a certificate without its key, no token, a token shorter than 16
+// characters, a line that is neither TOKEN nor TOKEN NAME ROLE, an unknown role, a name with
+// characters other than letters, digits and . _ @ -, or a token listed twice.
 StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRole role);
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecurity& security);
@@ -45,16 +66,25 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
                                            const TransportSecurity& security,
                                            const grpc::ChannelArguments& args);
 
-// Server side: admits a call if it carries one of the tokens (every call, when there are none).
-// Thread-safe.
+// Server side: admits a call if it carries one of the tokens and that token's role allows the
+// RPC (every call, when there are no tokens). Thread-safe.
 class TokenCheck {
  public:
-  explicit TokenCheck(std::vector<std::string> tokens = {}) : tokens_(std::move(tokens)) {}
-  // OK, or UNAUTHENTICATED naming `rpc` (and never a token).
-  grpc::Status Admit(const grpc::ServerContext* ctx, const char* rpc) const;
+  explicit TokenCheck(std::vector<Credential> tokens = {}) : tokens_(std::move(tokens)) {}
+  // OK, UNAUTHENTICATED naming `rpc` (no token, or a wrong one), or PERMISSION_DENIED naming
+  // `rpc`, the token's holder and role; never a token. On OK, `caller` (if given) is set to the
+  // holder's name ("" for an unnamed token or when no tokens are needed).
+  grpc::Status Admit(const grpc::ServerContext* ctx, const char* rpc,
+                     std::string* caller = nullptr) const;
 
  private:
-  std::vector<std::string> tokens_;
+  std::vector<Credential> tokens_;
 };
+
+// The actor a registry move records: the authenticated holder's name if there is one, with what
+// the client says of itself (e.g. "alice via root@host (sweepctl)"), else the client's words,
+// else `fallback`.
+std::string AuditActor(const std::string& caller, const std::string& claimed,
+                       const std::string& fallback);
 
 }  // namespace sweepfarm

@@ -18,6 +18,7 @@
 #include "coordinator/sweep/sweep_yaml.h"
 #include "coordinator/sweep/tpe.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "proto/security.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
@@ -668,8 +669,14 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
   const std::string token = WriteFile("token", "0123456789abcdef0123456789abcdef\n");
   const std::string next = WriteFile("next", "00112233445566778899aabbccddeeff\n");
   const std::string wrong = WriteFile("wrong", "fedcba9876543210fedcba9876543210\n");
-  const std::string both =
-      WriteFile("both", "00112233445566778899aabbccddeeff\n\n0123456789abcdef0123456789abcdef\n");
+  // Beside them, named tokens with roles: a GPU host, a dashboard, an operator.
+  const std::string both = WriteFile("both",
+                                     "00112233445566778899aabbccddeeff\n\n"
+                                     "0123456789abcdef0123456789abcdef\n"
+                                     "# named holders and their roles\n"
+                                     "1111111111111111 gpu-host-1 worker\n"
+                                     "2222222222222222 dashboards reader\n"
+                                     "3333333333333333 alice operator\n");
   farm_->SetSecurity({"--tls-cert", cert, "--tls-key", key, "--auth-token-file", both},
                      {"--tls-ca", cert, "--auth-token-file", token});
   std::string addr = StartCoordinator();
@@ -716,6 +723,41 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
             std::string::npos)
       << farm_->ReadLog("bad-worker");
 
+  // Roles: each token calls its own RPCs and is refused the rest (PERMISSION_DENIED, naming the
+  // RPC, the holder and the role), and the operator's name is the actor of what it publishes.
+  const std::string as_worker = WriteFile("worker-token", "1111111111111111\n");
+  const std::string as_reader = WriteFile("reader-token", "2222222222222222\n");
+  const std::string as_alice = WriteFile("alice-token", "3333333333333333\n");
+  EXPECT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", as_worker}, {"submit", sweep}), 1);
+  EXPECT_NE(err.find("SubmitSweep: the token of gpu-host-1 (role worker) may not call it"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", as_reader}, {"status", id}), 0) << err;
+  EXPECT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", as_reader}, {"priority", id, "5"}), 1);
+  EXPECT_NE(err.find("SetSweepPriority: the token of dashboards (role reader) may not call it"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps"), 1);
+  EXPECT_EQ(
+      sweepctl({"--tls-ca", cert, "--auth-token-file", as_alice}, {"registry", "publish", id}), 0)
+      << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM registry_audit WHERE actor LIKE 'alice via %(sweepctl)'"),
+            1);
+  // A GPU host's token leases work; an operator's cannot.
+  Process gpu_worker = Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--tls-ca", cert,
+                                       "--auth-token-file", as_worker, "--device", "cpu"},
+                                      dir + "/worker2.log");
+  EXPECT_TRUE(farm_->WaitForCount("SELECT count(*) FROM workers", 2, 30))
+      << farm_->ReadLog("worker2");
+  Process alice_worker = Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--tls-ca", cert,
+                                         "--auth-token-file", as_alice, "--device", "cpu"},
+                                        dir + "/alice-worker.log");
+  EXPECT_EQ(alice_worker.Wait(30), 1);
+  EXPECT_NE(farm_->ReadLog("alice-worker")
+                .find("RegisterWorker: the token of alice (role operator) may not call it"),
+            std::string::npos)
+      << farm_->ReadLog("alice-worker");
+
   // Every RPC, by name, over TLS without the token.
   std::ifstream in(cert);
   std::stringstream pem;
@@ -755,6 +797,8 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
           << name << ": " << status.error_message();
       EXPECT_EQ(status.error_message().rfind(name + ": no authorization token", 0), 0u)
           << status.error_message();
+      // The worker role is exactly WorkerService: an RPC added there must be listed for it.
+      EXPECT_EQ(RoleAllows(Role::kWorker, name), desc->name() == "WorkerService") << name;
     }
   }
   EXPECT_EQ(rpcs, 21);

@@ -428,9 +428,10 @@ grpc::Status CheckName(const std::string& rpc, const std::string& field, const s
 grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext* ctx,
                                                const v1::PublishSweepRequest* req,
                                                v1::PublishSweepResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "PublishSweep"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "PublishSweep", &caller); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("PublishSweep", "sweep_id must be positive");
-  auto r = registry_->Publish(req->sweep_id(), req->actor());
+  auto r = registry_->Publish(req->sweep_id(), AuditActor(caller, req->actor(), "sweepctl"));
   if (!r.ok()) return ToGrpc(Status(r.status().code(), "PublishSweep: " + r.status().message()));
   *resp = std::move(r).value();
   return grpc::Status::OK;
@@ -491,7 +492,8 @@ grpc::Status RegistryServiceImpl::ListVersions(grpc::ServerContext* ctx,
 
 grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext* ctx, const v1::SetAliasRequest* req,
                                            v1::SetAliasResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "SetAlias"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "SetAlias", &caller); !a.ok()) return a;
   const std::string alias = req->alias().empty() ? "champion" : req->alias();
   if (auto s = CheckName("SetAlias", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("SetAlias", "alias", alias); !s.ok()) return s;
@@ -504,7 +506,7 @@ grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext* ctx, const v1::S
     return ToGrpc(Status(loaded.status().code(), "SetAlias: " + loaded.status().message()));
   }
   auto move = store_->MoveAlias(req->model(), alias, req->version(),
-                                req->actor().empty() ? "sweepctl" : req->actor(),
+                                AuditActor(caller, req->actor(), "sweepctl"),
                                 req->reason().empty() ? "set by hand" : req->reason());
   if (!move.ok())
     return ToGrpc(Status(move.status().code(), "SetAlias: " + move.status().message()));
@@ -517,12 +519,13 @@ grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext* ctx, const v1::S
 
 grpc::Status RegistryServiceImpl::Rollback(grpc::ServerContext* ctx, const v1::RollbackRequest* req,
                                            v1::RollbackResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "Rollback"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "Rollback", &caller); !a.ok()) return a;
   const std::string alias = req->alias().empty() ? "champion" : req->alias();
   if (auto s = CheckName("Rollback", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("Rollback", "alias", alias); !s.ok()) return s;
   auto move =
-      store_->MoveAlias(req->model(), alias, 0, req->actor().empty() ? "sweepctl" : req->actor(),
+      store_->MoveAlias(req->model(), alias, 0, AuditActor(caller, req->actor(), "sweepctl"),
                         req->reason().empty() ? "rollback" : req->reason());
   if (!move.ok())
     return ToGrpc(Status(move.status().code(), "Rollback: " + move.status().message()));

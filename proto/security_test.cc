@@ -1,0 +1,119 @@
+// Token files (names, roles, comments, the errors that name the line) and which RPCs each role
+// may call. Pure logic; the end-to-end test (TlsAndTokenGuardEveryRpc) runs the same checks
+// through a coordinator.
+#include "proto/security.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace sweepfarm {
+namespace {
+
+class TokenFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sweepfarm-tokens.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::remove(path().c_str());
+    rmdir(dir_.c_str());
+  }
+  std::string path() const { return dir_ + "/tokens"; }
+  StatusOr<TransportSecurity> Load(const std::string& text) {
+    std::ofstream(path()) << text;
+    Flags flags;
+    DefineSecurityFlags(&flags, SecurityRole::kServer);
+    EXPECT_TRUE(flags.Parse({"--auth-token-file", path()}).ok());
+    return LoadTransportSecurity(flags, SecurityRole::kServer);
+  }
+  std::string dir_;
+};
+
+TEST_F(TokenFileTest, BareTokensAreUnnamedAdminsAndNamedOnesCarryTheirRole) {
+  auto s = Load(
+      "# the farm's tokens\n"
+      "0123456789abcdef0123456789abcdef\n"
+      "\n"
+      "1111111111111111 gpu-host-1 worker   # a GPU host\n"
+      "2222222222222222 alice@ops operator\r\n"
+      "3333333333333333 dashboards reader\n"
+      "4444444444444444 root.1 admin\n");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->tokens.size(), 5u);
+  EXPECT_EQ(s->tokens[0].token, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(s->tokens[0].name, "");
+  EXPECT_EQ(s->tokens[0].role, Role::kAdmin);
+  EXPECT_EQ(s->tokens[1].name, "gpu-host-1");
+  EXPECT_EQ(s->tokens[1].role, Role::kWorker);
+  EXPECT_EQ(s->tokens[2].token, "2222222222222222");
+  EXPECT_EQ(s->tokens[2].name, "alice@ops");
+  EXPECT_EQ(s->tokens[2].role, Role::kOperator);
+  EXPECT_EQ(s->tokens[3].role, Role::kReader);
+  EXPECT_EQ(s->tokens[4].role, Role::kAdmin);
+}
+
+TEST_F(TokenFileTest, BadLinesAreRefusedNamingTheLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"0123456789abcdef0123456789abcdef\nshort\n", ":2: a token must be at least 16"},
+      {"1111111111111111 alice\n", ":1: expected TOKEN or TOKEN NAME ROLE, found 2 fields"},
+      {"1111111111111111 alice operator extra\n", ":1: expected TOKEN or TOKEN NAME ROLE"},
+      {"\n1111111111111111 alice root\n",
+       ":2: role \"root\" is not one of admin, operator, worker, reader"},
+      {"1111111111111111 al/ice reader\n", ":1: name \"al/ice\": letters, digits and . _ @ -"},
+      {"1111111111111111\n1111111111111111 alice reader\n", ":2: a token listed twice"},
+      {"# only a comment\n\n", ": no token in the file"},
+  };
+  for (const auto& [text, error] : cases) {
+    auto s = Load(text);
+    ASSERT_FALSE(s.ok()) << text;
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.status().message().find("--auth-token-file " + path() + error), std::string::npos)
+        << s.status().message();
+  }
+}
+
+TEST(RoleTest, EachRoleCallsItsRpcsOnly) {
+  const std::vector<std::string> worker = {"RegisterWorker", "LeaseWork",     "Heartbeat",
+                                           "ReportResults",  "ReleaseLeases", "UploadArtifact",
+                                           "GetCheckpoint"};
+  const std::vector<std::string> reader = {"GetSweepStatus", "ListTrials",    "ListSweeps",
+                                           "ListWorkers",    "BuildEnsemble", "GetModel",
+                                           "ListVersions",   "Predict"};
+  const std::vector<std::string> writes = {"SubmitSweep", "CancelSweep",  "SetSweepPriority",
+                                           "PruneSweeps", "PublishSweep", "SetAlias",
+                                           "Rollback",    "SomeFutureRpc"};
+  for (const auto& rpc : worker) {
+    EXPECT_TRUE(RoleAllows(Role::kWorker, rpc)) << rpc;
+    EXPECT_FALSE(RoleAllows(Role::kReader, rpc)) << rpc;
+    EXPECT_FALSE(RoleAllows(Role::kOperator, rpc)) << rpc;
+    EXPECT_TRUE(RoleAllows(Role::kAdmin, rpc)) << rpc;
+  }
+  for (const auto& rpc : reader) {
+    EXPECT_FALSE(RoleAllows(Role::kWorker, rpc)) << rpc;
+    EXPECT_TRUE(RoleAllows(Role::kReader, rpc)) << rpc;
+    EXPECT_TRUE(RoleAllows(Role::kOperator, rpc)) << rpc;
+    EXPECT_TRUE(RoleAllows(Role::kAdmin, rpc)) << rpc;
+  }
+  // Writes, and an RPC on no list: operators and admins only.
+  for (const auto& rpc : writes) {
+    EXPECT_FALSE(RoleAllows(Role::kWorker, rpc)) << rpc;
+    EXPECT_FALSE(RoleAllows(Role::kReader, rpc)) << rpc;
+    EXPECT_TRUE(RoleAllows(Role::kOperator, rpc)) << rpc;
+    EXPECT_TRUE(RoleAllows(Role::kAdmin, rpc)) << rpc;
+  }
+}
+
+TEST(AuditActorTest, TheAuthenticatedNameComesFirst) {
+  EXPECT_EQ(AuditActor("alice", "root@host (sweepctl)", "sweepctl"),
+            "alice via root@host (sweepctl)");
+  EXPECT_EQ(AuditActor("alice", "", "sweepctl"), "alice");
+  EXPECT_EQ(AuditActor("", "root@host (sweepctl)", "sweepctl"), "root@host (sweepctl)");
+  EXPECT_EQ(AuditActor("", "", "sweepctl"), "sweepctl");
+}
+
+}  // namespace
+}  // namespace sweepfarm
