@@ -12,6 +12,7 @@
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/metrics_server.h"
 #include "coordinator/api/services.h"
 #include "coordinator/store/store.h"
 #include "proto/security.h"
@@ -83,10 +84,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   api::Metrics metrics;
-  std::unique_ptr<api::MetricsServer> metrics_server;
+  std::unique_ptr<MetricsServer> metrics_server;
   if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
     auto started =
-        api::MetricsServer::Start(m, [&metrics, &store] { return metrics.Render(store->get()); });
+        MetricsServer::Start(m, [&metrics, &store] { return metrics.Render(store->get()); });
     if (!started.ok()) {
       std::cerr << "sweepfarm-coordinator: " << started.status().message() << "\n";
       return started.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -259,7 +259,11 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
         "\nsweepfarm_results_total{outcome=\"stale\"} 0\n", "\nsweepfarm_trials_leased_total 16\n",
         "\nsweepfarm_rpc_total{method=\"/sweepfarm.v1.SweepService/SubmitSweep\","
         "code=\"OK\"} 1\n",
-        "# TYPE sweepfarm_rpc_seconds_total counter\n"}) {
+        "# TYPE sweepfarm_rpc_seconds_total counter\n",
+        "\nsweepfarm_rpc_duration_seconds_bucket{method=\"/sweepfarm.v1.SweepService/SubmitSweep\","
+        "le=\"+Inf\"} 1\n",
+        "\nsweepfarm_rpc_duration_seconds_count{method=\"/sweepfarm.v1.SweepService/SubmitSweep\"} "
+        "1\n"}) {
     EXPECT_NE(scrape.find(line), std::string::npos) << line << "\n" << scrape;
   }
   // status of a missing sweep: counted with its code.

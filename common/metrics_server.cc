@@ -1,0 +1,104 @@
+#include "common/metrics_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sweepfarm {
+
+void MetricFamily(std::ostream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
+StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host_port,
+                                                              std::function<std::string()> render) {
+  const size_t colon = host_port.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (colon == std::string::npos ||
+      inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    return InvalidArgumentError("--metrics-listen: expected IPV4:PORT, got \"" + host_port + "\"");
+  }
+  char* end = nullptr;
+  const long port = std::strtol(host_port.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || end == host_port.c_str() + colon + 1 || port < 0 || port > 65535) {
+    return InvalidArgumentError("--metrics-listen: bad port in \"" + host_port + "\"");
+  }
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return InternalError(std::string("metrics socket: ") + std::strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 16) != 0) {
+    std::string why = std::strerror(errno);
+    close(fd);
+    return UnavailableError("--metrics-listen: cannot listen on " + host_port + ": " + why);
+  }
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return std::unique_ptr<MetricsServer>(
+      new MetricsServer(fd, ntohs(addr.sin_port), std::move(render)));
+}
+
+MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)
+    : fd_(fd), port_(port), render_(std::move(render)) {
+  thread_ = std::thread([this] { Serve(); });
+}
+
+MetricsServer::~MetricsServer() {
+  stop_ = true;
+  thread_.join();
+  close(fd_);
+}
+
+void MetricsServer::Serve() {
+  while (!stop_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    Answer(client);
+    close(client);
+  }
+}
+
+void MetricsServer::Answer(int client) {
+  timeval timeout{2, 0};
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  std::string request;
+  char buf[1024];
+  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 8192) {
+    ssize_t n = recv(client, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    request.append(buf, static_cast<size_t>(n));
+  }
+  const std::string line = request.substr(0, request.find("\r\n"));
+  std::string status = "200 OK", type = "text/plain; version=0.0.4; charset=utf-8", body;
+  if (line.rfind("GET ", 0) != 0) {
+    status = "405 Method Not Allowed";
+    body = "only GET\n";
+  } else if (line.rfind("GET /metrics ", 0) != 0 && line != "GET /metrics") {
+    status = "404 Not Found";
+    body = "see /metrics\n";
+  } else {
+    body = render_();
+  }
+  if (status[0] != '2') type = "text/plain; charset=utf-8";
+  const std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+                               "\r\nContent-Length: " + std::to_string(body.size()) +
+                               "\r\nConnection: close\r\n\r\n" + body;
+  size_t sent = 0;
+  while (sent < response.size()) {
+    ssize_t n = send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace sweepfarm

@@ -1,0 +1,41 @@
+// Prometheus exposition over a minimal HTTP/1.1 server, shared by the coordinator and the
+// prediction service.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+
+namespace sweepfarm {
+
+// Writes a metric family's HELP and TYPE lines.
+void MetricFamily(std::ostream& out, const char* name, const char* type, const char* help);
+
+// GET /metrics answers `render()`; other paths 404, other methods 405. One thread, one request
+// per connection, a 2 s read timeout.
+class MetricsServer {
+ public:
+  // `host_port`: an IPv4 address and port (port 0: any free one).
+  static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
+                                                        std::function<std::string()> render);
+  ~MetricsServer();
+  int port() const { return port_; }
+
+ private:
+  MetricsServer(int fd, int port, std::function<std::string()> render);
+  void Serve();
+  void Answer(int client);
+
+  int fd_;
+  int port_;
+  std::function<std::string()> render_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace sweepfarm
