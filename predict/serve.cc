@@ -17,6 +17,7 @@
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/metrics_server.h"
 #include "predict/serving.h"
 
 using namespace sweepfarm;
@@ -37,7 +38,11 @@ int main(int argc, char** argv) {
       .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
       .Define("refresh-seconds", "10", "how often to ask the registry where the alias points")
       .Define("max-samples", "4096", "most samples one Predict call may carry")
-      .Define("threads", "1", "CPU threads for each prediction");
+      .Define("threads", "1", "CPU threads for each prediction")
+      .Define("metrics-listen", "",
+              "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
+              "empty: none")
+      .Define("metrics-address-file", "", "write the metrics server's bound HOST:PORT here");
   DefineSecurityFlags(&flags, SecurityRole::kServerAndClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-serve: " << s.message() << "\n";
@@ -72,7 +77,29 @@ int main(int argc, char** argv) {
   predict::ModelFollower follower(
       v1::RegistryService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args)),
       flags.Get("model"), flags.Get("alias"));
-  predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples);
+  predict::ServeMetrics metrics;
+  predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples,
+                                         &metrics);
+  // Metrics from the start, before a version loads: a service stuck waiting shows version 0 and
+  // its failed refreshes.
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
+    auto started = MetricsServer::Start(m, [&] { return metrics.Render(follower); });
+    if (!started.ok()) {
+      std::cerr << "sweepfarm-serve: " << started.status().message() << "\n";
+      return started.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    metrics_server = std::move(started).value();
+    const std::string bound =
+        m.substr(0, m.rfind(':')) + ":" + std::to_string(metrics_server->port());
+    SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
+    if (const std::string f = flags.Get("metrics-address-file"); !f.empty()) {
+      if (Status w = WriteFileAtomically(f, bound + "\n"); !w.ok()) {
+        std::cerr << "sweepfarm-serve: " << w.message() << "\n";
+        return 1;
+      }
+    }
+  }
 
   // Listens only once a version is loaded: a port that accepts connections is ready to answer
   // (so a TCP readiness probe suffices: kubelet's gRPC probes cannot speak TLS).
@@ -84,6 +111,9 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(flags.Get("listen"), ServerCredentials(*security), &port);
     builder.RegisterService(&service);
     builder.SetMaxReceiveMessageSize(64 << 20);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
+    counting.push_back(metrics.rpcs().InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(counting));
     server = builder.BuildAndStart();
     if (!server || port == 0) return UnavailableError("cannot listen on " + flags.Get("listen"));
     const std::string host = flags.Get("listen").substr(0, flags.Get("listen").rfind(':'));
@@ -113,6 +143,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     Status s = follower.Refresh();
     auto now = follower.current();
+    metrics.CountRefresh(s.ok(), now != before);
     if (!s.ok()) {
       // Said once per distinct error, not at every refresh.
       if (s.message() != last_error) {

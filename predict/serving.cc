@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 
+#include "common/metrics_server.h"
 #include "proto/grpc_status.h"
 
 namespace sweepfarm::predict {
@@ -96,6 +99,7 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
   if (!x.ok()) return ToGrpc(x.status());
   torch::Tensor probs = loaded->model.Predict(*x).contiguous();
   torch::Tensor labels = probs.argmax(1);
+  if (metrics_ != nullptr) metrics_->CountSamples(probs.size(0));
   resp->set_model(loaded->version.model());
   resp->set_version(loaded->version.version());
   resp->set_alias(follower_->alias());
@@ -109,6 +113,43 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
     out->mutable_probabilities()->Add(p + i * classes, p + (i + 1) * classes);
   }
   return grpc::Status::OK;
+}
+
+void ServeMetrics::CountRefresh(bool ok, bool swapped) {
+  if (!ok) {
+    ++refresh_failures_;
+    return;
+  }
+  if (swapped) ++loads_;
+  last_refresh_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string ServeMetrics::Render(const ModelFollower& follower) const {
+  std::ostringstream out;
+  auto now = follower.current();
+  const std::string labels =
+      "{model=\"" + follower.model() + "\",alias=\"" + follower.alias() + "\"}";
+  MetricFamily(out, "sweepfarm_serve_version", "gauge",
+               "The registry version being served (0: none loaded yet).");
+  out << "sweepfarm_serve_version" << labels << " " << (now ? now->version.version() : 0) << "\n";
+  MetricFamily(out, "sweepfarm_serve_last_refresh_timestamp_seconds", "gauge",
+               "When the registry last answered a refresh (Unix time; 0: never). Alert when it "
+               "falls behind: the alias may have moved without this service following.");
+  out << "sweepfarm_serve_last_refresh_timestamp_seconds" << labels << " " << std::fixed
+      << std::setprecision(3) << last_refresh_.load() << "\n"
+      << std::defaultfloat;
+  MetricFamily(out, "sweepfarm_serve_refresh_failures_total", "counter",
+               "Refreshes that failed (registry unreachable, alias unknown, a version that did "
+               "not load or verify); the served version stayed.");
+  out << "sweepfarm_serve_refresh_failures_total" << labels << " " << refresh_failures_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_version_loads_total", "counter",
+               "Versions loaded, verified and swapped in.");
+  out << "sweepfarm_serve_version_loads_total" << labels << " " << loads_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_samples_total", "counter", "Samples classified.");
+  out << "sweepfarm_serve_samples_total" << labels << " " << samples_ << "\n";
+  rpcs_.Render(out);
+  return out.str();
 }
 
 }  // namespace sweepfarm::predict

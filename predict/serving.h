@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "common/status.h"
 #include "predict/registry_client.h"
+#include "proto/rpc_metrics.h"
 #include "proto/security.h"
 #include "sweepfarm/v1/predict.grpc.pb.h"
 
@@ -50,10 +52,28 @@ StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
                                        const std::vector<int64_t>& sample_shape,
                                        int64_t max_samples);
 
+// Prometheus metrics of sweepfarm-serve: its RPCs (by code, with a latency histogram), samples
+// classified, the version it serves, and how its refreshes went. Thread-safe.
+class ServeMetrics {
+ public:
+  void CountSamples(int64_t n) { samples_ += n; }
+  // One refresh of the follower: whether it succeeded, and whether it swapped a version in.
+  void CountRefresh(bool ok, bool swapped);
+  std::string Render(const ModelFollower& follower) const;
+  RpcMetrics& rpcs() { return rpcs_; }
+
+ private:
+  RpcMetrics rpcs_;
+  std::atomic<int64_t> samples_{0}, refresh_failures_{0}, loads_{0};
+  std::atomic<double> last_refresh_{0};  // Unix time of the last successful refresh.
+};
+
 class PredictionServiceImpl final : public v1::PredictionService::Service {
  public:
-  PredictionServiceImpl(const ModelFollower* follower, TokenCheck auth, int64_t max_samples)
-      : follower_(follower), auth_(std::move(auth)), max_samples_(max_samples) {}
+  // `metrics` may be null.
+  PredictionServiceImpl(const ModelFollower* follower, TokenCheck auth, int64_t max_samples,
+                        ServeMetrics* metrics = nullptr)
+      : follower_(follower), auth_(std::move(auth)), max_samples_(max_samples), metrics_(metrics) {}
 
   grpc::Status Predict(grpc::ServerContext* ctx, const v1::PredictRequest* req,
                        v1::PredictResponse* resp) override;
@@ -62,6 +82,7 @@ class PredictionServiceImpl final : public v1::PredictionService::Service {
   const ModelFollower* follower_;
   const TokenCheck auth_;
   const int64_t max_samples_;
+  ServeMetrics* metrics_;
 };
 
 }  // namespace sweepfarm::predict

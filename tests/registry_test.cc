@@ -373,14 +373,26 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   // No alias "staging" yet: nothing to serve, so the service does not listen yet (a port that
   // accepts is a ready one) and says why.
   const std::string token = farm_->WriteFile("token", "0123456789abcdef0123456789abcdef\n");
-  Process& service = farm_->StartServe(addr_, "serve",
-                                       {"--model", "detector", "--alias", "staging",
-                                        "--refresh-seconds", "1", "--auth-token-file", token});
+  Process& service =
+      farm_->StartServe(addr_, "serve",
+                        {"--model", "detector", "--alias", "staging", "--refresh-seconds", "1",
+                         "--auth-token-file", token, "--metrics-listen", "127.0.0.1:0",
+                         "--metrics-address-file", farm_->dir() + "/serve-metrics.address"});
   EXPECT_EQ(farm_->ServeAddress("serve", 2.5), "");
   EXPECT_NE(farm_->ReadLog("serve").find("model detector has no alias staging; nothing to serve "
                                          "yet, not listening"),
             std::string::npos)
       << farm_->ReadLog("serve");
+  // Its metrics say so from the start.
+  const std::string metrics = farm_->ServeAddress("serve-metrics");
+  ASSERT_FALSE(metrics.empty()) << farm_->ReadLog("serve");
+  auto scrape = [&] { return HttpExchange(metrics, "GET /metrics HTTP/1.0\r\n\r\n"); };
+  const std::string labels = "{model=\"detector\",alias=\"staging\"} ";
+  EXPECT_NE(scrape().find("\nsweepfarm_serve_version" + labels + "0\n"), std::string::npos)
+      << scrape();
+  EXPECT_EQ(scrape().find("\nsweepfarm_serve_refresh_failures_total" + labels + "0\n"),
+            std::string::npos)
+      << scrape();
   ASSERT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 0)
       << err;
   const std::string serve = farm_->ServeAddress("serve");
@@ -561,6 +573,32 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
                   .as<double>(),
               1e-9)
       << out;
+
+  // The metrics counted it all: three versions swapped in (v1, v2, v1 again), the refused calls
+  // by code, the samples, the version served and the failed refreshes.
+  const std::string text = scrape();
+  for (const std::string& line :
+       {"\nsweepfarm_serve_version" + labels + "1\n",
+        "\nsweepfarm_serve_version_loads_total" + labels + "3\n",
+        std::string("\nsweepfarm_rpc_total{method=\"/sweepfarm.v1.PredictionService/Predict\","
+                    "code=\"INVALID_ARGUMENT\"} 4\n"),
+        std::string("\nsweepfarm_rpc_total{method=\"/sweepfarm.v1.PredictionService/Predict\","
+                    "code=\"UNAUTHENTICATED\"} 1\n"),
+        std::string("\nsweepfarm_rpc_duration_seconds_count{method=\"/sweepfarm.v1."
+                    "PredictionService/Predict\"} ")}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  auto value = [&](const std::string& name) {
+    const size_t at = text.find("\n" + name + labels);
+    return at == std::string::npos
+               ? -1.0
+               : std::strtod(text.c_str() + at + 1 + name.size() + labels.size(), nullptr);
+  };
+  EXPECT_GE(value("sweepfarm_serve_refresh_failures_total"), 2);  // No alias; the rotted v2.
+  // The holdout split in one call, and at least four calls of the 3 samples.
+  EXPECT_GE(value("sweepfarm_serve_samples_total"),
+            3 * 4 + farm_->Count("SELECT holdout_samples FROM model_versions WHERE version = 1"));
+  EXPECT_GT(value("sweepfarm_serve_last_refresh_timestamp_seconds"), 1.7e9);
 
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait(30), 0) << farm_->ReadLog("serve");
