@@ -505,6 +505,7 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   const std::map<std::string, std::string> here{{"--coordinator", addr_},
                                                 {"--model", "detector"},
                                                 {"--listen", "127.0.0.1:0"},
+                                                {"--metrics-listen", "127.0.0.1:0"},
                                                 {"--auth-token-file", token},
                                                 {"--tls-cert", ""},
                                                 {"--tls-key", ""},
