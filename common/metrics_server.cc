@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/files.h"
+#include "common/logging.h"
+
 namespace sweepfarm {
 
 void MetricFamily(std::ostream& out, const char* name, const char* type, const char* help) {
@@ -99,6 +102,19 @@ void MetricsServer::Answer(int client) {
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
+}
+
+StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
+                                                            const std::string& address_file,
+                                                            std::function<std::string()> render) {
+  if (host_port.empty()) return std::unique_ptr<MetricsServer>();
+  SF_ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> server,
+                      MetricsServer::Start(host_port, std::move(render)));
+  const std::string bound =
+      host_port.substr(0, host_port.rfind(':')) + ":" + std::to_string(server->port());
+  SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
+  if (!address_file.empty()) SF_RETURN_IF_ERROR(WriteFileAtomically(address_file, bound + "\n"));
+  return server;
 }
 
 }  // namespace sweepfarm

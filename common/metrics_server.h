@@ -38,4 +38,11 @@ class MetricsServer {
   std::thread thread_;
 };
 
+// The --metrics-listen of a binary: null if `host_port` is empty; else a started server, whose
+// URL is logged and whose bound HOST:PORT is written to `address_file` (if not empty).
+// INVALID_ARGUMENT for a malformed address, UNAVAILABLE if it cannot listen.
+StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
+                                                            const std::string& address_file,
+                                                            std::function<std::string()> render);
+
 }  // namespace sweepfarm

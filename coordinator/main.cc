@@ -84,19 +84,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   api::Metrics metrics;
-  std::unique_ptr<MetricsServer> metrics_server;
-  if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
-    auto started =
-        MetricsServer::Start(m, [&metrics, &store] { return metrics.Render(store->get()); });
-    if (!started.ok()) {
-      std::cerr << "sweepfarm-coordinator: " << started.status().message() << "\n";
-      return started.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
-    }
-    metrics_server = std::move(started).value();
-    const std::string bound =
-        m.substr(0, m.rfind(':')) + ":" + std::to_string(metrics_server->port());
-    SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
-    WriteAddressFile(flags.Get("metrics-address-file"), bound);
+  auto metrics_server =
+      StartMetricsServer(flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
+                         [&metrics, &store] { return metrics.Render(store->get()); });
+  if (!metrics_server.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << metrics_server.status().message() << "\n";
+    return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   api::ServiceOptions options;
   options.metrics = &metrics;

@@ -82,23 +82,12 @@ int main(int argc, char** argv) {
                                          &metrics);
   // Metrics from the start, before a version loads: a service stuck waiting shows version 0 and
   // its failed refreshes.
-  std::unique_ptr<MetricsServer> metrics_server;
-  if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
-    auto started = MetricsServer::Start(m, [&] { return metrics.Render(follower); });
-    if (!started.ok()) {
-      std::cerr << "sweepfarm-serve: " << started.status().message() << "\n";
-      return started.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
-    }
-    metrics_server = std::move(started).value();
-    const std::string bound =
-        m.substr(0, m.rfind(':')) + ":" + std::to_string(metrics_server->port());
-    SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
-    if (const std::string f = flags.Get("metrics-address-file"); !f.empty()) {
-      if (Status w = WriteFileAtomically(f, bound + "\n"); !w.ok()) {
-        std::cerr << "sweepfarm-serve: " << w.message() << "\n";
-        return 1;
-      }
-    }
+  auto metrics_server =
+      StartMetricsServer(flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
+                         [&] { return metrics.Render(follower); });
+  if (!metrics_server.ok()) {
+    std::cerr << "sweepfarm-serve: " << metrics_server.status().message() << "\n";
+    return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
 
   // Listens only once a version is loaded: a port that accepts connections is ready to answer
