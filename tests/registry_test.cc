@@ -373,11 +373,11 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   // No alias "staging" yet: nothing to serve, so the service does not listen yet (a port that
   // accepts is a ready one) and says why.
   const std::string token = farm_->WriteFile("token", "0123456789abcdef0123456789abcdef\n");
-  Process& service =
-      farm_->StartServe(addr_, "serve",
-                        {"--model", "detector", "--alias", "staging", "--refresh-seconds", "1",
-                         "--auth-token-file", token, "--metrics-listen", "127.0.0.1:0",
-                         "--metrics-address-file", farm_->dir() + "/serve-metrics.address"});
+  Process& service = farm_->StartServe(
+      addr_, "serve",
+      {"--model", "detector", "--alias", "staging", "--refresh-seconds", "1", "--max-samples",
+       "1000", "--auth-token-file", token, "--metrics-listen", "127.0.0.1:0",
+       "--metrics-address-file", farm_->dir() + "/serve-metrics.address"});
   EXPECT_EQ(farm_->ServeAddress("serve", 2.5), "");
   EXPECT_NE(farm_->ReadLog("serve").find("model detector has no alias staging; nothing to serve "
                                          "yet, not listening"),
@@ -485,6 +485,12 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   EXPECT_EQ(st.error_message(), "Predict: model: this server serves detector, not other");
   req.set_model("detector");
   EXPECT_TRUE(call(req).ok());
+  v1::PredictRequest many;
+  for (int i = 0; i < 1001; ++i) *many.add_samples() = req.samples(0);
+  st = call(many);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(),
+            "Predict: samples: 1001 given, at most 1000 per call (--max-samples)");
 
   // Promotion and rollback reach the service without a restart.
   ASSERT_EQ(Ctl({"registry", "promote", "detector", "2", "--alias", "staging"}, &out, &err), 0)
@@ -582,7 +588,7 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
        {"\nsweepfarm_serve_version" + labels + "1\n",
         "\nsweepfarm_serve_version_loads_total" + labels + "3\n",
         std::string("\nsweepfarm_rpc_total{method=\"/sweepfarm.v1.PredictionService/Predict\","
-                    "code=\"INVALID_ARGUMENT\"} 4\n"),
+                    "code=\"INVALID_ARGUMENT\"} 5\n"),
         std::string("\nsweepfarm_rpc_total{method=\"/sweepfarm.v1.PredictionService/Predict\","
                     "code=\"UNAUTHENTICATED\"} 1\n"),
         std::string("\nsweepfarm_rpc_duration_seconds_count{method=\"/sweepfarm.v1."
