@@ -747,6 +747,44 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
       << err;
   EXPECT_EQ(Count("SELECT count(*) FROM registry_audit WHERE actor LIKE 'alice via %(sweepctl)'"),
             1);
+  // The prediction service behind TLS, as deploy/k8s/serve.yaml runs it: its own certificate,
+  // the coordinator verified against the CA, and the reader's token both ways. It serves what
+  // alice published, with the registry's holdout accuracy. Its own file admits callers by role
+  // too: the reader's token first (it sends that one), and a worker's, which may not predict.
+  const std::string serve_tokens = WriteFile(
+      "serve-tokens", "2222222222222222 dashboards reader\n1111111111111111 gpu-host-1 worker\n");
+  Process serve =
+      Process::Start({SWEEPFARM_SERVE, "--coordinator", addr, "--model", "e2e-detector", "--listen",
+                      "127.0.0.1:0", "--address-file", dir + "/serve.address", "--tls-cert", cert,
+                      "--tls-key", key, "--tls-ca", cert, "--auth-token-file", serve_tokens},
+                     dir + "/serve.log");
+  const std::string served = farm_->ServeAddress("serve");
+  ASSERT_FALSE(served.empty()) << farm_->ReadLog("serve");
+  EXPECT_NE(farm_->ReadLog("serve").find("(TLS), calls need a token"), std::string::npos);
+  auto predict = [&](const std::vector<std::string>& flags) {
+    std::vector<std::string> argv{
+        SWEEPFARM_PREDICT, "--server",     served,    "--coordinator", addr,
+        "--model",         "e2e-detector", "--split", "holdout",       "--quiet"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return RunCommand(argv, &out, &err);
+  };
+  ASSERT_EQ(predict({"--tls-ca", cert, "--auth-token-file", as_reader}), 0) << err;
+  const size_t at = out.find("\"accuracy\":");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_NEAR(std::strtod(out.c_str() + at + 11, nullptr),
+              Query("SELECT holdout_accuracy FROM model_versions")[0][0].as<double>(), 1e-9);
+  std::string sample;
+  for (int i = 0; i < 64 * 16; ++i) sample += "0.5 ";
+  EXPECT_EQ(RunCommand({SWEEPFARM_PREDICT, "--server", served, "--input",
+                        WriteFile("sample.txt", sample + "\n"), "--tls-ca", cert,
+                        "--auth-token-file", as_worker},
+                       &out, &err),
+            1);
+  EXPECT_NE(err.find("Predict: the token of gpu-host-1 (role worker) may not call it"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(predict({"--auth-token-file", as_reader}), 1);  // Plain text to a TLS port.
+
   // A GPU host's token leases work; an operator's cannot.
   Process gpu_worker = Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--tls-ca", cert,
                                        "--auth-token-file", as_worker, "--device", "cpu"},
