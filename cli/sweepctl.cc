@@ -12,6 +12,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cli/export.h"
 #include "cli/importance.h"
 #include "common/flags.h"
 #include "common/json.h"
@@ -33,6 +34,8 @@ constexpr char kUsage[] =
     "  watch ID                           live progress until the sweep ends\n"
     "  status ID [--json]                 trials by state (failed ones with their reasons)\n"
     "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
+    "  export ID                          every trial as CSV (parameters, state, origin,\n"
+    "                                     accuracies, losses, timings, errors) on stdout\n"
     "  cancel ID [--reason TEXT]          stop a running sweep: queued trials are dropped,\n"
     "                                     running ones lose their leases; results so far stay\n"
     "  workers [--seen-within S] [--json] the workers seen in the last S seconds (3600):\n"
@@ -307,6 +310,19 @@ int ShowStatus(Client& c, int64_t id, bool json) {
                   t.last_error().empty() ? "-" : t.last_error().c_str());
     }
   }
+  return 0;
+}
+
+int Export(Client& c, int64_t id) {
+  v1::ListTrialsRequest req;
+  req.set_sweep_id(id);
+  v1::ListTrialsResponse resp;
+  if (Status s = c.Call("ListTrials", &v1::SweepService::Stub::ListTrials, req, &resp); !s.ok()) {
+    return Fail(s);
+  }
+  const std::string csv =
+      cli::TrialsCsv(std::vector<v1::Trial>(resp.trials().begin(), resp.trials().end()));
+  std::fwrite(csv.data(), 1, csv.size(), stdout);
   return 0;
 }
 
@@ -1128,9 +1144,10 @@ int main(int argc, char** argv) {
     return SetPriority(c, *id, pos[2]);
   }
   if (cmd == "watch" || cmd == "status" || cmd == "leaderboard" || cmd == "ensemble" ||
-      cmd == "cancel" || cmd == "importance") {
+      cmd == "cancel" || cmd == "importance" || cmd == "export") {
     auto id = SweepId(pos);
     if (!id.ok()) return Fail(id.status());
+    if (cmd == "export") return Export(c, *id);
     if (cmd == "cancel") return Cancel(c, *id, flags.Get("reason"));
     if (cmd == "importance") return Importance(c, *id, flags.GetBool("json"));
     if (cmd == "watch") return Watch(c, *id);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -245,6 +246,31 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
       EXPECT_EQ(g.struct_value().fields().at("trials").number_value(), 8) << out;
     }
   }
+
+  // Every trial as CSV: a header and 16 rows, each trial's selection accuracy as recorded.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "export", sid}, &out, &err), 0) << err;
+  std::istringstream csv(out);
+  std::string row;
+  ASSERT_TRUE(std::getline(csv, row));
+  EXPECT_EQ(row.rfind("trial_id,state,origin,parent_trial_id,rung,attempts,epochs,", 0), 0u) << row;
+  const auto header = row;
+  const size_t column =
+      std::count(header.begin(), header.begin() + header.find(",selection_accuracy,") + 1, ',');
+  int rows = 0;
+  while (std::getline(csv, row)) {
+    ++rows;
+    std::vector<std::string> fields;
+    std::istringstream cells(row.substr(0, row.find('\r')));
+    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    ASSERT_GT(fields.size(), column) << row;
+    EXPECT_EQ(fields[1], "succeeded") << row;
+    EXPECT_NEAR(std::stod(fields[column]),
+                Query("SELECT selection_accuracy FROM results WHERE trial_id = " + fields[0])[0][0]
+                    .as<double>(),
+                1e-9)
+        << row;
+  }
+  EXPECT_EQ(rows, 16);
 
   // The coordinator's Prometheus endpoint counts what happened.
   const std::string metrics = farm_->MetricsAddress();
