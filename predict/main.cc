@@ -217,14 +217,9 @@ int main(int argc, char** argv) {
     };
     if (!flags.Get("split").empty()) {
       // The version's description alone (no artifacts), for its dataset.
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-      auto reader = registry->GetModel(&ctx, req);
-      v1::GetModelResponse part;
-      while (reader->Read(&part)) {
-        if (part.has_version()) loaded.version = part.version();
-      }
-      if (Status s = FromGrpc(reader->Finish(), "GetModel"); !s.ok()) return Fail(s);
+      auto described = predict::GetVersion(registry.get(), req);
+      if (!described.ok()) return Fail(described.status());
+      loaded.version = std::move(described).value();
     }
   } else {
     auto t0 = std::chrono::steady_clock::now();

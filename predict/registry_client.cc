@@ -7,6 +7,26 @@
 
 namespace sweepfarm::predict {
 
+StatusOr<v1::ModelVersion> GetVersion(v1::RegistryService::StubInterface* registry,
+                                      v1::GetModelRequest req, int deadline_seconds) {
+  req.set_include_artifacts(false);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_seconds));
+  auto reader = registry->GetModel(&ctx, req);
+  v1::GetModelResponse part;
+  v1::ModelVersion version;
+  bool have_version = false;
+  while (reader->Read(&part)) {
+    if (part.has_version()) {
+      version = part.version();
+      have_version = true;
+    }
+  }
+  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
+  if (!have_version) return InternalError("GetModel: the answer held no version");
+  return version;
+}
+
 StatusOr<LoadedModel> LoadModel(v1::RegistryService::StubInterface* registry,
                                 v1::GetModelRequest req, int deadline_seconds) {
   req.set_include_artifacts(true);

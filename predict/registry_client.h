@@ -16,6 +16,11 @@ struct LoadedModel {
   engine::EnsembleModel model;
 };
 
+// The version `req` names, described without its artifacts (include_artifacts is cleared here): one
+// small query, e.g. to learn which version an alias names or which dataset it was chosen on.
+StatusOr<v1::ModelVersion> GetVersion(v1::RegistryService::StubInterface* registry,
+                                      v1::GetModelRequest req, int deadline_seconds = 60);
+
 // The version `req` names, with its artifacts (include_artifacts is set here), or the error:
 // the RPC's (e.g. NOT_FOUND for an unknown alias) or a corrupt or missing artifact, named.
 StatusOr<LoadedModel> LoadModel(v1::RegistryService::StubInterface* registry,

@@ -19,16 +19,8 @@ Status ModelFollower::Refresh() {
   v1::GetModelRequest req;
   req.set_model(model_);
   req.set_alias(alias_);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto reader = registry_->GetModel(&ctx, req);
-  v1::GetModelResponse part;
-  int version = 0;
-  while (reader->Read(&part)) {
-    if (part.has_version()) version = part.version().version();
-  }
-  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
-  if (version == 0) return InternalError("GetModel: the answer held no version");
+  SF_ASSIGN_OR_RETURN(v1::ModelVersion named, GetVersion(registry_.get(), req, 10));
+  const int version = named.version();
   if (auto now = current(); now && now->version.version() == version) return OkStatus();
   // Loaded by number: the alias may move again meanwhile, and the next refresh follows it.
   req.clear_alias();
