@@ -63,7 +63,9 @@ TEST(ImportanceTest, QuantileGroupsKeepEqualValuesTogether) {
   int total = 0;
   for (size_t g = 0; g < e[0].groups.size(); ++g) {
     total += e[0].groups[g].trials;
-    if (g > 0) EXPECT_GT(e[0].groups[g].min, e[0].groups[g - 1].max);
+    if (g > 0) {
+      EXPECT_GT(e[0].groups[g].min, e[0].groups[g - 1].max);
+    }
   }
   EXPECT_EQ(total, 10);
 }
