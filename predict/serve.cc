@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   args.SetMaxReceiveMessageSize(64 << 20);
   predict::ModelFollower follower(
       v1::RegistryService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args)),
-      flags.Get("model"), flags.Get("alias"));
+      flags.Get("model"), flags.Get("alias"), std::chrono::seconds(*refresh));
   predict::ServeMetrics metrics;
   predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples,
                                          &metrics);
@@ -123,22 +123,31 @@ int main(int argc, char** argv) {
   std::string last_error;
   auto next = std::chrono::steady_clock::now();
   while (!g_stop) {
-    if (std::chrono::steady_clock::now() < next && !g_refresh_now.exchange(false)) {
+    const bool forced = g_refresh_now.exchange(false);
+    if (!forced && std::chrono::steady_clock::now() < next) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
     next = std::chrono::steady_clock::now() + std::chrono::seconds(*refresh);
     auto before = follower.current();
     const auto t0 = std::chrono::steady_clock::now();
-    Status s = follower.Refresh();
+    Status s = follower.Refresh(forced);
     auto now = follower.current();
     metrics.CountRefresh(s.ok(), now != before);
     if (!s.ok()) {
-      // Said once per distinct error, not at every refresh.
-      if (s.message() != last_error) {
+      // Said once per distinct error, not at every refresh (and at every SIGHUP).
+      if (s.message() != last_error || forced) {
+        std::string retry;
+        if (auto at = follower.retry_at()) {
+          const auto in = std::chrono::duration_cast<std::chrono::seconds>(
+              *at - std::chrono::steady_clock::now());
+          retry = "; that version is fetched again in " + std::to_string(in.count()) +
+                  " s (the wait doubles, up to 5 min) or at SIGHUP";
+        }
         SF_LOG(Warning) << "refresh failed: " << s.message() << "; "
                         << (now ? "still serving v" + std::to_string(now->version.version())
-                                : std::string("nothing to serve yet, not listening"));
+                                : std::string("nothing to serve yet, not listening"))
+                        << retry;
       }
       last_error = s.message();
       continue;

@@ -1,5 +1,6 @@
 #include "predict/serving.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -11,30 +12,63 @@
 namespace sweepfarm::predict {
 
 ModelFollower::ModelFollower(std::unique_ptr<v1::RegistryService::StubInterface> registry,
-                             std::string model, std::string alias)
-    : registry_(std::move(registry)), model_(std::move(model)), alias_(std::move(alias)) {}
+                             std::string model, std::string alias,
+                             std::chrono::steady_clock::duration retry_base)
+    : registry_(std::move(registry)),
+      model_(std::move(model)),
+      alias_(std::move(alias)),
+      retry_base_(retry_base) {}
 
-Status ModelFollower::Refresh() {
+Status ModelFollower::Refresh(bool force) {
   // Which version the alias names now: the version alone, without artifacts.
   v1::GetModelRequest req;
   req.set_model(model_);
   req.set_alias(alias_);
   SF_ASSIGN_OR_RETURN(v1::ModelVersion named, GetVersion(registry_.get(), req, 10));
   const int version = named.version();
-  if (auto now = current(); now && now->version.version() == version) return OkStatus();
+  const auto now = std::chrono::steady_clock::now();
+  int attempts = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (current_ && current_->version.version() == version) {
+      failed_.reset();  // The alias went back to the version served.
+      return OkStatus();
+    }
+    if (failed_ && failed_->version == version) {
+      if (!force && now < failed_->retry_at) return failed_->status;
+      attempts = failed_->attempts;
+    }
+  }
   // Loaded by number: the alias may move again meanwhile, and the next refresh follows it.
   req.clear_alias();
   req.set_version(version);
-  SF_ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(registry_.get(), req));
-  auto next = std::make_shared<const LoadedModel>(std::move(loaded));
+  StatusOr<LoadedModel> loaded = LoadModel(registry_.get(), req);
   std::lock_guard<std::mutex> lock(mu_);
-  current_ = std::move(next);
+  if (!loaded.ok()) {
+    // An unreachable registry (or a deadline) is not the version's fault: it is asked again at
+    // the next refresh. Only the version's own failures back off.
+    if (loaded.status().code() == StatusCode::kUnavailable) return loaded.status();
+    ++load_failures_;
+    const auto cap =
+        std::max<std::chrono::steady_clock::duration>(std::chrono::minutes(5), retry_base_);
+    auto delay = retry_base_ * (int64_t{2} << std::min(attempts, 20));
+    failed_ = Failed{version, loaded.status(), attempts + 1, now + std::min(delay, cap)};
+    return loaded.status();
+  }
+  failed_.reset();
+  current_ = std::make_shared<const LoadedModel>(std::move(loaded).value());
   return OkStatus();
 }
 
 std::shared_ptr<const LoadedModel> ModelFollower::current() const {
   std::lock_guard<std::mutex> lock(mu_);
   return current_;
+}
+
+std::optional<std::chrono::steady_clock::time_point> ModelFollower::retry_at() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failed_) return std::nullopt;
+  return failed_->retry_at;
 }
 
 StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
@@ -135,6 +169,11 @@ std::string ServeMetrics::Render(const ModelFollower& follower) const {
                "Refreshes that failed (registry unreachable, alias unknown, a version that did "
                "not load or verify); the served version stayed.");
   out << "sweepfarm_serve_refresh_failures_total" << labels << " " << refresh_failures_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_version_load_failures_total", "counter",
+               "Attempts to load a version that failed (a corrupt or missing artifact); each "
+               "fetched its artifacts, so a failed version is retried with a backoff.");
+  out << "sweepfarm_serve_version_load_failures_total" << labels << " " << follower.load_failures()
+      << "\n";
   MetricFamily(out, "sweepfarm_serve_version_loads_total", "counter",
                "Versions loaded, verified and swapped in.");
   out << "sweepfarm_serve_version_loads_total" << labels << " " << loads_ << "\n";

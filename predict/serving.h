@@ -6,8 +6,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,27 +24,46 @@ namespace sweepfarm::predict {
 // Follows `alias` of `model` in the registry. Thread-safe.
 class ModelFollower {
  public:
+  // `retry_base`: after a version fails to load, it is fetched again only after 2x, 4x, 8x...
+  // this (at most 5 minutes, or `retry_base` if that is longer), or when Refresh is forced.
   ModelFollower(std::unique_ptr<v1::RegistryService::StubInterface> registry, std::string model,
-                std::string alias);
+                std::string alias,
+                std::chrono::steady_clock::duration retry_base = std::chrono::seconds(10));
 
   // Asks the registry which version the alias names; if it is not the one loaded, loads and
   // verifies it and swaps it in. On any failure (registry unreachable, unknown alias, a corrupt
-  // artifact) the loaded version stays and the error is returned; the same version is tried
-  // again at the next refresh.
-  Status Refresh();
+  // artifact) the loaded version stays and the error is returned. A version that failed to load
+  // is not fetched again before its backoff ends (its error is returned meanwhile), unless
+  // `force` (an operator's SIGHUP): a rotted artifact is not downloaded at every refresh.
+  Status Refresh(bool force = false);
 
   // The version loaded now; null before the first successful load. Holders keep it alive
   // across a swap.
   std::shared_ptr<const LoadedModel> current() const;
 
+  // Attempts to load a version that failed (each one fetched artifacts from the registry).
+  int64_t load_failures() const { return load_failures_; }
+  // While the alias names a version that failed to load: when it is tried again.
+  std::optional<std::chrono::steady_clock::time_point> retry_at() const;
+
   const std::string& model() const { return model_; }
   const std::string& alias() const { return alias_; }
 
  private:
+  struct Failed {
+    int version = 0;
+    Status status;
+    int attempts = 0;
+    std::chrono::steady_clock::time_point retry_at;
+  };
+
   std::unique_ptr<v1::RegistryService::StubInterface> registry_;
   const std::string model_, alias_;
+  const std::chrono::steady_clock::duration retry_base_;
+  std::atomic<int64_t> load_failures_{0};
   mutable std::mutex mu_;
   std::shared_ptr<const LoadedModel> current_;  // Guarded by mu_.
+  std::optional<Failed> failed_;                // Guarded by mu_.
 };
 
 // The samples of a request as one [N, sample_shape...] float32 tensor, or INVALID_ARGUMENT

@@ -565,6 +565,33 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   ASSERT_TRUE(refused) << farm_->ReadLog("serve");
   EXPECT_NE(farm_->ReadLog("serve").find("detector v2, member trial"), std::string::npos);
   EXPECT_NE(farm_->ReadLog("serve").find("still serving v1"), std::string::npos);
+  // The rotted version is not downloaded at every refresh (each second here): it is fetched
+  // again after 2 s, then 4 s, ..., while the alias is still asked every second. SIGHUP forces a
+  // retry at once.
+  auto count = [&](const std::string& name) {
+    const std::string text = scrape();
+    const size_t at = text.find("\n" + name + labels);
+    return at == std::string::npos
+               ? -1.0
+               : std::strtod(text.c_str() + at + 1 + name.size() + labels.size(), nullptr);
+  };
+  const double loads_failed = count("sweepfarm_serve_version_load_failures_total");
+  const double refreshes_failed = count("sweepfarm_serve_refresh_failures_total");
+  EXPECT_GE(loads_failed, 1);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_LE(count("sweepfarm_serve_version_load_failures_total"), loads_failed + 2);
+  EXPECT_GE(count("sweepfarm_serve_refresh_failures_total"), refreshes_failed + 3);
+  EXPECT_NE(farm_->ReadLog("serve").find("(the wait doubles, up to 5 min) or at SIGHUP"),
+            std::string::npos)
+      << farm_->ReadLog("serve");
+  const double before_hup = count("sweepfarm_serve_version_load_failures_total");
+  service.Signal(SIGHUP);
+  bool retried = false;
+  for (int i = 0; i < 50 && !retried; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    retried = count("sweepfarm_serve_version_load_failures_total") == before_hup + 1;
+  }
+  EXPECT_TRUE(retried) << scrape();
   matches_registry(1);
   EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::SERVING);
   // The holdout split through the service scores what the registry recorded for v1.
@@ -595,17 +622,11 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
                     "PredictionService/Predict\"} ")}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
-  auto value = [&](const std::string& name) {
-    const size_t at = text.find("\n" + name + labels);
-    return at == std::string::npos
-               ? -1.0
-               : std::strtod(text.c_str() + at + 1 + name.size() + labels.size(), nullptr);
-  };
-  EXPECT_GE(value("sweepfarm_serve_refresh_failures_total"), 2);  // No alias; the rotted v2.
+  EXPECT_GE(count("sweepfarm_serve_refresh_failures_total"), 2);  // No alias; the rotted v2.
   // The holdout split in one call, and at least four calls of the 3 samples.
-  EXPECT_GE(value("sweepfarm_serve_samples_total"),
+  EXPECT_GE(count("sweepfarm_serve_samples_total"),
             3 * 4 + farm_->Count("SELECT holdout_samples FROM model_versions WHERE version = 1"));
-  EXPECT_GT(value("sweepfarm_serve_last_refresh_timestamp_seconds"), 1.7e9);
+  EXPECT_GT(count("sweepfarm_serve_last_refresh_timestamp_seconds"), 1.7e9);
 
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait(30), 0) << farm_->ReadLog("serve");
