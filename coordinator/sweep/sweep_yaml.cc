@@ -1,5 +1,7 @@
 #include "coordinator/sweep/sweep_yaml.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -277,14 +279,21 @@ Status HalvingRungs(const Checker& c, const YAML::Node& node, const Domain& d,
 }
 
 std::string CanonicalHash(const v1::SweepSpec& spec, const std::vector<v1::TrialParams>& trials) {
+  // Deterministic serialization sorts map entries (the dataset's params); the default order of
+  // a protobuf map is its hash table's, which differs between parses of the same text.
+  auto serialize = [](const google::protobuf::Message& m) {
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream raw(&bytes);
+      google::protobuf::io::CodedOutputStream out(&raw);
+      out.SetSerializationDeterministic(true);
+      m.SerializeToCodedStream(&out);
+    }
+    return bytes;
+  };
   Fnv64 h;
-  std::string bytes;
-  spec.SerializeToString(&bytes);  // Deterministic for a given message (maps are sorted).
-  h.Update(bytes);
-  for (const auto& t : trials) {
-    t.SerializeToString(&bytes);
-    h.Update(bytes);
-  }
+  h.Update(serialize(spec));
+  for (const auto& t : trials) h.Update(serialize(t));
   return h.HexDigest();
 }
 

@@ -73,6 +73,23 @@ std::string ReadSource(const std::string& path) {
   return ss.str();
 }
 
+// The spec hash names the definition: the same text hashes the same at every parse (maps
+// included, whose iteration order protobuf does not fix), and another text differently.
+TEST(SweepYamlTest, SpecHashIsDeterministic) {
+  const std::string text = ReadSource("sweeps/quickstart.yaml");
+  auto first = ParseSweepYaml(text, "a.yaml");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_GE(first->spec.dataset().params().size(), 2u);
+  for (int i = 0; i < 50; ++i) {
+    auto again = ParseSweepYaml(text, "b.yaml");
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(again->spec_hash, first->spec_hash) << "parse " << i;
+  }
+  auto other = ParseSweepYaml(text + "\npriority: 5\n", "a.yaml");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_NE(other->spec_hash, first->spec_hash);
+}
+
 TEST(SweepYamlTest, ShippedSweepsAreValid) {
   const std::map<std::string, size_t> trials = {
       {"sweeps/quickstart.yaml", 48},        {"sweeps/perfpsychic.yaml", 1000},
