@@ -1,6 +1,7 @@
 #include "common/json.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -90,9 +91,11 @@ JsonWriter& JsonWriter::Number(double value) {
     out_ += "null";
     return *this;
   }
+  // The shortest text that reads back as the same double: a step size in a leaderboard or a
+  // dry run's plan is the one stored, not a rounding of it.
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.10g", value);
-  out_ += buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  out_.append(buf, ec == std::errc() ? end : buf);
   return *this;
 }
 JsonWriter& JsonWriter::Int(int64_t value) {

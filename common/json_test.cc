@@ -41,6 +41,19 @@ TEST(JsonValueTest, ParsesWhatTheWriterWrites) {
   EXPECT_EQ(v.Find("missing"), nullptr);
 }
 
+TEST(JsonWriterTest, NumbersReadBackExactlyInTheirShortestForm) {
+  const double values[] = {0.017197301523717064, 0.1, 1e-5, -2.5e300, 0.8660714285714286, 3};
+  JsonWriter w;
+  w.BeginArray();
+  for (double d : values) w.Number(d);
+  w.EndArray();
+  EXPECT_EQ(w.str(), "[0.017197301523717064,0.1,1e-05,-2.5e+300,0.8660714285714286,3]");
+  JsonValue v;
+  std::string error;
+  ASSERT_TRUE(JsonValue::Parse(w.str(), &v, &error)) << error;
+  for (size_t i = 0; i < std::size(values); ++i) EXPECT_EQ(v.array()[i].number(), values[i]);
+}
+
 TEST(JsonValueTest, RefusesMalformedDocumentsWithAnOffset) {
   JsonValue v;
   std::string error;
