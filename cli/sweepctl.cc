@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 #include <type_traits>
@@ -28,6 +29,9 @@ namespace {
 constexpr char kUsage[] =
     "usage: sweepctl [--coordinator HOST:PORT] COMMAND ...\n"
     "  submit FILE                        submit a sweep; prints its id\n"
+    "  submit FILE --dry-run [--top N] [--json]\n"
+    "                                     validate, expand and seed it on the coordinator and\n"
+    "                                     show the trials it would queue; writes nothing\n"
     "  list [--state S] [--top N] [--json]\n"
     "                                     the newest sweeps (default 20), optionally of one\n"
     "                                     state: running, done or cancelled\n"
@@ -51,7 +55,7 @@ constexpr char kUsage[] =
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
     "                                     ensembles of the best trials (greedy, top-k) against\n"
     "                                     the best single trial, on selection and holdout\n"
-    "  nightly FILE [--timeout S] [--json]\n"
+    "  nightly FILE [--timeout S] [--dry-run] [--json]\n"
     "                                     submit (seeded per the file), wait, publish: ensemble,\n"
     "                                     gate against the champion, promote or keep; summary.\n"
     "                                     Exit 0 when published (promoted or rejected), 1 if not\n"
@@ -164,7 +168,10 @@ std::string Duration(double s) {
   return buf;
 }
 
-StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file) {
+// Submits FILE, or with `validate_only` asks the coordinator what it would queue (nothing is
+// written).
+StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file,
+                                             bool validate_only = false) {
   std::ifstream in(file);
   if (!in) return InvalidArgumentError(file + ": cannot read");
   std::stringstream text;
@@ -172,8 +179,10 @@ StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file)
   v1::SubmitSweepRequest req;
   req.set_yaml(text.str());
   req.set_source_name(file);
+  req.set_validate_only(validate_only);
   v1::SubmitSweepResponse resp;
   SF_RETURN_IF_ERROR(c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp));
+  if (validate_only) return resp;
   std::cerr << "sweep " << resp.sweep_id() << ": " << resp.trials() << " trials queued";
   if (resp.planned_trials() > resp.trials()) {
     std::cerr << " (the first rung or round; " << resp.planned_trials() << " planned in all)";
@@ -182,12 +191,93 @@ StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file)
   return resp;
 }
 
-int Submit(Client& c, const std::vector<std::string>& pos) {
+// `submit --dry-run` and `nightly --dry-run`: the plan the coordinator validated, expanded and
+// seeded, without a sweep: counts by origin and architecture (trials of one architecture are
+// fused together), then the first `show` trials in lease order (0: all).
+int PrintPlan(const std::string& file, const v1::SubmitSweepResponse& r, int show, bool json) {
+  std::map<std::string, int64_t> origins, archs;
+  // Trials that differ only in epochs train as one run when leased together (evaluated at each
+  // of their epochs): the longest of them is the work.
+  std::map<std::string, int64_t> runs;
+  for (const auto& t : r.plan()) {
+    ++origins[t.origin()];
+    v1::TrialParams key = t.params();
+    key.clear_epochs();
+    int64_t& longest = runs[key.SerializeAsString()];
+    longest = std::max<int64_t>(longest, t.params().epochs());
+    std::string arch;
+    for (int i = 0; i < t.params().channels_size(); ++i) {
+      arch += (i ? "x" : "channels=") + std::to_string(t.params().channels(i));
+    }
+    if (t.params().kernel_size() > 0) {
+      arch += (arch.empty() ? "" : " ") + std::string("kernel_size=") +
+              std::to_string(t.params().kernel_size());
+    }
+    ++archs[arch.empty() ? "the sweep's architecture" : arch];
+  }
+  int64_t shared = 0;
+  for (const auto& [key, epochs] : runs) shared += epochs;
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("file").String(file).Key("valid").Bool(true);
+    w.Key("trials").Int(r.trials()).Key("planned_trials").Int(r.planned_trials());
+    w.Key("model_epochs").Int(r.model_epochs()).Key("shared_run_model_epochs").Int(shared);
+    w.Key("spec_hash").String(r.spec_hash());
+    w.Key("seeded_from").String(r.seeded_from()).Key("parent_sweep_id").Int(r.parent_sweep_id());
+    w.Key("origins").BeginObject();
+    for (const auto& [origin, n] : origins) w.Key(origin).Int(n);
+    w.EndObject().Key("architectures").BeginObject();
+    for (const auto& [arch, n] : archs) w.Key(arch).Int(n);
+    w.EndObject().Key("plan").BeginArray();
+    for (const auto& t : r.plan()) {
+      w.BeginObject().Key("params");
+      ParamsJson(w, t.params());
+      w.Key("origin").String(t.origin()).Key("parent_trial_id").Int(t.parent_trial_id());
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::printf("%s: valid; nothing was submitted (spec %s)\n", file.c_str(), r.spec_hash().c_str());
+  std::printf(
+      "would queue %lld trials, %lld model-epochs (%lld where trials that differ only in "
+      "epochs share a run)",
+      static_cast<long long>(r.trials()), static_cast<long long>(r.model_epochs()),
+      static_cast<long long>(shared));
+  if (r.planned_trials() > r.trials()) {
+    std::printf(" (the first rung or round; %lld trials planned in all)",
+                static_cast<long long>(r.planned_trials()));
+  }
+  std::printf("\n");
+  if (!r.seeded_from().empty()) {
+    std::printf("seeded from %s (sweep %lld)\n", r.seeded_from().c_str(),
+                static_cast<long long>(r.parent_sweep_id()));
+  }
+  std::printf("by origin:");
+  for (const auto& [origin, n] : origins) std::printf(" %s %lld", origin.c_str(), (long long)n);
+  std::printf("\nby architecture (each fused apart):\n");
+  for (const auto& [arch, n] : archs) std::printf("  %6lld  %s\n", (long long)n, arch.c_str());
+  const int n = r.plan_size();
+  const int listed = show == 0 ? n : std::min(show, n);
+  std::printf("trials in lease order (%d of %d%s):\n", listed, n,
+              listed < n ? "; --top 0 or --json for all" : "");
+  for (int i = 0; i < listed; ++i) {
+    const auto& t = r.plan(i);
+    std::string origin = t.origin();
+    if (t.parent_trial_id() > 0) origin += " <" + std::to_string(t.parent_trial_id());
+    std::printf("  %-16s %s\n", origin.c_str(), FormatParams(t.params()).c_str());
+  }
+  return 0;
+}
+
+int Submit(Client& c, const std::vector<std::string>& pos, bool dry_run, int show, bool json) {
   if (pos.size() != 2) {
     return Fail(InvalidArgumentError(std::string("submit needs one FILE\n") + kUsage));
   }
-  auto resp = SubmitFile(c, pos[1]);
+  auto resp = SubmitFile(c, pos[1], dry_run);
   if (!resp.ok()) return Fail(resp.status());
+  if (dry_run) return PrintPlan(pos[1], *resp, show, json);
   std::cout << resp->sweep_id() << "\n";
   return 0;
 }
@@ -1079,7 +1169,9 @@ int main(int argc, char** argv) {
       .Define("state", "", "list: only sweeps in this state (running, done, cancelled)")
       .Define("older-than-days", "", "prune: sweeps that ended at least D days ago (0: all)")
       .Define("seen-within", "3600", "workers: those seen in the last S seconds")
-      .DefineBool("dry-run", "prune: report what would be deleted, delete nothing")
+      .DefineBool("dry-run",
+                  "submit, nightly: show the trials the coordinator would queue, submit nothing; "
+                  "prune: report what would be deleted, delete nothing")
       .DefineBool("json", "machine-readable output");
   DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
@@ -1102,7 +1194,10 @@ int main(int argc, char** argv) {
   if (!security.ok()) return Fail(security.status());
   Client c(flags.Get("coordinator"), *security, static_cast<int>(*deadline));
   const std::string& cmd = pos[0];
-  if (cmd == "submit") return Submit(c, pos);
+  if (cmd == "submit") {
+    return Submit(c, pos, flags.GetBool("dry-run"),
+                  flags.IsSet("top") ? static_cast<int>(*top) : 10, flags.GetBool("json"));
+  }
   if (cmd == "list") {
     if (pos.size() != 1)
       return Fail(InvalidArgumentError(std::string("list takes no ID\n") + kUsage));
@@ -1124,6 +1219,11 @@ int main(int argc, char** argv) {
       return Fail(InvalidArgumentError(std::string("nightly needs one FILE\n") + kUsage));
     auto timeout = flags.GetDouble("timeout");
     if (!timeout.ok() || *timeout < 0) return Fail(InvalidArgumentError("--timeout must be >= 0"));
+    if (flags.GetBool("dry-run")) {
+      // Tonight's sweep as it would be submitted now (seeded from the champion of now).
+      return Submit(c, pos, true, flags.IsSet("top") ? static_cast<int>(*top) : 10,
+                    flags.GetBool("json"));
+    }
     return Nightly(c, pos[1], *timeout, flags.GetBool("json"));
   }
   if (cmd == "workers") {

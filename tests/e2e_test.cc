@@ -887,6 +887,20 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("bad.yaml", bad)}, &out, &err), 2);
   EXPECT_NE(err.find("bad.yaml:13:"), std::string::npos) << err;
   EXPECT_NE(err.find("search.space.epochs[1]"), std::string::npos) << err;
+  // A dry run is refused the same way.
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("bad.yaml", bad), "--dry-run"},
+                     &out, &err),
+            2);
+  EXPECT_NE(err.find("bad.yaml:13:"), std::string::npos) << err;
+  // A valid dry run answers with the plan and writes nothing either.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("dry.yaml", SweepYaml(1500, "2")),
+                      "--dry-run", "--top", "0"},
+                     &out, &err),
+            0)
+      << err;
+  EXPECT_NE(out.find("would queue "), std::string::npos) << out;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials"), 0);
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "status", "999"}, &out, &err), 1);
   EXPECT_NE(err.find("sweep 999 does not exist"), std::string::npos) << err;
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", "x1"}, &out, &err), 2);

@@ -149,13 +149,41 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
                          "r.holdout_accuracy = v.best_single_holdout_accuracy"),
             1);
 
-  // Night 2: seeded from v1; its margin cannot be met, so it is kept as a rejected challenger.
-  ASSERT_EQ(
-      Ctl({"nightly", farm_->WriteFile("n2.yaml", NightlyYaml(0.9, 2)), "--json"}, &out, &err), 0)
-      << err;
-  EXPECT_NE(out.find("\"promoted\":false"), std::string::npos) << out;
-  JsonValue summary;
+  // Night 2 as a dry run first: the seeded plan, and nothing written.
+  const std::string n2 = farm_->WriteFile("n2.yaml", NightlyYaml(0.9, 2));
+  const int64_t trials_before = farm_->Count("SELECT count(*) FROM trials");
+  ASSERT_EQ(Ctl({"nightly", n2, "--dry-run", "--json"}, &out, &err), 0) << err;
+  JsonValue plan;
   std::string json_error;
+  ASSERT_TRUE(JsonValue::Parse(out, &plan, &json_error)) << json_error << "\n" << out;
+  EXPECT_EQ(plan.Find("seeded_from")->string(), "detector v1");
+  EXPECT_EQ(plan.Find("parent_sweep_id")->number(), 1);
+  ASSERT_EQ(plan.Find("plan")->array().size(), 8u);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps"), 1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM trials"), trials_before);
+  ASSERT_EQ(Ctl({"submit", n2, "--dry-run"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("valid; nothing was submitted"), std::string::npos) << out;
+  EXPECT_NE(out.find("seeded from detector v1 (sweep 1)"), std::string::npos) << out;
+  EXPECT_NE(out.find("seed <"), std::string::npos) << out;
+
+  // Night 2: seeded from v1; its margin cannot be met, so it is kept as a rejected challenger.
+  ASSERT_EQ(Ctl({"nightly", n2, "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"promoted\":false"), std::string::npos) << out;
+  // It queued exactly the dry run's plan, in order.
+  auto stored = farm_->Query(
+      "SELECT origin, coalesce(parent_trial_id, 0), (params->>'epochs')::int, "
+      "(params->>'step_size')::float8, (params->>'seed')::bigint FROM trials WHERE sweep_id = 2 "
+      "ORDER BY id");
+  ASSERT_EQ(stored.size(), 8u);
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const JsonValue& p = plan.Find("plan")->array()[i];
+    EXPECT_EQ(p.Find("origin")->string(), stored[i][0].as<std::string>()) << i;
+    EXPECT_EQ(p.Find("parent_trial_id")->number(), stored[i][1].as<int64_t>()) << i;
+    EXPECT_EQ(p.Find("params")->Find("epochs")->number(), stored[i][2].as<int>()) << i;
+    EXPECT_EQ(p.Find("params")->Find("step_size")->number(), stored[i][3].as<double>()) << i;
+    EXPECT_EQ(p.Find("params")->Find("seed")->number(), stored[i][4].as<int64_t>()) << i;
+  }
+  JsonValue summary;
   ASSERT_TRUE(JsonValue::Parse(out, &summary, &json_error)) << json_error << "\n" << out;
   ASSERT_NE(summary.Find("publish"), nullptr);
   EXPECT_EQ(summary.Find("publish")->Find("version")->Find("version")->number(), 2);

@@ -66,12 +66,29 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
       s.seeded_from = seed.model() + " v" + std::to_string(source->version);
     }
   }
-  auto id = store_->CreateSweep(s);
-  if (!id.ok()) return ToGrpc(id.status());
-  resp->set_sweep_id(*id);
   resp->set_trials(static_cast<int64_t>(s.trials.size()));
   resp->set_planned_trials(s.planned_trials);
   resp->set_spec_hash(parsed->spec_hash);
+  int64_t model_epochs = 0;
+  for (const auto& t : s.trials) model_epochs += t.epochs();
+  resp->set_model_epochs(model_epochs);
+  resp->set_seeded_from(s.seeded_from);
+  resp->set_parent_sweep_id(s.parent_sweep_id);
+  if (req->validate_only()) {
+    for (size_t i = 0; i < s.trials.size(); ++i) {
+      v1::Trial* t = resp->add_plan();
+      *t->mutable_params() = s.trials[i];
+      t->set_state("queued");
+      t->set_origin(i < s.origins.size() ? s.origins[i] : "search");
+      if (i < s.parents.size()) t->set_parent_trial_id(s.parents[i]);
+    }
+    SF_LOG(Info) << "validated " << parsed->spec.name() << " (" << req->source_name()
+                 << "): " << s.trials.size() << " trials, nothing written";
+    return grpc::Status::OK;
+  }
+  auto id = store_->CreateSweep(s);
+  if (!id.ok()) return ToGrpc(id.status());
+  resp->set_sweep_id(*id);
   SF_LOG(Info) << "sweep " << *id << " (" << parsed->spec.name() << "): " << s.trials.size()
                << " trials"
                << (parsed->spec.rung_epochs_size() > 0
