@@ -304,7 +304,8 @@ void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
   w.Key("pruned_at").String(s.pruned_at());
   w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
   w.Key("rung_epochs").Int(s.rung_epochs()).Key("rounds").Int(s.rounds());
-  w.Key("priority").Int(s.priority());
+  w.Key("priority").Int(s.priority()).Key("deadline_at").String(s.deadline_at());
+  w.Key("ended_early").String(s.ended_early());
 }
 
 int ShowStatus(Client& c, int64_t id, bool json) {
@@ -343,6 +344,11 @@ int ShowStatus(Client& c, int64_t id, bool json) {
   if (s.state() == "cancelled") {
     std::printf("  cancelled: %s (%lld unfinished trial(s) ended)\n", s.cancel_reason().c_str(),
                 static_cast<long long>(s.cancelled()));
+  } else if (!s.ended_early().empty()) {
+    std::printf("  ended early: %s (%lld trial(s) not run)\n", s.ended_early().c_str(),
+                static_cast<long long>(s.cancelled()));
+  } else if (!s.deadline_at().empty()) {
+    std::printf("  time limit: nothing is leased after %s\n", s.deadline_at().c_str());
   }
   std::printf(
       "  total %lld  queued %lld  running %lld  succeeded %lld  failed %lld  retried %lld\n",
@@ -587,6 +593,10 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
       std::printf("sweep %lld done: %lld succeeded, %lld failed in %s\n",
                   static_cast<long long>(id), static_cast<long long>(s.succeeded()),
                   static_cast<long long>(s.failed()), Duration(s.elapsed_seconds()).c_str());
+      if (!s.ended_early().empty()) {
+        std::printf("  ended early: %s (%lld trial(s) not run)\n", s.ended_early().c_str(),
+                    static_cast<long long>(s.cancelled()));
+      }
       return s.succeeded() > 0 ? 0 : 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -1005,6 +1015,7 @@ int Nightly(Client& c, const std::string& file, double timeout_s, bool json) {
     w.Key("succeeded").Int(st.succeeded()).Key("failed").Int(st.failed());
     w.Key("seeded_from").String(st.seeded_from()).Key("parent_sweep_id").Int(st.parent_sweep_id());
     w.Key("seed_trials").Int(st.seed_trials()).Key("neighbour_trials").Int(st.neighbour_trials());
+    w.Key("ended_early").String(st.ended_early()).Key("not_run").Int(st.cancelled());
     w.Key("wall_seconds").Number(wall).Key("publish");
     std::cout << w.str();
     PrintPublished(*published, true);
@@ -1015,6 +1026,10 @@ int Nightly(Client& c, const std::string& file, double timeout_s, bool json) {
               file.c_str(), static_cast<long long>(id), static_cast<long long>(st.total()),
               static_cast<long long>(st.succeeded()), static_cast<long long>(st.failed()),
               Duration(wall).c_str());
+  if (!st.ended_early().empty()) {
+    std::printf("ended early: %s; published with what finished (%lld trial(s) not run)\n",
+                st.ended_early().c_str(), static_cast<long long>(st.cancelled()));
+  }
   if (!st.seeded_from().empty()) {
     std::printf("seeded from %s (sweep %lld): %lld seed trials, %lld neighbours\n",
                 st.seeded_from().c_str(), static_cast<long long>(st.parent_sweep_id()),

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
       .Define("listen", "127.0.0.1:50051", "HOST:PORT to serve on (port 0: any free port)")
       .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
       .Define("lease-seconds", "30", "lease length; heartbeats extend it")
-      .Define("reap-interval-ms", "1000", "how often expired leases are re-queued")
+      .Define("reap-interval-ms", "1000",
+              "how often expired leases are re-queued and sweep limits applied")
       .Define("db-pool", "8", "PostgreSQL connections")
       .Define("metrics-listen", "",
               "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
@@ -132,6 +133,14 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (std::chrono::steady_clock::now() < next_reap) continue;
     next_reap += std::chrono::milliseconds(*reap);
+    if (auto limits = (*store)->EnforceLimits(); !limits.ok()) {
+      SF_LOG(Warning) << limits.status().ToString();
+    } else {
+      for (const auto& l : *limits) {
+        SF_LOG(Warning) << "sweep " << l.sweep_id << ": " << l.reason << " (" << l.dropped
+                        << " queued trial(s) dropped)";
+      }
+    }
     auto n = (*store)->RequeueExpired();
     if (!n.ok()) {
       SF_LOG(Warning) << n.status().ToString();

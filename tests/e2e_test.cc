@@ -666,6 +666,99 @@ search:
   EXPECT_NE(out.find("trainer errors 6"), std::string::npos) << out;
 }
 
+// limits.max_failed_trials: once that many trials have failed, the sweep is cancelled with the
+// limit as its reason; the trials not yet run are never leased.
+TEST_F(EndToEndTest, FailedTrialLimitCancelsTheSweep) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "w", 2);
+  std::string yaml = R"(version: 1
+name: doomed
+model: m
+dataset: {name: telemetry, params: {lab_samples: 64, escalation_samples: 16}}
+architecture: {name: cnn1d, channels: [4, 8]}
+training: {max_attempts: 2}
+limits: {max_failed_trials: 3}
+search:
+  method: grid
+  space:
+    epochs: 1
+    step_size: 0.01
+    issue_rate: 0.5
+    data_size: 0.01
+    seed: {min: 1, max: 40, steps: 40}
+)";
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("doomed.yaml", yaml)}, &out, &err),
+            0)
+      << err;
+  std::string id = out.substr(0, out.find('\n'));
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 1);
+  EXPECT_NE(out.find("cancelled (limits.max_failed_trials (3) reached: "), std::string::npos)
+      << out;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'cancelled' AND ended_early = "
+                  "cancel_reason AND cancel_reason LIKE 'limits.max_failed_trials (3) reached: % "
+                  "trials failed'"),
+            1);
+  const int64_t failed = Count("SELECT count(*) FROM trials WHERE state = 'failed'");
+  EXPECT_GE(failed, 3);
+  EXPECT_LE(failed, 6);  // Bundles of two fail together; the limit is checked at each report.
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'cancelled'"), 40 - failed);
+  // Most were never leased at all.
+  EXPECT_GE(Count("SELECT count(*) FROM trials WHERE attempts = 0"), 20);
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("cancelled: limits.max_failed_trials (3) reached"), std::string::npos) << out;
+}
+
+// limits.max_seconds: nothing is leased after the deadline, queued trials are dropped, running
+// ones finish and are recorded, no further rung starts, and the sweep ends done with what
+// finished, which can be published.
+TEST_F(EndToEndTest, TimeLimitEndsTheSweepWithWhatFinished) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "worker1", 2);
+  std::string yaml = SweepYaml(1200, "[1, 2]");
+  yaml.replace(yaml.find("  method: grid\n"), 15, "  method: halving\n  budget: 400\n  eta: 2\n");
+  yaml.replace(yaml.find("    step_size: [0.005, 0.01]\n"), 28,
+               "    step_size: {min: 0.003, max: 0.03}\n    seed: {min: 1, max: 1000}\n");
+  yaml += "limits: {max_seconds: 4}\n";
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("t.yaml", yaml)}, &out, &err), 0)
+      << err;
+  const std::string id = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("time limit: nothing is leased after "), std::string::npos) << out;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("ended early: limits.max_seconds (4 s after submission) reached"),
+            std::string::npos)
+      << out;
+
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND pending_rungs = 0 AND "
+                  "ended_early LIKE 'limits.max_seconds (4 s after submission) reached%' AND "
+                  "finished_at >= deadline_at AND id = " +
+                  id),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+                  "WHERE t.started_at > s.deadline_at"),
+            0);
+  const int64_t succeeded = Count("SELECT count(*) FROM trials WHERE state = 'succeeded'");
+  const int64_t dropped = Count(
+      "SELECT count(*) FROM trials WHERE state = 'cancelled' AND last_error LIKE "
+      "'dropped: limits.max_seconds%'");
+  std::cerr << "time limit: " << succeeded << " trials succeeded, " << dropped << " dropped\n";
+  EXPECT_GE(succeeded, 1);
+  EXPECT_GE(dropped, 1);
+  EXPECT_EQ(succeeded + dropped, 400);  // Nothing left queued or running, nothing failed.
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung > 0"), 0);  // No second rung.
+  EXPECT_EQ(Count("SELECT total_trials FROM sweeps WHERE id = " + id), 400);
+  // What finished is published as any sweep's results.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "registry", "publish", id}, &out, &err), 0) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM model_versions"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM model_members m JOIN trials t ON t.id = m.trial_id "
+                  "WHERE t.state <> 'succeeded'"),
+            0);
+}
+
 TEST_F(EndToEndTest, HealthServiceReportsServing) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
 #include <random>
 #include <set>
@@ -56,7 +57,7 @@ std::string SweepStatusSelect() {
          "  coalesce((s.spec->'rung_epochs'->>c.rung)::int, 0), "
          "  CASE WHEN s.spec->>'method' = 'tpe' THEN ((s.spec->>'budget')::bigint + "
          "    (s.spec->>'round_size')::int - 1) / (s.spec->>'round_size')::int ELSE 0 END, "
-         "  s.priority "
+         "  s.priority, coalesce(s.deadline_at::text, ''), coalesce(s.ended_early, '') "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -82,8 +83,9 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   static const auto* s = new std::vector<std::pair<std::string, std::string>>{
       {"insert_sweep",
        "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials, "
-       "  parent_sweep_id, seeded_from, pending_rungs, priority) "
-       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, ''), $10, $11) "
+       "  parent_sweep_id, seeded_from, pending_rungs, priority, deadline_at, max_failed_trials) "
+       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, ''), $10, $11, "
+       "  CASE WHEN $12 > 0 THEN now() + make_interval(secs => $12) END, NULLIF($13, 0)) "
        "RETURNING id"},
       {"insert_trials",
        "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id, "
@@ -94,14 +96,16 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"register_worker",
        "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
        "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
-      // The running sweep of the highest priority (ties: the oldest) with queued trials, the
+      // The running sweep of the highest priority (ties: the oldest) with queued trials and time
+      // left (limits.max_seconds), the
       // architecture of its oldest queued trial (searched channels and kernel size; absent: the
       // sweep's), and up to $2 queued trials of both: one fusable bundle.
       {"lease",
        "WITH head AS ("
        "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel "
        "  FROM trials WHERE state = 'queued' AND sweep_id = ("
-       "    SELECT s.id FROM sweeps s WHERE s.state = 'running' AND EXISTS ("
+       "    SELECT s.id FROM sweeps s WHERE s.state = 'running' "
+       "      AND (s.deadline_at IS NULL OR s.deadline_at > now()) AND EXISTS ("
        "      SELECT 1 FROM trials q WHERE q.sweep_id = s.id AND q.state = 'queued') "
        "    ORDER BY s.priority DESC, s.id LIMIT 1) "
        "  ORDER BY id LIMIT 1) "
@@ -139,7 +143,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  state = CASE WHEN errors + 1 >= max_attempts THEN 'failed' ELSE 'queued' END, "
        "  finished_at = CASE WHEN errors + 1 >= max_attempts THEN now() END, "
        "  lease_expires_at = NULL, worker_id = NULL, last_error = $3 "
-       "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id"},
+       "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id, state"},
       {"log_report",
        "INSERT INTO report_log (trial_id, lease_token, worker_id, ok, outcome) "
        "VALUES ($1, $2, $3, $4, $5)"},
@@ -154,7 +158,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  finished_at = CASE WHEN lost_leases + 1 >= max_lost THEN now() END, "
        "  last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' lost', "
        "  worker_id = NULL, lease_expires_at = NULL, lease_token = NULL "
-       "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id"},
+       "WHERE state = 'running' AND lease_expires_at < now() RETURNING sweep_id, state"},
       {"lock_sweep", "SELECT state, priority FROM sweeps WHERE id = $1 FOR UPDATE"},
       {"finish_running_sweeps",
        "UPDATE sweeps s SET state = 'done', finished_at = now() WHERE s.state = 'running' "
@@ -167,8 +171,33 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "SELECT id FROM sweeps s WHERE s.state = 'running' AND s.pending_rungs > 0 "
        "AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.sweep_id = s.id "
        "  AND t.state IN ('queued', 'running')) ORDER BY id"},
+      // No rung or round starts after the sweep's time limit.
       {"rounds_pending",
-       "SELECT 1 FROM sweeps WHERE id = $1 AND state = 'running' AND pending_rungs > 0"},
+       "SELECT 1 FROM sweeps WHERE id = $1 AND state = 'running' AND pending_rungs > 0 "
+       "  AND (deadline_at IS NULL OR deadline_at > now())"},
+      // Limits (EnforceLimits). Sweeps whose time limit has just passed: no further rungs or
+      // rounds, and the reason recorded once.
+      {"reach_deadlines",
+       "UPDATE sweeps s SET pending_rungs = 0, "
+       "  total_trials = (SELECT count(*) FROM trials t WHERE t.sweep_id = s.id), "
+       "  ended_early = 'limits.max_seconds (' || "
+       "    round(extract(epoch FROM s.deadline_at - s.created_at))::bigint || "
+       "    ' s after submission) reached: nothing leased since, queued trials dropped' "
+       "WHERE s.state = 'running' AND s.deadline_at <= now() AND s.ended_early IS NULL "
+       "RETURNING s.id, s.ended_early"},
+      // Queued trials of running sweeps past their time limit (also those a retry or a lost
+      // lease queued again after it): dropped.
+      {"drop_past_deadline",
+       "UPDATE trials t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, "
+       "  lease_token = NULL, last_error = 'dropped: ' || s.ended_early "
+       "FROM sweeps s WHERE s.id = t.sweep_id AND s.state = 'running' AND s.deadline_at <= now() "
+       "  AND s.ended_early IS NOT NULL AND t.state = 'queued' RETURNING t.sweep_id"},
+      {"over_failure_limit",
+       "SELECT s.id, s.max_failed_trials, count(*) FROM sweeps s "
+       "JOIN trials t ON t.sweep_id = s.id AND t.state = 'failed' "
+       "WHERE s.state = 'running' AND s.max_failed_trials IS NOT NULL "
+       "GROUP BY s.id HAVING count(*) >= s.max_failed_trials ORDER BY s.id"},
+      {"set_ended_early", "UPDATE sweeps SET ended_early = $2 WHERE id = $1"},
       {"rung_state",
        "SELECT coalesce(max(rung), 0), count(*) FILTER (WHERE state IN ('queued', 'running')) "
        "FROM trials WHERE sweep_id = $1"},
@@ -580,7 +609,8 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
               "insert_sweep", s.spec.name(), s.spec.model(), s.source_name, s.yaml, spec_json,
               s.spec_hash,
               s.planned_trials > 0 ? s.planned_trials : static_cast<int64_t>(s.trials.size()),
-              s.parent_sweep_id, s.seeded_from, PendingRounds(s.spec), s.spec.priority())[0]
+              s.parent_sweep_id, s.seeded_from, PendingRounds(s.spec), s.spec.priority(),
+              s.spec.limits().max_seconds(), s.spec.limits().max_failed_trials())[0]
             .as<int64_t>();
     std::string origins = "{";
     for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
@@ -664,6 +694,47 @@ StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
   });
 }
 
+namespace {
+
+// Locks a sweep that must still be running (cancel, priority): its row (state, priority), or
+// NOT_FOUND, or FAILED_PRECONDITION naming the state it ended in.
+StatusOr<pqxx::row> LockRunningSweep(pqxx::work& tx, int64_t sweep_id) {
+  pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
+  if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+  const std::string state = r[0][0].as<std::string>();
+  if (state != "running") {
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
+                                   state + ")");
+  }
+  return r[0];
+}
+
+// Cancels, as CancelSweep would, every running sweep with limits.max_failed_trials failed
+// trials, the limit as the reason. Run where trials fail (reports, lost leases) and by the reaper
+// (which catches what concurrent reports each fell one short of).
+std::vector<LimitReached> CancelOverFailureLimit(pqxx::work& tx) {
+  std::vector<LimitReached> out;
+  for (const auto& row : tx.exec_prepared("over_failure_limit")) {
+    const int64_t id = row[0].as<int64_t>();
+    if (!LockRunningSweep(tx, id).ok()) continue;  // Another transaction was first.
+    const std::string reason = "limits.max_failed_trials (" + row[1].as<std::string>() +
+                               ") reached: " + row[2].as<std::string>() + " trials failed";
+    LimitReached r{id, reason, 0};
+    for (const auto& t : tx.exec_prepared("cancel_trials", id, reason)) {
+      r.dropped += t[0].as<std::string>() == "queued" ? 1 : 0;
+    }
+    tx.exec_prepared0("cancel_sweep", id, reason);
+    tx.exec_prepared0("set_ended_early", id, reason);
+    tx.exec_prepared0("drop_checkpoints", id);
+    SF_LOG(Warning) << "sweep " << id << " cancelled: " << reason << " (" << r.dropped
+                    << " queued trial(s) dropped)";
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
 StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
     const std::string& worker_id, const std::vector<v1::TrialReport>& reports) {
   return Conn::Run(
@@ -671,6 +742,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
         pqxx::work tx(c);
         std::vector<ReportOutcome> outcomes;
         std::set<int64_t> sweeps;
+        bool failed = false;  // A trial failed for good: a sweep may have reached its limit.
         for (const auto& rep : reports) {
           pqxx::result r;
           if (rep.ok()) {
@@ -691,6 +763,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
           } else {
             r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
                                  "worker " + worker_id + ": " + rep.error());
+            failed = failed || (r.size() == 1 && r[0][1].as<std::string>() == "failed");
           }
           ReportOutcome outcome = ReportOutcome::kAccepted;
           if (r.size() == 1) {
@@ -711,6 +784,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
                             kNames[static_cast<int>(outcome)]);
           outcomes.push_back(outcome);
         }
+        if (failed) CancelOverFailureLimit(tx);
         for (int64_t s : sweeps) FinishSweep(tx, s);
         tx.commit();
         return outcomes;
@@ -736,7 +810,12 @@ StatusOr<int> Store::RequeueExpired() {
     pqxx::work tx(c);
     pqxx::result r = tx.exec_prepared("requeue_expired");
     std::set<int64_t> sweeps;
-    for (const auto& row : r) sweeps.insert(row[0].as<int64_t>());
+    bool failed = false;
+    for (const auto& row : r) {
+      sweeps.insert(row[0].as<int64_t>());
+      failed = failed || row[1].as<std::string>() == "failed";
+    }
+    if (failed) CancelOverFailureLimit(tx);
     for (int64_t s : sweeps) FinishSweep(tx, s);
     // Also any sweep whose last trials finished in concurrent transactions: a halving sweep's
     // next rung or a TPE sweep's next round, then the sweeps that have ended.
@@ -785,6 +864,8 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_rung_epochs(row[28].as<int>());
   s.set_rounds(row[29].as<int>());
   s.set_priority(row[30].as<int>());
+  s.set_deadline_at(row[31].as<std::string>());
+  s.set_ended_early(row[32].as<std::string>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));
@@ -817,23 +898,6 @@ StatusOr<std::vector<v1::SweepStatus>> Store::ListSweeps(const std::string& stat
                    });
 }
 
-namespace {
-
-// Locks a sweep that must still be running (cancel, priority): its row (state, priority), or
-// NOT_FOUND, or FAILED_PRECONDITION naming the state it ended in.
-StatusOr<pqxx::row> LockRunningSweep(pqxx::work& tx, int64_t sweep_id) {
-  pqxx::result r = tx.exec_prepared("lock_sweep", sweep_id);
-  if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-  const std::string state = r[0][0].as<std::string>();
-  if (state != "running") {
-    return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has already ended (" +
-                                   state + ")");
-  }
-  return r[0];
-}
-
-}  // namespace
-
 StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason) {
   return Conn::Run(this, "CancelSweep", [&](pqxx::connection& c) -> StatusOr<CancelOutcome> {
     pqxx::work tx(c);
@@ -847,6 +911,33 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
     tx.commit();
     return out;
   });
+}
+
+StatusOr<std::vector<LimitReached>> Store::EnforceLimits() {
+  return Conn::Run(this, "EnforceLimits",
+                   [&](pqxx::connection& c) -> StatusOr<std::vector<LimitReached>> {
+                     pqxx::work tx(c);
+                     std::vector<LimitReached> out = CancelOverFailureLimit(tx);
+                     // Time: nothing more is leased (the lease checks the deadline itself); queued
+                     // trials are dropped, running ones finish, and the sweep ends done once they
+                     // have.
+                     std::map<int64_t, size_t> reached;
+                     for (const auto& row : tx.exec_prepared("reach_deadlines")) {
+                       reached[row[0].as<int64_t>()] = out.size();
+                       out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), 0});
+                     }
+                     std::set<int64_t> touched;
+                     for (const auto& row : tx.exec_prepared("drop_past_deadline")) {
+                       const int64_t id = row[0].as<int64_t>();
+                       touched.insert(id);
+                       if (auto it = reached.find(id); it != reached.end())
+                         ++out[it->second].dropped;
+                     }
+                     for (const auto& [id, i] : reached) touched.insert(id);
+                     for (int64_t id : touched) FinishSweep(tx, id);
+                     tx.commit();
+                     return out;
+                   });
 }
 
 StatusOr<std::vector<v1::WorkerInfo>> Store::ListWorkers(int seen_within_seconds,

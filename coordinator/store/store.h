@@ -85,6 +85,13 @@ struct AliasMove {
   int to_version = 0;
 };
 
+// A sweep limit reached (EnforceLimits): the sweep, why, and the queued trials dropped.
+struct LimitReached {
+  int64_t sweep_id = 0;
+  std::string reason;
+  int64_t dropped = 0;
+};
+
 // What CancelSweep ended.
 struct CancelOutcome {
   int64_t queued = 0;
@@ -127,6 +134,12 @@ class Store {
                               const std::vector<v1::TrialLease>& leases);
   // Re-queues (or fails, past max_attempts) trials whose lease expired. Returns how many.
   StatusOr<int> RequeueExpired();
+
+  // Applies the sweeps' limits (SweepSpec.limits), idempotently, from every coordinator's
+  // reaper: a sweep with limits.max_failed_trials failed trials is cancelled; one past its
+  // limits.max_seconds gets no further rung or round, its queued trials are dropped and it ends
+  // done once its running trials have. Returns the limits reached by this call.
+  StatusOr<std::vector<LimitReached>> EnforceLimits();
 
   StatusOr<v1::SweepStatus> GetSweepStatus(int64_t sweep_id);
   // The newest `limit` sweeps (of `state`, or all if empty), newest first.

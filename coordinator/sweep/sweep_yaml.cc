@@ -93,7 +93,7 @@ class Checker {
     if (v > hi || v < lo || (lo_open && v == lo)) {
       auto fmt = [](double x) {
         char b[32];
-        std::snprintf(b, sizeof(b), "%g", x);
+        std::snprintf(b, sizeof(b), "%.10g", x);  // 2592000, not 2.592e+06.
         return std::string(b);
       };
       return Error(node, field,
@@ -319,7 +319,7 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   SF_RETURN_IF_ERROR(
       c.Map(root, "",
             {"version", "name", "model", "description", "dataset", "architecture", "training",
-             "search", "objective", "selection", "seed_from", "priority"},
+             "search", "objective", "selection", "seed_from", "priority", "limits"},
             {"version", "name", "model", "dataset", "architecture", "search"}));
   ParsedSweep out;
   v1::SweepSpec& spec = out.spec;
@@ -336,6 +336,21 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   if (root["priority"]) {
     SF_ASSIGN_OR_RETURN(double p, c.NumberIn(root["priority"], "priority", true, -1000, 1000));
     spec.set_priority(static_cast<int32_t>(p));
+  }
+  if (const YAML::Node n = root["limits"]) {
+    SF_RETURN_IF_ERROR(c.Map(n, "limits", {"max_seconds", "max_failed_trials"}, {}));
+    v1::LimitsSpec* limits = spec.mutable_limits();
+    if (n["max_seconds"]) {
+      // At most 30 days; a sweep that must end sooner than a second has no use for a farm.
+      SF_ASSIGN_OR_RETURN(double s,
+                          c.NumberIn(n["max_seconds"], "limits.max_seconds", false, 1, 2592000));
+      limits->set_max_seconds(s);
+    }
+    if (n["max_failed_trials"]) {
+      SF_ASSIGN_OR_RETURN(double f, c.NumberIn(n["max_failed_trials"], "limits.max_failed_trials",
+                                               true, 1, 1000000));
+      limits->set_max_failed_trials(static_cast<int32_t>(f));
+    }
   }
   if (root["description"]) {
     SF_ASSIGN_OR_RETURN(std::string d, c.String(root["description"], "description"));

@@ -108,6 +108,7 @@ TEST(SweepYamlTest, ShippedSweepsAreValid) {
   auto r = ParseSweepYaml(docs[0]["data"]["nightly.yaml"].as<std::string>(), k8s);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->spec.has_seed_from());
+  EXPECT_EQ(r->spec.limits().max_seconds(), 14400);
 }
 
 // Successive halving: the first rung drawn at random with the first rung's epochs, the rungs
@@ -262,6 +263,25 @@ TEST(SweepYamlTest, PriorityIsAnIntegerFromMinus1000To1000) {
   EXPECT_EQ(r->spec.priority(), -20);
   ExpectError(kValid + std::string("priority: 1001\n"), {"s.yaml:", "priority", "1000"});
   ExpectError(kValid + std::string("priority: high\n"), {"priority", "expected"});
+}
+
+TEST(SweepYamlTest, LimitsTimeAndFailedTrials) {
+  EXPECT_FALSE(ParseSweepYaml(kValid, "s.yaml")->spec.has_limits());
+  auto r = ParseSweepYaml(
+      kValid + std::string("limits: {max_seconds: 5400, max_failed_trials: 20}\n"), "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.limits().max_seconds(), 5400);
+  EXPECT_EQ(r->spec.limits().max_failed_trials(), 20);
+  r = ParseSweepYaml(kValid + std::string("limits:\n  max_seconds: 1.5\n"), "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.limits().max_failed_trials(), 0);  // None.
+  ExpectError(kValid + std::string("limits: {max_seconds: 0}\n"),
+              {"s.yaml:21:", "limits.max_seconds", "[1, 2592000]"});
+  ExpectError(kValid + std::string("limits: {max_failed_trials: 2.5}\n"),
+              {"s.yaml:21:", "limits.max_failed_trials", "integer"});
+  ExpectError(kValid + std::string("limits: {max_trials: 5}\n"),
+              {"limits.max_trials", "unknown key", "max_failed_trials, max_seconds"});
+  ExpectError(kValid + std::string("limits: 60\n"), {"limits", "expected a mapping"});
 }
 
 TEST(SweepYamlTest, UnknownKeyNamesLineAndField) {
