@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "common/files.h"
 #include "common/logging.h"
@@ -19,7 +20,8 @@ void MetricFamily(std::ostream& out, const char* name, const char* type, const c
 }
 
 StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host_port,
-                                                              std::function<std::string()> render) {
+                                                              std::function<std::string()> render,
+                                                              PageHandler pages) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -45,11 +47,12 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   return std::unique_ptr<MetricsServer>(
-      new MetricsServer(fd, ntohs(addr.sin_port), std::move(render)));
+      new MetricsServer(fd, ntohs(addr.sin_port), std::move(render), std::move(pages)));
 }
 
-MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)
-    : fd_(fd), port_(port), render_(std::move(render)) {
+MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render,
+                             PageHandler pages)
+    : fd_(fd), port_(port), render_(std::move(render)), pages_(std::move(pages)) {
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -86,13 +89,27 @@ void MetricsServer::Answer(int client) {
   if (line.rfind("GET ", 0) != 0) {
     status = "405 Method Not Allowed";
     body = "only GET\n";
-  } else if (line.rfind("GET /metrics ", 0) != 0 && line != "GET /metrics") {
-    status = "404 Not Found";
-    body = "see /metrics\n";
-  } else {
+  } else if (line.rfind("GET /metrics ", 0) == 0 || line == "GET /metrics") {
     body = render_();
+  } else {
+    const std::string path = line.substr(4, line.find(' ', 4) - 4);
+    std::optional<HttpPage> page;
+    if (pages_) page = pages_(path);
+    if (page) {
+      static const std::map<int, std::string> kReasons = {{200, "200 OK"},
+                                                          {400, "400 Bad Request"},
+                                                          {404, "404 Not Found"},
+                                                          {503, "503 Service Unavailable"}};
+      auto it = kReasons.find(page->status);
+      status = it != kReasons.end() ? it->second : "500 Internal Server Error";
+      type = page->content_type;
+      body = std::move(page->body);
+    } else {
+      status = "404 Not Found";
+      body = "see /metrics\n";
+    }
   }
-  if (status[0] != '2') type = "text/plain; charset=utf-8";
+  if (status[0] != '2' && body.rfind("<!DOCTYPE", 0) != 0) type = "text/plain; charset=utf-8";
   const std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
                                "\r\nContent-Length: " + std::to_string(body.size()) +
                                "\r\nConnection: close\r\n\r\n" + body;
@@ -106,13 +123,16 @@ void MetricsServer::Answer(int client) {
 
 StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
                                                             const std::string& address_file,
-                                                            std::function<std::string()> render) {
+                                                            std::function<std::string()> render,
+                                                            PageHandler pages) {
   if (host_port.empty()) return std::unique_ptr<MetricsServer>();
+  const bool has_pages = static_cast<bool>(pages);
   SF_ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> server,
-                      MetricsServer::Start(host_port, std::move(render)));
+                      MetricsServer::Start(host_port, std::move(render), std::move(pages)));
   const std::string bound =
       host_port.substr(0, host_port.rfind(':')) + ":" + std::to_string(server->port());
-  SF_LOG(Info) << "metrics on http://" << bound << "/metrics";
+  SF_LOG(Info) << "metrics on http://" << bound << "/metrics"
+               << (has_pages ? " (and pages at http://" + bound + "/)" : std::string());
   if (!address_file.empty()) SF_RETURN_IF_ERROR(WriteFileAtomically(address_file, bound + "\n"));
   return server;
 }

@@ -13,6 +13,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics_server.h"
+#include "coordinator/api/dashboard.h"
 #include "coordinator/api/services.h"
 #include "coordinator/store/store.h"
 #include "proto/security.h"
@@ -42,7 +43,10 @@ int main(int argc, char** argv) {
       .Define("metrics-listen", "",
               "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
               "empty: none")
-      .Define("metrics-address-file", "", "write the metrics server's bound HOST:PORT here");
+      .Define("metrics-address-file", "", "write the metrics server's bound HOST:PORT here")
+      .DefineBool("dashboard",
+                  "also serve a read-only HTML dashboard (sweeps, leaderboards, registry, "
+                  "workers) at / of the metrics address; no token, so bind it internally");
   DefineSecurityFlags(&flags, SecurityRole::kServer);
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
@@ -85,9 +89,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   api::Metrics metrics;
-  auto metrics_server =
-      StartMetricsServer(flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-                         [&metrics, &store] { return metrics.Render(store->get()); });
+  if (flags.GetBool("dashboard") && flags.Get("metrics-listen").empty()) {
+    std::cerr << "sweepfarm-coordinator: --dashboard is served on --metrics-listen; give both\n";
+    return 2;
+  }
+  PageHandler pages;
+  if (flags.GetBool("dashboard")) {
+    const int lease_seconds = static_cast<int>(*lease);
+    pages = [&store, lease_seconds](const std::string& path) {
+      return api::DashboardPage(store->get(), lease_seconds, path);
+    };
+  }
+  auto metrics_server = StartMetricsServer(
+      flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
+      [&metrics, &store] { return metrics.Render(store->get()); }, pages);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-coordinator: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -61,6 +61,7 @@ class RegistryTest : public FarmTest {
  protected:
   void SetUp() override {
     FarmTest::SetUp();
+    farm_->SetSecurity({"--dashboard"}, {});  // Its HTML pages, beside the metrics.
     addr_ = farm_->StartCoordinator();
     ASSERT_FALSE(addr_.empty()) << "coordinator did not start; see " << farm_->dir();
     farm_->StartWorker(addr_, "worker1", {"--capacity", "4", "--upload-top", "4"});
@@ -259,6 +260,56 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   ASSERT_EQ(Ctl({"registry", "show", "detector", "--json"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("\"version\":1"), std::string::npos) << out;
   EXPECT_NE(out.find("\"sha256\":\""), std::string::npos) << out;
+
+  // The dashboard shows the same: the sweeps with their best trial, the champion, a sweep's
+  // history (one dot per finished trial) and leaderboard, the versions and the audit trail.
+  const std::string web = farm_->MetricsAddress();
+  auto get = [&](const std::string& path) {
+    return HttpExchange(web, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  };
+  const std::string home = get("/");
+  EXPECT_EQ(home.rfind("HTTP/1.1 200 OK\r\nContent-Type: text/html", 0), 0u) << home;
+  char best[32];
+  std::snprintf(best, sizeof(best), "%.4f",
+                farm_
+                    ->Query("SELECT max(r.selection_accuracy) FROM results r JOIN trials t ON "
+                            "t.id = r.trial_id WHERE t.sweep_id = 2")[0][0]
+                    .as<double>());
+  for (const std::string& piece :
+       {std::string("<a href=\"/sweeps/2\">2</a>"), std::string("<td class=\"n\">") + best,
+        std::string("<a href=\"/models/detector\">detector</a></td><td>v1</td>"),
+        std::string("<td>alive</td>")}) {
+    EXPECT_NE(home.find(piece), std::string::npos) << piece << "\n" << home;
+  }
+  const std::string sweep = get("/sweeps/2");
+  size_t dots = 0;
+  for (size_t at = sweep.find("<circle class=\"trial\""); at != std::string::npos;
+       at = sweep.find("<circle class=\"trial\"", at + 1)) {
+    ++dots;
+  }
+  EXPECT_EQ(static_cast<int64_t>(dots),
+            farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND state = 'succeeded'"));
+  EXPECT_NE(sweep.find("seeded from detector v1 (sweep <a href=\"/sweeps/1\">1</a>)"),
+            std::string::npos)
+      << sweep;
+  EXPECT_NE(sweep.find("<td class=\"n\">1</td><td class=\"n\">" +
+                       std::to_string(farm_->Count(
+                           "SELECT r.trial_id FROM results r JOIN trials t ON t.id = r.trial_id "
+                           "WHERE t.sweep_id = 2 ORDER BY r.selection_accuracy DESC, r.trial_id "
+                           "LIMIT 1")) +
+                       "</td>"),
+            std::string::npos)
+      << sweep;  // Rank 1 is the best trial.
+  const std::string model = get("/models/detector");
+  EXPECT_NE(model.find("<b>champion</b> &rarr; v1"), std::string::npos) << model;
+  EXPECT_NE(model.find("<td>rollback</td>"), std::string::npos) << model;
+  EXPECT_NE(model.find("<td>test</td>"), std::string::npos) << model;  // The promotion's reason.
+  EXPECT_EQ(get("/sweeps/x1").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(get("/sweeps/99").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_NE(get("/sweeps/99").find("sweep 99 does not exist"), std::string::npos);
+  EXPECT_EQ(get("/models/a%3Cb").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(get("/elsewhere").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(get("/metrics").rfind("HTTP/1.1 200 OK\r\nContent-Type: text/plain", 0), 0u);
 
   // Versions are immutable.
   try {

@@ -1,0 +1,405 @@
+#include "coordinator/api/dashboard.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace sweepfarm::api {
+
+std::string HtmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+constexpr char kStyle[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "th,td{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "h1 a{color:inherit;text-decoration:none}.note{color:#666}.bad{color:#a00}"
+    "code{font-size:12px}";
+
+std::string Head(const std::string& title, bool refresh) {
+  return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + HtmlEscape(title) +
+         " - sweepfarm</title>" +
+         (refresh ? "<meta http-equiv=\"refresh\" content=\"10\">" : std::string()) + "<style>" +
+         kStyle + "</style></head><body><h1><a href=\"/\">sweepfarm</a></h1>\n";
+}
+
+constexpr char kTail[] = "</body></html>\n";
+
+std::string Fixed(double v, int digits = 4) {
+  if (!std::isfinite(v)) return "";
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.*f", digits, v);
+  return b;
+}
+
+std::string SweepLink(int64_t id) {
+  return "<a href=\"/sweeps/" + std::to_string(id) + "\">" + std::to_string(id) + "</a>";
+}
+
+std::string ModelLink(const std::string& model) {
+  // Model names are [A-Za-z0-9._-] (validated at submission): safe in a path as they are.
+  return "<a href=\"/models/" + HtmlEscape(model) + "\">" + HtmlEscape(model) + "</a>";
+}
+
+std::string Params(const v1::TrialParams& p) {
+  std::ostringstream out;
+  out << "epochs=" << p.epochs() << " step_size=" << p.step_size()
+      << " issue_rate=" << (p.issue_rate() < 0 ? std::string("natural") : Fixed(p.issue_rate(), 3))
+      << " data_size=" << p.data_size() << " seed=" << p.seed();
+  if (p.channels_size() > 0) {
+    out << " channels=";
+    for (int i = 0; i < p.channels_size(); ++i) out << (i ? "x" : "") << p.channels(i);
+  }
+  if (p.kernel_size() > 0) out << " kernel_size=" << p.kernel_size();
+  return out.str();
+}
+
+// Selection accuracy of each succeeded trial in trial order (dots, with the trial in a tooltip),
+// the best so far (a step line) and the majority-class baseline (dashed): Optuna's history plot.
+std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseline) {
+  if (done.empty()) return "<p class=\"note\">No finished trials yet.</p>\n";
+  const double w = 720, h = 260, left = 48, right = 12, top = 12, bottom = 28;
+  double lo = baseline > 0 ? baseline : 1, hi = 0;
+  for (const auto* t : done) {
+    lo = std::min(lo, t->result().selection_accuracy());
+    hi = std::max(hi, t->result().selection_accuracy());
+  }
+  lo = std::max(0.0, std::floor(lo * 20 - 0.5) / 20);
+  hi = std::min(1.0, std::ceil(hi * 20 + 0.5) / 20);
+  if (hi <= lo) hi = lo + 0.05;
+  const size_t n = done.size();
+  auto x = [&](size_t i) {
+    return left + (n == 1 ? 0.5 : static_cast<double>(i) / (n - 1)) * (w - left - right);
+  };
+  auto y = [&](double a) { return top + (hi - a) / (hi - lo) * (h - top - bottom); };
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" role=\"img\" aria-label=\"selection accuracy by trial\">\n";
+  for (double a = lo; a <= hi + 1e-9; a += (hi - lo) / 4) {
+    out << "<line x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\"" << y(a) << "\" y2=\""
+        << y(a) << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << y(a) + 4
+        << "\" font-size=\"11\" text-anchor=\"end\">" << Fixed(a, 3) << "</text>\n";
+  }
+  if (baseline > lo && baseline < hi) {
+    out << "<line class=\"baseline\" x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\""
+        << y(baseline) << "\" y2=\"" << y(baseline)
+        << "\" stroke=\"#999\" stroke-dasharray=\"4 3\"><title>majority-class baseline "
+        << Fixed(baseline) << "</title></line>\n";
+  }
+  out << "<polyline class=\"best\" fill=\"none\" stroke=\"#c60\" stroke-width=\"1.5\" points=\"";
+  double best = -1;
+  for (size_t i = 0; i < n; ++i) {
+    const double a = done[i]->result().selection_accuracy();
+    if (best >= 0 && a > best) out << x(i) << "," << y(best) << " ";
+    best = std::max(best, a);
+    out << x(i) << "," << y(best) << " ";
+  }
+  out << "\"/>\n";
+  for (size_t i = 0; i < n; ++i) {
+    const auto& t = *done[i];
+    out << "<circle class=\"trial\" cx=\"" << x(i) << "\" cy=\""
+        << y(t.result().selection_accuracy()) << "\" r=\"2.5\" fill=\"#36c\"><title>trial "
+        << t.trial_id() << ": " << Fixed(t.result().selection_accuracy()) << " ("
+        << HtmlEscape(Params(t.params())) << ")</title></circle>\n";
+  }
+  out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
+      << "\" font-size=\"11\" text-anchor=\"middle\">finished trials in trial order (" << n
+      << "); line: best so far</text>\n</svg>\n";
+  return out.str();
+}
+
+}  // namespace
+
+std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
+                           const std::vector<v1::ListVersionsResponse>& models,
+                           const std::vector<std::string>& model_names,
+                           const std::vector<v1::WorkerInfo>& workers) {
+  std::ostringstream out;
+  out << Head("farm", true) << "<h2>Sweeps</h2>\n";
+  if (sweeps.empty())
+    out << "<p class=\"note\">No sweeps yet.</p>\n";
+  else {
+    out << "<table><tr><th>id</th><th>name</th><th>model</th><th>state</th><th>priority</th>"
+           "<th>progress</th><th>best selection</th><th>its holdout</th><th>created</th></tr>\n";
+    for (const auto& s : sweeps) {
+      const int64_t finished = s.succeeded() + s.failed() + s.cancelled();
+      std::string state = HtmlEscape(s.state());
+      if (!s.ended_early().empty()) {
+        state +=
+            " <span class=\"note\" title=\"" + HtmlEscape(s.ended_early()) + "\">(limit)</span>";
+      }
+      out << "<tr><td>" << SweepLink(s.sweep_id()) << "</td><td>" << HtmlEscape(s.name())
+          << "</td><td>" << ModelLink(s.model()) << "</td><td>" << state << "</td><td class=\"n\">"
+          << s.priority() << "</td><td><progress max=\"" << std::max<int64_t>(1, s.total())
+          << "\" value=\"" << finished << "\"></progress> " << finished << "/" << s.total()
+          << "</td><td class=\"n\">"
+          << (s.best_trial_id() > 0 ? Fixed(s.best_selection_accuracy()) : "")
+          << "</td><td class=\"n\">"
+          << (s.best_trial_id() > 0 ? Fixed(s.best_holdout_accuracy()) : "") << "</td><td>"
+          << HtmlEscape(s.created_at().substr(0, 19)) << "</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  out << "<h2>Models</h2>\n";
+  if (model_names.empty())
+    out << "<p class=\"note\">No models yet.</p>\n";
+  else {
+    out << "<table><tr><th>model</th><th>champion</th><th>its holdout</th><th>versions</th></tr>\n";
+    for (size_t i = 0; i < model_names.size() && i < models.size(); ++i) {
+      const auto& m = models[i];
+      auto it = m.aliases().find("champion");
+      std::string champion, holdout;
+      if (it != m.aliases().end()) {
+        champion = "v" + std::to_string(it->second);
+        for (const auto& v : m.versions()) {
+          if (v.version() == it->second) holdout = Fixed(v.holdout_accuracy());
+        }
+      }
+      out << "<tr><td>" << ModelLink(model_names[i]) << "</td><td>" << champion
+          << "</td><td class=\"n\">" << holdout << "</td><td class=\"n\">" << m.versions_size()
+          << "</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  out << "<h2>Workers</h2>\n";
+  if (workers.empty())
+    out << "<p class=\"note\">No worker seen in the last hour.</p>\n";
+  else {
+    out << "<table><tr><th>worker</th><th>host</th><th>device</th><th>capacity</th><th>state</th>"
+           "<th>leases</th><th>results (1 h)</th><th>model-epochs (1 h)</th></tr>\n";
+    for (const auto& k : workers) {
+      out << "<tr><td>" << HtmlEscape(k.worker_id()) << "</td><td>" << HtmlEscape(k.host())
+          << "</td><td>" << HtmlEscape(k.device()) << "</td><td class=\"n\">" << k.capacity()
+          << "</td><td" << (k.alive() ? ">alive" : " class=\"bad\">lost") << "</td><td class=\"n\">"
+          << k.running_trials() << "</td><td class=\"n\">" << k.results_last_hour()
+          << "</td><td class=\"n\">" << k.model_epochs_last_hour() << "</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  out << "<p class=\"note\">Read-only; refreshes every 10 s. Metrics: <a href=\"/metrics\">"
+         "/metrics</a>.</p>\n"
+      << kTail;
+  return out.str();
+}
+
+std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Trial>& trials) {
+  std::ostringstream out;
+  out << Head("sweep " + std::to_string(s.sweep_id()), s.state() == "running");
+  out << "<h2>Sweep " << s.sweep_id() << ": " << HtmlEscape(s.name()) << "</h2>\n<p>Model "
+      << ModelLink(s.model()) << ", " << HtmlEscape(s.state()) << ", priority " << s.priority()
+      << ", created " << HtmlEscape(s.created_at().substr(0, 19));
+  if (s.parent_sweep_id() > 0) {
+    out << ", seeded from " << HtmlEscape(s.seeded_from()) << " (sweep "
+        << SweepLink(s.parent_sweep_id()) << ")";
+  }
+  out << ".</p>\n";
+  if (s.state() == "cancelled") {
+    out << "<p class=\"bad\">Cancelled: " << HtmlEscape(s.cancel_reason()) << "</p>\n";
+  } else if (!s.ended_early().empty()) {
+    out << "<p class=\"bad\">Ended early: " << HtmlEscape(s.ended_early()) << "</p>\n";
+  }
+  out << "<table><tr><th>total</th><th>queued</th><th>running</th><th>succeeded</th>"
+         "<th>failed</th><th>cancelled</th><th>retried</th><th>lost leases</th>"
+         "<th>baseline</th></tr>\n<tr>";
+  for (int64_t v : {s.total(), s.queued(), s.running(), s.succeeded(), s.failed(), s.cancelled(),
+                    s.retried(), s.lost_leases()}) {
+    out << "<td class=\"n\">" << v << "</td>";
+  }
+  out << "<td class=\"n\">" << Fixed(s.baseline_accuracy()) << "</td></tr></table>\n";
+  std::vector<const v1::Trial*> done;
+  for (const auto& t : trials) {
+    if (t.state() == "succeeded") done.push_back(&t);
+  }
+  std::sort(done.begin(), done.end(),
+            [](const v1::Trial* a, const v1::Trial* b) { return a->trial_id() < b->trial_id(); });
+  out << "<h3>History</h3>\n" << HistoryPlot(done, s.baseline_accuracy());
+  // The leaderboard: by selection accuracy, holdout beside it (never used to rank).
+  std::vector<const v1::Trial*> ranked = done;
+  std::stable_sort(ranked.begin(), ranked.end(), [](const v1::Trial* a, const v1::Trial* b) {
+    return a->result().selection_accuracy() > b->result().selection_accuracy();
+  });
+  const size_t shown = std::min<size_t>(ranked.size(), 25);
+  out << "<h3>Leaderboard (" << shown << " of " << ranked.size() << ")</h3>\n";
+  if (shown > 0) {
+    out << "<table><tr><th>rank</th><th>trial</th><th>selection</th><th>holdout</th>"
+           "<th>test loss</th><th>origin</th><th>parameters</th></tr>\n";
+    for (size_t i = 0; i < shown; ++i) {
+      const auto& t = *ranked[i];
+      std::string origin = HtmlEscape(t.origin());
+      if (t.parent_trial_id() > 0) origin += " &lt;" + std::to_string(t.parent_trial_id());
+      out << "<tr><td class=\"n\">" << i + 1 << "</td><td class=\"n\">" << t.trial_id()
+          << "</td><td class=\"n\">" << Fixed(t.result().selection_accuracy())
+          << "</td><td class=\"n\">" << Fixed(t.result().holdout_accuracy())
+          << "</td><td class=\"n\">" << Fixed(t.result().test_loss()) << "</td><td>" << origin
+          << "</td><td><code>" << HtmlEscape(Params(t.params())) << "</code></td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  std::vector<const v1::Trial*> problems;
+  for (const auto& t : trials) {
+    if (t.state() == "failed") problems.push_back(&t);
+  }
+  if (!problems.empty()) {
+    out << "<h3>Failed trials (" << problems.size()
+        << ")</h3>\n<table><tr><th>trial</th>"
+           "<th>attempts</th><th>last error</th></tr>\n";
+    for (size_t i = 0; i < problems.size() && i < 50; ++i) {
+      out << "<tr><td class=\"n\">" << problems[i]->trial_id() << "</td><td class=\"n\">"
+          << problems[i]->attempts() << "</td><td>" << HtmlEscape(problems[i]->last_error())
+          << "</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  out << kTail;
+  return out.str();
+}
+
+std::string RenderModelPage(const std::string& model, const v1::ListVersionsResponse& r) {
+  std::ostringstream out;
+  out << Head("model " + model, false) << "<h2>Model " << HtmlEscape(model) << "</h2>\n";
+  if (r.versions_size() == 0) {
+    out << "<p class=\"note\">No registered versions yet.</p>\n" << kTail;
+    return out.str();
+  }
+  std::map<std::string, int> aliases(r.aliases().begin(), r.aliases().end());
+  out << "<p>Aliases:";
+  for (const auto& [alias, version] : aliases) {
+    out << " <b>" << HtmlEscape(alias) << "</b> &rarr; v" << version;
+  }
+  out << "</p>\n<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th>"
+         "<th>selection</th><th>holdout</th><th>best single (holdout)</th><th>aliases</th>"
+         "<th>created</th><th>reason</th></tr>\n";
+  for (const auto& v : r.versions()) {
+    std::string names;
+    for (const auto& a : v.aliases()) names += (names.empty() ? "" : ", ") + HtmlEscape(a);
+    out << "<tr><td class=\"n\">v" << v.version() << "</td><td>" << HtmlEscape(v.decision())
+        << "</td><td>" << SweepLink(v.sweep_id()) << "</td><td>" << HtmlEscape(v.method())
+        << "</td><td class=\"n\">" << Fixed(v.selection_accuracy()) << "</td><td class=\"n\">"
+        << Fixed(v.holdout_accuracy()) << "</td><td class=\"n\">"
+        << Fixed(v.best_single_holdout_accuracy()) << "</td><td>" << names << "</td><td>"
+        << HtmlEscape(v.created_at().substr(0, 19)) << "</td><td>" << HtmlEscape(v.reason())
+        << "</td></tr>\n";
+  }
+  out << "</table>\n<h3>Audit trail</h3>\n<table><tr><th>when</th><th>alias</th><th>action</th>"
+         "<th>from</th><th>to</th><th>by</th><th>reason</th></tr>\n";
+  for (const auto& a : r.audit()) {
+    out << "<tr><td>" << HtmlEscape(a.at().substr(0, 19)) << "</td><td>" << HtmlEscape(a.alias())
+        << "</td><td>" << HtmlEscape(a.action()) << "</td><td class=\"n\">"
+        << (a.from_version() > 0 ? "v" + std::to_string(a.from_version()) : "-")
+        << "</td><td class=\"n\">v" << a.to_version() << "</td><td>" << HtmlEscape(a.actor())
+        << "</td><td>" << HtmlEscape(a.reason()) << "</td></tr>\n";
+  }
+  out << "</table>\n" << kTail;
+  return out.str();
+}
+
+namespace {
+
+HttpPage ErrorPage(int status, const std::string& message) {
+  HttpPage p;
+  p.status = status;
+  p.body = Head("error", false) + "<p class=\"bad\">" + HtmlEscape(message) + "</p>\n" + kTail;
+  return p;
+}
+
+HttpPage FromStatus(const Status& s) {
+  if (s.code() == StatusCode::kNotFound) return ErrorPage(404, s.message());
+  return ErrorPage(503, s.message());
+}
+
+bool IsModelName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+std::optional<HttpPage> DashboardPage(store::Store* store, int lease_seconds,
+                                      const std::string& full_path) {
+  const std::string path = full_path.substr(0, full_path.find('?'));
+  HttpPage page;
+  if (path == "/") {
+    auto sweeps = store->ListSweeps("", 50);
+    if (!sweeps.ok()) return FromStatus(sweeps.status());
+    std::set<std::string> seen;
+    std::vector<std::string> names;
+    std::vector<v1::ListVersionsResponse> models;
+    for (const auto& s : *sweeps) {
+      if (!seen.insert(s.model()).second) continue;
+      auto versions = store->ListVersions(s.model(), 0);
+      names.push_back(s.model());
+      if (versions.ok()) {
+        models.push_back(std::move(versions).value());
+      } else if (versions.status().code() == StatusCode::kNotFound) {
+        models.emplace_back();  // No version registered yet.
+      } else {
+        return FromStatus(versions.status());
+      }
+    }
+    auto workers = store->ListWorkers(3600, lease_seconds);
+    if (!workers.ok()) return FromStatus(workers.status());
+    page.body = RenderHomePage(*sweeps, models, names, *workers);
+    return page;
+  }
+  if (path.rfind("/sweeps/", 0) == 0) {
+    const std::string id_text = path.substr(8);
+    char* end = nullptr;
+    const long long id = std::strtoll(id_text.c_str(), &end, 10);
+    if (id_text.empty() || *end != '\0' || id <= 0) {
+      return ErrorPage(400, "sweep id must be a positive integer, got \"" + id_text + "\"");
+    }
+    auto status = store->GetSweepStatus(id);
+    if (!status.ok()) return FromStatus(status.status());
+    auto trials = store->ListTrials(id, 0, false);
+    if (!trials.ok()) return FromStatus(trials.status());
+    page.body = RenderSweepPage(*status, *trials);
+    return page;
+  }
+  if (path.rfind("/models/", 0) == 0) {
+    const std::string model = path.substr(8);
+    if (!IsModelName(model)) {
+      return ErrorPage(400, "model name must be 1-64 letters, digits, '.', '_' or '-'");
+    }
+    auto versions = store->ListVersions(model, 50);
+    if (!versions.ok()) return FromStatus(versions.status());
+    page.body = RenderModelPage(model, *versions);
+    return page;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sweepfarm::api

@@ -1,0 +1,121 @@
+#include "coordinator/api/dashboard.h"
+
+#include <gtest/gtest.h>
+
+namespace sweepfarm::api {
+namespace {
+
+size_t Occurrences(const std::string& text, const std::string& piece) {
+  size_t n = 0;
+  for (size_t at = text.find(piece); at != std::string::npos; at = text.find(piece, at + 1)) ++n;
+  return n;
+}
+
+v1::Trial Done(int64_t id, double selection, double holdout) {
+  v1::Trial t;
+  t.set_trial_id(id);
+  t.set_state("succeeded");
+  t.set_origin("search");
+  t.mutable_params()->set_epochs(4);
+  t.mutable_params()->set_step_size(0.01);
+  t.mutable_result()->set_selection_accuracy(selection);
+  t.mutable_result()->set_holdout_accuracy(holdout);
+  return t;
+}
+
+TEST(DashboardTest, EscapesEveryMarkupCharacter) {
+  EXPECT_EQ(HtmlEscape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(HtmlEscape("plain"), "plain");
+}
+
+TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
+  v1::SweepStatus s;
+  s.set_sweep_id(7);
+  s.set_name("night<script>");
+  s.set_model("detector");
+  s.set_state("done");
+  s.set_baseline_accuracy(0.78);
+  s.set_ended_early("limits.max_seconds (60 s after submission) reached");
+  std::vector<v1::Trial> trials = {Done(12, 0.85, 0.84), Done(10, 0.80, 0.79),
+                                   Done(11, 0.90, 0.86)};
+  v1::Trial failed;
+  failed.set_trial_id(13);
+  failed.set_state("failed");
+  failed.set_attempts(3);
+  failed.set_last_error("worker w: <bad> data");
+  trials.push_back(failed);
+  v1::Trial queued;
+  queued.set_trial_id(14);
+  queued.set_state("cancelled");
+  trials.push_back(queued);
+
+  const std::string page = RenderSweepPage(s, trials);
+  EXPECT_EQ(page.find("<script>"), std::string::npos);
+  EXPECT_NE(page.find("night&lt;script&gt;"), std::string::npos);
+  EXPECT_NE(page.find("Ended early: limits.max_seconds"), std::string::npos);
+  // One dot per succeeded trial, in trial order; the best-so-far line steps 0.80 -> 0.90.
+  EXPECT_EQ(Occurrences(page, "<circle class=\"trial\""), 3u);
+  const size_t t10 = page.find("<title>trial 10: 0.8000"), t11 = page.find("<title>trial 11:"),
+               t12 = page.find("<title>trial 12:");
+  ASSERT_NE(t10, std::string::npos);
+  EXPECT_LT(t10, t11);
+  EXPECT_LT(t11, t12);
+  EXPECT_NE(page.find("majority-class baseline 0.7800"), std::string::npos);
+  // The leaderboard by selection accuracy: 11, 12, 10.
+  const size_t r1 = page.find("<td class=\"n\">1</td><td class=\"n\">11</td>"),
+               r2 = page.find("<td class=\"n\">2</td><td class=\"n\">12</td>"),
+               r3 = page.find("<td class=\"n\">3</td><td class=\"n\">10</td>");
+  ASSERT_NE(r1, std::string::npos) << page;
+  EXPECT_LT(r1, r2);
+  EXPECT_LT(r2, r3);
+  EXPECT_NE(page.find("Leaderboard (3 of 3)"), std::string::npos);
+  EXPECT_NE(page.find("worker w: &lt;bad&gt; data"), std::string::npos);
+  EXPECT_EQ(page.find("http-equiv=\"refresh\""), std::string::npos);  // Done: no refresh.
+
+  s.set_state("running");
+  const std::string running = RenderSweepPage(s, {});
+  EXPECT_NE(running.find("No finished trials yet."), std::string::npos);
+  EXPECT_NE(running.find("http-equiv=\"refresh\""), std::string::npos);
+}
+
+TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
+  v1::SweepStatus s;
+  s.set_sweep_id(3);
+  s.set_name("n");
+  s.set_model("detector");
+  s.set_state("running");
+  s.set_total(10);
+  s.set_succeeded(4);
+  s.set_failed(1);
+  v1::ListVersionsResponse versions;
+  v1::ModelVersion* v = versions.add_versions();
+  v->set_version(2);
+  v->set_sweep_id(3);
+  v->set_decision("promoted");
+  v->set_holdout_accuracy(0.875);
+  v->set_reason("beats v1 by <0.01>");
+  (*versions.mutable_aliases())["champion"] = 2;
+  v1::AuditEntry* a = versions.add_audit();
+  a->set_action("promote");
+  a->set_alias("champion");
+  a->set_to_version(2);
+  a->set_actor("alice via root@host (sweepctl)");
+  v1::WorkerInfo w;
+  w.set_worker_id("w-1");
+  w.set_alive(false);
+
+  const std::string home = RenderHomePage({s}, {versions}, {"detector"}, {w});
+  EXPECT_NE(home.find("<a href=\"/sweeps/3\">3</a>"), std::string::npos) << home;
+  EXPECT_NE(home.find("<progress max=\"10\" value=\"5\"></progress> 5/10"), std::string::npos);
+  EXPECT_NE(home.find("<td>v2</td><td class=\"n\">0.8750</td>"), std::string::npos) << home;
+  EXPECT_NE(home.find("class=\"bad\">lost"), std::string::npos);
+
+  const std::string model = RenderModelPage("detector", versions);
+  EXPECT_NE(model.find("<b>champion</b> &rarr; v2"), std::string::npos);
+  EXPECT_NE(model.find("beats v1 by &lt;0.01&gt;"), std::string::npos);
+  EXPECT_NE(model.find("<td>alice via root@host (sweepctl)</td>"), std::string::npos);
+  EXPECT_NE(model.find("<a href=\"/sweeps/3\">3</a>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sweepfarm::api
