@@ -449,7 +449,9 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
       w.Key("device").String(r.device()).Key("dataset_hash").String(r.dataset_hash());
       w.Key("origin").String(t.origin()).Key("parent_trial_id").Int(t.parent_trial_id());
       w.Key("rung").Int(t.rung()).Key("resumed_epochs").Int(r.resumed_epochs());
-      w.EndObject();
+      w.Key("train_loss_curve").BeginArray();
+      for (float v : r.train_loss_curve()) w.Number(v);
+      w.EndArray().EndObject();
     }
     w.EndArray();
     std::cout << w.str() << "\n";

@@ -98,6 +98,17 @@ JsonWriter& JsonWriter::Number(double value) {
   out_.append(buf, ec == std::errc() ? end : buf);
   return *this;
 }
+JsonWriter& JsonWriter::Number(float value) {
+  Separate();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return *this;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  out_.append(buf, ec == std::errc() ? end : buf);
+  return *this;
+}
 JsonWriter& JsonWriter::Int(int64_t value) {
   Separate();
   out_ += std::to_string(value);

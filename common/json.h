@@ -19,6 +19,8 @@ class JsonWriter {
   JsonWriter& Key(const std::string& key);
   JsonWriter& String(const std::string& value);
   JsonWriter& Number(double value);
+  // A float in its shortest form as a float (0.1f as 0.1, not 0.10000000149011612).
+  JsonWriter& Number(float value);
   JsonWriter& Int(int64_t value);
   JsonWriter& Bool(bool value);
   JsonWriter& Null();

@@ -52,6 +52,9 @@ TEST(JsonWriterTest, NumbersReadBackExactlyInTheirShortestForm) {
   std::string error;
   ASSERT_TRUE(JsonValue::Parse(w.str(), &v, &error)) << error;
   for (size_t i = 0; i < std::size(values); ++i) EXPECT_EQ(v.array()[i].number(), values[i]);
+  JsonWriter f;
+  f.BeginArray().Number(0.1f).Number(0.6931472f).EndArray();
+  EXPECT_EQ(f.str(), "[0.1,0.6931472]");
 }
 
 TEST(JsonValueTest, RefusesMalformedDocumentsWithAnOffset) {

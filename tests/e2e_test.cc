@@ -155,7 +155,17 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
     EXPECT_GT(f.at("trial_id").number_value(), 0);
     EXPECT_EQ(f.at("status").string_value(), "succeeded");
     EXPECT_GE(f.at("params").struct_value().fields().at("epochs").number_value(), 2);
+    // The learning curve: one mean training loss per epoch, ending at train_loss.
+    const auto& curve = f.at("train_loss_curve").list_value();
+    ASSERT_EQ(curve.values_size(),
+              f.at("params").struct_value().fields().at("epochs").number_value());
+    EXPECT_NEAR(curve.values(curve.values_size() - 1).number_value(),
+                f.at("train_loss").number_value(), 1e-6 * f.at("train_loss").number_value());
+    EXPECT_GT(curve.values(0).number_value(), 0);
   }
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id "
+                  "WHERE array_length(r.train_loss_curve, 1) = (t.params->>'epochs')::int"),
+            16);
   double best = board.values(0).struct_value().fields().at("selection_accuracy").number_value();
   EXPECT_DOUBLE_EQ(best, Query("SELECT max(selection_accuracy) FROM results")[0][0].as<double>());
   // Selection and holdout are the two halves of the 500 escalation samples; every trial's class
@@ -427,6 +437,12 @@ TEST_F(EndToEndTest, HalvingResumedTrialsMatchRestartedOnes) {
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "leaderboard", ids[0], "--json"}, &out, &err), 0)
       << err;
   EXPECT_NE(out.find("\"rung\":2,\"resumed_epochs\":2"), std::string::npos) << out;
+  // A resumed trial's curve covers the epochs it trained itself: from resumed_epochs + 1.
+  EXPECT_EQ(Count("SELECT count(*) FROM results r JOIN trials t ON t.id = r.trial_id WHERE "
+                  "array_length(r.train_loss_curve, 1) <> (t.params->>'epochs')::int - "
+                  "r.resumed_epochs"),
+            0);
+  EXPECT_GT(Count("SELECT count(*) FROM results WHERE resumed_epochs > 0"), 0);
 }
 
 // TPE: the first round drawn at random; each later round, proposed when the one before has ended,

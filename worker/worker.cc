@@ -423,6 +423,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       m->set_selection_accuracy(e->selection_accuracy);
       m->set_holdout_accuracy(e->holdout_accuracy);
       m->set_resumed_epochs(static_cast<int32_t>(configs[slot].start_epoch));
+      m->mutable_train_loss_curve()->Add(e->train_curve.begin(), e->train_curve.end());
       if (e->probs.defined()) {
         torch::Tensor p = e->probs.contiguous();
         v1::Predictions* pred = m->mutable_predictions();

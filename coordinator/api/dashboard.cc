@@ -140,6 +140,60 @@ std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseli
   return out.str();
 }
 
+// The learning curves of `trials` (the leaderboard's best): mean training loss per epoch, one
+// line each, as W&B or Determined chart a metric over training.
+std::string CurvesPlot(const std::vector<const v1::Trial*>& trials) {
+  double hi = 0;
+  int64_t last = 1;
+  size_t drawn = 0;
+  for (const auto* t : trials) {
+    const auto& r = t->result();
+    for (float v : r.train_loss_curve()) {
+      if (std::isfinite(v)) hi = std::max(hi, static_cast<double>(v));
+    }
+    last = std::max<int64_t>(last, r.resumed_epochs() + r.train_loss_curve_size());
+    drawn += r.train_loss_curve_size() > 0;
+  }
+  if (drawn == 0) return "<p class=\"note\">No learning curves recorded.</p>\n";
+  if (hi <= 0) hi = 1;
+  const double w = 720, h = 260, left = 48, right = 12, top = 12, bottom = 28;
+  auto x = [&](double epoch) {
+    return left + (epoch - 1) / std::max<double>(1, last - 1) * (w - left - right);
+  };
+  auto y = [&](double loss) { return top + (hi - loss) / hi * (h - top - bottom); };
+  static const char* kColours[] = {"#36c", "#c60", "#393", "#939", "#c33",
+                                   "#099", "#663", "#f90", "#69c", "#999"};
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" role=\"img\" aria-label=\"training loss by epoch\">\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double v = hi * i / 4;
+    out << "<line x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\"" << y(v) << "\" y2=\""
+        << y(v) << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << y(v) + 4
+        << "\" font-size=\"11\" text-anchor=\"end\">" << Fixed(v, 3) << "</text>\n";
+  }
+  size_t i = 0;
+  for (const auto* t : trials) {
+    const auto& r = t->result();
+    if (r.train_loss_curve_size() == 0) continue;
+    out << "<polyline class=\"curve\" fill=\"none\" stroke-width=\"1.5\" stroke=\""
+        << kColours[i++ % std::size(kColours)] << "\" points=\"";
+    for (int e = 0; e < r.train_loss_curve_size(); ++e) {
+      const float v = r.train_loss_curve(e);
+      if (!std::isfinite(v)) break;  // A diverged model: drawn up to where it diverged.
+      out << x(r.resumed_epochs() + e + 1) << "," << y(v) << " ";
+    }
+    out << "\"><title>trial " << t->trial_id() << ": " << HtmlEscape(Params(t->params()))
+        << "</title></polyline>\n";
+  }
+  out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
+      << "\" font-size=\"11\" text-anchor=\"middle\">mean training loss by epoch (1 to " << last
+      << "), the " << drawn << " best trials</text>\n</svg>\n";
+  return out.str();
+}
+
 }  // namespace
 
 std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
@@ -250,6 +304,9 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   std::stable_sort(ranked.begin(), ranked.end(), [](const v1::Trial* a, const v1::Trial* b) {
     return a->result().selection_accuracy() > b->result().selection_accuracy();
   });
+  std::vector<const v1::Trial*> best(ranked.begin(),
+                                     ranked.begin() + std::min<size_t>(ranked.size(), 10));
+  out << "<h3>Learning curves</h3>\n" << CurvesPlot(best);
   const size_t shown = std::min<size_t>(ranked.size(), 25);
   out << "<h3>Leaderboard (" << shown << " of " << ranked.size() << ")</h3>\n";
   if (shown > 0) {

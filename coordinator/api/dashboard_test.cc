@@ -20,6 +20,7 @@ v1::Trial Done(int64_t id, double selection, double holdout) {
   t.mutable_params()->set_step_size(0.01);
   t.mutable_result()->set_selection_accuracy(selection);
   t.mutable_result()->set_holdout_accuracy(holdout);
+  for (float loss : {0.7f, 0.5f, 0.4f, 0.35f}) t.mutable_result()->add_train_loss_curve(loss);
   return t;
 }
 
@@ -69,6 +70,13 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
   EXPECT_LT(r1, r2);
   EXPECT_LT(r2, r3);
   EXPECT_NE(page.find("Leaderboard (3 of 3)"), std::string::npos);
+  // One learning curve per ranked trial, best first, four epochs each.
+  EXPECT_EQ(Occurrences(page, "<polyline class=\"curve\""), 3u);
+  const size_t curve11 = page.find("<title>trial 11: epochs=4");
+  ASSERT_NE(curve11, std::string::npos);
+  EXPECT_LT(curve11, page.find("</polyline>", page.find("<title>trial 12: epochs=4")));
+  EXPECT_NE(page.find("mean training loss by epoch (1 to 4), the 3 best trials"),
+            std::string::npos);
   EXPECT_NE(page.find("worker w: &lt;bad&gt; data"), std::string::npos);
   EXPECT_EQ(page.find("http-equiv=\"refresh\""), std::string::npos);  // Done: no refresh.
 

@@ -309,6 +309,10 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
                                                "must be in [0, 1]");
         }
       }
+      if (r.result().train_loss_curve_size() > 10000) {
+        return Invalid("ReportResults", at + ".result.train_loss_curve holds more than 10,000 "
+                                             "epochs");
+      }
       if (r.result().has_predictions()) {
         const auto& p = r.result().predictions();
         if (p.samples() < 1 || p.classes() < 2 || p.selection_size() < 0 ||

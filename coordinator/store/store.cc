@@ -4,6 +4,9 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <pqxx/pqxx>
 #include <random>
@@ -133,8 +136,10 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"insert_result",
        "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "
        "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
-       "  baseline_accuracy, selection_accuracy, holdout_accuracy, resumed_epochs) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
+       "  baseline_accuracy, selection_accuracy, holdout_accuracy, resumed_epochs, "
+       "  train_loss_curve) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+       "  $17::real[])"},
       {"insert_predictions",
        "INSERT INTO predictions (trial_id, samples, classes, selection_size, encoding, probs) "
        "VALUES ($1, $2, $3, $4, 'f16le', $5)"},
@@ -328,7 +333,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
        "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
        "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy, t.origin, "
-       "  coalesce(t.parent_trial_id, 0), coalesce(t.rung, 0), r.resumed_epochs "
+       "  coalesce(t.parent_trial_id, 0), coalesce(t.rung, 0), r.resumed_epochs, "
+       "  coalesce(array_to_string(r.train_loss_curve, ','), '') "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
        "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
@@ -498,6 +504,23 @@ int PendingRounds(const v1::SweepSpec& spec) {
   if (spec.method() == "tpe")
     return std::max(0, sweep::TpeRounds(spec.budget(), spec.round_size()) - 1);
   return std::max(0, spec.rung_epochs_size() - 1);
+}
+
+// A PostgreSQL real[] literal (NaN and infinities as PostgreSQL spells them).
+std::string FloatArray(const google::protobuf::RepeatedField<float>& v) {
+  std::string s = "{";
+  for (int i = 0; i < v.size(); ++i) {
+    char b[32];
+    if (std::isnan(v[i])) {
+      std::snprintf(b, sizeof(b), "NaN");
+    } else if (std::isinf(v[i])) {
+      std::snprintf(b, sizeof(b), "%sInfinity", v[i] < 0 ? "-" : "");
+    } else {
+      std::snprintf(b, sizeof(b), "%.9g", v[i]);
+    }
+    s += (i ? "," : "") + std::string(b);
+  }
+  return s + "}";
 }
 
 std::string IntArray(const std::vector<int64_t>& v) {
@@ -753,7 +776,8 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
                                 m.test_accuracy(), m.test_loss(), m.train_loss(), m.wall_seconds(),
                                 m.samples_per_second(), m.steps(), m.bundle_size(),
                                 m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy(),
-                                m.selection_accuracy(), m.holdout_accuracy(), m.resumed_epochs());
+                                m.selection_accuracy(), m.holdout_accuracy(), m.resumed_epochs(),
+                                FloatArray(m.train_loss_curve()));
               if (m.has_predictions()) {
                 const v1::Predictions& p = m.predictions();
                 tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
@@ -1057,6 +1081,13 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
             m->set_selection_accuracy(row[16].as<double>());
             m->set_holdout_accuracy(row[17].as<double>());
             m->set_resumed_epochs(row[21].as<int>());
+            const std::string curve = row[22].as<std::string>();
+            for (size_t at = 0; at < curve.size();) {
+              size_t end = curve.find(',', at);
+              if (end == std::string::npos) end = curve.size();
+              m->add_train_loss_curve(std::strtof(curve.c_str() + at, nullptr));
+              at = end + 1;
+            }
           }
           t.set_origin(row[18].as<std::string>());
           t.set_parent_trial_id(row[19].as<int64_t>());

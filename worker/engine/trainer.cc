@@ -54,6 +54,8 @@ struct Schedule {
   std::vector<int64_t> offsets;
   std::vector<int64_t> total_steps;  // Loop steps model k trains in this run.
   std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> evals;  // loop step -> (model, epoch)
+  // Loop step after which an epoch has ended -> (model, epoch): the learning curves' points.
+  std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> epoch_ends;
   int64_t max_steps = 0;
 };
 
@@ -69,6 +71,9 @@ Schedule MakeSchedule(const std::vector<ModelConfig>& configs, const std::vector
     s.max_steps = std::max(s.max_steps, s.total_steps.back());
     for (int64_t e : configs[k].eval_epochs) {
       s.evals[e * spe - offset].push_back({static_cast<int64_t>(k), e});
+    }
+    for (int64_t e = configs[k].start_epoch + 1; e <= configs[k].eval_epochs.back(); ++e) {
+      s.epoch_ends[e * spe - offset].push_back({static_cast<int64_t>(k), e});
     }
   }
   return s;
@@ -456,6 +461,37 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   torch::Tensor spe = torch::tensor(sched.steps_per_epoch, torch::kInt64).to(device);
   torch::Tensor step = torch::zeros({}, i64);
   torch::Tensor epoch_loss = torch::zeros({K}, f32);
+  // Learning curves: [K, epochs trained here], each epoch's mean training loss, written on the
+  // device after the epoch's last step, outside the (captured) step and without a host sync; the
+  // index tensors are made before the timed loop.
+  int64_t curve_epochs = 1;
+  for (const auto& c : configs) {
+    curve_epochs = std::max(curve_epochs, c.eval_epochs.back() - c.start_epoch);
+  }
+  torch::Tensor curve = torch::zeros({K, curve_epochs}, f32);
+  struct CurveWrite {
+    torch::Tensor rows, cols, steps_per_epoch;
+  };
+  std::map<int64_t, CurveWrite> curve_writes;
+  for (const auto& [at, ends] : sched.epoch_ends) {
+    std::vector<int64_t> rows, cols;
+    std::vector<float> spe_of;
+    for (const auto& [k, epoch] : ends) {
+      rows.push_back(k);
+      cols.push_back(epoch - configs[k].start_epoch - 1);
+      spe_of.push_back(static_cast<float>(sched.steps_per_epoch[k]));
+    }
+    curve_writes[at] = {torch::tensor(rows, torch::kInt64).to(device),
+                        torch::tensor(cols, torch::kInt64).to(device),
+                        torch::tensor(spe_of, torch::kFloat32).to(device)};
+  }
+  auto record_curve = [&](int64_t at_step) {
+    auto it = curve_writes.find(at_step);
+    if (it == curve_writes.end()) return;
+    torch::NoGradGuard no_grad;
+    const CurveWrite& w = it->second;
+    curve.index_put_({w.rows, w.cols}, epoch_loss.index_select(0, w.rows) / w.steps_per_epoch);
+  };
   std::vector<torch::Tensor>& params = net.params();
   std::vector<torch::Tensor> momentum;
   for (const auto& p : params) momentum.push_back(torch::zeros_like(p).detach());
@@ -608,7 +644,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       if (probs.defined()) probs.slice(1, lo, hi).copy_(logp.exp());
     }
     torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
-                  t = epoch_loss.cpu();
+                  t = epoch_loss.cpu(), curves = curve.cpu();
     for (const auto& [k, epoch] : sched.evals.at(at_step)) {
       EvalPoint e;
       e.epoch = epoch;
@@ -621,6 +657,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       e.holdout_accuracy = n > sel ? static_cast<double>(e.holdout_correct) / (n - sel) : 0;
       e.test_loss = l[k].item<double>() / n;
       e.train_loss = t[k].item<double>() / sched.steps_per_epoch[k];
+      const float* row = curves[k].data_ptr<float>();
+      e.train_curve.assign(row, row + (epoch - configs[k].start_epoch));
       if (probs.defined()) e.probs = probs[k].cpu();
       result.models[k].evals.push_back(e);
       // A model that has ended keeps its parameters (its step size is masked to 0) but not its
@@ -683,6 +721,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       return AbortedError("training cancelled after " + std::to_string(s) + " steps");
     }
     run_step();
+    record_curve(s + 1);
     if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) evaluate(s + 1);
   }
   Synchronize(device);
@@ -748,6 +787,9 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
     ModelResult model;
     double epoch_loss = 0;
     torch::Tensor epoch_loss_t = torch::zeros({}, torch::TensorOptions().device(device));
+    const int64_t spe = sched.steps_per_epoch[0];
+    torch::Tensor curve = torch::zeros({config.eval_epochs.back() - config.start_epoch},
+                                       torch::TensorOptions().device(device));
     for (int64_t s = 0; s < sched.max_steps; ++s) {
       if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
         return AbortedError("training cancelled after " + std::to_string(s) + " steps");
@@ -769,6 +811,9 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       if ((s + offset) % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
       epoch_loss_t += loss.detach();
       step.add_(1);
+      if ((s + 1 + offset) % spe == 0) {  // An epoch ended: its point of the learning curve.
+        curve.select(0, (s + 1 + offset) / spe - config.start_epoch - 1).copy_(epoch_loss_t / spe);
+      }
       if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) {
         epoch_loss = epoch_loss_t.item<double>();
         const int64_t n = data.test.size();
@@ -801,6 +846,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         e.holdout_accuracy = n > sel ? static_cast<double>(hold_correct) / (n - sel) : 0;
         e.test_loss = test_loss / n;
         e.train_loss = epoch_loss / sched.steps_per_epoch[0];
+        torch::Tensor c = curve.slice(0, 0, e.epoch - config.start_epoch).cpu().contiguous();
+        e.train_curve.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
         if (options.keep_predictions) e.probs = torch::cat(probs);
         model.evals.push_back(e);
       }

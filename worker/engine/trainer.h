@@ -81,6 +81,9 @@ struct EvalPoint {
   torch::Tensor probs;  // With keep_predictions: [test samples, classes] float16 on the CPU.
   double test_loss = 0;
   double train_loss = 0;  // Mean training loss over the last epoch.
+  // The learning curve: the mean training loss of each epoch trained in this run, epochs
+  // start_epoch + 1 .. epoch (the last is train_loss).
+  std::vector<float> train_curve;
 };
 
 struct ModelResult {

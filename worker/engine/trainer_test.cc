@@ -124,6 +124,16 @@ void ExpectFusedMatchesSequential(const Dataset& cpu_data, const TrainOptions& o
     EXPECT_EQ(f.steps, s.steps);
     EXPECT_LE(std::abs(f.correct - s.correct), 1) << "model " << k;
     EXPECT_NEAR(f.train_loss, s.train_loss, 1e-3 * std::max(1.0, s.train_loss));
+    // The learning curve: one mean training loss per epoch, the last the eval's train_loss.
+    ASSERT_EQ(f.train_curve.size(), static_cast<size_t>(f.epoch)) << "model " << k;
+    ASSERT_EQ(s.train_curve.size(), static_cast<size_t>(s.epoch)) << "model " << k;
+    EXPECT_NEAR(f.train_curve.back(), f.train_loss, 1e-5 * std::max(1.0, f.train_loss));
+    EXPECT_NEAR(s.train_curve.back(), s.train_loss, 1e-5 * std::max(1.0, s.train_loss));
+    for (size_t e = 0; e < f.train_curve.size(); ++e) {
+      EXPECT_GT(f.train_curve[e], 0) << "model " << k << " epoch " << e + 1;
+      EXPECT_NEAR(f.train_curve[e], s.train_curve[e], 1e-3 * std::max(1.0f, s.train_curve[e]))
+          << "model " << k << " epoch " << e + 1;
+    }
   }
   // The models really trained and really differ.
   EXPECT_GT((fused->final_params[0][0] - fused->final_params[0][1]).abs().max().item<double>(), 0);
@@ -274,6 +284,17 @@ TEST_P(TrainerTest, ConfigsDifferingInEpochsShareARun) {
   EXPECT_EQ(a->models[0].evals[0].correct, b->models[0].evals[0].correct);
   EXPECT_EQ(a->models[0].evals[1].correct, b->models[1].evals[0].correct);
   EXPECT_NEAR(a->models[0].evals[1].train_loss, b->models[1].evals[0].train_loss, 1e-5);
+  // Each evaluation's learning curve runs up to its epoch, on the same run.
+  const auto& at2 = a->models[0].evals[0].train_curve;
+  const auto& at5 = a->models[0].evals[1].train_curve;
+  ASSERT_EQ(at2.size(), 2u);
+  ASSERT_EQ(at5.size(), 5u);
+  EXPECT_EQ(at2[1], at5[1]);
+  ASSERT_EQ(b->models[1].evals[0].train_curve.size(), 5u);
+  for (size_t e = 0; e < 5; ++e) {
+    EXPECT_NEAR(at5[e], b->models[1].evals[0].train_curve[e], 1e-5) << "epoch " << e + 1;
+  }
+  EXPECT_NE(at5[0], at5[4]);  // It moved.
   // The shorter model stops updating after its last epoch, even while the bundle goes on.
   EXPECT_EQ(b->fused_steps, a->fused_steps);
   EXPECT_GT((b->final_params[0][0] - b->final_params[0][1]).abs().max().item<double>(), 0);
@@ -323,6 +344,14 @@ void ExpectResumeMatchesUninterrupted(const Dataset& cpu_data, const TrainOption
       EXPECT_EQ(r.steps, w.steps) << "model " << k;
       EXPECT_LE(std::abs(r.correct - w.correct), 1) << "model " << k << " epoch " << r.epoch;
       EXPECT_NEAR(r.train_loss, w.train_loss, 1e-3 * std::max(1.0, w.train_loss));
+      // A resumed model's curve covers the epochs it trained here: the tail of the whole run's.
+      const size_t start = k % 2 == 0 ? 1 : 0;
+      ASSERT_EQ(r.train_curve.size(), static_cast<size_t>(r.epoch) - start) << "model " << k;
+      for (size_t i = 0; i < r.train_curve.size(); ++i) {
+        EXPECT_NEAR(r.train_curve[i], w.train_curve[start + i],
+                    1e-3 * std::max(1.0f, w.train_curve[start + i]))
+            << "model " << k << " epoch " << start + i + 1;
+      }
     }
   }
 }
