@@ -27,8 +27,10 @@ FARM_EXIT_MESSAGE="== stopped; logs in $RUN"
 [ -z "$DB" ] && echo "== starting a private PostgreSQL"
 farm_database
 echo "== starting the coordinator"
-farm_coordinator
-echo "   coordinator at $ADDR"
+farm_coordinator --metrics-listen 127.0.0.1:0 --metrics-address-file "$RUN/metrics-address" \
+  --dashboard
+WEB=$(farm_address metrics-address coordinator.log)
+echo "   coordinator at $ADDR, dashboard at http://$WEB/"
 THREADS=$(( $(nproc) / WORKERS )); [ "$THREADS" -ge 1 ] || THREADS=1
 for i in $(seq "$WORKERS"); do
   farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu \
@@ -63,3 +65,15 @@ echo "== the whole holdout split, and 2000 single-sample calls, through the serv
 "${PRED[@]}" --server "$SERVE" --split holdout --quiet --bench 2000
 echo "== the same in process: sweepfarm-predict loads the champion from the registry itself"
 "${PRED[@]}" --split holdout --quiet --bench 2000 --threads 1
+# The dashboard's pages, kept with the logs (its links are to the live coordinator's paths).
+mkdir -p "$RUN/dashboard"
+fetch() {  # GET $1 from the dashboard (HTTP/1.0 over bash's /dev/tcp: no curl needed), body only.
+  exec 3<>"/dev/tcp/${WEB%:*}/${WEB##*:}"
+  printf 'GET %s HTTP/1.0\r\n\r\n' "$1" >&3
+  sed '1,/^\r$/d' <&3
+  exec 3<&-
+}
+fetch / >"$RUN/dashboard/index.html"
+fetch "/sweeps/$ID" >"$RUN/dashboard/sweeps-$ID.html"
+fetch /models/storage-fault-detector >"$RUN/dashboard/models-storage-fault-detector.html"
+echo "== dashboard pages saved: $RUN/dashboard/{index,sweeps-$ID,models-storage-fault-detector}.html"
