@@ -85,28 +85,31 @@ JsonWriter& JsonWriter::String(const std::string& value) {
   out_ += JsonEscape(value);
   return *this;
 }
-JsonWriter& JsonWriter::Number(double value) {
-  Separate();
+namespace {
+
+// The shortest text that reads back as the same value (a step size in a leaderboard or a dry
+// run's plan is the one stored, not a rounding of it); null if not finite.
+template <typename T>
+void AppendNumber(std::string& out, T value) {
   if (!std::isfinite(value)) {
-    out_ += "null";
-    return *this;
+    out += "null";
+    return;
   }
-  // The shortest text that reads back as the same double: a step size in a leaderboard or a
-  // dry run's plan is the one stored, not a rounding of it.
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, ec == std::errc() ? end : buf);
+  out.append(buf, ec == std::errc() ? end : buf);
+}
+
+}  // namespace
+
+JsonWriter& JsonWriter::Number(double value) {
+  Separate();
+  AppendNumber(out_, value);
   return *this;
 }
 JsonWriter& JsonWriter::Number(float value) {
   Separate();
-  if (!std::isfinite(value)) {
-    out_ += "null";
-    return *this;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, ec == std::errc() ? end : buf);
+  AppendNumber(out_, value);
   return *this;
 }
 JsonWriter& JsonWriter::Int(int64_t value) {

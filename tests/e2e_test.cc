@@ -53,6 +53,26 @@ std::string SweepYaml(int lab, const std::string& epochs) {
   return s;
 }
 
+// A sweep none of whose trials can train: each may use 1 of 64 lab samples, so no issue/no-issue
+// mix can be drawn, and the trainer refuses it (two attempts each). `seeds`: the seed space.
+std::string DoomedYaml(const std::string& seeds) {
+  return R"(version: 1
+name: doomed
+model: m
+dataset: {name: telemetry, params: {lab_samples: 64, escalation_samples: 16}}
+architecture: {name: cnn1d, channels: [4, 8]}
+training: {max_attempts: 2}
+search:
+  method: grid
+  space:
+    epochs: 1
+    step_size: 0.01
+    issue_rate: 0.5
+    data_size: 0.01
+    seed: )" +
+         seeds + "\n";
+}
+
 class EndToEndTest : public FarmTest {
  protected:
   std::string StartCoordinator(int lease_seconds = 30) {
@@ -650,21 +670,7 @@ TEST_F(EndToEndTest, TrainerErrorsFailAfterMaxAttemptsWithTheReason) {
   StartWorker(addr, "w", 4);
   // Each trial may use 1 of 64 lab samples, so no issue/no-issue mix can be drawn: the trainer
   // refuses every bundle, and after two attempts each trial fails with that reason.
-  std::string yaml = R"(version: 1
-name: doomed
-model: m
-dataset: {name: telemetry, params: {lab_samples: 64, escalation_samples: 16}}
-architecture: {name: cnn1d, channels: [4, 8]}
-training: {max_attempts: 2}
-search:
-  method: grid
-  space:
-    epochs: 1
-    step_size: 0.01
-    issue_rate: 0.5
-    data_size: 0.01
-    seed: [1, 2, 3]
-)";
+  std::string yaml = DoomedYaml("[1, 2, 3]");
   std::string out, err;
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("doomed.yaml", yaml)}, &out, &err),
             0)
@@ -688,22 +694,8 @@ TEST_F(EndToEndTest, FailedTrialLimitCancelsTheSweep) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
   StartWorker(addr, "w", 2);
-  std::string yaml = R"(version: 1
-name: doomed
-model: m
-dataset: {name: telemetry, params: {lab_samples: 64, escalation_samples: 16}}
-architecture: {name: cnn1d, channels: [4, 8]}
-training: {max_attempts: 2}
-limits: {max_failed_trials: 3}
-search:
-  method: grid
-  space:
-    epochs: 1
-    step_size: 0.01
-    issue_rate: 0.5
-    data_size: 0.01
-    seed: {min: 1, max: 40, steps: 40}
-)";
+  std::string yaml =
+      DoomedYaml("{min: 1, max: 40, steps: 40}") + "limits: {max_failed_trials: 3}\n";
   std::string out, err;
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("doomed.yaml", yaml)}, &out, &err),
             0)

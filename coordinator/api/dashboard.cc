@@ -84,6 +84,13 @@ std::string Params(const v1::TrialParams& p) {
   return out.str();
 }
 
+// A horizontal grid line of a plot at height `y`, labelled `value` on the left.
+void GridLine(std::ostream& out, double left, double right, double y, double value) {
+  out << "<line x1=\"" << left << "\" x2=\"" << right << "\" y1=\"" << y << "\" y2=\"" << y
+      << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << y + 4
+      << "\" font-size=\"11\" text-anchor=\"end\">" << Fixed(value, 3) << "</text>\n";
+}
+
 // Selection accuracy of each succeeded trial in trial order (dots, with the trial in a tooltip),
 // the best so far (a step line) and the majority-class baseline (dashed): Optuna's history plot.
 std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseline) {
@@ -107,11 +114,8 @@ std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseli
   out.precision(1);
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
       << "\" role=\"img\" aria-label=\"selection accuracy by trial\">\n";
-  for (double a = lo; a <= hi + 1e-9; a += (hi - lo) / 4) {
-    out << "<line x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\"" << y(a) << "\" y2=\""
-        << y(a) << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << y(a) + 4
-        << "\" font-size=\"11\" text-anchor=\"end\">" << Fixed(a, 3) << "</text>\n";
-  }
+  for (int i = 0; i <= 4; ++i)
+    GridLine(out, left, w - right, y(lo + (hi - lo) * i / 4), lo + (hi - lo) * i / 4);
   if (baseline > lo && baseline < hi) {
     out << "<line class=\"baseline\" x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\""
         << y(baseline) << "\" y2=\"" << y(baseline)
@@ -168,12 +172,7 @@ std::string CurvesPlot(const std::vector<const v1::Trial*>& trials) {
   out.precision(1);
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
       << "\" role=\"img\" aria-label=\"training loss by epoch\">\n";
-  for (int i = 0; i <= 4; ++i) {
-    const double v = hi * i / 4;
-    out << "<line x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\"" << y(v) << "\" y2=\""
-        << y(v) << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << y(v) + 4
-        << "\" font-size=\"11\" text-anchor=\"end\">" << Fixed(v, 3) << "</text>\n";
-  }
+  for (int i = 0; i <= 4; ++i) GridLine(out, left, w - right, y(hi * i / 4), hi * i / 4);
   size_t i = 0;
   for (const auto* t : trials) {
     const auto& r = t->result();
@@ -202,9 +201,9 @@ std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
                            const std::vector<v1::WorkerInfo>& workers) {
   std::ostringstream out;
   out << Head("farm", true) << "<h2>Sweeps</h2>\n";
-  if (sweeps.empty())
+  if (sweeps.empty()) {
     out << "<p class=\"note\">No sweeps yet.</p>\n";
-  else {
+  } else {
     out << "<table><tr><th>id</th><th>name</th><th>model</th><th>state</th><th>priority</th>"
            "<th>progress</th><th>best selection</th><th>its holdout</th><th>created</th></tr>\n";
     for (const auto& s : sweeps) {
@@ -227,9 +226,9 @@ std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
     out << "</table>\n";
   }
   out << "<h2>Models</h2>\n";
-  if (model_names.empty())
+  if (model_names.empty()) {
     out << "<p class=\"note\">No models yet.</p>\n";
-  else {
+  } else {
     out << "<table><tr><th>model</th><th>champion</th><th>its holdout</th><th>versions</th></tr>\n";
     for (size_t i = 0; i < model_names.size() && i < models.size(); ++i) {
       const auto& m = models[i];
@@ -248,9 +247,9 @@ std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
     out << "</table>\n";
   }
   out << "<h2>Workers</h2>\n";
-  if (workers.empty())
+  if (workers.empty()) {
     out << "<p class=\"note\">No worker seen in the last hour.</p>\n";
-  else {
+  } else {
     out << "<table><tr><th>worker</th><th>host</th><th>device</th><th>capacity</th><th>state</th>"
            "<th>leases</th><th>results (1 h)</th><th>model-epochs (1 h)</th></tr>\n";
     for (const auto& k : workers) {
