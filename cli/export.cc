@@ -1,14 +1,16 @@
 #include "cli/export.h"
 
-#include <cstdio>
+#include <charconv>
 
 namespace sweepfarm::cli {
 namespace {
 
-std::string Number(double v) {
+// The shortest text that reads back as the same value (the step size stored, not a rounding).
+template <typename T>
+std::string Number(T v) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.10g", v);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 }  // namespace
@@ -49,7 +51,8 @@ std::string TrialsCsv(const std::vector<v1::Trial>& trials) {
                                   "bundle_size",
                                   "device",
                                   "worker_id",
-                                  "last_error"};
+                                  "last_error",
+                                  "train_loss_curve"};
   std::string out;
   for (const char* h : kHeader) out += std::string(out.empty() ? "" : ",") + h;
   out += "\r\n";
@@ -63,6 +66,10 @@ std::string TrialsCsv(const std::vector<v1::Trial>& trials) {
     const bool done = t.state() == "succeeded";
     const v1::TrialResult& r = t.result();
     auto result = [&](double v) { return done ? Number(v) : std::string(); };
+    std::string curve;  // The learning curve, one value per epoch, ';' between them.
+    if (done) {
+      for (float v : r.train_loss_curve()) curve += (curve.empty() ? "" : ";") + Number(v);
+    }
     const std::vector<std::string> row = {
         std::to_string(t.trial_id()),
         t.state(),
@@ -89,7 +96,8 @@ std::string TrialsCsv(const std::vector<v1::Trial>& trials) {
         done ? std::to_string(r.bundle_size()) : "",
         done ? r.device() : "",
         t.worker_id(),
-        t.last_error()};
+        t.last_error(),
+        curve};
     for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + CsvField(row[i]);
     out += "\r\n";
   }

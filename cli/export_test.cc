@@ -49,6 +49,7 @@ TEST(CsvTest, OneRowPerTrialWithEmptyFieldsForWhatItLacks) {
   r->set_test_accuracy(0.87);
   r->set_device("cpu");
   r->set_bundle_size(8);
+  for (float loss : {0.7f, 0.55f, 0.5f, 0.125f}) r->add_train_loss_curve(loss);
   trials[1].set_trial_id(8);
   trials[1].set_state("failed");
   trials[1].set_origin("search");
@@ -67,6 +68,7 @@ TEST(CsvTest, OneRowPerTrialWithEmptyFieldsForWhatItLacks) {
       0u)
       << lines[1];
   EXPECT_NE(lines[1].find(",8,cpu,w1,"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[1].substr(lines[1].rfind(',')), ",0.7;0.55;0.5;0.125") << lines[1];
   EXPECT_EQ(lines[2].rfind("8,failed,search,,0,3,2,0,,0,0,,,,,,", 0), 0u) << lines[2];
   EXPECT_NE(lines[2].find(",\"trainer: bad, \"\"really\"\"\""), std::string::npos) << lines[2];
   // Every row has as many fields as the header (no quoted field here holds a comma but one).
