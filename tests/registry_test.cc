@@ -281,13 +281,13 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
         std::string("<td>alive</td>")}) {
     EXPECT_NE(home.find(piece), std::string::npos) << piece << "\n" << home;
   }
+  auto occurrences = [](const std::string& text, const std::string& piece) {
+    int64_t n = 0;
+    for (size_t at = text.find(piece); at != std::string::npos; at = text.find(piece, at + 1)) ++n;
+    return n;
+  };
   const std::string sweep = get("/sweeps/2");
-  size_t dots = 0;
-  for (size_t at = sweep.find("<circle class=\"trial\""); at != std::string::npos;
-       at = sweep.find("<circle class=\"trial\"", at + 1)) {
-    ++dots;
-  }
-  EXPECT_EQ(static_cast<int64_t>(dots),
+  EXPECT_EQ(occurrences(sweep, "<circle class=\"trial\""),
             farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2 AND state = 'succeeded'"));
   EXPECT_NE(sweep.find("seeded from detector v1 (sweep <a href=\"/sweeps/1\">1</a>)"),
             std::string::npos)
@@ -302,6 +302,8 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
       << sweep;  // Rank 1 is the best trial.
   const std::string model = get("/models/detector");
   EXPECT_NE(model.find("<b>champion</b> &rarr; v1"), std::string::npos) << model;
+  EXPECT_EQ(occurrences(model, "<circle class=\"version\""),
+            farm_->Count("SELECT count(*) FROM model_versions"));
   EXPECT_NE(model.find("<td>rollback</td>"), std::string::npos) << model;
   EXPECT_NE(model.find("<td>test</td>"), std::string::npos) << model;  // The promotion's reason.
   EXPECT_EQ(get("/sweeps/x1").rfind("HTTP/1.1 400", 0), 0u);

@@ -193,6 +193,54 @@ std::string CurvesPlot(const std::vector<const v1::Trial*>& trials) {
   return out.str();
 }
 
+// Each version's holdout accuracy, oldest first (promoted: filled, rejected: hollow), beside its
+// sweep's best single trial: is the nightly loop improving the model?
+std::string VersionsPlot(const v1::ListVersionsResponse& r) {
+  std::vector<const v1::ModelVersion*> versions;
+  for (const auto& v : r.versions()) versions.push_back(&v);
+  std::sort(versions.begin(), versions.end(),
+            [](const auto* a, const auto* b) { return a->version() < b->version(); });
+  double lo = 1, hi = 0;
+  for (const auto* v : versions) {
+    for (double a : {v->holdout_accuracy(), v->best_single_holdout_accuracy()}) {
+      lo = std::min(lo, a);
+      hi = std::max(hi, a);
+    }
+  }
+  lo = std::max(0.0, std::floor(lo * 20 - 0.5) / 20);
+  hi = std::min(1.0, std::ceil(hi * 20 + 0.5) / 20);
+  if (hi <= lo) hi = lo + 0.05;
+  const double w = 720, h = 220, left = 48, right = 12, top = 12, bottom = 28;
+  const size_t n = versions.size();
+  auto x = [&](size_t i) {
+    return left + (n == 1 ? 0.5 : static_cast<double>(i) / (n - 1)) * (w - left - right);
+  };
+  auto y = [&](double a) { return top + (hi - a) / (hi - lo) * (h - top - bottom); };
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" role=\"img\" aria-label=\"holdout accuracy by version\">\n";
+  for (int i = 0; i <= 4; ++i)
+    GridLine(out, left, w - right, y(lo + (hi - lo) * i / 4), lo + (hi - lo) * i / 4);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& v = *versions[i];
+    const bool promoted = v.decision() == "promoted";
+    out << "<circle class=\"single\" cx=\"" << x(i) << "\" cy=\""
+        << y(v.best_single_holdout_accuracy()) << "\" r=\"2\" fill=\"#999\"><title>v" << v.version()
+        << ": best single trial " << Fixed(v.best_single_holdout_accuracy())
+        << "</title></circle>\n<circle class=\"version\" cx=\"" << x(i) << "\" cy=\""
+        << y(v.holdout_accuracy()) << "\" r=\"4\" stroke=\"#36c\" stroke-width=\"1.5\" fill=\""
+        << (promoted ? "#36c" : "white") << "\"><title>v" << v.version() << " ("
+        << HtmlEscape(v.decision()) << "): holdout " << Fixed(v.holdout_accuracy())
+        << "</title></circle>\n";
+  }
+  out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
+      << "\" font-size=\"11\" text-anchor=\"middle\">holdout accuracy of v1 to v" << n
+      << " (filled: promoted; grey: the sweep's best single trial)</text>\n</svg>\n";
+  return out.str();
+}
+
 }  // namespace
 
 std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
@@ -354,7 +402,9 @@ std::string RenderModelPage(const std::string& model, const v1::ListVersionsResp
   for (const auto& [alias, version] : aliases) {
     out << " <b>" << HtmlEscape(alias) << "</b> &rarr; v" << version;
   }
-  out << "</p>\n<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th>"
+  out << "</p>\n"
+      << VersionsPlot(r)
+      << "<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th>"
          "<th>selection</th><th>holdout</th><th>best single (holdout)</th><th>aliases</th>"
          "<th>created</th><th>reason</th></tr>\n";
   for (const auto& v : r.versions()) {

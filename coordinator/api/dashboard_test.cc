@@ -123,6 +123,8 @@ TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   EXPECT_NE(model.find("beats v1 by &lt;0.01&gt;"), std::string::npos);
   EXPECT_NE(model.find("<td>alice via root@host (sweepctl)</td>"), std::string::npos);
   EXPECT_NE(model.find("<a href=\"/sweeps/3\">3</a>"), std::string::npos);
+  EXPECT_EQ(Occurrences(model, "<circle class=\"version\""), 1u);
+  EXPECT_NE(model.find("<title>v2 (promoted): holdout 0.8750</title>"), std::string::npos);
 }
 
 }  // namespace
