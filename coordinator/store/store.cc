@@ -191,12 +191,15 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "WHERE s.state = 'running' AND s.deadline_at <= now() AND s.ended_early IS NULL "
        "RETURNING s.id, s.ended_early"},
       // Queued trials of running sweeps past their time limit (also those a retry or a lost
-      // lease queued again after it): dropped.
+      // lease queued again after it): dropped. Trial rows only (the sweeps are read, not
+      // locked), before any sweep row is locked: the order reports and the reaper lock in.
       {"drop_past_deadline",
-       "UPDATE trials t SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, "
-       "  lease_token = NULL, last_error = 'dropped: ' || s.ended_early "
-       "FROM sweeps s WHERE s.id = t.sweep_id AND s.state = 'running' AND s.deadline_at <= now() "
-       "  AND s.ended_early IS NOT NULL AND t.state = 'queued' RETURNING t.sweep_id"},
+       "WITH dropped AS (UPDATE trials t SET state = 'cancelled', finished_at = now(), "
+       "  lease_expires_at = NULL, lease_token = NULL, "
+       "  last_error = 'dropped: limits.max_seconds reached (the sweep''s time limit)' "
+       "  FROM sweeps s WHERE s.id = t.sweep_id AND s.state = 'running' "
+       "    AND s.deadline_at <= now() AND t.state = 'queued' RETURNING t.sweep_id) "
+       "SELECT sweep_id, count(*) FROM dropped GROUP BY sweep_id"},
       {"over_failure_limit",
        "SELECT s.id, s.max_failed_trials, count(*) FROM sweeps s "
        "JOIN trials t ON t.sweep_id = s.id AND t.state = 'failed' "
@@ -938,30 +941,28 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
 }
 
 StatusOr<std::vector<LimitReached>> Store::EnforceLimits() {
-  return Conn::Run(this, "EnforceLimits",
-                   [&](pqxx::connection& c) -> StatusOr<std::vector<LimitReached>> {
-                     pqxx::work tx(c);
-                     std::vector<LimitReached> out = CancelOverFailureLimit(tx);
-                     // Time: nothing more is leased (the lease checks the deadline itself); queued
-                     // trials are dropped, running ones finish, and the sweep ends done once they
-                     // have.
-                     std::map<int64_t, size_t> reached;
-                     for (const auto& row : tx.exec_prepared("reach_deadlines")) {
-                       reached[row[0].as<int64_t>()] = out.size();
-                       out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), 0});
-                     }
-                     std::set<int64_t> touched;
-                     for (const auto& row : tx.exec_prepared("drop_past_deadline")) {
-                       const int64_t id = row[0].as<int64_t>();
-                       touched.insert(id);
-                       if (auto it = reached.find(id); it != reached.end())
-                         ++out[it->second].dropped;
-                     }
-                     for (const auto& [id, i] : reached) touched.insert(id);
-                     for (int64_t id : touched) FinishSweep(tx, id);
-                     tx.commit();
-                     return out;
-                   });
+  return Conn::Run(
+      this, "EnforceLimits", [&](pqxx::connection& c) -> StatusOr<std::vector<LimitReached>> {
+        pqxx::work tx(c);
+        std::vector<LimitReached> out = CancelOverFailureLimit(tx);
+        // Time: nothing more is leased (the lease checks the deadline itself); queued
+        // trials are dropped, running ones finish, and the sweep ends done once they
+        // have.
+        std::map<int64_t, int64_t> dropped;
+        for (const auto& row : tx.exec_prepared("drop_past_deadline")) {
+          dropped[row[0].as<int64_t>()] = row[1].as<int64_t>();
+        }
+        std::set<int64_t> touched;
+        for (const auto& [id, n] : dropped) touched.insert(id);
+        for (const auto& row : tx.exec_prepared("reach_deadlines")) {
+          const int64_t id = row[0].as<int64_t>();
+          touched.insert(id);
+          out.push_back({id, row[1].as<std::string>(), dropped.count(id) ? dropped[id] : 0});
+        }
+        for (int64_t id : touched) FinishSweep(tx, id);
+        tx.commit();
+        return out;
+      });
 }
 
 StatusOr<std::vector<v1::WorkerInfo>> Store::ListWorkers(int seen_within_seconds,
