@@ -12,6 +12,7 @@
 
 #include "common/files.h"
 #include "common/logging.h"
+#include "common/net.h"
 
 namespace sweepfarm {
 
@@ -129,8 +130,7 @@ StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& h
   const bool has_pages = static_cast<bool>(pages);
   SF_ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> server,
                       MetricsServer::Start(host_port, std::move(render), std::move(pages)));
-  const std::string bound =
-      host_port.substr(0, host_port.rfind(':')) + ":" + std::to_string(server->port());
+  const std::string bound = BoundAddress(host_port, server->port());
   SF_LOG(Info) << "metrics on http://" << bound << "/metrics"
                << (has_pages ? " (and pages at http://" + bound + "/)" : std::string());
   if (!address_file.empty()) SF_RETURN_IF_ERROR(WriteFileAtomically(address_file, bound + "\n"));

@@ -13,6 +13,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics_server.h"
+#include "common/net.h"
 #include "coordinator/api/dashboard.h"
 #include "coordinator/api/services.h"
 #include "coordinator/store/store.h"
@@ -137,7 +138,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string listen = flags.Get("listen");
-  std::string address = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
+  std::string address = BoundAddress(listen, port);
   SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
                << (security->tokens.empty() ? "" : ", calls need a token");
   WriteAddressFile(flags.Get("address-file"), address);

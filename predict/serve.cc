@@ -18,6 +18,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics_server.h"
+#include "common/net.h"
 #include "predict/serving.h"
 
 using namespace sweepfarm;
@@ -105,8 +106,7 @@ int main(int argc, char** argv) {
     builder.experimental().SetInterceptorCreators(std::move(counting));
     server = builder.BuildAndStart();
     if (!server || port == 0) return UnavailableError("cannot listen on " + flags.Get("listen"));
-    const std::string host = flags.Get("listen").substr(0, flags.Get("listen").rfind(':'));
-    const std::string address = host + ":" + std::to_string(port);
+    const std::string address = BoundAddress(flags.Get("listen"), port);
     SF_LOG(Info) << "listening on " << address << (security->cert_pem.empty() ? "" : " (TLS)")
                  << (security->tokens.empty() ? "" : ", calls need a token");
     if (const std::string f = flags.Get("address-file"); !f.empty()) {
