@@ -168,6 +168,14 @@ std::string Duration(double s) {
   return buf;
 }
 
+// Who acts, for the audit trails of sweeps and the registry: user@host (sweepctl).
+std::string Actor() {
+  const char* user = getenv("USER") ? getenv("USER") : getenv("LOGNAME");
+  char host[256] = "?";
+  gethostname(host, sizeof(host) - 1);
+  return std::string(user ? user : "uid" + std::to_string(getuid())) + "@" + host + " (sweepctl)";
+}
+
 // Submits FILE, or with `validate_only` asks the coordinator what it would queue (nothing is
 // written).
 StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file,
@@ -180,6 +188,7 @@ StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file,
   req.set_yaml(text.str());
   req.set_source_name(file);
   req.set_validate_only(validate_only);
+  req.set_actor(Actor());
   v1::SubmitSweepResponse resp;
   SF_RETURN_IF_ERROR(c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp));
   if (validate_only) return resp;
@@ -305,7 +314,7 @@ void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
   w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
   w.Key("rung_epochs").Int(s.rung_epochs()).Key("rounds").Int(s.rounds());
   w.Key("priority").Int(s.priority()).Key("deadline_at").String(s.deadline_at());
-  w.Key("ended_early").String(s.ended_early());
+  w.Key("ended_early").String(s.ended_early()).Key("submitted_by").String(s.submitted_by());
 }
 
 int ShowStatus(Client& c, int64_t id, bool json) {
@@ -334,6 +343,11 @@ int ShowStatus(Client& c, int64_t id, bool json) {
       if (t.state() != "failed" && t.attempts() <= 1) continue;
       w.BeginObject().Key("trial_id").Int(t.trial_id()).Key("state").String(t.state());
       w.Key("attempts").Int(t.attempts()).Key("last_error").String(t.last_error()).EndObject();
+    }
+    w.EndArray().Key("history").BeginArray();
+    for (const auto& e : s.history()) {
+      w.BeginObject().Key("at").String(e.at()).Key("action").String(e.action());
+      w.Key("actor").String(e.actor()).Key("detail").String(e.detail()).EndObject();
     }
     w.EndArray().EndObject();
     std::cout << w.str() << "\n";
@@ -395,6 +409,11 @@ int ShowStatus(Client& c, int64_t id, bool json) {
                 static_cast<long long>(s.seed_trials()),
                 static_cast<long long>(s.neighbour_trials()),
                 static_cast<long long>(s.total() - s.seed_trials() - s.neighbour_trials()));
+  }
+  // The audit trail: who submitted, reprioritised or cancelled it, and limits that ended it.
+  for (const auto& e : s.history()) {
+    std::printf("  %s %-8s by %s: %s\n", e.at().substr(0, 19).c_str(), e.action().c_str(),
+                e.actor().c_str(), e.detail().c_str());
   }
   for (const auto& t : trials.trials()) {
     if (t.state() == "failed") {
@@ -686,6 +705,7 @@ int Cancel(Client& c, int64_t id, const std::string& reason) {
   v1::CancelSweepRequest req;
   req.set_sweep_id(id);
   req.set_reason(reason);
+  req.set_actor(Actor());
   v1::CancelSweepResponse resp;
   if (Status st = c.Call("CancelSweep", &v1::SweepService::Stub::CancelSweep, req, &resp);
       !st.ok()) {
@@ -706,6 +726,7 @@ int SetPriority(Client& c, int64_t id, const std::string& value) {
   v1::SetSweepPriorityRequest req;
   req.set_sweep_id(id);
   req.set_priority(static_cast<int32_t>(*priority));
+  req.set_actor(Actor());
   v1::SetSweepPriorityResponse resp;
   if (Status st = c.Call("SetSweepPriority", &v1::SweepService::Stub::SetSweepPriority, req, &resp);
       !st.ok()) {
@@ -905,14 +926,6 @@ void PrintVersion(const v1::ModelVersion& v) {
                   m.sha256().substr(0, 16).c_str(), FormatParams(m.params()).c_str());
     }
   }
-}
-
-// Who acts, for the registry's audit: user@host (sweepctl).
-std::string Actor() {
-  const char* user = getenv("USER") ? getenv("USER") : getenv("LOGNAME");
-  char host[256] = "?";
-  gethostname(host, sizeof(host) - 1);
-  return std::string(user ? user : "uid" + std::to_string(getuid())) + "@" + host + " (sweepctl)";
 }
 
 StatusOr<v1::ModelVersion> FetchVersion(Client& c, const std::string& model, int version,

@@ -594,6 +594,9 @@ TEST_F(EndToEndTest, HigherPrioritySweepsAreLeasedFirst) {
   EXPECT_TRUE(Query("SELECT " + last(high) + " < " + first(low))[0][0].as<bool>());
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", raised, "--json"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("\"priority\":10"), std::string::npos) << out;
+  // Its audit trail: submitted, then raised, each with who did it.
+  EXPECT_NE(out.find("\"action\":\"submit\",\"actor\":\""), std::string::npos) << out;
+  EXPECT_NE(out.find("(sweepctl)\",\"detail\":\"from 0 to 10\""), std::string::npos) << out;
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "priority", low, "3"}, &out, &err), 1);
   EXPECT_NE(err.find("has already ended (done)"), std::string::npos) << err;
   EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE priority <> 0"), 2);
@@ -759,6 +762,9 @@ TEST_F(EndToEndTest, TimeLimitEndsTheSweepWithWhatFinished) {
   EXPECT_EQ(succeeded + dropped, 400);  // Nothing left queued or running, nothing failed.
   EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung > 0"), 0);  // No second rung.
   EXPECT_EQ(Count("SELECT total_trials FROM sweeps WHERE id = " + id), 400);
+  EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'limit' AND actor = "
+                  "'coordinator' AND detail LIKE 'limits.max_seconds%'"),
+            1);
   // What finished is published as any sweep's results.
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "registry", "publish", id}, &out, &err), 0) << err;
   EXPECT_EQ(Count("SELECT count(*) FROM model_versions"), 1);
@@ -874,6 +880,24 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
       << err;
   EXPECT_EQ(Count("SELECT count(*) FROM registry_audit WHERE actor LIKE 'alice via %(sweepctl)'"),
             1);
+  // The sweep's own audit trail: submitted with the unnamed (admin) token, so by the client's
+  // words alone; a sweep alice submits and cancels names her.
+  EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'submit' AND actor LIKE "
+                  "'%@% (sweepctl)' AND actor NOT LIKE '% via %'"),
+            1);
+  ASSERT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", as_alice}, {"submit", sweep}), 0)
+      << err;
+  const std::string second = std::to_string(std::stoll(out));
+  ASSERT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", as_alice},
+                     {"cancel", second, "--reason", "submitted twice"}),
+            0)
+      << err;
+  ASSERT_EQ(
+      sweepctl({"--tls-ca", cert, "--auth-token-file", as_reader}, {"status", second, "--json"}), 0)
+      << err;
+  EXPECT_NE(out.find("\"submitted_by\":\"alice via "), std::string::npos) << out;
+  EXPECT_NE(out.find("\"action\":\"cancel\",\"actor\":\"alice via "), std::string::npos) << out;
+  EXPECT_NE(out.find("\"detail\":\"submitted twice\""), std::string::npos) << out;
   // The prediction service behind TLS, as deploy/k8s/serve.yaml runs it: its own certificate,
   // the coordinator verified against the CA, and the reader's token both ways. It serves what
   // alice published, with the registry's holdout accuracy. Its own file admits callers by role
@@ -1287,6 +1311,9 @@ TEST_F(EndToEndTest, CancelEndsASweepAndRefusesItsLateResults) {
   EXPECT_NE(Sweepctl({"--coordinator", addr, "cancel", sid, "--reason", "again"}, &out, &err), 0);
   EXPECT_NE(err.find("already ended (cancelled)"), std::string::npos) << err;
   EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE cancel_reason = 'wrong dataset'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'cancel' AND detail = "
+                  "'wrong dataset' AND actor LIKE '%(sweepctl)'"),
+            1);
 
   // The running trials' results arrive late and are refused; nothing is recorded for them.
   EXPECT_TRUE(

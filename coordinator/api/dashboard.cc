@@ -339,6 +339,15 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
     out << "<td class=\"n\">" << v << "</td>";
   }
   out << "<td class=\"n\">" << Fixed(s.baseline_accuracy()) << "</td></tr></table>\n";
+  if (s.history_size() > 0) {
+    out << "<table><tr><th>when</th><th>action</th><th>by</th><th>detail</th></tr>\n";
+    for (const auto& e : s.history()) {
+      out << "<tr><td>" << HtmlEscape(e.at().substr(0, 19)) << "</td><td>" << HtmlEscape(e.action())
+          << "</td><td>" << HtmlEscape(e.actor()) << "</td><td>" << HtmlEscape(e.detail())
+          << "</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
   std::vector<const v1::Trial*> done;
   for (const auto& t : trials) {
     if (t.state() == "succeeded") done.push_back(&t);

@@ -37,6 +37,11 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
   s.set_state("done");
   s.set_baseline_accuracy(0.78);
   s.set_ended_early("limits.max_seconds (60 s after submission) reached");
+  v1::SweepEvent* submit = s.add_history();
+  submit->set_at("2026-11-27 12:00:00.123+00");
+  submit->set_action("submit");
+  submit->set_actor("alice via <root>@host (sweepctl)");
+  submit->set_detail("5 trials");
   std::vector<v1::Trial> trials = {Done(12, 0.85, 0.84), Done(10, 0.80, 0.79),
                                    Done(11, 0.90, 0.86)};
   v1::Trial failed;
@@ -54,6 +59,10 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
   EXPECT_EQ(page.find("<script>"), std::string::npos);
   EXPECT_NE(page.find("night&lt;script&gt;"), std::string::npos);
   EXPECT_NE(page.find("Ended early: limits.max_seconds"), std::string::npos);
+  EXPECT_NE(page.find("<td>2026-11-27 12:00:00</td><td>submit</td><td>alice via &lt;root&gt;@host "
+                      "(sweepctl)</td><td>5 trials</td>"),
+            std::string::npos)
+      << page;
   // One dot per succeeded trial, in trial order; the best-so-far line steps 0.80 -> 0.90.
   EXPECT_EQ(Occurrences(page, "<circle class=\"trial\""), 3u);
   const size_t t10 = page.find("<title>trial 10: 0.8000"), t11 = page.find("<title>trial 11:"),

@@ -20,12 +20,25 @@ grpc::Status Invalid(const std::string& rpc, const std::string& what) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, rpc + ": " + what);
 }
 
+// The audit actor of a call: the token holder's name (`caller`) with what the client says of
+// itself (at most 200 bytes), or INVALID_ARGUMENT naming the RPC.
+StatusOr<std::string> Actor(const char* rpc, const std::string& caller,
+                            const std::string& claimed) {
+  if (claimed.size() > 200) {
+    return InvalidArgumentError(std::string(rpc) + ": actor is longer than 200 bytes");
+  }
+  return AuditActor(caller, claimed, "unknown client");
+}
+
 }  // namespace
 
 grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
                                            const v1::SubmitSweepRequest* req,
                                            v1::SubmitSweepResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "SubmitSweep"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "SubmitSweep", &caller); !a.ok()) return a;
+  auto actor = Actor("SubmitSweep", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
   if (static_cast<int>(req->yaml().size()) > options_.max_yaml_bytes) {
     return Invalid("SubmitSweep",
@@ -36,6 +49,7 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
   store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash,
                     parsed->trials};
   s.planned_trials = parsed->planned_trials;
+  s.actor = *actor;
   if (parsed->spec.has_seed_from()) {
     // Seeded: the champion's members and its sweep's best trials first, then around them.
     const v1::SeedSpec& seed = parsed->spec.seed_from();
@@ -125,35 +139,42 @@ grpc::Status SweepServiceImpl::ListTrials(grpc::ServerContext* ctx,
 grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext* ctx,
                                            const v1::CancelSweepRequest* req,
                                            v1::CancelSweepResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "CancelSweep"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "CancelSweep", &caller); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("CancelSweep", "sweep_id must be positive");
+  auto actor = Actor("CancelSweep", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (req->reason().size() > 1000) {
     return Invalid("CancelSweep", "reason is longer than 1,000 bytes");
   }
   const std::string reason = req->reason().empty() ? "no reason given" : req->reason();
-  auto out = store_->CancelSweep(req->sweep_id(), reason);
+  auto out = store_->CancelSweep(req->sweep_id(), reason, *actor);
   if (!out.ok()) return ToGrpc(out.status());
   resp->set_cancelled_queued(out->queued);
   resp->set_cancelled_running(out->running);
-  SF_LOG(Info) << "sweep " << req->sweep_id() << " cancelled (" << reason << "): " << out->queued
-               << " queued and " << out->running << " running trial(s) ended";
+  SF_LOG(Info) << "sweep " << req->sweep_id() << " cancelled by " << *actor << " (" << reason
+               << "): " << out->queued << " queued and " << out->running
+               << " running trial(s) ended";
   return grpc::Status::OK;
 }
 
 grpc::Status SweepServiceImpl::SetSweepPriority(grpc::ServerContext* ctx,
                                                 const v1::SetSweepPriorityRequest* req,
                                                 v1::SetSweepPriorityResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "SetSweepPriority"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "SetSweepPriority", &caller); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("SetSweepPriority", "sweep_id must be positive");
+  auto actor = Actor("SetSweepPriority", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (req->priority() < -1000 || req->priority() > 1000) {
     return Invalid("SetSweepPriority", "priority must be between -1000 and 1000, got " +
                                            std::to_string(req->priority()));
   }
-  auto previous = store_->SetSweepPriority(req->sweep_id(), req->priority());
+  auto previous = store_->SetSweepPriority(req->sweep_id(), req->priority(), *actor);
   if (!previous.ok()) return ToGrpc(previous.status());
   resp->set_previous_priority(*previous);
   SF_LOG(Info) << "sweep " << req->sweep_id() << ": priority " << *previous << " -> "
-               << req->priority();
+               << req->priority() << " by " << *actor;
   return grpc::Status::OK;
 }
 

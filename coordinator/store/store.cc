@@ -60,7 +60,9 @@ std::string SweepStatusSelect() {
          "  coalesce((s.spec->'rung_epochs'->>c.rung)::int, 0), "
          "  CASE WHEN s.spec->>'method' = 'tpe' THEN ((s.spec->>'budget')::bigint + "
          "    (s.spec->>'round_size')::int - 1) / (s.spec->>'round_size')::int ELSE 0 END, "
-         "  s.priority, coalesce(s.deadline_at::text, ''), coalesce(s.ended_early, '') "
+         "  s.priority, coalesce(s.deadline_at::text, ''), coalesce(s.ended_early, ''), "
+         "  coalesce((SELECT a.actor FROM sweep_audit a WHERE a.sweep_id = s.id "
+         "    AND a.action = 'submit' ORDER BY a.id LIMIT 1), '') "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -206,6 +208,10 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "WHERE s.state = 'running' AND s.max_failed_trials IS NOT NULL "
        "GROUP BY s.id HAVING count(*) >= s.max_failed_trials ORDER BY s.id"},
       {"set_ended_early", "UPDATE sweeps SET ended_early = $2 WHERE id = $1"},
+      {"audit_sweep",
+       "INSERT INTO sweep_audit (sweep_id, action, actor, detail) VALUES ($1, $2, $3, $4)"},
+      {"sweep_history",
+       "SELECT at::text, action, actor, detail FROM sweep_audit WHERE sweep_id = $1 ORDER BY id"},
       {"rung_state",
        "SELECT coalesce(max(rung), 0), count(*) FILTER (WHERE state IN ('queued', 'running')) "
        "FROM trials WHERE sweep_id = $1"},
@@ -643,6 +649,10 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
     origins += "}";
     tx.exec_prepared0("insert_trials", id, trials_json, s.spec.training().max_attempts(), origins,
                       IntArray(s.parents), PendingRounds(s.spec) > 0);
+    std::string detail = std::to_string(s.trials.size()) + " trials (spec " + s.spec_hash +
+                         ", priority " + std::to_string(s.spec.priority()) + ")";
+    if (!s.seeded_from.empty()) detail += ", seeded from " + s.seeded_from;
+    tx.exec_prepared0("audit_sweep", id, "submit", s.actor, detail);
     tx.commit();
     return id;
   });
@@ -752,6 +762,7 @@ std::vector<LimitReached> CancelOverFailureLimit(pqxx::work& tx) {
     tx.exec_prepared0("cancel_sweep", id, reason);
     tx.exec_prepared0("set_ended_early", id, reason);
     tx.exec_prepared0("drop_checkpoints", id);
+    tx.exec_prepared0("audit_sweep", id, "limit", "coordinator", reason);
     SF_LOG(Warning) << "sweep " << id << " cancelled: " << reason << " (" << r.dropped
                     << " queued trial(s) dropped)";
     out.push_back(std::move(r));
@@ -893,6 +904,7 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_priority(row[30].as<int>());
   s.set_deadline_at(row[31].as<std::string>());
   s.set_ended_early(row[32].as<std::string>());
+  s.set_submitted_by(row[33].as<std::string>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));
@@ -909,7 +921,15 @@ StatusOr<v1::SweepStatus> Store::GetSweepStatus(int64_t sweep_id) {
     pqxx::read_transaction tx(c);
     pqxx::result r = tx.exec_prepared("sweep_status", sweep_id);
     if (r.empty()) return NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
-    return SweepStatusFromRow(r[0]);
+    v1::SweepStatus s = SweepStatusFromRow(r[0]);
+    for (const auto& row : tx.exec_prepared("sweep_history", sweep_id)) {
+      v1::SweepEvent* e = s.add_history();
+      e->set_at(row[0].as<std::string>());
+      e->set_action(row[1].as<std::string>());
+      e->set_actor(row[2].as<std::string>());
+      e->set_detail(row[3].as<std::string>());
+    }
+    return s;
   });
 }
 
@@ -925,7 +945,8 @@ StatusOr<std::vector<v1::SweepStatus>> Store::ListSweeps(const std::string& stat
                    });
 }
 
-StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason) {
+StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& reason,
+                                           const std::string& actor) {
   return Conn::Run(this, "CancelSweep", [&](pqxx::connection& c) -> StatusOr<CancelOutcome> {
     pqxx::work tx(c);
     SF_RETURN_IF_ERROR(LockRunningSweep(tx, sweep_id).status());
@@ -935,6 +956,7 @@ StatusOr<CancelOutcome> Store::CancelSweep(int64_t sweep_id, const std::string& 
     }
     tx.exec_prepared0("cancel_sweep", sweep_id, reason);
     tx.exec_prepared0("drop_checkpoints", sweep_id);
+    tx.exec_prepared0("audit_sweep", sweep_id, "cancel", actor, reason);
     tx.commit();
     return out;
   });
@@ -958,6 +980,7 @@ StatusOr<std::vector<LimitReached>> Store::EnforceLimits() {
           const int64_t id = row[0].as<int64_t>();
           touched.insert(id);
           out.push_back({id, row[1].as<std::string>(), dropped.count(id) ? dropped[id] : 0});
+          tx.exec_prepared0("audit_sweep", id, "limit", "coordinator", row[1].as<std::string>());
         }
         for (int64_t id : touched) FinishSweep(tx, id);
         tx.commit();
@@ -993,12 +1016,14 @@ StatusOr<std::vector<v1::WorkerInfo>> Store::ListWorkers(int seen_within_seconds
                    });
 }
 
-StatusOr<int> Store::SetSweepPriority(int64_t sweep_id, int priority) {
+StatusOr<int> Store::SetSweepPriority(int64_t sweep_id, int priority, const std::string& actor) {
   return Conn::Run(this, "SetSweepPriority", [&](pqxx::connection& c) -> StatusOr<int> {
     pqxx::work tx(c);
     SF_ASSIGN_OR_RETURN(pqxx::row sweep, LockRunningSweep(tx, sweep_id));
     const int previous = sweep[1].as<int>();
     tx.exec_prepared0("set_priority", sweep_id, priority);
+    tx.exec_prepared0("audit_sweep", sweep_id, "priority", actor,
+                      "from " + std::to_string(previous) + " to " + std::to_string(priority));
     tx.commit();
     return previous;
   });

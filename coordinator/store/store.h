@@ -32,6 +32,7 @@ struct NewSweep {
   // Trials the sweep trains if all succeed, when more than `trials` (halving: every rung);
   // 0: trials.size().
   int64_t planned_trials = 0;
+  std::string actor;  // Who submitted it (sweep_audit).
 };
 
 struct Lease {
@@ -146,10 +147,11 @@ class Store {
   StatusOr<std::vector<v1::SweepStatus>> ListSweeps(const std::string& state, int limit);
   // Ends a running sweep and its unfinished trials (see CancelSweep in sweep.proto). NOT_FOUND or
   // FAILED_PRECONDITION (already ended) write nothing.
-  StatusOr<CancelOutcome> CancelSweep(int64_t sweep_id, const std::string& reason);
+  StatusOr<CancelOutcome> CancelSweep(int64_t sweep_id, const std::string& reason,
+                                      const std::string& actor);
   // Sets a running sweep's scheduling priority; returns the previous one. NOT_FOUND or
   // FAILED_PRECONDITION (already ended) write nothing.
-  StatusOr<int> SetSweepPriority(int64_t sweep_id, int priority);
+  StatusOr<int> SetSweepPriority(int64_t sweep_id, int priority, const std::string& actor);
   // Workers seen within `seen_within_seconds`, most recent first; alive: seen within twice
   // `lease_seconds`.
   StatusOr<std::vector<v1::WorkerInfo>> ListWorkers(int seen_within_seconds, int lease_seconds);
