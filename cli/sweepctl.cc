@@ -314,6 +314,7 @@ void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
   w.Key("rung").Int(s.rung()).Key("rungs").Int(s.rungs());
   w.Key("rung_epochs").Int(s.rung_epochs()).Key("rounds").Int(s.rounds());
   w.Key("priority").Int(s.priority()).Key("deadline_at").String(s.deadline_at());
+  w.Key("seconds_to_deadline").Number(s.deadline_at().empty() ? 0.0 : s.seconds_to_deadline());
   w.Key("ended_early").String(s.ended_early()).Key("submitted_by").String(s.submitted_by());
 }
 
@@ -362,7 +363,8 @@ int ShowStatus(Client& c, int64_t id, bool json) {
     std::printf("  ended early: %s (%lld trial(s) not run)\n", s.ended_early().c_str(),
                 static_cast<long long>(s.cancelled()));
   } else if (!s.deadline_at().empty()) {
-    std::printf("  time limit: nothing is leased after %s\n", s.deadline_at().c_str());
+    std::printf("  time limit: nothing is leased after %s (in %s)\n", s.deadline_at().c_str(),
+                Duration(std::max(0.0, s.seconds_to_deadline())).c_str());
   }
   std::printf(
       "  total %lld  queued %lld  running %lld  succeeded %lld  failed %lld  retried %lld\n",
@@ -580,14 +582,21 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
                     static_cast<long long>(s.best_trial_id()));
     }
     bool done = s.state() != "running";  // "done" or "cancelled".
-    char line[256];
+    // A sweep with a time limit: when it stops leasing (its ETA may be later).
+    std::string limit;
+    if (!done && !s.deadline_at().empty()) {
+      limit =
+          "  time limit " + (s.seconds_to_deadline() > 0 ? "in " + Duration(s.seconds_to_deadline())
+                                                         : std::string("reached"));
+    }
+    char line[320];
     std::snprintf(
         line, sizeof(line),
-        "[%s%s] %lld/%lld done  %lld running  %lld failed  %.2f trials/s  ETA %s  best %s",
+        "[%s%s] %lld/%lld done  %lld running  %lld failed  %.2f trials/s  ETA %s%s  best %s",
         std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
         static_cast<long long>(finished), static_cast<long long>(s.total()),
         static_cast<long long>(s.running()), static_cast<long long>(s.failed()), rate,
-        done ? "0s" : Duration(eta).c_str(), best);
+        done ? "0s" : Duration(eta).c_str(), limit.c_str(), best);
     if (tty) {
       std::printf("\r%s\033[K", line);
       if (done) std::printf("\n");

@@ -740,6 +740,7 @@ TEST_F(EndToEndTest, TimeLimitEndsTheSweepWithWhatFinished) {
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id}, &out, &err), 0) << err;
   EXPECT_NE(out.find("time limit: nothing is leased after "), std::string::npos) << out;
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("  time limit in "), std::string::npos) << out;  // While it ran.
   EXPECT_NE(out.find("ended early: limits.max_seconds (4 s after submission) reached"),
             std::string::npos)
       << out;

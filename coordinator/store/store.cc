@@ -62,7 +62,8 @@ std::string SweepStatusSelect() {
          "    (s.spec->>'round_size')::int - 1) / (s.spec->>'round_size')::int ELSE 0 END, "
          "  s.priority, coalesce(s.deadline_at::text, ''), coalesce(s.ended_early, ''), "
          "  coalesce((SELECT a.actor FROM sweep_audit a WHERE a.sweep_id = s.id "
-         "    AND a.action = 'submit' ORDER BY a.id LIMIT 1), '') "
+         "    AND a.action = 'submit' ORDER BY a.id LIMIT 1), ''), "
+         "  coalesce(extract(epoch FROM s.deadline_at - now()), 0)::float8 "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -905,6 +906,7 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_deadline_at(row[31].as<std::string>());
   s.set_ended_early(row[32].as<std::string>());
   s.set_submitted_by(row[33].as<std::string>());
+  s.set_seconds_to_deadline(row[34].as<double>());
   if (!row[21].is_null()) {
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));
