@@ -91,34 +91,58 @@ void GridLine(std::ostream& out, double left, double right, double y, double val
       << "\" font-size=\"11\" text-anchor=\"end\">" << Fixed(value, 3) << "</text>\n";
 }
 
+// The frame of an accuracy plot: `n` points spread over the width, accuracies from `lo` to `hi`
+// (rounded outwards to 0.05, within [0, 1]) up the height; Open writes the <svg> element's start
+// and the grid (and sets `out` to one decimal), Close the caption and the end.
+struct AccuracyFrame {
+  AccuracyFrame(double height, double lo_value, double hi_value, size_t points)
+      : h(height), n(points) {
+    lo = std::max(0.0, std::floor(lo_value * 20 - 0.5) / 20);
+    hi = std::min(1.0, std::ceil(hi_value * 20 + 0.5) / 20);
+    if (hi <= lo) hi = lo + 0.05;
+  }
+  double x(size_t i) const {
+    return left + (n == 1 ? 0.5 : static_cast<double>(i) / (n - 1)) * (w - left - right);
+  }
+  double y(double a) const { return top + (hi - a) / (hi - lo) * (h - top - bottom); }
+  void Open(std::ostream& out, const char* label) const {
+    out.setf(std::ios::fixed);
+    out.precision(1);
+    out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+        << "\" role=\"img\" aria-label=\"" << label << "\">\n";
+    for (int i = 0; i <= 4; ++i) {
+      const double a = lo + (hi - lo) * i / 4;
+      GridLine(out, left, w - right, y(a), a);
+    }
+  }
+  // The caption under the plot; closes the <svg>.
+  void Close(std::ostream& out, const std::string& caption) const {
+    out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
+        << "\" font-size=\"11\" text-anchor=\"middle\">" << caption << "</text>\n</svg>\n";
+  }
+
+  const double w = 720, left = 48, right = 12, top = 12, bottom = 28;
+  const double h;
+  const size_t n;
+  double lo = 0, hi = 1;
+};
+
 // Selection accuracy of each succeeded trial in trial order (dots, with the trial in a tooltip),
 // the best so far (a step line) and the majority-class baseline (dashed): Optuna's history plot.
 std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseline) {
   if (done.empty()) return "<p class=\"note\">No finished trials yet.</p>\n";
-  const double w = 720, h = 260, left = 48, right = 12, top = 12, bottom = 28;
   double lo = baseline > 0 ? baseline : 1, hi = 0;
   for (const auto* t : done) {
     lo = std::min(lo, t->result().selection_accuracy());
     hi = std::max(hi, t->result().selection_accuracy());
   }
-  lo = std::max(0.0, std::floor(lo * 20 - 0.5) / 20);
-  hi = std::min(1.0, std::ceil(hi * 20 + 0.5) / 20);
-  if (hi <= lo) hi = lo + 0.05;
+  const AccuracyFrame f(260, lo, hi, done.size());
   const size_t n = done.size();
-  auto x = [&](size_t i) {
-    return left + (n == 1 ? 0.5 : static_cast<double>(i) / (n - 1)) * (w - left - right);
-  };
-  auto y = [&](double a) { return top + (hi - a) / (hi - lo) * (h - top - bottom); };
   std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(1);
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
-      << "\" role=\"img\" aria-label=\"selection accuracy by trial\">\n";
-  for (int i = 0; i <= 4; ++i)
-    GridLine(out, left, w - right, y(lo + (hi - lo) * i / 4), lo + (hi - lo) * i / 4);
-  if (baseline > lo && baseline < hi) {
-    out << "<line class=\"baseline\" x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\""
-        << y(baseline) << "\" y2=\"" << y(baseline)
+  f.Open(out, "selection accuracy by trial");
+  if (baseline > f.lo && baseline < f.hi) {
+    out << "<line class=\"baseline\" x1=\"" << f.left << "\" x2=\"" << f.w - f.right << "\" y1=\""
+        << f.y(baseline) << "\" y2=\"" << f.y(baseline)
         << "\" stroke=\"#999\" stroke-dasharray=\"4 3\"><title>majority-class baseline "
         << Fixed(baseline) << "</title></line>\n";
   }
@@ -126,21 +150,19 @@ std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseli
   double best = -1;
   for (size_t i = 0; i < n; ++i) {
     const double a = done[i]->result().selection_accuracy();
-    if (best >= 0 && a > best) out << x(i) << "," << y(best) << " ";
+    if (best >= 0 && a > best) out << f.x(i) << "," << f.y(best) << " ";
     best = std::max(best, a);
-    out << x(i) << "," << y(best) << " ";
+    out << f.x(i) << "," << f.y(best) << " ";
   }
   out << "\"/>\n";
   for (size_t i = 0; i < n; ++i) {
     const auto& t = *done[i];
-    out << "<circle class=\"trial\" cx=\"" << x(i) << "\" cy=\""
-        << y(t.result().selection_accuracy()) << "\" r=\"2.5\" fill=\"#36c\"><title>trial "
+    out << "<circle class=\"trial\" cx=\"" << f.x(i) << "\" cy=\""
+        << f.y(t.result().selection_accuracy()) << "\" r=\"2.5\" fill=\"#36c\"><title>trial "
         << t.trial_id() << ": " << Fixed(t.result().selection_accuracy()) << " ("
         << HtmlEscape(Params(t.params())) << ")</title></circle>\n";
   }
-  out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
-      << "\" font-size=\"11\" text-anchor=\"middle\">finished trials in trial order (" << n
-      << "); line: best so far</text>\n</svg>\n";
+  f.Close(out, "finished trials in trial order (" + std::to_string(n) + "); line: best so far");
   return out.str();
 }
 
@@ -207,37 +229,24 @@ std::string VersionsPlot(const v1::ListVersionsResponse& r) {
       hi = std::max(hi, a);
     }
   }
-  lo = std::max(0.0, std::floor(lo * 20 - 0.5) / 20);
-  hi = std::min(1.0, std::ceil(hi * 20 + 0.5) / 20);
-  if (hi <= lo) hi = lo + 0.05;
-  const double w = 720, h = 220, left = 48, right = 12, top = 12, bottom = 28;
+  const AccuracyFrame f(220, lo, hi, versions.size());
   const size_t n = versions.size();
-  auto x = [&](size_t i) {
-    return left + (n == 1 ? 0.5 : static_cast<double>(i) / (n - 1)) * (w - left - right);
-  };
-  auto y = [&](double a) { return top + (hi - a) / (hi - lo) * (h - top - bottom); };
   std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(1);
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
-      << "\" role=\"img\" aria-label=\"holdout accuracy by version\">\n";
-  for (int i = 0; i <= 4; ++i)
-    GridLine(out, left, w - right, y(lo + (hi - lo) * i / 4), lo + (hi - lo) * i / 4);
+  f.Open(out, "holdout accuracy by version");
   for (size_t i = 0; i < n; ++i) {
     const auto& v = *versions[i];
     const bool promoted = v.decision() == "promoted";
-    out << "<circle class=\"single\" cx=\"" << x(i) << "\" cy=\""
-        << y(v.best_single_holdout_accuracy()) << "\" r=\"2\" fill=\"#999\"><title>v" << v.version()
-        << ": best single trial " << Fixed(v.best_single_holdout_accuracy())
-        << "</title></circle>\n<circle class=\"version\" cx=\"" << x(i) << "\" cy=\""
-        << y(v.holdout_accuracy()) << "\" r=\"4\" stroke=\"#36c\" stroke-width=\"1.5\" fill=\""
+    out << "<circle class=\"single\" cx=\"" << f.x(i) << "\" cy=\""
+        << f.y(v.best_single_holdout_accuracy()) << "\" r=\"2\" fill=\"#999\"><title>v"
+        << v.version() << ": best single trial " << Fixed(v.best_single_holdout_accuracy())
+        << "</title></circle>\n<circle class=\"version\" cx=\"" << f.x(i) << "\" cy=\""
+        << f.y(v.holdout_accuracy()) << "\" r=\"4\" stroke=\"#36c\" stroke-width=\"1.5\" fill=\""
         << (promoted ? "#36c" : "white") << "\"><title>v" << v.version() << " ("
         << HtmlEscape(v.decision()) << "): holdout " << Fixed(v.holdout_accuracy())
         << "</title></circle>\n";
   }
-  out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
-      << "\" font-size=\"11\" text-anchor=\"middle\">holdout accuracy of v1 to v" << n
-      << " (filled: promoted; grey: the sweep's best single trial)</text>\n</svg>\n";
+  f.Close(out, "holdout accuracy of v1 to v" + std::to_string(n) +
+                   " (filled: promoted; grey: the sweep's best single trial)");
   return out.str();
 }
 
