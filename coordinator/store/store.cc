@@ -103,9 +103,9 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
        "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
       // The running sweep of the highest priority (ties: the oldest) with queued trials and time
-      // left (limits.max_seconds), the
-      // architecture of its oldest queued trial (searched channels and kernel size; absent: the
-      // sweep's), and up to $2 queued trials of both: one fusable bundle.
+      // left (limits.max_seconds), the architecture of its oldest queued trial (searched channels
+      // and kernel size; absent: the sweep's), and up to $2 queued trials of both: one fusable
+      // bundle.
       {"lease",
        "WITH head AS ("
        "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel "
