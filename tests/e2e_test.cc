@@ -322,6 +322,16 @@ TEST_F(EndToEndTest, SweepRunsToCompletionWithTwoWorkers) {
         "1\n"}) {
     EXPECT_NE(scrape.find(line), std::string::npos) << line << "\n" << scrape;
   }
+  // The alerting rules shipped in deploy/prometheus name only metrics the coordinator exports
+  // (those of sweepfarm-serve are checked against its own endpoint in the registry tests).
+  std::string rules_error;
+  const std::vector<std::string> alerted = AlertRuleMetrics(&rules_error);
+  ASSERT_TRUE(rules_error.empty()) << rules_error;
+  ASSERT_GE(alerted.size(), 5u);
+  for (const std::string& name : alerted) {
+    if (name.rfind("sweepfarm_serve_", 0) == 0) continue;
+    EXPECT_NE(scrape.find("# TYPE " + name + " "), std::string::npos) << name << "\n" << scrape;
+  }
   // status of a missing sweep: counted with its code.
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "status", "999"}, &out, &err), 1);
   scrape = HttpExchange(metrics, "GET /metrics HTTP/1.0\r\n\r\n");

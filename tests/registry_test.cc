@@ -708,6 +708,16 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   EXPECT_GE(count("sweepfarm_serve_samples_total"),
             3 * 4 + farm_->Count("SELECT holdout_samples FROM model_versions WHERE version = 1"));
   EXPECT_GT(count("sweepfarm_serve_last_refresh_timestamp_seconds"), 1.7e9);
+  // The alerting rules of deploy/prometheus name only metrics the service exports.
+  std::string rules_error;
+  int serve_metrics = 0;
+  for (const std::string& name : AlertRuleMetrics(&rules_error)) {
+    if (name.rfind("sweepfarm_serve_", 0) != 0) continue;
+    ++serve_metrics;
+    EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << name << "\n" << text;
+  }
+  EXPECT_TRUE(rules_error.empty()) << rules_error;
+  EXPECT_GE(serve_metrics, 3);
 
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait(30), 0) << farm_->ReadLog("serve");

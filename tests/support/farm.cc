@@ -4,9 +4,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -199,6 +202,39 @@ bool Farm::WaitForCount(const std::string& count_sql, int64_t at_least, double t
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+std::vector<std::string> AlertRuleMetrics(std::string* error) {
+  const std::string path =
+      std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/prometheus/sweepfarm-rules.yaml";
+  std::set<std::string> names;
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    static const std::regex kMetric("sweepfarm_[a-z_]+");
+    int rules = 0;
+    for (const auto& group : root["groups"]) {
+      for (const auto& rule : group["rules"]) {
+        const std::string alert = rule["alert"] ? rule["alert"].as<std::string>() : "";
+        if (alert.empty() || !rule["expr"] || !rule["labels"]["severity"] ||
+            !rule["annotations"]["summary"]) {
+          *error = path + ": rule " + std::to_string(rules) + " (" + alert +
+                   ") lacks alert, expr, labels.severity or annotations.summary";
+          return {};
+        }
+        const std::string expr = rule["expr"].as<std::string>();
+        for (auto it = std::sregex_iterator(expr.begin(), expr.end(), kMetric);
+             it != std::sregex_iterator(); ++it) {
+          names.insert(it->str());
+        }
+        ++rules;
+      }
+    }
+    if (rules == 0) *error = path + ": no rules";
+  } catch (const std::exception& e) {
+    *error = path + ": " + e.what();
+    return {};
+  }
+  return {names.begin(), names.end()};
 }
 
 }  // namespace sweepfarm::testing

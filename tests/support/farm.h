@@ -80,4 +80,9 @@ int FreePort();
 // whole response, or "" if it could not connect.
 std::string HttpExchange(const std::string& host_port, const std::string& request);
 
+// The metrics the alerting rules in deploy/prometheus/sweepfarm-rules.yaml use (every
+// sweepfarm_* name in an expression), after checking that each rule has an alert name, an
+// expression, a severity label and a summary; a problem goes to `error` (and nothing is returned).
+std::vector<std::string> AlertRuleMetrics(std::string* error);
+
 }  // namespace sweepfarm::testing
