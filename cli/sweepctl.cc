@@ -154,6 +154,29 @@ void ParamsJson(JsonWriter& w, const v1::TrialParams& p) {
   w.EndObject();
 }
 
+// A learning curve in `cells` block characters (epochs resampled evenly, each curve scaled
+// from its own lowest to highest value, so the shape shows), padded to `cells` columns; blanks
+// where there is no curve.
+std::string Sparkline(const google::protobuf::RepeatedField<float>& curve, int cells) {
+  static const char* kBlocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                  "\u2585", "\u2586", "\u2587", "\u2588"};
+  const int n = curve.size();
+  std::vector<float> points;
+  for (int c = 0; c < std::min(cells, n); ++c) {
+    const int at = std::min(cells, n) == 1 ? n - 1 : c * (n - 1) / (std::min(cells, n) - 1);
+    if (std::isfinite(curve[at])) points.push_back(curve[at]);
+  }
+  std::string out;
+  if (!points.empty()) {
+    const auto [lo, hi] = std::minmax_element(points.begin(), points.end());
+    for (float v : points) {
+      const int level = *hi > *lo ? static_cast<int>(7 * (v - *lo) / (*hi - *lo) + 0.5) : 0;
+      out += kBlocks[level];
+    }
+  }
+  return out + std::string(cells - points.size(), ' ');
+}
+
 std::string Duration(double s) {
   char buf[32];
   if (s < 0 || !std::isfinite(s)) return "?";
@@ -479,16 +502,17 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
     return 0;
   }
   // Ranked by selection accuracy; holdout accuracy is shown, never used to rank.
-  std::printf("%4s %8s %9s %9s %9s %10s %-16s %s\n", "rank", "trial", "selection", "holdout",
-              "test_loss", "train_loss", "origin", "params");
+  std::printf("%4s %8s %9s %9s %9s %10s %-8s %-16s %s\n", "rank", "trial", "selection", "holdout",
+              "test_loss", "train_loss", "curve", "origin", "params");
   int rank = 0;
   for (const auto& t : resp.trials()) {
     std::string origin = t.origin();
     if (t.parent_trial_id() > 0) origin += " <" + std::to_string(t.parent_trial_id());
-    std::printf("%4d %8lld %9.4f %9.4f %9.4f %10.4f %-16s %s\n", ++rank,
+    std::printf("%4d %8lld %9.4f %9.4f %9.4f %10.4f %s %-16s %s\n", ++rank,
                 static_cast<long long>(t.trial_id()), t.result().selection_accuracy(),
                 t.result().holdout_accuracy(), t.result().test_loss(), t.result().train_loss(),
-                origin.c_str(), FormatParams(t.params()).c_str());
+                Sparkline(t.result().train_loss_curve(), 8).c_str(), origin.c_str(),
+                FormatParams(t.params()).c_str());
   }
   if (rank == 0) std::printf("(no finished trials yet)\n");
   return 0;

@@ -221,6 +221,9 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_NE(out.find("seeded from detector v1 (sweep 1)"), std::string::npos) << out;
   ASSERT_EQ(Ctl({"leaderboard", "2"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("seed <"), std::string::npos) << out;
+  // Each row's learning curve as a sparkline: its lowest epoch is the lowest block.
+  EXPECT_NE(out.find(" curve "), std::string::npos) << out;
+  EXPECT_NE(out.find("\u2581"), std::string::npos) << out;
 
   // Publishing a sweep again writes nothing new.
   ASSERT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 0) << err;
