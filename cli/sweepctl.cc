@@ -44,6 +44,8 @@ constexpr char kUsage[] =
     "                                     running ones lose their leases; results so far stay\n"
     "  workers [--seen-within S] [--json] the workers seen in the last S seconds (3600):\n"
     "                                     device, leases held, results, lost or alive\n"
+    "  extend ID N                        N more trials for a random or TPE sweep (a done one\n"
+    "                                     runs again; not once published)\n"
     "  priority ID P                      a running sweep's priority (-1000..1000): higher\n"
     "                                     is leased first; running trials are not preempted\n"
     "  prune --older-than-days D [--dry-run] [--json]\n"
@@ -770,6 +772,28 @@ int SetPriority(Client& c, int64_t id, const std::string& value) {
   return 0;
 }
 
+int Extend(Client& c, int64_t id, const std::string& value) {
+  auto trials = ParseInt(value, "trials");
+  if (!trials.ok() || *trials < 1 || *trials > 100000) {
+    return Fail(
+        InvalidArgumentError("trials must be an integer from 1 to 100,000, got \"" + value + "\""));
+  }
+  v1::ExtendSweepRequest req;
+  req.set_sweep_id(id);
+  req.set_trials(*trials);
+  req.set_actor(Actor());
+  v1::ExtendSweepResponse resp;
+  if (Status st = c.Call("ExtendSweep", &v1::SweepService::Stub::ExtendSweep, req, &resp);
+      !st.ok()) {
+    return Fail(st);
+  }
+  std::printf("sweep %lld: %lld more trials (budget %lld, %lld planned in all), %lld queued now\n",
+              static_cast<long long>(id), static_cast<long long>(*trials),
+              static_cast<long long>(resp.budget()), static_cast<long long>(resp.total()),
+              static_cast<long long>(resp.queued()));
+  return 0;
+}
+
 int ListWorkers(Client& c, int within_seconds, bool json) {
   v1::ListWorkersRequest req;
   req.set_seen_within_seconds(within_seconds);
@@ -1297,6 +1321,14 @@ int main(int argc, char** argv) {
       return Fail(InvalidArgumentError("--seen-within must be 1 to 2592000 seconds (30 days)"));
     }
     return ListWorkers(c, static_cast<int>(*within), flags.GetBool("json"));
+  }
+  if (cmd == "extend") {
+    if (pos.size() != 3) {
+      return Fail(InvalidArgumentError(std::string("extend needs a sweep ID and N\n") + kUsage));
+    }
+    auto id = SweepId({pos[0], pos[1]});
+    if (!id.ok()) return Fail(id.status());
+    return Extend(c, *id, pos[2]);
   }
   if (cmd == "priority") {
     if (pos.size() != 3) {

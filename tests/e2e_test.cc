@@ -536,6 +536,91 @@ TEST_F(EndToEndTest, TpeProposesEachRoundFromTheResultsSoFar) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &importance).ok()) << out;
   EXPECT_EQ(importance.fields().at("trials").number_value(), 12);
   EXPECT_FALSE(importance.fields().at("first_rung_only").bool_value());
+
+  // Six more trials for the done sweep: it runs again, TPE proposing a round of 4 from all 12
+  // results at once, then a last round of 2 from all 16.
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "extend", id, "6"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("6 more trials (budget 18, 18 planned in all), 4 queued now"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded' AND sweep_id = " + id),
+            18);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung = 3"), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung = 4"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND pending_rungs = 0 AND "
+                  "total_trials = 18 AND (spec->>'budget')::int = 18"),
+            1);
+  pqxx::result round3 =
+      Query("SELECT params::text FROM trials WHERE rung = 3 AND sweep_id = " + id + " ORDER BY id");
+  auto expected = sweep::ProposeTpe(parsed->space, seen, 4, MixKey(3, 2));
+  ASSERT_EQ(round3.size(), expected.size());
+  for (size_t i = 0; i < round3.size(); ++i) {
+    v1::TrialParams got;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(round3[i][0].c_str(), &got).ok());
+    EXPECT_EQ(got.SerializeAsString(), expected[i].SerializeAsString()) << "trial " << i;
+  }
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "status", id, "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"action\":\"extend\""), std::string::npos) << out;
+  EXPECT_NE(out.find("6 more trials (budget 12 to 18)"), std::string::npos) << out;
+}
+
+// More trials for a random sweep: the next draws of its own stream, after it was done; grid,
+// cancelled sweeps and bad counts are refused, writing nothing.
+TEST_F(EndToEndTest, ExtendSweepDrawsMoreRandomTrials) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  farm_->StartWorker(addr, "w", {"--trainer", "fake", "--capacity", "4"});
+  std::string yaml = SweepYaml(600, "[1, 2]");
+  yaml.replace(yaml.find("  method: grid\n"), 15, "  method: random\n  budget: 8\n  seed: 5\n");
+  yaml.replace(yaml.find("    step_size: [0.005, 0.01]\n"), 28,
+               "    step_size: {min: 0.001, max: 0.05, scale: log}\n");
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("r.yaml", yaml)}, &out, &err), 0)
+      << err;
+  const std::string id = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "extend", id, "8"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("8 more trials (budget 16, 16 planned in all), 8 queued now"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  auto parsed = sweep::ParseSweepYaml(yaml, "r.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  auto expected = sweep::Expand(parsed->space, "random", 16, parsed->search_seed);
+  ASSERT_TRUE(expected.ok());
+  pqxx::result rows =
+      Query("SELECT params::text, state FROM trials WHERE sweep_id = " + id + " ORDER BY ordinal");
+  ASSERT_EQ(rows.size(), 16u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    v1::TrialParams got;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(rows[i][0].c_str(), &got).ok());
+    EXPECT_EQ(got.SerializeAsString(), (*expected)[i].SerializeAsString()) << "trial " << i;
+    EXPECT_EQ(rows[i][1].as<std::string>(), "succeeded") << "trial " << i;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND total_trials = 16"), 1);
+
+  // Refused, writing nothing: a bad count, an unknown sweep, a grid sweep, a cancelled one.
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "extend", id, "0"}, &out, &err), 2);
+  EXPECT_NE(err.find("trials must be an integer from 1 to 100,000"), std::string::npos) << err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "extend", "99", "1"}, &out, &err), 1);
+  EXPECT_NE(err.find("sweep 99 does not exist"), std::string::npos) << err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("g.yaml", SweepYaml(600, "1"))},
+                     &out, &err),
+            0)
+      << err;
+  const std::string grid = std::to_string(std::stoll(out));
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "extend", grid, "4"}, &out, &err), 1);
+  EXPECT_NE(err.find("ExtendSweep: sweep " + grid + " searches by grid"), std::string::npos) << err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "cancel", grid}, &out, &err), 0) << err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("r2.yaml", yaml)}, &out, &err), 0)
+      << err;
+  const std::string doomed = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "cancel", doomed}, &out, &err), 0) << err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "extend", doomed, "4"}, &out, &err), 1);
+  EXPECT_NE(err.find("was cancelled"), std::string::npos) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE sweep_id = " + doomed), 8);
+  EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'extend'"), 1);
 }
 
 // Leases go to the oldest sweep with queued trials: a halving sweep's later rungs, queued when
@@ -1005,7 +1090,7 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
       EXPECT_EQ(RoleAllows(Role::kWorker, name), desc->name() == "WorkerService") << name;
     }
   }
-  EXPECT_EQ(rpcs, 21);
+  EXPECT_EQ(rpcs, 22);
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

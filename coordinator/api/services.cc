@@ -178,6 +178,30 @@ grpc::Status SweepServiceImpl::SetSweepPriority(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status SweepServiceImpl::ExtendSweep(grpc::ServerContext* ctx,
+                                           const v1::ExtendSweepRequest* req,
+                                           v1::ExtendSweepResponse* resp) {
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "ExtendSweep", &caller); !a.ok()) return a;
+  if (req->sweep_id() <= 0) return Invalid("ExtendSweep", "sweep_id must be positive");
+  if (req->trials() < 1 || req->trials() > 100000) {
+    return Invalid("ExtendSweep",
+                   "trials must be between 1 and 100,000, got " + std::to_string(req->trials()));
+  }
+  auto actor = Actor("ExtendSweep", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
+  auto out = store_->ExtendSweep(req->sweep_id(), req->trials(), *actor);
+  if (!out.ok()) {
+    return ToGrpc(Status(out.status().code(), "ExtendSweep: " + out.status().message()));
+  }
+  resp->set_queued(out->queued);
+  resp->set_budget(out->budget);
+  resp->set_total(out->total);
+  SF_LOG(Info) << "sweep " << req->sweep_id() << ": " << req->trials() << " more trials by "
+               << *actor << " (" << out->queued << " queued now)";
+  return grpc::Status::OK;
+}
+
 grpc::Status SweepServiceImpl::ListWorkers(grpc::ServerContext* ctx,
                                            const v1::ListWorkersRequest* req,
                                            v1::ListWorkersResponse* resp) {

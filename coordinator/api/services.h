@@ -41,6 +41,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
                              v1::BuildEnsembleResponse*) override;
   grpc::Status SetSweepPriority(grpc::ServerContext*, const v1::SetSweepPriorityRequest*,
                                 v1::SetSweepPriorityResponse*) override;
+  grpc::Status ExtendSweep(grpc::ServerContext*, const v1::ExtendSweepRequest*,
+                           v1::ExtendSweepResponse*) override;
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse*) override;
 

@@ -18,6 +18,7 @@
 #include "common/sha256.h"
 #include "coordinator/store/migrations.h"
 #include "coordinator/sweep/halving.h"
+#include "coordinator/sweep/search_space.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "coordinator/sweep/tpe.h"
 
@@ -209,6 +210,19 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "WHERE s.state = 'running' AND s.max_failed_trials IS NOT NULL "
        "GROUP BY s.id HAVING count(*) >= s.max_failed_trials ORDER BY s.id"},
       {"set_ended_early", "UPDATE sweeps SET ended_early = $2 WHERE id = $1"},
+      // ExtendSweep.
+      {"lock_sweep_for_extend",
+       "SELECT state, model, pruned_at IS NOT NULL, coalesce(ended_early, ''), yaml, "
+       "  source_name, spec::text, (SELECT count(*) FROM trials WHERE sweep_id = $1) "
+       "FROM sweeps WHERE id = $1 FOR UPDATE"},
+      {"insert_more",
+       "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin) "
+       "SELECT $1, (SELECT max(ordinal) FROM trials WHERE sweep_id = $1) + t.ord::int, t.elem, $3, "
+       "  'search' FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(elem, ord)"},
+      {"extend_sweep",
+       "UPDATE sweeps SET state = 'running', finished_at = NULL, "
+       "  spec = jsonb_set(spec, '{budget}', to_jsonb($2::text)), "
+       "  total_trials = total_trials + $3, pending_rungs = $4 WHERE id = $1"},
       {"audit_sweep",
        "INSERT INTO sweep_audit (sweep_id, action, actor, detail) VALUES ($1, $2, $3, $4)"},
       {"sweep_history",
@@ -451,8 +465,11 @@ void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int
   json += "]";
   tx.exec_prepared0("insert_round", sweep_id, json, spec.training().max_attempts(), round + 1);
   const int rounds = sweep::TpeRounds(spec.budget(), spec.round_size());
-  tx.exec_prepared0("set_rungs", sweep_id, std::max(0, rounds - 2 - round),
-                    spec.budget() - so_far - n);
+  // The rounds still to start: the trials left, a round at a time (after an extension the last
+  // round before it may have been short).
+  const int64_t left = spec.budget() - so_far - n;
+  tx.exec_prepared0("set_rungs", sweep_id,
+                    static_cast<int>((left + spec.round_size() - 1) / spec.round_size()), left);
   SF_LOG(Info) << "sweep " << sweep_id << ": round " << round + 1 << " of " << rounds
                << " ended; TPE proposes " << n << " trial(s) from " << seen.size() << " result(s)";
 }
@@ -988,6 +1005,70 @@ StatusOr<std::vector<LimitReached>> Store::EnforceLimits() {
         tx.commit();
         return out;
       });
+}
+
+StatusOr<ExtendOutcome> Store::ExtendSweep(int64_t sweep_id, int64_t trials,
+                                           const std::string& actor) {
+  return Conn::Run(this, "ExtendSweep", [&](pqxx::connection& c) -> StatusOr<ExtendOutcome> {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared("lock_sweep_for_extend", sweep_id);
+    const std::string name = "sweep " + std::to_string(sweep_id);
+    if (r.empty()) return NotFoundError(name + " does not exist");
+    const pqxx::row row = r[0];
+    if (row[0].as<std::string>() == "cancelled") {
+      return FailedPreconditionError(name + " was cancelled; submit a new sweep");
+    }
+    if (row[2].as<bool>()) return FailedPreconditionError(name + " was pruned");
+    if (!row[3].as<std::string>().empty()) {
+      return FailedPreconditionError(name + " was ended by a limit (" + row[3].as<std::string>() +
+                                     "); submit a new sweep");
+    }
+    if (pqxx::result v = tx.exec_prepared("published_version", row[1].as<std::string>(), sweep_id);
+        !v.empty()) {
+      return FailedPreconditionError(name + " is published as " + row[1].as<std::string>() + " v" +
+                                     v[0][0].as<std::string>() +
+                                     " (versions are immutable); submit a sweep seeded from it");
+    }
+    const auto spec = FromJson<v1::SweepSpec>(row[6].as<std::string>());
+    if (spec.method() != "random" && spec.method() != "tpe") {
+      return FailedPreconditionError(name + " searches by " + spec.method() +
+                                     ": only random and tpe sweeps take more trials");
+    }
+    auto parsed = sweep::ParseSweepYaml(row[4].as<std::string>(), row[5].as<std::string>());
+    if (!parsed.ok()) return InternalError(name + ": " + parsed.status().message());
+    const int64_t budget = spec.budget() + trials, stored = row[7].as<int64_t>();
+    ExtendOutcome out;
+    out.budget = budget;
+    int pending = 0;
+    if (spec.method() == "random") {
+      // The next draws of the sweep's own stream: those after every draw it has used.
+      SF_ASSIGN_OR_RETURN(auto all,
+                          sweep::Expand(parsed->space, "random", budget, parsed->search_seed));
+      std::string json = "[";
+      for (int64_t i = spec.budget(); i < budget; ++i) {
+        json += (i > spec.budget() ? "," : "") + ToJson(all[i]);
+      }
+      json += "]";
+      tx.exec_prepared0("insert_more", sweep_id, json, spec.training().max_attempts());
+      out.queued = trials;
+    } else {
+      // TPE: the rounds the remaining trials make; the next one is proposed below if the last
+      // has ended, else when it ends.
+      const int64_t left = budget - stored;
+      pending = static_cast<int>((left + spec.round_size() - 1) / spec.round_size());
+    }
+    tx.exec_prepared0("extend_sweep", sweep_id, std::to_string(budget), trials, pending);
+    tx.exec_prepared0("audit_sweep", sweep_id, "extend", actor,
+                      std::to_string(trials) + " more trials (budget " +
+                          std::to_string(spec.budget()) + " to " + std::to_string(budget) + ")");
+    if (spec.method() == "tpe") {
+      FinishSweep(tx, sweep_id);
+      out.queued = tx.exec_prepared1("trial_count", sweep_id)[0].as<int64_t>() - stored;
+    }
+    out.total = tx.exec_prepared1("sweep_status", sweep_id)[4].as<int64_t>();
+    tx.commit();
+    return out;
+  });
 }
 
 StatusOr<std::vector<v1::WorkerInfo>> Store::ListWorkers(int seen_within_seconds,

@@ -93,6 +93,13 @@ struct LimitReached {
   int64_t dropped = 0;
 };
 
+// What ExtendSweep did.
+struct ExtendOutcome {
+  int64_t queued = 0;  // Trials queued now.
+  int64_t budget = 0;  // The sweep's budget now.
+  int64_t total = 0;   // Its planned trials in all.
+};
+
 // What CancelSweep ended.
 struct CancelOutcome {
   int64_t queued = 0;
@@ -152,6 +159,8 @@ class Store {
   // Sets a running sweep's scheduling priority; returns the previous one. NOT_FOUND or
   // FAILED_PRECONDITION (already ended) write nothing.
   StatusOr<int> SetSweepPriority(int64_t sweep_id, int priority, const std::string& actor);
+  // Adds `trials` to a random or TPE sweep (see ExtendSweep in sweep.proto), in one transaction.
+  StatusOr<ExtendOutcome> ExtendSweep(int64_t sweep_id, int64_t trials, const std::string& actor);
   // Workers seen within `seen_within_seconds`, most recent first; alive: seen within twice
   // `lease_seconds`.
   StatusOr<std::vector<v1::WorkerInfo>> ListWorkers(int seen_within_seconds, int lease_seconds);
