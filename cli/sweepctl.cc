@@ -64,7 +64,9 @@ constexpr char kUsage[] =
     "  registry list MODEL [--json]       versions, aliases and the audit trail\n"
     "  registry show MODEL [--version N | --alias A] [--json]\n"
     "                                     a version (default: the champion) with its members\n"
-    "  registry publish SWEEP_ID [--json] ensemble + gate + register a finished sweep\n"
+    "  registry publish SWEEP_ID [--dry-run] [--json]\n"
+    "                                     ensemble + gate + register a finished sweep (dry run:\n"
+    "                                     the gate's decision, nothing registered)\n"
     "  registry promote MODEL VERSION [--alias A] [--reason TEXT]\n"
     "                                     point an alias (default champion) at a version\n"
     "  registry rollback MODEL [--alias A] [--reason TEXT]\n"
@@ -958,8 +960,11 @@ void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
 void PrintVersion(const v1::ModelVersion& v) {
   std::string aliases;
   for (const auto& a : v.aliases()) aliases += (aliases.empty() ? "" : ", ") + a;
-  std::printf("%s v%d%s: %s ensemble of %d member(s) from sweep %lld%s\n", v.model().c_str(),
-              v.version(), aliases.empty() ? "" : (" [" + aliases + "]").c_str(),
+  // Version 0: a publish dry run's, never registered.
+  const std::string name =
+      v.version() > 0 ? "v" + std::to_string(v.version()) : std::string("(not registered)");
+  std::printf("%s %s%s: %s ensemble of %d member(s) from sweep %lld%s\n", v.model().c_str(),
+              name.c_str(), aliases.empty() ? "" : (" [" + aliases + "]").c_str(),
               v.method().c_str(), v.members_size(), static_cast<long long>(v.sweep_id()),
               v.parent_sweep_id() > 0
                   ? (" (seeded from sweep " + std::to_string(v.parent_sweep_id()) + ")").c_str()
@@ -1012,7 +1017,8 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("promoted").Bool(r.promoted());
-    w.Key("already_published").Bool(r.already_published()).Key("version");
+    w.Key("already_published").Bool(r.already_published());
+    w.Key("dry_run").Bool(r.validated_only()).Key("version");
     VersionJson(w, r.version());
     if (!r.already_published()) {
       w.Key("greedy");
@@ -1036,15 +1042,21 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
     std::printf("(published before)\n");
   }
   PrintVersion(r.version());
+  if (r.validated_only()) {
+    std::printf("%s: dry run, nothing registered: would be %s\n", r.version().model().c_str(),
+                r.promoted() ? "PROMOTED to champion" : "recorded as a rejected challenger");
+    return 0;
+  }
   std::printf("%s v%d %s\n", r.version().model().c_str(), r.version().version(),
               r.promoted() ? "PROMOTED to champion" : "recorded as a rejected challenger");
   return 0;
 }
 
-StatusOr<v1::PublishSweepResponse> Publish(Client& c, int64_t sweep_id) {
+StatusOr<v1::PublishSweepResponse> Publish(Client& c, int64_t sweep_id, bool dry_run = false) {
   v1::PublishSweepRequest req;
   req.set_sweep_id(sweep_id);
   req.set_actor(Actor());
+  req.set_validate_only(dry_run);
   v1::PublishSweepResponse resp;
   // Publishing evaluates models; allow it more than one ordinary deadline.
   SF_RETURN_IF_ERROR(c.Call("PublishSweep", &v1::RegistryService::Stub::PublishSweep, req, &resp,
@@ -1122,7 +1134,7 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
     if (!id.ok() || *id <= 0 || pos.size() != 3) {
       return Fail(InvalidArgumentError("registry publish needs one positive SWEEP_ID"));
     }
-    auto r = Publish(c, *id);
+    auto r = Publish(c, *id, flags.GetBool("dry-run"));
     if (!r.ok()) return Fail(r.status());
     return PrintPublished(*r, json);
   }

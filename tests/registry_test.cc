@@ -451,8 +451,28 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   ASSERT_EQ(Ctl({"submit", farm_->WriteFile("n2.yaml", NightlyYaml(0.0, 5, false))}, &out, &err), 0)
       << err;
   ASSERT_EQ(Ctl({"watch", "2"}, &out, &err), 0) << err;
+  // A dry run first: the ensemble and the gate's decision against v1, nothing registered; the
+  // publish after it decides the same, with the same holdout accuracy.
+  const int64_t audit_rows = farm_->Count("SELECT count(*) FROM registry_audit");
+  ASSERT_EQ(Ctl({"registry", "publish", "2", "--dry-run", "--json"}, &out, &err), 0) << err;
+  JsonValue dry;
+  std::string dry_error;
+  ASSERT_TRUE(JsonValue::Parse(out, &dry, &dry_error)) << dry_error << ": " << out;
+  EXPECT_TRUE(dry.Find("dry_run")->boolean());
+  EXPECT_EQ(dry.Find("version")->Find("version")->number(), 0);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 1);
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM registry_audit"), audit_rows);
+  ASSERT_EQ(Ctl({"registry", "publish", "2", "--dry-run"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("detector (not registered): "), std::string::npos) << out;
+  EXPECT_NE(out.find("dry run, nothing registered: would be "), std::string::npos) << out;
   ASSERT_EQ(Ctl({"registry", "publish", "2"}, &out, &err), 0) << err;
   ASSERT_EQ(farm_->Count("SELECT count(*) FROM model_versions"), 2);
+  EXPECT_EQ(
+      farm_->Query("SELECT decision FROM model_versions WHERE version = 2")[0][0].as<std::string>(),
+      dry.Find("promoted")->boolean() ? "promoted" : "rejected");
+  EXPECT_NEAR(farm_->Query("SELECT holdout_accuracy FROM model_versions WHERE version = 2")[0][0]
+                  .as<double>(),
+              dry.Find("version")->Find("holdout_accuracy")->number(), 1e-12);
 
   // No alias "staging" yet: nothing to serve, so the service does not listen yet (a port that
   // accepts is a ready one) and says why.

@@ -497,7 +497,8 @@ grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext* ctx,
   std::string caller;
   if (grpc::Status a = options_.auth.Admit(ctx, "PublishSweep", &caller); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("PublishSweep", "sweep_id must be positive");
-  auto r = registry_->Publish(req->sweep_id(), AuditActor(caller, req->actor(), "sweepctl"));
+  auto r = registry_->Publish(req->sweep_id(), AuditActor(caller, req->actor(), "sweepctl"),
+                              req->validate_only());
   if (!r.ok()) return ToGrpc(Status(r.status().code(), "PublishSweep: " + r.status().message()));
   *resp = std::move(r).value();
   return grpc::Status::OK;

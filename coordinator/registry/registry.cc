@@ -151,7 +151,8 @@ StatusOr<v1::ModelVersion> Registry::Resolve(const std::string& model, int versi
   return store_->GetVersion(model, version);
 }
 
-StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std::string& actor) {
+StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std::string& actor,
+                                                     bool dry_run) {
   SF_ASSIGN_OR_RETURN(v1::SweepStatus status, store_->GetSweepStatus(sweep_id));
   if (status.state() == "cancelled") {
     return FailedPreconditionError("sweep " + std::to_string(sweep_id) +
@@ -259,6 +260,12 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   }
   v.set_decision(promote ? "promoted" : "rejected");
   v.set_reason(reason);
+  if (dry_run) {
+    *resp.mutable_version() = std::move(v);
+    resp.set_promoted(promote);
+    resp.set_validated_only(true);
+    return resp;
+  }
   auto version = store_->RegisterVersion(v, champion, actor.empty() ? "sweepctl" : actor);
   if (!version.ok() && version.status().code() == StatusCode::kAlreadyExists) {
     return Publish(sweep_id, actor);  // Published concurrently: report that version.

@@ -58,8 +58,10 @@ class Registry {
   Registry(store::Store* store, DatasetCache* datasets, std::string code_version)
       : store_(store), datasets_(datasets), code_version_(std::move(code_version)) {}
 
-  // Ensemble, gate and registration of a finished sweep (RegistryService.PublishSweep).
-  StatusOr<v1::PublishSweepResponse> Publish(int64_t sweep_id, const std::string& actor);
+  // Ensemble, gate and registration of a finished sweep (RegistryService.PublishSweep); with
+  // `dry_run`, everything but the registration (and the alias move).
+  StatusOr<v1::PublishSweepResponse> Publish(int64_t sweep_id, const std::string& actor,
+                                             bool dry_run = false);
   // A version by number, else by alias (default "champion"), with members.
   StatusOr<v1::ModelVersion> Resolve(const std::string& model, int version,
                                      const std::string& alias);
