@@ -6,9 +6,9 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -210,7 +210,6 @@ std::vector<std::string> AlertRuleMetrics(std::string* error) {
   std::set<std::string> names;
   try {
     const YAML::Node root = YAML::LoadFile(path);
-    static const std::regex kMetric("sweepfarm_[a-z_]+");
     int rules = 0;
     for (const auto& group : root["groups"]) {
       for (const auto& rule : group["rules"]) {
@@ -222,9 +221,15 @@ std::vector<std::string> AlertRuleMetrics(std::string* error) {
           return {};
         }
         const std::string expr = rule["expr"].as<std::string>();
-        for (auto it = std::sregex_iterator(expr.begin(), expr.end(), kMetric);
-             it != std::sregex_iterator(); ++it) {
-          names.insert(it->str());
+        for (size_t at = expr.find("sweepfarm_"); at != std::string::npos;
+             at = expr.find("sweepfarm_", at + 1)) {
+          size_t end = at;
+          while (end < expr.size() &&
+                 (std::islower(static_cast<unsigned char>(expr[end])) || expr[end] == '_')) {
+            ++end;
+          }
+          names.insert(expr.substr(at, end - at));
+          at = end - 1;
         }
         ++rules;
       }
