@@ -570,7 +570,7 @@ TEST_F(EndToEndTest, TpeProposesEachRoundFromTheResultsSoFar) {
 TEST_F(EndToEndTest, ExtendSweepDrawsMoreRandomTrials) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
-  farm_->StartWorker(addr, "w", {"--trainer", "fake", "--capacity", "4"});
+  Process& worker = farm_->StartWorker(addr, "w", {"--trainer", "fake", "--capacity", "4"});
   std::string yaml = SweepYaml(600, "[1, 2]");
   yaml.replace(yaml.find("  method: grid\n"), 15, "  method: random\n  budget: 8\n  seed: 5\n");
   yaml.replace(yaml.find("    step_size: [0.005, 0.01]\n"), 28,
@@ -600,7 +600,10 @@ TEST_F(EndToEndTest, ExtendSweepDrawsMoreRandomTrials) {
   }
   EXPECT_EQ(Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND total_trials = 16"), 1);
 
-  // Refused, writing nothing: a bad count, an unknown sweep, a grid sweep, a cancelled one.
+  // Refused, writing nothing: a bad count, an unknown sweep, a grid sweep, a cancelled one (no
+  // worker from here on, so nothing ends before it is cancelled).
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(30), 0);
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "extend", id, "0"}, &out, &err), 2);
   EXPECT_NE(err.find("trials must be an integer from 1 to 100,000"), std::string::npos) << err;
   EXPECT_EQ(Sweepctl({"--coordinator", addr, "extend", "99", "1"}, &out, &err), 1);
@@ -824,7 +827,7 @@ TEST_F(EndToEndTest, TimeLimitEndsTheSweepWithWhatFinished) {
   ASSERT_FALSE(addr.empty());
   StartWorker(addr, "worker1", 2);
   std::string yaml = SweepYaml(1200, "[1, 2]");
-  yaml.replace(yaml.find("  method: grid\n"), 15, "  method: halving\n  budget: 400\n  eta: 2\n");
+  yaml.replace(yaml.find("  method: grid\n"), 15, "  method: halving\n  budget: 2000\n  eta: 2\n");
   yaml.replace(yaml.find("    step_size: [0.005, 0.01]\n"), 28,
                "    step_size: {min: 0.003, max: 0.03}\n    seed: {min: 1, max: 1000}\n");
   yaml += "limits: {max_seconds: 4}\n";
@@ -855,9 +858,9 @@ TEST_F(EndToEndTest, TimeLimitEndsTheSweepWithWhatFinished) {
   std::cerr << "time limit: " << succeeded << " trials succeeded, " << dropped << " dropped\n";
   EXPECT_GE(succeeded, 1);
   EXPECT_GE(dropped, 1);
-  EXPECT_EQ(succeeded + dropped, 400);  // Nothing left queued or running, nothing failed.
+  EXPECT_EQ(succeeded + dropped, 2000);  // Nothing left queued or running, nothing failed.
   EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE rung > 0"), 0);  // No second rung.
-  EXPECT_EQ(Count("SELECT total_trials FROM sweeps WHERE id = " + id), 400);
+  EXPECT_EQ(Count("SELECT total_trials FROM sweeps WHERE id = " + id), 2000);
   EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'limit' AND actor = "
                   "'coordinator' AND detail LIKE 'limits.max_seconds%'"),
             1);
