@@ -18,6 +18,7 @@
 #include "common/flags.h"
 #include "common/json.h"
 #include "proto/grpc_status.h"
+#include "proto/model_stream.h"
 #include "proto/security.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
@@ -996,21 +997,7 @@ StatusOr<v1::ModelVersion> FetchVersion(Client& c, const std::string& model, int
   req.set_model(model);
   req.set_version(version);
   req.set_alias(alias);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(c.deadline_ms()));
-  auto reader = c.registry()->GetModel(&ctx, req);
-  v1::GetModelResponse part;
-  v1::ModelVersion out;
-  bool got = false;
-  while (reader->Read(&part)) {
-    if (part.has_version()) {
-      out = part.version();
-      got = true;
-    }
-  }
-  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "GetModel"));
-  if (!got) return InternalError("GetModel: no version in the answer");
-  return out;
+  return ReadModelStream(c.registry(), req, std::chrono::milliseconds(c.deadline_ms()));
 }
 
 int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
