@@ -1,19 +1,8 @@
 #include "cli/export.h"
 
-#include <charconv>
+#include "common/json.h"
 
 namespace sweepfarm::cli {
-namespace {
-
-// The shortest text that reads back as the same value (the step size stored, not a rounding).
-template <typename T>
-std::string Number(T v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, ec == std::errc() ? end : buf);
-}
-
-}  // namespace
 
 std::string CsvField(const std::string& value) {
   if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
@@ -65,10 +54,10 @@ std::string TrialsCsv(const std::vector<v1::Trial>& trials) {
     // A result exists once the trial succeeded; other states leave its fields empty.
     const bool done = t.state() == "succeeded";
     const v1::TrialResult& r = t.result();
-    auto result = [&](double v) { return done ? Number(v) : std::string(); };
+    auto result = [&](double v) { return done ? ShortestNumber(v) : std::string(); };
     std::string curve;  // The learning curve, one value per epoch, ';' between them.
     if (done) {
-      for (float v : r.train_loss_curve()) curve += (curve.empty() ? "" : ";") + Number(v);
+      for (float v : r.train_loss_curve()) curve += (curve.empty() ? "" : ";") + ShortestNumber(v);
     }
     const std::vector<std::string> row = {
         std::to_string(t.trial_id()),
@@ -78,9 +67,9 @@ std::string TrialsCsv(const std::vector<v1::Trial>& trials) {
         std::to_string(t.rung()),
         std::to_string(t.attempts()),
         std::to_string(p.epochs()),
-        Number(p.step_size()),
-        p.issue_rate() < 0 ? "" : Number(p.issue_rate()),  // Negative: the natural mix.
-        Number(p.data_size()),
+        ShortestNumber(p.step_size()),
+        p.issue_rate() < 0 ? "" : ShortestNumber(p.issue_rate()),  // Negative: the natural mix.
+        ShortestNumber(p.data_size()),
         std::to_string(p.seed()),
         channels,
         p.kernel_size() > 0 ? std::to_string(p.kernel_size()) : "",

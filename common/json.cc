@@ -87,29 +87,26 @@ JsonWriter& JsonWriter::String(const std::string& value) {
 }
 namespace {
 
-// The shortest text that reads back as the same value (a step size in a leaderboard or a dry
-// run's plan is the one stored, not a rounding of it); null if not finite.
 template <typename T>
-void AppendNumber(std::string& out, T value) {
-  if (!std::isfinite(value)) {
-    out += "null";
-    return;
-  }
+std::string Shortest(T value) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf, ec == std::errc() ? end : buf);
+  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 }  // namespace
 
+std::string ShortestNumber(double value) { return Shortest(value); }
+std::string ShortestNumber(float value) { return Shortest(value); }
+
 JsonWriter& JsonWriter::Number(double value) {
   Separate();
-  AppendNumber(out_, value);
+  out_ += std::isfinite(value) ? ShortestNumber(value) : "null";
   return *this;
 }
 JsonWriter& JsonWriter::Number(float value) {
   Separate();
-  AppendNumber(out_, value);
+  out_ += std::isfinite(value) ? ShortestNumber(value) : "null";
   return *this;
 }
 JsonWriter& JsonWriter::Int(int64_t value) {

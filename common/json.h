@@ -9,6 +9,12 @@ namespace sweepfarm {
 
 std::string JsonEscape(const std::string& s);
 
+// The shortest text that reads back as the same value: a step size printed is the one stored,
+// not a rounding of it ("0.1", "1e-05"; "inf" and "nan" as such). The float form is the
+// shortest as a float (0.1f as "0.1").
+std::string ShortestNumber(double value);
+std::string ShortestNumber(float value);
+
 // Builds one JSON value incrementally; commas are inserted automatically.
 class JsonWriter {
  public:
