@@ -811,8 +811,10 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       if ((s + offset) % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
       epoch_loss_t += loss.detach();
       step.add_(1);
-      if ((s + 1 + offset) % spe == 0) {  // An epoch ended: its point of the learning curve.
-        curve.select(0, (s + 1 + offset) / spe - config.start_epoch - 1).copy_(epoch_loss_t / spe);
+      if (auto end = sched.epoch_ends.find(s + 1); end != sched.epoch_ends.end()) {
+        // An epoch ended: its point of the learning curve.
+        const int64_t epoch = end->second.front().second;
+        curve.select(0, epoch - config.start_epoch - 1).copy_(epoch_loss_t / spe);
       }
       if (auto it = sched.evals.find(s + 1); it != sched.evals.end()) {
         epoch_loss = epoch_loss_t.item<double>();
