@@ -252,10 +252,10 @@ std::string VersionsPlot(const v1::ListVersionsResponse& r) {
 
 }  // namespace
 
-std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
-                           const std::vector<v1::ListVersionsResponse>& models,
-                           const std::vector<std::string>& model_names,
-                           const std::vector<v1::WorkerInfo>& workers) {
+std::string RenderHomePage(
+    const std::vector<v1::SweepStatus>& sweeps,
+    const std::vector<std::pair<std::string, v1::ListVersionsResponse>>& models,
+    const std::vector<v1::WorkerInfo>& workers) {
   std::ostringstream out;
   out << Head("farm", true) << "<h2>Sweeps</h2>\n";
   if (sweeps.empty()) {
@@ -283,12 +283,11 @@ std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
     out << "</table>\n";
   }
   out << "<h2>Models</h2>\n";
-  if (model_names.empty()) {
+  if (models.empty()) {
     out << "<p class=\"note\">No models yet.</p>\n";
   } else {
     out << "<table><tr><th>model</th><th>champion</th><th>its holdout</th><th>versions</th></tr>\n";
-    for (size_t i = 0; i < model_names.size() && i < models.size(); ++i) {
-      const auto& m = models[i];
+    for (const auto& [name, m] : models) {
       auto it = m.aliases().find("champion");
       std::string champion, holdout;
       if (it != m.aliases().end()) {
@@ -297,9 +296,8 @@ std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
           if (v.version() == it->second) holdout = Fixed(v.holdout_accuracy());
         }
       }
-      out << "<tr><td>" << ModelLink(model_names[i]) << "</td><td>" << champion
-          << "</td><td class=\"n\">" << holdout << "</td><td class=\"n\">" << m.versions_size()
-          << "</td></tr>\n";
+      out << "<tr><td>" << ModelLink(name) << "</td><td>" << champion << "</td><td class=\"n\">"
+          << holdout << "</td><td class=\"n\">" << m.versions_size() << "</td></tr>\n";
     }
     out << "</table>\n";
   }
@@ -480,23 +478,21 @@ std::optional<HttpPage> DashboardPage(store::Store* store, int lease_seconds,
     auto sweeps = store->ListSweeps("", 50);
     if (!sweeps.ok()) return FromStatus(sweeps.status());
     std::set<std::string> seen;
-    std::vector<std::string> names;
-    std::vector<v1::ListVersionsResponse> models;
+    std::vector<std::pair<std::string, v1::ListVersionsResponse>> models;
     for (const auto& s : *sweeps) {
       if (!seen.insert(s.model()).second) continue;
       auto versions = store->ListVersions(s.model(), 0);
-      names.push_back(s.model());
       if (versions.ok()) {
-        models.push_back(std::move(versions).value());
+        models.emplace_back(s.model(), std::move(versions).value());
       } else if (versions.status().code() == StatusCode::kNotFound) {
-        models.emplace_back();  // No version registered yet.
+        models.emplace_back(s.model(), v1::ListVersionsResponse());  // None registered yet.
       } else {
         return FromStatus(versions.status());
       }
     }
     auto workers = store->ListWorkers(3600, lease_seconds);
     if (!workers.ok()) return FromStatus(workers.status());
-    page.body = RenderHomePage(*sweeps, models, names, *workers);
+    page.body = RenderHomePage(*sweeps, models, *workers);
     return page;
   }
   if (path.rfind("/sweeps/", 0) == 0) {

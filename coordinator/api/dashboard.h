@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/metrics_server.h"
@@ -20,11 +21,12 @@ namespace sweepfarm::api {
 std::string HtmlEscape(const std::string& text);
 
 // The pages, from data already read (pure; unit-tested without a database).
-// The home page: the newest sweeps, the champions of their models, and the workers.
-std::string RenderHomePage(const std::vector<v1::SweepStatus>& sweeps,
-                           const std::vector<v1::ListVersionsResponse>& models,
-                           const std::vector<std::string>& model_names,
-                           const std::vector<v1::WorkerInfo>& workers);
+// The home page: the newest sweeps, their models (each name with its versions; none registered
+// yet: empty) and the workers.
+std::string RenderHomePage(
+    const std::vector<v1::SweepStatus>& sweeps,
+    const std::vector<std::pair<std::string, v1::ListVersionsResponse>>& models,
+    const std::vector<v1::WorkerInfo>& workers);
 // One sweep: its status, a plot of each finished trial's selection accuracy in trial order with
 // the best so far, and its leaderboard (`trials`: all of the sweep's, any state).
 std::string RenderSweepPage(const v1::SweepStatus& status, const std::vector<v1::Trial>& trials);

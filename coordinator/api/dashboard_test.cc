@@ -121,7 +121,7 @@ TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   w.set_worker_id("w-1");
   w.set_alive(false);
 
-  const std::string home = RenderHomePage({s}, {versions}, {"detector"}, {w});
+  const std::string home = RenderHomePage({s}, {{"detector", versions}}, {w});
   EXPECT_NE(home.find("<a href=\"/sweeps/3\">3</a>"), std::string::npos) << home;
   EXPECT_NE(home.find("<progress max=\"10\" value=\"5\"></progress> 5/10"), std::string::npos);
   EXPECT_NE(home.find("<td>v2</td><td class=\"n\">0.8750</td>"), std::string::npos) << home;
