@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@ void MetricFamily(std::ostream& out, const char* name, const char* type, const c
 
 StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host_port,
                                                               std::function<std::string()> render,
-                                                              PageHandler pages) {
+                                                              PageHandler pages, RequestGate gate) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -47,13 +48,17 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   }
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return std::unique_ptr<MetricsServer>(
-      new MetricsServer(fd, ntohs(addr.sin_port), std::move(render), std::move(pages)));
+  return std::unique_ptr<MetricsServer>(new MetricsServer(
+      fd, ntohs(addr.sin_port), std::move(render), std::move(pages), std::move(gate)));
 }
 
 MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render,
-                             PageHandler pages)
-    : fd_(fd), port_(port), render_(std::move(render)), pages_(std::move(pages)) {
+                             PageHandler pages, RequestGate gate)
+    : fd_(fd),
+      port_(port),
+      render_(std::move(render)),
+      pages_(std::move(pages)),
+      gate_(std::move(gate)) {
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -74,6 +79,29 @@ void MetricsServer::Serve() {
   }
 }
 
+namespace {
+
+// The value of the request's Authorization header ("" if none); header names are
+// case-insensitive.
+std::string AuthorizationHeader(const std::string& request) {
+  size_t at = request.find("\r\n");
+  while (at != std::string::npos) {
+    const size_t begin = at + 2, end = request.find("\r\n", begin);
+    if (end == std::string::npos || end == begin) break;
+    const std::string line = request.substr(begin, end - begin);
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && strncasecmp(line.c_str(), "authorization", colon) == 0 &&
+        colon == 13) {
+      const size_t value = line.find_first_not_of(" \t", colon + 1);
+      return value == std::string::npos ? "" : line.substr(value);
+    }
+    at = end;
+  }
+  return "";
+}
+
+}  // namespace
+
 void MetricsServer::Answer(int client) {
   timeval timeout{2, 0};
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
@@ -86,34 +114,40 @@ void MetricsServer::Answer(int client) {
     request.append(buf, static_cast<size_t>(n));
   }
   const std::string line = request.substr(0, request.find("\r\n"));
-  std::string status = "200 OK", type = "text/plain; version=0.0.4; charset=utf-8", body;
+  HttpPage page;
+  page.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  std::optional<HttpPage> refused;
   if (line.rfind("GET ", 0) != 0) {
-    status = "405 Method Not Allowed";
-    body = "only GET\n";
-  } else if (line.rfind("GET /metrics ", 0) == 0 || line == "GET /metrics") {
-    body = render_();
+    page.status = 405;
+    page.body = "only GET\n";
+  } else if (const std::string path = line.substr(4, line.find(' ', 4) - 4);
+             gate_ && (refused = gate_(path, AuthorizationHeader(request)))) {
+    page = std::move(*refused);
+  } else if (path == "/metrics") {
+    page.body = render_();
+  } else if (std::optional<HttpPage> answer = pages_ ? pages_(path) : std::nullopt) {
+    page = std::move(*answer);
   } else {
-    const std::string path = line.substr(4, line.find(' ', 4) - 4);
-    std::optional<HttpPage> page;
-    if (pages_) page = pages_(path);
-    if (page) {
-      static const std::map<int, std::string> kReasons = {{200, "200 OK"},
-                                                          {400, "400 Bad Request"},
-                                                          {404, "404 Not Found"},
-                                                          {503, "503 Service Unavailable"}};
-      auto it = kReasons.find(page->status);
-      status = it != kReasons.end() ? it->second : "500 Internal Server Error";
-      type = page->content_type;
-      body = std::move(page->body);
-    } else {
-      status = "404 Not Found";
-      body = "see /metrics\n";
-    }
+    page.status = 404;
+    page.body = "see /metrics\n";
   }
-  if (status[0] != '2' && body.rfind("<!DOCTYPE", 0) != 0) type = "text/plain; charset=utf-8";
-  const std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
-                               "\r\nContent-Length: " + std::to_string(body.size()) +
-                               "\r\nConnection: close\r\n\r\n" + body;
+  static const std::map<int, std::string> kReasons = {{200, "200 OK"},
+                                                      {400, "400 Bad Request"},
+                                                      {401, "401 Unauthorized"},
+                                                      {403, "403 Forbidden"},
+                                                      {404, "404 Not Found"},
+                                                      {405, "405 Method Not Allowed"},
+                                                      {503, "503 Service Unavailable"}};
+  auto reason = kReasons.find(page.status);
+  const std::string status =
+      reason != kReasons.end() ? reason->second : "500 Internal Server Error";
+  if (status[0] != '2' && page.body.rfind("<!DOCTYPE", 0) != 0) {
+    page.content_type = "text/plain; charset=utf-8";
+  }
+  std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + page.content_type +
+                         "\r\nContent-Length: " + std::to_string(page.body.size()) + "\r\n";
+  for (const auto& [name, value] : page.headers) response += name + ": " + value + "\r\n";
+  response += "Connection: close\r\n\r\n" + page.body;
   size_t sent = 0;
   while (sent < response.size()) {
     ssize_t n = send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
@@ -125,14 +159,16 @@ void MetricsServer::Answer(int client) {
 StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
                                                             const std::string& address_file,
                                                             std::function<std::string()> render,
-                                                            PageHandler pages) {
+                                                            PageHandler pages, RequestGate gate) {
   if (host_port.empty()) return std::unique_ptr<MetricsServer>();
-  const bool has_pages = static_cast<bool>(pages);
-  SF_ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> server,
-                      MetricsServer::Start(host_port, std::move(render), std::move(pages)));
+  const bool has_pages = static_cast<bool>(pages), gated = static_cast<bool>(gate);
+  SF_ASSIGN_OR_RETURN(
+      std::unique_ptr<MetricsServer> server,
+      MetricsServer::Start(host_port, std::move(render), std::move(pages), std::move(gate)));
   const std::string bound = BoundAddress(host_port, server->port());
   SF_LOG(Info) << "metrics on http://" << bound << "/metrics"
-               << (has_pages ? " (and pages at http://" + bound + "/)" : std::string());
+               << (has_pages ? " (and pages at http://" + bound + "/)" : std::string())
+               << (gated ? ", a token needed" : "");
   if (!address_file.empty()) SF_RETURN_IF_ERROR(WriteFileAtomically(address_file, bound + "\n"));
   return server;
 }

@@ -9,6 +9,8 @@
 #include <ostream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -19,28 +21,38 @@ void MetricFamily(std::ostream& out, const char* name, const char* type, const c
 
 // An answer of `MetricsServer`'s other pages.
 struct HttpPage {
-  int status = 200;  // 200, 400, 404 or 503.
+  int status = 200;  // 200, 400, 401, 403, 404 or 503.
   std::string content_type = "text/html; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Further response headers.
 };
 
 // Answers a GET of a path other than /metrics (the path as requested, query string included);
 // nullopt: 404.
 using PageHandler = std::function<std::optional<HttpPage>(const std::string& path)>;
 
-// GET /metrics answers `render()`, other paths `pages` (if given) or 404; other methods 405. One
-// thread, one request per connection, a 2 s read timeout.
+// Decides whether a GET may be answered, before anything is rendered: nullopt admits it, a page
+// refuses it (e.g. 401 with WWW-Authenticate). `authorization`: the request's Authorization
+// header ("" if none).
+using RequestGate = std::function<std::optional<HttpPage>(const std::string& path,
+                                                          const std::string& authorization)>;
+
+// GET /metrics answers `render()`, other paths `pages` (if given) or 404; other methods 405.
+// With a `gate`, every GET passes it first. One thread, one request per connection, a 2 s read
+// timeout.
 class MetricsServer {
  public:
   // `host_port`: an IPv4 address and port (port 0: any free one).
   static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
                                                         std::function<std::string()> render,
-                                                        PageHandler pages = nullptr);
+                                                        PageHandler pages = nullptr,
+                                                        RequestGate gate = nullptr);
   ~MetricsServer();
   int port() const { return port_; }
 
  private:
-  MetricsServer(int fd, int port, std::function<std::string()> render, PageHandler pages);
+  MetricsServer(int fd, int port, std::function<std::string()> render, PageHandler pages,
+                RequestGate gate);
   void Serve();
   void Answer(int client);
 
@@ -48,6 +60,7 @@ class MetricsServer {
   int port_;
   std::function<std::string()> render_;
   PageHandler pages_;
+  RequestGate gate_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -58,6 +71,7 @@ class MetricsServer {
 StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
                                                             const std::string& address_file,
                                                             std::function<std::string()> render,
-                                                            PageHandler pages = nullptr);
+                                                            PageHandler pages = nullptr,
+                                                            RequestGate gate = nullptr);
 
 }  // namespace sweepfarm

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
       .Define("metrics-address-file", "", "write the metrics server's bound HOST:PORT here")
       .DefineBool("dashboard",
                   "also serve a read-only HTML dashboard (sweeps, leaderboards, registry, "
-                  "workers) at / of the metrics address; no token, so bind it internally");
+                  "workers) at / of the metrics address (with --metrics-auth behind a token; "
+                  "without it, bind the address internally)");
   DefineSecurityFlags(&flags, SecurityRole::kServer);
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
@@ -72,6 +73,15 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-coordinator: --db is required\n" << flags.Usage();
     return 2;
   }
+  if (flags.GetBool("dashboard") && flags.Get("metrics-listen").empty()) {
+    std::cerr << "sweepfarm-coordinator: --dashboard is served on --metrics-listen; give both\n";
+    return 2;
+  }
+  auto gate = MetricsGate(flags, *security);
+  if (!gate.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << gate.status().message() << "\n";
+    return 2;
+  }
   auto lease = flags.GetInt("lease-seconds");
   auto reap = flags.GetInt("reap-interval-ms");
   auto pool = flags.GetInt("db-pool");
@@ -90,10 +100,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   api::Metrics metrics;
-  if (flags.GetBool("dashboard") && flags.Get("metrics-listen").empty()) {
-    std::cerr << "sweepfarm-coordinator: --dashboard is served on --metrics-listen; give both\n";
-    return 2;
-  }
   PageHandler pages;
   if (flags.GetBool("dashboard")) {
     const int lease_seconds = static_cast<int>(*lease);
@@ -103,7 +109,7 @@ int main(int argc, char** argv) {
   }
   auto metrics_server = StartMetricsServer(
       flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-      [&metrics, &store] { return metrics.Render(store->get()); }, pages);
+      [&metrics, &store] { return metrics.Render(store->get()); }, pages, *gate);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-coordinator: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -70,6 +70,11 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-serve: " << security.status().message() << "\n";
     return 2;
   }
+  auto gate = MetricsGate(flags, *security);
+  if (!gate.ok()) {
+    std::cerr << "sweepfarm-serve: " << gate.status().message() << "\n";
+    return 2;
+  }
   SetLogPrefix("serve");
   torch::set_num_threads(static_cast<int>(*threads));
 
@@ -83,9 +88,9 @@ int main(int argc, char** argv) {
                                          &metrics);
   // Metrics from the start, before a version loads: a service stuck waiting shows version 0 and
   // its failed refreshes.
-  auto metrics_server =
-      StartMetricsServer(flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-                         [&] { return metrics.Render(follower); });
+  auto metrics_server = StartMetricsServer(
+      flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
+      [&] { return metrics.Render(follower); }, nullptr, *gate);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-serve: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

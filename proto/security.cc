@@ -2,9 +2,12 @@
 
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
+
+#include "common/logging.h"
 
 namespace sweepfarm {
 namespace {
@@ -69,12 +72,48 @@ bool SameSecret(grpc::string_ref a, const std::string& b) {
   return diff == 0;
 }
 
+// RFC 4648 base64 (padding optional); nullopt for any other character.
+std::optional<std::string> DecodeBase64(const std::string& text) {
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  size_t end = text.size();
+  while (end > 0 && text[end - 1] == '=') --end;
+  for (size_t i = 0; i < end; ++i) {
+    const char c = text[i];
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+') {
+      v = 62;
+    } else if (c == '/') {
+      v = 63;
+    } else {
+      return std::nullopt;
+    }
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    if ((count += 6) >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xff));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void DefineSecurityFlags(Flags* flags, SecurityRole role) {
   if (role != SecurityRole::kClient) {
     flags->Define("tls-cert", "", "serve TLS with this certificate chain (PEM; with --tls-key)")
-        .Define("tls-key", "", "the private key of --tls-cert (PEM)");
+        .Define("tls-key", "", "the private key of --tls-cert (PEM)")
+        .DefineBool("metrics-auth",
+                    "also require one of --auth-token-file's tokens (role reader or above) on "
+                    "--metrics-listen's pages: Authorization: Bearer TOKEN, or HTTP basic auth "
+                    "with the token as password");
   }
   if (role != SecurityRole::kServer) {
     flags->Define("tls-ca", "",
@@ -158,6 +197,20 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
   return s;
 }
 
+StatusOr<RequestGate> MetricsGate(const Flags& flags, const TransportSecurity& security) {
+  if (!flags.GetBool("metrics-auth")) return RequestGate();
+  if (security.tokens.empty() || flags.Get("metrics-listen").empty()) {
+    return InvalidArgumentError(
+        "--metrics-auth: needs --metrics-listen and --auth-token-file (the tokens it checks)");
+  }
+  SF_LOG(Info) << "--metrics-auth: metrics and pages need a token; they are plain HTTP, so "
+                  "give their readers (Prometheus, browsers) a reader token";
+  TokenCheck check(security.tokens);
+  return RequestGate([check](const std::string& path, const std::string& authorization) {
+    return check.AdmitHttp(path, authorization);
+  });
+}
+
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecurity& security) {
   if (security.cert_pem.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions options;
@@ -201,7 +254,7 @@ bool RoleAllows(Role role, const std::string& rpc) {
                                                 "GetCheckpoint"};
   static const std::set<std::string> kReader = {"GetSweepStatus", "ListTrials",    "ListSweeps",
                                                 "ListWorkers",    "BuildEnsemble", "GetModel",
-                                                "ListVersions",   "Predict"};
+                                                "Predict",        "ListVersions",  kHttpPages};
   switch (role) {
     case Role::kAdmin:
       return true;
@@ -215,6 +268,14 @@ bool RoleAllows(Role role, const std::string& rpc) {
   return false;
 }
 
+const Credential* TokenCheck::Match(grpc::string_ref sent) const {
+  const Credential* match = nullptr;
+  for (const auto& t : tokens_) {  // Every one: no early exit.
+    if (SameSecret(sent, t.token)) match = &t;
+  }
+  return match;
+}
+
 grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc,
                                std::string* caller) const {
   if (caller != nullptr) caller->clear();
@@ -223,13 +284,8 @@ grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc,
   auto it = md.find("authorization");
   const std::string prefix = "Bearer ";
   if (it != md.end() && it->second.starts_with(prefix)) {
-    const grpc::string_ref sent(it->second.data() + prefix.size(),
-                                it->second.size() - prefix.size());
-    const Credential* match = nullptr;
-    for (const auto& t : tokens_) {  // Every one: no early exit.
-      if (SameSecret(sent, t.token)) match = &t;
-    }
-    if (match != nullptr) {
+    if (const Credential* match = Match(grpc::string_ref(it->second.data() + prefix.size(),
+                                                         it->second.size() - prefix.size()))) {
       if (!RoleAllows(match->role, rpc)) {
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                             std::string(rpc) + ": the token of " +
@@ -244,6 +300,44 @@ grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc,
                       std::string(rpc) + ": " +
                           (it == md.end() ? "no authorization token (--auth-token-file)"
                                           : "wrong authorization token"));
+}
+
+std::optional<HttpPage> TokenCheck::AdmitHttp(const std::string& path,
+                                              const std::string& authorization) const {
+  if (tokens_.empty()) return std::nullopt;
+  std::optional<std::string> sent;
+  if (authorization.rfind("Bearer ", 0) == 0) {
+    sent = authorization.substr(7);
+  } else if (authorization.rfind("Basic ", 0) == 0) {
+    // user:password, the token the password; the user name is not checked.
+    if (auto pair = DecodeBase64(authorization.substr(6))) {
+      if (const size_t colon = pair->find(':'); colon != std::string::npos) {
+        sent = pair->substr(colon + 1);
+      }
+    }
+  }
+  const Credential* match = sent ? Match(*sent) : nullptr;
+  HttpPage page;
+  page.content_type = "text/plain; charset=utf-8";
+  if (match == nullptr) {
+    page.status = 401;
+    page.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sweepfarm\", charset=\"UTF-8\"");
+    page.body = "GET " + path + ": " +
+                (authorization.empty()
+                     ? std::string("no authorization token (send Authorization: Bearer TOKEN, or "
+                                   "HTTP basic auth with the token as password)")
+                     : std::string("wrong authorization token")) +
+                "\n";
+    return page;
+  }
+  if (!RoleAllows(match->role, kHttpPages)) {
+    page.status = 403;
+    page.body = "GET " + path + ": the token of " +
+                (match->name.empty() ? "an unnamed holder" : match->name) + " (role " +
+                RoleName(match->role) + ") may not read these pages\n";
+    return page;
+  }
+  return std::nullopt;
 }
 
 std::string AuditActor(const std::string& caller, const std::string& claimed,

@@ -8,10 +8,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/flags.h"
+#include "common/metrics_server.h"
 #include "common/status.h"
 
 namespace sweepfarm {
@@ -23,6 +25,8 @@ namespace sweepfarm {
 enum class Role { kAdmin, kOperator, kWorker, kReader };
 
 const char* RoleName(Role role);
+// What RoleAllows calls the HTTP pages (Prometheus metrics, the dashboard): a reader's.
+inline constexpr char kHttpPages[] = "GET (metrics, dashboard)";
 // Whether `role` may call the RPC named `rpc` (its method name, e.g. "SetAlias"). An RPC on
 // neither the worker nor the reader list is for operators and admins only.
 bool RoleAllows(Role role, const std::string& rpc);
@@ -60,6 +64,11 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecurity& security);
 
+// A server's --metrics-auth: the gate of its metrics server (TokenCheck::AdmitHttp with the
+// tokens), or none without the flag. INVALID_ARGUMENT if the flag is set without tokens or
+// without --metrics-listen.
+StatusOr<RequestGate> MetricsGate(const Flags& flags, const TransportSecurity& security);
+
 // A channel to `address`: TLS when ca_pem is set, and with tokens every call on it carries
 // "authorization: Bearer TOKEN" with the first.
 std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
@@ -77,7 +86,19 @@ class TokenCheck {
   grpc::Status Admit(const grpc::ServerContext* ctx, const char* rpc,
                      std::string* caller = nullptr) const;
 
+  // The HTTP side (--metrics-auth: Prometheus metrics, the dashboard): admits a GET whose
+  // Authorization header carries one of the tokens, as "Bearer TOKEN" (Prometheus'
+  // `authorization`) or by HTTP basic auth with the token as password (a browser's prompt; the
+  // user name is not checked), if its role may read (admin, operator, reader). Else the refusal:
+  // 401 with WWW-Authenticate (no token, a wrong one) or 403 naming the holder and role; never a
+  // token. Admits every request when there are no tokens.
+  std::optional<HttpPage> AdmitHttp(const std::string& path,
+                                    const std::string& authorization) const;
+
  private:
+  // The credential whose token `sent` is, comparing with every one in constant time; or null.
+  const Credential* Match(grpc::string_ref sent) const;
+
   std::vector<Credential> tokens_;
 };
 

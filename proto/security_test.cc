@@ -82,7 +82,7 @@ TEST(RoleTest, EachRoleCallsItsRpcsOnly) {
                                            "GetCheckpoint"};
   const std::vector<std::string> reader = {"GetSweepStatus", "ListTrials",    "ListSweeps",
                                            "ListWorkers",    "BuildEnsemble", "GetModel",
-                                           "ListVersions",   "Predict"};
+                                           "ListVersions",   "Predict",       kHttpPages};
   const std::vector<std::string> writes = {"SubmitSweep", "CancelSweep",  "SetSweepPriority",
                                            "PruneSweeps", "PublishSweep", "SetAlias",
                                            "Rollback",    "SomeFutureRpc"};
@@ -104,6 +104,73 @@ TEST(RoleTest, EachRoleCallsItsRpcsOnly) {
     EXPECT_FALSE(RoleAllows(Role::kReader, rpc)) << rpc;
     EXPECT_TRUE(RoleAllows(Role::kOperator, rpc)) << rpc;
     EXPECT_TRUE(RoleAllows(Role::kAdmin, rpc)) << rpc;
+  }
+}
+
+// --metrics-auth: the HTTP pages take a token as a bearer token or as a basic-auth password, from
+// any role that may read; the refusals say why without echoing a token.
+TEST(HttpAuthTest, ReadersAdminsAndOperatorsMayReadThePages) {
+  const TokenCheck check({{"0123456789abcdef0123456789abcdef", "", Role::kAdmin},
+                          {"1111111111111111", "gpu-host-1", Role::kWorker},
+                          {"2222222222222222", "dashboards", Role::kReader},
+                          {"3333333333333333", "alice", Role::kOperator}});
+  for (const std::string& admitted :
+       {"Bearer 2222222222222222", "Bearer 3333333333333333",
+        "Bearer 0123456789abcdef0123456789abcdef",
+        "Basic ZGFzaGJvYXJkczoyMjIyMjIyMjIyMjIyMjIy",             // dashboards:2222...
+        "Basic OjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVm"}) {  // :0123... (no user name)
+    EXPECT_FALSE(check.AdmitHttp("/metrics", admitted).has_value()) << admitted;
+  }
+  auto missing = check.AdmitHttp("/sweeps/3", "");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_EQ(missing->status, 401);
+  ASSERT_EQ(missing->headers.size(), 1u);
+  EXPECT_EQ(missing->headers[0].first, "WWW-Authenticate");
+  EXPECT_EQ(missing->headers[0].second.rfind("Basic realm=\"sweepfarm\"", 0), 0u);
+  EXPECT_EQ(missing->body.rfind("GET /sweeps/3: no authorization token", 0), 0u) << missing->body;
+  for (const std::string& wrong :
+       {"Bearer 2222222222222223", "Bearer  2222222222222222", "bearer 2222222222222222",
+        "Basic eDoyMjIyMjIyMjIyMjIyMjIz",  // x:2222...223
+        "Basic MjIyMjIyMjIyMjIyMjIyMg==",  // the token with no "user:"
+        "Basic ZGFzaGJvYXJkczoyMjIy!!", "Token 2222222222222222", "2222222222222222"}) {
+    auto refused = check.AdmitHttp("/", wrong);
+    ASSERT_TRUE(refused.has_value()) << wrong;
+    EXPECT_EQ(refused->status, 401) << wrong;
+    EXPECT_EQ(refused->body, "GET /: wrong authorization token\n");
+  }
+  auto worker = check.AdmitHttp("/metrics", "Basic eDoxMTExMTExMTExMTExMTEx");  // x:1111...
+  ASSERT_TRUE(worker.has_value());
+  EXPECT_EQ(worker->status, 403);
+  EXPECT_EQ(worker->body,
+            "GET /metrics: the token of gpu-host-1 (role worker) may not read these pages\n");
+  EXPECT_FALSE(TokenCheck().AdmitHttp("/metrics", "").has_value()) << "no tokens: open";
+}
+
+TEST(HttpAuthTest, MetricsAuthNeedsTokensAndAnAddress) {
+  auto gate = [](std::vector<std::string> args, const TransportSecurity& security) {
+    Flags flags;
+    flags.Define("metrics-listen", "", "");
+    DefineSecurityFlags(&flags, SecurityRole::kServer);
+    EXPECT_TRUE(flags.Parse(args).ok());
+    return MetricsGate(flags, security);
+  };
+  TransportSecurity with_tokens;
+  with_tokens.tokens.push_back({"2222222222222222", "dashboards", Role::kReader});
+  auto off = gate({"--metrics-listen", "127.0.0.1:0"}, with_tokens);
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(static_cast<bool>(*off));
+  auto on = gate({"--metrics-listen", "127.0.0.1:0", "--metrics-auth"}, with_tokens);
+  ASSERT_TRUE(on.ok());
+  ASSERT_TRUE(static_cast<bool>(*on));
+  EXPECT_EQ((*on)("/metrics", "")->status, 401);
+  EXPECT_FALSE((*on)("/metrics", "Bearer 2222222222222222").has_value());
+  for (auto bad : {gate({"--metrics-auth"}, with_tokens),
+                   gate({"--metrics-listen", "127.0.0.1:0", "--metrics-auth"}, {})}) {
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(
+        bad.status().message(),
+        "--metrics-auth: needs --metrics-listen and --auth-token-file (the tokens it checks)");
   }
 }
 

@@ -913,7 +913,8 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
                                      "1111111111111111 gpu-host-1 worker\n"
                                      "2222222222222222 dashboards reader\n"
                                      "3333333333333333 alice operator\n");
-  farm_->SetSecurity({"--tls-cert", cert, "--tls-key", key, "--auth-token-file", both},
+  farm_->SetSecurity({"--tls-cert", cert, "--tls-key", key, "--auth-token-file", both,
+                      "--dashboard", "--metrics-auth"},
                      {"--tls-ca", cert, "--auth-token-file", token});
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
@@ -997,17 +998,64 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
   EXPECT_NE(out.find("\"submitted_by\":\"alice via "), std::string::npos) << out;
   EXPECT_NE(out.find("\"action\":\"cancel\",\"actor\":\"alice via "), std::string::npos) << out;
   EXPECT_NE(out.find("\"detail\":\"submitted twice\""), std::string::npos) << out;
+  // --metrics-auth: the metrics and the dashboard take the same tokens, as a bearer token
+  // (Prometheus) or a basic-auth password (a browser), from roles that may read; a refusal says
+  // why and asks a browser for a password.
+  const std::string web = farm_->MetricsAddress();
+  auto get = [&](const std::string& path, const std::string& authorization) {
+    return HttpExchange(web, "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + authorization + "\r\n");
+  };
+  std::string page = get("/metrics", "");
+  EXPECT_EQ(page.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << page;
+  EXPECT_NE(page.find("\r\nWWW-Authenticate: Basic realm=\"sweepfarm\""), std::string::npos)
+      << page;
+  EXPECT_NE(page.find("GET /metrics: no authorization token"), std::string::npos) << page;
+  EXPECT_EQ(page.find("sweepfarm_"), std::string::npos) << page;
+  page = get("/sweeps/" + id, "Authorization: Bearer 2222222222222223\r\n");
+  EXPECT_EQ(page.rfind("HTTP/1.1 401", 0), 0u) << page;
+  EXPECT_NE(page.find("GET /sweeps/" + id + ": wrong authorization token"), std::string::npos);
+  page = get("/metrics", "authorization: Bearer 2222222222222222\r\n");
+  EXPECT_EQ(page.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << page;
+  EXPECT_NE(page.find("\nsweepfarm_trials_leased_total "), std::string::npos) << page;
+  // dashboards:2222222222222222, as a browser sends it.
+  page = get("/sweeps/" + id, "Authorization: Basic ZGFzaGJvYXJkczoyMjIyMjIyMjIyMjIyMjIy\r\n");
+  EXPECT_EQ(page.rfind("HTTP/1.1 200 OK\r\nContent-Type: text/html", 0), 0u) << page;
+  EXPECT_NE(page.find("<h2>Sweep " + id + ": "), std::string::npos) << page;
+  page = get("/", "Authorization: Bearer 1111111111111111\r\n");
+  EXPECT_EQ(page.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u) << page;
+  EXPECT_NE(page.find("the token of gpu-host-1 (role worker) may not read these pages"),
+            std::string::npos)
+      << page;
+
   // The prediction service behind TLS, as deploy/k8s/serve.yaml runs it: its own certificate,
   // the coordinator verified against the CA, and the reader's token both ways. It serves what
   // alice published, with the registry's holdout accuracy. Its own file admits callers by role
   // too: the reader's token first (it sends that one), and a worker's, which may not predict.
   const std::string serve_tokens = WriteFile(
       "serve-tokens", "2222222222222222 dashboards reader\n1111111111111111 gpu-host-1 worker\n");
-  Process serve =
-      Process::Start({SWEEPFARM_SERVE, "--coordinator", addr, "--model", "e2e-detector", "--listen",
-                      "127.0.0.1:0", "--address-file", dir + "/serve.address", "--tls-cert", cert,
-                      "--tls-key", key, "--tls-ca", cert, "--auth-token-file", serve_tokens},
-                     dir + "/serve.log");
+  Process serve = Process::Start({SWEEPFARM_SERVE,
+                                  "--coordinator",
+                                  addr,
+                                  "--model",
+                                  "e2e-detector",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--address-file",
+                                  dir + "/serve.address",
+                                  "--tls-cert",
+                                  cert,
+                                  "--tls-key",
+                                  key,
+                                  "--tls-ca",
+                                  cert,
+                                  "--auth-token-file",
+                                  serve_tokens,
+                                  "--metrics-listen",
+                                  "127.0.0.1:0",
+                                  "--metrics-address-file",
+                                  dir + "/serve-metrics.address",
+                                  "--metrics-auth"},
+                                 dir + "/serve.log");
   const std::string served = farm_->ServeAddress("serve");
   ASSERT_FALSE(served.empty()) << farm_->ReadLog("serve");
   EXPECT_NE(farm_->ReadLog("serve").find("(TLS), calls need a token"), std::string::npos);
@@ -1034,6 +1082,19 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
             std::string::npos)
       << err;
   EXPECT_EQ(predict({"--auth-token-file", as_reader}), 1);  // Plain text to a TLS port.
+  // Its metrics: the reader's token, not the worker's.
+  const std::string serve_metrics = farm_->ServeAddress("serve-metrics");
+  page = HttpExchange(serve_metrics, "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(page.rfind("HTTP/1.1 401", 0), 0u) << page;
+  page = HttpExchange(serve_metrics,
+                      "GET /metrics HTTP/1.0\r\nAuthorization: Bearer 1111111111111111\r\n\r\n");
+  EXPECT_EQ(page.rfind("HTTP/1.1 403", 0), 0u) << page;
+  page = HttpExchange(serve_metrics,
+                      "GET /metrics HTTP/1.0\r\nAuthorization: Bearer 2222222222222222\r\n\r\n");
+  EXPECT_NE(
+      page.find("\nsweepfarm_serve_samples_total{model=\"e2e-detector\",alias=\"champion\"} "),
+      std::string::npos)
+      << page;
 
   // A GPU host's token leases work; an operator's cannot.
   Process gpu_worker = Process::Start({SWEEPFARM_WORKER, "--coordinator", addr, "--tls-ca", cert,
