@@ -21,6 +21,7 @@
 #include "coordinator/sweep/tpe.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sweepfarm/v1/predict.grpc.pb.h"
+#include "sweepfarm/v1/registry.grpc.pb.h"
 #include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
@@ -332,6 +333,23 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_EQ(Ctl({"registry", "promote", "no such model", "1"}, &out, &err), 2);
   EXPECT_NE(err.find("model"), std::string::npos) << err;
   EXPECT_EQ(Ctl({"registry", "publish", "99"}, &out, &err), 1);
+  EXPECT_EQ(
+      Ctl({"registry", "promote", "detector", "2", "--reason", std::string(1001, 'r')}, &out, &err),
+      2);
+  EXPECT_NE(err.find("SetAlias: reason is longer than 1,000 bytes"), std::string::npos) << err;
+  {
+    // The audit trail's actor is bounded as the sweeps' is.
+    auto registry = v1::RegistryService::NewStub(
+        grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::RollbackRequest req;
+    req.set_model("detector");
+    req.set_actor(std::string(201, 'a'));
+    v1::RollbackResponse resp;
+    const grpc::Status st = registry->Rollback(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(st.error_message(), "Rollback: actor is longer than 200 bytes");
+  }
   EXPECT_EQ(Champion(), 1);
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM registry_audit"), 5);
 

@@ -30,6 +30,12 @@ StatusOr<std::string> Actor(const char* rpc, const std::string& caller,
   return AuditActor(caller, claimed, "unknown client");
 }
 
+// A reason recorded in an audit trail: at most 1,000 bytes.
+grpc::Status CheckReason(const char* rpc, const std::string& reason) {
+  if (reason.size() > 1000) return Invalid(rpc, "reason is longer than 1,000 bytes");
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
@@ -144,9 +150,7 @@ grpc::Status SweepServiceImpl::CancelSweep(grpc::ServerContext* ctx,
   if (req->sweep_id() <= 0) return Invalid("CancelSweep", "sweep_id must be positive");
   auto actor = Actor("CancelSweep", caller, req->actor());
   if (!actor.ok()) return ToGrpc(actor.status());
-  if (req->reason().size() > 1000) {
-    return Invalid("CancelSweep", "reason is longer than 1,000 bytes");
-  }
+  if (auto s = CheckReason("CancelSweep", req->reason()); !s.ok()) return s;
   const std::string reason = req->reason().empty() ? "no reason given" : req->reason();
   auto out = store_->CancelSweep(req->sweep_id(), reason, *actor);
   if (!out.ok()) return ToGrpc(out.status());
@@ -497,8 +501,9 @@ grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext* ctx,
   std::string caller;
   if (grpc::Status a = options_.auth.Admit(ctx, "PublishSweep", &caller); !a.ok()) return a;
   if (req->sweep_id() <= 0) return Invalid("PublishSweep", "sweep_id must be positive");
-  auto r = registry_->Publish(req->sweep_id(), AuditActor(caller, req->actor(), "sweepctl"),
-                              req->validate_only());
+  auto actor = Actor("PublishSweep", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
+  auto r = registry_->Publish(req->sweep_id(), *actor, req->validate_only());
   if (!r.ok()) return ToGrpc(Status(r.status().code(), "PublishSweep: " + r.status().message()));
   *resp = std::move(r).value();
   return grpc::Status::OK;
@@ -565,6 +570,9 @@ grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext* ctx, const v1::S
   if (auto s = CheckName("SetAlias", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("SetAlias", "alias", alias); !s.ok()) return s;
   if (req->version() <= 0) return Invalid("SetAlias", "version must be positive");
+  auto actor = Actor("SetAlias", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
+  if (auto s = CheckReason("SetAlias", req->reason()); !s.ok()) return s;
   auto v = store_->GetVersion(req->model(), req->version());
   if (!v.ok()) return ToGrpc(Status(v.status().code(), "SetAlias: " + v.status().message()));
   // The whole version must load (architecture and shapes), not only hash right.
@@ -572,8 +580,7 @@ grpc::Status RegistryServiceImpl::SetAlias(grpc::ServerContext* ctx, const v1::S
   if (!loaded.ok()) {
     return ToGrpc(Status(loaded.status().code(), "SetAlias: " + loaded.status().message()));
   }
-  auto move = store_->MoveAlias(req->model(), alias, req->version(),
-                                AuditActor(caller, req->actor(), "sweepctl"),
+  auto move = store_->MoveAlias(req->model(), alias, req->version(), *actor,
                                 req->reason().empty() ? "set by hand" : req->reason());
   if (!move.ok())
     return ToGrpc(Status(move.status().code(), "SetAlias: " + move.status().message()));
@@ -591,9 +598,11 @@ grpc::Status RegistryServiceImpl::Rollback(grpc::ServerContext* ctx, const v1::R
   const std::string alias = req->alias().empty() ? "champion" : req->alias();
   if (auto s = CheckName("Rollback", "model", req->model()); !s.ok()) return s;
   if (auto s = CheckName("Rollback", "alias", alias); !s.ok()) return s;
-  auto move =
-      store_->MoveAlias(req->model(), alias, 0, AuditActor(caller, req->actor(), "sweepctl"),
-                        req->reason().empty() ? "rollback" : req->reason());
+  auto actor = Actor("Rollback", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
+  if (auto s = CheckReason("Rollback", req->reason()); !s.ok()) return s;
+  auto move = store_->MoveAlias(req->model(), alias, 0, *actor,
+                                req->reason().empty() ? "rollback" : req->reason());
   if (!move.ok())
     return ToGrpc(Status(move.status().code(), "Rollback: " + move.status().message()));
   resp->set_from_version(move->from_version);
