@@ -523,6 +523,76 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
   return 0;
 }
 
+void ReportJson(JsonWriter& w, const v1::ClassificationReport& r) {
+  w.BeginObject().Key("samples").Int(r.samples()).Key("classes").Int(r.classes());
+  w.Key("confusion").BeginArray();
+  for (int t = 0; t < r.classes(); ++t) {
+    w.BeginArray();
+    for (int p = 0; p < r.classes() && t * r.classes() + p < r.confusion_size(); ++p) {
+      w.Int(r.confusion(t * r.classes() + p));
+    }
+    w.EndArray();
+  }
+  w.EndArray().Key("per_class").BeginArray();
+  for (int k = 0; k < r.per_class_size(); ++k) {
+    const auto& m = r.per_class(k);
+    w.BeginObject().Key("class").Int(k).Key("precision").Number(m.precision());
+    w.Key("recall").Number(m.recall()).Key("f1").Number(m.f1()).Key("support").Int(m.support());
+    w.Key("predicted").Int(m.predicted()).EndObject();
+  }
+  w.EndArray().Key("accuracy").Number(r.accuracy());
+  w.Key("balanced_accuracy").Number(r.balanced_accuracy()).Key("macro_f1").Number(r.macro_f1());
+  w.Key("log_loss").Number(r.log_loss());
+  if (r.has_roc_auc()) w.Key("roc_auc").Number(r.roc_auc());
+  w.EndObject();
+}
+
+// A report in a few words: "balanced 0.7710, macro F1 0.7712, AUC 0.9012".
+std::string ReportBrief(const v1::ClassificationReport& r) {
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "balanced %.4f, macro F1 %.4f", r.balanced_accuracy(),
+                r.macro_f1());
+  std::string out = buf;
+  if (r.has_roc_auc()) {
+    std::snprintf(buf, sizeof(buf), ", AUC %.4f", r.roc_auc());
+    out += buf;
+  }
+  return out;
+}
+
+void PrintReport(const v1::ClassificationReport& r) {
+  std::printf("  holdout report (%lld samples): accuracy %.4f, %s, log loss %.4f\n",
+              static_cast<long long>(r.samples()), r.accuracy(), ReportBrief(r).c_str(),
+              r.log_loss());
+  std::printf("  %5s %9s %7s %7s %8s %9s   %s\n", "class", "precision", "recall", "f1", "support",
+              "predicted", "confusion (row: true class; columns: predicted)");
+  for (int k = 0; k < r.per_class_size(); ++k) {
+    const auto& m = r.per_class(k);
+    std::string row;
+    for (int p = 0; p < r.classes() && k * r.classes() + p < r.confusion_size(); ++p) {
+      row += (p ? " " : "") + std::to_string(r.confusion(k * r.classes() + p));
+    }
+    std::printf("  %5d %9.4f %7.4f %7.4f %8lld %9lld   %s\n", k, m.precision(), m.recall(), m.f1(),
+                static_cast<long long>(m.support()), static_cast<long long>(m.predicted()),
+                row.c_str());
+  }
+}
+
+void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
+  w.BeginObject().Key("members").BeginArray();
+  for (int i = 0; i < e.trial_ids_size(); ++i) {
+    w.BeginObject().Key("trial_id").Int(e.trial_ids(i)).Key("weight").Number(e.weights(i));
+    w.EndObject();
+  }
+  w.EndArray().Key("selection_accuracy").Number(e.selection_accuracy());
+  w.Key("holdout_accuracy").Number(e.holdout_accuracy());
+  if (e.has_holdout_report()) {
+    w.Key("holdout_report");
+    ReportJson(w, e.holdout_report());
+  }
+  w.EndObject();
+}
+
 int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bool json) {
   v1::BuildEnsembleRequest req;
   req.set_sweep_id(id);
@@ -541,13 +611,8 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
     w.Key("selection_samples").Int(resp.selection_samples());
     w.Key("holdout_samples").Int(resp.holdout_samples());
     for (const auto* e : rows) {
-      w.Key(e->method()).BeginObject().Key("members").BeginArray();
-      for (int i = 0; i < e->trial_ids_size(); ++i) {
-        w.BeginObject().Key("trial_id").Int(e->trial_ids(i)).Key("weight").Number(e->weights(i));
-        w.EndObject();
-      }
-      w.EndArray().Key("selection_accuracy").Number(e->selection_accuracy());
-      w.Key("holdout_accuracy").Number(e->holdout_accuracy()).EndObject();
+      w.Key(e->method());
+      EnsembleJson(w, *e);
     }
     w.EndObject();
     std::cout << w.str() << "\n";
@@ -556,8 +621,8 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
   std::printf("sweep %lld: %d candidates; selection %d samples, holdout %d samples\n",
               static_cast<long long>(id), resp.candidates(), resp.selection_samples(),
               resp.holdout_samples());
-  std::printf("%-12s %7s %9s %9s  %s\n", "method", "members", "selection", "holdout",
-              "trial x weight");
+  std::printf("%-12s %7s %9s %9s %9s %9s  %s\n", "method", "members", "selection", "holdout",
+              "balanced", "AUC", "trial x weight");
   for (const auto* e : rows) {
     std::string members;
     for (int i = 0; i < e->trial_ids_size(); ++i) {
@@ -566,8 +631,12 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
                     static_cast<long long>(e->trial_ids(i)), e->weights(i));
       members += buf;
     }
-    std::printf("%-12s %7d %9.4f %9.4f  %s\n", e->method().c_str(), e->trial_ids_size(),
-                e->selection_accuracy(), e->holdout_accuracy(), members.c_str());
+    const auto& r = e->holdout_report();
+    char auc[16] = "-";
+    if (r.has_roc_auc()) std::snprintf(auc, sizeof(auc), "%.4f", r.roc_auc());
+    std::printf("%-12s %7d %9.4f %9.4f %9.4f %9s  %s\n", e->method().c_str(), e->trial_ids_size(),
+                e->selection_accuracy(), e->holdout_accuracy(), r.balanced_accuracy(), auc,
+                members.c_str());
   }
   return 0;
 }
@@ -920,16 +989,6 @@ int ListSweeps(Client& c, const std::string& state, int top, bool json) {
   return 0;
 }
 
-void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
-  w.BeginObject().Key("members").BeginArray();
-  for (int i = 0; i < e.trial_ids_size(); ++i) {
-    w.BeginObject().Key("trial_id").Int(e.trial_ids(i)).Key("weight").Number(e.weights(i));
-    w.EndObject();
-  }
-  w.EndArray().Key("selection_accuracy").Number(e.selection_accuracy());
-  w.Key("holdout_accuracy").Number(e.holdout_accuracy()).EndObject();
-}
-
 void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
   w.BeginObject().Key("model").String(v.model()).Key("version").Int(v.version());
   w.Key("sweep_id").Int(v.sweep_id()).Key("parent_sweep_id").Int(v.parent_sweep_id());
@@ -946,6 +1005,10 @@ void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
   w.Key("dataset").String(v.dataset().name()).Key("dataset_hash").String(v.dataset_hash());
   w.Key("architecture").String(v.architecture().name());
   w.Key("code_version").String(v.code_version()).Key("created_at").String(v.created_at());
+  if (v.has_holdout_report()) {
+    w.Key("holdout_report");
+    ReportJson(w, v.holdout_report());
+  }
   w.Key("members").BeginArray();
   for (const auto& m : v.members()) {
     w.BeginObject().Key("trial_id").Int(m.trial_id()).Key("weight").Number(m.weight());
@@ -976,6 +1039,7 @@ void PrintVersion(const v1::ModelVersion& v) {
       v.selection_accuracy(), v.holdout_accuracy(), v.holdout_samples(),
       static_cast<long long>(v.best_single_trial_id()), v.best_single_holdout_accuracy(),
       v.holdout_accuracy() - v.best_single_holdout_accuracy());
+  if (v.has_holdout_report()) PrintReport(v.holdout_report());
   std::printf("  gate: %s, %s\n", v.decision().c_str(), v.reason().c_str());
   std::printf("  dataset %s (%s), architecture %s, code %s, created %s\n",
               v.dataset().name().c_str(), v.dataset_hash().c_str(), v.architecture().name().c_str(),
@@ -1022,8 +1086,10 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
   if (!r.already_published()) {
     std::printf("%-12s %7s %9s %9s\n", "ensemble", "members", "selection", "holdout");
     for (const auto* e : {&r.best_single(), &r.top_k(), &r.greedy()}) {
-      std::printf("%-12s %7d %9.4f %9.4f\n", e->method().c_str(), e->trial_ids_size(),
-                  e->selection_accuracy(), e->holdout_accuracy());
+      const std::string brief =
+          e->has_holdout_report() ? "  (" + ReportBrief(e->holdout_report()) + ")" : "";
+      std::printf("%-12s %7d %9.4f %9.4f%s\n", e->method().c_str(), e->trial_ids_size(),
+                  e->selection_accuracy(), e->holdout_accuracy(), brief.c_str());
     }
   } else {
     std::printf("(published before)\n");
@@ -1152,8 +1218,9 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
       std::cout << w.str() << "\n";
       return 0;
     }
-    std::printf("%-8s %-10s %6s %-7s %9s %9s %9s %9s  %s\n", "version", "decision", "sweep",
-                "method", "selection", "holdout", "single", "champion", "aliases");
+    std::printf("%-8s %-10s %6s %-7s %9s %9s %9s %9s %9s %9s  %s\n", "version", "decision", "sweep",
+                "method", "selection", "holdout", "balanced", "AUC", "single", "champion",
+                "aliases");
     for (const auto& v : resp.versions()) {
       std::string aliases;
       for (const auto& a : v.aliases()) aliases += (aliases.empty() ? "" : ",") + a;
@@ -1161,10 +1228,18 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
       if (v.compared_version() > 0) {
         std::snprintf(champ, sizeof(champ), "%.4f", v.champion_holdout_accuracy());
       }
-      std::printf("v%-7d %-10s %6lld %-7s %9.4f %9.4f %9.4f %9s  %s\n", v.version(),
+      // Versions registered before reports were kept have none: "-".
+      char balanced[16] = "-", auc[16] = "-";
+      if (v.has_holdout_report()) {
+        std::snprintf(balanced, sizeof(balanced), "%.4f", v.holdout_report().balanced_accuracy());
+        if (v.holdout_report().has_roc_auc()) {
+          std::snprintf(auc, sizeof(auc), "%.4f", v.holdout_report().roc_auc());
+        }
+      }
+      std::printf("v%-7d %-10s %6lld %-7s %9.4f %9.4f %9s %9s %9.4f %9s  %s\n", v.version(),
                   v.decision().c_str(), static_cast<long long>(v.sweep_id()), v.method().c_str(),
-                  v.selection_accuracy(), v.holdout_accuracy(), v.best_single_holdout_accuracy(),
-                  champ, aliases.c_str());
+                  v.selection_accuracy(), v.holdout_accuracy(), balanced, auc,
+                  v.best_single_holdout_accuracy(), champ, aliases.c_str());
     }
     std::printf("audit (newest first):\n");
     for (const auto& a : resp.audit()) {

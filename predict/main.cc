@@ -265,19 +265,23 @@ int main(int argc, char** argv) {
       if (flags.GetBool("json")) {
         JsonWriter w;
         w.BeginObject().Key("sample").Int(i).Key("label").Int(labels[i].item<int64_t>());
+        if (y.defined()) w.Key("true_label").Int(y[i].item<int64_t>());
         if (binary) w.Key("issue_probability").Number(probs[i][1].item<float>());
         w.Key("probabilities").BeginArray();
         for (int64_t c = 0; c < probs.size(1); ++c) w.Number(probs[i][c].item<float>());
         w.EndArray().EndObject();
         std::printf("%s\n", w.str().c_str());
       } else if (binary) {
-        std::printf("%lld\tissue_probability=%.4f\tlabel=%s\n", static_cast<long long>(i),
+        std::printf("%lld\tissue_probability=%.4f\tlabel=%s%s\n", static_cast<long long>(i),
                     probs[i][1].item<float>(),
-                    labels[i].item<int64_t>() == 1 ? "issue" : "no_issue");
+                    labels[i].item<int64_t>() == 1 ? "issue" : "no_issue",
+                    !y.defined()                ? ""
+                    : y[i].item<int64_t>() == 1 ? "\ttrue=issue"
+                                                : "\ttrue=no_issue");
       } else {
-        std::printf("%lld\tlabel=%lld\tprobability=%.4f\n", static_cast<long long>(i),
-                    static_cast<long long>(labels[i].item<int64_t>()),
-                    probs[i].max().item<float>());
+        std::printf("%lld\tlabel=%lld\tprobability=%.4f%s\n", static_cast<long long>(i),
+                    static_cast<long long>(labels[i].item<int64_t>()), probs[i].max().item<float>(),
+                    y.defined() ? ("\ttrue=" + std::to_string(y[i].item<int64_t>())).c_str() : "");
       }
     }
   }

@@ -364,6 +364,69 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   const size_t at = out.find("\"accuracy\":");
   ASSERT_NE(at, std::string::npos) << out;
   EXPECT_NEAR(std::strtod(out.c_str() + at + 11, nullptr), holdout, 1e-9) << out;
+
+  // The champion's holdout report, as registered, against one computed here from what the
+  // predictor says of each holdout sample: the same confusion matrix and ROC AUC.
+  ASSERT_EQ(Predict({"--split", "holdout", "--json"}, &out, &err), 0) << err;
+  int64_t confusion[2][2] = {{0, 0}, {0, 0}};
+  std::vector<double> issue_scores, healthy_scores;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    JsonValue sample;
+    std::string error;
+    ASSERT_TRUE(JsonValue::Parse(line, &sample, &error)) << error << ": " << line;
+    if (sample.Find("sample") == nullptr) continue;  // The summary line.
+    const int truth = static_cast<int>(sample.Find("true_label")->number());
+    ++confusion[truth][static_cast<int>(sample.Find("label")->number())];
+    (truth == 1 ? issue_scores : healthy_scores)
+        .push_back(sample.Find("issue_probability")->number());
+  }
+  double ordered = 0;
+  for (double i : issue_scores) {
+    for (double h : healthy_scores) ordered += i > h ? 1 : i == h ? 0.5 : 0;
+  }
+  const double auc = ordered / static_cast<double>(issue_scores.size() * healthy_scores.size());
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue shown;
+  std::string error;
+  ASSERT_TRUE(JsonValue::Parse(out, &shown, &error)) << error << ": " << out;
+  const JsonValue* report = shown.Find("holdout_report");
+  ASSERT_NE(report, nullptr) << out;
+  EXPECT_EQ(report->Find("samples")->number(), shown.Find("holdout_samples")->number());
+  EXPECT_DOUBLE_EQ(report->Find("accuracy")->number(), holdout);
+  const auto& matrix = report->Find("confusion")->array();
+  ASSERT_EQ(matrix.size(), 2u);
+  for (int t = 0; t < 2; ++t) {
+    for (int p = 0; p < 2; ++p) {
+      EXPECT_EQ(matrix[t].array()[p].number(), confusion[t][p]) << "true " << t << " as " << p;
+    }
+  }
+  const double recall_healthy =
+      static_cast<double>(confusion[0][0]) / static_cast<double>(confusion[0][0] + confusion[0][1]);
+  EXPECT_NEAR(report->Find("per_class")->array()[0].Find("recall")->number(), recall_healthy,
+              1e-12);
+  EXPECT_NEAR(report->Find("roc_auc")->number(), auc, 1e-9);
+  EXPECT_GT(auc, 0.5) << "the champion ranks faults above healthy components";
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("  holdout report (" +
+                     std::to_string(static_cast<int64_t>(report->Find("samples")->number())) +
+                     " samples): accuracy "),
+            std::string::npos)
+      << out;
+  // Every ensemble that `ensemble` builds carries one too.
+  ASSERT_EQ(Ctl({"ensemble", "1", "--json"}, &out, &err), 0) << err;
+  JsonValue ensembles;
+  ASSERT_TRUE(JsonValue::Parse(out, &ensembles, &error)) << error << ": " << out;
+  for (const char* method : {"greedy", "top_k", "best_single"}) {
+    const JsonValue* e = ensembles.Find(method);
+    ASSERT_NE(e, nullptr) << out;
+    ASSERT_NE(e->Find("holdout_report"), nullptr) << method << ": " << out;
+    EXPECT_DOUBLE_EQ(e->Find("holdout_report")->Find("accuracy")->number(),
+                     e->Find("holdout_accuracy")->number())
+        << method;
+    EXPECT_NE(e->Find("holdout_report")->Find("roc_auc"), nullptr) << method;
+  }
 }
 
 TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {

@@ -406,6 +406,39 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   return out.str();
 }
 
+namespace {
+
+// A version's holdout report: per class precision, recall, F1 and support, and the confusion
+// matrix (rows: true class).
+std::string ReportTable(const v1::ModelVersion& v) {
+  const v1::ClassificationReport& r = v.holdout_report();
+  std::ostringstream out;
+  out << "<h3>Champion v" << v.version() << " on its holdout (" << r.samples()
+      << " samples)</h3>\n<p>Accuracy " << Fixed(r.accuracy()) << ", balanced accuracy "
+      << Fixed(r.balanced_accuracy()) << ", macro F1 " << Fixed(r.macro_f1());
+  if (r.has_roc_auc()) out << ", ROC AUC " << Fixed(r.roc_auc());
+  out << ", log loss " << Fixed(r.log_loss())
+      << ".</p>\n<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
+         "<th>support</th><th>predicted</th>";
+  for (int p = 0; p < r.classes(); ++p) out << "<th>as " << p << "</th>";
+  out << "</tr>\n";
+  for (int k = 0; k < r.per_class_size(); ++k) {
+    const auto& m = r.per_class(k);
+    out << "<tr><td class=\"n\">" << k << "</td><td class=\"n\">" << Fixed(m.precision())
+        << "</td><td class=\"n\">" << Fixed(m.recall()) << "</td><td class=\"n\">" << Fixed(m.f1())
+        << "</td><td class=\"n\">" << m.support() << "</td><td class=\"n\">" << m.predicted()
+        << "</td>";
+    for (int p = 0; p < r.classes() && k * r.classes() + p < r.confusion_size(); ++p) {
+      out << "<td class=\"n\">" << r.confusion(k * r.classes() + p) << "</td>";
+    }
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+  return out.str();
+}
+
+}  // namespace
+
 std::string RenderModelPage(const std::string& model, const v1::ListVersionsResponse& r) {
   std::ostringstream out;
   out << Head("model " + model, false) << "<h2>Model " << HtmlEscape(model) << "</h2>\n";
@@ -421,8 +454,8 @@ std::string RenderModelPage(const std::string& model, const v1::ListVersionsResp
   out << "</p>\n"
       << VersionsPlot(r)
       << "<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th>"
-         "<th>selection</th><th>holdout</th><th>best single (holdout)</th><th>aliases</th>"
-         "<th>created</th><th>reason</th></tr>\n";
+         "<th>selection</th><th>holdout</th><th>balanced</th><th>AUC</th>"
+         "<th>best single (holdout)</th><th>aliases</th><th>created</th><th>reason</th></tr>\n";
   for (const auto& v : r.versions()) {
     std::string names;
     for (const auto& a : v.aliases()) names += (names.empty() ? "" : ", ") + HtmlEscape(a);
@@ -430,11 +463,21 @@ std::string RenderModelPage(const std::string& model, const v1::ListVersionsResp
         << "</td><td>" << SweepLink(v.sweep_id()) << "</td><td>" << HtmlEscape(v.method())
         << "</td><td class=\"n\">" << Fixed(v.selection_accuracy()) << "</td><td class=\"n\">"
         << Fixed(v.holdout_accuracy()) << "</td><td class=\"n\">"
-        << Fixed(v.best_single_holdout_accuracy()) << "</td><td>" << names << "</td><td>"
-        << HtmlEscape(v.created_at().substr(0, 19)) << "</td><td>" << HtmlEscape(v.reason())
-        << "</td></tr>\n";
+        << (v.has_holdout_report() ? Fixed(v.holdout_report().balanced_accuracy()) : "-")
+        << "</td><td class=\"n\">"
+        << (v.holdout_report().has_roc_auc() ? Fixed(v.holdout_report().roc_auc()) : "-")
+        << "</td><td class=\"n\">" << Fixed(v.best_single_holdout_accuracy()) << "</td><td>"
+        << names << "</td><td>" << HtmlEscape(v.created_at().substr(0, 19)) << "</td><td>"
+        << HtmlEscape(v.reason()) << "</td></tr>\n";
   }
-  out << "</table>\n<h3>Audit trail</h3>\n<table><tr><th>when</th><th>alias</th><th>action</th>"
+  out << "</table>\n";
+  // The champion's holdout report: what its accuracy hides on imbalanced data.
+  for (const auto& v : r.versions()) {
+    const bool champion =
+        std::find(v.aliases().begin(), v.aliases().end(), "champion") != v.aliases().end();
+    if (champion && v.has_holdout_report()) out << ReportTable(v);
+  }
+  out << "<h3>Audit trail</h3>\n<table><tr><th>when</th><th>alias</th><th>action</th>"
          "<th>from</th><th>to</th><th>by</th><th>reason</th></tr>\n";
   for (const auto& a : r.audit()) {
     out << "<tr><td>" << HtmlEscape(a.at().substr(0, 19)) << "</td><td>" << HtmlEscape(a.alias())

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace sweepfarm::api {
 namespace {
 
@@ -112,6 +114,26 @@ TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   v->set_holdout_accuracy(0.875);
   v->set_reason("beats v1 by <0.01>");
   (*versions.mutable_aliases())["champion"] = 2;
+  v->add_aliases("champion");
+  v1::ClassificationReport* r = v->mutable_holdout_report();
+  r->set_samples(8);
+  r->set_classes(2);
+  for (int n : {1, 1, 1, 5}) r->add_confusion(n);
+  for (auto [precision, recall, support] :
+       {std::tuple{0.5, 0.5, 2}, std::tuple{5.0 / 6, 5.0 / 6, 6}}) {
+    auto* m = r->add_per_class();
+    m->set_precision(precision);
+    m->set_recall(recall);
+    m->set_f1(precision);
+    m->set_support(support);
+    m->set_predicted(support);
+  }
+  r->set_accuracy(0.75);
+  r->set_balanced_accuracy(2.0 / 3);
+  r->set_roc_auc(0.8125);
+  v1::ModelVersion* old = versions.add_versions();  // Registered before reports were kept.
+  old->set_version(1);
+  old->set_decision("promoted");
   v1::AuditEntry* a = versions.add_audit();
   a->set_action("promote");
   a->set_alias("champion");
@@ -132,8 +154,24 @@ TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   EXPECT_NE(model.find("beats v1 by &lt;0.01&gt;"), std::string::npos);
   EXPECT_NE(model.find("<td>alice via root@host (sweepctl)</td>"), std::string::npos);
   EXPECT_NE(model.find("<a href=\"/sweeps/3\">3</a>"), std::string::npos);
-  EXPECT_EQ(Occurrences(model, "<circle class=\"version\""), 1u);
+  EXPECT_EQ(Occurrences(model, "<circle class=\"version\""), 2u);
   EXPECT_NE(model.find("<title>v2 (promoted): holdout 0.8750</title>"), std::string::npos);
+  // The versions' balanced accuracy and AUC ("-" for a version without a report), and the
+  // champion's report: per class, with its row of the confusion matrix.
+  EXPECT_NE(model.find("<td class=\"n\">0.8750</td><td class=\"n\">0.6667</td>"
+                       "<td class=\"n\">0.8125</td>"),
+            std::string::npos)
+      << model;
+  EXPECT_NE(model.find("<td class=\"n\">v1</td>"), std::string::npos);
+  EXPECT_NE(model.find("<td class=\"n\">-</td><td class=\"n\">-</td>"), std::string::npos);
+  EXPECT_NE(model.find("<h3>Champion v2 on its holdout (8 samples)</h3>"), std::string::npos);
+  EXPECT_NE(model.find("ROC AUC 0.8125"), std::string::npos);
+  EXPECT_NE(model.find("<tr><td class=\"n\">1</td><td class=\"n\">0.8333</td><td "
+                       "class=\"n\">0.8333</td><td class=\"n\">0.8333</td><td class=\"n\">6</td>"
+                       "<td class=\"n\">6</td><td class=\"n\">1</td><td class=\"n\">5</td></tr>"),
+            std::string::npos)
+      << model;
+  EXPECT_EQ(Occurrences(model, "on its holdout"), 1u);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "coordinator/registry/registry.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "common/logging.h"
 #include "coordinator/selection/ensemble.h"
+#include "coordinator/selection/report.h"
 
 namespace sweepfarm::registry {
 namespace {
@@ -12,6 +14,25 @@ std::string Fixed(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.4f", v);
   return buf;
+}
+
+void ToProto(const selection::ClassificationReport& r, v1::ClassificationReport* out) {
+  out->set_samples(r.samples);
+  out->set_classes(r.classes);
+  for (int64_t n : r.confusion) out->add_confusion(n);
+  for (const auto& m : r.per_class) {
+    auto* c = out->add_per_class();
+    c->set_precision(m.precision);
+    c->set_recall(m.recall);
+    c->set_f1(m.f1);
+    c->set_support(m.support);
+    c->set_predicted(m.predicted);
+  }
+  out->set_accuracy(r.accuracy);
+  out->set_balanced_accuracy(r.balanced_accuracy);
+  out->set_macro_f1(r.macro_f1);
+  out->set_log_loss(r.log_loss);
+  if (r.roc_auc) out->set_roc_auc(*r.roc_auc);
 }
 
 void Summarize(const std::string& method, const selection::Ensemble& e,
@@ -27,23 +48,40 @@ void Summarize(const std::string& method, const selection::Ensemble& e,
     }
   }
   out->set_selection_accuracy(e.selection_accuracy);
-  out->set_holdout_accuracy(
-      selection::Accuracy(selection::Average(members, e.weights, holdout_labels.size() * classes),
-                          holdout_labels, classes));
+  const std::vector<float> probs =
+      selection::Average(members, e.weights, holdout_labels.size() * classes);
+  out->set_holdout_accuracy(selection::Accuracy(probs, holdout_labels, classes));
+  if (auto report = selection::Classify(probs, holdout_labels, classes); report.ok()) {
+    ToProto(*report, out->mutable_holdout_report());
+  }
 }
 
-// Accuracy of an ensemble's argmax on the dataset's holdout split.
-double HoldoutAccuracy(const engine::EnsembleModel& model, const engine::Dataset& data) {
+// An ensemble on the dataset's holdout split (from its weights, in float32): its report, or
+// nullopt if the split is empty.
+std::optional<selection::ClassificationReport> HoldoutReport(const engine::EnsembleModel& model,
+                                                             const engine::Dataset& data) {
   const int64_t sel = data.SelectionSize();
   torch::Tensor x = data.test.x.narrow(0, sel, data.test.size() - sel);
-  torch::Tensor y = data.test.y.narrow(0, sel, data.test.size() - sel);
-  int64_t correct = 0;
+  torch::Tensor y = data.test.y.narrow(0, sel, data.test.size() - sel).to(torch::kInt32);
+  if (x.size(0) == 0) return std::nullopt;
+  std::vector<float> probs;
+  probs.reserve(static_cast<size_t>(x.size(0) * model.classes()));
   for (int64_t i = 0; i < x.size(0); i += 2048) {
     const int64_t n = std::min<int64_t>(2048, x.size(0) - i);
-    torch::Tensor p = model.Predict(x.narrow(0, i, n));
-    correct += p.argmax(1).eq(y.narrow(0, i, n)).sum().item<int64_t>();
+    torch::Tensor p = model.Predict(x.narrow(0, i, n)).to(torch::kFloat32).contiguous();
+    probs.insert(probs.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
   }
-  return x.size(0) > 0 ? static_cast<double>(correct) / static_cast<double>(x.size(0)) : 0.0;
+  y = y.contiguous();
+  std::vector<int32_t> labels(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
+  auto report = selection::Classify(probs, labels, static_cast<int>(model.classes()));
+  if (!report.ok()) return std::nullopt;  // Sizes agree by construction.
+  return std::move(report).value();
+}
+
+// Accuracy of an ensemble's argmax on the dataset's holdout split (0 if it is empty).
+double HoldoutAccuracy(const engine::EnsembleModel& model, const engine::Dataset& data) {
+  auto report = HoldoutReport(model, data);
+  return report ? report->accuracy : 0.0;
 }
 
 }  // namespace
@@ -226,7 +264,10 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   }
   SF_ASSIGN_OR_RETURN(engine::EnsembleModel challenger,
                       engine::LoadEnsemble(artifacts, "sweep " + std::to_string(sweep_id)));
-  v.set_holdout_accuracy(HoldoutAccuracy(challenger, *report.data));
+  if (auto holdout = HoldoutReport(challenger, *report.data)) {
+    v.set_holdout_accuracy(holdout->accuracy);
+    ToProto(*holdout, v.mutable_holdout_report());
+  }
 
   // The champion on the same holdout.
   SF_ASSIGN_OR_RETURN(int champion, store_->AliasVersion(status.model(), "champion"));

@@ -388,10 +388,10 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "INSERT INTO model_versions (model, version, sweep_id, method, decision, reason, "
        "  selection_accuracy, holdout_accuracy, best_single_trial_id, "
        "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
-       "  holdout_samples, dataset_hash, dataset, architecture, code_version) "
+       "  holdout_samples, dataset_hash, dataset, architecture, code_version, holdout_report) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
        "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, "
-       "$18)"},
+       "$18, NULLIF($19, '')::jsonb)"},
       {"insert_member",
        "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
        "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
@@ -408,7 +408,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  v.holdout_samples, v.dataset_hash, v.dataset::text, v.architecture::text, "
        "  v.code_version, v.created_at::text, coalesce(s.parent_sweep_id, 0), "
        "  coalesce((SELECT string_agg(a.alias, ',' ORDER BY a.alias) FROM model_aliases a "
-       "            WHERE a.model = v.model AND a.version = v.version), '') "
+       "            WHERE a.model = v.model AND a.version = v.version), ''), "
+       "  coalesce(v.holdout_report::text, '') "
        "FROM model_versions v JOIN sweeps s ON s.id = v.sweep_id "
        "WHERE v.model = $1 AND ($2 = 0 OR v.version = $2) ORDER BY v.version DESC"},
       {"get_members",
@@ -1360,6 +1361,9 @@ v1::ModelVersion VersionFromRow(const std::string& model, const pqxx::row& row) 
   v.set_parent_sweep_id(row[18].as<int64_t>());
   std::stringstream aliases(row[19].as<std::string>());
   for (std::string a; std::getline(aliases, a, ',');) v.add_aliases(a);
+  if (const std::string report = row[20].as<std::string>(); !report.empty()) {
+    *v.mutable_holdout_report() = FromJson<v1::ClassificationReport>(report);
+  }
   return v;
 }
 
@@ -1422,7 +1426,8 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
                       v.best_single_trial_id(), v.best_single_holdout_accuracy(),
                       v.compared_version(), v.champion_holdout_accuracy(), v.margin(),
                       v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
-                      ToJson(v.architecture()), v.code_version());
+                      ToJson(v.architecture()), v.code_version(),
+                      v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string());
     for (int i = 0; i < v.members_size(); ++i) {
       tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
                         v.members(i).weight());

@@ -1,0 +1,81 @@
+#include "coordinator/selection/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+namespace sweepfarm::selection {
+
+StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
+                                        const std::vector<int32_t>& labels, int classes) {
+  if (classes < 2) return InvalidArgumentError("classification report: classes must be >= 2");
+  if (labels.empty()) return InvalidArgumentError("classification report: no samples");
+  const size_t n = labels.size(), c = static_cast<size_t>(classes);
+  if (probs.size() != n * c) {
+    return InvalidArgumentError("classification report: " + std::to_string(probs.size()) +
+                                " probabilities for " + std::to_string(n) + " samples of " +
+                                std::to_string(classes) + " classes");
+  }
+  ClassificationReport r;
+  r.samples = static_cast<int64_t>(n);
+  r.classes = classes;
+  r.confusion.assign(c * c, 0);
+  double loss = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t y = labels[i];
+    if (y < 0 || y >= classes) {
+      return InvalidArgumentError("classification report: label " + std::to_string(y) +
+                                  " of sample " + std::to_string(i) + " is out of range");
+    }
+    const float* row = &probs[i * c];
+    const size_t predicted = static_cast<size_t>(std::max_element(row, row + c) - row);
+    ++r.confusion[static_cast<size_t>(y) * c + predicted];
+    loss -= std::log(std::max(row[y], 1e-7f));
+  }
+  r.log_loss = loss / static_cast<double>(n);
+  int64_t correct = 0, present = 0;
+  double recall_sum = 0, f1_sum = 0;
+  for (size_t k = 0; k < c; ++k) {
+    ClassMetrics m;
+    const int64_t hit = r.confusion[k * c + k];
+    correct += hit;
+    for (size_t j = 0; j < c; ++j) {
+      m.support += r.confusion[k * c + j];
+      m.predicted += r.confusion[j * c + k];
+    }
+    m.precision = m.predicted > 0 ? static_cast<double>(hit) / static_cast<double>(m.predicted) : 0;
+    m.recall = m.support > 0 ? static_cast<double>(hit) / static_cast<double>(m.support) : 0;
+    m.f1 = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall) : 0;
+    if (m.support > 0) {
+      ++present;
+      recall_sum += m.recall;
+      f1_sum += m.f1;
+    }
+    r.per_class.push_back(m);
+  }
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+  r.balanced_accuracy = recall_sum / static_cast<double>(present);
+  r.macro_f1 = f1_sum / static_cast<double>(present);
+  if (classes == 2 && r.per_class[0].support > 0 && r.per_class[1].support > 0) {
+    // Mann-Whitney U from the ranks of the class-1 scores, tied scores sharing their mean rank.
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return probs[a * 2 + 1] < probs[b * 2 + 1]; });
+    double positive_ranks = 0;
+    for (size_t lo = 0; lo < n;) {
+      size_t hi = lo;
+      while (hi < n && probs[order[hi] * 2 + 1] == probs[order[lo] * 2 + 1]) ++hi;
+      const double rank = (static_cast<double>(lo + 1) + static_cast<double>(hi)) / 2;
+      for (size_t i = lo; i < hi; ++i) positive_ranks += labels[order[i]] == 1 ? rank : 0;
+      lo = hi;
+    }
+    const double pos = static_cast<double>(r.per_class[1].support);
+    const double neg = static_cast<double>(r.per_class[0].support);
+    r.roc_auc = (positive_ranks - pos * (pos + 1) / 2) / (pos * neg);
+  }
+  return r;
+}
+
+}  // namespace sweepfarm::selection

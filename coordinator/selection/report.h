@@ -1,0 +1,44 @@
+// What a classifier's accuracy alone hides: its confusion matrix, each class's precision and
+// recall, balanced accuracy, macro F1, log loss and, for binary problems, ROC AUC. The telemetry
+// escalation data are mostly faulty components (calling every component faulty scores about
+// 0.78), so a model's recall on healthy components and its ranking of faults matter beside its
+// accuracy. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sweepfarm::selection {
+
+struct ClassMetrics {
+  double precision = 0;   // Of the samples predicted as this class, the share that are (0: none).
+  double recall = 0;      // Of the samples of this class, the share predicted as it (0: none).
+  double f1 = 0;          // Harmonic mean of the two (0 when both are 0).
+  int64_t support = 0;    // Samples of this class.
+  int64_t predicted = 0;  // Samples predicted as this class.
+};
+
+struct ClassificationReport {
+  int64_t samples = 0;
+  int classes = 0;
+  std::vector<int64_t> confusion;  // [true class][predicted class], row-major.
+  std::vector<ClassMetrics> per_class;
+  double accuracy = 0;
+  double balanced_accuracy = 0;  // Mean recall over the classes that occur.
+  double macro_f1 = 0;           // Mean F1 over the classes that occur.
+  double log_loss = 0;           // Mean -ln p(true class), p clamped at 1e-7.
+  // Binary only, when both classes occur: the probability that a random class-1 (issue) sample
+  // scores above a random class-0 one by its class-1 probability (ties count half).
+  std::optional<double> roc_auc;
+};
+
+// `probs`: samples x classes, row-major; the predicted class is the argmax (the first of equal
+// maxima, as everywhere in the farm). INVALID_ARGUMENT for sizes that disagree, fewer than two
+// classes, no samples, or a label out of range.
+StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
+                                        const std::vector<int32_t>& labels, int classes);
+
+}  // namespace sweepfarm::selection

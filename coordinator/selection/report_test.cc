@@ -1,0 +1,90 @@
+// Classification reports on small hand-worked examples.
+#include "coordinator/selection/report.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace sweepfarm::selection {
+namespace {
+
+TEST(ClassifyTest, BinaryReportMatchesTheHandWorkedOne) {
+  // Four issue samples (class 1), two healthy ones.
+  const std::vector<int32_t> labels = {1, 1, 1, 1, 0, 0};
+  const std::vector<float> probs = {0.1f, 0.9f, 0.3f, 0.7f, 0.6f,  0.4f,
+                                    0.4f, 0.6f, 0.8f, 0.2f, 0.35f, 0.65f};
+  auto r = Classify(probs, labels, 2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->samples, 6);
+  // Healthy: one right, one called faulty; issue: one missed, three caught.
+  EXPECT_EQ(r->confusion, (std::vector<int64_t>{1, 1, 1, 3}));
+  EXPECT_DOUBLE_EQ(r->accuracy, 4.0 / 6);
+  EXPECT_DOUBLE_EQ(r->per_class[0].precision, 0.5);
+  EXPECT_DOUBLE_EQ(r->per_class[0].recall, 0.5);
+  EXPECT_DOUBLE_EQ(r->per_class[1].precision, 0.75);
+  EXPECT_DOUBLE_EQ(r->per_class[1].recall, 0.75);
+  EXPECT_DOUBLE_EQ(r->per_class[1].f1, 0.75);
+  EXPECT_EQ(r->per_class[1].support, 4);
+  EXPECT_EQ(r->per_class[1].predicted, 4);
+  EXPECT_DOUBLE_EQ(r->balanced_accuracy, 0.625);
+  EXPECT_DOUBLE_EQ(r->macro_f1, 0.625);
+  // Issue scores 0.9, 0.7, 0.4, 0.6 against healthy 0.2, 0.65: 6 of 8 pairs ordered.
+  ASSERT_TRUE(r->roc_auc.has_value());
+  EXPECT_DOUBLE_EQ(*r->roc_auc, 0.75);
+  const double loss = -(std::log(0.9f) + std::log(0.7f) + std::log(0.4f) + std::log(0.6f) +
+                        std::log(0.8f) + std::log(0.35f)) /
+                      6;
+  EXPECT_NEAR(r->log_loss, loss, 1e-6);
+}
+
+TEST(ClassifyTest, TiesShareRanksAndEmptyPredictionsScoreZero) {
+  // Every sample scored 0.5: argmax is the first class, the ranking says nothing.
+  const std::vector<int32_t> labels = {1, 0, 1, 1};
+  const std::vector<float> probs(8, 0.5f);
+  auto r = Classify(probs, labels, 2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->confusion, (std::vector<int64_t>{1, 0, 3, 0}));
+  EXPECT_DOUBLE_EQ(*r->roc_auc, 0.5);
+  EXPECT_EQ(r->per_class[1].predicted, 0);
+  EXPECT_DOUBLE_EQ(r->per_class[1].precision, 0);
+  EXPECT_DOUBLE_EQ(r->per_class[1].f1, 0);
+  EXPECT_DOUBLE_EQ(r->per_class[0].precision, 0.25);
+  EXPECT_DOUBLE_EQ(r->balanced_accuracy, 0.5);  // Recall 1 and 0.
+  // A perfect ranking with a wrong threshold: AUC 1, accuracy not.
+  auto ranked = Classify({0.9f, 0.1f, 0.55f, 0.45f, 0.6f, 0.4f}, {0, 1, 1}, 2);
+  ASSERT_TRUE(ranked.ok());
+  EXPECT_DOUBLE_EQ(*ranked->roc_auc, 1.0);
+  EXPECT_DOUBLE_EQ(ranked->accuracy, 1.0 / 3);
+}
+
+TEST(ClassifyTest, ManyClassesAverageOverThePresentOnesAndHaveNoAuc) {
+  // Three classes; class 2 never occurs but is predicted once.
+  const std::vector<int32_t> labels = {0, 0, 1, 1};
+  const std::vector<float> probs = {0.8f, 0.1f, 0.1f, 0.2f, 0.1f, 0.7f,
+                                    0.1f, 0.8f, 0.1f, 0.3f, 0.6f, 0.1f};
+  auto r = Classify(probs, labels, 3);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->confusion, (std::vector<int64_t>{1, 0, 1, 0, 2, 0, 0, 0, 0}));
+  EXPECT_FALSE(r->roc_auc.has_value());
+  EXPECT_EQ(r->per_class[2].predicted, 1);
+  EXPECT_DOUBLE_EQ(r->per_class[2].precision, 0);
+  EXPECT_DOUBLE_EQ(r->balanced_accuracy, (0.5 + 1.0) / 2);
+  EXPECT_DOUBLE_EQ(r->macro_f1, (2 * 1.0 * 0.5 / 1.5 + 1.0) / 2);
+  // One class only in the labels of a binary problem: no AUC either.
+  auto one = Classify({0.2f, 0.8f, 0.7f, 0.3f}, {1, 1}, 2);
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(one->roc_auc.has_value());
+}
+
+TEST(ClassifyTest, BadInputIsRefusedNamingWhat) {
+  EXPECT_EQ(Classify({0.5f, 0.5f}, {0}, 1).status().message(),
+            "classification report: classes must be >= 2");
+  EXPECT_EQ(Classify({}, {}, 2).status().message(), "classification report: no samples");
+  EXPECT_EQ(Classify({0.5f, 0.5f, 0.5f}, {0, 1}, 2).status().message(),
+            "classification report: 3 probabilities for 2 samples of 2 classes");
+  EXPECT_EQ(Classify({0.5f, 0.5f, 0.5f, 0.5f}, {0, 2}, 2).status().message(),
+            "classification report: label 2 of sample 1 is out of range");
+}
+
+}  // namespace
+}  // namespace sweepfarm::selection
