@@ -86,6 +86,37 @@ int64_t EvalChunk(int64_t k, int64_t activations_per_sample, int64_t budget, int
 
 }  // namespace
 
+namespace {
+
+// Samples of each class among labels [lo, hi) of the test split.
+std::vector<int64_t> ClassSupport(const Dataset& data, int64_t lo, int64_t hi) {
+  torch::Tensor counts = torch::bincount(data.test.y.slice(0, lo, hi).cpu(), {}, data.num_classes);
+  return std::vector<int64_t>(counts.data_ptr<int64_t>(),
+                              counts.data_ptr<int64_t>() + counts.numel());
+}
+
+// Mean over the classes with samples of correct / samples (0 if none has any).
+double BalancedAccuracy(const std::vector<int64_t>& correct, const std::vector<int64_t>& support) {
+  double sum = 0;
+  int present = 0;
+  for (size_t c = 0; c < support.size(); ++c) {
+    if (support[c] == 0) continue;
+    sum += static_cast<double>(correct[c]) / static_cast<double>(support[c]);
+    ++present;
+  }
+  return present > 0 ? sum / present : 0.0;
+}
+
+// counts[c] += the samples of true class c that `hit` marks right.
+void AddClassHits(const torch::Tensor& hit, const torch::Tensor& labels,
+                  std::vector<int64_t>* counts) {
+  torch::Tensor right =
+      torch::bincount(labels.masked_select(hit).cpu(), {}, static_cast<int64_t>(counts->size()));
+  for (size_t c = 0; c < counts->size(); ++c) (*counts)[c] += right[c].item<int64_t>();
+}
+
+}  // namespace
+
 Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
   if (configs.empty()) return InvalidArgumentError("a bundle needs at least one configuration");
   for (size_t k = 0; k < configs.size(); ++k) {
@@ -619,12 +650,18 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   for (const auto& m : momentum) final_momentum.push_back(torch::empty_like(m));
   const int64_t elem = options.compute == torch::kFloat32 ? 4 : 2;
   const int64_t chunk = EvalChunk(K, net.ActivationsPerSample(), options.eval_budget_bytes, elem);
+  const std::vector<int64_t> sel_support = ClassSupport(data, 0, data.SelectionSize());
+  const std::vector<int64_t> hold_support =
+      ClassSupport(data, data.SelectionSize(), data.test.size());
   auto evaluate = [&](int64_t at_step) {
     torch::NoGradGuard no_grad;
     const int64_t n = data.test.size();
     const int64_t sel = data.SelectionSize();
     torch::Tensor sel_correct = torch::zeros({K}, i64);
     torch::Tensor hold_correct = torch::zeros({K}, i64);
+    // [K, classes]: correct predictions by true class, for balanced accuracy.
+    torch::Tensor sel_class = torch::zeros({K, data.num_classes}, i64);
+    torch::Tensor hold_class = torch::zeros({K, data.num_classes}, i64);
     torch::Tensor loss_sum = torch::zeros({K}, f32);
     torch::Tensor probs;  // [K, n, classes], float16: what ensembles are built from.
     if (options.keep_predictions) {
@@ -639,12 +676,17 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       const int64_t split = std::clamp<int64_t>(sel - lo, 0, hi - lo);
       sel_correct += hit.slice(1, 0, split).sum(1);
       hold_correct += hit.slice(1, split).sum(1);
+      torch::Tensor by_class = y.expand({K, hi - lo});
+      torch::Tensor hits = hit.to(torch::kInt64);
+      sel_class.scatter_add_(1, by_class.slice(1, 0, split), hits.slice(1, 0, split));
+      hold_class.scatter_add_(1, by_class.slice(1, split), hits.slice(1, split));
       torch::Tensor logp = torch::log_softmax(logits, 2);
       loss_sum -= logp.gather(2, y.expand({K, hi - lo}).unsqueeze(2)).squeeze(2).sum(1);
       if (probs.defined()) probs.slice(1, lo, hi).copy_(logp.exp());
     }
     torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
-                  t = epoch_loss.cpu(), curves = curve.cpu();
+                  t = epoch_loss.cpu(), curves = curve.cpu(), scc = sel_class.cpu().contiguous(),
+                  hcc = hold_class.cpu().contiguous();
     for (const auto& [k, epoch] : sched.evals.at(at_step)) {
       EvalPoint e;
       e.epoch = epoch;
@@ -655,6 +697,12 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       e.test_accuracy = static_cast<double>(e.correct) / n;
       e.selection_accuracy = sel > 0 ? static_cast<double>(e.selection_correct) / sel : 0;
       e.holdout_accuracy = n > sel ? static_cast<double>(e.holdout_correct) / (n - sel) : 0;
+      const int64_t* srow = scc[k].data_ptr<int64_t>();
+      const int64_t* hrow = hcc[k].data_ptr<int64_t>();
+      e.selection_class_correct.assign(srow, srow + data.num_classes);
+      e.holdout_class_correct.assign(hrow, hrow + data.num_classes);
+      e.selection_balanced_accuracy = BalancedAccuracy(e.selection_class_correct, sel_support);
+      e.holdout_balanced_accuracy = BalancedAccuracy(e.holdout_class_correct, hold_support);
       e.test_loss = l[k].item<double>() / n;
       e.train_loss = t[k].item<double>() / sched.steps_per_epoch[k];
       const float* row = curves[k].data_ptr<float>();
@@ -754,6 +802,9 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
   const torch::Device device = options.device;
   const int64_t B = options.batch_size;
   BundleResult result;
+  const std::vector<int64_t> sel_support = ClassSupport(data, 0, data.SelectionSize());
+  const std::vector<int64_t> hold_support =
+      ClassSupport(data, data.SelectionSize(), data.test.size());
   Synchronize(device);
   auto start = Clock::now();
   std::vector<std::vector<torch::Tensor>> finals, final_moms;
@@ -821,6 +872,7 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         const int64_t n = data.test.size();
         const int64_t sel = data.SelectionSize();
         int64_t sel_correct = 0, hold_correct = 0;
+        std::vector<int64_t> sel_class(data.num_classes, 0), hold_class(data.num_classes, 0);
         double test_loss = 0;
         std::vector<torch::Tensor> probs;
         for (int64_t lo = 0; lo < n; lo += 512) {
@@ -832,6 +884,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
           const int64_t split = std::clamp<int64_t>(sel - lo, 0, hi - lo);
           sel_correct += hit.slice(0, 0, split).sum().item<int64_t>();
           hold_correct += hit.slice(0, split).sum().item<int64_t>();
+          AddClassHits(hit.slice(0, 0, split), y.slice(0, 0, split), &sel_class);
+          AddClassHits(hit.slice(0, split), y.slice(0, split), &hold_class);
           test_loss += torch::cross_entropy_loss(out, y, {}, at::Reduction::Sum).item<double>();
           if (options.keep_predictions) {
             probs.push_back(torch::softmax(out, 1).to(torch::kCPU, torch::kHalf));
@@ -846,6 +900,10 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         e.test_accuracy = static_cast<double>(e.correct) / n;
         e.selection_accuracy = sel > 0 ? static_cast<double>(sel_correct) / sel : 0;
         e.holdout_accuracy = n > sel ? static_cast<double>(hold_correct) / (n - sel) : 0;
+        e.selection_class_correct = sel_class;
+        e.holdout_class_correct = hold_class;
+        e.selection_balanced_accuracy = BalancedAccuracy(sel_class, sel_support);
+        e.holdout_balanced_accuracy = BalancedAccuracy(hold_class, hold_support);
         e.test_loss = test_loss / n;
         e.train_loss = epoch_loss / sched.steps_per_epoch[0];
         torch::Tensor c = curve.slice(0, 0, e.epoch - config.start_epoch).cpu().contiguous();

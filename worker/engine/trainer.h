@@ -78,6 +78,12 @@ struct EvalPoint {
   int64_t holdout_correct = 0;
   double selection_accuracy = 0;
   double holdout_accuracy = 0;
+  // Correct predictions per class (index: the true class) on each part, and the balanced
+  // accuracy they give: the mean over the classes present in the part of the share of their
+  // samples predicted right (the sweep objective balanced_accuracy).
+  std::vector<int64_t> selection_class_correct, holdout_class_correct;
+  double selection_balanced_accuracy = 0;
+  double holdout_balanced_accuracy = 0;
   torch::Tensor probs;  // With keep_predictions: [test samples, classes] float16 on the CPU.
   double test_loss = 0;
   double train_loss = 0;  // Mean training loss over the last epoch.

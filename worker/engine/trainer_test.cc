@@ -439,6 +439,28 @@ TEST_P(TrainerTest, SelectionAndHoldoutSplitsAndPredictions) {
     EXPECT_NEAR(e.selection_accuracy, e.selection_correct / 180.0, 1e-12);
     EXPECT_NEAR(e.holdout_accuracy, e.holdout_correct / 120.0, 1e-12);
     EXPECT_LE(std::abs(e.selection_correct - seq->models[k].evals.back().selection_correct), 1);
+    // Per class: the counts add up, and balanced accuracy is the mean of the classes' recalls.
+    ASSERT_EQ(e.selection_class_correct.size(), 2u);
+    EXPECT_EQ(e.selection_class_correct[0] + e.selection_class_correct[1], e.selection_correct);
+    EXPECT_EQ(e.holdout_class_correct[0] + e.holdout_class_correct[1], e.holdout_correct);
+    const double sel_healthy = y.slice(0, 0, 180).eq(0).sum().item<double>();
+    const double hold_healthy = y.slice(0, 180).eq(0).sum().item<double>();
+    ASSERT_GT(sel_healthy * hold_healthy, 0);
+    EXPECT_NEAR(e.selection_balanced_accuracy,
+                (e.selection_class_correct[0] / sel_healthy +
+                 e.selection_class_correct[1] / (180 - sel_healthy)) /
+                    2,
+                1e-12);
+    EXPECT_NEAR(e.holdout_balanced_accuracy,
+                (e.holdout_class_correct[0] / hold_healthy +
+                 e.holdout_class_correct[1] / (120 - hold_healthy)) /
+                    2,
+                1e-12);
+    for (int c = 0; c < 2; ++c) {
+      EXPECT_LE(std::abs(e.selection_class_correct[c] -
+                         seq->models[k].evals.back().selection_class_correct[c]),
+                1);
+    }
     // The probabilities are the model's: rows sum to 1 and their argmax scores the same counts.
     ASSERT_EQ(e.probs.sizes(), (std::vector<int64_t>{300, 2}));
     torch::Tensor p = e.probs.to(torch::kFloat32);
@@ -446,6 +468,8 @@ TEST_P(TrainerTest, SelectionAndHoldoutSplitsAndPredictions) {
     torch::Tensor hit = p.argmax(1).eq(y);
     EXPECT_NEAR(hit.slice(0, 0, 180).sum().item<int64_t>(), e.selection_correct, 1);
     EXPECT_NEAR(hit.slice(0, 180).sum().item<int64_t>(), e.holdout_correct, 1);
+    EXPECT_NEAR(hit.slice(0, 0, 180).logical_and(y.slice(0, 0, 180).eq(0)).sum().item<int64_t>(),
+                e.selection_class_correct[0], 1);
     // The one-at-a-time path keeps the same predictions (up to float16 and summation order).
     const EvalPoint& s = seq->models[k].evals.back();
     ASSERT_EQ(s.probs.sizes(), e.probs.sizes());
