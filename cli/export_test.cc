@@ -46,6 +46,9 @@ TEST(CsvTest, OneRowPerTrialWithEmptyFieldsForWhatItLacks) {
   auto* r = trials[0].mutable_result();
   r->set_selection_accuracy(0.875);
   r->set_holdout_accuracy(0.86);
+  r->set_selection_balanced_accuracy(0.75);
+  r->set_holdout_balanced_accuracy(0.5);
+  r->set_selection_score(0.75);  // A sweep whose objective is selection_balanced_accuracy.
   r->set_test_accuracy(0.87);
   r->set_device("cpu");
   r->set_bundle_size(8);
@@ -64,12 +67,13 @@ TEST(CsvTest, OneRowPerTrialWithEmptyFieldsForWhatItLacks) {
   EXPECT_EQ(lines[0].rfind("trial_id,state,origin,parent_trial_id,rung,attempts,epochs,", 0), 0u)
       << lines[0];
   EXPECT_EQ(
-      lines[1].rfind("7,succeeded,neighbour,3,0,1,4,0.005,0.5,1,42,16x32,9,0.875,0.86,0.87,", 0),
+      lines[1].rfind(
+          "7,succeeded,neighbour,3,0,1,4,0.005,0.5,1,42,16x32,9,0.875,0.86,0.75,0.5,0.75,0.87,", 0),
       0u)
       << lines[1];
   EXPECT_NE(lines[1].find(",8,cpu,w1,"), std::string::npos) << lines[1];
   EXPECT_EQ(lines[1].substr(lines[1].rfind(',')), ",0.7;0.55;0.5;0.125") << lines[1];
-  EXPECT_EQ(lines[2].rfind("8,failed,search,,0,3,2,0,,0,0,,,,,,", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[2].rfind("8,failed,search,,0,3,2,0,,0,0,,,,,,,,,", 0), 0u) << lines[2];
   EXPECT_NE(lines[2].find(",\"trainer: bad, \"\"really\"\"\""), std::string::npos) << lines[2];
   // Every row has as many fields as the header (no quoted field here holds a comma but one).
   auto fields = [](const std::string& line) {

@@ -331,6 +331,8 @@ void SweepStatusFields(JsonWriter& w, const v1::SweepStatus& s) {
   w.Key("best_trial_id").Int(s.best_trial_id());
   w.Key("best_selection_accuracy").Number(s.best_selection_accuracy());
   w.Key("best_holdout_accuracy").Number(s.best_holdout_accuracy());
+  w.Key("objective").String(s.objective());
+  w.Key("best_selection_score").Number(s.best_selection_score());
   w.Key("baseline_accuracy").Number(s.baseline_accuracy());
   w.Key("elapsed_seconds").Number(s.elapsed_seconds());
   w.Key("trials_per_second").Number(s.trials_per_second());
@@ -413,6 +415,9 @@ int ShowStatus(Client& c, int64_t id, bool json) {
         static_cast<long long>(s.best_trial_id()), s.best_selection_accuracy(),
         s.best_holdout_accuracy(), s.baseline_accuracy(),
         s.best_holdout_accuracy() - s.baseline_accuracy());
+    if (s.objective() != "selection_accuracy") {
+      std::printf("  objective %s: best %.4f\n", s.objective().c_str(), s.best_selection_score());
+    }
   }
   std::printf("  elapsed %s, %.2f trials/s\n", Duration(s.elapsed_seconds()).c_str(),
               s.trials_per_second());
@@ -489,8 +494,11 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
       w.BeginObject().Key("rank").Int(++rank).Key("trial_id").Int(t.trial_id());
       w.Key("status").String(t.state()).Key("params");
       ParamsJson(w, t.params());
+      w.Key("selection_score").Number(r.selection_score());
       w.Key("selection_accuracy").Number(r.selection_accuracy());
       w.Key("holdout_accuracy").Number(r.holdout_accuracy());
+      w.Key("selection_balanced_accuracy").Number(r.selection_balanced_accuracy());
+      w.Key("holdout_balanced_accuracy").Number(r.holdout_balanced_accuracy());
       w.Key("test_accuracy").Number(r.test_accuracy()).Key("test_loss").Number(r.test_loss());
       w.Key("train_loss").Number(r.train_loss()).Key("wall_seconds").Number(r.wall_seconds());
       w.Key("samples_per_second").Number(r.samples_per_second()).Key("steps").Int(r.steps());
@@ -506,18 +514,21 @@ int Leaderboard(Client& c, int64_t id, int top, bool json) {
     std::cout << w.str() << "\n";
     return 0;
   }
-  // Ranked by selection accuracy; holdout accuracy is shown, never used to rank.
-  std::printf("%4s %8s %9s %9s %9s %10s %-8s %-16s %s\n", "rank", "trial", "selection", "holdout",
-              "test_loss", "train_loss", "curve", "origin", "params");
+  // Ranked by the sweep's objective on the selection part (selection accuracy unless the sweep
+  // says otherwise); holdout figures are shown, never used to rank.
+  std::printf("%4s %8s %9s %9s %9s %9s %9s %10s %-8s %-16s %s\n", "rank", "trial", "selection",
+              "holdout", "sel.bal", "hold.bal", "test_loss", "train_loss", "curve", "origin",
+              "params");
   int rank = 0;
   for (const auto& t : resp.trials()) {
     std::string origin = t.origin();
     if (t.parent_trial_id() > 0) origin += " <" + std::to_string(t.parent_trial_id());
-    std::printf("%4d %8lld %9.4f %9.4f %9.4f %10.4f %s %-16s %s\n", ++rank,
+    std::printf("%4d %8lld %9.4f %9.4f %9.4f %9.4f %9.4f %10.4f %s %-16s %s\n", ++rank,
                 static_cast<long long>(t.trial_id()), t.result().selection_accuracy(),
-                t.result().holdout_accuracy(), t.result().test_loss(), t.result().train_loss(),
-                Sparkline(t.result().train_loss_curve(), 8).c_str(), origin.c_str(),
-                FormatParams(t.params()).c_str());
+                t.result().holdout_accuracy(), t.result().selection_balanced_accuracy(),
+                t.result().holdout_balanced_accuracy(), t.result().test_loss(),
+                t.result().train_loss(), Sparkline(t.result().train_loss_curve(), 8).c_str(),
+                origin.c_str(), FormatParams(t.params()).c_str());
   }
   if (rank == 0) std::printf("(no finished trials yet)\n");
   return 0;
@@ -584,7 +595,8 @@ void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
     w.BeginObject().Key("trial_id").Int(e.trial_ids(i)).Key("weight").Number(e.weights(i));
     w.EndObject();
   }
-  w.EndArray().Key("selection_accuracy").Number(e.selection_accuracy());
+  w.EndArray().Key("selection_score").Number(e.selection_score());
+  w.Key("selection_accuracy").Number(e.selection_accuracy());
   w.Key("holdout_accuracy").Number(e.holdout_accuracy());
   if (e.has_holdout_report()) {
     w.Key("holdout_report");
@@ -676,7 +688,7 @@ int Watch(Client& c, int64_t id, double timeout_s = 0) {
     int filled = s.total() > 0 ? static_cast<int>(width * finished / s.total()) : 0;
     char best[48] = "-";
     if (s.best_trial_id() > 0) {
-      std::snprintf(best, sizeof(best), "%.4f (trial %lld)", s.best_selection_accuracy(),
+      std::snprintf(best, sizeof(best), "%.4f (trial %lld)", s.best_selection_score(),
                     static_cast<long long>(s.best_trial_id()));
     }
     bool done = s.state() != "running";  // "done" or "cancelled".
@@ -739,6 +751,15 @@ int Importance(Client& c, int64_t id, bool json) {
   if (Status s = c.Call("ListTrials", &v1::SweepService::Stub::ListTrials, req, &resp); !s.ok()) {
     return Fail(s);
   }
+  // Scores are by the sweep's objective (ListTrials' selection_score); its name for the output.
+  v1::GetSweepStatusRequest status_req;
+  status_req.set_sweep_id(id);
+  v1::SweepStatus status;
+  if (Status s =
+          c.Call("GetSweepStatus", &v1::SweepService::Stub::GetSweepStatus, status_req, &status);
+      !s.ok()) {
+    return Fail(s);
+  }
   // A halving sweep's later rungs hold the trials its first rung promoted, not a sample of the
   // space: only the first rung is analysed. (A TPE sweep's later rounds are new configurations,
   // drawn where results were good: all of them count, as in Optuna's importance.)
@@ -759,7 +780,7 @@ int Importance(Client& c, int64_t id, bool json) {
       o.params["channels[" + std::to_string(i) + "]"] = p.channels(i);
     }
     if (p.kernel_size() > 0) o.params["kernel_size"] = p.kernel_size();
-    o.score = t.result().selection_accuracy();
+    o.score = t.result().selection_score();
     obs.push_back(std::move(o));
   }
   if (obs.size() < 2) {
@@ -771,6 +792,7 @@ int Importance(Client& c, int64_t id, bool json) {
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("sweep_id").Int(id).Key("trials").Int(static_cast<int64_t>(obs.size()));
+    w.Key("objective").String(status.objective());
     w.Key("first_rung_only").Bool(halving).Key("parameters").BeginArray();
     for (const auto& e : effects) {
       w.BeginObject().Key("parameter").String(e.name).Key("spearman").Number(e.spearman);
@@ -778,7 +800,7 @@ int Importance(Client& c, int64_t id, bool json) {
       w.Key("groups").BeginArray();
       for (const auto& g : e.groups) {
         w.BeginObject().Key("min").Number(g.min).Key("max").Number(g.max);
-        w.Key("trials").Int(g.trials).Key("mean_selection_accuracy").Number(g.mean_score);
+        w.Key("trials").Int(g.trials).Key("mean_score").Number(g.mean_score);
         w.EndObject();
       }
       w.EndArray().EndObject();
@@ -787,9 +809,10 @@ int Importance(Client& c, int64_t id, bool json) {
     std::cout << w.str() << "\n";
     return 0;
   }
-  std::printf("sweep %lld: %zu succeeded trial(s)%s; objective: selection accuracy\n",
-              static_cast<long long>(id), obs.size(),
-              halving ? " of the first rung (later rungs hold promoted trials, not a sample)" : "");
+  std::printf("sweep %lld: %zu succeeded trial(s)%s; objective: %s\n", static_cast<long long>(id),
+              obs.size(),
+              halving ? " of the first rung (later rungs hold promoted trials, not a sample)" : "",
+              status.objective().c_str());
   if (effects.empty()) std::printf("no parameter took more than one value\n");
   for (const auto& e : effects) {
     std::printf("%-10s  spearman %+.2f  (%d values)\n", e.name.c_str(), e.spearman, e.distinct);
@@ -979,8 +1002,7 @@ int ListSweeps(Client& c, const std::string& state, int top, bool json) {
     std::snprintf(done, sizeof(done), "%lld/%lld",
                   static_cast<long long>(s.succeeded() + s.failed()),
                   static_cast<long long>(s.total()));
-    if (s.best_trial_id() > 0)
-      std::snprintf(best, sizeof(best), "%.4f", s.best_selection_accuracy());
+    if (s.best_trial_id() > 0) std::snprintf(best, sizeof(best), "%.4f", s.best_selection_score());
     std::printf("%6lld  %-10s  %8d  %-24s  %-20s  %13s  %9s  %s\n",
                 static_cast<long long>(s.sweep_id()), s.state().c_str(), s.priority(),
                 s.name().c_str(), s.model().c_str(), done, best,
@@ -1001,6 +1023,8 @@ void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
   w.Key("best_single_holdout_accuracy").Number(v.best_single_holdout_accuracy());
   w.Key("compared_version").Int(v.compared_version());
   w.Key("champion_holdout_accuracy").Number(v.champion_holdout_accuracy());
+  w.Key("objective").String(v.objective()).Key("holdout_score").Number(v.holdout_score());
+  w.Key("champion_holdout_score").Number(v.champion_holdout_score());
   w.Key("margin").Number(v.margin()).Key("holdout_samples").Int(v.holdout_samples());
   w.Key("dataset").String(v.dataset().name()).Key("dataset_hash").String(v.dataset_hash());
   w.Key("architecture").String(v.architecture().name());
@@ -1040,6 +1064,9 @@ void PrintVersion(const v1::ModelVersion& v) {
       static_cast<long long>(v.best_single_trial_id()), v.best_single_holdout_accuracy(),
       v.holdout_accuracy() - v.best_single_holdout_accuracy());
   if (v.has_holdout_report()) PrintReport(v.holdout_report());
+  if (!v.objective().empty() && v.objective() != "selection_accuracy") {
+    std::printf("  objective %s: holdout %.4f\n", v.objective().c_str(), v.holdout_score());
+  }
   std::printf("  gate: %s, %s\n", v.decision().c_str(), v.reason().c_str());
   std::printf("  dataset %s (%s), architecture %s, code %s, created %s\n",
               v.dataset().name().c_str(), v.dataset_hash().c_str(), v.architecture().name().c_str(),

@@ -429,6 +429,82 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   }
 }
 
+// objective.metric: selection_balanced_accuracy ranks the trials, chooses the ensemble and gates
+// the version by balanced accuracy (the mean per-class recall) instead of accuracy: on telemetry
+// escalation data, mostly faulty components, the two differ.
+TEST_F(RegistryTest, BalancedAccuracyObjectiveRanksChoosesAndGates) {
+  std::string out, err;
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
+      << err;
+  const std::string yaml =
+      NightlyYaml(0.0, 5, false) + "objective:\n  metric: selection_balanced_accuracy\n";
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n2.yaml", yaml)}, &out, &err), 0) << err;
+  const std::string results = "FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id";
+  EXPECT_EQ(farm_->Count("SELECT count(*) " + results + " = 2"), 8);
+  EXPECT_EQ(farm_->Count("SELECT count(*) " + results +
+                         " = 2 AND r.selection_score = r.selection_balanced_accuracy "
+                         "AND r.selection_balanced_accuracy BETWEEN 0 AND 1"),
+            8);
+  EXPECT_GT(farm_->Count("SELECT count(*) " + results +
+                         " = 2 AND r.selection_balanced_accuracy < r.selection_accuracy"),
+            0)
+      << "the healthy class is recalled worse than the faulty one";
+  EXPECT_EQ(farm_->Count("SELECT count(*) " + results +
+                         " = 1 AND r.selection_score = "
+                         "r.selection_accuracy"),
+            8);
+
+  // The best trial and the leaderboard follow balanced accuracy.
+  const int64_t best = farm_->Count("SELECT r.trial_id " + results +
+                                    " = 2 ORDER BY r.selection_balanced_accuracy DESC, r.trial_id "
+                                    "LIMIT 1");
+  ASSERT_EQ(Ctl({"status", "2", "--json"}, &out, &err), 0) << err;
+  JsonValue status;
+  std::string error;
+  ASSERT_TRUE(JsonValue::Parse(out, &status, &error)) << error << ": " << out;
+  EXPECT_EQ(status.Find("objective")->string(), "selection_balanced_accuracy");
+  EXPECT_EQ(status.Find("best_trial_id")->number(), best);
+  ASSERT_EQ(Ctl({"leaderboard", "2", "--json"}, &out, &err), 0) << err;
+  JsonValue board;
+  ASSERT_TRUE(JsonValue::Parse(out, &board, &error)) << error << ": " << out;
+  ASSERT_EQ(board.array().size(), 8u);
+  EXPECT_EQ(board.array()[0].Find("trial_id")->number(), best);
+  for (size_t i = 0; i < board.array().size(); ++i) {
+    const JsonValue& row = board.array()[i];
+    EXPECT_EQ(row.Find("selection_score")->number(),
+              row.Find("selection_balanced_accuracy")->number());
+    if (i > 0) {
+      EXPECT_LE(row.Find("selection_score")->number(),
+                board.array()[i - 1].Find("selection_score")->number());
+    }
+  }
+
+  // The version: chosen and gated by balanced accuracy, against v1's on the same holdout.
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "2", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue v2;
+  ASSERT_TRUE(JsonValue::Parse(out, &v2, &error)) << error << ": " << out;
+  EXPECT_EQ(v2.Find("objective")->string(), "selection_balanced_accuracy");
+  EXPECT_EQ(v2.Find("compared_version")->number(), 1);
+  EXPECT_DOUBLE_EQ(v2.Find("holdout_score")->number(),
+                   v2.Find("holdout_report")->Find("balanced_accuracy")->number());
+  EXPECT_EQ(v2.Find("reason")->string().rfind("holdout balanced accuracy ", 0), 0u)
+      << v2.Find("reason")->string();
+  EXPECT_EQ(v2.Find("decision")->string() == "promoted",
+            v2.Find("holdout_score")->number() > v2.Find("champion_holdout_score")->number())
+      << out;
+  // v1, chosen by accuracy, keeps that.
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue v1;
+  ASSERT_TRUE(JsonValue::Parse(out, &v1, &error)) << error << ": " << out;
+  EXPECT_EQ(v1.Find("objective")->string(), "selection_accuracy");
+  EXPECT_DOUBLE_EQ(v1.Find("holdout_score")->number(), v1.Find("holdout_accuracy")->number());
+  // Importance scores the parameters by the objective too.
+  ASSERT_EQ(Ctl({"importance", "2", "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"objective\":\"selection_balanced_accuracy\""), std::string::npos) << out;
+}
+
 TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
   std::string out, err;
   ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)

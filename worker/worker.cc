@@ -422,6 +422,8 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       m->set_baseline_accuracy(baseline);
       m->set_selection_accuracy(e->selection_accuracy);
       m->set_holdout_accuracy(e->holdout_accuracy);
+      m->set_selection_balanced_accuracy(e->selection_balanced_accuracy);
+      m->set_holdout_balanced_accuracy(e->holdout_balanced_accuracy);
       m->set_resumed_epochs(static_cast<int32_t>(configs[slot].start_epoch));
       m->mutable_train_loss_curve()->Add(e->train_curve.begin(), e->train_curve.end());
       if (e->probs.defined()) {
@@ -453,14 +455,17 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   }
   if (!result.ok() || options_.trainer != "real" || options_.upload_top <= 0) return OkStatus();
 
-  // Upload the weights of the bundle's best trials (by selection accuracy) that can enter an
+  // Upload the weights of the bundle's best trials (by the sweep's objective) that can enter an
   // ensemble: those whose epoch count is their slot's last, since only final weights are kept.
-  std::vector<std::tuple<double, size_t, int>> best;  // (accuracy, slot, trial index)
+  const bool balanced = spec.objective_metric() == "selection_balanced_accuracy";
+  std::vector<std::tuple<double, size_t, int>> best;  // (score, slot, trial index)
   for (size_t slot = 0; slot < configs.size(); ++slot) {
     const engine::EvalPoint& last = result->models[slot].evals.back();
     for (int i : slot_trials[slot]) {
-      if (lease.trials(i).params().epochs() == last.epoch)
-        best.push_back({last.selection_accuracy, slot, i});
+      if (lease.trials(i).params().epochs() == last.epoch) {
+        best.push_back(
+            {balanced ? last.selection_balanced_accuracy : last.selection_accuracy, slot, i});
+      }
     }
   }
   std::sort(best.begin(), best.end(),

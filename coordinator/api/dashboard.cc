@@ -127,19 +127,28 @@ struct AccuracyFrame {
   double lo = 0, hi = 1;
 };
 
-// Selection accuracy of each succeeded trial in trial order (dots, with the trial in a tooltip),
-// the best so far (a step line) and the majority-class baseline (dashed): Optuna's history plot.
-std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseline) {
+// The objective's name in words ("selection accuracy", "selection balanced accuracy").
+std::string ObjectiveWords(const std::string& objective) {
+  std::string words = objective.empty() ? "selection_accuracy" : objective;
+  std::replace(words.begin(), words.end(), '_', ' ');
+  return words;
+}
+
+// Each succeeded trial's score by the sweep's objective, in trial order (dots, with the trial in a
+// tooltip), the best so far (a step line) and, for accuracy, the majority-class baseline
+// (dashed; 0: none): Optuna's history plot.
+std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseline,
+                        const std::string& objective) {
   if (done.empty()) return "<p class=\"note\">No finished trials yet.</p>\n";
   double lo = baseline > 0 ? baseline : 1, hi = 0;
   for (const auto* t : done) {
-    lo = std::min(lo, t->result().selection_accuracy());
-    hi = std::max(hi, t->result().selection_accuracy());
+    lo = std::min(lo, t->result().selection_score());
+    hi = std::max(hi, t->result().selection_score());
   }
   const AccuracyFrame f(260, lo, hi, done.size());
   const size_t n = done.size();
   std::ostringstream out;
-  f.Open(out, "selection accuracy by trial");
+  f.Open(out, (ObjectiveWords(objective) + " by trial").c_str());
   if (baseline > f.lo && baseline < f.hi) {
     out << "<line class=\"baseline\" x1=\"" << f.left << "\" x2=\"" << f.w - f.right << "\" y1=\""
         << f.y(baseline) << "\" y2=\"" << f.y(baseline)
@@ -149,7 +158,7 @@ std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseli
   out << "<polyline class=\"best\" fill=\"none\" stroke=\"#c60\" stroke-width=\"1.5\" points=\"";
   double best = -1;
   for (size_t i = 0; i < n; ++i) {
-    const double a = done[i]->result().selection_accuracy();
+    const double a = done[i]->result().selection_score();
     if (best >= 0 && a > best) out << f.x(i) << "," << f.y(best) << " ";
     best = std::max(best, a);
     out << f.x(i) << "," << f.y(best) << " ";
@@ -158,8 +167,8 @@ std::string HistoryPlot(const std::vector<const v1::Trial*>& done, double baseli
   for (size_t i = 0; i < n; ++i) {
     const auto& t = *done[i];
     out << "<circle class=\"trial\" cx=\"" << f.x(i) << "\" cy=\""
-        << f.y(t.result().selection_accuracy()) << "\" r=\"2.5\" fill=\"#36c\"><title>trial "
-        << t.trial_id() << ": " << Fixed(t.result().selection_accuracy()) << " ("
+        << f.y(t.result().selection_score()) << "\" r=\"2.5\" fill=\"#36c\"><title>trial "
+        << t.trial_id() << ": " << Fixed(t.result().selection_score()) << " ("
         << HtmlEscape(Params(t.params())) << ")</title></circle>\n";
   }
   f.Close(out, "finished trials in trial order (" + std::to_string(n) + "); line: best so far");
@@ -275,7 +284,7 @@ std::string RenderHomePage(
           << s.priority() << "</td><td><progress max=\"" << std::max<int64_t>(1, s.total())
           << "\" value=\"" << finished << "\"></progress> " << finished << "/" << s.total()
           << "</td><td class=\"n\">"
-          << (s.best_trial_id() > 0 ? Fixed(s.best_selection_accuracy()) : "")
+          << (s.best_trial_id() > 0 ? Fixed(s.best_selection_score()) : "")
           << "</td><td class=\"n\">"
           << (s.best_trial_id() > 0 ? Fixed(s.best_holdout_accuracy()) : "") << "</td><td>"
           << HtmlEscape(s.created_at().substr(0, 19)) << "</td></tr>\n";
@@ -361,11 +370,13 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   }
   std::sort(done.begin(), done.end(),
             [](const v1::Trial* a, const v1::Trial* b) { return a->trial_id() < b->trial_id(); });
-  out << "<h3>History</h3>\n" << HistoryPlot(done, s.baseline_accuracy());
-  // The leaderboard: by selection accuracy, holdout beside it (never used to rank).
+  const bool by_accuracy = s.objective().empty() || s.objective() == "selection_accuracy";
+  out << "<h3>History</h3>\n"
+      << HistoryPlot(done, by_accuracy ? s.baseline_accuracy() : 0.0, s.objective());
+  // The leaderboard: by the objective, holdout beside it (never used to rank).
   std::vector<const v1::Trial*> ranked = done;
   std::stable_sort(ranked.begin(), ranked.end(), [](const v1::Trial* a, const v1::Trial* b) {
-    return a->result().selection_accuracy() > b->result().selection_accuracy();
+    return a->result().selection_score() > b->result().selection_score();
   });
   std::vector<const v1::Trial*> best(ranked.begin(),
                                      ranked.begin() + std::min<size_t>(ranked.size(), 10));
@@ -373,8 +384,11 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   const size_t shown = std::min<size_t>(ranked.size(), 25);
   out << "<h3>Leaderboard (" << shown << " of " << ranked.size() << ")</h3>\n";
   if (shown > 0) {
-    out << "<table><tr><th>rank</th><th>trial</th><th>selection</th><th>holdout</th>"
-           "<th>test loss</th><th>origin</th><th>parameters</th></tr>\n";
+    out << "<p>Ranked by " << HtmlEscape(ObjectiveWords(s.objective()))
+        << "; holdout figures are never used to rank.</p>\n"
+        << "<table><tr><th>rank</th><th>trial</th><th>selection</th><th>holdout</th>"
+           "<th>selection balanced</th><th>holdout balanced</th><th>test loss</th>"
+           "<th>origin</th><th>parameters</th></tr>\n";
     for (size_t i = 0; i < shown; ++i) {
       const auto& t = *ranked[i];
       std::string origin = HtmlEscape(t.origin());
@@ -382,6 +396,8 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
       out << "<tr><td class=\"n\">" << i + 1 << "</td><td class=\"n\">" << t.trial_id()
           << "</td><td class=\"n\">" << Fixed(t.result().selection_accuracy())
           << "</td><td class=\"n\">" << Fixed(t.result().holdout_accuracy())
+          << "</td><td class=\"n\">" << Fixed(t.result().selection_balanced_accuracy())
+          << "</td><td class=\"n\">" << Fixed(t.result().holdout_balanced_accuracy())
           << "</td><td class=\"n\">" << Fixed(t.result().test_loss()) << "</td><td>" << origin
           << "</td><td><code>" << HtmlEscape(Params(t.params())) << "</code></td></tr>\n";
     }

@@ -21,6 +21,7 @@ v1::Trial Done(int64_t id, double selection, double holdout) {
   t.mutable_params()->set_epochs(4);
   t.mutable_params()->set_step_size(0.01);
   t.mutable_result()->set_selection_accuracy(selection);
+  t.mutable_result()->set_selection_score(selection);  // The default objective.
   t.mutable_result()->set_holdout_accuracy(holdout);
   for (float loss : {0.7f, 0.5f, 0.4f, 0.35f}) t.mutable_result()->add_train_loss_curve(loss);
   return t;
@@ -90,6 +91,15 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
             std::string::npos);
   EXPECT_NE(page.find("worker w: &lt;bad&gt; data"), std::string::npos);
   EXPECT_EQ(page.find("http-equiv=\"refresh\""), std::string::npos);  // Done: no refresh.
+
+  // A sweep ranked by balanced accuracy: its scores, not accuracy, order the page.
+  s.set_objective("selection_balanced_accuracy");
+  trials[0].mutable_result()->set_selection_score(0.95);  // Trial 12.
+  const std::string balanced = RenderSweepPage(s, trials);
+  EXPECT_NE(balanced.find("selection balanced accuracy by trial"), std::string::npos);
+  EXPECT_NE(balanced.find("Ranked by selection balanced accuracy;"), std::string::npos);
+  EXPECT_NE(balanced.find("<td class=\"n\">1</td><td class=\"n\">12</td>"), std::string::npos);
+  EXPECT_EQ(balanced.find("majority-class baseline"), std::string::npos);
 
   s.set_state("running");
   const std::string running = RenderSweepPage(s, {});

@@ -352,10 +352,13 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
       if (r.result().dataset_hash().empty()) {
         return Invalid("ReportResults", at + ".result.dataset_hash is empty");
       }
-      for (double v : {r.result().selection_accuracy(), r.result().holdout_accuracy()}) {
+      for (auto [name, v] :
+           {std::pair{"selection_accuracy", r.result().selection_accuracy()},
+            std::pair{"holdout_accuracy", r.result().holdout_accuracy()},
+            std::pair{"selection_balanced_accuracy", r.result().selection_balanced_accuracy()},
+            std::pair{"holdout_balanced_accuracy", r.result().holdout_balanced_accuracy()}}) {
         if (!(v >= 0 && v <= 1)) {
-          return Invalid("ReportResults", at + ".result.selection_accuracy and holdout_accuracy "
-                                               "must be in [0, 1]");
+          return Invalid("ReportResults", at + ".result." + name + " must be in [0, 1]");
         }
       }
       if (r.result().train_loss_curve_size() > 10000) {

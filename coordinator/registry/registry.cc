@@ -35,21 +35,34 @@ void ToProto(const selection::ClassificationReport& r, v1::ClassificationReport*
   if (r.roc_auc) out->set_roc_auc(*r.roc_auc);
 }
 
+// The members' predictions among `preds`, in the ensemble's order.
+std::vector<const selection::Predictions*> Members(
+    const selection::Ensemble& e, const std::vector<selection::Predictions>& preds) {
+  std::vector<const selection::Predictions*> members;
+  for (int64_t id : e.trial_ids) {
+    for (const auto& p : preds) {
+      if (p.trial_id == id) members.push_back(&p);
+    }
+  }
+  return members;
+}
+
 void Summarize(const std::string& method, const selection::Ensemble& e,
+               const std::vector<selection::Predictions>& selection,
+               const std::vector<int32_t>& selection_labels,
                const std::vector<selection::Predictions>& holdout,
                const std::vector<int32_t>& holdout_labels, int classes, v1::EnsembleSummary* out) {
   out->set_method(method);
-  std::vector<const selection::Predictions*> members;
   for (size_t i = 0; i < e.trial_ids.size(); ++i) {
     out->add_trial_ids(e.trial_ids[i]);
     out->add_weights(e.weights[i]);
-    for (const auto& h : holdout) {
-      if (h.trial_id == e.trial_ids[i]) members.push_back(&h);
-    }
   }
-  out->set_selection_accuracy(e.selection_accuracy);
+  out->set_selection_score(e.selection_score);
+  out->set_selection_accuracy(selection::Accuracy(
+      selection::Average(Members(e, selection), e.weights, selection_labels.size() * classes),
+      selection_labels, classes));
   const std::vector<float> probs =
-      selection::Average(members, e.weights, holdout_labels.size() * classes);
+      selection::Average(Members(e, holdout), e.weights, holdout_labels.size() * classes);
   out->set_holdout_accuracy(selection::Accuracy(probs, holdout_labels, classes));
   if (auto report = selection::Classify(probs, holdout_labels, classes); report.ok()) {
     ToProto(*report, out->mutable_holdout_report());
@@ -76,12 +89,6 @@ std::optional<selection::ClassificationReport> HoldoutReport(const engine::Ensem
   auto report = selection::Classify(probs, labels, static_cast<int>(model.classes()));
   if (!report.ok()) return std::nullopt;  // Sizes agree by construction.
   return std::move(report).value();
-}
-
-// Accuracy of an ensemble's argmax on the dataset's holdout split (0 if it is empty).
-double HoldoutAccuracy(const engine::EnsembleModel& model, const engine::Dataset& data) {
-  auto report = HoldoutReport(model, data);
-  return report ? report->accuracy : 0.0;
 }
 
 }  // namespace
@@ -156,14 +163,21 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
     hold_preds.push_back({c.trial_id, std::vector<float>(p.begin() + sel * cls, p.end())});
   }
   const int k = std::min<int>(o.top_k, static_cast<int>(cands.size()));
-  SF_ASSIGN_OR_RETURN(auto greedy,
-                      selection::GreedySelect(sel_preds, sel_labels, first.classes, o.size));
-  SF_ASSIGN_OR_RETURN(auto top, selection::TopK(sel_preds, sel_labels, first.classes, k));
-  selection::Ensemble single{{first.trial_id}, {1.0}, first.selection_accuracy};
+  const std::optional<selection::Metric> metric = selection::MetricNamed(spec.objective_metric());
+  if (!metric) {
+    return FailedPreconditionError("sweep " + std::to_string(sweep_id) + " has objective " +
+                                   spec.objective_metric() + ", which ensembles cannot use");
+  }
+  SF_ASSIGN_OR_RETURN(
+      auto greedy, selection::GreedySelect(sel_preds, sel_labels, first.classes, o.size, *metric));
+  SF_ASSIGN_OR_RETURN(auto top, selection::TopK(sel_preds, sel_labels, first.classes, k, *metric));
+  selection::Ensemble single{{first.trial_id}, {1.0}, first.selection_score};
   v1::BuildEnsembleResponse& r = report.summary;
-  Summarize("greedy", greedy, hold_preds, hold_labels, first.classes, r.mutable_greedy());
-  Summarize("top_k", top, hold_preds, hold_labels, first.classes, r.mutable_top_k());
-  Summarize("best_single", single, hold_preds, hold_labels, first.classes, r.mutable_best_single());
+  for (auto [method, e, out] : {std::tuple{"greedy", &greedy, r.mutable_greedy()},
+                                std::tuple{"top_k", &top, r.mutable_top_k()},
+                                std::tuple{"best_single", &single, r.mutable_best_single()}}) {
+    Summarize(method, *e, sel_preds, sel_labels, hold_preds, hold_labels, first.classes, out);
+  }
   r.set_candidates(static_cast<int32_t>(cands.size()));
   r.set_selection_samples(static_cast<int32_t>(sel));
   r.set_holdout_samples(static_cast<int32_t>(hold_labels.size()));
@@ -225,13 +239,14 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   SF_ASSIGN_OR_RETURN(EnsembleReport report, BuildEnsembles(store_, datasets_, sweep_id, o));
   *resp.mutable_greedy() = report.summary.greedy();
   *resp.mutable_top_k() = report.summary.top_k();
-  // The sweep's best trial by selection accuracy, whether or not its weights were uploaded (the
+  // The sweep's best trial by its objective, whether or not its weights were uploaded (the
   // candidates are only those with weights).
   v1::EnsembleSummary* single = resp.mutable_best_single();
   single->set_method("best_single");
   single->add_trial_ids(status.best_trial_id());
   single->add_weights(1.0);
   single->set_selection_accuracy(status.best_selection_accuracy());
+  single->set_selection_score(status.best_selection_score());
   single->set_holdout_accuracy(status.best_holdout_accuracy());
   const std::string method = sel.method().empty() ? "greedy" : sel.method();
   const v1::EnsembleSummary& chosen =
@@ -242,6 +257,13 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   v.set_sweep_id(sweep_id);
   v.set_method(method);
   v.set_selection_accuracy(chosen.selection_accuracy());
+  v.set_objective(spec.objective_metric().empty() ? "selection_accuracy" : spec.objective_metric());
+  const bool balanced = v.objective() == "selection_balanced_accuracy";
+  // The gate compares the objective's metric on the holdout part.
+  const std::string metric = balanced ? "holdout balanced accuracy " : "holdout ";
+  auto holdout_score = [balanced](const selection::ClassificationReport& r) {
+    return balanced ? r.balanced_accuracy : r.accuracy;
+  };
   v.set_margin(sel.promotion_margin());
   v.set_holdout_samples(report.summary.holdout_samples());
   v.set_dataset_hash(report.dataset_hash);
@@ -266,6 +288,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
                       engine::LoadEnsemble(artifacts, "sweep " + std::to_string(sweep_id)));
   if (auto holdout = HoldoutReport(challenger, *report.data)) {
     v.set_holdout_accuracy(holdout->accuracy);
+    v.set_holdout_score(holdout_score(*holdout));
     ToProto(*holdout, v.mutable_holdout_report());
   }
 
@@ -275,8 +298,8 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   std::string reason;
   if (champion == 0) {
     promote = true;
-    reason = "first version of " + status.model() + ": no champion to beat (holdout " +
-             Fixed(v.holdout_accuracy()) + ")";
+    reason = "first version of " + status.model() + ": no champion to beat (" + metric +
+             Fixed(v.holdout_score()) + ")";
   } else {
     v.set_compared_version(champion);
     const std::string cv = "champion v" + std::to_string(champion);
@@ -291,12 +314,13 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
                " takes other inputs than this sweep's models; not comparable (promote by "
                "hand if intended)";
     } else {
-      const double theirs = HoldoutAccuracy(*loaded, *report.data);
-      v.set_champion_holdout_accuracy(theirs);
-      promote = v.holdout_accuracy() > theirs + sel.promotion_margin();
-      reason = "holdout " + Fixed(v.holdout_accuracy()) +
-               (promote ? " beats " : " does not beat ") + cv + "'s " + Fixed(theirs) +
-               " by more than the margin " + Fixed(sel.promotion_margin());
+      const auto theirs = HoldoutReport(*loaded, *report.data);
+      v.set_champion_holdout_accuracy(theirs ? theirs->accuracy : 0.0);
+      v.set_champion_holdout_score(theirs ? holdout_score(*theirs) : 0.0);
+      promote = v.holdout_score() > v.champion_holdout_score() + sel.promotion_margin();
+      reason = metric + Fixed(v.holdout_score()) + (promote ? " beats " : " does not beat ") + cv +
+               "'s " + Fixed(v.champion_holdout_score()) + " by more than the margin " +
+               Fixed(sel.promotion_margin());
     }
   }
   v.set_decision(promote ? "promoted" : "rejected");

@@ -62,6 +62,35 @@ double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& lab
   return static_cast<double>(correct) / static_cast<double>(labels.size());
 }
 
+double BalancedAccuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels,
+                        int classes) {
+  std::vector<int64_t> right(static_cast<size_t>(classes), 0), support(right.size(), 0);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    ++support[labels[i]];
+    right[labels[i]] += Argmax(&probs[i * classes], classes) == labels[i];
+  }
+  double sum = 0;
+  int present = 0;
+  for (size_t c = 0; c < support.size(); ++c) {
+    if (support[c] == 0) continue;
+    sum += static_cast<double>(right[c]) / static_cast<double>(support[c]);
+    ++present;
+  }
+  return present > 0 ? sum / present : 0.0;
+}
+
+double Score(Metric metric, const std::vector<float>& probs, const std::vector<int32_t>& labels,
+             int classes) {
+  return metric == Metric::kBalancedAccuracy ? BalancedAccuracy(probs, labels, classes)
+                                             : Accuracy(probs, labels, classes);
+}
+
+std::optional<Metric> MetricNamed(const std::string& objective) {
+  if (objective.empty() || objective == "selection_accuracy") return Metric::kAccuracy;
+  if (objective == "selection_balanced_accuracy") return Metric::kBalancedAccuracy;
+  return std::nullopt;
+}
+
 double LogLoss(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes) {
   if (labels.empty()) return 0;
   double sum = 0;
@@ -81,30 +110,31 @@ std::vector<float> Average(const std::vector<const Predictions*>& members,
 }
 
 StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
-                                const std::vector<int32_t>& labels, int classes, int size) {
+                                const std::vector<int32_t>& labels, int classes, int size,
+                                Metric metric) {
   SF_RETURN_IF_ERROR(Check(candidates, labels, classes, size, "greedy selection"));
   const size_t n = labels.size() * static_cast<size_t>(classes);
   std::vector<double> running(n, 0.0);  // Sum of the chosen members' probabilities.
   std::vector<int> counts(candidates.size(), 0);
   std::vector<int> best_counts;
-  // Ranked by selection accuracy; equal accuracies (frequent: it moves in steps of 1/n) by the
+  // Ranked by the metric; equal scores (frequent: accuracy moves in steps of 1/n) by the
   // selection split's log loss, so the climb keeps improving the averaged probabilities.
-  auto better = [](double acc, double nll, double best_acc, double best_nll) {
-    return acc > best_acc || (acc == best_acc && nll < best_nll);
+  auto better = [](double score, double nll, double best, double best_nll) {
+    return score > best || (score == best && nll < best_nll);
   };
-  double best_accuracy = -1, best_nll = INFINITY;
+  double best_score = -1, best_nll = INFINITY;
   std::vector<float> trial(n);
   for (int step = 1; step <= size; ++step) {
     int pick = -1;
-    double pick_accuracy = -1, pick_nll = INFINITY;
+    double pick_score = -1, pick_nll = INFINITY;
     for (size_t c = 0; c < candidates.size(); ++c) {
       for (size_t i = 0; i < n; ++i) {
         trial[i] = static_cast<float>((running[i] + candidates[c].probs[i]) / step);
       }
-      const double acc = Accuracy(trial, labels, classes);
+      const double acc = Score(metric, trial, labels, classes);
       const double nll = LogLoss(trial, labels, classes);
-      if (better(acc, nll, pick_accuracy, pick_nll)) {
-        pick_accuracy = acc;
+      if (better(acc, nll, pick_score, pick_nll)) {
+        pick_score = acc;
         pick_nll = nll;
         pick = static_cast<int>(c);
       }
@@ -112,8 +142,8 @@ StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
     for (size_t i = 0; i < n; ++i) running[i] += candidates[pick].probs[i];
     ++counts[pick];
     // Keep the best prefix, not necessarily the last.
-    if (better(pick_accuracy, pick_nll, best_accuracy, best_nll)) {
-      best_accuracy = pick_accuracy;
+    if (better(pick_score, pick_nll, best_score, best_nll)) {
+      best_score = pick_score;
       best_nll = pick_nll;
       best_counts = counts;
     }
@@ -125,16 +155,16 @@ StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
     e.trial_ids.push_back(candidates[c].trial_id);
     e.weights.push_back(best_counts[c] / total);
   }
-  e.selection_accuracy = best_accuracy;
+  e.selection_score = best_score;
   return e;
 }
 
 StatusOr<Ensemble> TopK(const std::vector<Predictions>& candidates,
-                        const std::vector<int32_t>& labels, int classes, int k) {
+                        const std::vector<int32_t>& labels, int classes, int k, Metric metric) {
   SF_RETURN_IF_ERROR(Check(candidates, labels, classes, k, "top-k averaging"));
   std::vector<std::pair<double, size_t>> ranked;
   for (size_t c = 0; c < candidates.size(); ++c) {
-    ranked.push_back({-Accuracy(candidates[c].probs, labels, classes), c});
+    ranked.push_back({-Score(metric, candidates[c].probs, labels, classes), c});
   }
   std::stable_sort(ranked.begin(), ranked.end());
   Ensemble e;
@@ -145,8 +175,8 @@ StatusOr<Ensemble> TopK(const std::vector<Predictions>& candidates,
     e.trial_ids.push_back(candidates[ranked[i].second].trial_id);
     e.weights.push_back(1.0 / static_cast<double>(take));
   }
-  e.selection_accuracy =
-      Accuracy(Average(members, e.weights, labels.size() * classes), labels, classes);
+  e.selection_score =
+      Score(metric, Average(members, e.weights, labels.size() * classes), labels, classes);
   return e;
 }
 

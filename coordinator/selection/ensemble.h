@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,19 @@ struct Predictions {
   std::vector<float> probs;
 };
 
+// What ensembles are chosen by (a sweep's objective.metric, on the selection split).
+enum class Metric {
+  kAccuracy,          // selection_accuracy
+  kBalancedAccuracy,  // selection_balanced_accuracy: the mean per-class recall
+};
+
+// "selection_accuracy" or "selection_balanced_accuracy" (empty: accuracy); nullopt otherwise.
+std::optional<Metric> MetricNamed(const std::string& objective);
+
 struct Ensemble {
   std::vector<int64_t> trial_ids;  // Distinct members.
   std::vector<double> weights;     // Per member; sums to 1 (selection counts / size).
-  double selection_accuracy = 0;   // Of the averaged probabilities on the selection split.
+  double selection_score = 0;      // Of the averaged probabilities on the selection split.
 };
 
 // IEEE 754 half-precision little-endian bytes to floats.
@@ -28,6 +38,15 @@ std::vector<float> HalfToFloat(const std::string& bytes);
 
 // Accuracy of argmax(probs) against labels.
 double Accuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes);
+
+// Mean over the classes present in `labels` of the share of their samples argmax(probs) gets
+// right (0 without labels).
+double BalancedAccuracy(const std::vector<float>& probs, const std::vector<int32_t>& labels,
+                        int classes);
+
+// `metric` of argmax(probs) against labels.
+double Score(Metric metric, const std::vector<float>& probs, const std::vector<int32_t>& labels,
+             int classes);
 
 // Mean negative log-likelihood of the labels (probabilities clamped at 1e-7).
 double LogLoss(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes);
@@ -37,14 +56,16 @@ std::vector<float> Average(const std::vector<const Predictions*>& members,
                            const std::vector<double>& weights, size_t size);
 
 // Caruana: starting empty, repeatedly adds (with replacement) the candidate whose addition gives
-// the best accuracy of the averaged probabilities on the selection split (ties: the lower log loss
+// the best `metric` of the averaged probabilities on the selection split (ties: the lower log loss
 // on the selection split, then the earlier candidate), `size` times; returns the best prefix seen
 // by the same order. Candidates are usually the best N trials.
 StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
-                                const std::vector<int32_t>& labels, int classes, int size);
+                                const std::vector<int32_t>& labels, int classes, int size,
+                                Metric metric = Metric::kAccuracy);
 
-// The `k` candidates with the best selection accuracy, averaged with equal weights.
+// The `k` candidates with the best selection `metric`, averaged with equal weights.
 StatusOr<Ensemble> TopK(const std::vector<Predictions>& candidates,
-                        const std::vector<int32_t>& labels, int classes, int k);
+                        const std::vector<int32_t>& labels, int classes, int k,
+                        Metric metric = Metric::kAccuracy);
 
 }  // namespace sweepfarm::selection

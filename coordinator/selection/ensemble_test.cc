@@ -16,6 +16,31 @@ Predictions Binary(int64_t id, const std::vector<float>& p1) {
   return p;
 }
 
+// On imbalanced labels the objective decides: the model that calls nearly everything class 1
+// has the better accuracy, the one that finds both class-0 samples the better balanced accuracy.
+TEST(EnsembleTest, TheMetricChoosesTheMembers) {
+  const std::vector<int32_t> y{1, 1, 1, 1, 1, 1, 0, 0};
+  const std::vector<Predictions> c{
+      Binary(1, {0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.2f, 0.7f}),   // 7/8; recalls 0.5, 1.
+      Binary(2, {0.9f, 0.9f, 0.9f, 0.9f, 0.3f, 0.3f, 0.2f, 0.2f})};  // 6/8; recalls 1, 4/6.
+  EXPECT_DOUBLE_EQ(Accuracy(c[0].probs, y, 2), 7.0 / 8);
+  EXPECT_DOUBLE_EQ(BalancedAccuracy(c[0].probs, y, 2), 0.75);
+  EXPECT_DOUBLE_EQ(BalancedAccuracy(c[1].probs, y, 2), (1 + 4.0 / 6) / 2);
+  EXPECT_DOUBLE_EQ(Score(Metric::kBalancedAccuracy, c[1].probs, y, 2), (1 + 4.0 / 6) / 2);
+  auto by_accuracy = TopK(c, y, 2, 1);
+  auto by_balance = TopK(c, y, 2, 1, Metric::kBalancedAccuracy);
+  ASSERT_TRUE(by_accuracy.ok() && by_balance.ok());
+  EXPECT_EQ(by_accuracy->trial_ids, std::vector<int64_t>{1});
+  EXPECT_EQ(by_balance->trial_ids, std::vector<int64_t>{2});
+  EXPECT_DOUBLE_EQ(by_balance->selection_score, (1 + 4.0 / 6) / 2);
+  auto greedy = GreedySelect(c, y, 2, 1, Metric::kBalancedAccuracy);
+  ASSERT_TRUE(greedy.ok());
+  EXPECT_EQ(greedy->trial_ids, std::vector<int64_t>{2});
+  EXPECT_EQ(MetricNamed(""), Metric::kAccuracy);
+  EXPECT_EQ(MetricNamed("selection_balanced_accuracy"), Metric::kBalancedAccuracy);
+  EXPECT_FALSE(MetricNamed("holdout_accuracy").has_value());
+}
+
 TEST(EnsembleTest, AccuracyAndAverage) {
   std::vector<int32_t> y{1, 0, 1, 1};
   Predictions a = Binary(1, {0.9f, 0.2f, 0.4f, 0.8f});
@@ -44,7 +69,7 @@ TEST(EnsembleTest, GreedyFindsComplementaryMembers) {
   EXPECT_LT(LogLoss(three, y, 2), LogLoss(pair, y, 2));
   auto e = GreedySelect(c, y, 2, 5);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
-  EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(e->selection_score, 1.0);
   std::vector<int64_t> ids = e->trial_ids;
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<int64_t>{10, 11, 12}));
@@ -63,7 +88,7 @@ TEST(EnsembleTest, GreedyWithReplacementWeightsTheStrongMember) {
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->trial_ids, (std::vector<int64_t>{1}));
   EXPECT_EQ(e->weights, (std::vector<double>{1.0}));
-  EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(e->selection_score, 1.0);
 }
 
 TEST(EnsembleTest, TopKAveragesTheBest) {
@@ -74,7 +99,7 @@ TEST(EnsembleTest, TopKAveragesTheBest) {
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->trial_ids, (std::vector<int64_t>{1, 3}));
   EXPECT_DOUBLE_EQ(e->weights[0], 0.5);
-  EXPECT_DOUBLE_EQ(e->selection_accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(e->selection_score, 1.0);
 }
 
 TEST(EnsembleTest, DecodesHalfPrecision) {

@@ -64,7 +64,8 @@ std::string SweepStatusSelect() {
          "  s.priority, coalesce(s.deadline_at::text, ''), coalesce(s.ended_early, ''), "
          "  coalesce((SELECT a.actor FROM sweep_audit a WHERE a.sweep_id = s.id "
          "    AND a.action = 'submit' ORDER BY a.id LIMIT 1), ''), "
-         "  coalesce(extract(epoch FROM s.deadline_at - now()), 0)::float8 "
+         "  coalesce(extract(epoch FROM s.deadline_at - now()), 0)::float8, "
+         "  coalesce(s.spec->>'objective_metric', 'selection_accuracy'), b.selection_score "
          "FROM sweeps s "
          "CROSS JOIN LATERAL (SELECT "
          "    count(*) FILTER (WHERE t.state = 'queued') AS queued, "
@@ -80,9 +81,9 @@ std::string SweepStatusSelect() {
          "    coalesce(max(t.rung), 0) AS rung "
          "  FROM trials t WHERE t.sweep_id = s.id) c "
          "LEFT JOIN LATERAL (SELECT r.trial_id, r.selection_accuracy, r.baseline_accuracy, "
-         "    r.holdout_accuracy "
+         "    r.holdout_accuracy, r.selection_score "
          "  FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = s.id "
-         "  ORDER BY r.selection_accuracy DESC, r.trial_id LIMIT 1) b ON true ";
+         "  ORDER BY r.selection_score DESC, r.trial_id LIMIT 1) b ON true ";
 }
 
 // Statement texts, prepared on every pooled connection.
@@ -141,9 +142,13 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "
        "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
        "  baseline_accuracy, selection_accuracy, holdout_accuracy, resumed_epochs, "
-       "  train_loss_curve) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-       "  $17::real[])"},
+       "  train_loss_curve, selection_balanced_accuracy, holdout_balanced_accuracy, "
+       "  selection_score) "
+       "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+       "  $14::double precision, $15, $16, $17::real[], $18::double precision, $19, "
+       "  CASE WHEN s.spec->>'objective_metric' = 'selection_balanced_accuracy' "
+       "    THEN $18::double precision ELSE $14::double precision END "
+       "FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = $1"},
       {"insert_predictions",
        "INSERT INTO predictions (trial_id, samples, classes, selection_size, encoding, probs) "
        "VALUES ($1, $2, $3, $4, 'f16le', $5)"},
@@ -236,12 +241,12 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id, "
        "  rung) "
        "SELECT $1, (SELECT max(ordinal) FROM trials WHERE sweep_id = $1) + (row_number() OVER "
-       "    (ORDER BY r.selection_accuracy DESC, t.id))::int, "
+       "    (ORDER BY r.selection_score DESC, t.id))::int, "
        "  jsonb_set(t.params, '{epochs}', to_jsonb($3::int)), t.max_attempts, 'promoted', t.id, "
        "  $2 + 1 "
        "FROM trials t JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND t.rung = $2 AND t.state = 'succeeded' "
-       "ORDER BY r.selection_accuracy DESC, t.id LIMIT $4 RETURNING id"},
+       "ORDER BY r.selection_score DESC, t.id LIMIT $4 RETURNING id"},
       // Checkpoints no queued or running promoted trial resumes from (at a rung's end: all but
       // those the new rung needs; at the sweep's end or cancel: all).
       {"drop_checkpoints",
@@ -271,13 +276,19 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
       {"sweep_yaml", "SELECT yaml, source_name FROM sweeps WHERE id = $1"},
       {"trial_count", "SELECT count(*) FROM trials WHERE sweep_id = $1"},
       // The sweep's results and, for a seeded sweep, its parent sweep's on the same data (a
-      // nightly TPE sweep starts from everything the night before learnt).
+      // nightly TPE sweep starts from everything the night before learnt), each scored by this
+      // sweep's objective (a parent's result without that metric is left out).
       {"observations",
-       "SELECT t.params::text, r.selection_accuracy FROM trials t "
-       "JOIN results r ON r.trial_id = t.id WHERE t.sweep_id = $1 "
+       "WITH o AS (SELECT spec->>'objective_metric' = 'selection_balanced_accuracy' AS balanced "
+       "  FROM sweeps WHERE id = $1) "
+       "SELECT t.params::text, "
+       "  CASE WHEN o.balanced THEN r.selection_balanced_accuracy ELSE r.selection_accuracy END "
+       "FROM o, trials t JOIN results r ON r.trial_id = t.id "
+       "WHERE (t.sweep_id = $1 "
        "  OR (t.sweep_id = (SELECT parent_sweep_id FROM sweeps WHERE id = $1) "
        "      AND r.dataset_hash IN (SELECT x.dataset_hash FROM results x "
-       "        JOIN trials y ON y.id = x.trial_id WHERE y.sweep_id = $1)) "
+       "        JOIN trials y ON y.id = x.trial_id WHERE y.sweep_id = $1))) "
+       "  AND (NOT o.balanced OR r.selection_balanced_accuracy IS NOT NULL) "
        "ORDER BY t.id"},
       {"insert_round",
        "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, rung) "
@@ -358,10 +369,12 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  r.samples_per_second, r.steps, r.dataset_hash, r.device, r.bundle_size, "
        "r.baseline_accuracy, r.selection_accuracy, r.holdout_accuracy, t.origin, "
        "  coalesce(t.parent_trial_id, 0), coalesce(t.rung, 0), r.resumed_epochs, "
-       "  coalesce(array_to_string(r.train_loss_curve, ','), '') "
+       "  coalesce(array_to_string(r.train_loss_curve, ','), ''), "
+       "  coalesce(r.selection_balanced_accuracy, 0), coalesce(r.holdout_balanced_accuracy, 0), "
+       "  r.selection_score "
        "FROM trials t LEFT JOIN results r ON r.trial_id = t.id "
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
-       "ORDER BY CASE WHEN $2 THEN -r.selection_accuracy END, t.id "
+       "ORDER BY CASE WHEN $2 THEN -r.selection_score END, t.id "
        "LIMIT CASE WHEN $3 > 0 THEN $3 END"},
       {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
       {"result_lease", "SELECT lease_token FROM results WHERE trial_id = $1"},
@@ -372,12 +385,12 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "INSERT INTO trial_artifacts (trial_id, sha256) VALUES ($1, $2) "
        "ON CONFLICT (trial_id) DO UPDATE SET sha256 = excluded.sha256"},
       {"candidates",
-       "SELECT p.trial_id, r.selection_accuracy, r.holdout_accuracy, p.samples, p.classes, "
+       "SELECT p.trial_id, r.selection_score, r.holdout_accuracy, p.samples, p.classes, "
        "  p.selection_size, r.dataset_hash, p.probs "
        "FROM predictions p JOIN results r ON r.trial_id = p.trial_id "
        "JOIN trials t ON t.id = p.trial_id WHERE t.sweep_id = $1 "
        "  AND (NOT $3 OR EXISTS (SELECT 1 FROM trial_artifacts a WHERE a.trial_id = p.trial_id)) "
-       "ORDER BY r.selection_accuracy DESC, p.trial_id LIMIT $2"},
+       "ORDER BY r.selection_score DESC, p.trial_id LIMIT $2"},
       // Registry.
       {"lock_model", "SELECT pg_advisory_xact_lock(hashtextextended('model:' || $1, 0))"},
       {"alias_version", "SELECT version FROM model_aliases WHERE model = $1 AND alias = $2"},
@@ -388,10 +401,11 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "INSERT INTO model_versions (model, version, sweep_id, method, decision, reason, "
        "  selection_accuracy, holdout_accuracy, best_single_trial_id, "
        "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
-       "  holdout_samples, dataset_hash, dataset, architecture, code_version, holdout_report) "
+       "  holdout_samples, dataset_hash, dataset, architecture, code_version, holdout_report, "
+       "  objective, holdout_score, champion_holdout_score) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
        "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, "
-       "$18, NULLIF($19, '')::jsonb)"},
+       "$18, NULLIF($19, '')::jsonb, $20, $21, CASE WHEN $11 > 0 THEN $22::double precision END)"},
       {"insert_member",
        "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
        "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
@@ -409,7 +423,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  v.code_version, v.created_at::text, coalesce(s.parent_sweep_id, 0), "
        "  coalesce((SELECT string_agg(a.alias, ',' ORDER BY a.alias) FROM model_aliases a "
        "            WHERE a.model = v.model AND a.version = v.version), ''), "
-       "  coalesce(v.holdout_report::text, '') "
+       "  coalesce(v.holdout_report::text, ''), v.objective, v.holdout_score, "
+       "  coalesce(v.champion_holdout_score, 0) "
        "FROM model_versions v JOIN sweeps s ON s.id = v.sweep_id "
        "WHERE v.model = $1 AND ($2 = 0 OR v.version = $2) ORDER BY v.version DESC"},
       {"get_members",
@@ -435,7 +450,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "WHERE m.model = $1 AND m.version = $2 ORDER BY m.weight DESC, m.position"},
       {"seed_top",
        "SELECT t.id, t.params::text FROM trials t JOIN results r ON r.trial_id = t.id "
-       "WHERE t.sweep_id = $1 ORDER BY r.selection_accuracy DESC, t.id LIMIT $2"},
+       "WHERE t.sweep_id = $1 ORDER BY r.selection_score DESC, t.id LIMIT $2"},
       {"trial_artifact", "SELECT sha256 FROM trial_artifacts WHERE trial_id = $1"},
       {"version_sweep", "SELECT sweep_id FROM model_versions WHERE model = $1 AND version = $2"},
   };
@@ -810,7 +825,8 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
                                 m.samples_per_second(), m.steps(), m.bundle_size(),
                                 m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy(),
                                 m.selection_accuracy(), m.holdout_accuracy(), m.resumed_epochs(),
-                                FloatArray(m.train_loss_curve()));
+                                FloatArray(m.train_loss_curve()), m.selection_balanced_accuracy(),
+                                m.holdout_balanced_accuracy());
               if (m.has_predictions()) {
                 const v1::Predictions& p = m.predictions();
                 tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
@@ -925,7 +941,9 @@ v1::SweepStatus SweepStatusFromRow(const pqxx::row& row) {
   s.set_ended_early(row[32].as<std::string>());
   s.set_submitted_by(row[33].as<std::string>());
   s.set_seconds_to_deadline(row[34].as<double>());
+  s.set_objective(row[35].as<std::string>());
   if (!row[21].is_null()) {
+    s.set_best_selection_score(row[36].as<double>(0.0));
     s.set_best_trial_id(row[21].as<int64_t>());
     s.set_best_selection_accuracy(row[22].as<double>(0.0));
     s.set_baseline_accuracy(row[23].as<double>());
@@ -1191,6 +1209,9 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
             m->set_selection_accuracy(row[16].as<double>());
             m->set_holdout_accuracy(row[17].as<double>());
             m->set_resumed_epochs(row[21].as<int>());
+            m->set_selection_balanced_accuracy(row[23].as<double>());
+            m->set_holdout_balanced_accuracy(row[24].as<double>());
+            m->set_selection_score(row[25].as<double>());
             const std::string curve = row[22].as<std::string>();
             for (size_t at = 0; at < curve.size();) {
               size_t end = curve.find(',', at);
@@ -1297,7 +1318,7 @@ StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> Store::LoadCandidates
     for (const auto& row : tx.exec_prepared("candidates", sweep_id, n, with_artifacts)) {
       Candidate cand;
       cand.trial_id = row[0].as<int64_t>();
-      cand.selection_accuracy = row[1].as<double>();
+      cand.selection_score = row[1].as<double>();
       cand.holdout_accuracy = row[2].as<double>();
       cand.samples = row[3].as<int>();
       cand.classes = row[4].as<int>();
@@ -1364,6 +1385,9 @@ v1::ModelVersion VersionFromRow(const std::string& model, const pqxx::row& row) 
   if (const std::string report = row[20].as<std::string>(); !report.empty()) {
     *v.mutable_holdout_report() = FromJson<v1::ClassificationReport>(report);
   }
+  v.set_objective(row[21].as<std::string>());
+  v.set_holdout_score(row[22].as<double>());
+  v.set_champion_holdout_score(row[23].as<double>());
   return v;
 }
 
@@ -1427,7 +1451,9 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
                       v.compared_version(), v.champion_holdout_accuracy(), v.margin(),
                       v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
                       ToJson(v.architecture()), v.code_version(),
-                      v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string());
+                      v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string(),
+                      v.objective().empty() ? std::string("selection_accuracy") : v.objective(),
+                      v.holdout_score(), v.champion_holdout_score());
     for (int i = 0; i < v.members_size(); ++i) {
       tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
                         v.members(i).weight());

@@ -46,7 +46,7 @@ enum class ReportOutcome { kAccepted, kDuplicate, kStale };
 // A succeeded trial's stored predictions, for ensembles.
 struct Candidate {
   int64_t trial_id = 0;
-  double selection_accuracy = 0;
+  double selection_score = 0;  // By the sweep's objective.
   double holdout_accuracy = 0;
   int samples = 0;
   int classes = 0;

@@ -446,15 +446,18 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     SF_RETURN_IF_ERROR(c.Map(o, "objective", {"metric", "goal"}, {}));
     if (o["metric"]) {
       SF_ASSIGN_OR_RETURN(std::string m, c.String(o["metric"], "objective.metric"));
-      if (m != "selection_accuracy") {
+      if (m != "selection_accuracy" && m != "selection_balanced_accuracy") {
         return c.Error(o["metric"], "objective.metric",
-                       "\"" + m + "\" unsupported (supported: selection_accuracy)");
+                       "\"" + m +
+                           "\" unsupported (supported: selection_accuracy, "
+                           "selection_balanced_accuracy)");
       }
+      spec.set_objective_metric(m);
     }
     if (o["goal"]) {
       SF_ASSIGN_OR_RETURN(std::string g, c.String(o["goal"], "objective.goal"));
       if (g != "maximize")
-        return c.Error(o["goal"], "objective.goal", "selection_accuracy is maximized");
+        return c.Error(o["goal"], "objective.goal", "the objective is maximized");
     }
   }
 

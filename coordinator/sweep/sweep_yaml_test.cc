@@ -265,6 +265,21 @@ TEST(SweepYamlTest, PriorityIsAnIntegerFromMinus1000To1000) {
   ExpectError(kValid + std::string("priority: high\n"), {"priority", "expected"});
 }
 
+TEST(SweepYamlTest, ObjectiveIsAccuracyOrBalancedAccuracy) {
+  EXPECT_EQ(ParseSweepYaml(kValid, "s.yaml")->spec.objective_metric(), "selection_accuracy");
+  auto r = ParseSweepYaml(
+      Replace(kValid, "metric: selection_accuracy", "metric: selection_balanced_accuracy"),
+      "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.objective_metric(), "selection_balanced_accuracy");
+  EXPECT_NE(r->spec_hash, ParseSweepYaml(kValid, "s.yaml")->spec_hash);
+  ExpectError(Replace(kValid, "metric: selection_accuracy", "metric: holdout_accuracy"),
+              {"s.yaml:20:", "objective.metric", "\"holdout_accuracy\" unsupported",
+               "selection_accuracy, selection_balanced_accuracy"});
+  ExpectError(kValid + std::string("  goal: minimize\n"),
+              {"objective.goal", "the objective is maximized"});
+}
+
 TEST(SweepYamlTest, LimitsTimeAndFailedTrials) {
   EXPECT_FALSE(ParseSweepYaml(kValid, "s.yaml")->spec.has_limits());
   auto r = ParseSweepYaml(
