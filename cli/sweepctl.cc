@@ -620,6 +620,7 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("sweep_id").Int(id).Key("candidates").Int(resp.candidates());
+    w.Key("objective").String(resp.objective());
     w.Key("selection_samples").Int(resp.selection_samples());
     w.Key("holdout_samples").Int(resp.holdout_samples());
     for (const auto* e : rows) {
@@ -630,9 +631,9 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
     std::cout << w.str() << "\n";
     return 0;
   }
-  std::printf("sweep %lld: %d candidates; selection %d samples, holdout %d samples\n",
+  std::printf("sweep %lld: %d candidates; selection %d samples, holdout %d samples; chosen by %s\n",
               static_cast<long long>(id), resp.candidates(), resp.selection_samples(),
-              resp.holdout_samples());
+              resp.holdout_samples(), resp.objective().c_str());
   std::printf("%-12s %7s %9s %9s %9s %9s  %s\n", "method", "members", "selection", "holdout",
               "balanced", "AUC", "trial x weight");
   for (const auto* e : rows) {

@@ -1260,6 +1260,16 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_NE(s.error_message().find("reports[0].result.predictions"), std::string::npos);
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
   report.mutable_reports(0)->mutable_result()->clear_predictions();
+  // So is a balanced accuracy out of range.
+  report.mutable_reports(0)->mutable_result()->set_holdout_balanced_accuracy(1.25);
+  grpc::ClientContext c4c;
+  s = stub->ReportResults(&c4c, report, &rr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reports[0].result.holdout_balanced_accuracy must be in [0, 1]"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+  report.mutable_reports(0)->mutable_result()->set_holdout_balanced_accuracy(0.75);
   report.add_reports();  // Removed again below.
 
   // The valid report is accepted once; the same report again is a duplicate, not a second result;

@@ -500,6 +500,15 @@ TEST_F(RegistryTest, BalancedAccuracyObjectiveRanksChoosesAndGates) {
   ASSERT_TRUE(JsonValue::Parse(out, &v1, &error)) << error << ": " << out;
   EXPECT_EQ(v1.Find("objective")->string(), "selection_accuracy");
   EXPECT_DOUBLE_EQ(v1.Find("holdout_score")->number(), v1.Find("holdout_accuracy")->number());
+  // So are the ensembles `ensemble` builds.
+  ASSERT_EQ(Ctl({"ensemble", "2", "--json"}, &out, &err), 0) << err;
+  JsonValue ensembles;
+  ASSERT_TRUE(JsonValue::Parse(out, &ensembles, &error)) << error << ": " << out;
+  EXPECT_EQ(ensembles.Find("objective")->string(), "selection_balanced_accuracy");
+  // Greedy's first step is the best candidate by it (scored from the stored float16
+  // probabilities, the single trial's from the worker's float32: a sample may differ).
+  EXPECT_GE(ensembles.Find("greedy")->Find("selection_score")->number() + 0.02,
+            ensembles.Find("best_single")->Find("selection_score")->number());
   // Importance scores the parameters by the objective too.
   ASSERT_EQ(Ctl({"importance", "2", "--json"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("\"objective\":\"selection_balanced_accuracy\""), std::string::npos) << out;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <tuple>
 
 #include "common/logging.h"
 #include "coordinator/selection/ensemble.h"
@@ -178,6 +179,7 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
                                 std::tuple{"best_single", &single, r.mutable_best_single()}}) {
     Summarize(method, *e, sel_preds, sel_labels, hold_preds, hold_labels, first.classes, out);
   }
+  r.set_objective(spec.objective_metric().empty() ? "selection_accuracy" : spec.objective_metric());
   r.set_candidates(static_cast<int32_t>(cands.size()));
   r.set_selection_samples(static_cast<int32_t>(sel));
   r.set_holdout_samples(static_cast<int32_t>(hold_labels.size()));
