@@ -5,6 +5,8 @@
 #include <map>
 #include <numeric>
 
+#include "common/recall.h"
+
 namespace sweepfarm::selection {
 namespace {
 
@@ -69,14 +71,7 @@ double BalancedAccuracy(const std::vector<float>& probs, const std::vector<int32
     ++support[labels[i]];
     right[labels[i]] += Argmax(&probs[i * classes], classes) == labels[i];
   }
-  double sum = 0;
-  int present = 0;
-  for (size_t c = 0; c < support.size(); ++c) {
-    if (support[c] == 0) continue;
-    sum += static_cast<double>(right[c]) / static_cast<double>(support[c]);
-    ++present;
-  }
-  return present > 0 ? sum / present : 0.0;
+  return sweepfarm::BalancedAccuracy(right, support);
 }
 
 double Score(Metric metric, const std::vector<float>& probs, const std::vector<int32_t>& labels,

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <string>
 
+#include "common/recall.h"
+
 namespace sweepfarm::selection {
 
 StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
@@ -35,7 +37,8 @@ StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
   }
   r.log_loss = loss / static_cast<double>(n);
   int64_t correct = 0, present = 0;
-  double recall_sum = 0, f1_sum = 0;
+  double f1_sum = 0;
+  std::vector<int64_t> hits, supports;
   for (size_t k = 0; k < c; ++k) {
     ClassMetrics m;
     const int64_t hit = r.confusion[k * c + k];
@@ -47,15 +50,16 @@ StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
     m.precision = m.predicted > 0 ? static_cast<double>(hit) / static_cast<double>(m.predicted) : 0;
     m.recall = m.support > 0 ? static_cast<double>(hit) / static_cast<double>(m.support) : 0;
     m.f1 = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall) : 0;
+    hits.push_back(hit);
+    supports.push_back(m.support);
     if (m.support > 0) {
       ++present;
-      recall_sum += m.recall;
       f1_sum += m.f1;
     }
     r.per_class.push_back(m);
   }
   r.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-  r.balanced_accuracy = recall_sum / static_cast<double>(present);
+  r.balanced_accuracy = BalancedAccuracy(hits, supports);
   r.macro_f1 = f1_sum / static_cast<double>(present);
   if (classes == 2 && r.per_class[0].support > 0 && r.per_class[1].support > 0) {
     // Mann-Whitney U from the ranks of the class-1 scores, tied scores sharing their mean rank.

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/recall.h"
 #include "worker/engine/kernels/cnn1d_step.h"
 #include "worker/engine/kernels/lenet_conv.h"
 
@@ -93,18 +94,6 @@ std::vector<int64_t> ClassSupport(const Dataset& data, int64_t lo, int64_t hi) {
   torch::Tensor counts = torch::bincount(data.test.y.slice(0, lo, hi).cpu(), {}, data.num_classes);
   return std::vector<int64_t>(counts.data_ptr<int64_t>(),
                               counts.data_ptr<int64_t>() + counts.numel());
-}
-
-// Mean over the classes with samples of correct / samples (0 if none has any).
-double BalancedAccuracy(const std::vector<int64_t>& correct, const std::vector<int64_t>& support) {
-  double sum = 0;
-  int present = 0;
-  for (size_t c = 0; c < support.size(); ++c) {
-    if (support[c] == 0) continue;
-    sum += static_cast<double>(correct[c]) / static_cast<double>(support[c]);
-    ++present;
-  }
-  return present > 0 ? sum / present : 0.0;
 }
 
 // counts[c] += the samples of true class c that `hit` marks right.
