@@ -370,12 +370,17 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   ASSERT_EQ(Predict({"--split", "holdout", "--json"}, &out, &err), 0) << err;
   int64_t confusion[2][2] = {{0, 0}, {0, 0}};
   std::vector<double> issue_scores, healthy_scores;
+  double predicted_balanced = -1;
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
     JsonValue sample;
     std::string error;
     ASSERT_TRUE(JsonValue::Parse(line, &sample, &error)) << error << ": " << line;
-    if (sample.Find("sample") == nullptr) continue;  // The summary line.
+    if (sample.Find("sample") == nullptr) {  // The summary line.
+      ASSERT_NE(sample.Find("balanced_accuracy"), nullptr) << line;
+      predicted_balanced = sample.Find("balanced_accuracy")->number();
+      continue;
+    }
     const int truth = static_cast<int>(sample.Find("true_label")->number());
     ++confusion[truth][static_cast<int>(sample.Find("label")->number())];
     (truth == 1 ? issue_scores : healthy_scores)
@@ -407,6 +412,7 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_NEAR(report->Find("per_class")->array()[0].Find("recall")->number(), recall_healthy,
               1e-12);
   EXPECT_NEAR(report->Find("roc_auc")->number(), auc, 1e-9);
+  EXPECT_NEAR(report->Find("balanced_accuracy")->number(), predicted_balanced, 1e-12);
   EXPECT_GT(auc, 0.5) << "the champion ranks faults above healthy components";
   ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("  holdout report (" +
