@@ -125,7 +125,10 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
   if (!x.ok()) return ToGrpc(x.status());
   torch::Tensor probs = loaded->model.Predict(*x).contiguous();
   torch::Tensor labels = probs.argmax(1);
-  if (metrics_ != nullptr) metrics_->CountSamples(probs.size(0));
+  if (metrics_ != nullptr) {
+    metrics_->CountSamples(probs.size(0));
+    metrics_->CountLabels(labels.data_ptr<int64_t>(), labels.size(0));
+  }
   resp->set_model(loaded->version.model());
   resp->set_version(loaded->version.version());
   resp->set_alias(follower_->alias());
@@ -139,6 +142,11 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
     out->mutable_probabilities()->Add(p + i * classes, p + (i + 1) * classes);
   }
   return grpc::Status::OK;
+}
+
+void ServeMetrics::CountLabels(const int64_t* labels, int64_t n) {
+  std::lock_guard<std::mutex> lock(labels_mu_);
+  for (int64_t i = 0; i < n; ++i) ++labels_[labels[i]];
 }
 
 void ServeMetrics::CountRefresh(bool ok, bool swapped) {
@@ -179,6 +187,17 @@ std::string ServeMetrics::Render(const ModelFollower& follower) const {
   out << "sweepfarm_serve_version_loads_total" << labels << " " << loads_ << "\n";
   MetricFamily(out, "sweepfarm_serve_samples_total", "counter", "Samples classified.");
   out << "sweepfarm_serve_samples_total" << labels << " " << samples_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_predictions_total", "counter",
+               "Samples classified, by the label predicted (telemetry: 1 is the faulty "
+               "component); the mix served, for drift alerts.");
+  {
+    std::lock_guard<std::mutex> lock(labels_mu_);
+    const std::string head = labels.substr(0, labels.size() - 1);  // Without the "}".
+    for (const auto& [label, n] : labels_) {
+      out << "sweepfarm_serve_predictions_total" << head << ",label=\"" << label << "\"} " << n
+          << "\n";
+    }
+  }
   rpcs_.Render(out);
   return out.str();
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -78,6 +79,9 @@ StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
 class ServeMetrics {
  public:
   void CountSamples(int64_t n) { samples_ += n; }
+  // One answer's predicted labels, counted by label: the mix of what is served (a shift in it,
+  // e.g. far more components called faulty than last week, says the data or the model moved).
+  void CountLabels(const int64_t* labels, int64_t n);
   // One refresh of the follower: whether it succeeded, and whether it swapped a version in.
   void CountRefresh(bool ok, bool swapped);
   std::string Render(const ModelFollower& follower) const;
@@ -87,6 +91,8 @@ class ServeMetrics {
   RpcMetrics rpcs_;
   std::atomic<int64_t> samples_{0}, refresh_failures_{0}, loads_{0};
   std::atomic<double> last_refresh_{0};  // Unix time of the last successful refresh.
+  mutable std::mutex labels_mu_;
+  std::map<int64_t, int64_t> labels_;  // Predicted label -> samples. Guarded by labels_mu_.
 };
 
 class PredictionServiceImpl final : public v1::PredictionService::Service {

@@ -903,6 +903,20 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   EXPECT_GE(count("sweepfarm_serve_samples_total"),
             3 * 4 + farm_->Count("SELECT holdout_samples FROM model_versions WHERE version = 1"));
   EXPECT_GT(count("sweepfarm_serve_last_refresh_timestamp_seconds"), 1.7e9);
+  // By the label predicted: both labels served, adding up to the samples.
+  double by_label = 0;
+  for (const char* label : {"0", "1"}) {
+    const std::string line =
+        "\nsweepfarm_serve_predictions_total{model=\"detector\",alias=\"staging\","
+        "label=\"" +
+        std::string(label) + "\"} ";
+    const size_t at = text.find(line);
+    ASSERT_NE(at, std::string::npos) << line << "\n" << text;
+    const double n = std::strtod(text.c_str() + at + line.size(), nullptr);
+    EXPECT_GT(n, 0) << label;
+    by_label += n;
+  }
+  EXPECT_EQ(by_label, count("sweepfarm_serve_samples_total"));
   // The alerting rules of deploy/prometheus name only metrics the service exports.
   std::string rules_error;
   int serve_metrics = 0;
