@@ -442,8 +442,10 @@ TEST_F(RegistryTest, BalancedAccuracyObjectiveRanksChoosesAndGates) {
   std::string out, err;
   ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", NightlyYaml(0.0, 1))}, &out, &err), 0)
       << err;
-  const std::string yaml =
+  // By TPE, so that its second round is proposed from the first's balanced accuracies.
+  std::string yaml =
       NightlyYaml(0.0, 5, false) + "objective:\n  metric: selection_balanced_accuracy\n";
+  yaml.replace(yaml.find("  method: random\n"), 17, "  method: tpe\n  round_size: 4\n");
   ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n2.yaml", yaml)}, &out, &err), 0) << err;
   const std::string results = "FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id";
   EXPECT_EQ(farm_->Count("SELECT count(*) " + results + " = 2"), 8);
@@ -459,6 +461,8 @@ TEST_F(RegistryTest, BalancedAccuracyObjectiveRanksChoosesAndGates) {
                          " = 1 AND r.selection_score = "
                          "r.selection_accuracy"),
             8);
+  EXPECT_EQ(farm_->Count("SELECT count(*) " + results + " = 2 AND t.rung = 1"), 4)
+      << "the second round";
 
   // The best trial and the leaderboard follow balanced accuracy.
   const int64_t best = farm_->Count("SELECT r.trial_id " + results +
