@@ -38,7 +38,7 @@ constexpr char kUsage[] =
     "                                     state: running, done or cancelled\n"
     "  watch ID                           live progress until the sweep ends\n"
     "  status ID [--json]                 trials by state (failed ones with their reasons)\n"
-    "  leaderboard ID [--top N] [--json]  trials ranked by selection accuracy\n"
+    "  leaderboard ID [--top N] [--json]  trials ranked by the sweep's objective\n"
     "  export ID                          every trial as CSV (parameters, state, origin,\n"
     "                                     accuracies, losses, timings, errors) on stdout\n"
     "  cancel ID [--reason TEXT]          stop a running sweep: queued trials are dropped,\n"

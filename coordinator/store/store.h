@@ -184,7 +184,7 @@ class Store {
   // (FAILED_PRECONDITION otherwise), resumes from: its parent's. NOT_FOUND if there is none.
   StatusOr<Checkpoint> LoadCheckpoint(const std::string& worker_id, int64_t trial_id,
                                       int64_t lease_token);
-  // The sweep's spec and its best `n` trials with stored predictions, by selection accuracy.
+  // The sweep's spec and its best `n` trials with stored predictions, by its objective.
   // With `with_artifacts`, only trials whose weights were uploaded.
   StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id, int n,
                                                                             bool with_artifacts);
