@@ -114,7 +114,7 @@ TEST(HttpAuthTest, ReadersAdminsAndOperatorsMayReadThePages) {
                           {"1111111111111111", "gpu-host-1", Role::kWorker},
                           {"2222222222222222", "dashboards", Role::kReader},
                           {"3333333333333333", "alice", Role::kOperator}});
-  for (const std::string& admitted :
+  for (const char* admitted :
        {"Bearer 2222222222222222", "Bearer 3333333333333333",
         "Bearer 0123456789abcdef0123456789abcdef",
         "Basic ZGFzaGJvYXJkczoyMjIyMjIyMjIyMjIyMjIy",             // dashboards:2222...
@@ -128,7 +128,7 @@ TEST(HttpAuthTest, ReadersAdminsAndOperatorsMayReadThePages) {
   EXPECT_EQ(missing->headers[0].first, "WWW-Authenticate");
   EXPECT_EQ(missing->headers[0].second.rfind("Basic realm=\"sweepfarm\"", 0), 0u);
   EXPECT_EQ(missing->body.rfind("GET /sweeps/3: no authorization token", 0), 0u) << missing->body;
-  for (const std::string& wrong :
+  for (const char* wrong :
        {"Bearer 2222222222222223", "Bearer  2222222222222222", "bearer 2222222222222222",
         "Basic eDoyMjIyMjIyMjIyMjIyMjIz",  // x:2222...223
         "Basic MjIyMjIyMjIyMjIyMjIyMg==",  // the token with no "user:"
