@@ -54,7 +54,7 @@ constexpr char kUsage[] =
     "                                     delete stored predictions and the weights no\n"
     "                                     registered version uses; trials and results stay\n"
     "  importance ID [--json]             which parameters mattered: rank correlation with\n"
-    "                                     selection accuracy, and its mean by value range\n"
+    "                                     the sweep's objective, and its mean by value range\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
     "                                     ensembles of the best trials (greedy, top-k) against\n"
     "                                     the best single trial, on selection and holdout\n"
@@ -68,6 +68,9 @@ constexpr char kUsage[] =
     "  registry publish SWEEP_ID [--dry-run] [--json]\n"
     "                                     ensemble + gate + register a finished sweep (dry run:\n"
     "                                     the gate's decision, nothing registered)\n"
+    "  registry diff MODEL FROM TO [--json]\n"
+    "                                     two versions (numbers or aliases) side by side:\n"
+    "                                     holdout figures, members kept/added/removed, the gate\n"
     "  registry promote MODEL VERSION [--alias A] [--reason TEXT]\n"
     "                                     point an alias (default champion) at a version\n"
     "  registry rollback MODEL [--alias A] [--reason TEXT]\n"
@@ -1092,6 +1095,113 @@ StatusOr<v1::ModelVersion> FetchVersion(Client& c, const std::string& model, int
   return ReadModelStream(c.registry(), req, std::chrono::milliseconds(c.deadline_ms()));
 }
 
+// One side of `registry diff`: "3" or "v3" is a version, anything else an alias.
+StatusOr<v1::ModelVersion> FetchVersionOrAlias(Client& c, const std::string& model,
+                                               const std::string& which) {
+  const std::string digits = which.rfind('v', 0) == 0 ? which.substr(1) : which;
+  auto number = ParseInt(digits, "VERSION");
+  if (number.ok()) {
+    if (*number <= 0) return InvalidArgumentError("registry diff: versions are positive");
+    return FetchVersion(c, model, static_cast<int>(*number), "");
+  }
+  return FetchVersion(c, model, 0, which);
+}
+
+// Two versions of a model side by side, as MLflow compares runs: their holdout figures (each on
+// its own sweep's holdout), the members kept, added and removed, and, when the newer one was
+// gated against the older, the gate's comparison on the same data.
+int DiffVersions(Client& c, const std::string& model, const std::string& from_arg,
+                 const std::string& to_arg, bool json) {
+  auto from = FetchVersionOrAlias(c, model, from_arg);
+  if (!from.ok()) return Fail(from.status());
+  auto to = FetchVersionOrAlias(c, model, to_arg);
+  if (!to.ok()) return Fail(to.status());
+  struct Row {
+    std::string name;
+    double from, to;
+  };
+  std::vector<Row> rows = {{"holdout_accuracy", from->holdout_accuracy(), to->holdout_accuracy()}};
+  const v1::ClassificationReport &a = from->holdout_report(), &b = to->holdout_report();
+  if (from->has_holdout_report() && to->has_holdout_report()) {
+    rows.push_back({"balanced_accuracy", a.balanced_accuracy(), b.balanced_accuracy()});
+    rows.push_back({"macro_f1", a.macro_f1(), b.macro_f1()});
+    if (a.has_roc_auc() && b.has_roc_auc()) rows.push_back({"roc_auc", a.roc_auc(), b.roc_auc()});
+    rows.push_back({"log_loss", a.log_loss(), b.log_loss()});
+    for (int k = 0; k < a.per_class_size() && k < b.per_class_size(); ++k) {
+      rows.push_back(
+          {"recall_" + std::to_string(k), a.per_class(k).recall(), b.per_class(k).recall()});
+      rows.push_back({"precision_" + std::to_string(k), a.per_class(k).precision(),
+                      b.per_class(k).precision()});
+    }
+  }
+  std::map<int64_t, double> before, after;
+  for (const auto& m : from->members()) before[m.trial_id()] = m.weight();
+  for (const auto& m : to->members()) after[m.trial_id()] = m.weight();
+  std::vector<int64_t> kept, added, removed;
+  for (const auto& [id, w] : after) (before.count(id) ? kept : added).push_back(id);
+  for (const auto& [id, w] : before) {
+    if (!after.count(id)) removed.push_back(id);
+  }
+  const bool same_data = from->dataset_hash() == to->dataset_hash();
+  const bool gated = to->compared_version() == from->version();
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("model").String(model);
+    for (const auto& [key, v] : {std::pair{"from", &*from}, std::pair{"to", &*to}}) {
+      w.Key(key).BeginObject().Key("version").Int(v->version()).Key("sweep_id").Int(v->sweep_id());
+      w.Key("decision").String(v->decision()).Key("objective").String(v->objective());
+      w.Key("dataset_hash").String(v->dataset_hash()).EndObject();
+    }
+    w.Key("same_dataset").Bool(same_data).Key("metrics").BeginArray();
+    for (const auto& r : rows) {
+      w.BeginObject().Key("name").String(r.name).Key("from").Number(r.from);
+      w.Key("to").Number(r.to).Key("change").Number(r.to - r.from).EndObject();
+    }
+    w.EndArray().Key("members").BeginObject();
+    for (const auto& [key, ids] :
+         {std::pair{"kept", &kept}, std::pair{"added", &added}, std::pair{"removed", &removed}}) {
+      w.Key(key).BeginArray();
+      for (int64_t id : *ids) w.Int(id);
+      w.EndArray();
+    }
+    w.EndObject().Key("gate").BeginObject().Key("compared").Bool(gated);
+    if (gated) {
+      w.Key("objective").String(to->objective());
+      w.Key("from_score").Number(to->champion_holdout_score());
+      w.Key("to_score").Number(to->holdout_score());
+    }
+    w.EndObject().EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::printf("%s v%d (sweep %lld, %s) -> v%d (sweep %lld, %s)\n", model.c_str(), from->version(),
+              static_cast<long long>(from->sweep_id()), from->decision().c_str(), to->version(),
+              static_cast<long long>(to->sweep_id()), to->decision().c_str());
+  const std::string va = "v" + std::to_string(from->version()),
+                    vb = "v" + std::to_string(to->version());
+  std::printf("  %-20s %9s %9s %9s\n", "holdout", va.c_str(), vb.c_str(), "change");
+  for (const auto& r : rows) {
+    std::printf("  %-20s %9.4f %9.4f %+9.4f\n", r.name.c_str(), r.from, r.to, r.to - r.from);
+  }
+  if (!same_data) {
+    std::printf(
+        "  (each on its own sweep's holdout, and the datasets differ: compare with care)\n");
+  }
+  if (gated) {
+    std::printf("  at v%d's gate, on its holdout, by %s: v%d %.4f, v%d %.4f (%s)\n", to->version(),
+                to->objective().c_str(), from->version(), to->champion_holdout_score(),
+                to->version(), to->holdout_score(), to->decision().c_str());
+  }
+  auto list = [](const std::vector<int64_t>& ids) {
+    std::string s;
+    for (int64_t id : ids) s += (s.empty() ? "" : ", ") + std::to_string(id);
+    return s.empty() ? std::string("none") : s;
+  };
+  std::printf("  members: kept %s; added %s; removed %s\n", list(kept).c_str(), list(added).c_str(),
+              list(removed).c_str());
+  return 0;
+}
+
 int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
   if (json) {
     JsonWriter w;
@@ -1283,6 +1393,12 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
                   a.reason().c_str());
     }
     return 0;
+  }
+  if (sub == "diff") {
+    if (pos.size() != 5) {
+      return Fail(InvalidArgumentError("registry diff needs MODEL FROM TO (versions or aliases)"));
+    }
+    return DiffVersions(c, model, pos[3], pos[4], json);
   }
   if (sub == "show") {
     int version = 0;

@@ -265,6 +265,49 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_NE(out.find("\"version\":1"), std::string::npos) << out;
   EXPECT_NE(out.find("\"sha256\":\""), std::string::npos) << out;
 
+  // Two versions side by side: v2 was gated against v1 (and rejected).
+  ASSERT_EQ(Ctl({"registry", "diff", "detector", "1", "v2", "--json"}, &out, &err), 0) << err;
+  JsonValue diff;
+  std::string diff_error;
+  ASSERT_TRUE(JsonValue::Parse(out, &diff, &diff_error)) << diff_error << ": " << out;
+  EXPECT_EQ(diff.Find("from")->Find("version")->number(), 1);
+  EXPECT_EQ(diff.Find("to")->Find("decision")->string(), "rejected");
+  EXPECT_TRUE(diff.Find("same_dataset")->boolean());
+  const JsonValue& first_metric = diff.Find("metrics")->array().at(0);
+  EXPECT_EQ(first_metric.Find("name")->string(), "holdout_accuracy");
+  const auto holdout_of = [&](int version) {
+    return farm_
+        ->Query("SELECT holdout_accuracy FROM model_versions WHERE version = " +
+                std::to_string(version))[0][0]
+        .as<double>();
+  };
+  EXPECT_NEAR(first_metric.Find("change")->number(), holdout_of(2) - holdout_of(1), 1e-12);
+  const JsonValue* members = diff.Find("members");
+  const auto size = [&](const char* key) {
+    return static_cast<int64_t>(members->Find(key)->array().size());
+  };
+  EXPECT_EQ(size("kept") + size("added"),
+            farm_->Count("SELECT count(*) FROM model_members WHERE version = 2"));
+  EXPECT_EQ(size("kept") + size("removed"),
+            farm_->Count("SELECT count(*) FROM model_members WHERE version = 1"));
+  EXPECT_TRUE(diff.Find("gate")->Find("compared")->boolean());
+  EXPECT_NEAR(
+      diff.Find("gate")->Find("from_score")->number(),
+      farm_->Query("SELECT champion_holdout_score FROM model_versions WHERE version = 2")[0][0]
+          .as<double>(),
+      1e-12);
+  ASSERT_EQ(Ctl({"registry", "diff", "detector", "champion", "2"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("detector v1 (sweep 1, promoted) -> v2 (sweep 2, rejected)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("at v2's gate, on its holdout, by selection_accuracy: v1 "), std::string::npos)
+      << out;
+  EXPECT_EQ(Ctl({"registry", "diff", "detector", "1", "9"}, &out, &err), 1);
+  EXPECT_NE(err.find("9"), std::string::npos) << err;
+  EXPECT_EQ(Ctl({"registry", "diff", "detector", "1"}, &out, &err), 2);
+  EXPECT_NE(err.find("registry diff needs MODEL FROM TO"), std::string::npos) << err;
+  EXPECT_EQ(Ctl({"registry", "diff", "detector", "0", "1"}, &out, &err), 2);
+
   // The dashboard shows the same: the sweeps with their best trial, the champion, a sweep's
   // history (one dot per finished trial) and leaderboard, the versions and the audit trail.
   const std::string web = farm_->MetricsAddress();
