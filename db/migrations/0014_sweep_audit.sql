@@ -1,13 +1,11 @@
--- Who did what to a sweep: its submission, priority changes, a cancel, extensions (more trials),
--- or a limit that ended it (actor "coordinator"). The actor is the authenticated token holder's
--- name with what the client says of itself ("alice via root@host (sweepctl)"), as in
--- registry_audit.
+-- Who did what to a sweep: its submission, priority changes, a cancel, or a limit that ended it
+-- (actor "coordinator"). The actor is the authenticated token holder's name with what the client
+-- says of itself ("alice via root@host (sweepctl)"), as in registry_audit.
 CREATE TABLE sweep_audit (
   id        bigserial   PRIMARY KEY,
   at        timestamptz NOT NULL DEFAULT now(),
   sweep_id  bigint      NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
-  action    text        NOT NULL
-            CHECK (action IN ('submit', 'priority', 'cancel', 'extend', 'limit')),
+  action    text        NOT NULL CHECK (action IN ('submit', 'priority', 'cancel', 'limit')),
   actor     text        NOT NULL,
   detail    text        NOT NULL
 );
