@@ -259,13 +259,11 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   v.set_sweep_id(sweep_id);
   v.set_method(method);
   v.set_selection_accuracy(chosen.selection_accuracy());
-  v.set_objective(spec.objective_metric().empty() ? "selection_accuracy" : spec.objective_metric());
-  const bool balanced = v.objective() == "selection_balanced_accuracy";
-  // The gate compares the objective's metric on the holdout part.
-  const std::string metric = balanced ? "holdout balanced accuracy " : "holdout ";
-  auto holdout_score = [balanced](const selection::ClassificationReport& r) {
-    return balanced ? r.balanced_accuracy : r.accuracy;
-  };
+  v.set_objective(report.summary.objective());
+  // The gate compares the objective's metric on the holdout part (BuildEnsembles checked it).
+  const selection::Metric objective = *selection::MetricNamed(v.objective());
+  const std::string metric =
+      objective == selection::Metric::kBalancedAccuracy ? "holdout balanced accuracy " : "holdout ";
   v.set_margin(sel.promotion_margin());
   v.set_holdout_samples(report.summary.holdout_samples());
   v.set_dataset_hash(report.dataset_hash);
@@ -290,7 +288,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
                       engine::LoadEnsemble(artifacts, "sweep " + std::to_string(sweep_id)));
   if (auto holdout = HoldoutReport(challenger, *report.data)) {
     v.set_holdout_accuracy(holdout->accuracy);
-    v.set_holdout_score(holdout_score(*holdout));
+    v.set_holdout_score(selection::ScoreOf(objective, *holdout));
     ToProto(*holdout, v.mutable_holdout_report());
   }
 
@@ -318,7 +316,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     } else {
       const auto theirs = HoldoutReport(*loaded, *report.data);
       v.set_champion_holdout_accuracy(theirs ? theirs->accuracy : 0.0);
-      v.set_champion_holdout_score(theirs ? holdout_score(*theirs) : 0.0);
+      v.set_champion_holdout_score(theirs ? selection::ScoreOf(objective, *theirs) : 0.0);
       promote = v.holdout_score() > v.champion_holdout_score() + sel.promotion_margin();
       reason = metric + Fixed(v.holdout_score()) + (promote ? " beats " : " does not beat ") + cv +
                "'s " + Fixed(v.champion_holdout_score()) + " by more than the margin " +
@@ -333,7 +331,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     resp.set_validated_only(true);
     return resp;
   }
-  auto version = store_->RegisterVersion(v, champion, actor.empty() ? "sweepctl" : actor);
+  auto version = store_->RegisterVersion(v, champion, actor);
   if (!version.ok() && version.status().code() == StatusCode::kAlreadyExists) {
     return Publish(sweep_id, actor);  // Published concurrently: report that version.
   }

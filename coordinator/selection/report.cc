@@ -59,7 +59,7 @@ StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
     r.per_class.push_back(m);
   }
   r.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-  r.balanced_accuracy = BalancedAccuracy(hits, supports);
+  r.balanced_accuracy = sweepfarm::BalancedAccuracy(hits, supports);
   r.macro_f1 = f1_sum / static_cast<double>(present);
   if (classes == 2 && r.per_class[0].support > 0 && r.per_class[1].support > 0) {
     // Mann-Whitney U from the ranks of the class-1 scores, tied scores sharing their mean rank.
@@ -80,6 +80,10 @@ StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
     r.roc_auc = (positive_ranks - pos * (pos + 1) / 2) / (pos * neg);
   }
   return r;
+}
+
+double ScoreOf(Metric metric, const ClassificationReport& report) {
+  return metric == Metric::kBalancedAccuracy ? report.balanced_accuracy : report.accuracy;
 }
 
 }  // namespace sweepfarm::selection

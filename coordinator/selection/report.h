@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "coordinator/selection/ensemble.h"
 
 namespace sweepfarm::selection {
 
@@ -40,5 +41,8 @@ struct ClassificationReport {
 // classes, no samples, or a label out of range.
 StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
                                         const std::vector<int32_t>& labels, int classes);
+
+// The report's figure for `metric`: its accuracy or its balanced accuracy.
+double ScoreOf(Metric metric, const ClassificationReport& report);
 
 }  // namespace sweepfarm::selection

@@ -1452,8 +1452,7 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
                       v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
                       ToJson(v.architecture()), v.code_version(),
                       v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string(),
-                      v.objective().empty() ? std::string("selection_accuracy") : v.objective(),
-                      v.holdout_score(), v.champion_holdout_score());
+                      v.objective(), v.holdout_score(), v.champion_holdout_score());
     for (int i = 0; i < v.members_size(); ++i) {
       tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
                         v.members(i).weight());
