@@ -298,15 +298,9 @@ int main(int argc, char** argv) {
     double acc = labels.eq(y).to(torch::kFloat64).mean().item<double>();
     // Per true class: its samples and those predicted right, for balanced accuracy.
     const int64_t classes = probs.size(1);
-    torch::Tensor yc = y.to(torch::kCPU, torch::kInt64).contiguous();
-    torch::Tensor support_t = torch::bincount(yc, {}, classes);
-    torch::Tensor right_t =
-        torch::bincount(yc.masked_select(labels.to(torch::kCPU).eq(yc)), {}, classes);
-    const std::vector<int64_t> support(support_t.data_ptr<int64_t>(),
-                                       support_t.data_ptr<int64_t>() + classes);
-    const std::vector<int64_t> right(right_t.data_ptr<int64_t>(),
-                                     right_t.data_ptr<int64_t>() + classes);
-    const double balanced = BalancedAccuracy(right, support);
+    const double balanced =
+        BalancedAccuracy(engine::CountByClass(y.masked_select(labels.eq(y)), classes),
+                         engine::CountByClass(y, classes));
     summary.Key("accuracy").Number(acc).Key("balanced_accuracy").Number(balanced);
     std::cerr << "sweepfarm-predict: accuracy " << acc << ", balanced accuracy " << balanced
               << " on " << probs.size(0) << " " << flags.Get("split") << " samples\n";

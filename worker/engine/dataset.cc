@@ -57,6 +57,11 @@ double Dataset::MajorityBaseline() const {
   return counts.max().item<double>() / static_cast<double>(test.size());
 }
 
+std::vector<int64_t> CountByClass(const torch::Tensor& labels, int64_t classes) {
+  torch::Tensor counts = labels.to(torch::kCPU).bincount({}, classes).contiguous();
+  return std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + classes);
+}
+
 bool IsKnownDataset(const std::string& name) { return Rules().count(name) > 0; }
 
 Status ValidateDatasetParams(const std::string& name, const DatasetParams& params) {

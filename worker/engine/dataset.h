@@ -49,6 +49,9 @@ StatusOr<std::shared_ptr<const Dataset>> MakeDataset(const std::string& name,
 bool IsKnownDataset(const std::string& name);
 Status ValidateDatasetParams(const std::string& name, const DatasetParams& params);
 
+// How many of `labels` (int64 class indices, any device) are each of the `classes` classes.
+std::vector<int64_t> CountByClass(const torch::Tensor& labels, int64_t classes);
+
 // Content hash of tensors (their bytes, dtypes and shapes).
 std::string HashTensors(const std::vector<torch::Tensor>& tensors);
 

@@ -85,23 +85,17 @@ int64_t EvalChunk(int64_t k, int64_t activations_per_sample, int64_t budget, int
   return std::max<int64_t>(1, budget / per_sample);
 }
 
-}  // namespace
-
-namespace {
-
 // Samples of each class among labels [lo, hi) of the test split.
 std::vector<int64_t> ClassSupport(const Dataset& data, int64_t lo, int64_t hi) {
-  torch::Tensor counts = torch::bincount(data.test.y.slice(0, lo, hi).cpu(), {}, data.num_classes);
-  return std::vector<int64_t>(counts.data_ptr<int64_t>(),
-                              counts.data_ptr<int64_t>() + counts.numel());
+  return CountByClass(data.test.y.slice(0, lo, hi), data.num_classes);
 }
 
 // counts[c] += the samples of true class c that `hit` marks right.
 void AddClassHits(const torch::Tensor& hit, const torch::Tensor& labels,
                   std::vector<int64_t>* counts) {
-  torch::Tensor right =
-      torch::bincount(labels.masked_select(hit).cpu(), {}, static_cast<int64_t>(counts->size()));
-  for (size_t c = 0; c < counts->size(); ++c) (*counts)[c] += right[c].item<int64_t>();
+  const std::vector<int64_t> right =
+      CountByClass(labels.masked_select(hit), static_cast<int64_t>(counts->size()));
+  for (size_t c = 0; c < counts->size(); ++c) (*counts)[c] += right[c];
 }
 
 }  // namespace
@@ -670,7 +664,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       sel_class.scatter_add_(1, by_class.slice(1, 0, split), hits.slice(1, 0, split));
       hold_class.scatter_add_(1, by_class.slice(1, split), hits.slice(1, split));
       torch::Tensor logp = torch::log_softmax(logits, 2);
-      loss_sum -= logp.gather(2, y.expand({K, hi - lo}).unsqueeze(2)).squeeze(2).sum(1);
+      loss_sum -= logp.gather(2, by_class.unsqueeze(2)).squeeze(2).sum(1);
       if (probs.defined()) probs.slice(1, lo, hi).copy_(logp.exp());
     }
     torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
