@@ -37,10 +37,28 @@ struct ClassificationReport {
 };
 
 // `probs`: samples x classes, row-major; the predicted class is the argmax (the first of equal
-// maxima, as everywhere in the farm). INVALID_ARGUMENT for sizes that disagree, fewer than two
-// classes, no samples, or a label out of range.
+// maxima, as everywhere in the farm), or for a binary model with a decision `threshold` in (0, 1),
+// class 1 exactly when its probability exceeds the threshold (0.5 decides as the argmax does).
+// INVALID_ARGUMENT for sizes that disagree, fewer than two classes, no samples, a label out of
+// range, or a threshold outside [0, 1) or given for more than two classes (0: the argmax).
 StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
-                                        const std::vector<int32_t>& labels, int classes);
+                                        const std::vector<int32_t>& labels, int classes,
+                                        double threshold = 0);
+
+// A binary model's decision threshold tuned on labelled samples (probs: samples x 2): of the
+// cuts between consecutive distinct class-1 probabilities (and one below all of them), the one
+// whose decisions score best by `metric`; ties go to the cut nearest 0.5, so a model the argmax
+// already serves best keeps about 0.5. The calibration of cost-sensitive decisions (as
+// scikit-learn's TunedThresholdClassifierCV): on data where one class dominates, an accuracy-
+// trained model's argmax rarely calls the minority class. INVALID_ARGUMENT for sizes that
+// disagree, no samples, or a label out of range.
+struct TunedThreshold {
+  double threshold = 0.5;
+  double score = 0;    // Of its decisions on the samples it was tuned on.
+  double at_half = 0;  // Of the argmax's decisions on the same samples.
+};
+StatusOr<TunedThreshold> TuneThreshold(const std::vector<float>& probs,
+                                       const std::vector<int32_t>& labels, Metric metric);
 
 // The report's figure for `metric`: its accuracy or its balanced accuracy.
 double ScoreOf(Metric metric, const ClassificationReport& report);
