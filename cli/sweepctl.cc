@@ -1029,6 +1029,9 @@ void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
   w.Key("champion_holdout_accuracy").Number(v.champion_holdout_accuracy());
   w.Key("objective").String(v.objective()).Key("holdout_score").Number(v.holdout_score());
   w.Key("champion_holdout_score").Number(v.champion_holdout_score());
+  w.Key("decision_threshold").Number(v.decision_threshold());
+  w.Key("threshold_tuned").Bool(v.threshold_tuned());
+  if (v.decision_threshold() > 0) w.Key("argmax_holdout_score").Number(v.argmax_holdout_score());
   w.Key("margin").Number(v.margin()).Key("holdout_samples").Int(v.holdout_samples());
   w.Key("dataset").String(v.dataset().name()).Key("dataset_hash").String(v.dataset_hash());
   w.Key("architecture").String(v.architecture().name());
@@ -1067,6 +1070,13 @@ void PrintVersion(const v1::ModelVersion& v) {
       v.selection_accuracy(), v.holdout_accuracy(), v.holdout_samples(),
       static_cast<long long>(v.best_single_trial_id()), v.best_single_holdout_accuracy(),
       v.holdout_accuracy() - v.best_single_holdout_accuracy());
+  if (v.decision_threshold() > 0) {
+    std::printf(
+        "  decision threshold %.4f (%s): label 1 when its probability exceeds it; holdout "
+        "%s %.4f, %.4f at the argmax\n",
+        v.decision_threshold(), v.threshold_tuned() ? "tuned on the selection split" : "configured",
+        v.objective().c_str(), v.holdout_score(), v.argmax_holdout_score());
+  }
   if (v.has_holdout_report()) PrintReport(v.holdout_report());
   if (!v.objective().empty() && v.objective() != "selection_accuracy") {
     std::printf("  objective %s: holdout %.4f\n", v.objective().c_str(), v.holdout_score());
@@ -1121,6 +1131,13 @@ int DiffVersions(Client& c, const std::string& model, const std::string& from_ar
     double from, to;
   };
   std::vector<Row> rows = {{"holdout_accuracy", from->holdout_accuracy(), to->holdout_accuracy()}};
+  if (from->decision_threshold() > 0 || to->decision_threshold() > 0) {
+    // 0 is the argmax (0.5 for a binary model).
+    auto decided_at = [](const v1::ModelVersion& v) {
+      return v.decision_threshold() > 0 ? v.decision_threshold() : 0.5;
+    };
+    rows.push_back({"decision_threshold", decided_at(*from), decided_at(*to)});
+  }
   const v1::ClassificationReport &a = from->holdout_report(), &b = to->holdout_report();
   if (from->has_holdout_report() && to->has_holdout_report()) {
     rows.push_back({"balanced_accuracy", a.balanced_accuracy(), b.balanced_accuracy()});
@@ -1356,9 +1373,9 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
       std::cout << w.str() << "\n";
       return 0;
     }
-    std::printf("%-8s %-10s %6s %-7s %9s %9s %9s %9s %9s %9s  %s\n", "version", "decision", "sweep",
-                "method", "selection", "holdout", "balanced", "AUC", "single", "champion",
-                "aliases");
+    std::printf("%-8s %-10s %6s %-7s %9s %9s %9s %9s %9s %9s %9s  %s\n", "version", "decision",
+                "sweep", "method", "selection", "holdout", "balanced", "AUC", "single", "champion",
+                "threshold", "aliases");
     for (const auto& v : resp.versions()) {
       std::string aliases;
       for (const auto& a : v.aliases()) aliases += (aliases.empty() ? "" : ",") + a;
@@ -1374,10 +1391,14 @@ int Registry(Client& c, const std::vector<std::string>& pos, const Flags& flags)
           std::snprintf(auc, sizeof(auc), "%.4f", v.holdout_report().roc_auc());
         }
       }
-      std::printf("v%-7d %-10s %6lld %-7s %9.4f %9.4f %9s %9s %9.4f %9s  %s\n", v.version(),
+      char threshold[16] = "argmax";
+      if (v.decision_threshold() > 0) {
+        std::snprintf(threshold, sizeof(threshold), "%.4f", v.decision_threshold());
+      }
+      std::printf("v%-7d %-10s %6lld %-7s %9.4f %9.4f %9s %9s %9.4f %9s %9s  %s\n", v.version(),
                   v.decision().c_str(), static_cast<long long>(v.sweep_id()), v.method().c_str(),
                   v.selection_accuracy(), v.holdout_accuracy(), balanced, auc,
-                  v.best_single_holdout_accuracy(), champ, aliases.c_str());
+                  v.best_single_holdout_accuracy(), champ, threshold, aliases.c_str());
     }
     std::printf("audit (newest first):\n");
     for (const auto& a : resp.audit()) {

@@ -96,6 +96,7 @@ struct Predictor {
   std::string model;
   int version = 0;  // For --server: the version that answered the last call.
   int64_t classes = 0;
+  double threshold = 0;  // The version's decision threshold (0: labels are the argmax).
   std::function<StatusOr<torch::Tensor>(const torch::Tensor&)> predict;  // [N, classes].
 };
 
@@ -126,6 +127,7 @@ StatusOr<torch::Tensor> PredictRemote(v1::PredictionService::Stub* stub, const t
   out->model = resp.model();
   out->version = resp.version();
   out->classes = classes;
+  out->threshold = resp.decision_threshold();
   return probs;
 }
 
@@ -236,6 +238,7 @@ int main(int argc, char** argv) {
     predictor.model = v.model();
     predictor.version = v.version();
     predictor.classes = loaded.model.classes();
+    predictor.threshold = v.decision_threshold();
     predictor.predict = [&](const torch::Tensor& in) -> StatusOr<torch::Tensor> {
       return loaded.model.Predict(in);
     };
@@ -259,7 +262,7 @@ int main(int argc, char** argv) {
   torch::Tensor probs = *predicted;
   const double batch_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
-  torch::Tensor labels = probs.argmax(1);
+  torch::Tensor labels = engine::DecideLabels(probs, predictor.threshold);
   const bool binary = predictor.classes == 2;
   if (!flags.GetBool("quiet")) {
     for (int64_t i = 0; i < probs.size(0); ++i) {
@@ -294,6 +297,7 @@ int main(int argc, char** argv) {
     summary.Key("server").String(flags.Get("server"));
   }
   summary.Key("samples").Int(probs.size(0)).Key("batch_ms").Number(batch_ms);
+  if (predictor.threshold > 0) summary.Key("decision_threshold").Number(predictor.threshold);
   if (y.defined()) {
     double acc = labels.eq(y).to(torch::kFloat64).mean().item<double>();
     // Per true class: its samples and those predicted right, for balanced accuracy.

@@ -124,7 +124,8 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
   auto x = RequestSamples(*req, loaded->model.sample_shape(), max_samples_);
   if (!x.ok()) return ToGrpc(x.status());
   torch::Tensor probs = loaded->model.Predict(*x).contiguous();
-  torch::Tensor labels = probs.argmax(1);
+  const double threshold = loaded->version.decision_threshold();
+  torch::Tensor labels = engine::DecideLabels(probs, threshold).contiguous();
   if (metrics_ != nullptr) {
     metrics_->CountSamples(probs.size(0));
     metrics_->CountLabels(labels.data_ptr<int64_t>(), labels.size(0));
@@ -133,6 +134,7 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
   resp->set_version(loaded->version.version());
   resp->set_alias(follower_->alias());
   for (int64_t d : loaded->model.sample_shape()) resp->add_sample_shape(d);
+  resp->set_decision_threshold(threshold);
   const int64_t classes = probs.size(1);
   const float* p = probs.data_ptr<float>();
   const int64_t* l = labels.data_ptr<int64_t>();

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/json.h"
+#include "coordinator/selection/report.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "coordinator/sweep/tpe.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -565,6 +566,124 @@ TEST_F(RegistryTest, BalancedAccuracyObjectiveRanksChoosesAndGates) {
   // Importance scores the parameters by the objective too.
   ASSERT_EQ(Ctl({"importance", "2", "--json"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("\"objective\":\"selection_balanced_accuracy\""), std::string::npos) << out;
+}
+
+// What sweepfarm-predict --json said of each sample of a split: its probabilities, label and
+// true label, and the summary line.
+struct LabelledPredictions {
+  std::vector<float> probs;  // Samples x 2.
+  std::vector<int32_t> labels, truth;
+  JsonValue summary;
+};
+LabelledPredictions ParseLabelled(const std::string& out) {
+  LabelledPredictions p;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    JsonValue v;
+    std::string error;
+    if (!JsonValue::Parse(line, &v, &error)) {
+      ADD_FAILURE() << error << ": " << line;
+      continue;
+    }
+    if (v.Find("sample") == nullptr) {
+      p.summary = v;
+      continue;
+    }
+    for (const auto& x : v.Find("probabilities")->array()) {
+      p.probs.push_back(static_cast<float>(x.number()));
+    }
+    p.labels.push_back(static_cast<int32_t>(v.Find("label")->number()));
+    p.truth.push_back(static_cast<int32_t>(v.Find("true_label")->number()));
+  }
+  return p;
+}
+
+// selection.threshold: tuned. The version serves label 1 above a threshold that maximizes the
+// objective on the selection split (checked here from the predictor's own probabilities); its
+// holdout report, gate scores and served labels are of that threshold's decisions, and it
+// remembers what the argmax would have scored.
+TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
+  std::string out, err;
+  const std::string yaml = NightlyYaml(0.0, 1, false) +
+                           "  threshold: tuned\n"
+                           "objective:\n  metric: selection_balanced_accuracy\n";
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", yaml)}, &out, &err), 0) << err;
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue v1;
+  std::string error;
+  ASSERT_TRUE(JsonValue::Parse(out, &v1, &error)) << error << ": " << out;
+  const double threshold = v1.Find("decision_threshold")->number();
+  EXPECT_GT(threshold, 0.0);
+  EXPECT_LT(threshold, 1.0);
+  EXPECT_TRUE(v1.Find("threshold_tuned")->boolean());
+  EXPECT_NE(v1.Find("reason")->string().find("tuned on the selection split"), std::string::npos)
+      << v1.Find("reason")->string();
+  EXPECT_NEAR(farm_->Query("SELECT decision_threshold FROM model_versions")[0][0].as<double>(),
+              threshold, 1e-15);
+
+  // On the selection split, the threshold scores as well as the best cut of the predictor's own
+  // probabilities (those are computed in other batches here: they may differ in the last bits).
+  ASSERT_EQ(Predict({"--split", "selection", "--json"}, &out, &err), 0) << err;
+  const LabelledPredictions selection = ParseLabelled(out);
+  ASSERT_GT(selection.truth.size(), 100u);
+  auto best = selection::TuneThreshold(selection.probs, selection.truth,
+                                       selection::Metric::kBalancedAccuracy);
+  ASSERT_TRUE(best.ok()) << best.status().message();
+  auto at = selection::Classify(selection.probs, selection.truth, 2, threshold);
+  ASSERT_TRUE(at.ok()) << at.status().message();
+  EXPECT_NEAR(at->balanced_accuracy, best->score, 0.005);
+  EXPECT_GE(best->score, best->at_half);
+
+  // On the holdout, every label is the threshold's decision, and the registered report is that
+  // of these labels; the argmax's balanced accuracy is kept beside it.
+  ASSERT_EQ(Predict({"--split", "holdout", "--json"}, &out, &err), 0) << err;
+  const LabelledPredictions holdout = ParseLabelled(out);
+  ASSERT_EQ(static_cast<double>(holdout.truth.size()), v1.Find("holdout_samples")->number());
+  int64_t confusion[2][2] = {{0, 0}, {0, 0}};
+  for (size_t i = 0; i < holdout.labels.size(); ++i) {
+    EXPECT_EQ(holdout.labels[i], holdout.probs[2 * i + 1] > threshold ? 1 : 0) << "sample " << i;
+    ++confusion[holdout.truth[i]][holdout.labels[i]];
+  }
+  EXPECT_NEAR(holdout.summary.Find("decision_threshold")->number(), threshold, 1e-15);
+  const JsonValue* report = v1.Find("holdout_report");
+  ASSERT_NE(report, nullptr) << out;
+  for (int t = 0; t < 2; ++t) {
+    for (int p = 0; p < 2; ++p) {
+      EXPECT_EQ(report->Find("confusion")->array()[t].array()[p].number(), confusion[t][p])
+          << "true " << t << " as " << p;
+    }
+  }
+  EXPECT_DOUBLE_EQ(v1.Find("holdout_score")->number(), report->Find("balanced_accuracy")->number());
+  EXPECT_NEAR(report->Find("balanced_accuracy")->number(),
+              holdout.summary.Find("balanced_accuracy")->number(), 1e-12);
+  auto argmax = selection::Classify(holdout.probs, holdout.truth, 2);
+  ASSERT_TRUE(argmax.ok());
+  EXPECT_NEAR(v1.Find("argmax_holdout_score")->number(), argmax->balanced_accuracy, 1e-12);
+
+  // sweepfarm-serve answers with the same labels and says which threshold decided them.
+  const std::string token = farm_->WriteFile("token", "0123456789abcdef0123456789abcdef\n");
+  farm_->StartServe(addr_, "serve", {"--model", "detector", "--auth-token-file", token});
+  const std::string serve = farm_->ServeAddress("serve");
+  ASSERT_FALSE(serve.empty()) << farm_->ReadLog("serve");
+  ASSERT_EQ(farm_->Predict({"--server", serve, "--auth-token-file", token, "--model", "detector",
+                            "--coordinator", addr_, "--split", "holdout", "--json"},
+                           &out, &err),
+            0)
+      << err;
+  const LabelledPredictions served = ParseLabelled(out);
+  EXPECT_EQ(served.labels, holdout.labels);
+  EXPECT_NEAR(served.summary.Find("decision_threshold")->number(), threshold, 1e-15);
+
+  // The text forms name it.
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("(tuned on the selection split): label 1 when its probability exceeds it"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(Ctl({"registry", "list", "detector"}, &out, &err), 0) << err;
+  char shown[16];
+  std::snprintf(shown, sizeof(shown), "%.4f", threshold);
+  EXPECT_NE(out.find(std::string(" ") + shown + "  champion"), std::string::npos) << out;
 }
 
 TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {

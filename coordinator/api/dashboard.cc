@@ -433,8 +433,14 @@ std::string ReportTable(const v1::ModelVersion& v) {
       << " samples)</h3>\n<p>Accuracy " << Fixed(r.accuracy()) << ", balanced accuracy "
       << Fixed(r.balanced_accuracy()) << ", macro F1 " << Fixed(r.macro_f1());
   if (r.has_roc_auc()) out << ", ROC AUC " << Fixed(r.roc_auc());
-  out << ", log loss " << Fixed(r.log_loss())
-      << ".</p>\n<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
+  out << ", log loss " << Fixed(r.log_loss()) << ".";
+  if (v.decision_threshold() > 0) {
+    out << " Label 1 when its probability exceeds " << Fixed(v.decision_threshold()) << " ("
+        << (v.threshold_tuned() ? "tuned on the selection split" : "configured")
+        << "); at the argmax the holdout score would be " << Fixed(v.argmax_holdout_score())
+        << ", not " << Fixed(v.holdout_score()) << ".";
+  }
+  out << "</p>\n<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
          "<th>support</th><th>predicted</th>";
   for (int p = 0; p < r.classes(); ++p) out << "<th>as " << p << "</th>";
   out << "</tr>\n";

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include "common/logging.h"
 #include "coordinator/selection/ensemble.h"
@@ -70,25 +71,33 @@ void Summarize(const std::string& method, const selection::Ensemble& e,
   }
 }
 
-// An ensemble on the dataset's holdout split (from its weights, in float32): its report, or
-// nullopt if the split is empty.
-std::optional<selection::ClassificationReport> HoldoutReport(const engine::EnsembleModel& model,
-                                                             const engine::Dataset& data) {
-  const int64_t sel = data.SelectionSize();
-  torch::Tensor x = data.test.x.narrow(0, sel, data.test.size() - sel);
-  torch::Tensor y = data.test.y.narrow(0, sel, data.test.size() - sel).to(torch::kInt32);
-  if (x.size(0) == 0) return std::nullopt;
+// An ensemble's float32 class probabilities (samples x classes, row-major) and the labels of
+// `count` samples of the dataset's test split from `from` (the selection part, then the holdout).
+std::pair<std::vector<float>, std::vector<int32_t>> SplitPredictions(
+    const engine::EnsembleModel& model, const engine::Dataset& data, int64_t from, int64_t count) {
+  torch::Tensor x = data.test.x.narrow(0, from, count);
+  torch::Tensor y = data.test.y.narrow(0, from, count).to(torch::kInt32).contiguous();
   std::vector<float> probs;
-  probs.reserve(static_cast<size_t>(x.size(0) * model.classes()));
-  for (int64_t i = 0; i < x.size(0); i += 2048) {
-    const int64_t n = std::min<int64_t>(2048, x.size(0) - i);
+  probs.reserve(static_cast<size_t>(count * model.classes()));
+  for (int64_t i = 0; i < count; i += 2048) {
+    const int64_t n = std::min<int64_t>(2048, count - i);
     torch::Tensor p = model.Predict(x.narrow(0, i, n)).to(torch::kFloat32).contiguous();
     probs.insert(probs.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
   }
-  y = y.contiguous();
-  std::vector<int32_t> labels(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
-  auto report = selection::Classify(probs, labels, static_cast<int>(model.classes()));
-  if (!report.ok()) return std::nullopt;  // Sizes agree by construction.
+  return {std::move(probs),
+          std::vector<int32_t>(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel())};
+}
+
+// An ensemble on the dataset's holdout split (from its weights, in float32), its labels decided
+// by `threshold` (0: the argmax): its report, or nullopt if the split is empty.
+std::optional<selection::ClassificationReport> HoldoutReport(const engine::EnsembleModel& model,
+                                                             const engine::Dataset& data,
+                                                             double threshold) {
+  const int64_t sel = data.SelectionSize();
+  if (data.test.size() == sel) return std::nullopt;
+  const auto [probs, labels] = SplitPredictions(model, data, sel, data.test.size() - sel);
+  auto report = selection::Classify(probs, labels, static_cast<int>(model.classes()), threshold);
+  if (!report.ok()) return std::nullopt;  // Sizes agree by construction; thresholds are checked.
   return std::move(report).value();
 }
 
@@ -286,10 +295,37 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   }
   SF_ASSIGN_OR_RETURN(engine::EnsembleModel challenger,
                       engine::LoadEnsemble(artifacts, "sweep " + std::to_string(sweep_id)));
-  if (auto holdout = HoldoutReport(challenger, *report.data)) {
+  // The label it serves: the argmax, a configured threshold, or the one that scores best by the
+  // objective on the selection split (the part the members were chosen on; the holdout stays
+  // unseen for the gate).
+  double threshold = sel.decision_threshold();
+  std::string tuned_note;
+  if (sel.tune_threshold()) {
+    if (challenger.classes() != 2) {
+      return FailedPreconditionError("sweep " + std::to_string(sweep_id) +
+                                     ": selection.threshold tuned needs a binary model, this one "
+                                     "has " +
+                                     std::to_string(challenger.classes()) + " classes");
+    }
+    const auto [probs, labels] =
+        SplitPredictions(challenger, *report.data, 0, report.data->SelectionSize());
+    SF_ASSIGN_OR_RETURN(selection::TunedThreshold tuned,
+                        selection::TuneThreshold(probs, labels, objective));
+    threshold = tuned.threshold;
+    tuned_note = "; threshold " + Fixed(threshold) + " tuned on the selection split (" +
+                 Fixed(tuned.at_half) + " there at the argmax, " + Fixed(tuned.score) + " tuned)";
+  }
+  v.set_decision_threshold(threshold);
+  v.set_threshold_tuned(sel.tune_threshold());
+  if (auto holdout = HoldoutReport(challenger, *report.data, threshold)) {
     v.set_holdout_accuracy(holdout->accuracy);
     v.set_holdout_score(selection::ScoreOf(objective, *holdout));
     ToProto(*holdout, v.mutable_holdout_report());
+  }
+  if (threshold > 0) {
+    if (auto argmax = HoldoutReport(challenger, *report.data, 0)) {
+      v.set_argmax_holdout_score(selection::ScoreOf(objective, *argmax));
+    }
   }
 
   // The champion on the same holdout.
@@ -314,7 +350,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
                " takes other inputs than this sweep's models; not comparable (promote by "
                "hand if intended)";
     } else {
-      const auto theirs = HoldoutReport(*loaded, *report.data);
+      const auto theirs = HoldoutReport(*loaded, *report.data, current.decision_threshold());
       v.set_champion_holdout_accuracy(theirs ? theirs->accuracy : 0.0);
       v.set_champion_holdout_score(theirs ? selection::ScoreOf(objective, *theirs) : 0.0);
       promote = v.holdout_score() > v.champion_holdout_score() + sel.promotion_margin();
@@ -324,7 +360,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     }
   }
   v.set_decision(promote ? "promoted" : "rejected");
-  v.set_reason(reason);
+  v.set_reason(reason + tuned_note);
   if (dry_run) {
     *resp.mutable_version() = std::move(v);
     resp.set_promoted(promote);

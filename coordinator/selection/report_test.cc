@@ -86,5 +86,77 @@ TEST(ClassifyTest, BadInputIsRefusedNamingWhat) {
             "classification report: label 2 of sample 1 is out of range");
 }
 
+// The hand-worked example's issue probabilities, sorted: 0.2 (healthy), 0.4, 0.6 (issue), 0.65
+// (healthy), 0.7, 0.9 (issue).
+const std::vector<int32_t> kLabels = {1, 1, 1, 1, 0, 0};
+const std::vector<float> kProbs = {0.1f, 0.9f, 0.3f, 0.7f, 0.6f,  0.4f,
+                                   0.4f, 0.6f, 0.8f, 0.2f, 0.35f, 0.65f};
+
+TEST(ClassifyTest, AThresholdDecidesClassOneAboveIt) {
+  auto low = Classify(kProbs, kLabels, 2, 0.3);
+  ASSERT_TRUE(low.ok()) << low.status().message();
+  // Only the 0.2 sample is called healthy.
+  EXPECT_EQ(low->confusion, (std::vector<int64_t>{1, 1, 0, 4}));
+  EXPECT_DOUBLE_EQ(low->accuracy, 5.0 / 6);
+  EXPECT_DOUBLE_EQ(low->balanced_accuracy, 0.75);
+  // 0.5 decides as the argmax; the AUC and log loss do not depend on the threshold.
+  auto half = Classify(kProbs, kLabels, 2, 0.5);
+  auto argmax = Classify(kProbs, kLabels, 2);
+  ASSERT_TRUE(half.ok() && argmax.ok());
+  EXPECT_EQ(half->confusion, argmax->confusion);
+  EXPECT_DOUBLE_EQ(*low->roc_auc, *argmax->roc_auc);
+  EXPECT_DOUBLE_EQ(low->log_loss, argmax->log_loss);
+  // A probability equal to the threshold is not above it.
+  auto at = Classify(kProbs, kLabels, 2, 0.65f);
+  ASSERT_TRUE(at.ok());
+  EXPECT_EQ(at->per_class[1].predicted, 2);
+  EXPECT_NE(Classify(kProbs, kLabels, 2, 1.0).status().message().find("decision threshold"),
+            std::string::npos);
+  EXPECT_FALSE(Classify({0.2f, 0.3f, 0.5f}, {2}, 3, 0.4).ok());
+}
+
+TEST(TuneThresholdTest, PicksTheBestCutByTheMetricNearestToOneHalf) {
+  // Balanced accuracy: the cuts at 0.3 (healthy recall 1/2, issue 4/4) and at 0.675 (2/2, 2/4)
+  // both give 0.75; 0.675 is nearer 0.5. The argmax's cut gives 0.625.
+  auto balanced = TuneThreshold(kProbs, kLabels, Metric::kBalancedAccuracy);
+  ASSERT_TRUE(balanced.ok()) << balanced.status().message();
+  EXPECT_DOUBLE_EQ(balanced->threshold, (double{0.65f} + double{0.7f}) / 2);
+  EXPECT_DOUBLE_EQ(balanced->score, 0.75);
+  EXPECT_DOUBLE_EQ(balanced->at_half, 0.625);
+  // Accuracy: only the cut at 0.3 reaches 5 of 6.
+  auto accuracy = TuneThreshold(kProbs, kLabels, Metric::kAccuracy);
+  ASSERT_TRUE(accuracy.ok());
+  EXPECT_DOUBLE_EQ(accuracy->threshold, (double{0.2f} + double{0.4f}) / 2);
+  EXPECT_DOUBLE_EQ(accuracy->score, 5.0 / 6);
+  EXPECT_DOUBLE_EQ(accuracy->at_half, 4.0 / 6);
+  // What it reports is what Classify finds at that threshold.
+  auto check = Classify(kProbs, kLabels, 2, balanced->threshold);
+  ASSERT_TRUE(check.ok());
+  EXPECT_DOUBLE_EQ(check->balanced_accuracy, balanced->score);
+}
+
+TEST(TuneThresholdTest, SeparableDataAndDegenerateScores) {
+  // Perfectly separated: any cut in the gap scores 1; the midpoint of the gap is taken.
+  auto separated =
+      TuneThreshold({0.9f, 0.1f, 0.8f, 0.2f, 0.3f, 0.7f}, {0, 0, 1}, Metric::kAccuracy);
+  ASSERT_TRUE(separated.ok());
+  EXPECT_DOUBLE_EQ(separated->score, 1.0);
+  EXPECT_DOUBLE_EQ(separated->threshold, (double{0.2f} + double{0.7f}) / 2);
+  // Every class-1 probability 0: no cut below them lies in (0, 1); the one above is 0.5.
+  auto zeros = TuneThreshold({1, 0, 1, 0}, {0, 1}, Metric::kBalancedAccuracy);
+  ASSERT_TRUE(zeros.ok());
+  EXPECT_GT(zeros->threshold, 0.0);
+  EXPECT_LT(zeros->threshold, 1.0);
+  EXPECT_DOUBLE_EQ(zeros->score, 0.5);
+  EXPECT_FALSE(TuneThreshold({}, {}, Metric::kAccuracy).ok());
+  EXPECT_NE(TuneThreshold({0.5f, 0.5f}, {2}, Metric::kAccuracy).status().message().find("label 2"),
+            std::string::npos);
+  EXPECT_NE(TuneThreshold({0.5f, 0.5f, 0.1f}, {0}, Metric::kAccuracy)
+                .status()
+                .message()
+                .find("3 probabilities for 1 samples"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sweepfarm::selection

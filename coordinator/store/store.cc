@@ -402,10 +402,13 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  selection_accuracy, holdout_accuracy, best_single_trial_id, "
        "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
        "  holdout_samples, dataset_hash, dataset, architecture, code_version, holdout_report, "
-       "  objective, holdout_score, champion_holdout_score) "
+       "  objective, holdout_score, champion_holdout_score, decision_threshold, threshold_tuned, "
+       "  argmax_holdout_score) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
        "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, "
-       "$18, NULLIF($19, '')::jsonb, $20, $21, CASE WHEN $11 > 0 THEN $22::double precision END)"},
+       "$18, NULLIF($19, '')::jsonb, $20, $21, CASE WHEN $11 > 0 THEN $22::double precision END, "
+       "$23::double precision, $24, "
+       "CASE WHEN $23::double precision > 0 THEN $25::double precision END)"},
       {"insert_member",
        "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
        "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
@@ -424,7 +427,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  coalesce((SELECT string_agg(a.alias, ',' ORDER BY a.alias) FROM model_aliases a "
        "            WHERE a.model = v.model AND a.version = v.version), ''), "
        "  coalesce(v.holdout_report::text, ''), v.objective, v.holdout_score, "
-       "  coalesce(v.champion_holdout_score, 0) "
+       "  coalesce(v.champion_holdout_score, 0), v.decision_threshold, v.threshold_tuned, "
+       "  coalesce(v.argmax_holdout_score, 0) "
        "FROM model_versions v JOIN sweeps s ON s.id = v.sweep_id "
        "WHERE v.model = $1 AND ($2 = 0 OR v.version = $2) ORDER BY v.version DESC"},
       {"get_members",
@@ -1388,6 +1392,9 @@ v1::ModelVersion VersionFromRow(const std::string& model, const pqxx::row& row) 
   v.set_objective(row[21].as<std::string>());
   v.set_holdout_score(row[22].as<double>());
   v.set_champion_holdout_score(row[23].as<double>());
+  v.set_decision_threshold(row[24].as<double>());
+  v.set_threshold_tuned(row[25].as<bool>());
+  v.set_argmax_holdout_score(row[26].as<double>());
   return v;
 }
 
@@ -1452,7 +1459,8 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
                       v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
                       ToJson(v.architecture()), v.code_version(),
                       v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string(),
-                      v.objective(), v.holdout_score(), v.champion_holdout_score());
+                      v.objective(), v.holdout_score(), v.champion_holdout_score(),
+                      v.decision_threshold(), v.threshold_tuned(), v.argmax_holdout_score());
     for (int i = 0; i < v.members_size(); ++i) {
       tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
                         v.members(i).weight());

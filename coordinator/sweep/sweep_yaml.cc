@@ -469,9 +469,9 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   sel->set_top_k(5);
   sel->set_promotion_margin(0.0);
   if (const YAML::Node n = root["selection"]) {
-    SF_RETURN_IF_ERROR(c.Map(n, "selection",
-                             {"method", "ensemble_size", "candidates", "top_k", "promotion_margin"},
-                             {}));
+    SF_RETURN_IF_ERROR(c.Map(
+        n, "selection",
+        {"method", "ensemble_size", "candidates", "top_k", "promotion_margin", "threshold"}, {}));
     if (n["method"]) {
       SF_ASSIGN_OR_RETURN(std::string m, c.String(n["method"], "selection.method"));
       if (m != "greedy" && m != "top_k") {
@@ -498,6 +498,28 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       SF_ASSIGN_OR_RETURN(
           double v, c.NumberIn(n["promotion_margin"], "selection.promotion_margin", false, 0, 1));
       sel->set_promotion_margin(v);
+    }
+    if (const YAML::Node t = n["threshold"]) {
+      // "argmax", "tuned", or a number in (0, 1); binary datasets only.
+      const std::string how =
+          "must be argmax, tuned or a probability in (0, 1) above which class 1 is served";
+      if (!t.IsScalar()) return c.Error(t, "selection.threshold", how);
+      if (!binary && (t.Scalar() != "argmax" || t.Tag() == "!")) {
+        return c.Error(t, "selection.threshold",
+                       "decision thresholds are for binary datasets (telemetry); " + ds_name +
+                           " is served by the argmax");
+      }
+      if (t.Scalar() == "tuned" && t.Tag() != "!") {
+        sel->set_tune_threshold(true);
+      } else if (t.Scalar() != "argmax" || t.Tag() == "!") {
+        auto v = c.Number(t, "selection.threshold", false);
+        if (!v.ok()) return c.Error(t, "selection.threshold", how + ", got \"" + t.Scalar() + "\"");
+        if (*v <= 0 || *v >= 1) {
+          return c.Error(t, "selection.threshold",
+                         "value " + t.Scalar() + " out of range (0, 1) (argmax decides at 0.5)");
+        }
+        sel->set_decision_threshold(*v);
+      }
     }
     if (sel->top_k() > sel->candidates()) {
       return c.Error(

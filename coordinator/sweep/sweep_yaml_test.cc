@@ -382,6 +382,46 @@ TEST(SweepYamlTest, IssueRateOnlyForBinaryDatasets) {
   EXPECT_TRUE(ok.ok()) << ok.status().ToString();
 }
 
+TEST(SweepYamlTest, DecisionThresholdIsArgmaxTunedOrAProbabilityForBinaryDatasets) {
+  auto parse = [](const std::string& value) {
+    return ParseSweepYaml(std::string(kValid) + "selection: {threshold: " + value + "}\n",
+                          "s.yaml");
+  };
+  const auto defaults = ParseSweepYaml(kValid, "s.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->spec.selection().tune_threshold());
+  EXPECT_EQ(defaults->spec.selection().decision_threshold(), 0.0);
+  auto argmax = parse("argmax");
+  ASSERT_TRUE(argmax.ok()) << argmax.status().ToString();
+  EXPECT_FALSE(argmax->spec.selection().tune_threshold());
+  EXPECT_EQ(argmax->spec.selection().decision_threshold(), 0.0);
+  auto tuned = parse("tuned");
+  ASSERT_TRUE(tuned.ok()) << tuned.status().ToString();
+  EXPECT_TRUE(tuned->spec.selection().tune_threshold());
+  auto fixed = parse("0.35");
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  EXPECT_FALSE(fixed->spec.selection().tune_threshold());
+  EXPECT_DOUBLE_EQ(fixed->spec.selection().decision_threshold(), 0.35);
+
+  ExpectError(std::string(kValid) + "selection: {threshold: 1}\n",
+              {"s.yaml:21:24:", "selection.threshold", "out of range (0, 1)"});
+  ExpectError(std::string(kValid) + "selection: {threshold: 0}\n",
+              {"selection.threshold", "out of range (0, 1)"});
+  ExpectError(std::string(kValid) + "selection: {threshold: best}\n",
+              {"selection.threshold", "argmax, tuned or a probability", "got \"best\""});
+  ExpectError(std::string(kValid) + "selection: {threshold: \"0.3\"}\n",
+              {"selection.threshold", "argmax, tuned or a probability"});
+  ExpectError(std::string(kValid) + "selection: {threshold: [0.3]}\n",
+              {"selection.threshold", "argmax, tuned or a probability"});
+  std::string fm = Replace(kValid, "name: telemetry\n  params: {seed: 3, lab_samples: 1000}",
+                           "name: fashion-mnist");
+  fm = Replace(Replace(fm, "name: cnn1d\n  channels: [8, 16]", "name: lenet"),
+               "    issue_rate: [0.4, 0.6]\n", "");
+  ExpectError(fm + "selection: {threshold: tuned}\n",
+              {"selection.threshold", "binary datasets", "fashion-mnist"});
+  EXPECT_TRUE(ParseSweepYaml(fm + "selection: {threshold: argmax}\n", "s.yaml").ok());
+}
+
 TEST(SweepYamlTest, SyntaxErrorsAndWrongVersion) {
   ExpectError("version: 1\nname: [unclosed\n", {"s.yaml:", "YAML syntax"});
   ExpectError(Replace(kValid, "version: 1", "version: 2"), {"version", "only version 1"});

@@ -231,6 +231,15 @@ torch::Tensor EnsembleModel::Predict(const torch::Tensor& x) const {
   return (p * weights_.view({-1, 1, 1})).sum(0);
 }
 
+torch::Tensor DecideLabels(const torch::Tensor& probs, double threshold) {
+  if (threshold > 0 && probs.size(1) == 2) {
+    // Compared in double, as the registry's reports compare: a tuned threshold lies between two
+    // float probabilities and may not be one itself.
+    return probs.select(1, 1).to(torch::kFloat64).gt(threshold).to(torch::kInt64);
+  }
+  return probs.argmax(1);
+}
+
 StatusOr<EnsembleModel> LoadEnsemble(const std::vector<MemberArtifact>& members,
                                      const std::string& what) {
   std::vector<ModelWeights> decoded;

@@ -68,6 +68,11 @@ struct MemberArtifact {
 StatusOr<EnsembleModel> LoadEnsemble(const std::vector<MemberArtifact>& members,
                                      const std::string& what);
 
+// The labels served for class probabilities [N, classes]: the argmax (threshold 0), or for a
+// binary model with a decision threshold in (0, 1), class 1 exactly where its probability exceeds
+// the threshold (a registered version's tuned or configured threshold). [N] int64.
+torch::Tensor DecideLabels(const torch::Tensor& probs, double threshold);
+
 // A weighted average of member models' class probabilities, evaluated as one fused network per
 // architecture among the members (one for a sweep that did not search architectures).
 class EnsembleModel {
