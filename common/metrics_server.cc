@@ -2,7 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,9 +26,62 @@ void MetricFamily(std::ostream& out, const char* name, const char* type, const c
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
+struct MetricsServer::TlsContext {
+  ~TlsContext() { SSL_CTX_free(ctx); }
+  SSL_CTX* ctx = nullptr;
+};
+
+namespace {
+
+// OpenSSL's oldest queued error, in words ("" if none); clears the queue.
+std::string TlsError() {
+  char buf[256] = "";
+  if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof(buf));
+  ERR_clear_error();
+  return buf;
+}
+
+// A server context for `tls`: its certificate chain (the first PEM block the certificate, the
+// rest its chain) and key, checked to match; TLS 1.2 at least.
+StatusOr<SSL_CTX*> NewTlsContext(const HttpTls& tls) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return InternalError("metrics TLS: " + TlsError());
+  auto fail = [&](const std::string& what) {
+    SSL_CTX_free(ctx);
+    return InvalidArgumentError("--metrics-tls: " + what + ": " + TlsError());
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  BIO* certs = BIO_new_mem_buf(tls.cert_pem.data(), static_cast<int>(tls.cert_pem.size()));
+  X509* leaf = PEM_read_bio_X509(certs, nullptr, nullptr, nullptr);
+  const bool used = leaf != nullptr && SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  if (!used) {
+    BIO_free(certs);
+    return fail("the --tls-cert certificate cannot be used");
+  }
+  while (X509* extra = PEM_read_bio_X509(certs, nullptr, nullptr, nullptr)) {
+    SSL_CTX_add_extra_chain_cert(ctx, extra);  // Owned by the context now.
+  }
+  ERR_clear_error();  // The end of the chain reads as an error.
+  BIO_free(certs);
+  BIO* key_bio = BIO_new_mem_buf(tls.key_pem.data(), static_cast<int>(tls.key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  if (key == nullptr) return fail("the --tls-key private key cannot be used");
+  const bool key_used = SSL_CTX_use_PrivateKey(ctx, key) == 1;  // Checks it against the cert.
+  EVP_PKEY_free(key);
+  if (!key_used || SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("--tls-key is not the key of --tls-cert");
+  }
+  return ctx;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host_port,
                                                               std::function<std::string()> render,
-                                                              PageHandler pages, RequestGate gate) {
+                                                              PageHandler pages, RequestGate gate,
+                                                              const HttpTls& tls) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -37,6 +95,12 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
     return InvalidArgumentError("--metrics-listen: bad port in \"" + host_port + "\"");
   }
   addr.sin_port = htons(static_cast<uint16_t>(port));
+  std::unique_ptr<TlsContext> context;
+  if (tls.enabled()) {
+    SF_ASSIGN_OR_RETURN(SSL_CTX * ctx, NewTlsContext(tls));
+    context = std::make_unique<TlsContext>();
+    context->ctx = ctx;
+  }
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return InternalError(std::string("metrics socket: ") + std::strerror(errno));
   int one = 1;
@@ -48,17 +112,19 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   }
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return std::unique_ptr<MetricsServer>(new MetricsServer(
-      fd, ntohs(addr.sin_port), std::move(render), std::move(pages), std::move(gate)));
+  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, ntohs(addr.sin_port),
+                                                          std::move(render), std::move(pages),
+                                                          std::move(gate), std::move(context)));
 }
 
 MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render,
-                             PageHandler pages, RequestGate gate)
+                             PageHandler pages, RequestGate gate, std::unique_ptr<TlsContext> tls)
     : fd_(fd),
       port_(port),
       render_(std::move(render)),
       pages_(std::move(pages)),
-      gate_(std::move(gate)) {
+      gate_(std::move(gate)),
+      tls_(std::move(tls)) {
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -69,6 +135,12 @@ MetricsServer::~MetricsServer() {
 }
 
 void MetricsServer::Serve() {
+  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client that hangs up mid-answer
+  // must not raise SIGPIPE in the process. Blocked in this thread only (it is synchronous).
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   while (!stop_) {
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;
@@ -106,10 +178,28 @@ void MetricsServer::Answer(int client) {
   timeval timeout{2, 0};
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  // The connection's reads and writes: the socket's, or a TLS session's over it.
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl(nullptr, SSL_free);
+  if (tls_) {
+    ssl.reset(SSL_new(tls_->ctx));
+    if (!ssl || SSL_set_fd(ssl.get(), client) != 1 || SSL_accept(ssl.get()) != 1) {
+      // Plain HTTP to this port, a client that does not trust the certificate, a timeout.
+      SF_LOG(Debug) << "metrics: TLS handshake failed: " << TlsError();
+      return;
+    }
+  }
+  auto read = [&](char* buf, size_t size) -> long {
+    if (ssl) return SSL_read(ssl.get(), buf, static_cast<int>(size));
+    return recv(client, buf, size, 0);
+  };
+  auto write = [&](const char* buf, size_t size) -> long {
+    if (ssl) return SSL_write(ssl.get(), buf, static_cast<int>(size));
+    return send(client, buf, size, MSG_NOSIGNAL);
+  };
   std::string request;
   char buf[1024];
   while (request.find("\r\n\r\n") == std::string::npos && request.size() < 8192) {
-    ssize_t n = recv(client, buf, sizeof(buf), 0);
+    const long n = read(buf, sizeof(buf));
     if (n <= 0) break;
     request.append(buf, static_cast<size_t>(n));
   }
@@ -150,24 +240,28 @@ void MetricsServer::Answer(int client) {
   response += "Connection: close\r\n\r\n" + page.body;
   size_t sent = 0;
   while (sent < response.size()) {
-    ssize_t n = send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+    const long n = write(response.data() + sent, response.size() - sent);
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
+  if (ssl) SSL_shutdown(ssl.get());  // close_notify: the answer is complete.
+  ERR_clear_error();
 }
 
 StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
                                                             const std::string& address_file,
                                                             std::function<std::string()> render,
-                                                            PageHandler pages, RequestGate gate) {
+                                                            PageHandler pages, RequestGate gate,
+                                                            const HttpTls& tls) {
   if (host_port.empty()) return std::unique_ptr<MetricsServer>();
   const bool has_pages = static_cast<bool>(pages), gated = static_cast<bool>(gate);
   SF_ASSIGN_OR_RETURN(
       std::unique_ptr<MetricsServer> server,
-      MetricsServer::Start(host_port, std::move(render), std::move(pages), std::move(gate)));
+      MetricsServer::Start(host_port, std::move(render), std::move(pages), std::move(gate), tls));
   const std::string bound = BoundAddress(host_port, server->port());
-  SF_LOG(Info) << "metrics on http://" << bound << "/metrics"
-               << (has_pages ? " (and pages at http://" + bound + "/)" : std::string())
+  const std::string scheme = tls.enabled() ? "https://" : "http://";
+  SF_LOG(Info) << "metrics on " << scheme << bound << "/metrics"
+               << (has_pages ? " (and pages at " + scheme + bound + "/)" : std::string())
                << (gated ? ", a token needed" : "");
   if (!address_file.empty()) SF_RETURN_IF_ERROR(WriteFileAtomically(address_file, bound + "\n"));
   return server;

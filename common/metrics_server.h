@@ -37,22 +37,36 @@ using PageHandler = std::function<std::optional<HttpPage>(const std::string& pat
 using RequestGate = std::function<std::optional<HttpPage>(const std::string& path,
                                                           const std::string& authorization)>;
 
+// HTTPS for the server (--metrics-tls): the certificate chain and its private key, PEM (the
+// gRPC server's --tls-cert and --tls-key). Empty: plain HTTP.
+struct HttpTls {
+  std::string cert_pem;
+  std::string key_pem;
+  bool enabled() const { return !cert_pem.empty(); }
+};
+
 // GET /metrics answers `render()`, other paths `pages` (if given) or 404; other methods 405.
-// With a `gate`, every GET passes it first. One thread, one request per connection, a 2 s read
-// timeout.
+// With a `gate`, every GET passes it first. With `tls`, only HTTPS (TLS 1.2 or later): a
+// connection whose handshake fails is closed unanswered, so neither a token nor a page ever
+// crosses in the clear. One thread, one request per connection, a 2 s timeout on each read
+// and write (the handshake's included).
 class MetricsServer {
  public:
-  // `host_port`: an IPv4 address and port (port 0: any free one).
+  // `host_port`: an IPv4 address and port (port 0: any free one). INVALID_ARGUMENT for a
+  // malformed address or a certificate or key OpenSSL cannot use (or that do not match).
   static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
                                                         std::function<std::string()> render,
                                                         PageHandler pages = nullptr,
-                                                        RequestGate gate = nullptr);
+                                                        RequestGate gate = nullptr,
+                                                        const HttpTls& tls = {});
   ~MetricsServer();
   int port() const { return port_; }
+  bool tls() const { return tls_ != nullptr; }
 
  private:
+  struct TlsContext;  // OpenSSL's SSL_CTX, kept out of this header.
   MetricsServer(int fd, int port, std::function<std::string()> render, PageHandler pages,
-                RequestGate gate);
+                RequestGate gate, std::unique_ptr<TlsContext> tls);
   void Serve();
   void Answer(int client);
 
@@ -61,17 +75,20 @@ class MetricsServer {
   std::function<std::string()> render_;
   PageHandler pages_;
   RequestGate gate_;
+  std::unique_ptr<TlsContext> tls_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
 // The --metrics-listen of a binary: null if `host_port` is empty; else a started server, whose
 // URL is logged and whose bound HOST:PORT is written to `address_file` (if not empty).
-// INVALID_ARGUMENT for a malformed address, UNAVAILABLE if it cannot listen.
+// INVALID_ARGUMENT for a malformed address or unusable TLS files, UNAVAILABLE if it cannot
+// listen.
 StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,
                                                             const std::string& address_file,
                                                             std::function<std::string()> render,
                                                             PageHandler pages = nullptr,
-                                                            RequestGate gate = nullptr);
+                                                            RequestGate gate = nullptr,
+                                                            const HttpTls& tls = {});
 
 }  // namespace sweepfarm

@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-coordinator: " << gate.status().message() << "\n";
     return 2;
   }
+  auto metrics_tls = MetricsTls(flags, *security);
+  if (!metrics_tls.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << metrics_tls.status().message() << "\n";
+    return 2;
+  }
   auto lease = flags.GetInt("lease-seconds");
   auto reap = flags.GetInt("reap-interval-ms");
   auto pool = flags.GetInt("db-pool");
@@ -109,7 +114,7 @@ int main(int argc, char** argv) {
   }
   auto metrics_server = StartMetricsServer(
       flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-      [&metrics, &store] { return metrics.Render(store->get()); }, pages, *gate);
+      [&metrics, &store] { return metrics.Render(store->get()); }, pages, *gate, *metrics_tls);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-coordinator: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

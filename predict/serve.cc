@@ -75,6 +75,11 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-serve: " << gate.status().message() << "\n";
     return 2;
   }
+  auto metrics_tls = MetricsTls(flags, *security);
+  if (!metrics_tls.ok()) {
+    std::cerr << "sweepfarm-serve: " << metrics_tls.status().message() << "\n";
+    return 2;
+  }
   SetLogPrefix("serve");
   torch::set_num_threads(static_cast<int>(*threads));
 
@@ -90,7 +95,7 @@ int main(int argc, char** argv) {
   // its failed refreshes.
   auto metrics_server = StartMetricsServer(
       flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-      [&] { return metrics.Render(follower); }, nullptr, *gate);
+      [&] { return metrics.Render(follower); }, nullptr, *gate, *metrics_tls);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-serve: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -113,7 +113,10 @@ void DefineSecurityFlags(Flags* flags, SecurityRole role) {
         .DefineBool("metrics-auth",
                     "also require one of --auth-token-file's tokens (role reader or above) on "
                     "--metrics-listen's pages: Authorization: Bearer TOKEN, or HTTP basic auth "
-                    "with the token as password");
+                    "with the token as password")
+        .DefineBool("metrics-tls",
+                    "serve --metrics-listen's pages over HTTPS only, with --tls-cert and "
+                    "--tls-key");
   }
   if (role != SecurityRole::kServer) {
     flags->Define("tls-ca", "",
@@ -203,12 +206,25 @@ StatusOr<RequestGate> MetricsGate(const Flags& flags, const TransportSecurity& s
     return InvalidArgumentError(
         "--metrics-auth: needs --metrics-listen and --auth-token-file (the tokens it checks)");
   }
-  SF_LOG(Info) << "--metrics-auth: metrics and pages need a token; they are plain HTTP, so "
-                  "give their readers (Prometheus, browsers) a reader token";
+  if (!flags.GetBool("metrics-tls")) {
+    SF_LOG(Warning) << "--metrics-auth without --metrics-tls: tokens reach the metrics port in "
+                       "the clear, so give its readers (Prometheus, browsers) a reader token, "
+                       "or add --metrics-tls";
+  }
   TokenCheck check(security.tokens);
   return RequestGate([check](const std::string& path, const std::string& authorization) {
     return check.AdmitHttp(path, authorization);
   });
+}
+
+StatusOr<HttpTls> MetricsTls(const Flags& flags, const TransportSecurity& security) {
+  if (!flags.GetBool("metrics-tls")) return HttpTls();
+  if (security.cert_pem.empty() || flags.Get("metrics-listen").empty()) {
+    return InvalidArgumentError(
+        "--metrics-tls: needs --metrics-listen, and --tls-cert and --tls-key (the certificate "
+        "it serves)");
+  }
+  return HttpTls{security.cert_pem, security.key_pem};
 }
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecurity& security) {

@@ -69,6 +69,11 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecuri
 // without --metrics-listen.
 StatusOr<RequestGate> MetricsGate(const Flags& flags, const TransportSecurity& security);
 
+// A server's --metrics-tls: the certificate and key of --tls-cert and --tls-key for its metrics
+// server (HTTPS only), or none (plain HTTP) without the flag. INVALID_ARGUMENT if the flag is set
+// without --tls-cert or without --metrics-listen.
+StatusOr<HttpTls> MetricsTls(const Flags& flags, const TransportSecurity& security);
+
 // A channel to `address`: TLS when ca_pem is set, and with tokens every call on it carries
 // "authorization: Bearer TOKEN" with the first.
 std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,

@@ -174,6 +174,35 @@ TEST(HttpAuthTest, MetricsAuthNeedsTokensAndAnAddress) {
   }
 }
 
+// --metrics-tls: the gRPC server's certificate and key for the metrics port, or nothing.
+TEST(MetricsTlsTest, NeedsTheServersCertificateAndAMetricsAddress) {
+  auto tls = [](std::vector<std::string> args, const TransportSecurity& security) {
+    Flags flags;
+    flags.Define("metrics-listen", "", "");
+    DefineSecurityFlags(&flags, SecurityRole::kServer);
+    EXPECT_TRUE(flags.Parse(args).ok());
+    return MetricsTls(flags, security);
+  };
+  TransportSecurity with_cert;
+  with_cert.cert_pem = "CERT";
+  with_cert.key_pem = "KEY";
+  auto off = tls({"--metrics-listen", "127.0.0.1:0"}, with_cert);
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->enabled());
+  auto on = tls({"--metrics-listen", "127.0.0.1:0", "--metrics-tls"}, with_cert);
+  ASSERT_TRUE(on.ok());
+  EXPECT_EQ(on->cert_pem, "CERT");
+  EXPECT_EQ(on->key_pem, "KEY");
+  for (auto bad : {tls({"--metrics-tls"}, with_cert),
+                   tls({"--metrics-listen", "127.0.0.1:0", "--metrics-tls"}, {})}) {
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(bad.status().message(),
+              "--metrics-tls: needs --metrics-listen, and --tls-cert and --tls-key (the "
+              "certificate it serves)");
+  }
+}
+
 TEST(AuditActorTest, TheAuthenticatedNameComesFirst) {
   EXPECT_EQ(AuditActor("alice", "root@host (sweepctl)", "sweepctl"),
             "alice via root@host (sweepctl)");

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
@@ -918,7 +919,7 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
                                      "2222222222222222 dashboards reader\n"
                                      "3333333333333333 alice operator\n");
   farm_->SetSecurity({"--tls-cert", cert, "--tls-key", key, "--auth-token-file", both,
-                      "--dashboard", "--metrics-auth"},
+                      "--dashboard", "--metrics-auth", "--metrics-tls"},
                      {"--tls-ca", cert, "--auth-token-file", token});
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
@@ -1004,12 +1005,25 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
   EXPECT_NE(out.find("\"detail\":\"submitted twice\""), std::string::npos) << out;
   // --metrics-auth: the metrics and the dashboard take the same tokens, as a bearer token
   // (Prometheus) or a basic-auth password (a browser), from roles that may read; a refusal says
-  // why and asks a browser for a password.
+  // why and asks a browser for a password. --metrics-tls: over HTTPS only, with the gRPC port's
+  // certificate, so no token crosses in the clear.
   const std::string web = farm_->MetricsAddress();
+  std::ifstream cert_file(cert);
+  const std::string cert_pem{std::istreambuf_iterator<char>(cert_file), {}};
   auto get = [&](const std::string& path, const std::string& authorization) {
-    return HttpExchange(web, "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + authorization + "\r\n");
+    std::string error;
+    std::string answer = HttpsExchange(
+        web, "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + authorization + "\r\n", cert_pem, &error);
+    EXPECT_FALSE(answer.empty()) << error;
+    return answer;
   };
-  std::string page = get("/metrics", "");
+  EXPECT_NE(farm_->ReadLog("coordinator").find("metrics on https://" + web + "/metrics"),
+            std::string::npos)
+      << farm_->ReadLog("coordinator");
+  std::string page =
+      HttpExchange(web, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer 2222222222222222\r\n\r\n");
+  EXPECT_EQ(page.find("HTTP/1.1"), std::string::npos) << "plain HTTP answered: " << page;
+  page = get("/metrics", "");
   EXPECT_EQ(page.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << page;
   EXPECT_NE(page.find("\r\nWWW-Authenticate: Basic realm=\"sweepfarm\""), std::string::npos)
       << page;
@@ -1058,7 +1072,8 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
                                   "127.0.0.1:0",
                                   "--metrics-address-file",
                                   dir + "/serve-metrics.address",
-                                  "--metrics-auth"},
+                                  "--metrics-auth",
+                                  "--metrics-tls"},
                                  dir + "/serve.log");
   const std::string served = farm_->ServeAddress("serve");
   ASSERT_FALSE(served.empty()) << farm_->ReadLog("serve");
@@ -1088,13 +1103,17 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
   EXPECT_EQ(predict({"--auth-token-file", as_reader}), 1);  // Plain text to a TLS port.
   // Its metrics: the reader's token, not the worker's.
   const std::string serve_metrics = farm_->ServeAddress("serve-metrics");
-  page = HttpExchange(serve_metrics, "GET /metrics HTTP/1.0\r\n\r\n");
+  page = HttpsExchange(serve_metrics, "GET /metrics HTTP/1.0\r\n\r\n", cert_pem);
   EXPECT_EQ(page.rfind("HTTP/1.1 401", 0), 0u) << page;
-  page = HttpExchange(serve_metrics,
-                      "GET /metrics HTTP/1.0\r\nAuthorization: Bearer 1111111111111111\r\n\r\n");
+  page = HttpsExchange(serve_metrics,
+                       "GET /metrics HTTP/1.0\r\nAuthorization: Bearer 1111111111111111\r\n\r\n",
+                       cert_pem);
   EXPECT_EQ(page.rfind("HTTP/1.1 403", 0), 0u) << page;
-  page = HttpExchange(serve_metrics,
-                      "GET /metrics HTTP/1.0\r\nAuthorization: Bearer 2222222222222222\r\n\r\n");
+  EXPECT_EQ(HttpExchange(serve_metrics, "GET /metrics HTTP/1.0\r\n\r\n").find("HTTP/1.1"),
+            std::string::npos);
+  page = HttpsExchange(serve_metrics,
+                       "GET /metrics HTTP/1.0\r\nAuthorization: Bearer 2222222222222222\r\n\r\n",
+                       cert_pem);
   EXPECT_NE(
       page.find("\nsweepfarm_serve_samples_total{model=\"e2e-detector\",alias=\"champion\"} "),
       std::string::npos)

@@ -28,25 +28,6 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string HttpExchange(const std::string& host_port, const std::string& request) {
-  const size_t colon = host_port.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return "";
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
-
 Farm::Farm(TestDatabase* db) : db_(db), dir_(MakeTempDir("sf-farm")) {
   procs_.reserve(256);  // Process references handed out stay valid.
   if (db_->ok()) db_->Reset();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/support/cluster.h"
+#include "tests/support/http.h"
 #include "tests/support/process.h"
 
 namespace sweepfarm::testing {
@@ -75,10 +76,6 @@ class Farm {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
-
-// Sends `request` (e.g. "GET /metrics HTTP/1.1\r\n\r\n") to HOST:PORT over TCP and returns the
-// whole response, or "" if it could not connect.
-std::string HttpExchange(const std::string& host_port, const std::string& request);
 
 // The metrics the alerting rules in deploy/prometheus/sweepfarm-rules.yaml use (every
 // sweepfarm_* name in an expression), after checking that each rule has an alert name, an
