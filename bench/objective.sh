@@ -22,8 +22,10 @@ for run in $RUNS; do
     -e "s/^model: .*/model: objective-$objective-$threshold-$STAMP/" \
     -e "s/^  metric: selection_accuracy/  metric: selection_$objective/" \
     -e "s/^    issue_rate: .*/    issue_rate: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]/" \
+    -e "s/^  threshold: .*/  threshold: $threshold/" \
     sweeps/quickstart.yaml >"$RUN/$objective-$threshold.yaml"
-  printf 'selection:\n  threshold: %s\n' "$threshold" >>"$RUN/$objective-$threshold.yaml"
+  grep -q "^  threshold: $threshold$" "$RUN/$objective-$threshold.yaml" ||
+    { echo "objective.sh: sweeps/quickstart.yaml has no selection.threshold line" >&2; exit 1; }
 done
 rows=()
 for run in $RUNS; do

@@ -1072,10 +1072,10 @@ void PrintVersion(const v1::ModelVersion& v) {
       v.holdout_accuracy() - v.best_single_holdout_accuracy());
   if (v.decision_threshold() > 0) {
     std::printf(
-        "  decision threshold %.4f (%s): label 1 when its probability exceeds it; holdout "
-        "%s %.4f, %.4f at the argmax\n",
+        "  decision threshold %.4f (%s): label 1 above it; holdout %.4f by the objective, "
+        "%.4f at the argmax\n",
         v.decision_threshold(), v.threshold_tuned() ? "tuned on the selection split" : "configured",
-        v.objective().c_str(), v.holdout_score(), v.argmax_holdout_score());
+        v.holdout_score(), v.argmax_holdout_score());
   }
   if (v.has_holdout_report()) PrintReport(v.holdout_report());
   if (!v.objective().empty() && v.objective() != "selection_accuracy") {

@@ -677,7 +677,7 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
 
   // The text forms name it.
   ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1"}, &out, &err), 0) << err;
-  EXPECT_NE(out.find("(tuned on the selection split): label 1 when its probability exceeds it"),
+  EXPECT_NE(out.find("(tuned on the selection split): label 1 above it; holdout "),
             std::string::npos)
       << out;
   ASSERT_EQ(Ctl({"registry", "list", "detector"}, &out, &err), 0) << err;
