@@ -568,15 +568,22 @@ TEST_F(RegistryTest, BalancedAccuracyObjectiveRanksChoosesAndGates) {
   EXPECT_NE(out.find("\"objective\":\"selection_balanced_accuracy\""), std::string::npos) << out;
 }
 
-// What sweepfarm-predict --json said of each sample of a split: its probabilities, label and
-// true label, and the summary line.
-struct LabelledPredictions {
-  std::vector<float> probs;  // Samples x 2.
+// What sweepfarm-predict --json said: each sample's class probabilities and label (and with
+// --split its true label), and the summary line with the version that answered.
+struct Predictions {
+  std::vector<std::vector<double>> probabilities;
   std::vector<int32_t> labels, truth;
   JsonValue summary;
+  int version = 0;
+  // The probabilities as one samples x classes float32 vector (as the registry computes them).
+  std::vector<float> Flat() const {
+    std::vector<float> out;
+    for (const auto& row : probabilities) out.insert(out.end(), row.begin(), row.end());
+    return out;
+  }
 };
-LabelledPredictions ParseLabelled(const std::string& out) {
-  LabelledPredictions p;
+Predictions ParsePredictions(const std::string& out) {
+  Predictions p;
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
     JsonValue v;
@@ -585,15 +592,19 @@ LabelledPredictions ParseLabelled(const std::string& out) {
       ADD_FAILURE() << error << ": " << line;
       continue;
     }
-    if (v.Find("sample") == nullptr) {
+    if (v.Find("sample") != nullptr) {
+      p.probabilities.emplace_back();
+      for (const auto& x : v.Find("probabilities")->array()) {
+        p.probabilities.back().push_back(x.number());
+      }
+      p.labels.push_back(static_cast<int32_t>(v.Find("label")->number()));
+      if (const JsonValue* truth = v.Find("true_label")) {
+        p.truth.push_back(static_cast<int32_t>(truth->number()));
+      }
+    } else if (v.Find("version") != nullptr) {
+      p.version = static_cast<int>(v.Find("version")->number());
       p.summary = v;
-      continue;
     }
-    for (const auto& x : v.Find("probabilities")->array()) {
-      p.probs.push_back(static_cast<float>(x.number()));
-    }
-    p.labels.push_back(static_cast<int32_t>(v.Find("label")->number()));
-    p.truth.push_back(static_cast<int32_t>(v.Find("true_label")->number()));
   }
   return p;
 }
@@ -606,6 +617,7 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
   std::string out, err;
   const std::string yaml = NightlyYaml(0.0, 1, false) +
                            "  threshold: tuned\n"
+                           "  min_issue_recall: 0.9\n"
                            "objective:\n  metric: selection_balanced_accuracy\n";
   ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n1.yaml", yaml)}, &out, &err), 0) << err;
   ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1", "--json"}, &out, &err), 0)
@@ -625,24 +637,31 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
   // On the selection split, the threshold scores as well as the best cut of the predictor's own
   // probabilities (those are computed in other batches here: they may differ in the last bits).
   ASSERT_EQ(Predict({"--split", "selection", "--json"}, &out, &err), 0) << err;
-  const LabelledPredictions selection = ParseLabelled(out);
+  const Predictions selection = ParsePredictions(out);
   ASSERT_GT(selection.truth.size(), 100u);
-  auto best = selection::TuneThreshold(selection.probs, selection.truth,
-                                       selection::Metric::kBalancedAccuracy);
+  // Among the cuts that keep at least 90% of the faulty components called faulty there.
+  auto best = selection::TuneThreshold(selection.Flat(), selection.truth,
+                                       selection::Metric::kBalancedAccuracy, 0.9);
   ASSERT_TRUE(best.ok()) << best.status().message();
-  auto at = selection::Classify(selection.probs, selection.truth, 2, threshold);
+  auto at = selection::Classify(selection.Flat(), selection.truth, 2, threshold);
   ASSERT_TRUE(at.ok()) << at.status().message();
   EXPECT_NEAR(at->balanced_accuracy, best->score, 0.005);
-  EXPECT_GE(best->score, best->at_half);
+  EXPECT_GE(at->per_class[1].recall, 0.9 - 0.005);
+  auto unconstrained = selection::TuneThreshold(selection.Flat(), selection.truth,
+                                                selection::Metric::kBalancedAccuracy);
+  ASSERT_TRUE(unconstrained.ok());
+  EXPECT_LE(best->score, unconstrained->score);
+  EXPECT_NE(v1.Find("reason")->string().find("keeping issue recall >= 0.9000"), std::string::npos)
+      << v1.Find("reason")->string();
 
   // On the holdout, every label is the threshold's decision, and the registered report is that
   // of these labels; the argmax's balanced accuracy is kept beside it.
   ASSERT_EQ(Predict({"--split", "holdout", "--json"}, &out, &err), 0) << err;
-  const LabelledPredictions holdout = ParseLabelled(out);
+  const Predictions holdout = ParsePredictions(out);
   ASSERT_EQ(static_cast<double>(holdout.truth.size()), v1.Find("holdout_samples")->number());
   int64_t confusion[2][2] = {{0, 0}, {0, 0}};
   for (size_t i = 0; i < holdout.labels.size(); ++i) {
-    EXPECT_EQ(holdout.labels[i], holdout.probs[2 * i + 1] > threshold ? 1 : 0) << "sample " << i;
+    EXPECT_EQ(holdout.labels[i], holdout.probabilities[i][1] > threshold ? 1 : 0) << "sample " << i;
     ++confusion[holdout.truth[i]][holdout.labels[i]];
   }
   EXPECT_NEAR(holdout.summary.Find("decision_threshold")->number(), threshold, 1e-15);
@@ -657,7 +676,7 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
   EXPECT_DOUBLE_EQ(v1.Find("holdout_score")->number(), report->Find("balanced_accuracy")->number());
   EXPECT_NEAR(report->Find("balanced_accuracy")->number(),
               holdout.summary.Find("balanced_accuracy")->number(), 1e-12);
-  auto argmax = selection::Classify(holdout.probs, holdout.truth, 2);
+  auto argmax = selection::Classify(holdout.Flat(), holdout.truth, 2);
   ASSERT_TRUE(argmax.ok());
   EXPECT_NEAR(v1.Find("argmax_holdout_score")->number(), argmax->balanced_accuracy, 1e-12);
 
@@ -671,7 +690,7 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
                            &out, &err),
             0)
       << err;
-  const LabelledPredictions served = ParseLabelled(out);
+  const Predictions served = ParsePredictions(out);
   EXPECT_EQ(served.labels, holdout.labels);
   EXPECT_NEAR(served.summary.Find("decision_threshold")->number(), threshold, 1e-15);
 
@@ -684,6 +703,36 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
   char shown[16];
   std::snprintf(shown, sizeof(shown), "%.4f", threshold);
   EXPECT_NE(out.find(std::string(" ") + shown + "  champion"), std::string::npos) << out;
+
+  // A second night served at the argmax is gated against v1 as v1 is served: on the same data,
+  // the champion's gate score is v1's own tuned holdout score, not its argmax one.
+  ASSERT_EQ(
+      Ctl({"nightly",
+           farm_->WriteFile("n2.yaml", NightlyYaml(0.0, 5, false) +
+                                           "objective:\n  metric: selection_balanced_accuracy\n")},
+          &out, &err),
+      0)
+      << err;
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "2", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue v2;
+  ASSERT_TRUE(JsonValue::Parse(out, &v2, &error)) << error << ": " << out;
+  EXPECT_EQ(v2.Find("decision_threshold")->number(), 0.0);
+  EXPECT_FALSE(v2.Find("threshold_tuned")->boolean());
+  EXPECT_EQ(v2.Find("argmax_holdout_score"), nullptr) << out;
+  EXPECT_EQ(v2.Find("compared_version")->number(), 1);
+  EXPECT_DOUBLE_EQ(v2.Find("champion_holdout_score")->number(), v1.Find("holdout_score")->number());
+  ASSERT_EQ(Ctl({"registry", "diff", "detector", "1", "2", "--json"}, &out, &err), 0) << err;
+  JsonValue diff;
+  ASSERT_TRUE(JsonValue::Parse(out, &diff, &error)) << error << ": " << out;
+  bool listed = false;
+  for (const auto& row : diff.Find("metrics")->array()) {
+    if (row.Find("name")->string() != "decision_threshold") continue;
+    listed = true;
+    EXPECT_DOUBLE_EQ(row.Find("from")->number(), threshold);
+    EXPECT_DOUBLE_EQ(row.Find("to")->number(), 0.5) << "the argmax, as a threshold";
+  }
+  EXPECT_TRUE(listed) << out;
 }
 
 TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
@@ -747,33 +796,6 @@ TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
   EXPECT_EQ(Ctl({"registry", "promote", "detector", "1", "--alias", "staging"}, &out, &err), 1);
   EXPECT_NE(err.find("is corrupt"), std::string::npos) << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM model_aliases WHERE alias = 'staging'"), 0);
-}
-
-// Per-sample class probabilities and the summary's version from sweepfarm-predict --json output.
-struct Predictions {
-  std::vector<std::vector<double>> probabilities;
-  int version = 0;
-};
-Predictions ParsePredictions(const std::string& out) {
-  Predictions p;
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) {
-    JsonValue v;
-    std::string error;
-    if (!JsonValue::Parse(line, &v, &error)) {
-      ADD_FAILURE() << error << ": " << line;
-      continue;
-    }
-    if (v.Find("sample") != nullptr) {
-      p.probabilities.emplace_back();
-      for (const auto& x : v.Find("probabilities")->array()) {
-        p.probabilities.back().push_back(x.number());
-      }
-    } else if (v.Find("version") != nullptr) {
-      p.version = static_cast<int>(v.Find("version")->number());
-    }
-  }
-  return p;
 }
 
 // The prediction service follows its alias: until the alias exists it does not listen; then it

@@ -310,10 +310,14 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     const auto [probs, labels] =
         SplitPredictions(challenger, *report.data, 0, report.data->SelectionSize());
     SF_ASSIGN_OR_RETURN(selection::TunedThreshold tuned,
-                        selection::TuneThreshold(probs, labels, objective));
+                        selection::TuneThreshold(probs, labels, objective, sel.min_issue_recall()));
     threshold = tuned.threshold;
-    tuned_note = "; threshold " + Fixed(threshold) + " tuned on the selection split (" +
-                 Fixed(tuned.at_half) + " there at the argmax, " + Fixed(tuned.score) + " tuned)";
+    tuned_note =
+        "; threshold " + Fixed(threshold) + " tuned on the selection split (" +
+        Fixed(tuned.at_half) + " there at the argmax, " + Fixed(tuned.score) + " tuned" +
+        (sel.min_issue_recall() > 0 ? ", keeping issue recall >= " + Fixed(sel.min_issue_recall())
+                                    : std::string()) +
+        ")";
   }
   v.set_decision_threshold(threshold);
   v.set_threshold_tuned(sel.tune_threshold());

@@ -91,7 +91,8 @@ StatusOr<ClassificationReport> Classify(const std::vector<float>& probs,
 }
 
 StatusOr<TunedThreshold> TuneThreshold(const std::vector<float>& probs,
-                                       const std::vector<int32_t>& labels, Metric metric) {
+                                       const std::vector<int32_t>& labels, Metric metric,
+                                       double min_recall1) {
   const size_t n = labels.size();
   if (n == 0) return InvalidArgumentError("threshold tuning: no samples");
   if (probs.size() != 2 * n) {
@@ -130,7 +131,9 @@ StatusOr<TunedThreshold> TuneThreshold(const std::vector<float>& probs,
     const double s = score(right0, right1);
     // Thresholds must lie in (0, 1): a model whose every class-1 probability is 0 has no cut
     // below them, and none above a probability of 1.
-    if (cut > 0 && cut < 1 &&
+    const bool allowed =
+        static_cast<double>(right1) >= min_recall1 * static_cast<double>(support[1]);
+    if (cut > 0 && cut < 1 && allowed &&
         (!have || s > best.score ||
          (s == best.score && std::abs(cut - 0.5) < std::abs(best.threshold - 0.5)))) {
       best = {cut, s, 0};

@@ -57,8 +57,11 @@ struct TunedThreshold {
   double score = 0;    // Of its decisions on the samples it was tuned on.
   double at_half = 0;  // Of the argmax's decisions on the same samples.
 };
+// With `min_recall1` > 0 only cuts that keep at least that share of the class-1 samples called
+// class 1 are considered (a cut below every probability keeps them all, so one always is).
 StatusOr<TunedThreshold> TuneThreshold(const std::vector<float>& probs,
-                                       const std::vector<int32_t>& labels, Metric metric);
+                                       const std::vector<int32_t>& labels, Metric metric,
+                                       double min_recall1 = 0);
 
 // The report's figure for `metric`: its accuracy or its balanced accuracy.
 double ScoreOf(Metric metric, const ClassificationReport& report);

@@ -135,6 +135,25 @@ TEST(TuneThresholdTest, PicksTheBestCutByTheMetricNearestToOneHalf) {
   EXPECT_DOUBLE_EQ(check->balanced_accuracy, balanced->score);
 }
 
+TEST(TuneThresholdTest, AFloorOnIssueRecallLeavesOnlyTheCutsThatKeepIt) {
+  // All four issue samples kept: only the cuts at 0.1 (balanced 0.5) and 0.3 (0.75) qualify.
+  auto all = TuneThreshold(kProbs, kLabels, Metric::kBalancedAccuracy, 1.0);
+  ASSERT_TRUE(all.ok());
+  EXPECT_DOUBLE_EQ(all->threshold, (double{0.2f} + double{0.4f}) / 2);
+  EXPECT_DOUBLE_EQ(all->score, 0.75);
+  // Three of four: the cut at 0.5 (0.625) joins them, and 0.3 still wins.
+  auto most = TuneThreshold(kProbs, kLabels, Metric::kBalancedAccuracy, 0.75);
+  ASSERT_TRUE(most.ok());
+  EXPECT_DOUBLE_EQ(most->threshold, (double{0.2f} + double{0.4f}) / 2);
+  // Half: the unconstrained best (0.675, two of four kept) is allowed again.
+  auto half = TuneThreshold(kProbs, kLabels, Metric::kBalancedAccuracy, 0.5);
+  ASSERT_TRUE(half.ok());
+  EXPECT_DOUBLE_EQ(half->threshold, (double{0.65f} + double{0.7f}) / 2);
+  auto check = Classify(kProbs, kLabels, 2, all->threshold);
+  ASSERT_TRUE(check.ok());
+  EXPECT_DOUBLE_EQ(check->per_class[1].recall, 1.0);
+}
+
 TEST(TuneThresholdTest, SeparableDataAndDegenerateScores) {
   // Perfectly separated: any cut in the gap scores 1; the midpoint of the gap is taken.
   auto separated =

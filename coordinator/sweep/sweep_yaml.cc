@@ -469,9 +469,10 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   sel->set_top_k(5);
   sel->set_promotion_margin(0.0);
   if (const YAML::Node n = root["selection"]) {
-    SF_RETURN_IF_ERROR(c.Map(
-        n, "selection",
-        {"method", "ensemble_size", "candidates", "top_k", "promotion_margin", "threshold"}, {}));
+    SF_RETURN_IF_ERROR(c.Map(n, "selection",
+                             {"method", "ensemble_size", "candidates", "top_k", "promotion_margin",
+                              "threshold", "min_issue_recall"},
+                             {}));
     if (n["method"]) {
       SF_ASSIGN_OR_RETURN(std::string m, c.String(n["method"], "selection.method"));
       if (m != "greedy" && m != "top_k") {
@@ -520,6 +521,16 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
         }
         sel->set_decision_threshold(*v);
       }
+    }
+    if (const YAML::Node r = n["min_issue_recall"]) {
+      // A constraint on the tuned threshold: at least this share of the faulty components of
+      // the selection split called faulty.
+      if (!sel->tune_threshold()) {
+        return c.Error(r, "selection.min_issue_recall",
+                       "constrains a tuned threshold; set selection.threshold: tuned");
+      }
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(r, "selection.min_issue_recall", false, 0, 1, true));
+      sel->set_min_issue_recall(v);
     }
     if (sel->top_k() > sel->candidates()) {
       return c.Error(

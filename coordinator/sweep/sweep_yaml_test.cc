@@ -420,6 +420,20 @@ TEST(SweepYamlTest, DecisionThresholdIsArgmaxTunedOrAProbabilityForBinaryDataset
   ExpectError(fm + "selection: {threshold: tuned}\n",
               {"selection.threshold", "binary datasets", "fashion-mnist"});
   EXPECT_TRUE(ParseSweepYaml(fm + "selection: {threshold: argmax}\n", "s.yaml").ok());
+
+  // A floor on the faulty components' recall, for tuned thresholds only.
+  auto floor = parse("tuned, min_issue_recall: 0.95");
+  ASSERT_TRUE(floor.ok()) << floor.status().ToString();
+  EXPECT_DOUBLE_EQ(floor->spec.selection().min_issue_recall(), 0.95);
+  EXPECT_EQ(tuned->spec.selection().min_issue_recall(), 0.0);
+  ExpectError(std::string(kValid) + "selection: {threshold: 0.4, min_issue_recall: 0.9}\n",
+              {"s.yaml:21:", "selection.min_issue_recall", "set selection.threshold: tuned"});
+  ExpectError(std::string(kValid) + "selection: {min_issue_recall: 0.9}\n",
+              {"selection.min_issue_recall", "set selection.threshold: tuned"});
+  ExpectError(std::string(kValid) + "selection: {threshold: tuned, min_issue_recall: 1.5}\n",
+              {"selection.min_issue_recall", "out of range (0, 1]"});
+  ExpectError(std::string(kValid) + "selection: {threshold: tuned, min_issue_recall: 0}\n",
+              {"selection.min_issue_recall", "out of range (0, 1]"});
 }
 
 TEST(SweepYamlTest, SyntaxErrorsAndWrongVersion) {
