@@ -733,6 +733,27 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
     EXPECT_DOUBLE_EQ(row.Find("to")->number(), 0.5) << "the argmax, as a threshold";
   }
   EXPECT_TRUE(listed) << out;
+
+  // A third night with a threshold set by hand: used as it is, and served by it.
+  std::string fixed = NightlyYaml(0.0, 9, false) + "  threshold: 0.35\n";
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("n3.yaml", fixed)}, &out, &err), 0) << err;
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "3", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue v3;
+  ASSERT_TRUE(JsonValue::Parse(out, &v3, &error)) << error << ": " << out;
+  EXPECT_EQ(v3.Find("decision_threshold")->number(), 0.35);
+  EXPECT_FALSE(v3.Find("threshold_tuned")->boolean());
+  ASSERT_NE(v3.Find("argmax_holdout_score"), nullptr) << out;
+  ASSERT_EQ(Predict({"--version", "3", "--split", "holdout", "--json"}, &out, &err), 0) << err;
+  const Predictions third = ParsePredictions(out);
+  ASSERT_FALSE(third.labels.empty());
+  int64_t flagged = 0;
+  for (size_t i = 0; i < third.labels.size(); ++i) {
+    EXPECT_EQ(third.labels[i], third.probabilities[i][1] > 0.35 ? 1 : 0) << "sample " << i;
+    flagged += third.labels[i];
+  }
+  EXPECT_EQ(v3.Find("holdout_report")->Find("per_class")->array()[1].Find("predicted")->number(),
+            flagged);
 }
 
 TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {

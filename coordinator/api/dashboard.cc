@@ -476,7 +476,7 @@ std::string RenderModelPage(const std::string& model, const v1::ListVersionsResp
   out << "</p>\n"
       << VersionsPlot(r)
       << "<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th>"
-         "<th>selection</th><th>holdout</th><th>balanced</th><th>AUC</th>"
+         "<th>selection</th><th>holdout</th><th>balanced</th><th>AUC</th><th>threshold</th>"
          "<th>best single (holdout)</th><th>aliases</th><th>created</th><th>reason</th></tr>\n";
   for (const auto& v : r.versions()) {
     std::string names;
@@ -488,6 +488,8 @@ std::string RenderModelPage(const std::string& model, const v1::ListVersionsResp
         << (v.has_holdout_report() ? Fixed(v.holdout_report().balanced_accuracy()) : "-")
         << "</td><td class=\"n\">"
         << (v.holdout_report().has_roc_auc() ? Fixed(v.holdout_report().roc_auc()) : "-")
+        << "</td><td class=\"n\">"
+        << (v.decision_threshold() > 0 ? Fixed(v.decision_threshold()) : "argmax")
         << "</td><td class=\"n\">" << Fixed(v.best_single_holdout_accuracy()) << "</td><td>"
         << names << "</td><td>" << HtmlEscape(v.created_at().substr(0, 19)) << "</td><td>"
         << HtmlEscape(v.reason()) << "</td></tr>\n";

@@ -141,6 +141,10 @@ TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   r->set_accuracy(0.75);
   r->set_balanced_accuracy(2.0 / 3);
   r->set_roc_auc(0.8125);
+  v->set_decision_threshold(0.625);
+  v->set_threshold_tuned(true);
+  v->set_holdout_score(0.75);
+  v->set_argmax_holdout_score(0.625);
   v1::ModelVersion* old = versions.add_versions();  // Registered before reports were kept.
   old->set_version(1);
   old->set_decision("promoted");
@@ -182,6 +186,15 @@ TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
             std::string::npos)
       << model;
   EXPECT_EQ(Occurrences(model, "on its holdout"), 1u);
+  // The decision threshold: v2's tuned one, v1's argmax; the champion's report says what it did.
+  EXPECT_NE(model.find("<td class=\"n\">0.8125</td><td class=\"n\">0.6250</td>"), std::string::npos)
+      << model;
+  EXPECT_NE(model.find("<td class=\"n\">-</td><td class=\"n\">argmax</td>"), std::string::npos)
+      << model;
+  EXPECT_NE(model.find("Label 1 when its probability exceeds 0.6250 (tuned on the selection "
+                       "split); at the argmax the holdout score would be 0.6250, not 0.7500."),
+            std::string::npos)
+      << model;
 }
 
 }  // namespace
