@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -224,6 +225,103 @@ std::string CurvesPlot(const std::vector<const v1::Trial*>& trials) {
   return out.str();
 }
 
+// Parallel coordinates (W&B Sweeps' and Optuna's plot): one vertical axis per searched
+// parameter whose values vary among the finished trials (epochs, step size on a log scale when
+// it spans 10x or more, issue rate with the natural mix below the rest, data size, kernel size,
+// the first layer's channels), then the objective; each trial a line across them, coloured from
+// grey (worst) to orange (best) and drawn best last, so the region the winners share stands out.
+std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::string& objective) {
+  struct Axis {
+    std::string name;
+    std::function<double(const v1::Trial&)> value;
+    bool log = false;
+    double lo = 0, hi = 0;
+  };
+  std::vector<Axis> axes = {
+      {"epochs", [](const v1::Trial& t) { return static_cast<double>(t.params().epochs()); }},
+      {"step_size", [](const v1::Trial& t) { return t.params().step_size(); }},
+      // The natural mix (no resampling: -1) sits below every rate.
+      {"issue_rate", [](const v1::Trial& t) { return t.params().issue_rate(); }},
+      {"data_size", [](const v1::Trial& t) { return t.params().data_size(); }},
+      {"kernel_size",
+       [](const v1::Trial& t) { return static_cast<double>(t.params().kernel_size()); }},
+      {"channels",
+       [](const v1::Trial& t) {
+         return t.params().channels_size() > 0 ? static_cast<double>(t.params().channels(0)) : 0.0;
+       }},
+  };
+  std::vector<Axis> shown;
+  for (auto& a : axes) {
+    a.lo = a.hi = a.value(*done.front());
+    for (const auto* t : done) {
+      a.lo = std::min(a.lo, a.value(*t));
+      a.hi = std::max(a.hi, a.value(*t));
+    }
+    if (a.hi <= a.lo) continue;  // Not searched (or one value): no information.
+    a.log = a.name == "step_size" && a.lo > 0 && a.hi / a.lo >= 10;
+    shown.push_back(a);
+  }
+  if (shown.empty()) return "";
+  Axis score{ObjectiveWords(objective),
+             [](const v1::Trial& t) { return t.result().selection_score(); }};
+  score.lo = score.hi = done.front()->result().selection_score();
+  for (const auto* t : done) {
+    score.lo = std::min(score.lo, t->result().selection_score());
+    score.hi = std::max(score.hi, t->result().selection_score());
+  }
+  if (score.hi <= score.lo) score.hi = score.lo + 1e-9;
+  shown.push_back(score);
+  const double w = 720, h = 260, left = 60, right = 60, top = 28, bottom = 28;
+  const size_t n = shown.size();
+  auto x = [&](size_t i) { return left + static_cast<double>(i) / (n - 1) * (w - left - right); };
+  auto y = [&](const Axis& a, double v) {
+    const double f = a.log ? (std::log(v) - std::log(a.lo)) / (std::log(a.hi) - std::log(a.lo))
+                           : (v - a.lo) / (a.hi - a.lo);
+    return top + (1 - f) * (h - top - bottom);
+  };
+  auto label = [](const Axis& a, double v) {
+    if (a.name == "issue_rate" && v < 0) return std::string("natural");
+    char b[32];
+    std::snprintf(b, sizeof(b), "%g", v);
+    return std::string(b);
+  };
+  std::vector<const v1::Trial*> order = done;
+  std::stable_sort(order.begin(), order.end(), [](const v1::Trial* a, const v1::Trial* b) {
+    return a->result().selection_score() < b->result().selection_score();
+  });
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" role=\"img\" aria-label=\"parameters and " << HtmlEscape(score.name)
+      << " of each trial\">\n";
+  for (const auto* t : order) {
+    // Grey (153,153,153) to orange (204,102,0) with the score.
+    const double f = (t->result().selection_score() - score.lo) / (score.hi - score.lo);
+    char colour[8];
+    std::snprintf(colour, sizeof(colour), "#%02x%02x%02x", static_cast<int>(153 + 51 * f),
+                  static_cast<int>(153 - 51 * f), static_cast<int>(153 * (1 - f)));
+    out << "<polyline class=\"pc\" fill=\"none\" stroke=\"" << colour << "\" stroke-opacity=\""
+        << (f > 0.9 ? "0.9" : "0.35") << "\" points=\"";
+    for (size_t i = 0; i < n; ++i) out << x(i) << "," << y(shown[i], shown[i].value(*t)) << " ";
+    out << "\"><title>trial " << t->trial_id() << ": " << Fixed(t->result().selection_score())
+        << " (" << HtmlEscape(Params(t->params())) << ")</title></polyline>\n";
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const Axis& a = shown[i];
+    out << "<line class=\"axis\" x1=\"" << x(i) << "\" x2=\"" << x(i) << "\" y1=\"" << top
+        << "\" y2=\"" << h - bottom << "\" stroke=\"#333\"/><text x=\"" << x(i) << "\" y=\""
+        << top - 14 << "\" font-size=\"11\" text-anchor=\"middle\">" << HtmlEscape(a.name)
+        << (a.log ? " (log)" : "") << "</text><text x=\"" << x(i) << "\" y=\"" << top - 2
+        << "\" font-size=\"10\" text-anchor=\"middle\">"
+        << (i + 1 == n ? Fixed(a.hi) : label(a, a.hi)) << "</text><text x=\"" << x(i) << "\" y=\""
+        << h - bottom + 12 << "\" font-size=\"10\" text-anchor=\"middle\">"
+        << (i + 1 == n ? Fixed(a.lo) : label(a, a.lo)) << "</text>\n";
+  }
+  out << "</svg>\n";
+  return out.str();
+}
+
 // Each version's holdout accuracy, oldest first (promoted: filled, rejected: hollow), beside its
 // sweep's best single trial: is the nightly loop improving the model?
 std::string VersionsPlot(const v1::ListVersionsResponse& r) {
@@ -380,6 +478,11 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   });
   std::vector<const v1::Trial*> best(ranked.begin(),
                                      ranked.begin() + std::min<size_t>(ranked.size(), 10));
+  if (!done.empty()) {
+    if (const std::string plot = ParallelPlot(done, s.objective()); !plot.empty()) {
+      out << "<h3>Parameters</h3>\n" << plot;
+    }
+  }
   out << "<h3>Learning curves</h3>\n" << CurvesPlot(best);
   const size_t shown = std::min<size_t>(ranked.size(), 25);
   out << "<h3>Leaderboard (" << shown << " of " << ranked.size() << ")</h3>\n";

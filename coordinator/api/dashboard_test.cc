@@ -107,6 +107,44 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
   EXPECT_NE(running.find("http-equiv=\"refresh\""), std::string::npos);
 }
 
+TEST(DashboardTest, ParallelCoordinatesShowTheSearchedParametersAndTheObjective) {
+  v1::SweepStatus s;
+  s.set_sweep_id(8);
+  s.set_state("done");
+  std::vector<v1::Trial> trials = {Done(1, 0.80, 0.79), Done(2, 0.90, 0.88), Done(3, 0.85, 0.84)};
+  // Searched: epochs, step size over 20x (a log axis), issue rate (one trial the natural mix);
+  // data size stays 0 everywhere, so it gets no axis.
+  trials[0].mutable_params()->set_epochs(2);
+  trials[0].mutable_params()->set_step_size(0.001);
+  trials[1].mutable_params()->set_step_size(0.02);
+  trials[0].mutable_params()->set_issue_rate(-1);
+  trials[1].mutable_params()->set_issue_rate(0.6);
+  trials[2].mutable_params()->set_issue_rate(0.4);
+  const std::string page = RenderSweepPage(s, trials);
+  EXPECT_NE(page.find("<h3>Parameters</h3>"), std::string::npos) << page;
+  EXPECT_NE(page.find("aria-label=\"parameters and selection accuracy of each trial\""),
+            std::string::npos);
+  EXPECT_EQ(Occurrences(page, "<polyline class=\"pc\""), 3u);
+  EXPECT_EQ(Occurrences(page, "<line class=\"axis\""), 4u);  // 3 parameters + the objective.
+  EXPECT_NE(page.find(">step_size (log)</text>"), std::string::npos);
+  EXPECT_NE(page.find(">natural</text>"), std::string::npos);
+  EXPECT_EQ(page.find(">data_size"), std::string::npos);
+  // Worst first, best last (on top), the best in orange (searched from the plot on: the history
+  // plot above titles its dots alike).
+  const size_t plot = page.find("<h3>Parameters</h3>");
+  const size_t worst = page.find("<title>trial 1: 0.8000", plot),
+               mid = page.find("<title>trial 3: 0.85", plot),
+               best = page.find("<title>trial 2: 0.9000", plot);
+  ASSERT_NE(best, std::string::npos) << page;
+  EXPECT_LT(worst, mid);
+  EXPECT_LT(mid, best);
+  EXPECT_GT(page.rfind("stroke=\"#cc6600\"", best), mid);
+  EXPECT_EQ(page.find("stroke=\"#cc6600\"", plot), page.rfind("stroke=\"#cc6600\"", best));
+  // Nothing searched varies: no plot.
+  const std::string flat = RenderSweepPage(s, {Done(1, 0.8, 0.8), Done(2, 0.9, 0.9)});
+  EXPECT_EQ(flat.find("<h3>Parameters</h3>"), std::string::npos);
+}
+
 TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   v1::SweepStatus s;
   s.set_sweep_id(3);
