@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   flags.Define("coordinator", "127.0.0.1:50051", "registry (coordinator) HOST:PORT")
       .Define("model", "", "registry model name (required)")
       .Define("alias", "champion", "serve the version this alias names, and follow it")
+      .Define("shadow-alias", "",
+              "also classify every served batch with the version this alias names (e.g. "
+              "challenger), off the request path, and count where its labels differ (metrics); "
+              "it never answers")
       .Define("listen", "127.0.0.1:50061", "HOST:PORT to serve on (port 0: any free port)")
       .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
       .Define("refresh-seconds", "10", "how often to ask the registry where the alias points")
@@ -89,13 +93,26 @@ int main(int argc, char** argv) {
       v1::RegistryService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args)),
       flags.Get("model"), flags.Get("alias"), std::chrono::seconds(*refresh));
   predict::ServeMetrics metrics;
+  std::unique_ptr<predict::ModelFollower> shadow_follower;
+  std::unique_ptr<predict::ShadowScorer> shadow;
+  if (const std::string alias = flags.Get("shadow-alias"); !alias.empty()) {
+    if (alias == flags.Get("alias")) {
+      std::cerr << "sweepfarm-serve: --shadow-alias " << alias
+                << " is the alias served; name another (e.g. challenger)\n";
+      return 2;
+    }
+    shadow_follower = std::make_unique<predict::ModelFollower>(
+        v1::RegistryService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args)),
+        flags.Get("model"), alias, std::chrono::seconds(*refresh));
+    shadow = std::make_unique<predict::ShadowScorer>(shadow_follower.get());
+  }
   predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples,
-                                         &metrics);
+                                         &metrics, shadow.get());
   // Metrics from the start, before a version loads: a service stuck waiting shows version 0 and
   // its failed refreshes.
   auto metrics_server = StartMetricsServer(
       flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-      [&] { return metrics.Render(follower); }, nullptr, *gate, *metrics_tls);
+      [&] { return metrics.Render(follower, shadow.get()); }, nullptr, *gate, *metrics_tls);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-serve: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -130,7 +147,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnStop);
   std::signal(SIGHUP, OnHangup);
 
-  std::string last_error;
+  std::string last_error, shadow_error;
   auto next = std::chrono::steady_clock::now();
   while (!g_stop) {
     const bool forced = g_refresh_now.exchange(false);
@@ -139,6 +156,20 @@ int main(int argc, char** argv) {
       continue;
     }
     next = std::chrono::steady_clock::now() + std::chrono::seconds(*refresh);
+    if (shadow_follower) {
+      // The shadow's own refresh: its failures are logged (once each) and never touch serving.
+      auto was = shadow_follower->current();
+      Status s = shadow_follower->Refresh(forced);
+      if (!s.ok() && (s.message() != shadow_error || forced)) {
+        SF_LOG(Warning) << "shadow (alias " << shadow_follower->alias()
+                        << ") refresh failed: " << s.message();
+      }
+      shadow_error = s.ok() ? "" : s.message();
+      if (auto is = shadow_follower->current(); is && is != was) {
+        SF_LOG(Info) << "shadow: scoring " << is->version.model() << " v" << is->version.version()
+                     << " (alias " << shadow_follower->alias() << ") beside the served version";
+      }
+    }
     auto before = follower.current();
     const auto t0 = std::chrono::steady_clock::now();
     Status s = follower.Refresh(forced);

@@ -143,7 +143,100 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
     out->set_label(static_cast<int>(l[i]));
     out->mutable_probabilities()->Add(p + i * classes, p + (i + 1) * classes);
   }
+  if (shadow_ != nullptr) shadow_->Offer(*x, labels);
   return grpc::Status::OK;
+}
+
+ShadowScorer::ShadowScorer(const ModelFollower* follower, size_t capacity)
+    : follower_(follower), capacity_(capacity) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+ShadowScorer::~ShadowScorer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void ShadowScorer::Offer(torch::Tensor x, torch::Tensor served) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= capacity_) {
+      dropped_ += x.size(0);
+      return;
+    }
+    queue_.emplace_back(std::move(x), std::move(served));
+  }
+  wake_.notify_one();
+}
+
+void ShadowScorer::Drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_.wait(lock, [&] { return (queue_.empty() && !busy_) || stop_; });
+}
+
+void ShadowScorer::Run() {
+  for (;;) {
+    std::pair<torch::Tensor, torch::Tensor> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      busy_ = false;
+      idle_.notify_all();
+      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    const auto& [x, served] = batch;
+    std::shared_ptr<const LoadedModel> shadow = follower_->current();
+    // No version yet, or one that takes other inputs: not scored, counted.
+    if (!shadow || shadow->model.sample_shape() !=
+                       std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end())) {
+      unscored_ += x.size(0);
+      continue;
+    }
+    torch::Tensor probs = shadow->model.Predict(x);
+    torch::Tensor labels =
+        engine::DecideLabels(probs, shadow->version.decision_threshold()).contiguous();
+    samples_ += labels.size(0);
+    disagreements_ += labels.ne(served).sum().item<int64_t>();
+    const int64_t* l = labels.data_ptr<int64_t>();
+    std::lock_guard<std::mutex> lock(labels_mu_);
+    for (int64_t i = 0; i < labels.size(0); ++i) ++labels_[l[i]];
+  }
+}
+
+void ShadowScorer::Render(std::ostream& out, const std::string& labels) const {
+  const std::string head =
+      labels.substr(0, labels.size() - 1) + ",shadow_alias=\"" + follower_->alias() + "\"}";
+  auto now = follower_->current();
+  MetricFamily(out, "sweepfarm_serve_shadow_version", "gauge",
+               "The version --shadow-alias names, scored beside the served one (0: none loaded).");
+  out << "sweepfarm_serve_shadow_version" << head << " " << (now ? now->version.version() : 0)
+      << "\n";
+  MetricFamily(out, "sweepfarm_serve_shadow_samples_total", "counter",
+               "Served samples the shadow version also classified (off the request path).");
+  out << "sweepfarm_serve_shadow_samples_total" << head << " " << samples_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_shadow_disagreements_total", "counter",
+               "Of those, samples the shadow version labelled differently from the answer: what "
+               "promoting it would change.");
+  out << "sweepfarm_serve_shadow_disagreements_total" << head << " " << disagreements_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_shadow_dropped_total", "counter",
+               "Served samples the shadow did not score: its queue was full, it had no version "
+               "loaded, or its version takes other inputs.");
+  out << "sweepfarm_serve_shadow_dropped_total" << head << " " << dropped_ + unscored_ << "\n";
+  MetricFamily(out, "sweepfarm_serve_shadow_predictions_total", "counter",
+               "Samples the shadow version classified, by its label.");
+  std::lock_guard<std::mutex> lock(labels_mu_);
+  const std::string open = head.substr(0, head.size() - 1);
+  for (const auto& [label, n] : labels_) {
+    out << "sweepfarm_serve_shadow_predictions_total" << open << ",label=\"" << label << "\"} " << n
+        << "\n";
+  }
 }
 
 void ServeMetrics::CountLabels(const int64_t* labels, int64_t n) {
@@ -161,7 +254,7 @@ void ServeMetrics::CountRefresh(bool ok, bool swapped) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string ServeMetrics::Render(const ModelFollower& follower) const {
+std::string ServeMetrics::Render(const ModelFollower& follower, const ShadowScorer* shadow) const {
   std::ostringstream out;
   auto now = follower.current();
   const std::string labels =
@@ -200,6 +293,7 @@ std::string ServeMetrics::Render(const ModelFollower& follower) const {
           << "\n";
     }
   }
+  if (shadow != nullptr) shadow->Render(out, labels);
   rpcs_.Render(out);
   return out.str();
 }

@@ -7,11 +7,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -74,6 +78,40 @@ StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
                                        const std::vector<int64_t>& sample_shape,
                                        int64_t max_samples);
 
+// --shadow-alias: scores every answered batch with a second version (the one `follower` keeps
+// loaded, e.g. last night's challenger) off the request path, and counts how often its labels
+// differ from the ones served: how much a promotion would change the diagnoses on live traffic,
+// before it happens. One thread and a bounded queue: a batch that finds the queue full is
+// dropped (counted), so the shadow never slows or changes an answer. Thread-safe.
+class ShadowScorer {
+ public:
+  explicit ShadowScorer(const ModelFollower* follower, size_t capacity = 64);
+  ~ShadowScorer();  // Stops after the batch in hand; the rest of the queue is dropped.
+
+  // A batch answered: its samples [N, sample...] and the labels served [N] int64.
+  void Offer(torch::Tensor x, torch::Tensor served);
+  // Waits until every batch offered so far has been scored (or dropped).
+  void Drain();
+  // Its metric families (HELP and TYPE even before any sample); `labels` as ServeMetrics'.
+  void Render(std::ostream& out, const std::string& labels) const;
+
+  const ModelFollower& follower() const { return *follower_; }
+
+ private:
+  void Run();
+
+  const ModelFollower* follower_;
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable wake_, idle_;
+  std::deque<std::pair<torch::Tensor, torch::Tensor>> queue_;  // Guarded by mu_.
+  bool busy_ = false, stop_ = false;                           // Guarded by mu_.
+  std::atomic<int64_t> samples_{0}, disagreements_{0}, dropped_{0}, unscored_{0};
+  mutable std::mutex labels_mu_;
+  std::map<int64_t, int64_t> labels_;  // The shadow's label -> samples. Guarded by labels_mu_.
+  std::thread thread_;
+};
+
 // Prometheus metrics of sweepfarm-serve: its RPCs (by code, with a latency histogram), samples
 // classified, the version it serves, and how its refreshes went. Thread-safe.
 class ServeMetrics {
@@ -84,7 +122,8 @@ class ServeMetrics {
   void CountLabels(const int64_t* labels, int64_t n);
   // One refresh of the follower: whether it succeeded, and whether it swapped a version in.
   void CountRefresh(bool ok, bool swapped);
-  std::string Render(const ModelFollower& follower) const;
+  // With a shadow (--shadow-alias), its families too.
+  std::string Render(const ModelFollower& follower, const ShadowScorer* shadow = nullptr) const;
   RpcMetrics& rpcs() { return rpcs_; }
 
  private:
@@ -97,10 +136,14 @@ class ServeMetrics {
 
 class PredictionServiceImpl final : public v1::PredictionService::Service {
  public:
-  // `metrics` may be null.
+  // `metrics` and `shadow` may be null.
   PredictionServiceImpl(const ModelFollower* follower, TokenCheck auth, int64_t max_samples,
-                        ServeMetrics* metrics = nullptr)
-      : follower_(follower), auth_(std::move(auth)), max_samples_(max_samples), metrics_(metrics) {}
+                        ServeMetrics* metrics = nullptr, ShadowScorer* shadow = nullptr)
+      : follower_(follower),
+        auth_(std::move(auth)),
+        max_samples_(max_samples),
+        metrics_(metrics),
+        shadow_(shadow) {}
 
   grpc::Status Predict(grpc::ServerContext* ctx, const v1::PredictRequest* req,
                        v1::PredictResponse* resp) override;
@@ -110,6 +153,7 @@ class PredictionServiceImpl final : public v1::PredictionService::Service {
   const TokenCheck auth_;
   const int64_t max_samples_;
   ServeMetrics* metrics_;
+  ShadowScorer* shadow_;
 };
 
 }  // namespace sweepfarm::predict

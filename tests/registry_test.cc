@@ -612,8 +612,10 @@ Predictions ParsePredictions(const std::string& out) {
 // selection.threshold: tuned. The version serves label 1 above a threshold that maximizes the
 // objective on the selection split (checked here from the predictor's own probabilities); its
 // holdout report, gate scores and served labels are of that threshold's decisions, and it
-// remembers what the argmax would have scored.
-TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
+// remembers what the argmax would have scored. A later version at the argmax is gated against
+// it by its own threshold, and one with a threshold set by hand is served by that. Then a service
+// shadows the champion with a challenger (--shadow-alias) and counts where their labels differ.
+TEST_F(RegistryTest, DecisionThresholdsAreTunedGatedServedAndShadowed) {
   std::string out, err;
   const std::string yaml = NightlyYaml(0.0, 1, false) +
                            "  threshold: tuned\n"
@@ -754,6 +756,76 @@ TEST_F(RegistryTest, TunedDecisionThresholdIsChosenOnSelectionAndServed) {
   }
   EXPECT_EQ(v3.Find("holdout_report")->Find("per_class")->array()[1].Find("predicted")->number(),
             flagged);
+
+  // --shadow-alias: a service serving the champion scores every batch with a challenger too,
+  // off the request path, and counts where the challenger would have answered otherwise: on the
+  // holdout, exactly the samples whose labels differ between the two (each by its threshold).
+  const int champion = static_cast<int>(Champion());
+  const int challenger = champion == 3 ? 1 : 3;
+  ASSERT_EQ(
+      Ctl({"registry", "promote", "detector", std::to_string(challenger), "--alias", "challenger"},
+          &out, &err),
+      0)
+      << err;
+  auto labels_of = [&](int version) {
+    EXPECT_EQ(
+        Predict({"--version", std::to_string(version), "--split", "holdout", "--json"}, &out, &err),
+        0)
+        << err;
+    return ParsePredictions(out).labels;
+  };
+  const std::vector<int32_t> served_labels = labels_of(champion),
+                             shadow_labels = labels_of(challenger);
+  farm_->StartServe(
+      addr_, "shadowed",
+      {"--model", "detector", "--shadow-alias", "challenger", "--metrics-listen", "127.0.0.1:0",
+       "--metrics-address-file", farm_->dir() + "/shadowed-metrics.address"});
+  const std::string shadowed = farm_->ServeAddress("shadowed");
+  ASSERT_FALSE(shadowed.empty()) << farm_->ReadLog("shadowed");
+  ASSERT_EQ(farm_->Predict({"--server", shadowed, "--model", "detector", "--coordinator", addr_,
+                            "--split", "holdout", "--json"},
+                           &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(ParsePredictions(out).labels, served_labels) << "the champion answers";
+  int64_t differ = 0, flagged_by_shadow = 0;
+  for (size_t i = 0; i < served_labels.size(); ++i) {
+    differ += served_labels[i] != shadow_labels[i];
+    flagged_by_shadow += shadow_labels[i];
+  }
+  const std::string metrics = farm_->ServeAddress("shadowed-metrics");
+  const std::string labels = "{model=\"detector\",alias=\"champion\",shadow_alias=\"challenger\"} ";
+  auto metric = [&](const std::string& text, const std::string& name) {
+    const size_t at = text.find("\n" + name + labels);
+    return at == std::string::npos
+               ? -1.0
+               : std::strtod(text.c_str() + at + 1 + name.size() + labels.size(), nullptr);
+  };
+  std::string text;
+  for (int i = 0; i < 100; ++i) {  // Scored off the request path: polled.
+    text = HttpExchange(metrics, "GET /metrics HTTP/1.0\r\n\r\n");
+    if (metric(text, "sweepfarm_serve_shadow_samples_total") ==
+        static_cast<double>(served_labels.size())) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(metric(text, "sweepfarm_serve_shadow_version"), challenger) << text;
+  EXPECT_EQ(metric(text, "sweepfarm_serve_shadow_samples_total"),
+            static_cast<double>(served_labels.size()))
+      << text;
+  EXPECT_EQ(metric(text, "sweepfarm_serve_shadow_disagreements_total"), differ) << text;
+  EXPECT_EQ(metric(text, "sweepfarm_serve_shadow_dropped_total"), 0) << text;
+  const std::string flagged_line =
+      "\nsweepfarm_serve_shadow_predictions_total{model=\"detector\","
+      "alias=\"champion\",shadow_alias=\"challenger\",label=\"1\"} " +
+      std::to_string(flagged_by_shadow) + "\n";
+  EXPECT_NE(text.find(flagged_line), std::string::npos) << text;
+  EXPECT_NE(
+      farm_->ReadLog("shadowed")
+          .find("shadow: scoring detector v" + std::to_string(challenger) + " (alias challenger)"),
+      std::string::npos)
+      << farm_->ReadLog("shadowed");
 }
 
 TEST_F(RegistryTest, CorruptArtifactsAreRefusedWhileTheChampionKeepsServing) {
