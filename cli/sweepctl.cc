@@ -1032,6 +1032,15 @@ void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
   w.Key("decision_threshold").Number(v.decision_threshold());
   w.Key("threshold_tuned").Bool(v.threshold_tuned());
   if (v.decision_threshold() > 0) w.Key("argmax_holdout_score").Number(v.argmax_holdout_score());
+  if (v.has_input_stats()) {
+    // The selection split's inputs per channel: the reference for sweepfarm-serve's drift metrics.
+    w.Key("input_stats").BeginObject().Key("samples").Int(v.input_stats().samples());
+    w.Key("mean").BeginArray();
+    for (double m : v.input_stats().mean()) w.Number(m);
+    w.EndArray().Key("stddev").BeginArray();
+    for (double d : v.input_stats().stddev()) w.Number(d);
+    w.EndArray().EndObject();
+  }
   w.Key("margin").Number(v.margin()).Key("holdout_samples").Int(v.holdout_samples());
   w.Key("dataset").String(v.dataset().name()).Key("dataset_hash").String(v.dataset_hash());
   w.Key("architecture").String(v.architecture().name());

@@ -129,6 +129,7 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
   if (metrics_ != nullptr) {
     metrics_->CountSamples(probs.size(0));
     metrics_->CountLabels(labels.data_ptr<int64_t>(), labels.size(0));
+    metrics_->CountInputs(*x);
   }
   resp->set_model(loaded->version.model());
   resp->set_version(loaded->version.version());
@@ -244,6 +245,20 @@ void ServeMetrics::CountLabels(const int64_t* labels, int64_t n) {
   for (int64_t i = 0; i < n; ++i) ++labels_[labels[i]];
 }
 
+void ServeMetrics::CountInputs(const torch::Tensor& x) {
+  const int64_t channels = x.size(-1);
+  torch::Tensor flat = x.reshape({-1, channels});
+  torch::Tensor sums = flat.to(torch::kFloat64).sum(0).contiguous();
+  const double* v = sums.data_ptr<double>();
+  std::lock_guard<std::mutex> lock(labels_mu_);
+  if (input_sums_.size() != static_cast<size_t>(channels)) {
+    input_sums_.assign(channels, 0.0);  // A version with other inputs: counted afresh.
+    input_values_ = 0;
+  }
+  for (int64_t c = 0; c < channels; ++c) input_sums_[c] += v[c];
+  input_values_ += flat.size(0);
+}
+
 void ServeMetrics::CountRefresh(bool ok, bool swapped) {
   if (!ok) {
     ++refresh_failures_;
@@ -292,6 +307,39 @@ std::string ServeMetrics::Render(const ModelFollower& follower, const ShadowScor
       out << "sweepfarm_serve_predictions_total" << head << ",label=\"" << label << "\"} " << n
           << "\n";
     }
+  }
+  // Input drift: per channel, the sum of the values sent (rate(sum) / rate(values) is their
+  // mean over a window) beside the served version's reference from its selection split.
+  {
+    const std::string head = labels.substr(0, labels.size() - 1);  // Without the "}".
+    MetricFamily(out, "sweepfarm_serve_input_values_total", "counter",
+                 "Values classified per input channel (samples x time steps).");
+    std::lock_guard<std::mutex> lock(labels_mu_);
+    out << "sweepfarm_serve_input_values_total" << labels << " " << input_values_ << "\n";
+    MetricFamily(out, "sweepfarm_serve_input_sum", "counter",
+                 "The sum of the values classified, per input channel (telemetry: per metric).");
+    out << std::setprecision(17);
+    for (size_t c = 0; c < input_sums_.size(); ++c) {
+      out << "sweepfarm_serve_input_sum" << head << ",channel=\"" << c << "\"} " << input_sums_[c]
+          << "\n";
+    }
+    // Each family's samples together, as the exposition format requires.
+    const v1::InputStats* ref =
+        now && now->version.has_input_stats() ? &now->version.input_stats() : nullptr;
+    for (const auto& [name, help] :
+         {std::pair{"sweepfarm_serve_input_reference_mean",
+                    "The served version's inputs per channel: the mean over its selection split."},
+          std::pair{"sweepfarm_serve_input_reference_stddev",
+                    "The served version's inputs per channel: the standard deviation over its "
+                    "selection split."}}) {
+      MetricFamily(out, name, "gauge", help);
+      const bool mean = std::string(name).find("_mean") != std::string::npos;
+      for (int c = 0; ref != nullptr && c < ref->mean_size() && c < ref->stddev_size(); ++c) {
+        out << name << head << ",channel=\"" << c << "\"} "
+            << (mean ? ref->mean(c) : ref->stddev(c)) << "\n";
+      }
+    }
+    out << std::setprecision(6);
   }
   if (shadow != nullptr) shadow->Render(out, labels);
   rpcs_.Render(out);

@@ -120,6 +120,9 @@ class ServeMetrics {
   // One answer's predicted labels, counted by label: the mix of what is served (a shift in it,
   // e.g. far more components called faulty than last week, says the data or the model moved).
   void CountLabels(const int64_t* labels, int64_t n);
+  // One answer's samples [N, ..., channels]: each channel's sum of values, and the values per
+  // channel, for the mean of what is sent against the version's reference (input drift).
+  void CountInputs(const torch::Tensor& x);
   // One refresh of the follower: whether it succeeded, and whether it swapped a version in.
   void CountRefresh(bool ok, bool swapped);
   // With a shadow (--shadow-alias), its families too.
@@ -132,6 +135,8 @@ class ServeMetrics {
   std::atomic<double> last_refresh_{0};  // Unix time of the last successful refresh.
   mutable std::mutex labels_mu_;
   std::map<int64_t, int64_t> labels_;  // Predicted label -> samples. Guarded by labels_mu_.
+  std::vector<double> input_sums_;     // Per channel. Guarded by labels_mu_.
+  int64_t input_values_ = 0;           // Per channel. Guarded by labels_mu_.
 };
 
 class PredictionServiceImpl final : public v1::PredictionService::Service {

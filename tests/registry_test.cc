@@ -1198,6 +1198,42 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
     by_label += n;
   }
   EXPECT_EQ(by_label, count("sweepfarm_serve_samples_total"));
+  // Input drift: 64 values per channel per sample; each channel's sum grows by exactly what one
+  // more call of the 3 samples carries; the reference is the served v1's selection split.
+  EXPECT_EQ(count("sweepfarm_serve_input_values_total"),
+            64 * count("sweepfarm_serve_samples_total"));
+  auto channel = [&](const std::string& page, const std::string& name, int c) {
+    const std::string line = "\n" + name + "{model=\"detector\",alias=\"staging\",channel=\"" +
+                             std::to_string(c) + "\"} ";
+    const size_t at = page.find(line);
+    return at == std::string::npos ? std::nan("")
+                                   : std::strtod(page.c_str() + at + line.size(), nullptr);
+  };
+  ASSERT_EQ(remote({"--input", samples}), 0) << err;
+  const std::string after = scrape();
+  ASSERT_EQ(Ctl({"registry", "show", "detector", "--version", "1", "--json"}, &out, &err), 0)
+      << err;
+  JsonValue v1;
+  ASSERT_TRUE(JsonValue::Parse(out, &v1, &json_error)) << json_error << ": " << out;
+  ASSERT_NE(v1.Find("input_stats"), nullptr) << out;
+  const auto& means = v1.Find("input_stats")->Find("mean")->array();
+  const auto& stddevs = v1.Find("input_stats")->Find("stddev")->array();
+  ASSERT_EQ(means.size(), 16u);
+  ASSERT_EQ(stddevs.size(), 16u);
+  for (int c = 0; c < 16; ++c) {
+    double sent = 0;  // The sample's values of channel c (channels-last: value t * 16 + c).
+    for (int t = 0; t < 64; ++t) {
+      sent += static_cast<float>(((t * 16 + c) % 11) * 0.13 - 0.4);
+    }
+    EXPECT_NEAR(channel(after, "sweepfarm_serve_input_sum", c) -
+                    channel(text, "sweepfarm_serve_input_sum", c),
+                3 * sent, 1e-4)
+        << "channel " << c;
+    EXPECT_DOUBLE_EQ(channel(after, "sweepfarm_serve_input_reference_mean", c), means[c].number());
+    EXPECT_DOUBLE_EQ(channel(after, "sweepfarm_serve_input_reference_stddev", c),
+                     stddevs[c].number());
+    EXPECT_GT(stddevs[c].number(), 0) << "channel " << c;
+  }
   // The alerting rules of deploy/prometheus name only metrics the service exports.
   std::string rules_error;
   int serve_metrics = 0;

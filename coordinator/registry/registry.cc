@@ -332,6 +332,18 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
     }
   }
 
+  // The reference inputs a prediction service compares what it is sent with.
+  if (const int64_t n = report.data->SelectionSize(); n > 0) {
+    torch::Tensor x = report.data->test.x.narrow(0, 0, n).to(torch::kFloat64);
+    x = x.reshape({-1, x.size(-1)});
+    torch::Tensor mean = x.mean(0).contiguous(), stddev = x.std(0, false).contiguous();
+    v1::InputStats* stats = v.mutable_input_stats();
+    stats->mutable_mean()->Add(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel());
+    stats->mutable_stddev()->Add(stddev.data_ptr<double>(),
+                                 stddev.data_ptr<double>() + stddev.numel());
+    stats->set_samples(n);
+  }
+
   // The champion on the same holdout.
   SF_ASSIGN_OR_RETURN(int champion, store_->AliasVersion(status.model(), "champion"));
   bool promote = false;

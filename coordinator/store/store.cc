@@ -403,12 +403,13 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
        "  holdout_samples, dataset_hash, dataset, architecture, code_version, holdout_report, "
        "  objective, holdout_score, champion_holdout_score, decision_threshold, threshold_tuned, "
-       "  argmax_holdout_score) "
+       "  argmax_holdout_score, input_stats) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
        "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, "
        "$18, NULLIF($19, '')::jsonb, $20, $21, CASE WHEN $11 > 0 THEN $22::double precision END, "
        "$23::double precision, $24, "
-       "CASE WHEN $23::double precision > 0 THEN $25::double precision END)"},
+       "CASE WHEN $23::double precision > 0 THEN $25::double precision END, "
+       "NULLIF($26, '')::jsonb)"},
       {"insert_member",
        "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
        "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
@@ -428,7 +429,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "            WHERE a.model = v.model AND a.version = v.version), ''), "
        "  coalesce(v.holdout_report::text, ''), v.objective, v.holdout_score, "
        "  coalesce(v.champion_holdout_score, 0), v.decision_threshold, v.threshold_tuned, "
-       "  coalesce(v.argmax_holdout_score, 0) "
+       "  coalesce(v.argmax_holdout_score, 0), coalesce(v.input_stats::text, '') "
        "FROM model_versions v JOIN sweeps s ON s.id = v.sweep_id "
        "WHERE v.model = $1 AND ($2 = 0 OR v.version = $2) ORDER BY v.version DESC"},
       {"get_members",
@@ -1395,6 +1396,9 @@ v1::ModelVersion VersionFromRow(const std::string& model, const pqxx::row& row) 
   v.set_decision_threshold(row[24].as<double>());
   v.set_threshold_tuned(row[25].as<bool>());
   v.set_argmax_holdout_score(row[26].as<double>());
+  if (const std::string stats = row[27].as<std::string>(); !stats.empty()) {
+    *v.mutable_input_stats() = FromJson<v1::InputStats>(stats);
+  }
   return v;
 }
 
@@ -1452,15 +1456,15 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
                           " during the gate; publish again");
     }
     const int version = tx.exec_prepared1("next_version", v.model())[0].as<int>();
-    tx.exec_prepared0("insert_version", v.model(), version, v.sweep_id(), v.method(), v.decision(),
-                      v.reason(), v.selection_accuracy(), v.holdout_accuracy(),
-                      v.best_single_trial_id(), v.best_single_holdout_accuracy(),
-                      v.compared_version(), v.champion_holdout_accuracy(), v.margin(),
-                      v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
-                      ToJson(v.architecture()), v.code_version(),
-                      v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string(),
-                      v.objective(), v.holdout_score(), v.champion_holdout_score(),
-                      v.decision_threshold(), v.threshold_tuned(), v.argmax_holdout_score());
+    tx.exec_prepared0(
+        "insert_version", v.model(), version, v.sweep_id(), v.method(), v.decision(), v.reason(),
+        v.selection_accuracy(), v.holdout_accuracy(), v.best_single_trial_id(),
+        v.best_single_holdout_accuracy(), v.compared_version(), v.champion_holdout_accuracy(),
+        v.margin(), v.holdout_samples(), v.dataset_hash(), ToJson(v.dataset()),
+        ToJson(v.architecture()), v.code_version(),
+        v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string(), v.objective(),
+        v.holdout_score(), v.champion_holdout_score(), v.decision_threshold(), v.threshold_tuned(),
+        v.argmax_holdout_score(), v.has_input_stats() ? ToJson(v.input_stats()) : std::string());
     for (int i = 0; i < v.members_size(); ++i) {
       tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
                         v.members(i).weight());
