@@ -26,6 +26,12 @@ void MetricFamily(std::ostream& out, const char* name, const char* type, const c
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
+std::string WithLabel(const std::string& labels, const std::string& key, const std::string& value) {
+  const std::string label = key + "=\"" + value + "\"";
+  if (labels.empty()) return "{" + label + "}";
+  return labels.substr(0, labels.size() - 1) + "," + label + "}";
+}
+
 struct MetricsServer::TlsContext {
   ~TlsContext() { SSL_CTX_free(ctx); }
   SSL_CTX* ctx = nullptr;

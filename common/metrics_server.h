@@ -19,6 +19,18 @@ namespace sweepfarm {
 // Writes a metric family's HELP and TYPE lines.
 void MetricFamily(std::ostream& out, const char* name, const char* type, const char* help);
 
+// A family of one series: its HELP and TYPE lines, then `name` `labels` (e.g. {model="m"}, or
+// empty) and `value`.
+template <typename T>
+void OneMetric(std::ostream& out, const char* name, const char* type, const char* help,
+               const std::string& labels, T value) {
+  MetricFamily(out, name, type, help);
+  out << name << labels << " " << value << "\n";
+}
+
+// `labels` (e.g. {model="m"}) with one more label, `key`="`value`" (values need no escaping).
+std::string WithLabel(const std::string& labels, const std::string& key, const std::string& value);
+
 // An answer of `MetricsServer`'s other pages.
 struct HttpPage {
   int status = 200;  // 200, 400, 401, 403, 404 or 503.

@@ -10,6 +10,17 @@
 #include "proto/grpc_status.h"
 
 namespace sweepfarm::predict {
+namespace {
+
+// One series of `name` per label counted: `head` with label="N", the count.
+void ByLabel(std::ostream& out, const char* name, const std::string& head,
+             const std::map<int64_t, int64_t>& counts) {
+  for (const auto& [label, n] : counts) {
+    out << name << WithLabel(head, "label", std::to_string(label)) << " " << n << "\n";
+  }
+}
+
+}  // namespace
 
 ModelFollower::ModelFollower(std::unique_ptr<v1::RegistryService::StubInterface> registry,
                              std::string model, std::string alias,
@@ -212,32 +223,26 @@ void ShadowScorer::Run() {
 }
 
 void ShadowScorer::Render(std::ostream& out, const std::string& labels) const {
-  const std::string head =
-      labels.substr(0, labels.size() - 1) + ",shadow_alias=\"" + follower_->alias() + "\"}";
+  const std::string head = WithLabel(labels, "shadow_alias", follower_->alias());
   auto now = follower_->current();
-  MetricFamily(out, "sweepfarm_serve_shadow_version", "gauge",
-               "The version --shadow-alias names, scored beside the served one (0: none loaded).");
-  out << "sweepfarm_serve_shadow_version" << head << " " << (now ? now->version.version() : 0)
-      << "\n";
-  MetricFamily(out, "sweepfarm_serve_shadow_samples_total", "counter",
-               "Served samples the shadow version also classified (off the request path).");
-  out << "sweepfarm_serve_shadow_samples_total" << head << " " << samples_ << "\n";
-  MetricFamily(out, "sweepfarm_serve_shadow_disagreements_total", "counter",
-               "Of those, samples the shadow version labelled differently from the answer: what "
-               "promoting it would change.");
-  out << "sweepfarm_serve_shadow_disagreements_total" << head << " " << disagreements_ << "\n";
-  MetricFamily(out, "sweepfarm_serve_shadow_dropped_total", "counter",
-               "Served samples the shadow did not score: its queue was full, it had no version "
-               "loaded, or its version takes other inputs.");
-  out << "sweepfarm_serve_shadow_dropped_total" << head << " " << dropped_ + unscored_ << "\n";
+  OneMetric(out, "sweepfarm_serve_shadow_version", "gauge",
+            "The version --shadow-alias names, scored beside the served one (0: none loaded).",
+            head, now ? now->version.version() : 0);
+  OneMetric(out, "sweepfarm_serve_shadow_samples_total", "counter",
+            "Served samples the shadow version also classified (off the request path).", head,
+            samples_.load());
+  OneMetric(out, "sweepfarm_serve_shadow_disagreements_total", "counter",
+            "Of those, samples the shadow version labelled differently from the answer: what "
+            "promoting it would change.",
+            head, disagreements_.load());
+  OneMetric(out, "sweepfarm_serve_shadow_dropped_total", "counter",
+            "Served samples the shadow did not score: its queue was full, it had no version "
+            "loaded, or its version takes other inputs.",
+            head, dropped_ + unscored_);
   MetricFamily(out, "sweepfarm_serve_shadow_predictions_total", "counter",
                "Samples the shadow version classified, by its label.");
   std::lock_guard<std::mutex> lock(labels_mu_);
-  const std::string open = head.substr(0, head.size() - 1);
-  for (const auto& [label, n] : labels_) {
-    out << "sweepfarm_serve_shadow_predictions_total" << open << ",label=\"" << label << "\"} " << n
-        << "\n";
-  }
+  ByLabel(out, "sweepfarm_serve_shadow_predictions_total", head, labels_);
 }
 
 void ServeMetrics::CountLabels(const int64_t* labels, int64_t n) {
@@ -274,73 +279,60 @@ std::string ServeMetrics::Render(const ModelFollower& follower, const ShadowScor
   auto now = follower.current();
   const std::string labels =
       "{model=\"" + follower.model() + "\",alias=\"" + follower.alias() + "\"}";
-  MetricFamily(out, "sweepfarm_serve_version", "gauge",
-               "The registry version being served (0: none loaded yet).");
-  out << "sweepfarm_serve_version" << labels << " " << (now ? now->version.version() : 0) << "\n";
+  OneMetric(out, "sweepfarm_serve_version", "gauge",
+            "The registry version being served (0: none loaded yet).", labels,
+            now ? now->version.version() : 0);
   MetricFamily(out, "sweepfarm_serve_last_refresh_timestamp_seconds", "gauge",
                "When the registry last answered a refresh (Unix time; 0: never). Alert when it "
                "falls behind: the alias may have moved without this service following.");
   out << "sweepfarm_serve_last_refresh_timestamp_seconds" << labels << " " << std::fixed
       << std::setprecision(3) << last_refresh_.load() << "\n"
-      << std::defaultfloat;
-  MetricFamily(out, "sweepfarm_serve_refresh_failures_total", "counter",
-               "Refreshes that failed (registry unreachable, alias unknown, a version that did "
-               "not load or verify); the served version stayed.");
-  out << "sweepfarm_serve_refresh_failures_total" << labels << " " << refresh_failures_ << "\n";
-  MetricFamily(out, "sweepfarm_serve_version_load_failures_total", "counter",
-               "Attempts to load a version that failed (a corrupt or missing artifact); each "
-               "fetched its artifacts, so a failed version is retried with a backoff.");
-  out << "sweepfarm_serve_version_load_failures_total" << labels << " " << follower.load_failures()
-      << "\n";
-  MetricFamily(out, "sweepfarm_serve_version_loads_total", "counter",
-               "Versions loaded, verified and swapped in.");
-  out << "sweepfarm_serve_version_loads_total" << labels << " " << loads_ << "\n";
-  MetricFamily(out, "sweepfarm_serve_samples_total", "counter", "Samples classified.");
-  out << "sweepfarm_serve_samples_total" << labels << " " << samples_ << "\n";
+      << std::defaultfloat << std::setprecision(17);  // Sums and references: every digit.
+  OneMetric(out, "sweepfarm_serve_refresh_failures_total", "counter",
+            "Refreshes that failed (registry unreachable, alias unknown, a version that did not "
+            "load or verify); the served version stayed.",
+            labels, refresh_failures_.load());
+  OneMetric(out, "sweepfarm_serve_version_load_failures_total", "counter",
+            "Attempts to load a version that failed (a corrupt or missing artifact); each fetched "
+            "its artifacts, so a failed version is retried with a backoff.",
+            labels, follower.load_failures());
+  OneMetric(out, "sweepfarm_serve_version_loads_total", "counter",
+            "Versions loaded, verified and swapped in.", labels, loads_.load());
+  OneMetric(out, "sweepfarm_serve_samples_total", "counter", "Samples classified.", labels,
+            samples_.load());
+  std::unique_lock<std::mutex> lock(labels_mu_);
   MetricFamily(out, "sweepfarm_serve_predictions_total", "counter",
                "Samples classified, by the label predicted (telemetry: 1 is the faulty "
                "component); the mix served, for drift alerts.");
-  {
-    std::lock_guard<std::mutex> lock(labels_mu_);
-    const std::string head = labels.substr(0, labels.size() - 1);  // Without the "}".
-    for (const auto& [label, n] : labels_) {
-      out << "sweepfarm_serve_predictions_total" << head << ",label=\"" << label << "\"} " << n
-          << "\n";
-    }
-  }
+  ByLabel(out, "sweepfarm_serve_predictions_total", labels, labels_);
   // Input drift: per channel, the sum of the values sent (rate(sum) / rate(values) is their
   // mean over a window) beside the served version's reference from its selection split.
-  {
-    const std::string head = labels.substr(0, labels.size() - 1);  // Without the "}".
-    MetricFamily(out, "sweepfarm_serve_input_values_total", "counter",
-                 "Values classified per input channel (samples x time steps).");
-    std::lock_guard<std::mutex> lock(labels_mu_);
-    out << "sweepfarm_serve_input_values_total" << labels << " " << input_values_ << "\n";
-    MetricFamily(out, "sweepfarm_serve_input_sum", "counter",
-                 "The sum of the values classified, per input channel (telemetry: per metric).");
-    out << std::setprecision(17);
-    for (size_t c = 0; c < input_sums_.size(); ++c) {
-      out << "sweepfarm_serve_input_sum" << head << ",channel=\"" << c << "\"} " << input_sums_[c]
-          << "\n";
-    }
-    // Each family's samples together, as the exposition format requires.
-    const v1::InputStats* ref =
-        now && now->version.has_input_stats() ? &now->version.input_stats() : nullptr;
-    for (const auto& [name, help] :
-         {std::pair{"sweepfarm_serve_input_reference_mean",
-                    "The served version's inputs per channel: the mean over its selection split."},
-          std::pair{"sweepfarm_serve_input_reference_stddev",
-                    "The served version's inputs per channel: the standard deviation over its "
-                    "selection split."}}) {
-      MetricFamily(out, name, "gauge", help);
-      const bool mean = std::string(name).find("_mean") != std::string::npos;
-      for (int c = 0; ref != nullptr && c < ref->mean_size() && c < ref->stddev_size(); ++c) {
-        out << name << head << ",channel=\"" << c << "\"} "
-            << (mean ? ref->mean(c) : ref->stddev(c)) << "\n";
-      }
-    }
-    out << std::setprecision(6);
+  OneMetric(out, "sweepfarm_serve_input_values_total", "counter",
+            "Values classified per input channel (samples x time steps).", labels, input_values_);
+  MetricFamily(out, "sweepfarm_serve_input_sum", "counter",
+               "The sum of the values classified, per input channel (telemetry: per metric).");
+  for (size_t c = 0; c < input_sums_.size(); ++c) {
+    out << "sweepfarm_serve_input_sum" << WithLabel(labels, "channel", std::to_string(c)) << " "
+        << input_sums_[c] << "\n";
   }
+  const v1::InputStats* ref =
+      now && now->version.has_input_stats() ? &now->version.input_stats() : nullptr;
+  // Each family's samples together, as the exposition format requires.
+  for (const bool mean : {true, false}) {
+    const char* name =
+        mean ? "sweepfarm_serve_input_reference_mean" : "sweepfarm_serve_input_reference_stddev";
+    MetricFamily(out, name, "gauge",
+                 mean ? "The served version's inputs per channel: the mean over its selection "
+                        "split."
+                      : "The served version's inputs per channel: the standard deviation over "
+                        "its selection split.");
+    for (int c = 0; ref != nullptr && c < ref->mean_size() && c < ref->stddev_size(); ++c) {
+      out << name << WithLabel(labels, "channel", std::to_string(c)) << " "
+          << (mean ? ref->mean(c) : ref->stddev(c)) << "\n";
+    }
+  }
+  lock.unlock();
+  out << std::setprecision(6);  // The stream's default again, for the RPC histograms' bounds.
   if (shadow != nullptr) shadow->Render(out, labels);
   rpcs_.Render(out);
   return out.str();
