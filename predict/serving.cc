@@ -185,23 +185,15 @@ void ShadowScorer::Offer(torch::Tensor x, torch::Tensor served) {
   wake_.notify_one();
 }
 
-void ShadowScorer::Drain() {
-  std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [&] { return (queue_.empty() && !busy_) || stop_; });
-}
-
 void ShadowScorer::Run() {
   for (;;) {
     std::pair<torch::Tensor, torch::Tensor> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      busy_ = false;
-      idle_.notify_all();
       wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (stop_) return;
       batch = std::move(queue_.front());
       queue_.pop_front();
-      busy_ = true;
     }
     const auto& [x, served] = batch;
     std::shared_ptr<const LoadedModel> shadow = follower_->current();

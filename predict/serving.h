@@ -90,8 +90,6 @@ class ShadowScorer {
 
   // A batch answered: its samples [N, sample...] and the labels served [N] int64.
   void Offer(torch::Tensor x, torch::Tensor served);
-  // Waits until every batch offered so far has been scored (or dropped).
-  void Drain();
   // Its metric families (HELP and TYPE even before any sample); `labels` as ServeMetrics'.
   void Render(std::ostream& out, const std::string& labels) const;
 
@@ -103,9 +101,9 @@ class ShadowScorer {
   const ModelFollower* follower_;
   const size_t capacity_;
   std::mutex mu_;
-  std::condition_variable wake_, idle_;
+  std::condition_variable wake_;
   std::deque<std::pair<torch::Tensor, torch::Tensor>> queue_;  // Guarded by mu_.
-  bool busy_ = false, stop_ = false;                           // Guarded by mu_.
+  bool stop_ = false;                                          // Guarded by mu_.
   std::atomic<int64_t> samples_{0}, disagreements_{0}, dropped_{0}, unscored_{0};
   mutable std::mutex labels_mu_;
   std::map<int64_t, int64_t> labels_;  // The shadow's label -> samples. Guarded by labels_mu_.
