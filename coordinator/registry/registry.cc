@@ -71,10 +71,16 @@ void Summarize(const std::string& method, const selection::Ensemble& e,
   }
 }
 
-// An ensemble's float32 class probabilities (samples x classes, row-major) and the labels of
-// `count` samples of the dataset's test split from `from` (the selection part, then the holdout).
-std::pair<std::vector<float>, std::vector<int32_t>> SplitPredictions(
-    const engine::EnsembleModel& model, const engine::Dataset& data, int64_t from, int64_t count) {
+// A model's class probabilities on samples (samples x classes, row-major) and their labels.
+struct LabelledProbs {
+  std::vector<float> probs;
+  std::vector<int32_t> labels;
+};
+
+// An ensemble's float32 class probabilities and the labels of `count` samples of the dataset's
+// test split from `from` (the selection part, then the holdout).
+LabelledProbs SplitPredictions(const engine::EnsembleModel& model, const engine::Dataset& data,
+                               int64_t from, int64_t count) {
   torch::Tensor x = data.test.x.narrow(0, from, count);
   torch::Tensor y = data.test.y.narrow(0, from, count).to(torch::kInt32).contiguous();
   std::vector<float> probs;
@@ -88,15 +94,22 @@ std::pair<std::vector<float>, std::vector<int32_t>> SplitPredictions(
           std::vector<int32_t>(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel())};
 }
 
-// An ensemble on the dataset's holdout split (from its weights, in float32), its labels decided
-// by `threshold` (0: the argmax): its report, or nullopt if the split is empty.
-std::optional<selection::ClassificationReport> HoldoutReport(const engine::EnsembleModel& model,
-                                                             const engine::Dataset& data,
-                                                             double threshold) {
+// An ensemble's predictions on the dataset's holdout split (from its weights, in float32), or
+// nullopt if the split is empty.
+std::optional<LabelledProbs> HoldoutPredictions(const engine::EnsembleModel& model,
+                                                const engine::Dataset& data) {
   const int64_t sel = data.SelectionSize();
   if (data.test.size() == sel) return std::nullopt;
-  const auto [probs, labels] = SplitPredictions(model, data, sel, data.test.size() - sel);
-  auto report = selection::Classify(probs, labels, static_cast<int>(model.classes()), threshold);
+  return SplitPredictions(model, data, sel, data.test.size() - sel);
+}
+
+// The report of `holdout` (HoldoutPredictions) with labels decided by `threshold` (0: the
+// argmax), or nullopt without a holdout.
+std::optional<selection::ClassificationReport> HoldoutReport(
+    const std::optional<LabelledProbs>& holdout, int64_t classes, double threshold) {
+  if (!holdout) return std::nullopt;
+  auto report =
+      selection::Classify(holdout->probs, holdout->labels, static_cast<int>(classes), threshold);
   if (!report.ok()) return std::nullopt;  // Sizes agree by construction; thresholds are checked.
   return std::move(report).value();
 }
@@ -321,13 +334,15 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   }
   v.set_decision_threshold(threshold);
   v.set_threshold_tuned(sel.tune_threshold());
-  if (auto holdout = HoldoutReport(challenger, *report.data, threshold)) {
+  // One forward pass over the holdout serves both the threshold's report and the argmax's.
+  const auto predictions = HoldoutPredictions(challenger, *report.data);
+  if (auto holdout = HoldoutReport(predictions, challenger.classes(), threshold)) {
     v.set_holdout_accuracy(holdout->accuracy);
     v.set_holdout_score(selection::ScoreOf(objective, *holdout));
     ToProto(*holdout, v.mutable_holdout_report());
   }
   if (threshold > 0) {
-    if (auto argmax = HoldoutReport(challenger, *report.data, 0)) {
+    if (auto argmax = HoldoutReport(predictions, challenger.classes(), 0)) {
       v.set_argmax_holdout_score(selection::ScoreOf(objective, *argmax));
     }
   }
@@ -366,7 +381,8 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
                " takes other inputs than this sweep's models; not comparable (promote by "
                "hand if intended)";
     } else {
-      const auto theirs = HoldoutReport(*loaded, *report.data, current.decision_threshold());
+      const auto theirs = HoldoutReport(HoldoutPredictions(*loaded, *report.data),
+                                        loaded->classes(), current.decision_threshold());
       v.set_champion_holdout_accuracy(theirs ? theirs->accuracy : 0.0);
       v.set_champion_holdout_score(theirs ? selection::ScoreOf(objective, *theirs) : 0.0);
       promote = v.holdout_score() > v.champion_holdout_score() + sel.promotion_margin();
