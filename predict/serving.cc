@@ -12,6 +12,11 @@
 namespace sweepfarm::predict {
 namespace {
 
+// Adds `n` labels to `counts` (label -> samples).
+void Tally(std::map<int64_t, int64_t>* counts, const int64_t* labels, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) ++(*counts)[labels[i]];
+}
+
 // One series of `name` per label counted: `head` with label="N", the count.
 void ByLabel(std::ostream& out, const char* name, const std::string& head,
              const std::map<int64_t, int64_t>& counts) {
@@ -208,9 +213,8 @@ void ShadowScorer::Run() {
         engine::DecideLabels(probs, shadow->version.decision_threshold()).contiguous();
     samples_ += labels.size(0);
     disagreements_ += labels.ne(served).sum().item<int64_t>();
-    const int64_t* l = labels.data_ptr<int64_t>();
     std::lock_guard<std::mutex> lock(labels_mu_);
-    for (int64_t i = 0; i < labels.size(0); ++i) ++labels_[l[i]];
+    Tally(&labels_, labels.data_ptr<int64_t>(), labels.size(0));
   }
 }
 
@@ -239,7 +243,7 @@ void ShadowScorer::Render(std::ostream& out, const std::string& labels) const {
 
 void ServeMetrics::CountLabels(const int64_t* labels, int64_t n) {
   std::lock_guard<std::mutex> lock(labels_mu_);
-  for (int64_t i = 0; i < n; ++i) ++labels_[labels[i]];
+  Tally(&labels_, labels, n);
 }
 
 void ServeMetrics::CountInputs(const torch::Tensor& x) {

@@ -93,8 +93,6 @@ class ShadowScorer {
   // Its metric families (HELP and TYPE even before any sample); `labels` as ServeMetrics'.
   void Render(std::ostream& out, const std::string& labels) const;
 
-  const ModelFollower& follower() const { return *follower_; }
-
  private:
   void Run();
 

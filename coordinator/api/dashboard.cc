@@ -250,13 +250,16 @@ std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::s
          return t.params().channels_size() > 0 ? static_cast<double>(t.params().channels(0)) : 0.0;
        }},
   };
-  std::vector<Axis> shown;
-  for (auto& a : axes) {
+  auto span = [&](Axis& a) {  // The axis's range over the finished trials.
     a.lo = a.hi = a.value(*done.front());
     for (const auto* t : done) {
       a.lo = std::min(a.lo, a.value(*t));
       a.hi = std::max(a.hi, a.value(*t));
     }
+  };
+  std::vector<Axis> shown;
+  for (auto& a : axes) {
+    span(a);
     if (a.hi <= a.lo) continue;  // Not searched (or one value): no information.
     a.log = a.name == "step_size" && a.lo > 0 && a.hi / a.lo >= 10;
     shown.push_back(a);
@@ -264,11 +267,7 @@ std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::s
   if (shown.empty()) return "";
   Axis score{ObjectiveWords(objective),
              [](const v1::Trial& t) { return t.result().selection_score(); }};
-  score.lo = score.hi = done.front()->result().selection_score();
-  for (const auto* t : done) {
-    score.lo = std::min(score.lo, t->result().selection_score());
-    score.hi = std::max(score.hi, t->result().selection_score());
-  }
+  span(score);
   if (score.hi <= score.lo) score.hi = score.lo + 1e-9;
   shown.push_back(score);
   const double w = 720, h = 260, left = 60, right = 60, top = 28, bottom = 28;

@@ -505,14 +505,17 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       const std::string how =
           "must be argmax, tuned or a probability in (0, 1) above which class 1 is served";
       if (!t.IsScalar()) return c.Error(t, "selection.threshold", how);
-      if (!binary && (t.Scalar() != "argmax" || t.Tag() == "!")) {
+      // The words as written, not as quoted strings (which Number refuses, naming them).
+      const bool plain = t.Tag() != "!";
+      const bool argmax = plain && t.Scalar() == "argmax", tuned = plain && t.Scalar() == "tuned";
+      if (!binary && !argmax) {
         return c.Error(t, "selection.threshold",
                        "decision thresholds are for binary datasets (telemetry); " + ds_name +
                            " is served by the argmax");
       }
-      if (t.Scalar() == "tuned" && t.Tag() != "!") {
+      if (tuned) {
         sel->set_tune_threshold(true);
-      } else if (t.Scalar() != "argmax" || t.Tag() == "!") {
+      } else if (!argmax) {
         auto v = c.Number(t, "selection.threshold", false);
         if (!v.ok()) return c.Error(t, "selection.threshold", how + ", got \"" + t.Scalar() + "\"");
         if (*v <= 0 || *v >= 1) {

@@ -24,19 +24,26 @@ std::string Pem(int (*write)(BIO*, void*), void* object) {
   return out;
 }
 
-}  // namespace
-
-std::string HttpExchange(const std::string& host_port, const std::string& request) {
+// A TCP connection to IPv4 HOST:PORT, or -1 (a malformed address, or none listening).
+int Connect(const std::string& host_port) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return "";
+  if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return -1;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return "";
+    return -1;
   }
+  return fd;
+}
+
+}  // namespace
+
+std::string HttpExchange(const std::string& host_port, const std::string& request) {
+  const int fd = Connect(host_port);
+  if (fd < 0) return "";
   send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string response;
   char buf[4096];
@@ -86,15 +93,7 @@ std::string HttpsExchange(const std::string& host_port, const std::string& reque
                           const std::string& trusted_pem, std::string* error) {
   std::string ignored;
   std::string& why = error != nullptr ? *error : ignored;
-  const size_t colon = host_port.rfind(':');
-  const std::string host = host_port.substr(0, colon);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    why = "bad address";
-    return "";
-  }
+  const std::string host = host_port.substr(0, host_port.rfind(':'));
   std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
   BIO* bio = BIO_new_mem_buf(trusted_pem.data(), static_cast<int>(trusted_pem.size()));
   X509* trusted = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
@@ -107,14 +106,13 @@ std::string HttpsExchange(const std::string& host_port, const std::string& reque
   X509_free(trusted);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx.get()), host.c_str());
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    why = "cannot connect";
+  const int fd = Connect(host_port);
+  if (fd < 0) {
+    why = "cannot connect to " + host_port;
     return "";
   }
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
   SSL_set_fd(ssl.get(), fd);
   std::string response;
