@@ -4,8 +4,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cmath>
-#include <regex>
 #include <set>
 
 #include "common/hash.h"
@@ -16,6 +16,42 @@
 
 namespace sweepfarm::sweep {
 namespace {
+
+// Longest number a sweep may write: a double has 17 significant digits, so anything longer is a
+// mistake or an attack, and refusing it early keeps every check below linear in small inputs.
+constexpr size_t kMaxNumberChars = 64;
+
+// [-+]?(digits[.digits?]|.digits)([eE][-+]?digits)?, scanned in one pass (std::regex recursed once
+// per character and overflowed the stack on long scalars).
+bool IsPlainNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    return i - start;
+  };
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t whole = digits();
+  size_t fraction = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    fraction = digits();
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+bool IsYaml11Bool(const std::string& s) {
+  static const auto* kBools = new std::set<std::string>{
+      "y",    "Y",    "yes",   "Yes",   "YES",   "n",  "N",  "no", "No",  "NO",  "true",
+      "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"};
+  return kBools->count(s) > 0;
+}
 
 // Walks the document, producing errors that point into the file.
 class Checker {
@@ -69,14 +105,16 @@ class Checker {
       return Error(node, field,
                    std::string("expected ") + kind + ", got the quoted string \"" + s + "\"");
     }
-    static const std::regex kNumber(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
-    static const std::regex kBool(
-        R"(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)");
-    if (std::regex_match(s, kBool)) {
+    if (s.size() > kMaxNumberChars) {
+      return Error(node, field,
+                   std::string("expected ") + kind + ", got " + std::to_string(s.size()) +
+                       " characters (at most " + std::to_string(kMaxNumberChars) + ")");
+    }
+    if (IsYaml11Bool(s)) {
       return Error(node, field,
                    std::string("expected ") + kind + ", got \"" + s + "\" (a boolean in YAML 1.1)");
     }
-    if (!std::regex_match(s, kNumber)) {
+    if (!IsPlainNumber(s)) {
       return Error(node, field, std::string("expected ") + kind + ", got \"" + s + "\"");
     }
     double v = std::strtod(s.c_str(), nullptr);
@@ -300,8 +338,15 @@ std::string CanonicalHash(const v1::SweepSpec& spec, const std::vector<v1::Trial
 }  // namespace
 
 bool IsValidName(const std::string& name) {
-  static const std::regex kName(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
-  return std::regex_match(name, kName);
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  for (char ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') {
+      return false;
+    }
+  }
+  return true;
 }
 
 StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string& source_name) {

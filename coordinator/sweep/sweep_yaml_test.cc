@@ -314,6 +314,36 @@ TEST(SweepYamlTest, QuotedNumberIsRefused) {
               {"training.batch_size", "quoted string"});
 }
 
+// A 40 KB number crashed the coordinator (std::regex recursed once per character); long scalars
+// are refused by length, names of any length by a linear scan.
+TEST(SweepYamlTest, HugeScalarsAreRefusedWithoutCrashing) {
+  for (size_t n : {65, 10'000, 40'000, 1'000'000}) {
+    ExpectError(Replace(kValid, "version: 1", "version: " + std::string(n, '1')),
+                {"s.yaml:1:10", "version", std::to_string(n) + " characters (at most 64)"});
+    ExpectError(Replace(kValid, "batch_size: 32", "batch_size: " + std::string(n, '9') + ".5"),
+                {"training.batch_size", "characters (at most 64)"});
+    ExpectError(Replace(kValid, "name: test-sweep", "name: " + std::string(n, 'a')), {"name"});
+  }
+  // 64 characters are still read as a number (and then range-checked).
+  ExpectError(Replace(kValid, "batch_size: 32", "batch_size: " + std::string(64, '9')),
+              {"training.batch_size", "out of range"});
+}
+
+TEST(SweepYamlTest, NumberGrammar) {
+  for (const char* good : {"0.9", ".9", "9e-1", "0.90", "+0.9", "90E-2"}) {
+    std::string y =
+        Replace(kValid, "  batch_size: 32", std::string("  batch_size: 32\n  momentum: ") + good);
+    auto r = ParseSweepYaml(y, "s.yaml");
+    ASSERT_TRUE(r.ok()) << good << ": " << r.status().ToString();
+    EXPECT_DOUBLE_EQ(r->spec.training().momentum(), 0.9) << good;
+  }
+  for (const char* bad : {"0x1", ".", "e5", "1e", "1e+", "--1", "1.2.3", "1_000", ".e1", "1 e1"}) {
+    std::string y =
+        Replace(kValid, "  batch_size: 32", std::string("  batch_size: 32\n  momentum: ") + bad);
+    ExpectError(y, {"training.momentum", "expected a number"});
+  }
+}
+
 TEST(SweepYamlTest, OutOfRangeValues) {
   ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 1.5]"),
               {"search.space.issue_rate[1]", "out of range [0, 1]"});
