@@ -11,8 +11,8 @@
 
 #include "common/flags.h"
 #include "common/json.h"
-#include "worker/engine/telemetry.h"
-#include "worker/engine/trainer.h"
+#include "engine/telemetry.h"
+#include "engine/trainer.h"
 
 using namespace sweepfarm;
 using namespace sweepfarm::engine;

@@ -24,13 +24,13 @@ cmake --build build-gpu -j "$(nproc)" >"$OUT/build.log" 2>&1 || { grep -A12 -m3 
 { git rev-parse --short HEAD 2>/dev/null || echo "${COMMIT:-unknown (pass COMMIT=)}"; } | tee "$OUT/commit.txt"
 B=build-gpu/bench/sweepfarm-bench
 status=0
-if [ -x build-gpu/worker/engine/engine_test ]; then
+if [ -x build-gpu/engine/engine_test ]; then
   echo "== engine tests"
-  build-gpu/worker/engine/engine_test 2>&1 | tail -5 | tee "$OUT/engine_test.log"
+  build-gpu/engine/engine_test 2>&1 | tail -5 | tee "$OUT/engine_test.log"
 fi
 if [ "$QUICK" = 1 ]; then KT="1,8"; KS="8"; KB="8"; KL="4"; KR="8"; EP=1; SE=4
 else KT="1,256,1024,4096"; KS="1024,4096"; KB="1024,4096"; KL="64,256"; KR="1024"; EP=2; SE=100; fi
-# The fused kernels (worker/engine/kernels/) beside the batched-matmul path. On a CPU host they run
+# The fused kernels (engine/kernels/) beside the batched-matmul path. On a CPU host they run
 # as an emulation: checked, and timed only at one small K (those figures mean nothing).
 echo "== ours: telemetry tf32"
 $B --device "$DEVICE" --workload telemetry --k "$KT" --precision tf32 --epochs $EP \

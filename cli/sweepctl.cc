@@ -13,6 +13,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cli/data.h"
 #include "cli/export.h"
 #include "cli/importance.h"
 #include "common/flags.h"
@@ -85,9 +86,9 @@ class Client {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-    auto channel = OpenChannel(address, security, args);
-    stub_ = v1::SweepService::NewStub(channel);
-    registry_ = v1::RegistryService::NewStub(channel);
+    channel_ = OpenChannel(address, security, args);
+    stub_ = v1::SweepService::NewStub(channel_);
+    registry_ = v1::RegistryService::NewStub(channel_);
   }
   template <typename Stub, typename Req, typename Resp>
   Status Call(const char* rpc, grpc::Status (Stub::*fn)(grpc::ClientContext*, const Req&, Resp*),
@@ -104,10 +105,12 @@ class Client {
     return FromGrpc((stub->*fn)(&ctx, req, resp), rpc);
   }
   v1::RegistryService::Stub* registry() { return registry_.get(); }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   int deadline_ms() const { return deadline_ms_; }
 
  private:
   int deadline_ms_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::SweepService::Stub> stub_;
   std::unique_ptr<v1::RegistryService::Stub> registry_;
 };
@@ -1508,15 +1511,16 @@ int main(int argc, char** argv) {
                   "submit, nightly: show the trials the coordinator would queue, submit nothing; "
                   "prune: report what would be deleted, delete nothing")
       .DefineBool("json", "machine-readable output");
+  cli::DefineDataFlags(&flags);
   DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   if (flags.help()) {
-    std::cout << kUsage << flags.Usage();
+    std::cout << kUsage << cli::kDataUsage << flags.Usage();
     return 0;
   }
   const auto& pos = flags.positionals();
   if (pos.empty()) {
-    std::cerr << kUsage << flags.Usage();
+    std::cerr << kUsage << cli::kDataUsage << flags.Usage();
     return 2;
   }
   auto deadline = flags.GetInt("deadline-ms");
@@ -1549,6 +1553,8 @@ int main(int argc, char** argv) {
     return Prune(c, *days, flags.GetBool("dry-run"), flags.GetBool("json"));
   }
   if (cmd == "registry") return Registry(c, pos, flags);
+  if (cmd == "data") return cli::DataCommand(c.channel(), c.deadline_ms(), pos, flags, Actor());
+  if (cmd == "feedback") return cli::Feedback(c.channel(), c.deadline_ms(), pos, flags, Actor());
   if (cmd == "nightly") {
     if (pos.size() != 2)
       return Fail(InvalidArgumentError(std::string("nightly needs one FILE\n") + kUsage));
@@ -1607,6 +1613,6 @@ int main(int argc, char** argv) {
     }
     return Leaderboard(c, *id, static_cast<int>(*top), flags.GetBool("json"));
   }
-  std::cerr << "sweepctl: unknown command \"" << cmd << "\"\n" << kUsage;
+  std::cerr << "sweepctl: unknown command \"" << cmd << "\"\n" << kUsage << cli::kDataUsage;
   return 2;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -159,17 +160,16 @@ void MetricsServer::Serve() {
 
 namespace {
 
-// The value of the request's Authorization header ("" if none); header names are
-// case-insensitive.
-std::string AuthorizationHeader(const std::string& request) {
-  size_t at = request.find("\r\n");
+// The value of the header `name` (lower case) in the request's head ("" if none); header names
+// are case-insensitive.
+std::string Header(const std::string& head, const std::string& name) {
+  size_t at = head.find("\r\n");
   while (at != std::string::npos) {
-    const size_t begin = at + 2, end = request.find("\r\n", begin);
+    const size_t begin = at + 2, end = head.find("\r\n", begin);
     if (end == std::string::npos || end == begin) break;
-    const std::string line = request.substr(begin, end - begin);
+    const std::string line = head.substr(begin, end - begin);
     const size_t colon = line.find(':');
-    if (colon != std::string::npos && strncasecmp(line.c_str(), "authorization", colon) == 0 &&
-        colon == 13) {
+    if (colon == name.size() && strncasecmp(line.c_str(), name.c_str(), colon) == 0) {
       const size_t value = line.find_first_not_of(" \t", colon + 1);
       return value == std::string::npos ? "" : line.substr(value);
     }
@@ -202,37 +202,82 @@ void MetricsServer::Answer(int client) {
     if (ssl) return SSL_write(ssl.get(), buf, static_cast<int>(size));
     return send(client, buf, size, MSG_NOSIGNAL);
   };
-  std::string request;
+  std::string raw;
   char buf[1024];
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 8192) {
+  while (raw.find("\r\n\r\n") == std::string::npos && raw.size() < 8192) {
     const long n = read(buf, sizeof(buf));
     if (n <= 0) break;
-    request.append(buf, static_cast<size_t>(n));
+    raw.append(buf, static_cast<size_t>(n));
   }
-  const std::string line = request.substr(0, request.find("\r\n"));
+  const size_t head_end = raw.find("\r\n\r\n");
+  // Through the last header's line end (npos: all of it).
+  const std::string head = raw.substr(0, head_end == std::string::npos ? head_end : head_end + 2);
+  const std::string line = head.substr(0, head.find("\r\n"));
+  HttpRequest request;
+  request.method = line.substr(0, line.find(' '));
+  if (const size_t sp = line.find(' '); sp != std::string::npos) {
+    request.path = line.substr(sp + 1, line.find(' ', sp + 1) - sp - 1);
+  }
+  request.authorization = Header(head, "authorization");
+  request.origin = Header(head, "origin");
+  request.host = Header(head, "host");
+  request.content_type = Header(head, "content-type");
   HttpPage page;
   page.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::optional<HttpPage> refused;
-  if (line.rfind("GET ", 0) != 0) {
+  const bool post = request.method == "POST";
+  long long length = 0;
+  if (post) {
+    const std::string declared = Header(head, "content-length");
+    char* end = nullptr;
+    length = std::strtoll(declared.c_str(), &end, 10);
+    if (declared.empty() || *end != '\0' || length < 0) length = -1;
+  }
+  if (head_end == std::string::npos) {
+    page.status = raw.size() >= 8192 ? 431 : 400;
+    page.body = raw.size() >= 8192 ? "request headers too large\n" : "incomplete request\n";
+  } else if (request.method != "GET" && !(post && pages_ && request.path != "/metrics")) {
     page.status = 405;
-    page.body = "only GET\n";
-  } else if (const std::string path = line.substr(4, line.find(' ', 4) - 4);
-             gate_ && (refused = gate_(path, AuthorizationHeader(request)))) {
-    page = std::move(*refused);
-  } else if (path == "/metrics") {
-    page.body = render_();
-  } else if (std::optional<HttpPage> answer = pages_ ? pages_(path) : std::nullopt) {
-    page = std::move(*answer);
+    page.body = post && pages_ ? "/metrics: only GET\n"
+                : pages_       ? "only GET and POST\n"
+                               : "only GET\n";
+  } else if (post && length < 0) {
+    page.status = 411;
+    page.body = "POST needs a Content-Length\n";
+  } else if (post && static_cast<size_t>(length) > kMaxHttpBody) {
+    page.status = 413;
+    page.body = "request body larger than " + std::to_string(kMaxHttpBody) + " bytes\n";
   } else {
-    page.status = 404;
-    page.body = "see /metrics\n";
+    request.body = raw.substr(head_end + 4);
+    while (post && request.body.size() < static_cast<size_t>(length)) {
+      const long n = read(buf, sizeof(buf));
+      if (n <= 0) break;
+      request.body.append(buf, static_cast<size_t>(n));
+    }
+    if (post && request.body.size() != static_cast<size_t>(length)) {
+      page.status = 400;
+      page.body = "request body shorter or longer than its Content-Length\n";
+    } else if (gate_ && (refused = gate_(request))) {
+      page = std::move(*refused);
+    } else if (!post && request.path == "/metrics") {
+      page.body = render_();
+    } else if (std::optional<HttpPage> answer = pages_ ? pages_(request) : std::nullopt) {
+      page = std::move(*answer);
+    } else {
+      page.status = 404;
+      page.body = "see /metrics\n";
+    }
   }
   static const std::map<int, std::string> kReasons = {{200, "200 OK"},
+                                                      {303, "303 See Other"},
                                                       {400, "400 Bad Request"},
                                                       {401, "401 Unauthorized"},
                                                       {403, "403 Forbidden"},
                                                       {404, "404 Not Found"},
                                                       {405, "405 Method Not Allowed"},
+                                                      {411, "411 Length Required"},
+                                                      {413, "413 Content Too Large"},
+                                                      {431, "431 Request Header Fields Too Large"},
                                                       {503, "503 Service Unavailable"}};
   auto reason = kReasons.find(page.status);
   const std::string status =

@@ -31,23 +31,29 @@ void OneMetric(std::ostream& out, const char* name, const char* type, const char
 // `labels` (e.g. {model="m"}) with one more label, `key`="`value`" (values need no escaping).
 std::string WithLabel(const std::string& labels, const std::string& key, const std::string& value);
 
+// A request to `MetricsServer`: GET, or POST with a body of at most kMaxHttpBody bytes.
+struct HttpRequest {
+  std::string method;                                     // "GET" or "POST".
+  std::string path;                                       // As requested, query string included.
+  std::string authorization, origin, host, content_type;  // Those headers ("" if absent).
+  std::string body;
+};
+inline constexpr size_t kMaxHttpBody = 16 * 1024;
+
 // An answer of `MetricsServer`'s other pages.
 struct HttpPage {
-  int status = 200;  // 200, 400, 401, 403, 404 or 503.
+  int status = 200;  // 200, 303, 400, 401, 403, 404, 405, 413 or 503.
   std::string content_type = "text/html; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // Further response headers.
 };
 
-// Answers a GET of a path other than /metrics (the path as requested, query string included);
-// nullopt: 404.
-using PageHandler = std::function<std::optional<HttpPage>(const std::string& path)>;
+// Answers a GET of a path other than /metrics, or a POST; nullopt: 404.
+using PageHandler = std::function<std::optional<HttpPage>(const HttpRequest& request)>;
 
-// Decides whether a GET may be answered, before anything is rendered: nullopt admits it, a page
-// refuses it (e.g. 401 with WWW-Authenticate). `authorization`: the request's Authorization
-// header ("" if none).
-using RequestGate = std::function<std::optional<HttpPage>(const std::string& path,
-                                                          const std::string& authorization)>;
+// Decides whether a request may be answered, before anything is rendered: nullopt admits it, a
+// page refuses it (e.g. 401 with WWW-Authenticate).
+using RequestGate = std::function<std::optional<HttpPage>(const HttpRequest& request)>;
 
 // HTTPS for the server (--metrics-tls): the certificate chain and its private key, PEM (the
 // gRPC server's --tls-cert and --tls-key). Empty: plain HTTP.
@@ -57,8 +63,9 @@ struct HttpTls {
   bool enabled() const { return !cert_pem.empty(); }
 };
 
-// GET /metrics answers `render()`, other paths `pages` (if given) or 404; other methods 405.
-// With a `gate`, every GET passes it first. With `tls`, only HTTPS (TLS 1.2 or later): a
+// GET /metrics answers `render()`, other paths `pages` (if given) or 404; a POST goes to `pages`
+// (405 without them); other methods 405; a POST body over kMaxHttpBody 413. With a `gate`,
+// every request passes it first. With `tls`, only HTTPS (TLS 1.2 or later): a
 // connection whose handshake fails is closed unanswered, so neither a token nor a page ever
 // crosses in the clear. One thread, one request per connection, a 2 s timeout on each read
 // and write (the handshake's included).

@@ -55,6 +55,9 @@ inline Status UnavailableError(std::string m) {
 inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 // Stored bytes that fail verification (a corrupt artifact).
 inline Status DataLossError(std::string m) { return Status(StatusCode::kDataLoss, std::move(m)); }
+inline Status PermissionDeniedError(std::string m) {
+  return Status(StatusCode::kPermissionDenied, std::move(m));
+}
 inline Status ResourceExhaustedError(std::string m) {
   return Status(StatusCode::kResourceExhausted, std::move(m));
 }

@@ -41,6 +41,11 @@ int main(int argc, char** argv) {
       .Define("reap-interval-ms", "1000",
               "how often expired leases are re-queued and sweep limits applied")
       .Define("db-pool", "8", "PostgreSQL connections")
+      .Define("max-dataset-bytes", "1073741824",
+              "largest data set version accepted (an import's content, a built-in's data)")
+      .Define("prediction-retention-days", "30",
+              "unlabelled predictions recorded by sweepfarm-serve are deleted after this many "
+              "days (labelled ones are training data and stay)")
       .Define("metrics-listen", "",
               "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
               "empty: none")
@@ -90,9 +95,19 @@ int main(int argc, char** argv) {
   auto lease = flags.GetInt("lease-seconds");
   auto reap = flags.GetInt("reap-interval-ms");
   auto pool = flags.GetInt("db-pool");
+  auto max_dataset = flags.GetInt("max-dataset-bytes");
+  auto retention = flags.GetDouble("prediction-retention-days");
   if (!lease.ok() || !reap.ok() || !pool.ok() || *lease < 1 || *reap < 10 || *pool < 1) {
     std::cerr << "sweepfarm-coordinator: --lease-seconds, --reap-interval-ms and --db-pool need "
                  "positive integers (reap >= 10 ms)\n";
+    return 2;
+  }
+  if (!max_dataset.ok() || *max_dataset < 1024 || *max_dataset > (int64_t{1} << 30)) {
+    std::cerr << "sweepfarm-coordinator: --max-dataset-bytes must be 1024 to 1073741824\n";
+    return 2;
+  }
+  if (!retention.ok() || !(*retention > 0)) {
+    std::cerr << "sweepfarm-coordinator: --prediction-retention-days must be a positive number\n";
     return 2;
   }
   auto store = store::Store::Open(flags.Get("db"), static_cast<int>(*pool));
@@ -105,11 +120,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   api::Metrics metrics;
+  datasets::DataSets datasets(store->get(), *max_dataset);
   PageHandler pages;
+  api::DashboardContext dashboard;
   if (flags.GetBool("dashboard")) {
-    const int lease_seconds = static_cast<int>(*lease);
-    pages = [&store, lease_seconds](const std::string& path) {
-      return api::DashboardPage(store->get(), lease_seconds, path);
+    dashboard.store = store->get();
+    dashboard.datasets = &datasets;
+    dashboard.lease_seconds = static_cast<int>(*lease);
+    // Tokens only with --metrics-auth: without it the pages are open, and label nothing.
+    if (flags.GetBool("metrics-auth")) dashboard.auth = TokenCheck(security->tokens);
+    pages = [&dashboard](const HttpRequest& request) {
+      return api::DashboardPage(dashboard, request);
     };
   }
   auto metrics_server = StartMetricsServer(
@@ -123,11 +144,13 @@ int main(int argc, char** argv) {
   options.metrics = &metrics;
   options.lease_seconds = static_cast<int>(*lease);
   options.auth = TokenCheck(security->tokens);
-  registry::DatasetCache datasets;
+  options.max_dataset_bytes = *max_dataset;
+  api::Slots data_streams(8);
   registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
   api::SweepServiceImpl sweeps(store->get(), &datasets, options);
-  api::WorkerServiceImpl workers(store->get(), options);
+  api::WorkerServiceImpl workers(store->get(), &datasets, &data_streams, options);
   api::RegistryServiceImpl models(store->get(), &registry, options);
+  api::DataServiceImpl data(store->get(), &datasets, &data_streams, options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -136,6 +159,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&sweeps);
   builder.RegisterService(&workers);
   builder.RegisterService(&models);
+  builder.RegisterService(&data);
   builder.SetMaxReceiveMessageSize(16 << 20);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics.InterceptorFactory());
@@ -156,6 +180,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   auto next_reap = std::chrono::steady_clock::now();
+  auto next_expiry = next_reap;
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (std::chrono::steady_clock::now() < next_reap) continue;
@@ -174,6 +199,15 @@ int main(int argc, char** argv) {
     } else if (*n > 0) {
       metrics.CountExpired(*n);
       SF_LOG(Warning) << *n << " trial(s) re-queued after their lease expired";
+    }
+    if (std::chrono::steady_clock::now() >= next_expiry) {
+      next_expiry += std::chrono::minutes(10);
+      if (auto gone = (*store)->DeleteOldPredictions(*retention); !gone.ok()) {
+        SF_LOG(Warning) << gone.status().ToString();
+      } else if (*gone > 0) {
+        SF_LOG(Info) << *gone << " unlabelled prediction(s) older than " << *retention
+                     << " days deleted";
+      }
     }
   }
   SF_LOG(Info) << "shutting down";

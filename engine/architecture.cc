@@ -1,129 +1,126 @@
 // Fused K-model networks written as unfold + batched matrix products over a leading model dimension
 // (channels-last), which beats cuDNN grouped convolutions for these small models.
-#include "worker/engine/architecture.h"
+#include "engine/architecture.h"
 
 #include <cmath>
+#include <map>
 
 namespace sweepfarm::engine {
 namespace {
 
-std::string Join(const std::vector<int64_t>& v) {
-  std::string s;
-  for (auto x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
-  return "[" + s + "]";
+// Appends layers while tracking the extent and channels they leave, their multiply-accumulates
+// and activations. Square images and 1-D series: one extent per spatial dimension.
+class StackBuilder {
+ public:
+  StackBuilder(const std::vector<int64_t>& sample_shape, int64_t kernel)
+      : dims_(static_cast<int64_t>(sample_shape.size()) - 1),
+        kernel_(kernel),
+        extent_(sample_shape[0]),
+        channels_(sample_shape.back()) {}
+
+  void Conv(int64_t out) {
+    extent_ = extent_ - kernel_ + 1;
+    const auto positions = static_cast<int64_t>(std::pow(extent_, dims_));
+    const auto taps = static_cast<int64_t>(std::pow(kernel_, dims_));
+    acts_ += positions * (channels_ * taps + 2 * out);
+    macs_ += positions * out * channels_ * taps;
+    Add(Layer{Layer::kConv, channels_, out, kernel_, true});
+    channels_ = out;
+  }
+  void Pool() {
+    extent_ /= 2;
+    Add(Layer{Layer::kMaxPool});
+  }
+  void Mean() { Add(Layer{Layer::kMean}); }
+  // Flattens the (extent, extent, channels) map; returns its width.
+  int64_t Flatten() {
+    Layer flat{Layer::kFlatten};
+    flat.flatten_shape = {extent_, extent_, channels_};
+    Add(flat);
+    return extent_ * extent_ * channels_;
+  }
+  void Linear(int64_t in, int64_t out, bool relu) {
+    macs_ += in * out;
+    Add(Layer{Layer::kLinear, in, out, 0, relu});
+  }
+
+  int64_t channels() const { return channels_; }
+  int64_t params() const { return params_; }
+  int64_t macs() const { return macs_; }
+  int64_t activations() const { return acts_; }
+  std::vector<Layer> TakeLayers() { return std::move(layers_); }
+
+ private:
+  void Add(Layer l) {
+    if (l.kind == Layer::kConv || l.kind == Layer::kLinear) {
+      l.param_index = params_;
+      params_ += 2;
+    }
+    layers_.push_back(l);
+  }
+
+  int64_t dims_, kernel_, extent_, channels_;
+  int64_t params_ = 0, macs_ = 0, acts_ = 0;
+  std::vector<Layer> layers_;
+};
+
+// conv, pool, conv, global mean, linear: cnn1d over series, cnn2d over images.
+void ConvPoolConvMean(const ArchSpec& spec, int64_t classes, StackBuilder& b) {
+  b.Conv(spec.channels[0]);
+  b.Pool();
+  b.Conv(spec.channels[1]);
+  b.Mean();
+  b.Linear(b.channels(), classes, false);
+}
+
+void LeNet(const ArchSpec& spec, int64_t classes, StackBuilder& b) {
+  b.Conv(spec.channels[0]);
+  b.Pool();
+  b.Conv(spec.channels[1]);
+  b.Pool();
+  int64_t in = b.Flatten();
+  for (auto h : spec.hidden) {
+    b.Linear(in, h, true);
+    in = h;
+  }
+  b.Linear(in, classes, false);
+}
+
+using Stack = void (*)(const ArchSpec&, int64_t, StackBuilder&);
+
+// Each architecture of the catalogue (engine/catalog.cc) and its layer stack.
+const std::map<std::string, Stack>& Stacks() {
+  static const auto* stacks = new std::map<std::string, Stack>{
+      {"cnn1d", ConvPoolConvMean},
+      {"cnn2d", ConvPoolConvMean},
+      {"lenet", LeNet},
+  };
+  return *stacks;
 }
 
 }  // namespace
 
-bool IsKnownArchitecture(const std::string& name) { return name == "cnn1d" || name == "lenet"; }
-
-StatusOr<ArchSpec> ResolveArch(ArchSpec spec, const std::vector<int64_t>& sample_shape) {
-  if (spec.name == "cnn1d") {
-    if (sample_shape.size() != 2) {
-      return InvalidArgumentError("architecture cnn1d needs 1-D series samples, got shape " +
-                                  Join(sample_shape));
-    }
-    if (spec.channels.empty()) spec.channels = {32, 64};
-    if (!spec.hidden.empty()) return InvalidArgumentError("architecture cnn1d takes no hidden");
-  } else if (spec.name == "lenet") {
-    if (sample_shape.size() != 3) {
-      return InvalidArgumentError("architecture lenet needs image samples, got shape " +
-                                  Join(sample_shape));
-    }
-    if (spec.channels.empty()) spec.channels = {6, 16};
-    if (spec.hidden.empty()) spec.hidden = {120, 84};
-  } else {
-    return InvalidArgumentError("unknown architecture \"" + spec.name + "\" (known: cnn1d, lenet)");
-  }
-  if (spec.channels.size() != 2) {
-    return InvalidArgumentError("architecture " + spec.name + " takes exactly 2 channels, got " +
-                                Join(spec.channels));
-  }
-  for (auto c : spec.channels) {
-    if (c < 1 || c > 1024) return InvalidArgumentError("channels must be in [1, 1024]");
-  }
-  for (auto h : spec.hidden) {
-    if (h < 1 || h > 4096) return InvalidArgumentError("hidden widths must be in [1, 4096]");
-  }
-  if (spec.kernel_size < 1 || spec.kernel_size > 15) {
-    return InvalidArgumentError("kernel_size must be in [1, 15]");
-  }
-  // The spatial extent must survive conv, pool, conv (, pool).
-  int64_t extent = sample_shape[0];
-  extent = (extent - spec.kernel_size + 1) / 2 - spec.kernel_size + 1;
-  if (spec.name == "lenet") extent /= 2;
-  if (extent < 1) {
-    return InvalidArgumentError("kernel_size " + std::to_string(spec.kernel_size) +
-                                " too large for samples of shape " + Join(sample_shape));
-  }
-  return spec;
-}
+bool HasLayerStack(const std::string& architecture) { return Stacks().count(architecture) > 0; }
 
 StatusOr<FusedNet> FusedNet::Create(const ArchSpec& spec0, const std::vector<int64_t>& sample_shape,
                                     int64_t num_classes, const std::vector<uint64_t>& seeds,
                                     const torch::Device& device) {
-  SF_ASSIGN_OR_RETURN(ArchSpec spec, ResolveArch(spec0, sample_shape));
+  SF_ASSIGN_OR_RETURN(ArchSpec spec, ResolveArch(spec0, ChannelsFirstShape(sample_shape)));
   if (seeds.empty()) return InvalidArgumentError("a fused network needs at least one model");
+  auto stack = Stacks().find(spec.name);
+  if (stack == Stacks().end()) {
+    return InternalError("architecture " + spec.name + " has no layer stack");
+  }
   FusedNet net;
   net.k_ = static_cast<int64_t>(seeds.size());
   net.sample_shape_ = sample_shape;
   net.spatial_dims_ = static_cast<int64_t>(sample_shape.size()) - 1;
-  const int64_t d = net.spatial_dims_;
-  const int64_t k = spec.kernel_size;
-  int64_t params = 0;
-  auto add = [&](Layer l) {
-    if (l.kind == Layer::kConv || l.kind == Layer::kLinear) {
-      l.param_index = params;
-      params += 2;
-    }
-    net.layers_.push_back(l);
-  };
-  int64_t extent = sample_shape[0];  // Square images and 1-D series: one extent per spatial dim.
-  int64_t channels = sample_shape.back();
-  int64_t macs = 0;
-  int64_t acts = 0;
-  auto conv = [&](int64_t out) {
-    extent = extent - k + 1;
-    const int64_t positions = static_cast<int64_t>(std::pow(extent, d));
-    acts += positions * (channels * static_cast<int64_t>(std::pow(k, d)) + 2 * out);
-    macs += static_cast<int64_t>(std::pow(extent, d)) * out * channels *
-            static_cast<int64_t>(std::pow(k, d));
-    add(Layer{Layer::kConv, channels, out, k, true});
-    channels = out;
-  };
-  auto pool = [&]() {
-    extent /= 2;
-    add(Layer{Layer::kMaxPool});
-  };
-  auto linear = [&](int64_t in, int64_t out, bool relu) {
-    macs += in * out;
-    add(Layer{Layer::kLinear, in, out, 0, relu});
-  };
-  if (spec.name == "cnn1d") {
-    conv(spec.channels[0]);
-    pool();
-    conv(spec.channels[1]);
-    add(Layer{Layer::kMean});
-    linear(channels, num_classes, false);
-  } else {
-    if (sample_shape[0] != sample_shape[1])
-      return InvalidArgumentError("lenet needs square images");
-    conv(spec.channels[0]);
-    pool();
-    conv(spec.channels[1]);
-    pool();
-    Layer flat{Layer::kFlatten};
-    flat.flatten_shape = {extent, extent, channels};
-    add(flat);
-    int64_t in = extent * extent * channels;
-    for (auto h : spec.hidden) {
-      linear(in, h, true);
-      in = h;
-    }
-    linear(in, num_classes, false);
-  }
-  net.macs_ = macs;
-  net.activations_ = acts;
+  StackBuilder builder(sample_shape, spec.kernel_size);
+  stack->second(spec, num_classes, builder);
+  const int64_t params = builder.params();
+  net.layers_ = builder.TakeLayers();
+  net.macs_ = builder.macs();
+  net.activations_ = builder.activations();
 
   std::vector<std::vector<torch::Tensor>> per_param(params);
   for (uint64_t seed : seeds) {

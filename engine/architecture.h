@@ -1,4 +1,4 @@
-// Architectures by stable name ("cnn1d", "lenet") and K-model fused networks built from them.
+// K-model fused networks built from the catalogue's architectures (engine/catalog.h).
 // A FusedNet holds K independent models as tensors with a leading model dimension; it is not
 // thread-safe (one training loop owns it).
 #pragma once
@@ -9,19 +9,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/catalog.h"
 
 namespace sweepfarm::engine {
-
-struct ArchSpec {
-  std::string name = "cnn1d";
-  std::vector<int64_t> channels;  // Conv output channels; default per architecture.
-  int64_t kernel_size = 5;
-  std::vector<int64_t> hidden;  // Hidden fully-connected widths (lenet); default per architecture.
-};
-
-bool IsKnownArchitecture(const std::string& name);
-// Fills defaults and checks the spec against one sample's shape ({T, C} or {H, W, C}).
-StatusOr<ArchSpec> ResolveArch(ArchSpec spec, const std::vector<int64_t>& sample_shape);
 
 // One layer of the network, in order.
 struct Layer {
@@ -31,6 +21,10 @@ struct Layer {
   int64_t param_index = -1;            // Index of the weight in params(); the bias follows it.
   std::vector<int64_t> flatten_shape;  // kFlatten: the channels-last shape it flattens.
 };
+
+// Whether the engine has a layer stack for the catalogue's architecture of this name (tested for
+// every one).
+bool HasLayerStack(const std::string& architecture);
 
 class FusedNet {
  public:

@@ -1,5 +1,7 @@
 // Datasets the engine trains on: tensors in channels-last layout, made once and shared read-only.
-// A Dataset is immutable after creation; it may be shared between threads and bundles.
+// They come from a stored data set version's table (engine/data/), or from a built-in generator
+// (the telemetry simulator, Fashion-MNIST), which produces such a table. A Dataset is immutable
+// after creation; it may be shared between threads and bundles.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,6 +11,8 @@
 #include <string>
 
 #include "common/status.h"
+#include "engine/catalog.h"
+#include "engine/data/table.h"
 
 namespace sweepfarm::engine {
 
@@ -29,30 +33,48 @@ struct Dataset {
   Split test;   // Customer-like data: its first selection_size samples are the selection
                 // split, the rest the holdout split.
   int64_t selection_size = -1;  // -1: all of the test split is selection.
-  std::string hash;             // Content hash over every tensor's bytes.
+  std::string hash;             // The content hash: a stored version's sha256.
+  // Set when x has been standardised (Standardized): each channel's mean and standard deviation
+  // over the train split, which a model trained on it keeps in its artifact and applies to raw
+  // inputs. Empty: raw values.
+  std::vector<float> input_mean;
+  std::vector<float> input_std;
 
-  std::vector<int64_t> sample_shape() const;
+  std::vector<int64_t> sample_shape() const;  // Shape of one sample: {T, C} or {H, W, C}.
   int64_t SelectionSize() const { return selection_size < 0 ? test.size() : selection_size; }
   // Accuracy of always predicting the test split's most common class (all "issue" for telemetry).
-  double MajorityBaseline() const;  // Shape of one sample: {T, C} or {H, W, C}.
+  double MajorityBaseline() const;
   // Copies all tensors to `device` (once per worker; shared by every bundle).
   std::shared_ptr<const Dataset> To(const torch::Device& device) const;
 };
 
-// Dataset parameters as given in a sweep (`dataset.params`), all numeric.
-using DatasetParams = std::map<std::string, double>;
+// The tensors of a data set version's table (train; selection then holdout as the test split).
+// `name` and `hash` identify it (the version's NAME@V and sha256).
+std::shared_ptr<const Dataset> DatasetFromTable(const data::Table& table, const std::string& name,
+                                                const std::string& hash);
 
-// Builds a dataset by its registered name ("telemetry", "fashion-mnist").
+// A copy whose inputs are standardised per channel with the train split's statistics (a channel
+// that does not vary keeps a deviation of 1). What the trainer learns from; models record the
+// statistics and apply them to raw inputs (engine/model_io.h).
+std::shared_ptr<const Dataset> Standardized(const Dataset& raw);
+
+// Generates a built-in data set (engine/catalog.h) as a table. Deterministic: the same
+// parameters give the same table, so the same stored version.
+StatusOr<data::Table> GenerateBuiltin(const std::string& name, const DatasetParams& params);
+
+// GenerateBuiltin, encoded and hashed as a stored version would be, as tensors (raw values).
 StatusOr<std::shared_ptr<const Dataset>> MakeDataset(const std::string& name,
                                                      const DatasetParams& params);
-// Names and allowed parameter keys, for validation without building anything.
-bool IsKnownDataset(const std::string& name);
-Status ValidateDatasetParams(const std::string& name, const DatasetParams& params);
+
+// Samples [N, C, L...] as their data set's files and the prediction service have them (channels
+// first) to the engine's [N, L..., C], and back.
+torch::Tensor ToChannelsLast(const torch::Tensor& channels_first);
+torch::Tensor ToChannelsFirst(const torch::Tensor& channels_last);
 
 // How many of `labels` (int64 class indices, any device) are each of the `classes` classes.
 std::vector<int64_t> CountByClass(const torch::Tensor& labels, int64_t classes);
 
-// Content hash of tensors (their bytes, dtypes and shapes).
+// Content hash of tensors (their bytes, dtypes and shapes): the engine's own test datasets.
 std::string HashTensors(const std::vector<torch::Tensor>& tensors);
 
 }  // namespace sweepfarm::engine

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "worker/engine/dataset.h"
+#include "engine/dataset.h"
 
 namespace sweepfarm::engine {
 
@@ -16,9 +16,11 @@ struct FashionMnistOptions {
   int64_t test_samples = 10000;   // First N of the official test set.
 };
 
-// Reads an IDX file; errors name the file and what is wrong with it.
-StatusOr<torch::Tensor> ReadIdx(const std::string& path);
+// The official training set as the train split and the test set as the selection split (raw
+// pixel values 0-255, samples 1x28x28); errors name the file and what is wrong with it.
+StatusOr<data::Table> FashionMnistTable(const FashionMnistOptions& options);
 
+// The same as tensors, standardised (the engine's benchmarks; the test set is the test split).
 StatusOr<std::shared_ptr<const Dataset>> MakeFashionMnistDataset(
     const FashionMnistOptions& options);
 

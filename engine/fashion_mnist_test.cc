@@ -1,8 +1,8 @@
-#include "worker/engine/fashion_mnist.h"
+#include "engine/fashion_mnist.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,41 +18,13 @@ std::string TempDir() {
   return dir.string();
 }
 
-void WriteGz(const std::string& path, const std::vector<unsigned char>& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
-}
-
-TEST(FashionMnistTest, ReadsIdxFiles) {
-  std::string dir = TempDir();
-  std::vector<unsigned char> img{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2,
-                                 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};
-  WriteGz(dir + "/x.gz", img);
-  auto t = ReadIdx(dir + "/x.gz");
-  ASSERT_TRUE(t.ok()) << t.status().ToString();
-  EXPECT_EQ(t->sizes(), (std::vector<int64_t>{2, 2, 2}));
-  EXPECT_EQ((*t)[1][1][1].item<int>(), 8);
-}
-
-TEST(FashionMnistTest, CorruptAndMissingFilesAreClearErrors) {
-  std::string dir = TempDir();
-  // Header says 2x2x2 but only 3 bytes follow.
-  WriteGz(dir + "/short.gz", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3});
-  auto r = ReadIdx(dir + "/short.gz");
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("short.gz"), std::string::npos);
-  WriteGz(dir + "/magic.gz", {1, 2, 3, 4, 5});
-  EXPECT_NE(ReadIdx(dir + "/magic.gz").status().message().find("bad magic"), std::string::npos);
-  // A gzip stream cut in half.
-  std::vector<unsigned char> big(4096, 7);
-  big[2] = 8;
-  WriteGz(dir + "/cut.gz", big);
-  std::filesystem::resize_file(dir + "/cut.gz", std::filesystem::file_size(dir + "/cut.gz") / 2);
-  EXPECT_FALSE(ReadIdx(dir + "/cut.gz").ok());
-  auto missing = ReadIdx(dir + "/nope.gz");
+TEST(FashionMnistTest, MissingFilesAreClearErrors) {
+  FashionMnistOptions o;
+  o.dir = TempDir();
+  auto missing = FashionMnistTable(o);
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(missing.status().message().find("nope.gz"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("is dataset-fashion-mnist installed?"),
+            std::string::npos);
 }
 
 TEST(FashionMnistTest, LoadsTheRealDataset) {
@@ -66,6 +38,18 @@ TEST(FashionMnistTest, LoadsTheRealDataset) {
   // Ten balanced classes: 1,000 of each in the test set.
   EXPECT_EQ((*ds)->test.y.bincount().min().item<int64_t>(), 1000);
   EXPECT_NEAR((*ds)->train.x.mean().item<double>(), 0.0, 0.01);
+  // Standardised with the training split's own statistics: the constants the earlier loader used.
+  EXPECT_NEAR((*ds)->input_mean[0] / 255, 0.286, 0.001);
+  EXPECT_NEAR((*ds)->input_std[0] / 255, 0.353, 0.001);
+  // As a table: raw pixel values, stored as bytes.
+  auto t = FashionMnistTable(FashionMnistOptions{kFashionMnistDir, 100, 50});
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(t->classes.size(), 10u);
+  EXPECT_EQ(t->part(data::SplitId::kSelection).size(), 50);
+  EXPECT_EQ(*std::max_element(t->part(data::SplitId::kTrain).x.begin(),
+                              t->part(data::SplitId::kTrain).x.end()),
+            255);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-#include "worker/engine/model_io.h"
+#include "engine/model_io.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/json.h"
@@ -11,6 +12,18 @@ namespace {
 
 Status Bad(const std::string& what, const std::string& format = kWeightsFormat) {
   return InvalidArgumentError(format + " artifact: " + what);
+}
+
+StatusOr<std::vector<float>> Floats(const JsonValue* v, const std::string& field) {
+  std::vector<float> out;
+  if (v == nullptr) return out;  // Artifacts before standardisation.
+  if (!v->is_array()) return Bad(field + " must be a list of numbers");
+  for (const auto& e : v->array()) {
+    if (!e.is_number() || !std::isfinite(e.number()))
+      return Bad(field + " must be a list of numbers");
+    out.push_back(static_cast<float>(e.number()));
+  }
+  return out;
 }
 
 StatusOr<std::vector<int64_t>> Ints(const JsonValue* v, const std::string& field) {
@@ -26,8 +39,7 @@ StatusOr<std::vector<int64_t>> Ints(const JsonValue* v, const std::string& field
 }
 
 // The tensors `lists` (each [K, ...]) of model `slot`, one list after the other.
-EncodedWeights Encode(const ArchSpec& arch, const std::string& dataset,
-                      const std::vector<int64_t>& sample_shape, int64_t classes,
+EncodedWeights Encode(const ArchSpec& arch, const ModelInputs& inputs,
                       const std::vector<const std::vector<torch::Tensor>*>& lists, int64_t slot) {
   JsonWriter w;
   w.BeginObject().Key("architecture").BeginObject();
@@ -35,9 +47,17 @@ EncodedWeights Encode(const ArchSpec& arch, const std::string& dataset,
   for (auto c : arch.channels) w.Int(c);
   w.EndArray().Key("kernel_size").Int(arch.kernel_size).Key("hidden").BeginArray();
   for (auto h : arch.hidden) w.Int(h);
-  w.EndArray().EndObject().Key("dataset").String(dataset).Key("sample_shape").BeginArray();
-  for (auto d : sample_shape) w.Int(d);
-  w.EndArray().Key("classes").Int(classes).Key("layout").String("fused-model-v1");
+  w.EndArray().EndObject().Key("dataset").String(inputs.dataset).Key("sample_shape").BeginArray();
+  for (auto d : inputs.sample_shape) w.Int(d);
+  w.EndArray().Key("classes").Int(inputs.classes);
+  if (!inputs.input_mean.empty()) {
+    w.Key("input_mean").BeginArray();
+    for (float v : inputs.input_mean) w.Number(v);
+    w.EndArray().Key("input_std").BeginArray();
+    for (float v : inputs.input_std) w.Number(v);
+    w.EndArray();
+  }
+  w.Key("layout").String("fused-model-v1");
   w.Key("dtype").String("float32le").Key("tensors").BeginArray();
   EncodedWeights out;
   for (const auto* list : lists) {
@@ -57,17 +77,20 @@ EncodedWeights Encode(const ArchSpec& arch, const std::string& dataset,
 
 }  // namespace
 
-EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
-                             const std::vector<int64_t>& sample_shape, int64_t classes,
-                             const std::vector<torch::Tensor>& bundle_params, int64_t slot) {
-  return Encode(arch, dataset, sample_shape, classes, {&bundle_params}, slot);
+ModelInputs InputsOf(const Dataset& data) {
+  return ModelInputs{data.name, data.sample_shape(), data.num_classes, data.input_mean,
+                     data.input_std};
 }
 
-EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const std::string& dataset,
-                                const std::vector<int64_t>& sample_shape, int64_t classes,
+EncodedWeights EncodeWeights(const ArchSpec& arch, const ModelInputs& inputs,
+                             const std::vector<torch::Tensor>& bundle_params, int64_t slot) {
+  return Encode(arch, inputs, {&bundle_params}, slot);
+}
+
+EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const ModelInputs& inputs,
                                 const std::vector<torch::Tensor>& bundle_params,
                                 const std::vector<torch::Tensor>& bundle_momentum, int64_t slot) {
-  return Encode(arch, dataset, sample_shape, classes, {&bundle_params, &bundle_momentum}, slot);
+  return Encode(arch, inputs, {&bundle_params, &bundle_momentum}, slot);
 }
 
 StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::string& arch_json,
@@ -96,14 +119,24 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
     m.arch.kernel_size = static_cast<int64_t>(k->number());
   }
   if (const JsonValue* d = doc.Find("dataset"); d != nullptr && d->is_string()) {
-    m.dataset = d->string();
+    m.inputs.dataset = d->string();
   }
-  SF_ASSIGN_OR_RETURN(m.sample_shape, Ints(doc.Find("sample_shape"), "sample_shape"));
+  SF_ASSIGN_OR_RETURN(m.inputs.sample_shape, Ints(doc.Find("sample_shape"), "sample_shape"));
   const JsonValue* classes = doc.Find("classes");
   if (classes == nullptr || !classes->is_number() || classes->number() < 2) {
     return Bad("classes must be a number >= 2", format);
   }
-  m.classes = static_cast<int64_t>(classes->number());
+  m.inputs.classes = static_cast<int64_t>(classes->number());
+  SF_ASSIGN_OR_RETURN(m.inputs.input_mean, Floats(doc.Find("input_mean"), "input_mean"));
+  SF_ASSIGN_OR_RETURN(m.inputs.input_std, Floats(doc.Find("input_std"), "input_std"));
+  const size_t channels = m.inputs.sample_shape.empty() ? 0 : m.inputs.sample_shape.back();
+  if (!m.inputs.input_mean.empty() &&
+      (m.inputs.input_mean.size() != channels || m.inputs.input_std.size() != channels)) {
+    return Bad("input_mean and input_std need one value per channel", format);
+  }
+  for (float sd : m.inputs.input_std) {
+    if (!(sd > 0)) return Bad("input_std must be positive", format);
+  }
   const JsonValue* layout = doc.Find("layout");
   if (layout == nullptr || !layout->is_string() || layout->string() != "fused-model-v1") {
     return Bad("layout must be fused-model-v1", format);
@@ -126,8 +159,8 @@ StatusOr<ModelWeights> DecodeWeights(const std::string& format, const std::strin
   }
   if (offset != content.size()) return Bad("content is longer than its tensors", format);
   // The shapes must be exactly those of the architecture.
-  SF_ASSIGN_OR_RETURN(FusedNet probe,
-                      FusedNet::Create(m.arch, m.sample_shape, m.classes, {0}, torch::kCPU));
+  SF_ASSIGN_OR_RETURN(FusedNet probe, FusedNet::Create(m.arch, m.inputs.sample_shape,
+                                                       m.inputs.classes, {0}, torch::kCPU));
   const size_t n = probe.params().size();
   if (checkpoint && m.params.size() == 2 * n) {
     m.momentum.assign(m.params.begin() + static_cast<std::ptrdiff_t>(n), m.params.end());
@@ -163,8 +196,9 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
   }
   const ModelWeights& first = members.front();
   for (const auto& m : members) {
-    if (m.sample_shape != first.sample_shape || m.classes != first.classes) {
-      return InvalidArgumentError("ensemble members differ in inputs or classes");
+    if (!(m.inputs == first.inputs)) {
+      return InvalidArgumentError(
+          "ensemble members differ in inputs, classes or input standardisation");
     }
   }
   EnsembleModel e;
@@ -187,7 +221,7 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
   for (const auto& g : groups) {
     const ModelWeights& head = members[g.front()];
     SF_ASSIGN_OR_RETURN(FusedNet net,
-                        FusedNet::Create(head.arch, head.sample_shape, head.classes,
+                        FusedNet::Create(head.arch, head.inputs.sample_shape, head.inputs.classes,
                                          std::vector<uint64_t>(g.size(), 0), torch::kCPU));
     for (size_t p = 0; p < net.params().size(); ++p) {
       std::vector<torch::Tensor> per_model;
@@ -199,8 +233,11 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
   std::vector<float> w;
   for (double x : weights) w.push_back(static_cast<float>(x / total));
   e.weights_ = torch::tensor(w, torch::kFloat32);
-  e.sample_shape_ = first.sample_shape;
-  e.classes_ = first.classes;
+  e.inputs_ = first.inputs;
+  if (!first.inputs.input_mean.empty()) {
+    e.mean_ = torch::tensor(first.inputs.input_mean, torch::kFloat32);
+    e.std_ = torch::tensor(first.inputs.input_std, torch::kFloat32);
+  }
   e.size_ = static_cast<int64_t>(members.size());
   return e;
 }
@@ -208,6 +245,7 @@ StatusOr<EnsembleModel> EnsembleModel::Create(const std::vector<ModelWeights>& m
 torch::Tensor EnsembleModel::PredictMembers(const torch::Tensor& x0) const {
   torch::NoGradGuard no_grad;
   torch::Tensor x = x0.to(torch::kFloat32);
+  if (mean_.defined()) x = (x - mean_) / std_;  // Channels-last: the last dimension.
   // In chunks: im2col patches of a large batch fall out of cache (5,000 Fashion-MNIST images at
   // once through 7 LeNets: 13 s; in chunks of 256: see bench/RESULTS.md).
   constexpr int64_t kChunk = 256;
@@ -221,7 +259,7 @@ torch::Tensor EnsembleModel::PredictMembers(const torch::Tensor& x0) const {
     return torch::cat(parts, 1);
   };
   if (groups_.size() == 1) return forward(groups_[0].net);
-  torch::Tensor out = torch::empty({size_, x.size(0), classes_}, torch::kFloat32);
+  torch::Tensor out = torch::empty({size_, x.size(0), inputs_.classes}, torch::kFloat32);
   for (const auto& g : groups_) out.index_copy_(0, g.members, forward(g.net));
   return out;
 }

@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "worker/engine/architecture.h"
+#include "engine/architecture.h"
+#include "engine/dataset.h"
 
 namespace sweepfarm::engine {
 
@@ -20,11 +21,26 @@ inline constexpr char kWeightsFormat[] = "sweepfarm-weights-v1";
 // whose "tensors" list the parameters and then the SGD momentum buffers, of the same shapes.
 inline constexpr char kCheckpointFormat[] = "sweepfarm-checkpoint-v1";
 
-struct ModelWeights {
-  ArchSpec arch;
+// What a model takes and gives: the data it was trained for, one sample's shape, its classes,
+// and the standardisation it applies to raw inputs (empty: none; artifacts before it had none).
+struct ModelInputs {
   std::string dataset;                // The dataset the model was trained for (its inputs).
   std::vector<int64_t> sample_shape;  // One input sample, channels-last.
   int64_t classes = 2;
+  std::vector<float> input_mean;  // Per channel.
+  std::vector<float> input_std;
+  bool operator==(const ModelInputs& o) const {
+    return sample_shape == o.sample_shape && classes == o.classes && input_mean == o.input_mean &&
+           input_std == o.input_std;
+  }
+};
+
+// What a model trained on `data` takes (its standardisation included).
+ModelInputs InputsOf(const Dataset& data);
+
+struct ModelWeights {
+  ArchSpec arch;
+  ModelInputs inputs;
   std::vector<torch::Tensor> params;    // FusedNet::params() of one model (no leading K), float32.
   std::vector<torch::Tensor> momentum;  // Checkpoints only: the momentum, as params.
 };
@@ -36,13 +52,11 @@ struct EncodedWeights {
 };
 
 // Model `slot` of a trained bundle's final parameters ([K, ...] each).
-EncodedWeights EncodeWeights(const ArchSpec& arch, const std::string& dataset,
-                             const std::vector<int64_t>& sample_shape, int64_t classes,
+EncodedWeights EncodeWeights(const ArchSpec& arch, const ModelInputs& inputs,
                              const std::vector<torch::Tensor>& bundle_params, int64_t slot);
 
 // Model `slot`'s parameters and momentum ([K, ...] each) as a kCheckpointFormat artifact.
-EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const std::string& dataset,
-                                const std::vector<int64_t>& sample_shape, int64_t classes,
+EncodedWeights EncodeCheckpoint(const ArchSpec& arch, const ModelInputs& inputs,
                                 const std::vector<torch::Tensor>& bundle_params,
                                 const std::vector<torch::Tensor>& bundle_momentum, int64_t slot);
 
@@ -77,18 +91,20 @@ torch::Tensor DecideLabels(const torch::Tensor& probs, double threshold);
 // architecture among the members (one for a sweep that did not search architectures).
 class EnsembleModel {
  public:
-  // Members must share inputs and classes; they may differ in architecture (channels, kernel
-  // size, hidden widths). Weights are normalised to sum to 1.
+  // Members must share inputs (shape, classes, standardisation); they may differ in architecture
+  // (channels, kernel size, hidden widths). Weights are normalised to sum to 1.
   static StatusOr<EnsembleModel> Create(const std::vector<ModelWeights>& members,
                                         const std::vector<double>& weights);
 
-  // x: [N, sample...] float32 channels-last. Returns class probabilities [N, classes].
+  // x: [N, sample...] float32 channels-last, raw (the model standardises it as it was trained
+  // to). Returns class probabilities [N, classes].
   torch::Tensor Predict(const torch::Tensor& x) const;
   // Per-member probabilities [K, N, classes].
   torch::Tensor PredictMembers(const torch::Tensor& x) const;
 
-  const std::vector<int64_t>& sample_shape() const { return sample_shape_; }
-  int64_t classes() const { return classes_; }
+  const std::vector<int64_t>& sample_shape() const { return inputs_.sample_shape; }
+  int64_t classes() const { return inputs_.classes; }
+  const ModelInputs& inputs() const { return inputs_; }
   int64_t size() const { return size_; }
   // Fused networks evaluated per prediction: the members' distinct architectures.
   int64_t architectures() const { return static_cast<int64_t>(groups_.size()); }
@@ -100,8 +116,8 @@ class EnsembleModel {
   };
   std::vector<Group> groups_;
   torch::Tensor weights_;  // [K] float32.
-  std::vector<int64_t> sample_shape_;
-  int64_t classes_ = 0;
+  ModelInputs inputs_;
+  torch::Tensor mean_, std_;  // [C] float32, or undefined: raw inputs.
   int64_t size_ = 0;
 };
 

@@ -1,10 +1,10 @@
-#include "worker/engine/model_io.h"
+#include "engine/model_io.h"
 
 #include <gtest/gtest.h>
 
 #include "common/sha256.h"
-#include "worker/engine/telemetry.h"
-#include "worker/engine/trainer.h"
+#include "engine/telemetry.h"
+#include "engine/trainer.h"
 
 namespace sweepfarm::engine {
 namespace {
@@ -15,9 +15,11 @@ struct Trained {
   BundleResult result;
 };
 
-Trained TrainThree(std::vector<int64_t> channels = {}, int64_t kernel_size = 5) {
+Trained TrainThree(std::vector<int64_t> channels = {}, int64_t kernel_size = 5,
+                   bool standardized = false) {
   Trained t;
   t.data = MakeTelemetryDataset(TelemetryOptions{4, 640, 300});
+  if (standardized) t.data = Standardized(*t.data);
   t.options.arch.name = "cnn1d";
   t.options.arch.channels = channels;
   t.options.arch.kernel_size = kernel_size;
@@ -37,12 +39,11 @@ Trained TrainThree(std::vector<int64_t> channels = {}, int64_t kernel_size = 5) 
 
 TEST(ModelIoTest, RoundTripReproducesTheTrainersPredictions) {
   Trained t = TrainThree();
-  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  auto arch = ResolveArch(t.options.arch, ChannelsFirstShape(t.data->sample_shape()));
   ASSERT_TRUE(arch.ok());
   std::vector<ModelWeights> members;
   for (int64_t slot = 0; slot < 3; ++slot) {
-    EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(),
-                                     t.data->num_classes, t.result.final_params, slot);
+    EncodedWeights e = EncodeWeights(*arch, InputsOf(*t.data), t.result.final_params, slot);
     EXPECT_EQ(e.sha256.size(), 64u);
     auto m = DecodeWeights(kWeightsFormat, e.arch_json, e.content, e.sha256);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
@@ -68,10 +69,9 @@ TEST(ModelIoTest, RoundTripReproducesTheTrainersPredictions) {
 TEST(ModelIoTest, MembersOfDifferentArchitecturesPredictAsTheyWereTrained) {
   Trained a = TrainThree({8, 16}, 3), b = TrainThree({16, 8}, 5);
   auto member = [](const Trained& t, int64_t slot) {
-    auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+    auto arch = ResolveArch(t.options.arch, ChannelsFirstShape(t.data->sample_shape()));
     EXPECT_TRUE(arch.ok());
-    EncodedWeights e = EncodeWeights(*arch, "telemetry", t.data->sample_shape(),
-                                     t.data->num_classes, t.result.final_params, slot);
+    EncodedWeights e = EncodeWeights(*arch, InputsOf(*t.data), t.result.final_params, slot);
     auto m = DecodeWeights(kWeightsFormat, e.arch_json, e.content, e.sha256);
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     return std::move(m).value();
@@ -95,18 +95,44 @@ TEST(ModelIoTest, MembersOfDifferentArchitecturesPredictAsTheyWereTrained) {
   EXPECT_LT((ensemble->Predict(a.data->test.x) - expected).abs().max().item<float>(), 1e-6);
 
   // Members must still share inputs and classes.
-  members[3].classes = 3;
+  members[3].inputs.classes = 3;
   auto bad = EnsembleModel::Create(members, {1, 1, 1, 1});
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("inputs or classes"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("differ in inputs"), std::string::npos);
+}
+
+// A model trained on standardised inputs keeps the statistics in its artifact and applies them
+// to raw inputs: its predictions on the raw test split are the trainer's on the standardised one.
+TEST(ModelIoTest, StandardisationTravelsWithTheModel) {
+  Trained t = TrainThree({}, 5, /*standardized=*/true);
+  ASSERT_EQ(t.data->input_mean.size(), 16u);
+  auto arch = ResolveArch(t.options.arch, ChannelsFirstShape(t.data->sample_shape()));
+  ASSERT_TRUE(arch.ok());
+  EncodedWeights e = EncodeWeights(*arch, InputsOf(*t.data), t.result.final_params, 2);
+  EXPECT_NE(e.arch_json.find("\"input_mean\":["), std::string::npos);
+  auto m = DecodeWeights(kWeightsFormat, e.arch_json, e.content, e.sha256);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->inputs.input_std.size(), 16u);
+  auto ensemble = EnsembleModel::Create({*m}, {1});
+  ASSERT_TRUE(ensemble.ok());
+  auto raw = MakeTelemetryDataset(TelemetryOptions{4, 640, 300});
+  torch::Tensor kept = t.result.models[2].evals.back().probs.to(torch::kFloat32);
+  EXPECT_LT((ensemble->Predict(raw->test.x) - kept).abs().max().item<float>(), 2e-3);
+  // Without its statistics the same weights on raw inputs answer differently.
+  ModelWeights bare = *m;
+  bare.inputs.input_mean.clear();
+  bare.inputs.input_std.clear();
+  auto wrong = EnsembleModel::Create({bare}, {1});
+  EXPECT_GT((wrong->Predict(raw->test.x) - kept).abs().max().item<float>(), 1e-2);
+  // Members with other statistics do not mix.
+  EXPECT_FALSE(EnsembleModel::Create({*m, bare}, {1, 1}).ok());
 }
 
 TEST(ModelIoTest, OneFlippedByteIsRefusedNamingTheArtifact) {
   Trained t = TrainThree();
-  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  auto arch = ResolveArch(t.options.arch, ChannelsFirstShape(t.data->sample_shape()));
   ASSERT_TRUE(arch.ok());
-  EncodedWeights e =
-      EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2, t.result.final_params, 0);
+  EncodedWeights e = EncodeWeights(*arch, InputsOf(*t.data), t.result.final_params, 0);
   std::string flipped = e.content;
   flipped[flipped.size() / 2] ^= 0x01;
   auto m = DecodeWeights(kWeightsFormat, e.arch_json, flipped, e.sha256);
@@ -130,10 +156,9 @@ TEST(ModelIoTest, OneFlippedByteIsRefusedNamingTheArtifact) {
 
 TEST(ModelIoTest, RefusesArtifactsThatDoNotMatchTheirArchitecture) {
   Trained t = TrainThree();
-  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  auto arch = ResolveArch(t.options.arch, ChannelsFirstShape(t.data->sample_shape()));
   ASSERT_TRUE(arch.ok());
-  EncodedWeights e =
-      EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2, t.result.final_params, 1);
+  EncodedWeights e = EncodeWeights(*arch, InputsOf(*t.data), t.result.final_params, 1);
   std::string truncated = e.content.substr(0, e.content.size() - 4);
   auto short_content = DecodeWeights(kWeightsFormat, e.arch_json, truncated, Sha256Hex(truncated));
   ASSERT_FALSE(short_content.ok());
@@ -150,11 +175,11 @@ TEST(ModelIoTest, RefusesArtifactsThatDoNotMatchTheirArchitecture) {
 
 TEST(ModelIoTest, CheckpointsCarryParametersAndMomentum) {
   Trained t = TrainThree();
-  auto arch = ResolveArch(t.options.arch, t.data->sample_shape());
+  auto arch = ResolveArch(t.options.arch, ChannelsFirstShape(t.data->sample_shape()));
   ASSERT_TRUE(arch.ok());
   ASSERT_EQ(t.result.final_momentum.size(), t.result.final_params.size());
-  EncodedWeights c = EncodeCheckpoint(*arch, "telemetry", t.data->sample_shape(), 2,
-                                      t.result.final_params, t.result.final_momentum, 1);
+  EncodedWeights c =
+      EncodeCheckpoint(*arch, InputsOf(*t.data), t.result.final_params, t.result.final_momentum, 1);
   auto m = DecodeWeights(kCheckpointFormat, c.arch_json, c.content, c.sha256);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   ASSERT_EQ(m->params.size(), t.result.final_params.size());
@@ -169,8 +194,7 @@ TEST(ModelIoTest, CheckpointsCarryParametersAndMomentum) {
   ASSERT_FALSE(as_weights.ok());
   EXPECT_NE(as_weights.status().message().find("holds 12 tensors"), std::string::npos)
       << as_weights.status().message();
-  EncodedWeights w =
-      EncodeWeights(*arch, "telemetry", t.data->sample_shape(), 2, t.result.final_params, 1);
+  EncodedWeights w = EncodeWeights(*arch, InputsOf(*t.data), t.result.final_params, 1);
   auto as_checkpoint = DecodeWeights(kCheckpointFormat, w.arch_json, w.content, w.sha256);
   ASSERT_FALSE(as_checkpoint.ok());
   EXPECT_NE(as_checkpoint.status().message().find("sweepfarm-checkpoint-v1 artifact: holds 6"),

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "worker/engine/dataset.h"
+#include "engine/dataset.h"
 
 namespace sweepfarm::engine {
 

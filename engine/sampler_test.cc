@@ -1,11 +1,11 @@
-#include "worker/engine/sampler.h"
+#include "engine/sampler.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "common/rng.h"
-#include "worker/engine/telemetry.h"
+#include "engine/telemetry.h"
 
 namespace sweepfarm::engine {
 namespace {

@@ -1,6 +1,6 @@
 // The telemetry simulator. Every sample is generated from its own key (seed, distribution, index),
 // so sample i is the same whatever the count, and samples can be generated in any order.
-#include "worker/engine/telemetry.h"
+#include "engine/telemetry.h"
 
 #include <algorithm>
 #include <array>
@@ -242,6 +242,23 @@ std::shared_ptr<const Dataset> MakeTelemetryDataset(const TelemetryOptions& opti
   ds->test = SimulateTelemetry(Distribution::kEscalation, options.seed, options.escalation_samples);
   ds->hash = HashTensors({ds->train.x, ds->train.y, ds->test.x, ds->test.y});
   return ds;
+}
+
+data::Table TelemetryTable(const TelemetryOptions& options) {
+  data::Table t;
+  t.shape = {kTelemetryChannels, kTelemetrySteps};
+  t.classes = {"healthy", "faulty"};
+  auto fill = [](const Split& s, data::Part* part) {
+    torch::Tensor x = s.x.permute({0, 2, 1}).contiguous();  // [N, C, T]: channels first.
+    part->x.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+    torch::Tensor y = s.y.to(torch::kInt32).contiguous();
+    part->y.assign(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
+  };
+  fill(SimulateTelemetry(Distribution::kLab, options.seed, options.lab_samples),
+       &t.part(data::SplitId::kTrain));
+  fill(SimulateTelemetry(Distribution::kEscalation, options.seed, options.escalation_samples),
+       &t.part(data::SplitId::kSelection));
+  return t;
 }
 
 }  // namespace sweepfarm::engine

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "worker/engine/dataset.h"
+#include "engine/dataset.h"
 
 namespace sweepfarm::engine {
 
@@ -34,7 +34,13 @@ struct TelemetryOptions {
 // Generates `count` samples of one distribution: x [count, 64, 16], y [count], kind [count].
 Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count);
 
-// Lab data as the training split, escalation data as the test split.
+// Lab data as the training split, escalation data as the test split (the engine's own tests and
+// benchmarks).
 std::shared_ptr<const Dataset> MakeTelemetryDataset(const TelemetryOptions& options);
+
+// The same data as a data set table (samples 16x64, channels first; classes healthy, faulty):
+// lab data as the train split, escalations as the selection split (engine::GenerateBuiltin
+// keeps a holdout part of them).
+data::Table TelemetryTable(const TelemetryOptions& options);
 
 }  // namespace sweepfarm::engine

@@ -1,4 +1,4 @@
-#include "worker/engine/telemetry.h"
+#include "engine/telemetry.h"
 
 #include <gtest/gtest.h>
 

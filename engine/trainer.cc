@@ -1,6 +1,6 @@
 // The fused training loop: sample indices, gather, forward, backward and SGD for K models per step,
 // with no host synchronisation inside a step; on CUDA the step is captured once as a CUDA graph.
-#include "worker/engine/trainer.h"
+#include "engine/trainer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "common/recall.h"
-#include "worker/engine/kernels/cnn1d_step.h"
-#include "worker/engine/kernels/lenet_conv.h"
+#include "engine/kernels/cnn1d_step.h"
+#include "engine/kernels/lenet_conv.h"
 
 #ifdef SWEEPFARM_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>

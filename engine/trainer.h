@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "worker/engine/architecture.h"
-#include "worker/engine/dataset.h"
-#include "worker/engine/sampler.h"
+#include "engine/architecture.h"
+#include "engine/dataset.h"
+#include "engine/sampler.h"
 
 namespace sweepfarm::engine {
 

@@ -1,5 +1,5 @@
 // One test body per behaviour, run on the CPU always and on CUDA when LibTorch has a device.
-#include "worker/engine/trainer.h"
+#include "engine/trainer.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <set>
 
 #include "common/rng.h"
-#include "worker/engine/telemetry.h"
+#include "engine/telemetry.h"
 
 namespace sweepfarm::engine {
 namespace {

@@ -19,12 +19,13 @@
 #include "common/flags.h"
 #include "common/json.h"
 #include "common/recall.h"
+#include "engine/dataset.h"
 #include "predict/registry_client.h"
 #include "proto/grpc_status.h"
 #include "proto/security.h"
+#include "sweepfarm/v1/data.grpc.pb.h"
 #include "sweepfarm/v1/predict.grpc.pb.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
-#include "worker/engine/dataset.h"
 
 using namespace sweepfarm;
 
@@ -36,7 +37,8 @@ constexpr char kUsage[] =
     "                         [--json] [--quiet] [--bench N] [--threads T]\n"
     "       sweepfarm-predict --server HOST:PORT (--input FILE|- | --model NAME --split S)\n"
     "                         [--limit N] [--json] [--quiet] [--bench N]\n"
-    "  --input: one sample per line, its values (channels-last) separated by spaces or commas\n"
+    "  --input: one sample per line, its values (channels first, as a row of the model's data\n"
+    "           set) separated by spaces or commas\n"
     "  --split: samples of the dataset the model was trained for (accuracy is printed too)\n"
     "  --server: ask a sweepfarm-serve (PredictionService.Predict) instead of loading the model\n"
     "            (with --split, the registry still says which dataset the model was chosen on)\n"
@@ -91,12 +93,14 @@ StatusOr<torch::Tensor> ReadSamples(std::istream& in, const std::string& name,
   return torch::from_blob(values.data(), dims, torch::kFloat32).clone();
 }
 
-// What answers: a model loaded here, or a sweepfarm-serve.
+// What answers: a model loaded here, or a sweepfarm-serve. Samples are channels first, as the
+// data files and the service have them.
 struct Predictor {
   std::string model;
   int version = 0;  // For --server: the version that answered the last call.
   int64_t classes = 0;
-  double threshold = 0;  // The version's decision threshold (0: labels are the argmax).
+  double threshold = 0;          // The version's decision threshold (0: labels are the argmax).
+  std::vector<std::string> ids;  // For --server: the last answer's prediction ids.
   std::function<StatusOr<torch::Tensor>(const torch::Tensor&)> predict;  // [N, classes].
 };
 
@@ -128,6 +132,8 @@ StatusOr<torch::Tensor> PredictRemote(v1::PredictionService::Stub* stub, const t
   out->version = resp.version();
   out->classes = classes;
   out->threshold = resp.decision_threshold();
+  out->ids.clear();
+  for (const auto& p : resp.predictions()) out->ids.push_back(p.id());
   return probs;
 }
 
@@ -139,24 +145,25 @@ StatusOr<torch::Tensor> ReadInput(const std::string& input, const std::vector<in
   return ReadSamples(in, input, shape, limit);
 }
 
-// Samples x and labels y of a split of the dataset `v` was chosen on, rebuilt here.
-StatusOr<std::pair<torch::Tensor, torch::Tensor>> SplitSamples(const v1::ModelVersion& v,
+// Samples x (channels first) and labels y of a split of the data set `v` was chosen on, fetched
+// from the coordinator (verified) or, for versions from before data set versions, rebuilt here.
+StatusOr<std::pair<torch::Tensor, torch::Tensor>> SplitSamples(v1::DataService::Stub* data,
+                                                               const v1::ModelVersion& v,
                                                                const std::string& split,
                                                                int64_t limit) {
   if (split != "selection" && split != "holdout" && split != "test") {
     return InvalidArgumentError("--split must be selection, holdout or test");
   }
-  engine::DatasetParams params(v.dataset().params().begin(), v.dataset().params().end());
-  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(v.dataset().name(), params));
+  SF_ASSIGN_OR_RETURN(auto ds, predict::FetchDataset(data, v.dataset()));
   if (ds->hash != v.dataset_hash()) {
-    std::cerr << "sweepfarm-predict: warning: dataset rebuilt here hashes to " << ds->hash
+    std::cerr << "sweepfarm-predict: warning: the data set here hashes to " << ds->hash
               << ", the version was chosen on " << v.dataset_hash() << "\n";
   }
   const int64_t sel = ds->SelectionSize(), all = ds->test.size();
   int64_t from = split == "holdout" ? sel : 0;
   int64_t to = split == "selection" ? sel : all;
   if (limit > 0) to = std::min<int64_t>(to, from + limit);
-  return std::make_pair(ds->test.x.narrow(0, from, to - from),
+  return std::make_pair(engine::ToChannelsFirst(ds->test.x.narrow(0, from, to - from)),
                         ds->test.y.narrow(0, from, to - from));
 }
 
@@ -240,18 +247,21 @@ int main(int argc, char** argv) {
     predictor.classes = loaded.model.classes();
     predictor.threshold = v.decision_threshold();
     predictor.predict = [&](const torch::Tensor& in) -> StatusOr<torch::Tensor> {
-      return loaded.model.Predict(in);
+      return loaded.model.Predict(engine::ToChannelsLast(in));
     };
   }
   torch::Tensor x, y;
   if (!flags.Get("split").empty()) {
-    auto xy = SplitSamples(loaded.version, flags.Get("split"), *limit);
+    auto data = v1::DataService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args));
+    auto xy = SplitSamples(data.get(), loaded.version, flags.Get("split"), *limit);
     if (!xy.ok()) return Fail(xy.status());
     std::tie(x, y) = *xy;
   } else {
     // Through a server the model's sample shape is not known here; the server checks it.
-    auto samples = ReadInput(flags.Get("input"),
-                             remote ? std::vector<int64_t>{} : loaded.model.sample_shape(), *limit);
+    auto samples = ReadInput(
+        flags.Get("input"),
+        remote ? std::vector<int64_t>{} : engine::ChannelsFirstShape(loaded.model.sample_shape()),
+        *limit);
     if (!samples.ok()) return Fail(samples.status());
     x = *samples;
   }
@@ -269,6 +279,9 @@ int main(int argc, char** argv) {
       if (flags.GetBool("json")) {
         JsonWriter w;
         w.BeginObject().Key("sample").Int(i).Key("label").Int(labels[i].item<int64_t>());
+        if (static_cast<size_t>(i) < predictor.ids.size() && !predictor.ids[i].empty()) {
+          w.Key("id").String(predictor.ids[i]);
+        }
         if (y.defined()) w.Key("true_label").Int(y[i].item<int64_t>());
         if (binary) w.Key("issue_probability").Number(probs[i][1].item<float>());
         w.Key("probabilities").BeginArray();

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <map>
 
+#include "engine/data/codec.h"
+#include "proto/grpc_status.h"
 #include "proto/model_stream.h"
 
 namespace sweepfarm::predict {
@@ -31,6 +33,32 @@ StatusOr<LoadedModel> LoadModel(v1::RegistryService::StubInterface* registry,
       engine::EnsembleModel model,
       engine::LoadEnsemble(members, version.model() + " v" + std::to_string(version.version())));
   return LoadedModel{std::move(version), std::move(model)};
+}
+
+StatusOr<std::shared_ptr<const engine::Dataset>> FetchDataset(v1::DataService::StubInterface* data,
+                                                              const v1::DatasetSpec& spec,
+                                                              int deadline_seconds) {
+  if (spec.sha256().empty()) {
+    engine::DatasetParams params(spec.params().begin(), spec.params().end());
+    return engine::MakeDataset(spec.name(), params);
+  }
+  v1::GetDatasetRequest req;
+  req.set_name(spec.name());
+  req.set_version(spec.version());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_seconds));
+  auto reader = data->ExportDataset(&ctx, req);
+  v1::DataChunk chunk;
+  std::string content;
+  while (reader->Read(&chunk)) content += chunk.data();
+  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "ExportDataset"));
+  if (const std::string digest = data::ContentHash(content); digest != spec.sha256()) {
+    return DataLossError("ExportDataset: " + spec.name() + " v" + std::to_string(spec.version()) +
+                         " arrived hashing to " + digest + ", not " + spec.sha256());
+  }
+  SF_ASSIGN_OR_RETURN(data::Table table, data::Decode(content));
+  return engine::DatasetFromTable(table, spec.name() + "@" + std::to_string(spec.version()),
+                                  spec.sha256());
 }
 
 }  // namespace sweepfarm::predict

@@ -6,8 +6,9 @@
 #include <memory>
 
 #include "common/status.h"
+#include "engine/model_io.h"
+#include "sweepfarm/v1/data.grpc.pb.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
-#include "worker/engine/model_io.h"
 
 namespace sweepfarm::predict {
 
@@ -25,5 +26,12 @@ StatusOr<v1::ModelVersion> GetVersion(v1::RegistryService::StubInterface* regist
 // the RPC's (e.g. NOT_FOUND for an unknown alias) or a corrupt or missing artifact, named.
 StatusOr<LoadedModel> LoadModel(v1::RegistryService::StubInterface* registry,
                                 v1::GetModelRequest req, int deadline_seconds = 60);
+
+// The data set a version was chosen on, as tensors: its stored version streamed through
+// DataService.ExportDataset and verified against its sha256, or for versions from before data
+// set versions, the built-in rebuilt from its parameters.
+StatusOr<std::shared_ptr<const engine::Dataset>> FetchDataset(v1::DataService::StubInterface* data,
+                                                              const v1::DatasetSpec& spec,
+                                                              int deadline_seconds = 300);
 
 }  // namespace sweepfarm::predict

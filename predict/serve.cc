@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
       .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
       .Define("refresh-seconds", "10", "how often to ask the registry where the alias points")
       .Define("max-samples", "4096", "most samples one Predict call may carry")
+      .Define("record-fraction", "1",
+              "share of answered samples recorded in the coordinator with an id, so engineers "
+              "can confirm or correct them (sweepctl feedback); 0: none")
       .Define("threads", "1", "CPU threads for each prediction")
       .Define("metrics-listen", "",
               "IPV4:PORT to serve Prometheus metrics on (GET /metrics; port 0: any free port); "
@@ -62,6 +65,11 @@ int main(int argc, char** argv) {
   auto refresh = flags.GetInt("refresh-seconds");
   auto max_samples = flags.GetInt("max-samples");
   auto threads = flags.GetInt("threads");
+  auto record = flags.GetDouble("record-fraction");
+  if (!record.ok() || !(*record >= 0 && *record <= 1)) {
+    std::cerr << "sweepfarm-serve: --record-fraction must be a number from 0 to 1\n";
+    return 2;
+  }
   if (flags.Get("model").empty() || flags.Get("alias").empty() || !refresh.ok() ||
       !max_samples.ok() || !threads.ok() || *refresh < 1 || *max_samples < 1 || *threads < 1) {
     std::cerr << "sweepfarm-serve: --model and --alias are required, and --refresh-seconds, "
@@ -106,13 +114,21 @@ int main(int argc, char** argv) {
         flags.Get("model"), alias, std::chrono::seconds(*refresh));
     shadow = std::make_unique<predict::ShadowScorer>(shadow_follower.get());
   }
+  std::unique_ptr<predict::PredictionRecorder> recorder;
+  if (*record > 0) {
+    predict::RecorderOptions ro;
+    ro.fraction = *record;
+    recorder = std::make_unique<predict::PredictionRecorder>(
+        v1::DataService::NewStub(OpenChannel(flags.Get("coordinator"), *security, args)), ro);
+  }
   predict::PredictionServiceImpl service(&follower, TokenCheck(security->tokens), *max_samples,
-                                         &metrics, shadow.get());
+                                         &metrics, shadow.get(), recorder.get());
   // Metrics from the start, before a version loads: a service stuck waiting shows version 0 and
   // its failed refreshes.
   auto metrics_server = StartMetricsServer(
       flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-      [&] { return metrics.Render(follower, shadow.get()); }, nullptr, *gate, *metrics_tls);
+      [&] { return metrics.Render(follower, shadow.get(), recorder.get()); }, nullptr, *gate,
+      *metrics_tls);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-serve: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/metrics_server.h"
+#include "engine/dataset.h"
 #include "proto/grpc_status.h"
 
 namespace sweepfarm::predict {
@@ -112,7 +113,7 @@ StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
     if (values.size() != per) {
       return InvalidArgumentError(name + " has " + std::to_string(values.size()) +
                                   " values; the model takes " + std::to_string(per) + " (" + shape +
-                                  ", channels-last)");
+                                  ", channels first)");
     }
     for (int64_t j = 0; j < per; ++j) {
       if (!std::isfinite(values[static_cast<int>(j)])) {
@@ -137,30 +138,40 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* ctx, const v1::
     return ToGrpc(UnavailableError("Predict: no version of " + follower_->model() +
                                    " loaded yet (alias " + follower_->alias() + ")"));
   }
-  auto x = RequestSamples(*req, loaded->model.sample_shape(), max_samples_);
-  if (!x.ok()) return ToGrpc(x.status());
-  torch::Tensor probs = loaded->model.Predict(*x).contiguous();
+  const std::vector<int64_t> shape = engine::ChannelsFirstShape(loaded->model.sample_shape());
+  auto sent = RequestSamples(*req, shape, max_samples_);
+  if (!sent.ok()) return ToGrpc(sent.status());
+  const torch::Tensor x = engine::ToChannelsLast(*sent);
+  torch::Tensor probs = loaded->model.Predict(x).contiguous();
   const double threshold = loaded->version.decision_threshold();
   torch::Tensor labels = engine::DecideLabels(probs, threshold).contiguous();
   if (metrics_ != nullptr) {
     metrics_->CountSamples(probs.size(0));
     metrics_->CountLabels(labels.data_ptr<int64_t>(), labels.size(0));
-    metrics_->CountInputs(*x);
+    metrics_->CountInputs(x);
   }
   resp->set_model(loaded->version.model());
   resp->set_version(loaded->version.version());
   resp->set_alias(follower_->alias());
-  for (int64_t d : loaded->model.sample_shape()) resp->add_sample_shape(d);
+  for (int64_t d : shape) resp->add_sample_shape(d);
   resp->set_decision_threshold(threshold);
+  *resp->mutable_classes() = loaded->version.dataset().classes();
   const int64_t classes = probs.size(1);
+  const int64_t values = sent->numel() / std::max<int64_t>(sent->size(0), 1);
   const float* p = probs.data_ptr<float>();
+  const float* in = sent->data_ptr<float>();
   const int64_t* l = labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < probs.size(0); ++i) {
     v1::Prediction* out = resp->add_predictions();
     out->set_label(static_cast<int>(l[i]));
     out->mutable_probabilities()->Add(p + i * classes, p + (i + 1) * classes);
+    if (recorder_ != nullptr && recorder_->Sample()) {
+      out->set_id(recorder_->Record(loaded->version.model(), loaded->version.version(),
+                                    in + i * values, values, p + i * classes, classes,
+                                    static_cast<int>(l[i])));
+    }
   }
-  if (shadow_ != nullptr) shadow_->Offer(*x, labels);
+  if (shadow_ != nullptr) shadow_->Offer(x, labels);
   return grpc::Status::OK;
 }
 
@@ -270,7 +281,8 @@ void ServeMetrics::CountRefresh(bool ok, bool swapped) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string ServeMetrics::Render(const ModelFollower& follower, const ShadowScorer* shadow) const {
+std::string ServeMetrics::Render(const ModelFollower& follower, const ShadowScorer* shadow,
+                                 const PredictionRecorder* recorder) const {
   std::ostringstream out;
   auto now = follower.current();
   const std::string labels =
@@ -330,6 +342,15 @@ std::string ServeMetrics::Render(const ModelFollower& follower, const ShadowScor
   lock.unlock();
   out << std::setprecision(6);  // The stream's default again, for the RPC histograms' bounds.
   if (shadow != nullptr) shadow->Render(out, labels);
+  if (recorder != nullptr) {
+    OneMetric(out, "sweepfarm_serve_predictions_recorded_total", "counter",
+              "Answered samples recorded in the coordinator, to be confirmed or corrected.", labels,
+              recorder->recorded());
+    OneMetric(out, "sweepfarm_serve_predictions_unrecorded_total", "counter",
+              "Answered samples that were to be recorded but were dropped (queue full, or the "
+              "coordinator refused them).",
+              labels, recorder->dropped());
+  }
   rpcs_.Render(out);
   return out.str();
 }

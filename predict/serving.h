@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "predict/recorder.h"
 #include "predict/registry_client.h"
 #include "proto/rpc_metrics.h"
 #include "proto/security.h"
@@ -71,9 +72,9 @@ class ModelFollower {
   std::optional<Failed> failed_;                // Guarded by mu_.
 };
 
-// The samples of a request as one [N, sample_shape...] float32 tensor, or INVALID_ARGUMENT
-// naming the first bad sample (too many or too few values, a value that is not finite), an
-// empty request or more than `max_samples`.
+// The samples of a request as one [N, shape...] float32 tensor (`shape` channels first, as the
+// samples are sent), or INVALID_ARGUMENT naming the first bad sample (too many or too few values,
+// a value that is not finite), an empty request or more than `max_samples`.
 StatusOr<torch::Tensor> RequestSamples(const v1::PredictRequest& req,
                                        const std::vector<int64_t>& sample_shape,
                                        int64_t max_samples);
@@ -121,8 +122,9 @@ class ServeMetrics {
   void CountInputs(const torch::Tensor& x);
   // One refresh of the follower: whether it succeeded, and whether it swapped a version in.
   void CountRefresh(bool ok, bool swapped);
-  // With a shadow (--shadow-alias), its families too.
-  std::string Render(const ModelFollower& follower, const ShadowScorer* shadow = nullptr) const;
+  // With a shadow (--shadow-alias) and a recorder, their families too.
+  std::string Render(const ModelFollower& follower, const ShadowScorer* shadow = nullptr,
+                     const PredictionRecorder* recorder = nullptr) const;
   RpcMetrics& rpcs() { return rpcs_; }
 
  private:
@@ -137,14 +139,16 @@ class ServeMetrics {
 
 class PredictionServiceImpl final : public v1::PredictionService::Service {
  public:
-  // `metrics` and `shadow` may be null.
+  // `metrics`, `shadow` and `recorder` may be null.
   PredictionServiceImpl(const ModelFollower* follower, TokenCheck auth, int64_t max_samples,
-                        ServeMetrics* metrics = nullptr, ShadowScorer* shadow = nullptr)
+                        ServeMetrics* metrics = nullptr, ShadowScorer* shadow = nullptr,
+                        PredictionRecorder* recorder = nullptr)
       : follower_(follower),
         auth_(std::move(auth)),
         max_samples_(max_samples),
         metrics_(metrics),
-        shadow_(shadow) {}
+        shadow_(shadow),
+        recorder_(recorder) {}
 
   grpc::Status Predict(grpc::ServerContext* ctx, const v1::PredictRequest* req,
                        v1::PredictResponse* resp) override;
@@ -155,6 +159,7 @@ class PredictionServiceImpl final : public v1::PredictionService::Service {
   const int64_t max_samples_;
   ServeMetrics* metrics_;
   ShadowScorer* shadow_;
+  PredictionRecorder* recorder_;
 };
 
 }  // namespace sweepfarm::predict

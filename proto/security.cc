@@ -177,15 +177,17 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
                                       "\": letters, digits and . _ @ - only");
         }
         bool known = false;
-        for (Role r : {Role::kAdmin, Role::kOperator, Role::kWorker, Role::kReader}) {
+        for (Role r : {Role::kAdmin, Role::kOperator, Role::kWorker, Role::kReader, Role::kLabeller,
+                       Role::kServe}) {
           if (w[2] == RoleName(r)) {
             c.role = r;
             known = true;
           }
         }
         if (!known) {
-          return InvalidArgumentError(where + "role \"" + w[2] +
-                                      "\" is not one of admin, operator, worker, reader");
+          return InvalidArgumentError(
+              where + "role \"" + w[2] +
+              "\" is not one of admin, operator, worker, reader, labeller, serve");
         }
       }
       for (const Credential& other : s.tokens) {
@@ -212,9 +214,7 @@ StatusOr<RequestGate> MetricsGate(const Flags& flags, const TransportSecurity& s
                        "or add --metrics-tls";
   }
   TokenCheck check(security.tokens);
-  return RequestGate([check](const std::string& path, const std::string& authorization) {
-    return check.AdmitHttp(path, authorization);
-  });
+  return RequestGate([check](const HttpRequest& request) { return check.AdmitHttp(request); });
 }
 
 StatusOr<HttpTls> MetricsTls(const Flags& flags, const TransportSecurity& security) {
@@ -260,6 +260,10 @@ const char* RoleName(Role role) {
       return "worker";
     case Role::kReader:
       return "reader";
+    case Role::kLabeller:
+      return "labeller";
+    case Role::kServe:
+      return "serve";
   }
   return "?";
 }
@@ -267,10 +271,12 @@ const char* RoleName(Role role) {
 bool RoleAllows(Role role, const std::string& rpc) {
   static const std::set<std::string> kWorker = {"RegisterWorker", "LeaseWork",     "Heartbeat",
                                                 "ReportResults",  "ReleaseLeases", "UploadArtifact",
-                                                "GetCheckpoint"};
-  static const std::set<std::string> kReader = {"GetSweepStatus", "ListTrials",    "ListSweeps",
-                                                "ListWorkers",    "BuildEnsemble", "GetModel",
-                                                "Predict",        "ListVersions",  kHttpPages};
+                                                "GetCheckpoint",  "FetchDataset"};
+  static const std::set<std::string> kReader = {
+      "GetSweepStatus", "ListTrials",      "ListSweeps",   "ListWorkers",  "BuildEnsemble",
+      "GetModel",       "Predict",         "ListVersions", "ListDatasets", "GetDataset",
+      "ExportDataset",  "ListPredictions", kHttpPages};
+  static const std::set<std::string> kServe = {"GetModel", "RecordPredictions"};
   switch (role) {
     case Role::kAdmin:
       return true;
@@ -280,6 +286,10 @@ bool RoleAllows(Role role, const std::string& rpc) {
       return kWorker.count(rpc) > 0;
     case Role::kReader:
       return kReader.count(rpc) > 0;
+    case Role::kLabeller:
+      return kReader.count(rpc) > 0 || rpc == "LabelPrediction" || rpc == kHttpLabel;
+    case Role::kServe:
+      return kServe.count(rpc) > 0;
   }
   return false;
 }
@@ -318,9 +328,7 @@ grpc::Status TokenCheck::Admit(const grpc::ServerContext* ctx, const char* rpc,
                                           : "wrong authorization token"));
 }
 
-std::optional<HttpPage> TokenCheck::AdmitHttp(const std::string& path,
-                                              const std::string& authorization) const {
-  if (tokens_.empty()) return std::nullopt;
+const Credential* TokenCheck::HolderOf(const std::string& authorization) const {
   std::optional<std::string> sent;
   if (authorization.rfind("Bearer ", 0) == 0) {
     sent = authorization.substr(7);
@@ -332,13 +340,20 @@ std::optional<HttpPage> TokenCheck::AdmitHttp(const std::string& path,
       }
     }
   }
-  const Credential* match = sent ? Match(*sent) : nullptr;
+  return sent ? Match(*sent) : nullptr;
+}
+
+std::optional<HttpPage> TokenCheck::AdmitHttp(const HttpRequest& request) const {
+  if (tokens_.empty()) return std::nullopt;
+  const std::string& path = request.path;
+  const std::string& authorization = request.authorization;
+  const Credential* match = HolderOf(authorization);
   HttpPage page;
   page.content_type = "text/plain; charset=utf-8";
   if (match == nullptr) {
     page.status = 401;
     page.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sweepfarm\", charset=\"UTF-8\"");
-    page.body = "GET " + path + ": " +
+    page.body = request.method + " " + path + ": " +
                 (authorization.empty()
                      ? std::string("no authorization token (send Authorization: Bearer TOKEN, or "
                                    "HTTP basic auth with the token as password)")
@@ -346,11 +361,13 @@ std::optional<HttpPage> TokenCheck::AdmitHttp(const std::string& path,
                 "\n";
     return page;
   }
-  if (!RoleAllows(match->role, kHttpPages)) {
+  const bool post = request.method == "POST";
+  if (!RoleAllows(match->role, post ? kHttpLabel : kHttpPages)) {
     page.status = 403;
-    page.body = "GET " + path + ": the token of " +
+    page.body = request.method + " " + path + ": the token of " +
                 (match->name.empty() ? "an unnamed holder" : match->name) + " (role " +
-                RoleName(match->role) + ") may not read these pages\n";
+                RoleName(match->role) + ") may not " +
+                (post ? "label predictions" : "read these pages") + "\n";
     return page;
   }
   return std::nullopt;

@@ -19,14 +19,19 @@
 namespace sweepfarm {
 
 // What a token may call. kAdmin: everything. kOperator: everything but the worker RPCs (submit,
-// cancel, prioritise, prune, publish, move aliases, and every read). kWorker: the worker RPCs
-// (register, lease, heartbeat, report, release, upload, fetch checkpoints). kReader: reads only
-// (sweep status, trials, sweeps, workers, ensembles, models, versions, predictions).
-enum class Role { kAdmin, kOperator, kWorker, kReader };
+// cancel, prioritise, prune, publish, move aliases, import and grow data, label, and every
+// read). kWorker: the worker RPCs (register, lease, heartbeat, report, release, upload, fetch
+// checkpoints and data sets). kReader: reads only (sweep status, trials, sweeps, workers,
+// ensembles, models, versions, data sets, predictions). kLabeller: a reader's reads and labelling
+// predictions (LabelPrediction; the dashboard's form). kServe: what sweepfarm-serve needs (load
+// models, record the predictions it answered).
+enum class Role { kAdmin, kOperator, kWorker, kReader, kLabeller, kServe };
 
 const char* RoleName(Role role);
 // What RoleAllows calls the HTTP pages (Prometheus metrics, the dashboard): a reader's.
 inline constexpr char kHttpPages[] = "GET (metrics, dashboard)";
+// The dashboard's one form that writes: a prediction's label (a labeller's, as LabelPrediction).
+inline constexpr char kHttpLabel[] = "POST (label a prediction)";
 // Whether `role` may call the RPC named `rpc` (its method name, e.g. "SetAlias"). An RPC on
 // neither the worker nor the reader list is for operators and admins only.
 bool RoleAllows(Role role, const std::string& rpc);
@@ -91,14 +96,18 @@ class TokenCheck {
   grpc::Status Admit(const grpc::ServerContext* ctx, const char* rpc,
                      std::string* caller = nullptr) const;
 
-  // The HTTP side (--metrics-auth: Prometheus metrics, the dashboard): admits a GET whose
+  // The HTTP side (--metrics-auth: Prometheus metrics, the dashboard): admits a request whose
   // Authorization header carries one of the tokens, as "Bearer TOKEN" (Prometheus'
   // `authorization`) or by HTTP basic auth with the token as password (a browser's prompt; the
-  // user name is not checked), if its role may read (admin, operator, reader). Else the refusal:
-  // 401 with WWW-Authenticate (no token, a wrong one) or 403 naming the holder and role; never a
-  // token. Admits every request when there are no tokens.
-  std::optional<HttpPage> AdmitHttp(const std::string& path,
-                                    const std::string& authorization) const;
+  // user name is not checked), if its role may: a GET read (admin, operator, reader,
+  // labeller), a POST label a prediction (admin, operator, labeller). Else the refusal: 401 with
+  // WWW-Authenticate (no token, a wrong one) or 403 naming the holder and role; never a token.
+  // Admits every request when there are no tokens.
+  std::optional<HttpPage> AdmitHttp(const HttpRequest& request) const;
+
+  // The credential an Authorization header (Bearer, or basic auth) carries; null if none.
+  const Credential* HolderOf(const std::string& authorization) const;
+  bool empty() const { return tokens_.empty(); }
 
  private:
   // The credential whose token `sent` is, comparing with every one in constant time; or null.

@@ -62,7 +62,7 @@ TEST_F(TokenFileTest, BadLinesAreRefusedNamingTheLine) {
       {"1111111111111111 alice\n", ":1: expected TOKEN or TOKEN NAME ROLE, found 2 fields"},
       {"1111111111111111 alice operator extra\n", ":1: expected TOKEN or TOKEN NAME ROLE"},
       {"\n1111111111111111 alice root\n",
-       ":2: role \"root\" is not one of admin, operator, worker, reader"},
+       ":2: role \"root\" is not one of admin, operator, worker, reader, labeller, serve"},
       {"1111111111111111 al/ice reader\n", ":1: name \"al/ice\": letters, digits and . _ @ -"},
       {"1111111111111111\n1111111111111111 alice reader\n", ":2: a token listed twice"},
       {"# only a comment\n\n", ": no token in the file"},
@@ -79,13 +79,15 @@ TEST_F(TokenFileTest, BadLinesAreRefusedNamingTheLine) {
 TEST(RoleTest, EachRoleCallsItsRpcsOnly) {
   const std::vector<std::string> worker = {"RegisterWorker", "LeaseWork",     "Heartbeat",
                                            "ReportResults",  "ReleaseLeases", "UploadArtifact",
-                                           "GetCheckpoint"};
-  const std::vector<std::string> reader = {"GetSweepStatus", "ListTrials",    "ListSweeps",
-                                           "ListWorkers",    "BuildEnsemble", "GetModel",
-                                           "ListVersions",   "Predict",       kHttpPages};
-  const std::vector<std::string> writes = {"SubmitSweep", "CancelSweep",  "SetSweepPriority",
-                                           "PruneSweeps", "PublishSweep", "SetAlias",
-                                           "Rollback",    "SomeFutureRpc"};
+                                           "GetCheckpoint",  "FetchDataset"};
+  const std::vector<std::string> reader = {
+      "GetSweepStatus", "ListTrials",      "ListSweeps", "ListWorkers",  "BuildEnsemble",
+      "GetModel",       "ListVersions",    "Predict",    "ListDatasets", "GetDataset",
+      "ExportDataset",  "ListPredictions", kHttpPages};
+  const std::vector<std::string> writes = {
+      "SubmitSweep",  "CancelSweep",     "SetSweepPriority",  "PruneSweeps",
+      "PublishSweep", "SetAlias",        "Rollback",          "ImportDataset",
+      "GrowDataset",  "LabelPrediction", "RecordPredictions", "SomeFutureRpc"};
   for (const auto& rpc : worker) {
     EXPECT_TRUE(RoleAllows(Role::kWorker, rpc)) << rpc;
     EXPECT_FALSE(RoleAllows(Role::kReader, rpc)) << rpc;
@@ -119,9 +121,9 @@ TEST(HttpAuthTest, ReadersAdminsAndOperatorsMayReadThePages) {
         "Bearer 0123456789abcdef0123456789abcdef",
         "Basic ZGFzaGJvYXJkczoyMjIyMjIyMjIyMjIyMjIy",             // dashboards:2222...
         "Basic OjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVm"}) {  // :0123... (no user name)
-    EXPECT_FALSE(check.AdmitHttp("/metrics", admitted).has_value()) << admitted;
+    EXPECT_FALSE(check.AdmitHttp(HttpRequest{"GET", "/metrics", admitted}).has_value()) << admitted;
   }
-  auto missing = check.AdmitHttp("/sweeps/3", "");
+  auto missing = check.AdmitHttp(HttpRequest{"GET", "/sweeps/3", ""});
   ASSERT_TRUE(missing.has_value());
   EXPECT_EQ(missing->status, 401);
   ASSERT_EQ(missing->headers.size(), 1u);
@@ -133,17 +135,54 @@ TEST(HttpAuthTest, ReadersAdminsAndOperatorsMayReadThePages) {
         "Basic eDoyMjIyMjIyMjIyMjIyMjIz",  // x:2222...223
         "Basic MjIyMjIyMjIyMjIyMjIyMg==",  // the token with no "user:"
         "Basic ZGFzaGJvYXJkczoyMjIy!!", "Token 2222222222222222", "2222222222222222"}) {
-    auto refused = check.AdmitHttp("/", wrong);
+    auto refused = check.AdmitHttp(HttpRequest{"GET", "/", wrong});
     ASSERT_TRUE(refused.has_value()) << wrong;
     EXPECT_EQ(refused->status, 401) << wrong;
     EXPECT_EQ(refused->body, "GET /: wrong authorization token\n");
   }
-  auto worker = check.AdmitHttp("/metrics", "Basic eDoxMTExMTExMTExMTExMTEx");  // x:1111...
+  auto worker = check.AdmitHttp(
+      HttpRequest{"GET", "/metrics", "Basic eDoxMTExMTExMTExMTExMTEx"});  // x:1111...
   ASSERT_TRUE(worker.has_value());
   EXPECT_EQ(worker->status, 403);
   EXPECT_EQ(worker->body,
             "GET /metrics: the token of gpu-host-1 (role worker) may not read these pages\n");
-  EXPECT_FALSE(TokenCheck().AdmitHttp("/metrics", "").has_value()) << "no tokens: open";
+  EXPECT_FALSE(TokenCheck().AdmitHttp(HttpRequest{"GET", "/metrics", ""}).has_value())
+      << "no tokens: open";
+}
+
+// The dashboard's one write (a prediction's label): labellers, operators and admins; a reader
+// may look but not label.
+TEST(HttpAuthTest, OnlyLabellersOperatorsAndAdminsMayPostLabels) {
+  const TokenCheck check({{"2222222222222222", "dashboards", Role::kReader},
+                          {"4444444444444444", "erin", Role::kLabeller},
+                          {"3333333333333333", "alice", Role::kOperator},
+                          {"5555555555555555", "serve-1", Role::kServe}});
+  const std::string path = "/predictions/0123/label";
+  EXPECT_FALSE(check.AdmitHttp(HttpRequest{"POST", path, "Bearer 4444444444444444"}).has_value());
+  EXPECT_FALSE(check.AdmitHttp(HttpRequest{"POST", path, "Bearer 3333333333333333"}).has_value());
+  EXPECT_FALSE(check.AdmitHttp(HttpRequest{"GET", "/", "Bearer 4444444444444444"}).has_value());
+  auto reader = check.AdmitHttp(HttpRequest{"POST", path, "Bearer 2222222222222222"});
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->status, 403);
+  EXPECT_EQ(reader->body,
+            "POST " + path + ": the token of dashboards (role reader) may not label predictions\n");
+  auto serve = check.AdmitHttp(HttpRequest{"GET", "/", "Bearer 5555555555555555"});
+  ASSERT_TRUE(serve.has_value());
+  EXPECT_EQ(serve->status, 403);
+  EXPECT_EQ(check.HolderOf("Bearer 4444444444444444")->name, "erin");
+  EXPECT_EQ(check.HolderOf("Bearer 4444"), nullptr);
+  // The roles on gRPC: a labeller reads and labels, nothing else; a service loads and records.
+  EXPECT_TRUE(RoleAllows(Role::kLabeller, "LabelPrediction"));
+  EXPECT_TRUE(RoleAllows(Role::kLabeller, "ListPredictions"));
+  EXPECT_FALSE(RoleAllows(Role::kLabeller, "GrowDataset"));
+  EXPECT_FALSE(RoleAllows(Role::kLabeller, "RecordPredictions"));
+  EXPECT_FALSE(RoleAllows(Role::kReader, "LabelPrediction"));
+  EXPECT_TRUE(RoleAllows(Role::kServe, "RecordPredictions"));
+  EXPECT_TRUE(RoleAllows(Role::kServe, "GetModel"));
+  EXPECT_FALSE(RoleAllows(Role::kServe, "LabelPrediction"));
+  EXPECT_FALSE(RoleAllows(Role::kServe, "SubmitSweep"));
+  EXPECT_TRUE(RoleAllows(Role::kWorker, "FetchDataset"));
+  EXPECT_FALSE(RoleAllows(Role::kOperator, "FetchDataset"));
 }
 
 TEST(HttpAuthTest, MetricsAuthNeedsTokensAndAnAddress) {
@@ -162,8 +201,8 @@ TEST(HttpAuthTest, MetricsAuthNeedsTokensAndAnAddress) {
   auto on = gate({"--metrics-listen", "127.0.0.1:0", "--metrics-auth"}, with_tokens);
   ASSERT_TRUE(on.ok());
   ASSERT_TRUE(static_cast<bool>(*on));
-  EXPECT_EQ((*on)("/metrics", "")->status, 401);
-  EXPECT_FALSE((*on)("/metrics", "Bearer 2222222222222222").has_value());
+  EXPECT_EQ((*on)(HttpRequest{"GET", "/metrics", ""})->status, 401);
+  EXPECT_FALSE((*on)(HttpRequest{"GET", "/metrics", "Bearer 2222222222222222"}).has_value());
   for (auto bad : {gate({"--metrics-auth"}, with_tokens),
                    gate({"--metrics-listen", "127.0.0.1:0", "--metrics-auth"}, {})}) {
     ASSERT_FALSE(bad.ok());

@@ -21,6 +21,7 @@
 #include "coordinator/sweep/tpe.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/security.h"
+#include "sweepfarm/v1/data.grpc.pb.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
@@ -1146,10 +1147,11 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
   std::vector<const google::protobuf::ServiceDescriptor*> services;
   for (const auto* file :
        {v1::SubmitSweepRequest::descriptor()->file(), v1::LeaseWorkRequest::descriptor()->file(),
-        v1::PublishSweepRequest::descriptor()->file()}) {
+        v1::PublishSweepRequest::descriptor()->file(),
+        v1::ImportDatasetChunk::descriptor()->file()}) {
     for (int i = 0; i < file->service_count(); ++i) services.push_back(file->service(i));
   }
-  ASSERT_EQ(services.size(), 3u);
+  ASSERT_EQ(services.size(), 4u);
   for (const auto* desc : services) {
     const std::string service = desc->full_name();
     for (int m = 0; m < desc->method_count(); ++m, ++rpcs) {
@@ -1177,7 +1179,7 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
       EXPECT_EQ(RoleAllows(Role::kWorker, name), desc->name() == "WorkerService") << name;
     }
   }
-  EXPECT_EQ(rpcs, 22);
+  EXPECT_EQ(rpcs, 32);
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

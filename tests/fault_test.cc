@@ -302,10 +302,11 @@ TEST_F(FaultTest, TwoCoordinatorsOnOneDatabase) {
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   ASSERT_NE(a, b);
+  // Submitted first: an idle worker polls every 2 s at most, longer than this sweep may last.
+  int64_t id = Submit(a, SweepOf(Trials()));
   for (int i = 0; i < 4; ++i) {
     farm_->StartWorker(i % 2 ? a : b, "w" + std::to_string(i), FakeWorker(8, 50));
   }
-  int64_t id = Submit(a, SweepOf(Trials()));
   RunUntilDone(id, 0, nullptr);
   Stats s = Collect(id, "two coordinators, one database");
   ExpectNothingLostOrDuplicated(s);

@@ -11,8 +11,8 @@ namespace sweepfarm::testing {
 namespace {
 
 // Admits "Bearer good" only.
-std::optional<HttpPage> Gate(const std::string&, const std::string& authorization) {
-  if (authorization == "Bearer good") return std::nullopt;
+std::optional<HttpPage> Gate(const HttpRequest& request) {
+  if (request.authorization == "Bearer good") return std::nullopt;
   HttpPage refused;
   refused.status = 401;
   refused.body = "no\n";
@@ -22,8 +22,8 @@ std::optional<HttpPage> Gate(const std::string&, const std::string& authorizatio
 std::unique_ptr<MetricsServer> Start(const HttpTls& tls) {
   auto server = MetricsServer::Start(
       "127.0.0.1:0", [] { return std::string("sweepfarm_up 1\n"); },
-      [](const std::string& path) -> std::optional<HttpPage> {
-        if (path != "/page") return std::nullopt;
+      [](const HttpRequest& request) -> std::optional<HttpPage> {
+        if (request.path != "/page") return std::nullopt;
         HttpPage page;
         page.body = "<!DOCTYPE html><p>hello</p>";
         return page;

@@ -1221,9 +1221,9 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
   ASSERT_EQ(means.size(), 16u);
   ASSERT_EQ(stddevs.size(), 16u);
   for (int c = 0; c < 16; ++c) {
-    double sent = 0;  // The sample's values of channel c (channels-last: value t * 16 + c).
+    double sent = 0;  // The sample's values of channel c (channels first: value c * 64 + t).
     for (int t = 0; t < 64; ++t) {
-      sent += static_cast<float>(((t * 16 + c) % 11) * 0.13 - 0.4);
+      sent += static_cast<float>(((c * 64 + t) % 11) * 0.13 - 0.4);
     }
     EXPECT_NEAR(channel(after, "sweepfarm_serve_input_sum", c) -
                     channel(text, "sweepfarm_serve_input_sum", c),

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
               "real, or fake: no training, deterministic results (control plane)")
       .Define("fake-train-ms", "0", "fake trainer: time per bundle")
       .Define("upload-top", "3", "upload the weights of each bundle's best N trials")
+      .Define("cache-dir", "",
+              "where fetched data sets are kept by their sha256 (default: "
+              "$XDG_CACHE_HOME/sweepfarm/datasets or ~/.cache/sweepfarm/datasets)")
       .Define("kernels", "auto",
               "auto, or step: the fused kernels (the whole step of cnn1d, the convolutions of "
               "lenet) where they fit")
@@ -102,6 +106,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.upload_top = static_cast<int>(*upload);
+  o.cache_dir = flags.Get("cache-dir");
+  if (o.cache_dir.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    o.cache_dir = xdg != nullptr && *xdg != '\0' ? std::string(xdg) + "/sweepfarm/datasets"
+                  : home != nullptr && *home != '\0'
+                      ? std::string(home) + "/.cache/sweepfarm/datasets"
+                      : "/tmp/sweepfarm-datasets";
+  }
   if (*threads > 0) {
     torch::set_num_threads(static_cast<int>(*threads));
     torch::set_num_interop_threads(1);

@@ -5,17 +5,21 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "common/files.h"
 #include "common/logging.h"
 #include "common/rng.h"
+#include "engine/data/codec.h"
+#include "engine/data/read.h"
+#include "engine/model_io.h"
+#include "engine/trainer.h"
 #include "proto/artifact_chunks.h"
 #include "proto/grpc_status.h"
-#include "worker/engine/model_io.h"
-#include "worker/engine/trainer.h"
 
 #ifdef SWEEPFARM_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -95,8 +99,8 @@ engine::ArchSpec ArchOf(const v1::SweepSpec& spec) {
 // shapes of `model`, the sweep's model on `data`.
 Status CheckpointFits(const engine::ModelWeights& w, const engine::FusedNet& model,
                       const engine::Dataset& data) {
-  if (w.sample_shape != data.sample_shape() || w.classes != data.num_classes) {
-    return FailedPreconditionError("its inputs or classes are not this dataset's");
+  if (!(w.inputs == engine::InputsOf(data))) {
+    return FailedPreconditionError("its inputs, classes or standardisation are not this dataset's");
   }
   return engine::CheckModelTensors(model, w.params, "its parameters");
 }
@@ -195,21 +199,73 @@ Status Worker::HandBack(const std::vector<v1::TrialLease>& leases) {
   return s.code() == StatusCode::kUnavailable ? OkStatus() : s;
 }
 
-StatusOr<std::shared_ptr<const engine::Dataset>> Worker::DatasetFor(const v1::DatasetSpec& spec) {
-  std::string key = spec.name();
-  engine::DatasetParams params;
-  for (const auto& [k, v] : spec.params()) params[k] = v;
-  for (const auto& [k, v] : params) key += "|" + k + "=" + std::to_string(v);
+StatusOr<std::string> Worker::DatasetContent(const std::string& sha256) {
+  const std::string path = options_.cache_dir + "/" + sha256 + ".sfdata";
+  if (auto cached = data::ReadFileBytes(path, data::kMaxEncodedBytes); cached.ok()) {
+    if (data::ContentHash(*cached) == sha256) {
+      SF_LOG(Info) << "data set " << sha256.substr(0, 12) << " from the cache (" << cached->size()
+                   << " bytes)";
+      return std::move(cached).value();
+    }
+    SF_LOG(Warning) << path << " does not verify against its name: fetching it again";
+    std::filesystem::remove(path);
+  }
+  auto start = std::chrono::steady_clock::now();
+  v1::FetchDatasetRequest req;
+  req.set_worker_id(worker_id_);
+  req.set_sha256(sha256);
+  auto ctx = Context(options_.rpc_deadline_ms * 30);
+  auto reader = stub_->FetchDataset(ctx.get(), req);
+  v1::DataChunk chunk;
+  std::string content;
+  int64_t expected = -1;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_version()) expected = chunk.version().size_bytes();
+    content += chunk.data();
+    if (expected >= 0 && static_cast<int64_t>(content.size()) > expected) {
+      ctx->TryCancel();
+      break;
+    }
+  }
+  SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "FetchDataset"));
+  // Never train on bytes that do not hash to the version's address.
+  if (const std::string digest = data::ContentHash(content); digest != sha256) {
+    return DataLossError("FetchDataset: data set " + sha256 + " arrived as " +
+                         std::to_string(content.size()) + " bytes hashing to " + digest);
+  }
+  SF_LOG(Info) << "data set " << sha256.substr(0, 12) << " fetched from the coordinator ("
+               << content.size() << " bytes, " << SecondsSince(start) << " s)";
+  std::error_code ec;
+  std::filesystem::create_directories(options_.cache_dir, ec);
+  if (Status s = WriteFileAtomically(path, content); !s.ok()) {
+    SF_LOG(Warning) << "not cached: " << s.message();  // Training goes on from memory.
+  }
+  return content;
+}
+
+StatusOr<std::shared_ptr<const engine::Dataset>> Worker::DatasetFor(const v1::DatasetSpec& spec,
+                                                                    bool standardize) {
+  std::string key = spec.sha256() + (standardize ? "|standardized" : "|raw");
   std::lock_guard<std::mutex> lock(datasets_mu_);  // One slot loads; the others wait and share it.
   if (auto it = datasets_.find(key); it != datasets_.end()) return it->second;
   auto start = std::chrono::steady_clock::now();
-  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
+  std::shared_ptr<const engine::Dataset> ds;
+  if (spec.sha256().empty()) {
+    // Leased from a coordinator that predates data set versions: the built-in, made here.
+    engine::DatasetParams params(spec.params().begin(), spec.params().end());
+    SF_ASSIGN_OR_RETURN(ds, engine::MakeDataset(spec.name(), params));
+    key = spec.name() + ds->hash + key;
+  } else {
+    SF_ASSIGN_OR_RETURN(std::string content, DatasetContent(spec.sha256()));
+    SF_ASSIGN_OR_RETURN(data::Table table, data::Decode(content));
+    ds = engine::DatasetFromTable(table, spec.name() + "@" + std::to_string(spec.version()),
+                                  spec.sha256());
+  }
+  if (standardize) ds = engine::Standardized(*ds);
   auto on_device = ds->To(torch::Device(options_.device));
-  SF_LOG(Info) << "dataset " << key << " ready on " << options_.device << " ("
-               << on_device->train.size() << " train, " << on_device->test.size() << " test, hash "
-               << on_device->hash << ", "
-               << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
-               << " s)";
+  SF_LOG(Info) << "dataset " << on_device->name << " ready on " << options_.device << " ("
+               << on_device->train.size() << " train, " << on_device->test.size() << " test, "
+               << (standardize ? "standardised" : "raw") << ", " << SecondsSince(start) << " s)";
   datasets_[key] = on_device;
   return on_device;
 }
@@ -262,7 +318,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   });
 
   StatusOr<std::shared_ptr<const engine::Dataset>> data = InternalError("not loaded");
-  if (options_.trainer != "fake") data = DatasetFor(spec.dataset());
+  if (options_.trainer != "fake") data = DatasetFor(spec.dataset(), !spec.training().raw_inputs());
   // Promoted trials of a halving sweep resume from their parents' checkpoints. Without one (not
   // uploaded, or unusable) a trial trains from scratch, which gives the same model.
   std::map<int, engine::ModelWeights> resume;       // By trial index.
@@ -374,9 +430,9 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
         const auto& trial = lease.trials(i);
         if (!trial.save_checkpoint() || trial.params().epochs() != configs[slot].eval_epochs.back())
           continue;
-        const engine::EncodedWeights c = engine::EncodeCheckpoint(
-            topts.arch, spec.dataset().name(), (*data)->sample_shape(), (*data)->num_classes,
-            result->final_params, result->final_momentum, static_cast<int64_t>(slot));
+        const engine::EncodedWeights c =
+            engine::EncodeCheckpoint(topts.arch, engine::InputsOf(**data), result->final_params,
+                                     result->final_momentum, static_cast<int64_t>(slot));
         Status s = Upload(trial, c, engine::kCheckpointFormat);
         ++uploads;
         uploaded += s.ok();
@@ -473,8 +529,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   if (static_cast<int>(best.size()) > options_.upload_top) best.resize(options_.upload_top);
   for (const auto& [acc, slot, i] : best) {
     Status s = Upload(lease.trials(i),
-                      engine::EncodeWeights(topts.arch, spec.dataset().name(),
-                                            (*data)->sample_shape(), (*data)->num_classes,
+                      engine::EncodeWeights(topts.arch, engine::InputsOf(**data),
                                             result->final_params, static_cast<int64_t>(slot)),
                       engine::kWeightsFormat);
     if (!s.ok())

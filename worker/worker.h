@@ -10,11 +10,11 @@
 #include <string>
 
 #include "common/status.h"
+#include "engine/dataset.h"
+#include "engine/model_io.h"
+#include "engine/trainer.h"
 #include "proto/security.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
-#include "worker/engine/dataset.h"
-#include "worker/engine/model_io.h"
-#include "worker/engine/trainer.h"
 
 namespace sweepfarm::worker {
 
@@ -37,6 +37,9 @@ struct WorkerOptions {
   // Bundles train with the fused kernels (engine/kernels/: the whole step of cnn1d, the
   // convolutions of lenet) where they can take the shape; shapes they refuse use the default.
   bool step_kernel = false;
+  // Fetched data sets are kept here as SHA256.sfdata and verified on every load; a file that
+  // does not verify is fetched again.
+  std::string cache_dir = "/tmp/sweepfarm-datasets";
 };
 
 class Worker {
@@ -60,7 +63,12 @@ class Worker {
                 const std::string& format);
   // The checkpoint a promoted trial resumes from (its parent's), decoded and verified.
   StatusOr<engine::ModelWeights> FetchCheckpoint(const v1::LeasedTrial& trial);
-  StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec);
+  // The data set a sweep trains on, on the device (standardised unless the sweep says not),
+  // from memory, the disk cache or the coordinator, in that order.
+  StatusOr<std::shared_ptr<const engine::Dataset>> DatasetFor(const v1::DatasetSpec& spec,
+                                                              bool standardize);
+  // A data set's content: the disk cache's if it verifies, else fetched and cached.
+  StatusOr<std::string> DatasetContent(const std::string& sha256);
 
   WorkerOptions options_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
@@ -69,7 +77,8 @@ class Worker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> cancel_{false};  // Set when the drain period of a stop has run out.
   std::atomic<int64_t> trials_done_{0};
-  // Datasets already on the device, by their spec; one loaded per worker, shared by all bundles.
+  // Datasets already on the device, by sha256 and standardisation; one loaded per worker, shared
+  // by all bundles.
   std::mutex datasets_mu_;
   std::map<std::string, std::shared_ptr<const engine::Dataset>>
       datasets_;  // Guarded by datasets_mu_.

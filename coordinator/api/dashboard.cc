@@ -1,12 +1,15 @@
 #include "coordinator/api/dashboard.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "common/sha256.h"
 
 namespace sweepfarm::api {
 
@@ -422,9 +425,67 @@ std::string RenderHomePage(
     }
     out << "</table>\n";
   }
-  out << "<p class=\"note\">Read-only; refreshes every 10 s. Metrics: <a href=\"/metrics\">"
-         "/metrics</a>.</p>\n"
+  out << "<p class=\"note\">Refreshes every 10 s. <a href=\"/predictions\">Predictions served"
+         "</a> (confirm or correct them); metrics: <a href=\"/metrics\">/metrics</a>.</p>\n"
       << kTail;
+  return out.str();
+}
+
+std::string FormToken(const Credential& holder) {
+  return Sha256Hex("sweepfarm dashboard form\n" + holder.token).substr(0, 32);
+}
+
+std::string RenderPredictionsPage(const std::vector<v1::ServedPrediction>& predictions,
+                                  const std::string& model, const std::string& form_token,
+                                  const std::string& note) {
+  std::ostringstream out;
+  out << Head("predictions", false) << "<h2>Predictions served"
+      << (model.empty() ? "" : " by " + ModelLink(model)) << "</h2>\n";
+  if (!note.empty()) out << "<p>" << HtmlEscape(note) << "</p>\n";
+  out << "<p class=\"note\">Newest first. Confirm or correct each diagnosis: the data set the "
+         "model learned from grows by the labelled ones (<code>sweepctl data grow NAME "
+         "--from-feedback</code>, or the nightly sweep with <code>dataset.feedback: true</code>). "
+         "<a href=\"/predictions?unlabelled=1"
+      << (model.empty() ? "" : "&amp;model=" + HtmlEscape(model)) << "\">Only unlabelled</a>.";
+  if (form_token.empty()) {
+    out << " Labelling here needs the coordinator's <code>--metrics-auth</code> and a labeller, "
+           "operator or admin token; <code>sweepctl feedback ID LABEL</code> works always.";
+  }
+  out << "</p>\n";
+  if (predictions.empty()) {
+    out << "<p class=\"note\">No predictions recorded.</p>\n" << kTail;
+    return out.str();
+  }
+  out << "<table><tr><th>served</th><th>id</th><th>model</th><th>data</th><th>answer</th>"
+         "<th>probability</th><th>label</th><th>by</th>"
+      << (form_token.empty() ? "" : "<th>confirm or correct</th>") << "</tr>\n";
+  for (const auto& p : predictions) {
+    auto name = [&](int label) {
+      return label >= 0 && label < p.classes_size() ? p.classes(label) : std::to_string(label);
+    };
+    const float prob =
+        p.label() >= 0 && p.label() < p.probabilities_size() ? p.probabilities(p.label()) : NAN;
+    out << "<tr><td>" << HtmlEscape(p.served_at().substr(0, 19)) << "</td><td><code>"
+        << HtmlEscape(p.id()) << "</code></td><td>" << ModelLink(p.model()) << " v" << p.version()
+        << "</td><td>" << HtmlEscape(p.dataset()) << "</td><td>" << HtmlEscape(name(p.label()))
+        << "</td><td class=\"n\">" << Fixed(prob, 3) << "</td><td"
+        << (p.true_label() >= 0 && p.true_label() != p.label() ? " class=\"bad\"" : "") << ">"
+        << (p.true_label() >= 0 ? HtmlEscape(name(p.true_label())) : "-") << "</td><td>"
+        << HtmlEscape(p.labelled_by()) << "</td>";
+    if (!form_token.empty()) {
+      out << "<td><form method=\"post\" action=\"/predictions/" << HtmlEscape(p.id())
+          << "/label\"><input type=\"hidden\" name=\"form_token\" value=\"" << form_token
+          << "\"><select name=\"label\">";
+      for (int c = 0; c < p.classes_size(); ++c) {
+        const int selected = p.true_label() >= 0 ? p.true_label() : p.label();
+        out << "<option value=\"" << HtmlEscape(p.classes(c)) << "\""
+            << (c == selected ? " selected" : "") << ">" << HtmlEscape(p.classes(c)) << "</option>";
+      }
+      out << "</select> <button type=\"submit\">save</button></form></td>";
+    }
+    out << "</tr>\n";
+  }
+  out << "</table>\n" << kTail;
   return out.str();
 }
 
@@ -639,10 +700,130 @@ bool IsModelName(const std::string& name) {
 
 }  // namespace
 
-std::optional<HttpPage> DashboardPage(store::Store* store, int lease_seconds,
-                                      const std::string& full_path) {
-  const std::string path = full_path.substr(0, full_path.find('?'));
+namespace {
+
+// The value of `key` in a query string or an x-www-form-urlencoded body ("" if absent), decoded
+// (%XX and +); at most 200 bytes.
+std::string FormValue(const std::string& form, const std::string& key) {
+  size_t at = 0;
+  while (at <= form.size()) {
+    size_t end = form.find('&', at);
+    if (end == std::string::npos) end = form.size();
+    const std::string pair = form.substr(at, end - at);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key && eq != std::string::npos) {
+      std::string out;
+      const std::string v = pair.substr(eq + 1);
+      for (size_t i = 0; i < v.size() && out.size() < 200; ++i) {
+        if (v[i] == '+') {
+          out += ' ';
+        } else if (v[i] == '%' && i + 2 < v.size() &&
+                   std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+          out += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          out += v[i];
+        }
+      }
+      return out;
+    }
+    at = end + 1;
+  }
+  return "";
+}
+
+bool SameText(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// POST /predictions/ID/label.
+HttpPage LabelFromForm(const DashboardContext& c, const HttpRequest& request,
+                       const std::string& id) {
+  if (c.auth.empty()) {
+    return ErrorPage(403,
+                     "labelling from the dashboard needs the coordinator's --metrics-auth "
+                     "(sweepctl feedback works without it)");
+  }
+  // The gate admitted the holder's role; the form must come from a page of this site.
+  const Credential* holder = c.auth.HolderOf(request.authorization);
+  if (holder == nullptr) return ErrorPage(401, "no authorization token");
+  if (!request.origin.empty() && request.origin != "http://" + request.host &&
+      request.origin != "https://" + request.host) {
+    return ErrorPage(403,
+                     "a form from another site (Origin " + request.origin.substr(0, 100) + ")");
+  }
+  if (request.content_type.rfind("application/x-www-form-urlencoded", 0) != 0) {
+    return ErrorPage(400, "expected a form (application/x-www-form-urlencoded)");
+  }
+  if (!SameText(FormValue(request.body, "form_token"), FormToken(*holder))) {
+    return ErrorPage(403,
+                     "the form's token is missing or not yours: reload the page and try again");
+  }
+  const std::string label = FormValue(request.body, "label");
+  if (label.empty()) return ErrorPage(400, "label: none given");
+  const std::string actor =
+      (holder->name.empty() ? std::string("an unnamed holder") : holder->name) +
+      " via the dashboard";
+  auto r = c.datasets->Label(id, label, actor);
+  if (!r.ok()) {
+    return ErrorPage(r.status().code() == StatusCode::kNotFound          ? 404
+                     : r.status().code() == StatusCode::kInvalidArgument ? 400
+                                                                         : 503,
+                     r.status().message());
+  }
   HttpPage page;
+  page.status = 303;
+  page.headers.emplace_back("Location", "/predictions");
+  page.body = id + ": " + r->class_name() + "\n";
+  return page;
+}
+
+bool IsPredictionId(const std::string& id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+         });
+}
+
+}  // namespace
+
+std::optional<HttpPage> DashboardPage(const DashboardContext& c, const HttpRequest& request) {
+  store::Store* store = c.store;
+  const int lease_seconds = c.lease_seconds;
+  const std::string& full_path = request.path;
+  const std::string path = full_path.substr(0, full_path.find('?'));
+  const std::string query =
+      full_path.find('?') == std::string::npos ? "" : full_path.substr(full_path.find('?') + 1);
+  HttpPage page;
+  if (request.method == "POST") {
+    const std::string prefix = "/predictions/", suffix = "/label";
+    if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      const std::string id =
+          path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+      if (!IsPredictionId(id)) return ErrorPage(400, "a prediction id is 32 hex digits");
+      return LabelFromForm(c, request, id);
+    }
+    return ErrorPage(405, "the dashboard takes POST only at /predictions/ID/label");
+  }
+  if (path == "/predictions") {
+    const std::string model = FormValue(query, "model");
+    if (!model.empty() && !IsModelName(model)) {
+      return ErrorPage(400, "model name must be 1-64 letters, digits, '.', '_' or '-'");
+    }
+    auto predictions = store->ListPredictions(model, 200, FormValue(query, "unlabelled") == "1");
+    if (!predictions.ok()) return FromStatus(predictions.status());
+    std::string token;
+    if (const Credential* holder = c.auth.HolderOf(request.authorization);
+        holder != nullptr && RoleAllows(holder->role, kHttpLabel)) {
+      token = FormToken(*holder);
+    }
+    page.body = RenderPredictionsPage(*predictions, model, token, "");
+    return page;
+  }
   if (path == "/") {
     auto sweeps = store->ListSweeps("", 50);
     if (!sweeps.ok()) return FromStatus(sweeps.status());

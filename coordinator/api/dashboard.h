@@ -11,7 +11,10 @@
 #include <vector>
 
 #include "common/metrics_server.h"
+#include "coordinator/data/datasets.h"
 #include "coordinator/store/store.h"
+#include "proto/security.h"
+#include "sweepfarm/v1/data.pb.h"
 #include "sweepfarm/v1/registry.pb.h"
 #include "sweepfarm/v1/sweep.pb.h"
 
@@ -33,11 +36,32 @@ std::string RenderSweepPage(const v1::SweepStatus& status, const std::vector<v1:
 // One model: its aliases, versions and audit trail.
 std::string RenderModelPage(const std::string& model, const v1::ListVersionsResponse& versions);
 
-// Answers GET `path` (/, /sweeps/ID, /models/NAME) from `store`; nullopt for other paths (404).
-// A malformed ID or name is a 400, an unknown sweep or model a 404, an unreadable database a
-// 503, each with the reason on the page. `lease_seconds`: the coordinator's, which tells a live
-// worker from a lost one.
-std::optional<HttpPage> DashboardPage(store::Store* store, int lease_seconds,
-                                      const std::string& path);
+// Recent predictions served, newest first, each with what an engineer said it is; with
+// `form_token` (the viewer may label), a form per prediction to confirm or correct it. `note`:
+// a line above the table (e.g. what the last form did), or empty.
+std::string RenderPredictionsPage(const std::vector<v1::ServedPrediction>& predictions,
+                                  const std::string& model, const std::string& form_token,
+                                  const std::string& note);
+
+// The token a labelling form must carry for the holder of `token` (a CSRF token): a hash of the
+// holder's own token, which a page of another site cannot read or compute.
+std::string FormToken(const Credential& holder);
+
+// What the dashboard needs: the store, the data sets (labels), the coordinator's lease length
+// (which tells a live worker from a lost one) and its tokens (empty: --metrics-auth is off, and
+// nothing can be labelled from the pages).
+struct DashboardContext {
+  store::Store* store = nullptr;
+  datasets::DataSets* datasets = nullptr;
+  int lease_seconds = 30;
+  TokenCheck auth;
+};
+
+// Answers GET /, /sweeps/ID, /models/NAME and /predictions[?model=M&unlabelled=1], and POST
+// /predictions/ID/label (the one write: a form of label=CLASS&form_token=T, from the same origin,
+// by a holder whose role may label; answered with a redirect back); nullopt for other paths
+// (404). A malformed ID or name is a 400, an unknown sweep or model a 404, an unreadable database
+// a 503, each with the reason on the page.
+std::optional<HttpPage> DashboardPage(const DashboardContext& context, const HttpRequest& request);
 
 }  // namespace sweepfarm::api

@@ -8,36 +8,13 @@
 
 #include "common/logging.h"
 #include "common/sha256.h"
+#include "coordinator/api/checks.h"
 #include "coordinator/sweep/search_space.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "proto/artifact_chunks.h"
 #include "proto/grpc_status.h"
 
 namespace sweepfarm::api {
-namespace {
-
-grpc::Status Invalid(const std::string& rpc, const std::string& what) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, rpc + ": " + what);
-}
-
-// The audit actor of a call: the token holder's name (`caller`) with what the client says of
-// itself (at most 200 bytes), or INVALID_ARGUMENT naming the RPC.
-StatusOr<std::string> Actor(const char* rpc, const std::string& caller,
-                            const std::string& claimed) {
-  if (claimed.size() > 200) {
-    return InvalidArgumentError(std::string(rpc) + ": actor is longer than 200 bytes");
-  }
-  return AuditActor(caller, claimed, "unknown client");
-}
-
-// A reason recorded in an audit trail: at most 1,000 bytes.
-grpc::Status CheckReason(const char* rpc, const std::string& reason) {
-  if (reason.size() > 1000) return Invalid(rpc, "reason is longer than 1,000 bytes");
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
 grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
                                            const v1::SubmitSweepRequest* req,
                                            v1::SubmitSweepResponse* resp) {
@@ -46,11 +23,17 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
   auto actor = Actor("SubmitSweep", caller, req->actor());
   if (!actor.ok()) return ToGrpc(actor.status());
   if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
+  if (req->source_name().size() > 1000)
+    return Invalid("SubmitSweep", "source_name is longer than 1,000 bytes");
   if (static_cast<int>(req->yaml().size()) > options_.max_yaml_bytes) {
     return Invalid("SubmitSweep",
                    "yaml is larger than " + std::to_string(options_.max_yaml_bytes) + " bytes");
   }
-  auto parsed = sweep::ParseSweepYaml(req->yaml(), req->source_name());
+  // The data set resolves to a stored version (a built-in's made on first use; not on a dry run).
+  const sweep::DatasetResolver resolve = [&](const v1::DatasetSpec& requested) {
+    return datasets_->Resolve(requested, req->validate_only(), *actor);
+  };
+  auto parsed = sweep::ParseSweepYaml(req->yaml(), req->source_name(), &resolve);
   if (!parsed.ok()) return ToGrpc(parsed.status());
   store::NewSweep s{parsed->spec, req->yaml(), req->source_name(), parsed->spec_hash,
                     parsed->trials};
@@ -486,17 +469,6 @@ grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext* ctx,
   }
   return grpc::Status::OK;
 }
-
-namespace {
-
-grpc::Status CheckName(const std::string& rpc, const std::string& field, const std::string& v) {
-  if (!sweep::IsValidName(v)) {
-    return Invalid(rpc, field + " \"" + v + "\" must be 1-64 letters, digits, '.', '_' or '-'");
-  }
-  return grpc::Status::OK;
-}
-
-}  // namespace
 
 grpc::Status RegistryServiceImpl::PublishSweep(grpc::ServerContext* ctx,
                                                const v1::PublishSweepRequest* req,

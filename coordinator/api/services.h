@@ -2,10 +2,14 @@
 // throw; all state lives in PostgreSQL, so any number of handler threads (or coordinators) may run.
 #pragma once
 
+#include <atomic>
+
 #include "coordinator/api/metrics.h"
+#include "coordinator/data/datasets.h"
 #include "coordinator/registry/registry.h"
 #include "coordinator/store/store.h"
 #include "proto/security.h"
+#include "sweepfarm/v1/data.grpc.pb.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
 #include "sweepfarm/v1/sweep.grpc.pb.h"
 #include "sweepfarm/v1/worker.grpc.pb.h"
@@ -18,12 +22,31 @@ struct ServiceOptions {
   int max_yaml_bytes = 1 << 20;
   int max_bundle = 8192;
   int64_t max_artifact_bytes = 256LL << 20;
-  TokenCheck auth;  // Every handler admits its call through it first.
+  int64_t max_dataset_bytes = 1LL << 30;  // An import's content (--max-dataset-bytes).
+  TokenCheck auth;                        // Every handler admits its call through it first.
+};
+
+// At most `limit` at once of something costly (imports held in memory, data set streams): a call
+// that finds none free is refused with RESOURCE_EXHAUSTED rather than queued.
+class Slots {
+ public:
+  explicit Slots(int limit) : free_(limit) {}
+  bool TryTake() {
+    int n = free_.load();
+    while (n > 0) {
+      if (free_.compare_exchange_weak(n, n - 1)) return true;
+    }
+    return false;
+  }
+  void Give() { ++free_; }
+
+ private:
+  std::atomic<int> free_;
 };
 
 class SweepServiceImpl final : public v1::SweepService::Service {
  public:
-  SweepServiceImpl(store::Store* store, registry::DatasetCache* datasets, ServiceOptions options)
+  SweepServiceImpl(store::Store* store, datasets::DataSets* datasets, ServiceOptions options)
       : store_(store), datasets_(datasets), options_(options) {}
   grpc::Status SubmitSweep(grpc::ServerContext*, const v1::SubmitSweepRequest*,
                            v1::SubmitSweepResponse*) override;
@@ -48,7 +71,7 @@ class SweepServiceImpl final : public v1::SweepService::Service {
 
  private:
   store::Store* store_;
-  registry::DatasetCache* datasets_;
+  datasets::DataSets* datasets_;
   ServiceOptions options_;
 };
 
@@ -75,8 +98,9 @@ class RegistryServiceImpl final : public v1::RegistryService::Service {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(store::Store* store, ServiceOptions options)
-      : store_(store), options_(options) {}
+  WorkerServiceImpl(store::Store* store, datasets::DataSets* datasets, Slots* streams,
+                    ServiceOptions options)
+      : store_(store), datasets_(datasets), streams_(streams), options_(options) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
   grpc::Status LeaseWork(grpc::ServerContext*, const v1::LeaseWorkRequest*,
@@ -91,9 +115,46 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                               v1::UploadArtifactResponse*) override;
   grpc::Status GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest*,
                              grpc::ServerWriter<v1::ArtifactChunk>*) override;
+  grpc::Status FetchDataset(grpc::ServerContext*, const v1::FetchDatasetRequest*,
+                            grpc::ServerWriter<v1::DataChunk>*) override;  // data_service.cc
 
  private:
   store::Store* store_;
+  datasets::DataSets* datasets_;
+  Slots* streams_;
+  ServiceOptions options_;
+};
+
+// Data sets and the feedback loop (data_service.cc).
+class DataServiceImpl final : public v1::DataService::Service {
+ public:
+  DataServiceImpl(store::Store* store, datasets::DataSets* datasets, Slots* streams,
+                  ServiceOptions options)
+      : store_(store), datasets_(datasets), streams_(streams), options_(options) {}
+  grpc::Status ImportDataset(grpc::ServerContext*, grpc::ServerReader<v1::ImportDatasetChunk>*,
+                             v1::ImportDatasetResponse*) override;
+  grpc::Status ListDatasets(grpc::ServerContext*, const v1::ListDatasetsRequest*,
+                            v1::ListDatasetsResponse*) override;
+  grpc::Status GetDataset(grpc::ServerContext*, const v1::GetDatasetRequest*,
+                          v1::DatasetVersion*) override;
+  grpc::Status ExportDataset(grpc::ServerContext*, const v1::GetDatasetRequest*,
+                             grpc::ServerWriter<v1::DataChunk>*) override;
+  grpc::Status GenerateDataset(grpc::ServerContext*, const v1::GenerateDatasetRequest*,
+                               v1::DatasetVersion*) override;
+  grpc::Status GrowDataset(grpc::ServerContext*, const v1::GrowDatasetRequest*,
+                           v1::GrowDatasetResponse*) override;
+  grpc::Status RecordPredictions(grpc::ServerContext*, const v1::RecordPredictionsRequest*,
+                                 v1::RecordPredictionsResponse*) override;
+  grpc::Status LabelPrediction(grpc::ServerContext*, const v1::LabelPredictionRequest*,
+                               v1::LabelPredictionResponse*) override;
+  grpc::Status ListPredictions(grpc::ServerContext*, const v1::ListPredictionsRequest*,
+                               v1::ListPredictionsResponse*) override;
+
+ private:
+  store::Store* store_;
+  datasets::DataSets* datasets_;
+  Slots* streams_;  // Shared with WorkerServiceImpl::FetchDataset.
+  Slots imports_{2};
   ServiceOptions options_;
 };
 

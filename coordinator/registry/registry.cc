@@ -114,32 +114,14 @@ std::optional<selection::ClassificationReport> HoldoutReport(
   return std::move(report).value();
 }
 
-}  // namespace
-
-StatusOr<std::shared_ptr<const engine::Dataset>> DatasetCache::Get(const v1::DatasetSpec& spec) {
-  std::string key = spec.name();
-  engine::DatasetParams params(spec.params().begin(), spec.params().end());
-  for (const auto& [k, v] : params) key += ";" + k + "=" + std::to_string(v);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      if (entries_[i].first == key) {
-        auto hit = entries_[i];
-        entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
-        entries_.push_back(hit);
-        return hit.second;
-      }
-    }
-  }
-  // Built outside the lock: two callers may build the same dataset once each, harmlessly.
-  SF_ASSIGN_OR_RETURN(auto ds, engine::MakeDataset(spec.name(), params));
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_.emplace_back(key, ds);
-  if (entries_.size() > capacity_) entries_.erase(entries_.begin());
-  return ds;
+// "telemetry@3", or the name alone for versions from before data set versions.
+std::string DataVersion(const v1::DatasetSpec& d) {
+  return d.version() > 0 ? d.name() + "@" + std::to_string(d.version()) : d.name();
 }
 
-StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datasets,
+}  // namespace
+
+StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, datasets::DataSets* datasets,
                                         int64_t sweep_id, const EnsembleOptions& o) {
   SF_ASSIGN_OR_RETURN(auto loaded, store->LoadCandidates(sweep_id, o.candidates, o.with_artifacts));
   auto& [spec, cands] = loaded;
@@ -164,9 +146,9 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datas
   EnsembleReport report;
   report.spec = spec;
   report.dataset_hash = first.dataset_hash;
-  SF_ASSIGN_OR_RETURN(report.data, datasets->Get(spec.dataset()));
+  SF_ASSIGN_OR_RETURN(report.data, datasets->Tensors(spec.dataset()));
   if (report.data->hash != first.dataset_hash) {
-    return FailedPreconditionError("dataset " + spec.dataset().name() + " rebuilt here has hash " +
+    return FailedPreconditionError("dataset " + spec.dataset().name() + " here has hash " +
                                    report.data->hash + ", the trials were scored on " +
                                    first.dataset_hash);
   }
@@ -389,6 +371,14 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
       reason = metric + Fixed(v.holdout_score()) + (promote ? " beats " : " does not beat ") + cv +
                "'s " + Fixed(v.champion_holdout_score()) + " by more than the margin " +
                Fixed(sel.promotion_margin());
+      // Both re-scored on this sweep's holdout, whatever data the champion learned from.
+      const std::string mine = DataVersion(v.dataset()),
+                        theirs_data = DataVersion(current.dataset());
+      v.set_compared_dataset(theirs_data);
+      if (mine != theirs_data) {
+        reason +=
+            " (both on " + mine + "'s holdout; the champion learned from " + theirs_data + ")";
+      }
     }
   }
   v.set_decision(promote ? "promoted" : "rejected");

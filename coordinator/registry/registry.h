@@ -11,25 +11,13 @@
 #include <vector>
 
 #include "common/status.h"
+#include "coordinator/data/datasets.h"
 #include "coordinator/store/store.h"
+#include "engine/dataset.h"
+#include "engine/model_io.h"
 #include "sweepfarm/v1/registry.pb.h"
-#include "worker/engine/dataset.h"
-#include "worker/engine/model_io.h"
 
 namespace sweepfarm::registry {
-
-// Datasets rebuilt from sweep specs (deterministic), kept for the next call: the most recent few.
-class DatasetCache {
- public:
-  explicit DatasetCache(size_t capacity = 2) : capacity_(capacity) {}
-  StatusOr<std::shared_ptr<const engine::Dataset>> Get(const v1::DatasetSpec& spec);
-
- private:
-  std::mutex mu_;
-  size_t capacity_;
-  std::vector<std::pair<std::string, std::shared_ptr<const engine::Dataset>>>
-      entries_;  // MRU last.
-};
 
 struct EnsembleOptions {
   int size = 10;
@@ -47,7 +35,7 @@ struct EnsembleReport {
 
 // Greedy (Caruana) and top-k ensembles of a sweep's best trials, chosen on the selection split
 // from stored predictions, reported against the best single trial on the holdout split.
-StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, DatasetCache* datasets,
+StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, datasets::DataSets* datasets,
                                         int64_t sweep_id, const EnsembleOptions& options);
 
 // A version's members rebuilt from their artifacts, each verified against its sha256.
@@ -55,7 +43,7 @@ StatusOr<engine::EnsembleModel> LoadEnsemble(store::Store* store, const v1::Mode
 
 class Registry {
  public:
-  Registry(store::Store* store, DatasetCache* datasets, std::string code_version)
+  Registry(store::Store* store, datasets::DataSets* datasets, std::string code_version)
       : store_(store), datasets_(datasets), code_version_(std::move(code_version)) {}
 
   // Ensemble, gate and registration of a finished sweep (RegistryService.PublishSweep); with
@@ -68,7 +56,7 @@ class Registry {
 
  private:
   store::Store* store_;
-  DatasetCache* datasets_;
+  datasets::DataSets* datasets_;
   std::string code_version_;
 };
 

@@ -16,6 +16,7 @@
 
 #include "common/logging.h"
 #include "common/sha256.h"
+#include "coordinator/store/internal.h"
 #include "coordinator/store/migrations.h"
 #include "coordinator/sweep/halving.h"
 #include "coordinator/sweep/search_space.h"
@@ -24,26 +25,6 @@
 
 namespace sweepfarm::store {
 namespace {
-
-using google::protobuf::util::JsonStringToMessage;
-using google::protobuf::util::MessageToJsonString;
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  (void)MessageToJsonString(m, &out, o);
-  return out;
-}
-
-template <typename T>
-T FromJson(const std::string& json) {
-  T m;
-  google::protobuf::util::JsonParseOptions o;
-  o.ignore_unknown_fields = true;
-  (void)JsonStringToMessage(json, &m, o);
-  return m;
-}
 
 // A sweep's status row (SweepStatusFromRow reads it), for one sweep or a list, in one query:
 // the trial counts and the best result come from lateral subqueries, not a query per sweep.
@@ -86,14 +67,18 @@ std::string SweepStatusSelect() {
          "  ORDER BY r.selection_score DESC, r.trial_id LIMIT 1) b ON true ";
 }
 
+}  // namespace
+
 // Statement texts, prepared on every pooled connection.
-const std::vector<std::pair<std::string, std::string>>& Statements() {
-  static const auto* s = new std::vector<std::pair<std::string, std::string>>{
+const std::vector<Statement>& SweepStatements() {
+  static const auto* s = new std::vector<Statement>{
       {"insert_sweep",
        "INSERT INTO sweeps (name, model, source_name, yaml, spec, spec_hash, total_trials, "
-       "  parent_sweep_id, seeded_from, pending_rungs, priority, deadline_at, max_failed_trials) "
+       "  parent_sweep_id, seeded_from, pending_rungs, priority, deadline_at, max_failed_trials, "
+       "  dataset_sha256) "
        "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULLIF($8, 0), NULLIF($9, ''), $10, $11, "
-       "  CASE WHEN $12 > 0 THEN now() + make_interval(secs => $12) END, NULLIF($13, 0)) "
+       "  CASE WHEN $12 > 0 THEN now() + make_interval(secs => $12) END, NULLIF($13, 0), "
+       "  NULLIF($14, '')) "
        "RETURNING id"},
       {"insert_trials",
        "INSERT INTO trials (sweep_id, ordinal, params, max_attempts, origin, parent_trial_id, "
@@ -403,13 +388,13 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "  best_single_holdout_accuracy, compared_version, champion_holdout_accuracy, margin, "
        "  holdout_samples, dataset_hash, dataset, architecture, code_version, holdout_report, "
        "  objective, holdout_score, champion_holdout_score, decision_threshold, threshold_tuned, "
-       "  argmax_holdout_score, input_stats) "
+       "  argmax_holdout_score, input_stats, compared_dataset) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), "
        "  CASE WHEN $11 > 0 THEN $12::double precision END, $13, $14, $15, $16::jsonb, $17::jsonb, "
        "$18, NULLIF($19, '')::jsonb, $20, $21, CASE WHEN $11 > 0 THEN $22::double precision END, "
        "$23::double precision, $24, "
        "CASE WHEN $23::double precision > 0 THEN $25::double precision END, "
-       "NULLIF($26, '')::jsonb)"},
+       "NULLIF($26, '')::jsonb, NULLIF($27, ''))"},
       {"insert_member",
        "INSERT INTO model_members (model, version, position, trial_id, weight, sha256) "
        "VALUES ($1, $2, $3, $4, $5, (SELECT sha256 FROM trial_artifacts WHERE trial_id = $4))"},
@@ -429,7 +414,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
        "            WHERE a.model = v.model AND a.version = v.version), ''), "
        "  coalesce(v.holdout_report::text, ''), v.objective, v.holdout_score, "
        "  coalesce(v.champion_holdout_score, 0), v.decision_threshold, v.threshold_tuned, "
-       "  coalesce(v.argmax_holdout_score, 0), coalesce(v.input_stats::text, '') "
+       "  coalesce(v.argmax_holdout_score, 0), coalesce(v.input_stats::text, ''), "
+       "  coalesce(v.compared_dataset, '') "
        "FROM model_versions v JOIN sweeps s ON s.id = v.sweep_id "
        "WHERE v.model = $1 AND ($2 = 0 OR v.version = $2) ORDER BY v.version DESC"},
       {"get_members",
@@ -462,11 +448,14 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   return *s;
 }
 
+namespace {
+
 // TPE, under the sweep's row lock, when round `round` has ended: proposes the next round from
 // every result so far (the sweep's stored YAML gives the space and the search seed).
 void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int round) {
   pqxx::row y = tx.exec_prepared1("sweep_yaml", sweep_id);
-  auto parsed = sweep::ParseSweepYaml(y[0].as<std::string>(), y[1].as<std::string>());
+  const sweep::DatasetResolver resolved = sweep::ResolvedAs(spec.dataset());
+  auto parsed = sweep::ParseSweepYaml(y[0].as<std::string>(), y[1].as<std::string>(), &resolved);
   const int64_t so_far = tx.exec_prepared1("trial_count", sweep_id)[0].as<int64_t>();
   const int64_t n = std::min<int64_t>(spec.round_size(), spec.budget() - so_far);
   if (!parsed.ok() || n <= 0) {  // Cannot happen for a sweep that was accepted; end it.
@@ -577,6 +566,8 @@ std::string IntArray(const std::vector<int64_t>& v) {
   return s + "}";
 }
 
+}  // namespace
+
 Status FromException(const std::exception& e, const char* op) {
   if (dynamic_cast<const std::invalid_argument*>(&e)) {
     return NotFoundError(std::string(op) + ": " + e.what());
@@ -591,13 +582,27 @@ Status FromException(const std::exception& e, const char* op) {
   return InternalError(std::string(op) + ": " + e.what());
 }
 
-}  // namespace
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+void FromJsonInto(const std::string& json, google::protobuf::Message* m) {
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = true;
+  (void)google::protobuf::util::JsonStringToMessage(json, m, o);
+}
 
 Store::~Store() = default;
 
 StatusOr<std::unique_ptr<pqxx::connection>> Store::Connect() try {
   auto conn = std::make_unique<pqxx::connection>(dsn_);
-  for (const auto& [name, sql] : Statements()) conn->prepare(name, sql);
+  for (const auto* list : {&SweepStatements(), &DatasetStatements()}) {
+    for (const auto& [name, sql] : *list) conn->prepare(name, sql);
+  }
   return conn;
 } catch (const std::exception& e) {
   return UnavailableError(std::string("connect to database: ") + e.what());
@@ -627,33 +632,6 @@ void Store::Release(std::unique_ptr<pqxx::connection> conn) {
   available_.notify_one();
 }
 
-// Runs fn(connection) with a pooled connection, reconnecting a broken one first, and maps
-// exceptions to a status in this one place.
-class Store::Conn {
- public:
-  template <typename Fn>
-  static auto Run(Store* store, const char* op, Fn fn)
-      -> decltype(fn(std::declval<pqxx::connection&>())) {
-    std::unique_ptr<pqxx::connection> conn = store->Acquire();
-    if (!conn || !conn->is_open()) {
-      auto fresh = store->Connect();
-      if (!fresh.ok()) {
-        store->Release(std::move(conn));
-        return fresh.status();
-      }
-      conn = std::move(fresh).value();
-    }
-    decltype(fn(*conn)) result = Status(StatusCode::kInternal, "unset");
-    try {
-      result = fn(*conn);
-    } catch (const std::exception& e) {
-      result = FromException(e, op);
-    }
-    store->Release(std::move(conn));
-    return result;
-  }
-};
-
 Status Store::Migrate() {
   return Conn::Run(this, "migrate",
                    [&](pqxx::connection& c) -> StatusOr<int> {
@@ -681,7 +659,8 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
               s.spec_hash,
               s.planned_trials > 0 ? s.planned_trials : static_cast<int64_t>(s.trials.size()),
               s.parent_sweep_id, s.seeded_from, PendingRounds(s.spec), s.spec.priority(),
-              s.spec.limits().max_seconds(), s.spec.limits().max_failed_trials())[0]
+              s.spec.limits().max_seconds(), s.spec.limits().max_failed_trials(),
+              s.spec.dataset().sha256())[0]
             .as<int64_t>();
     std::string origins = "{";
     for (size_t i = 0; i < s.origins.size(); ++i) origins += (i ? "," : "") + s.origins[i];
@@ -1058,7 +1037,9 @@ StatusOr<ExtendOutcome> Store::ExtendSweep(int64_t sweep_id, int64_t trials,
       return FailedPreconditionError(name + " searches by " + spec.method() +
                                      ": only random and tpe sweeps take more trials");
     }
-    auto parsed = sweep::ParseSweepYaml(row[4].as<std::string>(), row[5].as<std::string>());
+    const sweep::DatasetResolver resolved = sweep::ResolvedAs(spec.dataset());
+    auto parsed =
+        sweep::ParseSweepYaml(row[4].as<std::string>(), row[5].as<std::string>(), &resolved);
     if (!parsed.ok()) return InternalError(name + ": " + parsed.status().message());
     const int64_t budget = spec.budget() + trials, stored = row[7].as<int64_t>();
     ExtendOutcome out;
@@ -1399,6 +1380,7 @@ v1::ModelVersion VersionFromRow(const std::string& model, const pqxx::row& row) 
   if (const std::string stats = row[27].as<std::string>(); !stats.empty()) {
     *v.mutable_input_stats() = FromJson<v1::InputStats>(stats);
   }
+  v.set_compared_dataset(row[28].as<std::string>());
   return v;
 }
 
@@ -1464,7 +1446,8 @@ StatusOr<int> Store::RegisterVersion(const v1::ModelVersion& v, int expected_cha
         ToJson(v.architecture()), v.code_version(),
         v.has_holdout_report() ? ToJson(v.holdout_report()) : std::string(), v.objective(),
         v.holdout_score(), v.champion_holdout_score(), v.decision_threshold(), v.threshold_tuned(),
-        v.argmax_holdout_score(), v.has_input_stats() ? ToJson(v.input_stats()) : std::string());
+        v.argmax_holdout_score(), v.has_input_stats() ? ToJson(v.input_stats()) : std::string(),
+        v.compared_dataset());
     for (int i = 0; i < v.members_size(); ++i) {
       tx.exec_prepared0("insert_member", v.model(), version, i, v.members(i).trial_id(),
                         v.members(i).weight());

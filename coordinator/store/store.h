@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "sweepfarm/v1/data.pb.h"
 #include "sweepfarm/v1/registry.pb.h"
 #include "sweepfarm/v1/sweep.pb.h"
 #include "sweepfarm/v1/worker.pb.h"
@@ -113,6 +115,40 @@ struct FarmGauges {
   int64_t workers = 0;                    // Workers seen in the last 5 minutes.
 };
 
+// A data set version to store (coordinator/data/ has decoded and validated its content).
+struct NewDatasetVersion {
+  v1::DatasetVersion version;    // name, sha256, size_bytes, shape, classes, splits, source,
+                                 // split_rule, created_by; its number and parent are assigned.
+  std::string generator_params;  // Built-ins: their parameters as JSON (dataset_generated).
+  // Grown versions: the labelled predictions taken, each with its split and label.
+  struct Feedback {
+    std::string prediction_id;
+    std::string split;
+    int32_t label = 0;
+  };
+  std::vector<Feedback> feedback;
+};
+
+// A labelled prediction that a data set may grow by.
+struct LabelledSample {
+  std::string prediction_id;
+  std::string input;  // float32 little-endian, channels first.
+  std::string input_sha256;
+  int32_t label = 0;
+};
+
+// A prediction as sweepfarm-serve sent it (RecordPredictions).
+struct PredictionRow {
+  std::string id;
+  std::string model;
+  int32_t version = 0;
+  std::string input;  // float32 little-endian, channels first.
+  std::string input_sha256;
+  std::vector<float> probabilities;
+  int32_t label = 0;
+  std::string served_at;  // RFC 3339.
+};
+
 class Store {
  public:
   ~Store();
@@ -212,6 +248,42 @@ class Store {
   // before its last move ("rollback").
   StatusOr<AliasMove> MoveAlias(const std::string& model, const std::string& alias, int version,
                                 const std::string& actor, const std::string& reason);
+
+  // Data sets (datasets.cc). Versions are immutable and content-addressed.
+  // A version by number (0: the latest); NOT_FOUND naming what exists.
+  StatusOr<v1::DatasetVersion> GetDatasetVersion(const std::string& name, int version);
+  // The version a built-in's parameters (JSON) made, if any.
+  StatusOr<std::optional<v1::DatasetVersion>> GeneratedVersion(const std::string& name,
+                                                               const std::string& params_json);
+  // Stores `v` with `content` as the name's next version, in one transaction serialised per
+  // name; if the name already has this content, returns that version and `existed`.
+  StatusOr<std::pair<v1::DatasetVersion, bool>> InsertDatasetVersion(const NewDatasetVersion& v,
+                                                                     const std::string& content);
+  // Every version of `name` newest first, or each name's latest (empty name).
+  StatusOr<std::vector<v1::DatasetVersion>> ListDatasetVersions(const std::string& name);
+  // The content of a version by its sha256, piece `seq` (1 MiB pieces); nullopt past the last.
+  StatusOr<std::optional<std::string>> DatasetPiece(const std::string& sha256, int seq);
+  // A version with this content (the first stored); NOT_FOUND if none.
+  StatusOr<v1::DatasetVersion> VersionWithContent(const std::string& sha256);
+  // OK if the worker holds a running lease in a sweep that trains on `sha256`.
+  Status WorkerMayFetch(const std::string& worker_id, const std::string& sha256);
+
+  // Predictions served (datasets.cc). Records those whose model version exists and whose input
+  // and probabilities fit its data; INVALID_ARGUMENT naming the first that does not, and then
+  // nothing is written. Returns (recorded, duplicates).
+  StatusOr<std::pair<int, int>> RecordPredictions(const std::vector<PredictionRow>& rows,
+                                                  const std::string& served_by);
+  // One prediction with its data's class names.
+  StatusOr<v1::ServedPrediction> GetPrediction(const std::string& id);
+  // Sets a prediction's label (a class index of its data), audited; returns the old one (-1).
+  StatusOr<int> LabelPrediction(const std::string& id, int label, const std::string& actor);
+  StatusOr<std::vector<v1::ServedPrediction>> ListPredictions(const std::string& model, int limit,
+                                                              bool unlabelled_only);
+  // Labelled predictions of models trained on any version of data set `name` that no version of
+  // it has taken yet, oldest label first.
+  StatusOr<std::vector<LabelledSample>> UntakenLabels(const std::string& name);
+  // Deletes unlabelled predictions served more than `days` ago; returns how many.
+  StatusOr<int64_t> DeleteOldPredictions(double days);
 
  private:
   class Conn;

@@ -11,8 +11,7 @@
 #include "common/hash.h"
 #include "coordinator/sweep/halving.h"
 #include "coordinator/sweep/tpe.h"
-#include "worker/engine/architecture.h"
-#include "worker/engine/dataset.h"
+#include "engine/catalog.h"
 
 namespace sweepfarm::sweep {
 namespace {
@@ -337,6 +336,17 @@ std::string CanonicalHash(const v1::SweepSpec& spec, const std::vector<v1::Trial
 
 }  // namespace
 
+DatasetResolver ResolvedAs(const v1::DatasetSpec& stored) {
+  return [stored](const v1::DatasetSpec&) -> StatusOr<DatasetInfo> {
+    DatasetInfo info;
+    info.version = stored.version();
+    info.sha256 = stored.sha256();
+    info.shape.assign(stored.shape().begin(), stored.shape().end());
+    info.classes.assign(stored.classes().begin(), stored.classes().end());
+    return info;
+  };
+}
+
 bool IsValidName(const std::string& name) {
   if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) {
     return false;
@@ -349,7 +359,8 @@ bool IsValidName(const std::string& name) {
   return true;
 }
 
-StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string& source_name) {
+StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string& source_name,
+                                     const DatasetResolver* resolver) {
   Checker c(source_name.empty() ? "<sweep>" : source_name);
   YAML::Node root;
   try {
@@ -404,15 +415,23 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
 
   // dataset
   const YAML::Node ds = root["dataset"];
-  SF_RETURN_IF_ERROR(c.Map(ds, "dataset", {"name", "params"}, {"name"}));
+  SF_RETURN_IF_ERROR(c.Map(ds, "dataset", {"name", "params", "version", "feedback"}, {"name"}));
   SF_ASSIGN_OR_RETURN(std::string ds_name, c.String(ds["name"], "dataset.name"));
-  if (!engine::IsKnownDataset(ds_name)) {
-    return c.Error(ds["name"], "dataset.name",
-                   "unknown dataset \"" + ds_name + "\" (known: telemetry, fashion-mnist)");
+  if (!IsValidName(ds_name)) {
+    return c.Error(
+        ds["name"], "dataset.name",
+        "\"" + ds_name.substr(0, 80) + "\" must be 1-64 letters, digits, '.', '_' or '-'");
   }
-  spec.mutable_dataset()->set_name(ds_name);
+  v1::DatasetSpec* dspec = spec.mutable_dataset();
+  dspec->set_name(ds_name);
+  const engine::BuiltinDataset* builtin = engine::FindBuiltinDataset(ds_name);
   if (ds["params"]) {
     const YAML::Node p = ds["params"];
+    if (builtin == nullptr) {
+      return c.Error(p, "dataset.params",
+                     "only the built-in data sets (" + engine::BuiltinDatasetNames() +
+                         ") take parameters; " + ds_name + " is a stored data set");
+    }
     if (!p.IsMap()) return c.Error(p, "dataset.params", "expected a mapping");
     std::set<std::string> seen;
     for (const auto& kv : p) {
@@ -424,10 +443,53 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       if (Status s = engine::ValidateDatasetParams(ds_name, one); !s.ok()) {
         return c.Error(kv.first, field, s.message());
       }
-      (*spec.mutable_dataset()->mutable_params())[key] = v;
+      (*dspec->mutable_params())[key] = v;
     }
   }
-  const bool binary = ds_name == "telemetry";
+  if (const YAML::Node v = ds["version"]) {
+    if (v.IsScalar() && v.Tag() != "!" && v.Scalar() == "latest") {
+      dspec->set_latest(true);
+    } else {
+      SF_ASSIGN_OR_RETURN(double n, c.NumberIn(v, "dataset.version", true, 1, 2147483647));
+      dspec->set_version(static_cast<int32_t>(n));
+    }
+    if (dspec->params_size() > 0) {
+      return c.Error(v, "dataset.version",
+                     "a stored version is given by its number, not by parameters too");
+    }
+  } else if (builtin == nullptr) {
+    dspec->set_latest(true);  // A stored data set without a version: its latest.
+  }
+  if (ds["feedback"]) {
+    SF_ASSIGN_OR_RETURN(bool f, c.Bool(ds["feedback"], "dataset.feedback"));
+    if (f && !dspec->latest()) {
+      return c.Error(ds["feedback"], "dataset.feedback",
+                     "grows the data set each night, so the sweep must train on its latest "
+                     "version (version: latest)");
+    }
+    dspec->set_feedback(f);
+  }
+  if (resolver != nullptr) {
+    auto info = (*resolver)(*dspec);
+    if (!info.ok()) return c.Error(ds, "dataset", info.status().message());
+    dspec->set_version(info->version);
+    dspec->set_sha256(info->sha256);
+    dspec->clear_shape();
+    for (auto d : info->shape) dspec->add_shape(d);
+    dspec->clear_classes();
+    for (const auto& cl : info->classes) dspec->add_classes(cl);
+  } else if (builtin != nullptr) {
+    for (auto d : builtin->shape) dspec->add_shape(d);
+    for (const auto& cl : builtin->classes) dspec->add_classes(cl);
+  } else {
+    return c.Error(ds["name"], "dataset.name",
+                   "unknown dataset \"" + ds_name +
+                       "\" (built in: " + engine::BuiltinDatasetNames() +
+                       "; stored data sets are resolved by the "
+                       "coordinator)");
+  }
+  const std::vector<int64_t> sample(dspec->shape().begin(), dspec->shape().end());
+  const bool binary = dspec->classes_size() == 2;
 
   // architecture
   const YAML::Node arch = root["architecture"];
@@ -436,9 +498,10 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   SF_ASSIGN_OR_RETURN(std::string arch_name, c.String(arch["name"], "architecture.name"));
   engine::ArchSpec a;
   a.name = arch_name;
-  if (!engine::IsKnownArchitecture(arch_name)) {
-    return c.Error(arch["name"], "architecture.name",
-                   "unknown architecture \"" + arch_name + "\" (known: cnn1d, lenet)");
+  if (engine::FindArchitecture(arch_name) == nullptr) {
+    return c.Error(
+        arch["name"], "architecture.name",
+        "unknown architecture \"" + arch_name + "\" (known: " + engine::ArchitectureNames() + ")");
   }
   if (arch["channels"]) {
     SF_ASSIGN_OR_RETURN(a.channels, c.IntList(arch["channels"], "architecture.channels", 1, 1024));
@@ -451,8 +514,6 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
                         c.NumberIn(arch["kernel_size"], "architecture.kernel_size", true, 1, 15));
     a.kernel_size = static_cast<int64_t>(k);
   }
-  std::vector<int64_t> sample =
-      binary ? std::vector<int64_t>{64, 16} : std::vector<int64_t>{28, 28, 1};
   auto resolved = engine::ResolveArch(a, sample);
   if (!resolved.ok()) return c.Error(arch, "architecture", resolved.status().message());
   spec.mutable_architecture()->set_name(resolved->name);
@@ -466,7 +527,12 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   tr->set_momentum(0.9);
   tr->set_max_attempts(3);
   if (const YAML::Node t = root["training"]) {
-    SF_RETURN_IF_ERROR(c.Map(t, "training", {"batch_size", "momentum", "max_attempts"}, {}));
+    SF_RETURN_IF_ERROR(
+        c.Map(t, "training", {"batch_size", "momentum", "max_attempts", "standardize"}, {}));
+    if (t["standardize"]) {
+      SF_ASSIGN_OR_RETURN(bool on, c.Bool(t["standardize"], "training.standardize"));
+      tr->set_raw_inputs(!on);
+    }
     if (t["batch_size"]) {
       SF_ASSIGN_OR_RETURN(double b,
                           c.NumberIn(t["batch_size"], "training.batch_size", true, 1, 4096));

@@ -379,10 +379,93 @@ TEST(SweepYamlTest, MissingRequiredFields) {
 
 TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
   ExpectError(Replace(kValid, "name: telemetry", "name: telemetri"),
-              {"dataset.name", "known: telemetry"});
+              {"dataset.params",
+               "only the built-in data sets (telemetry, fashion-mnist) take "
+               "parameters; telemetri is a stored data set"});
+  ExpectError(Replace(Replace(kValid, "name: telemetry", "name: telemetri"),
+                      "  params: {seed: 3, lab_samples: 1000}\n", ""),
+              {"dataset.name", "unknown dataset \"telemetri\" (built in: telemetry"});
   ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"),
-              {"architecture.name", "cnn1d, lenet"});
-  ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"), {"architecture", "image samples"});
+              {"architecture.name", "cnn1d, cnn2d, lenet"});
+  ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"),
+              {"architecture", "takes image samples (CxHxW)", "16x64", "use cnn1d"});
+}
+
+// A resolver standing in for the coordinator's data sets: "logs" has versions 1-3 of 4x32
+// series in two classes, "pics" version 1 of 1x8x8 images in three.
+StatusOr<DatasetInfo> FakeResolve(const v1::DatasetSpec& d) {
+  if (d.name() == "logs") {
+    if (d.version() > 3) return NotFoundError("data set logs has no version 9 (its latest is 3)");
+    return DatasetInfo{
+        d.version() > 0 ? d.version() : 3, std::string(64, 'a'), {4, 32}, {"ok", "slow"}};
+  }
+  if (d.name() == "pics") return DatasetInfo{1, std::string(64, 'b'), {1, 8, 8}, {"a", "b", "c"}};
+  if (d.name() == "telemetry") {
+    return DatasetInfo{7, std::string(64, 'c'), {16, 64}, {"healthy", "faulty"}};
+  }
+  return NotFoundError("no data set named " + d.name());
+}
+
+TEST(SweepYamlTest, StoredDataSetsAreResolvedAndShapeTheArchitecture) {
+  const DatasetResolver resolve = FakeResolve;
+  std::string logs = Replace(kValid, "  name: telemetry\n  params: {seed: 3, lab_samples: 1000}",
+                             "  name: logs\n  version: 2");
+  logs = Replace(logs, "  channels: [8, 16]", "  channels: [8, 16]\n  kernel_size: 3");
+  auto r = ParseSweepYaml(logs, "s.yaml", &resolve);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const v1::DatasetSpec& d = r->spec.dataset();
+  EXPECT_EQ(d.version(), 2);
+  EXPECT_EQ(d.sha256(), std::string(64, 'a'));
+  EXPECT_EQ(d.shape_size(), 2);
+  EXPECT_EQ(d.classes(1), "slow");
+  EXPECT_FALSE(d.latest());
+  // No version: the latest, and every night's latest when it grows.
+  auto latest =
+      ParseSweepYaml(Replace(logs, "  version: 2", "  feedback: true"), "s.yaml", &resolve);
+  ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+  EXPECT_TRUE(latest->spec.dataset().latest());
+  EXPECT_TRUE(latest->spec.dataset().feedback());
+  EXPECT_EQ(latest->spec.dataset().version(), 3);
+  ExpectError(Replace(logs, "  version: 2", "  version: 2\n  feedback: true"),
+              {"dataset.feedback", "version: latest"});
+  // The resolver's refusal, at the section's line.
+  auto missing = ParseSweepYaml(Replace(logs, "version: 2", "version: 9"), "s.yaml", &resolve);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("s.yaml:5:3: dataset: data set logs has no version 9"),
+            std::string::npos)
+      << missing.status().message();
+  ExpectError(Replace(logs, "version: 2", "version: two"),
+              {"dataset.version", "expected an integer"});
+  // Three classes: no issue rate to resample, no decision threshold.
+  std::string pics = Replace(logs, "name: logs", "name: pics");
+  pics = Replace(pics, "name: cnn1d", "name: cnn2d");
+  pics = Replace(pics, "    issue_rate: [0.4, 0.6]\n", "");
+  auto images = ParseSweepYaml(pics, "s.yaml", &resolve);
+  ASSERT_TRUE(images.ok()) << images.status().ToString();
+  EXPECT_EQ(images->spec.architecture().name(), "cnn2d");
+  auto wrong = ParseSweepYaml(Replace(pics, "name: cnn2d", "name: cnn1d"), "s.yaml", &resolve);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("takes series samples (CxL), the data's samples are "
+                                          "1x8x8 (use cnn2d or lenet)"),
+            std::string::npos)
+      << wrong.status().message();
+  auto rate =
+      ParseSweepYaml(Replace(pics, "    data_size: 1.0", "    data_size: 1.0\n    issue_rate: 0.5"),
+                     "s.yaml", &resolve);
+  ASSERT_FALSE(rate.ok());
+  EXPECT_NE(rate.status().message().find("binary"), std::string::npos);
+}
+
+TEST(SweepYamlTest, TrainingStandardizesUnlessTold) {
+  auto r = ParseSweepYaml(kValid, "s.yaml");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->spec.training().raw_inputs());
+  auto raw = ParseSweepYaml(
+      Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  standardize: false"), "s.yaml");
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_TRUE(raw->spec.training().raw_inputs());
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  standardize: no"),
+              {"training.standardize", "expected true or false"});
 }
 
 TEST(SweepYamlTest, WrongTypes) {

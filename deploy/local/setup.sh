@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git clang-format
   libtorch-dev libopenblas0-pthread
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libpqxx-dev libyaml-cpp-dev libssl-dev
+  libpqxx-dev libyaml-cpp-dev libssl-dev libcsv-dev libzip-dev
   libgtest-dev libgmock-dev googletest
   postgresql postgresql-client
   dataset-fashion-mnist

@@ -1,10 +1,10 @@
 // CUDA build of the fused cnn1d step (cnn1d_step.h): one block of threads per model, the body in
 // cnn1d_step_body.h, products on tensor cores (WMMA TF32 or bf16) or on the SIMT lanes in exact
 // float32 (wmma_policies.cuh).
-#include "worker/engine/kernels/cnn1d_step.h"
-#include "worker/engine/kernels/wmma_policies.cuh"
+#include "engine/kernels/cnn1d_step.h"
+#include "engine/kernels/wmma_policies.cuh"
 // The body after the platform header that defines its block primitives.
-#include "worker/engine/kernels/cnn1d_step_body.h"
+#include "engine/kernels/cnn1d_step_body.h"
 
 namespace sweepfarm::engine::kernels {
 namespace {

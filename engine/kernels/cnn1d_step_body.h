@@ -5,8 +5,8 @@
 // element r * C and is ks * C long. The products read them in place (no im2col copy).
 #pragma once
 
-#include "worker/engine/kernels/block_gemm.h"
-#include "worker/engine/kernels/cnn1d_step.h"
+#include "engine/kernels/block_gemm.h"
+#include "engine/kernels/cnn1d_step.h"
 
 namespace sweepfarm::engine::kernels {
 

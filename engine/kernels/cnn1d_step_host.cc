@@ -7,10 +7,10 @@
 #include <numeric>
 #include <string>
 
-#include "worker/engine/kernels/cnn1d_step.h"
-#include "worker/engine/kernels/host_block.h"
+#include "engine/kernels/cnn1d_step.h"
+#include "engine/kernels/host_block.h"
 // The body after the platform header that defines its block primitives.
-#include "worker/engine/kernels/cnn1d_step_body.h"
+#include "engine/kernels/cnn1d_step_body.h"
 
 namespace sweepfarm::engine::kernels {
 

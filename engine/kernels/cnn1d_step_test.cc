@@ -1,10 +1,10 @@
 // Layout rules of the fused cnn1d step kernel (the kernel body itself is tested against the
 // standard layers in trainer_test.cc).
-#include "worker/engine/kernels/cnn1d_step.h"
+#include "engine/kernels/cnn1d_step.h"
 
 #include <gtest/gtest.h>
 
-#include "worker/engine/kernels/lenet_conv.h"
+#include "engine/kernels/lenet_conv.h"
 
 namespace sweepfarm::engine::kernels {
 namespace {

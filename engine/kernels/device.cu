@@ -1,7 +1,7 @@
 // The CUDA device queries of the fused kernels (fused.h).
 #include <cuda_runtime.h>
 
-#include "worker/engine/kernels/fused.h"
+#include "engine/kernels/fused.h"
 
 namespace sweepfarm::engine::kernels {
 

@@ -1,9 +1,9 @@
 // CUDA build of the LeNet convolution-stack kernels (lenet_conv.h): one block per model, the bodies
 // in lenet_conv_body.h, products on tensor cores (WMMA TF32 or bf16) or in exact float32.
-#include "worker/engine/kernels/lenet_conv.h"
-#include "worker/engine/kernels/wmma_policies.cuh"
+#include "engine/kernels/lenet_conv.h"
+#include "engine/kernels/wmma_policies.cuh"
 // The body after the platform header that defines its block primitives.
-#include "worker/engine/kernels/lenet_conv_body.h"
+#include "engine/kernels/lenet_conv_body.h"
 
 namespace sweepfarm::engine::kernels {
 namespace {

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "worker/engine/kernels/fused.h"
+#include "engine/kernels/fused.h"
 
 namespace sweepfarm::engine::kernels {
 

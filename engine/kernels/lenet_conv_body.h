@@ -5,8 +5,8 @@
 // the transposed conv2 as a sum over taps of shifted products, as in cnn1d_step_body.h.
 #pragma once
 
-#include "worker/engine/kernels/block_gemm.h"
-#include "worker/engine/kernels/lenet_conv.h"
+#include "engine/kernels/block_gemm.h"
+#include "engine/kernels/lenet_conv.h"
 
 namespace sweepfarm::engine::kernels {
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <string>
 
-#include "worker/engine/kernels/host_block.h"
-#include "worker/engine/kernels/lenet_conv.h"
+#include "engine/kernels/host_block.h"
+#include "engine/kernels/lenet_conv.h"
 // The body after the platform header that defines its block primitives.
-#include "worker/engine/kernels/lenet_conv_body.h"
+#include "engine/kernels/lenet_conv_body.h"
 
 namespace sweepfarm::engine::kernels {
 

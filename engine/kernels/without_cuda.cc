@@ -1,8 +1,8 @@
 // Builds without the CUDA kernels (no CUDA LibTorch or no CUDA compiler): their entry points say
 // so, and the trainer refuses the fused kernels on CUDA devices with that reason.
-#include "worker/engine/kernels/cnn1d_step.h"
-#include "worker/engine/kernels/fused.h"
-#include "worker/engine/kernels/lenet_conv.h"
+#include "engine/kernels/cnn1d_step.h"
+#include "engine/kernels/fused.h"
+#include "engine/kernels/lenet_conv.h"
 
 #ifndef SWEEPFARM_WITH_CUDA_KERNELS
 namespace sweepfarm::engine::kernels {

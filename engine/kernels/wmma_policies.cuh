@@ -10,7 +10,7 @@
 #include <string>
 #include <type_traits>
 
-#include "worker/engine/kernels/fused.h"
+#include "engine/kernels/fused.h"
 
 namespace sweepfarm::engine::kernels {
 
@@ -22,7 +22,7 @@ __device__ __forceinline__ void SfAtomicAdd(float* p, float v) { atomicAdd(p, v)
 }  // namespace sweepfarm::engine::kernels
 
 #define SF_DEV __device__ __forceinline__
-#include "worker/engine/kernels/block_gemm.h"
+#include "engine/kernels/block_gemm.h"
 
 namespace sweepfarm::engine::kernels {
 

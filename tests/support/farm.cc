@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -110,6 +111,11 @@ Process& Farm::StartWorker(const std::string& addr, const std::string& name,
   std::vector<std::string> argv{
       SWEEPFARM_WORKER, "--coordinator", addr, "--device", "cpu", "--threads", "1"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  // Each worker its own data set cache in the farm's directory (as each host has its own disk),
+  // unless the test names one.
+  if (std::find(extra_flags.begin(), extra_flags.end(), "--cache-dir") == extra_flags.end()) {
+    argv.insert(argv.end(), {"--cache-dir", dir_ + "/cache-" + name});
+  }
   argv.insert(argv.end(), client_flags_.begin(), client_flags_.end());
   procs_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
   return procs_.back();

@@ -29,6 +29,7 @@ class Farm {
   Process& coordinator() { return procs_[coordinator_index_]; }
   // The HOST:PORT of the last coordinator's Prometheus endpoint (every coordinator serves one).
   std::string MetricsAddress();
+  // A CPU worker; its data set cache is dir()/cache-NAME unless `extra_flags` give --cache-dir.
   Process& StartWorker(const std::string& addr, const std::string& name,
                        const std::vector<std::string>& extra_flags);
   // Starts sweepfarm-serve against the coordinator at `addr` (with the client flags; `extra_flags`

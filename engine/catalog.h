@@ -1,0 +1,79 @@
+// What the engine can train, without LibTorch: the built-in data sets (their parameters, sample
+// shapes and classes) and the architectures (their defaults and the shapes they take). The
+// coordinator's sweep parser validates against this alone; the engine builds from it. Immutable
+// tables; thread-safe.
+//
+// Shapes here are a sample's shape as users write it, channels first: {C, L} for series
+// (the telemetry is {16, 64}), {C, H, W} for images ({1, 28, 28}). The engine's tensors are
+// channels-last; EngineShape converts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sweepfarm::engine {
+
+// An architecture as a sweep gives it; ResolveArch fills the defaults.
+struct ArchSpec {
+  std::string name = "cnn1d";
+  std::vector<int64_t> channels;  // Conv output channels; default per architecture.
+  int64_t kernel_size = 5;
+  std::vector<int64_t> hidden;  // Hidden fully-connected widths (lenet); default per architecture.
+};
+
+// A numeric parameter's valid range.
+struct ParamRule {
+  double min;
+  double max;
+  bool integer;
+};
+
+// A data set the engine generates or reads itself (the simulator, Fashion-MNIST). Each becomes a
+// stored data set version when a sweep first uses it with a given set of parameters.
+struct BuiltinDataset {
+  std::string name;
+  std::string description;
+  std::map<std::string, ParamRule> params;
+  std::vector<int64_t> shape;        // One sample, channels first.
+  std::vector<std::string> classes;  // Class names; label i is classes[i].
+};
+
+// An architecture kind: which samples it takes and its defaults.
+struct ArchitectureKind {
+  std::string name;
+  std::string description;
+  int64_t spatial_dims;  // 1: series {C, L}; 2: images {C, H, W}.
+  std::vector<int64_t> default_channels;
+  std::vector<int64_t> default_hidden;  // Empty: the architecture takes no hidden widths.
+  int64_t pools;                        // Max-pools that halve the extent (for the size check).
+  bool square_only;                     // Images must be square.
+};
+
+// The built-ins, registered in one place (catalog.cc), in a stable order.
+const std::vector<BuiltinDataset>& BuiltinDatasets();
+const std::vector<ArchitectureKind>& Architectures();
+
+const BuiltinDataset* FindBuiltinDataset(const std::string& name);
+const ArchitectureKind* FindArchitecture(const std::string& name);
+// "cnn1d, cnn2d, lenet": for error messages.
+std::string ArchitectureNames();
+std::string BuiltinDatasetNames();
+
+// Dataset parameters as given in a sweep (`dataset.params`), all numeric.
+using DatasetParams = std::map<std::string, double>;
+Status ValidateDatasetParams(const std::string& name, const DatasetParams& params);
+
+// {C, L} -> {L, C}; {C, H, W} -> {H, W, C}.
+std::vector<int64_t> EngineShape(const std::vector<int64_t>& shape);
+// The inverse.
+std::vector<int64_t> ChannelsFirstShape(const std::vector<int64_t>& engine_shape);
+
+// Fills defaults and checks the spec against one sample's shape (channels first). The error
+// says why the architecture cannot take such samples and what would.
+StatusOr<ArchSpec> ResolveArch(ArchSpec spec, const std::vector<int64_t>& shape);
+
+}  // namespace sweepfarm::engine

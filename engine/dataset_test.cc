@@ -1,0 +1,66 @@
+#include "engine/dataset.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/architecture.h"
+#include "engine/data/codec.h"
+
+namespace sweepfarm::engine {
+namespace {
+
+TEST(DatasetTest, EveryCatalogueArchitectureHasALayerStack) {
+  for (const auto& a : Architectures()) EXPECT_TRUE(HasLayerStack(a.name)) << a.name;
+}
+
+TEST(DatasetTest, TablesBecomeChannelsLastTensors) {
+  data::Table t;
+  t.shape = {2, 3};  // 2 channels of 3 steps.
+  t.classes = {"a", "b", "c"};
+  t.part(data::SplitId::kTrain) = {{0, 1, 2, 10, 11, 12}, {2}};
+  t.part(data::SplitId::kSelection) = {{1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4}, {0, 1}};
+  t.part(data::SplitId::kHoldout) = {{5, 5, 5, 6, 6, 6}, {2}};
+  auto ds = DatasetFromTable(t, "mine@1", "h");
+  EXPECT_EQ(ds->sample_shape(), (std::vector<int64_t>{3, 2}));
+  // Step 1 of the train sample: channel 0 then channel 1.
+  EXPECT_EQ(ds->train.x[0][1][0].item<float>(), 1);
+  EXPECT_EQ(ds->train.x[0][1][1].item<float>(), 11);
+  EXPECT_EQ(ds->test.size(), 3);
+  EXPECT_EQ(ds->SelectionSize(), 2);
+  EXPECT_EQ(ds->test.y[2].item<int64_t>(), 2);
+  EXPECT_EQ(ds->num_classes, 3);
+  EXPECT_FALSE(ds->binary_issue_label);
+  EXPECT_EQ(ds->test.x[2][0][1].item<float>(), 6);
+
+  auto s = Standardized(*ds);
+  ASSERT_EQ(s->input_mean.size(), 2u);
+  EXPECT_FLOAT_EQ(s->input_mean[0], 1);   // Channel 0 of the train split: 0, 1, 2.
+  EXPECT_FLOAT_EQ(s->input_mean[1], 11);  // Channel 1: 10, 11, 12.
+  EXPECT_NEAR(s->input_std[0], std::sqrt(2.0 / 3), 1e-6);
+  EXPECT_NEAR(s->train.x[0][2][1].item<float>(), 1 / std::sqrt(2.0 / 3), 1e-5);
+  EXPECT_NEAR(s->test.x[2][0][1].item<float>(), (6 - 11) / std::sqrt(2.0 / 3), 1e-4);
+}
+
+TEST(DatasetTest, BuiltinsAreDeterministicTablesWithAHoldout) {
+  auto a = GenerateBuiltin(
+      "telemetry",
+      {{"seed", 3}, {"lab_samples", 100}, {"escalation_samples", 40}, {"holdout_fraction", 0.25}});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->shape, (std::vector<int64_t>{16, 64}));
+  EXPECT_EQ(a->part(data::SplitId::kTrain).size(), 100);
+  EXPECT_EQ(a->part(data::SplitId::kSelection).size(), 30);
+  EXPECT_EQ(a->part(data::SplitId::kHoldout).size(), 10);
+  auto b = GenerateBuiltin(
+      "telemetry",
+      {{"seed", 3}, {"lab_samples", 100}, {"escalation_samples", 40}, {"holdout_fraction", 0.25}});
+  EXPECT_EQ(*data::Encode(*a), *data::Encode(*b));
+  auto ds =
+      MakeDataset("telemetry", {{"seed", 3}, {"lab_samples", 100}, {"escalation_samples", 40}});
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ((*ds)->hash.size(), 64u);
+  EXPECT_EQ((*ds)->sample_shape(), (std::vector<int64_t>{64, 16}));
+  EXPECT_TRUE((*ds)->binary_issue_label);
+  EXPECT_FALSE(GenerateBuiltin("telemetry", {{"bogus", 1}}).ok());
+}
+
+}  // namespace
+}  // namespace sweepfarm::engine
