@@ -1045,7 +1045,9 @@ void VersionJson(JsonWriter& w, const v1::ModelVersion& v) {
     w.EndArray().EndObject();
   }
   w.Key("margin").Number(v.margin()).Key("holdout_samples").Int(v.holdout_samples());
-  w.Key("dataset").String(v.dataset().name()).Key("dataset_hash").String(v.dataset_hash());
+  w.Key("dataset").String(v.dataset().name()).Key("dataset_version").Int(v.dataset().version());
+  w.Key("dataset_hash").String(v.dataset_hash());
+  w.Key("compared_dataset").String(v.compared_dataset());
   w.Key("architecture").String(v.architecture().name());
   w.Key("code_version").String(v.code_version()).Key("created_at").String(v.created_at());
   if (v.has_holdout_report()) {
@@ -1094,9 +1096,17 @@ void PrintVersion(const v1::ModelVersion& v) {
     std::printf("  objective %s: holdout %.4f\n", v.objective().c_str(), v.holdout_score());
   }
   std::printf("  gate: %s, %s\n", v.decision().c_str(), v.reason().c_str());
-  std::printf("  dataset %s (%s), architecture %s, code %s, created %s\n",
-              v.dataset().name().c_str(), v.dataset_hash().c_str(), v.architecture().name().c_str(),
+  const std::string data =
+      v.dataset().name() +
+      (v.dataset().version() > 0 ? "@" + std::to_string(v.dataset().version()) : std::string());
+  std::printf("  data %s (%s), architecture %s, code %s, created %s\n", data.c_str(),
+              v.dataset_hash().c_str(), v.architecture().name().c_str(),
               v.code_version().c_str(), v.created_at().c_str());
+  if (!v.compared_dataset().empty() && v.compared_dataset() != data) {
+    std::printf("  the champion it was gated against had learned from %s (both scored on %s's "
+                "holdout)\n",
+                v.compared_dataset().c_str(), data.c_str());
+  }
   if (v.members_size() > 0) {
     std::printf("  %8s %7s %9s %9s  %-16s %s\n", "trial", "weight", "selection", "holdout",
                 "sha256", "params");

@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -308,6 +309,18 @@ TEST_F(DataLoopTest, TwoNightsLearnFromLabelledPredictions) {
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM served_predictions WHERE dataset_sha256 = '" +
                          v1_sha + "' AND dataset_name = 'logs' AND model = 'loop-detector'"),
             50);
+  // Each record holds the sample as it was sent (float32, channels first).
+  for (int i : {0, 17, 49}) {
+    pqxx::binarystring stored(
+        farm_->Query("SELECT input FROM served_predictions WHERE id = '" + ids[i] + "'")[0][0]);
+    ASSERT_EQ(stored.size(), 48u * 4);
+    const Sample sent = MakeSample(9, i);
+    for (int v = 0; v < 48; ++v) {
+      float f;
+      std::memcpy(&f, stored.data() + 4 * v, 4);
+      EXPECT_FLOAT_EQ(f, static_cast<float>(sent.values[v])) << "sample " << i << " value " << v;
+    }
+  }
 
   // Engineers label 40 of them with the truth (sample 5 by class index), one first wrongly and
   // then corrected.

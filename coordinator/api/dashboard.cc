@@ -638,14 +638,18 @@ std::string RenderModelPage(const std::string& model, const v1::ListVersionsResp
   }
   out << "</p>\n"
       << VersionsPlot(r)
-      << "<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th>"
+      << "<table><tr><th>version</th><th>decision</th><th>sweep</th><th>method</th><th>data</th>"
          "<th>selection</th><th>holdout</th><th>balanced</th><th>AUC</th><th>threshold</th>"
          "<th>best single (holdout)</th><th>aliases</th><th>created</th><th>reason</th></tr>\n";
   for (const auto& v : r.versions()) {
     std::string names;
     for (const auto& a : v.aliases()) names += (names.empty() ? "" : ", ") + HtmlEscape(a);
+    const std::string data =
+        v.dataset().name() +
+        (v.dataset().version() > 0 ? "@" + std::to_string(v.dataset().version()) : std::string());
     out << "<tr><td class=\"n\">v" << v.version() << "</td><td>" << HtmlEscape(v.decision())
         << "</td><td>" << SweepLink(v.sweep_id()) << "</td><td>" << HtmlEscape(v.method())
+        << "</td><td title=\"" << HtmlEscape(v.dataset_hash()) << "\">" << HtmlEscape(data)
         << "</td><td class=\"n\">" << Fixed(v.selection_accuracy()) << "</td><td class=\"n\">"
         << Fixed(v.holdout_accuracy()) << "</td><td class=\"n\">"
         << (v.has_holdout_report() ? Fixed(v.holdout_report().balanced_accuracy()) : "-")

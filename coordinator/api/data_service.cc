@@ -291,7 +291,6 @@ grpc::Status DataServiceImpl::RecordPredictions(grpc::ServerContext* ctx,
     row.version = p.version();
     row.input.assign(reinterpret_cast<const char*>(p.input().data()),
                      p.input_size() * sizeof(float));
-    row.input_sha256 = datasets::SampleHash(p.input().data(), p.input_size());
     row.probabilities.assign(p.probabilities().begin(), p.probabilities().end());
     row.label = p.label();
     row.served_at = p.served_at();

@@ -60,9 +60,9 @@ data::SplitId GrowSplit(const std::string& input_sha256) {
   return data::SplitId::kHoldout;
 }
 
-std::string SampleHash(const float* values, int64_t count) {
+std::string SampleHash(const void* values, size_t bytes) {
   Sha256 h;
-  h.Update(values, static_cast<size_t>(count) * sizeof(float));  // Little-endian hosts only.
+  h.Update(values, bytes);  // Little-endian hosts only, as the encoding.
   return h.HexDigest();
 }
 
@@ -215,7 +215,9 @@ StatusOr<v1::GrowDatasetResponse> DataSets::Grow(const std::string& name, const 
   const int64_t per = table.values_per_sample();
   std::set<std::string> seen;
   for (const auto& part : table.parts) {
-    for (int64_t i = 0; i < part.size(); ++i) seen.insert(SampleHash(&part.x[i * per], per));
+    for (int64_t i = 0; i < part.size(); ++i) {
+      seen.insert(SampleHash(&part.x[i * per], per * sizeof(float)));
+    }
   }
   store::NewDatasetVersion extra;
   std::array<int64_t, 3> added{};
@@ -224,11 +226,12 @@ StatusOr<v1::GrowDatasetResponse> DataSets::Grow(const std::string& name, const 
         l.label >= static_cast<int32_t>(table.classes.size())) {
       continue;  // Recorded for another shape of this data set's name: not a sample of it.
     }
-    if (!seen.insert(l.input_sha256).second) {
+    const std::string hash = SampleHash(l.input.data(), l.input.size());
+    if (!seen.insert(hash).second) {
       resp.set_duplicates(resp.duplicates() + 1);
       continue;
     }
-    const data::SplitId split = GrowSplit(l.input_sha256);
+    const data::SplitId split = GrowSplit(hash);
     data::Part& p = table.part(split);
     const size_t at = p.x.size();
     p.x.resize(at + per);

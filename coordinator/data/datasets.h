@@ -31,8 +31,9 @@ void Describe(const data::Table& table, v1::DatasetVersion* out);
 // Where a grown sample goes, from its input's sha256 (hex).
 data::SplitId GrowSplit(const std::string& input_sha256);
 
-// sha256 of one sample's float32 little-endian values (its input hash, for deduplication).
-std::string SampleHash(const float* values, int64_t count);
+// sha256 of one sample's float32 little-endian values, `bytes` of them (its input hash, for
+// deduplication and its split).
+std::string SampleHash(const void* values, size_t bytes);
 
 class DataSets {
  public:

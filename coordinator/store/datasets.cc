@@ -155,11 +155,23 @@ const std::vector<Statement>& DatasetStatements() {
        "SELECT v.dataset->>'name', v.dataset_hash, coalesce(v.dataset->'shape', '[]')::text, "
        "  coalesce(v.dataset->'classes', '[]')::text FROM model_versions v "
        "WHERE v.model = $1 AND v.version = $2"},
+      // A whole batch in one statement (one row per array element): recording must cost the
+      // database little, since it shares the machine with what serves.
+      // A whole batch in one statement (one row per array element; the inputs one binary
+      // parameter, cut by their lengths): recording must cost the database little, since it may
+      // share the machine with what serves.
       {"prediction_insert",
        "INSERT INTO served_predictions (id, model, version, dataset_name, dataset_sha256, input, "
-       "  input_sha256, probabilities, label, served_by, served_at) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::real[], $9, $10, $11::timestamptz) "
-       "ON CONFLICT (id) DO NOTHING"},
+       "  probabilities, label, served_by, served_at) "
+       "SELECT r.id, r.model, r.version, r.dataset_name, r.dataset_sha256, "
+       "  substring($6::bytea FROM (sum(r.bytes) OVER (ORDER BY r.ord) - r.bytes + 1)::int "
+       "            FOR r.bytes), "
+       "  r.probabilities::real[], r.label, $9, r.served_at::timestamptz "
+       "FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $11::int[], "
+       "  $7::text[], $8::int[], $10::text[]) WITH ORDINALITY "
+       "  AS r(id, model, version, dataset_name, dataset_sha256, bytes, probabilities, label, "
+       "       served_at, ord) "
+       "ON CONFLICT (id) DO NOTHING RETURNING 1"},
       {"prediction_get",
        std::string("SELECT ") + kPredictionColumns + kPredictionJoin + "WHERE p.id = $1"},
       {"prediction_for_label",
@@ -175,7 +187,7 @@ const std::vector<Statement>& DatasetStatements() {
            "WHERE ($1 = '' OR p.model = $1) AND (NOT $3 OR p.true_label IS NULL) "
            "ORDER BY p.served_at DESC, p.id LIMIT $2"},
       {"predictions_untaken",
-       "SELECT p.id, p.input, p.input_sha256, p.true_label FROM served_predictions p "
+       "SELECT p.id, p.input, p.true_label FROM served_predictions p "
        "WHERE p.dataset_name = $1 AND p.true_label IS NOT NULL AND NOT EXISTS ("
        "  SELECT 1 FROM dataset_feedback f JOIN dataset_versions v ON v.id = f.dataset_version_id "
        "  WHERE f.prediction_id = p.id AND v.name = $1) "
@@ -322,14 +334,18 @@ StatusOr<std::pair<int, int>> Store::RecordPredictions(const std::vector<Predict
       int64_t values = 0;
       int64_t classes = 0;
     };
-    std::map<std::pair<std::string, int>, Data> versions;
-    Out out{0, 0};
+    std::map<std::pair<std::string, int>, Data> data_of;
+    // Each column as a PostgreSQL array literal; text elements are double-quoted (a model named
+    // NULL is a name, not a null), and none of them can hold a quote or a backslash.
+    std::string ids = "{", models = "{", versions = "{", names = "{", shas = "{", lengths = "{",
+                probs = "{", labels = "{", times = "{";
+    std::string inputs;  // Every row's input, one after the other.
     for (size_t i = 0; i < rows.size(); ++i) {
       const PredictionRow& p = rows[i];
       const std::string at = "RecordPredictions: predictions[" + std::to_string(i) + "]";
       auto key = std::make_pair(p.model, p.version);
-      auto it = versions.find(key);
-      if (it == versions.end()) {
+      auto it = data_of.find(key);
+      if (it == data_of.end()) {
         pqxx::result r = tx.exec_prepared("version_data", p.model, p.version);
         if (r.empty()) {
           return InvalidArgumentError(at + ": model " + p.model.substr(0, 64) + " has no version " +
@@ -345,7 +361,7 @@ StatusOr<std::pair<int, int>> Store::RecordPredictions(const std::vector<Predict
           d.values *= std::stoll(n);
         }
         d.classes = static_cast<int64_t>(PgArray("{" + cls.substr(1, cls.size() - 2) + "}").size());
-        it = versions.emplace(key, d).first;
+        it = data_of.emplace(key, d).first;
       }
       const Data& d = it->second;
       if (d.values == 0) {
@@ -362,13 +378,30 @@ StatusOr<std::pair<int, int>> Store::RecordPredictions(const std::vector<Predict
         return InvalidArgumentError(at + ": probabilities or label do not fit " +
                                     std::to_string(d.classes) + " classes");
       }
-      pqxx::result r = tx.exec_prepared(
-          "prediction_insert", p.id, p.model, p.version, d.name, d.sha, pqxx::binarystring(p.input),
-          p.input_sha256, FloatArray(p.probabilities), p.label, served_by, p.served_at);
-      r.affected_rows() > 0 ? ++out.first : ++out.second;
+      for (auto* column : {&ids, &models, &names, &shas, &probs, &times}) {
+        *column += column->size() > 1 ? "," : "";
+      }
+      ids += "\"" + p.id + "\"";
+      models += "\"" + p.model + "\"";
+      versions += (versions.size() > 1 ? "," : "") + std::to_string(p.version);
+      names += "\"" + d.name + "\"";
+      shas += "\"" + d.sha + "\"";
+      inputs += p.input;
+      lengths += (lengths.size() > 1 ? "," : "") + std::to_string(p.input.size());
+      probs += "\"" + FloatArray(p.probabilities) + "\"";  // Quoted: it has commas.
+      labels += (labels.size() > 1 ? "," : "") + std::to_string(p.label);
+      times += "\"" + p.served_at + "\"";
     }
+    for (auto* column :
+         {&ids, &models, &versions, &names, &shas, &lengths, &probs, &labels, &times}) {
+      *column += "}";
+    }
+    const auto inserted = static_cast<int>(
+        tx.exec_prepared("prediction_insert", ids, models, versions, names, shas,
+                         pqxx::binarystring(inputs), probs, labels, served_by, times, lengths)
+            .size());
     tx.commit();
-    return out;
+    return Out{inserted, static_cast<int>(rows.size()) - inserted};
   });
 }
 
@@ -422,8 +455,7 @@ StatusOr<std::vector<LabelledSample>> Store::UntakenLabels(const std::string& na
       s.prediction_id = row[0].as<std::string>();
       pqxx::binarystring input(row[1]);
       s.input.assign(reinterpret_cast<const char*>(input.data()), input.size());
-      s.input_sha256 = row[2].as<std::string>();
-      s.label = row[3].as<int>();
+      s.label = row[2].as<int>();
       out.push_back(std::move(s));
     }
     return out;

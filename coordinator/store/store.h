@@ -133,7 +133,6 @@ struct NewDatasetVersion {
 struct LabelledSample {
   std::string prediction_id;
   std::string input;  // float32 little-endian, channels first.
-  std::string input_sha256;
   int32_t label = 0;
 };
 
@@ -143,7 +142,6 @@ struct PredictionRow {
   std::string model;
   int32_t version = 0;
   std::string input;  // float32 little-endian, channels first.
-  std::string input_sha256;
   std::vector<float> probabilities;
   int32_t label = 0;
   std::string served_at;  // RFC 3339.

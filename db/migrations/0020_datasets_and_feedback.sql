@@ -66,7 +66,6 @@ CREATE TABLE served_predictions (
   dataset_name   text        NOT NULL,
   dataset_sha256 text        NOT NULL,
   input          bytea       NOT NULL,  -- float32 little-endian, channels first
-  input_sha256   text        NOT NULL,
   probabilities  real[]      NOT NULL,
   label          integer     NOT NULL,
   served_by      text        NOT NULL,
