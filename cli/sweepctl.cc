@@ -53,7 +53,8 @@ constexpr char kUsage[] =
     "  prune --older-than-days D [--dry-run] [--json]\n"
     "                                     retention: for sweeps that ended D days ago or more,\n"
     "                                     delete stored predictions and the weights no\n"
-    "                                     registered version uses; trials and results stay\n"
+    "                                     registered version uses, and data set versions no\n"
+    "                                     sweep or version uses; trials and results stay\n"
     "  importance ID [--json]             which parameters mattered: rank correlation with\n"
     "                                     the sweep's objective, and its mean by value range\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
@@ -965,7 +966,9 @@ int Prune(Client& c, double days, bool dry_run, bool json) {
     w.Key("prediction_bytes").Int(resp.prediction_bytes());
     w.Key("artifacts_deleted").Int(resp.artifacts_deleted());
     w.Key("artifact_bytes").Int(resp.artifact_bytes());
-    w.Key("artifacts_kept").Int(resp.artifacts_kept()).EndObject();
+    w.Key("artifacts_kept").Int(resp.artifacts_kept()).Key("datasets_deleted").BeginArray();
+    for (const auto& d : resp.datasets_deleted()) w.String(d);
+    w.EndArray().Key("dataset_bytes").Int(resp.dataset_bytes()).EndObject();
     std::cout << w.str() << "\n";
     return 0;
   }
@@ -979,6 +982,13 @@ int Prune(Client& c, double days, bool dry_run, bool json) {
       static_cast<long long>(resp.predictions_deleted()), Bytes(resp.prediction_bytes()).c_str(),
       static_cast<long long>(resp.artifacts_deleted()), Bytes(resp.artifact_bytes()).c_str(),
       dry_run ? "would be deleted" : "deleted", static_cast<long long>(resp.artifacts_kept()));
+  if (resp.datasets_deleted_size() > 0) {
+    std::string names;
+    for (const auto& d : resp.datasets_deleted()) names += (names.empty() ? "" : ", ") + d;
+    std::printf("%d unused data set version(s) (%s) %s, %s of content\n",
+                resp.datasets_deleted_size(), names.c_str(),
+                dry_run ? "would be deleted" : "deleted", Bytes(resp.dataset_bytes()).c_str());
+  }
   return 0;
 }
 

@@ -209,6 +209,22 @@ TEST_F(DataLoopTest, ImportExportAndBadInputWriteNothing) {
             std::string::npos)
       << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps"), 0);
+
+  // Retention: a version that is not its name's latest and that nothing uses is pruned; content
+  // another name still has stays.
+  ASSERT_EQ(Ctl({"data", "import", "logs", farm_->WriteFile("more.csv", Csv(3, 120)), "--shape",
+                 "3x16", "--classes", "ok,slow"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(out, "logs@2\n");
+  ASSERT_EQ(Ctl({"prune", "--older-than-days", "0", "--json"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"datasets_deleted\":[\"logs@1\"],\"dataset_bytes\":0"), std::string::npos)
+      << out;
+  EXPECT_EQ(Ctl({"data", "show", "logs@1"}, &out, &err), 2);
+  EXPECT_EQ(Show("logs-copy@1").Find("sha256")->string(), sha);
+  EXPECT_EQ(Show("logs").Find("version")->number(), 2);
+  EXPECT_EQ(farm_->Count("SELECT count(DISTINCT sha256) FROM dataset_blobs"), 2);
 }
 
 TEST_F(DataLoopTest, WorkersFetchAVersionOnceAndRefetchADamagedCache) {

@@ -341,6 +341,21 @@ const std::vector<Statement>& SweepStatements() {
        "    AND NOT EXISTS (SELECT 1 FROM model_members m WHERE m.sha256 = a.sha256) "
        "  RETURNING a.size_bytes) "
        "SELECT count(*), coalesce(sum(size_bytes), 0) FROM d"},
+      // Data set versions nothing uses (PruneSweepsResponse.datasets_deleted), then content that
+      // no version refers to.
+      {"prune_datasets",
+       "DELETE FROM dataset_versions v "
+       "WHERE v.created_at <= now() - make_interval(secs => $1) "
+       "  AND v.version < (SELECT max(w.version) FROM dataset_versions w WHERE w.name = v.name) "
+       "  AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.dataset_sha256 = v.sha256 "
+       "                  AND s.pruned_at IS NULL) "
+       "  AND NOT EXISTS (SELECT 1 FROM model_versions m WHERE m.dataset_hash = v.sha256) "
+       "RETURNING v.name || '@' || v.version"},
+      {"prune_blobs",
+       "WITH d AS (DELETE FROM dataset_blobs b WHERE NOT EXISTS ("
+       "  SELECT 1 FROM dataset_versions v WHERE v.sha256 = b.sha256) "
+       "  RETURNING octet_length(b.bytes) AS n) "
+       "SELECT coalesce(sum(n), 0) FROM d"},
       {"gauges",
        "SELECT 'sweeps', state, count(*) FROM sweeps GROUP BY state "
        "UNION ALL SELECT 'trials', t.state, count(*) FROM trials t JOIN sweeps s "
@@ -1136,6 +1151,10 @@ StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, 
         pqxx::row a = tx.exec_prepared1("prune_artifacts");
         out.set_artifacts_deleted(a[0].as<int64_t>());
         out.set_artifact_bytes(a[1].as<int64_t>());
+        for (const auto& row : tx.exec_prepared("prune_datasets", older_than_seconds)) {
+          out.add_datasets_deleted(row[0].as<std::string>());
+        }
+        out.set_dataset_bytes(tx.exec_prepared1("prune_blobs")[0].as<int64_t>());
         // A dry run did it all and undoes it, so its figures are exactly what a real run deletes
         // now.
         if (dry_run) {
