@@ -935,11 +935,13 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
       {"--model", "detector", "--alias", "staging", "--refresh-seconds", "1", "--max-samples",
        "1000", "--auth-token-file", token, "--metrics-listen", "127.0.0.1:0",
        "--metrics-address-file", farm_->dir() + "/serve-metrics.address"});
-  EXPECT_EQ(farm_->ServeAddress("serve", 2.5), "");
-  EXPECT_NE(farm_->ReadLog("serve").find("model detector has no alias staging; nothing to serve "
-                                         "yet, not listening"),
-            std::string::npos)
-      << farm_->ReadLog("serve");
+  // (Polled: under load the service takes seconds to start.)
+  const std::string why = "model detector has no alias staging; nothing to serve yet, not listening";
+  for (int i = 0; i < 300 && farm_->ReadLog("serve").find(why) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(farm_->ReadLog("serve").find(why), std::string::npos) << farm_->ReadLog("serve");
+  EXPECT_EQ(farm_->ServeAddress("serve", 1.5), "");
   // Its metrics say so from the start.
   const std::string metrics = farm_->ServeAddress("serve-metrics");
   ASSERT_FALSE(metrics.empty()) << farm_->ReadLog("serve");
