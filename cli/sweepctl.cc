@@ -145,6 +145,7 @@ std::string FormatParams(const v1::TrialParams& p) {
     }
   }
   if (p.kernel_size() > 0) out += " kernel_size=" + std::to_string(p.kernel_size());
+  if (!p.architecture().empty()) out += " architecture=" + p.architecture();
   return out;
 }
 
@@ -163,6 +164,7 @@ void ParamsJson(JsonWriter& w, const v1::TrialParams& p) {
     w.EndArray();
   }
   if (p.kernel_size() > 0) w.Key("kernel_size").Int(p.kernel_size());
+  if (!p.architecture().empty()) w.Key("architecture").String(p.architecture());
   w.EndObject();
 }
 
@@ -257,6 +259,7 @@ int PrintPlan(const std::string& file, const v1::SubmitSweepResponse& r, int sho
       arch += (arch.empty() ? "" : " ") + std::string("kernel_size=") +
               std::to_string(t.params().kernel_size());
     }
+    if (!t.params().architecture().empty()) arch += t.params().architecture();
     ++archs[arch.empty() ? "the sweep's architecture" : arch];
   }
   int64_t shared = 0;
@@ -1110,12 +1113,13 @@ void PrintVersion(const v1::ModelVersion& v) {
       v.dataset().name() +
       (v.dataset().version() > 0 ? "@" + std::to_string(v.dataset().version()) : std::string());
   std::printf("  data %s (%s), architecture %s, code %s, created %s\n", data.c_str(),
-              v.dataset_hash().c_str(), v.architecture().name().c_str(),
-              v.code_version().c_str(), v.created_at().c_str());
+              v.dataset_hash().c_str(), v.architecture().name().c_str(), v.code_version().c_str(),
+              v.created_at().c_str());
   if (!v.compared_dataset().empty() && v.compared_dataset() != data) {
-    std::printf("  the champion it was gated against had learned from %s (both scored on %s's "
-                "holdout)\n",
-                v.compared_dataset().c_str(), data.c_str());
+    std::printf(
+        "  the champion it was gated against had learned from %s (both scored on %s's "
+        "holdout)\n",
+        v.compared_dataset().c_str(), data.c_str());
   }
   if (v.members_size() > 0) {
     std::printf("  %8s %7s %9s %9s  %-16s %s\n", "trial", "weight", "selection", "holdout",

@@ -8,6 +8,32 @@
 namespace sweepfarm::engine {
 namespace {
 
+// A flattened map's rows: fused weights take them in (spatial..., c) order (channels-last
+// activations flattened), standard ones in (c, spatial...). `w` is [out, rows] in one order;
+// the result in the other. `shape` is the map's channels-last shape.
+torch::Tensor FusedRowsToStandard(const torch::Tensor& w, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> view{w.size(0)};
+  view.insert(view.end(), shape.begin(), shape.end());
+  std::vector<int64_t> perm{0, static_cast<int64_t>(shape.size())};
+  for (int64_t i = 1; i < static_cast<int64_t>(shape.size()); ++i) perm.push_back(i);
+  return w.reshape(view).permute(perm).reshape({w.size(0), -1});
+}
+
+torch::Tensor StandardRowsToFused(const torch::Tensor& w, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> view{w.size(0), shape.back()};
+  view.insert(view.end(), shape.begin(), shape.end() - 1);
+  std::vector<int64_t> perm{0};
+  for (int64_t i = 2; i <= static_cast<int64_t>(shape.size()); ++i) perm.push_back(i);
+  perm.push_back(1);
+  return w.reshape(view).permute(perm).reshape({w.size(0), -1});
+}
+
+int64_t Width(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
 // Appends layers while tracking the extent and channels they leave, their multiply-accumulates
 // and activations. Square images and 1-D series: one extent per spatial dimension.
 class StackBuilder {
@@ -32,15 +58,19 @@ class StackBuilder {
     Add(Layer{Layer::kMaxPool});
   }
   void Mean() { Add(Layer{Layer::kMean}); }
-  // Flattens the (extent, extent, channels) map; returns its width.
+  // Flattens the (spatial..., channels) map; returns its width.
   int64_t Flatten() {
     Layer flat{Layer::kFlatten};
-    flat.flatten_shape = {extent_, extent_, channels_};
+    for (int64_t i = 0; i < dims_; ++i) flat.flatten_shape.push_back(extent_);
+    flat.flatten_shape.push_back(channels_);
     Add(flat);
-    return extent_ * extent_ * channels_;
+    int64_t width = 1;
+    for (auto d : flat.flatten_shape) width *= d;
+    return width;
   }
   void Linear(int64_t in, int64_t out, bool relu) {
     macs_ += in * out;
+    acts_ += in + out;
     Add(Layer{Layer::kLinear, in, out, 0, relu});
   }
 
@@ -86,14 +116,23 @@ void LeNet(const ArchSpec& spec, int64_t classes, StackBuilder& b) {
   b.Linear(in, classes, false);
 }
 
+// Flatten, then hidden ReLU layers (none: logistic regression), then a linear to the classes.
+void FlatStack(const ArchSpec& spec, int64_t classes, StackBuilder& b) {
+  int64_t in = b.Flatten();
+  for (auto h : spec.hidden) {
+    b.Linear(in, h, true);
+    in = h;
+  }
+  b.Linear(in, classes, false);
+}
+
 using Stack = void (*)(const ArchSpec&, int64_t, StackBuilder&);
 
 // Each architecture of the catalogue (engine/catalog.cc) and its layer stack.
 const std::map<std::string, Stack>& Stacks() {
   static const auto* stacks = new std::map<std::string, Stack>{
-      {"cnn1d", ConvPoolConvMean},
-      {"cnn2d", ConvPoolConvMean},
-      {"lenet", LeNet},
+      {"cnn1d", ConvPoolConvMean}, {"cnn2d", ConvPoolConvMean}, {"lenet", LeNet},
+      {"logistic", FlatStack},     {"mlp", FlatStack},
   };
   return *stacks;
 }
@@ -174,11 +213,9 @@ std::vector<torch::Tensor> FusedNet::ToFusedLayout(const std::vector<Layer>& lay
     torch::Tensor b = standard[l.param_index + 1];
     if (l.kind == Layer::kConv) {
       w = w.reshape({l.out, -1}).t();
-    } else if (flatten != nullptr && l.in == flatten->flatten_shape[0] * flatten->flatten_shape[1] *
-                                                 flatten->flatten_shape[2]) {
-      // The fused net flattens (h, w, c); standard weights expect (c, h, w).
-      const auto& s = flatten->flatten_shape;
-      w = w.view({l.out, s[2], s[0], s[1]}).permute({0, 2, 3, 1}).reshape({l.out, -1}).t();
+    } else if (flatten != nullptr && l.in == Width(flatten->flatten_shape)) {
+      // The fused net flattens (spatial..., c); standard weights expect (c, spatial...).
+      w = StandardRowsToFused(w, flatten->flatten_shape).t();
       flatten = nullptr;
     } else {
       w = w.t();
@@ -217,10 +254,8 @@ std::vector<torch::Tensor> FusedNet::FromFusedLayout(const std::vector<Layer>& l
       std::vector<int64_t> shape{l.out, l.in};
       for (int64_t i = 0; i < spatial_dims; ++i) shape.push_back(l.kernel);
       w = w.reshape(shape);
-    } else if (flatten != nullptr && l.in == flatten->flatten_shape[0] * flatten->flatten_shape[1] *
-                                                 flatten->flatten_shape[2]) {
-      const auto& s = flatten->flatten_shape;
-      w = w.reshape({l.out, s[0], s[1], s[2]}).permute({0, 3, 1, 2}).reshape({l.out, -1});
+    } else if (flatten != nullptr && l.in == Width(flatten->flatten_shape)) {
+      w = FusedRowsToStandard(w, flatten->flatten_shape);
       flatten = nullptr;
     }
     out.push_back(w.contiguous());
@@ -366,9 +401,7 @@ torch::Tensor FusedNet::ForwardPerModel(const torch::Tensor& x) const {
         for (int64_t i = 0; i < spatial_dims_; ++i) shape.push_back(l.kernel);
         w = w.t().reshape(shape);
       } else if (flatten != nullptr) {
-        // Fused rows are in (h, w, c) order; standard ones in (c, h, w).
-        const auto& f = flatten->flatten_shape;
-        w = w.t().reshape({l.out, f[0], f[1], f[2]}).permute({0, 3, 1, 2}).reshape({l.out, -1});
+        w = FusedRowsToStandard(w.t(), flatten->flatten_shape);
         flatten = nullptr;
       } else {
         w = w.t();
@@ -382,11 +415,22 @@ torch::Tensor FusedNet::ForwardPerModel(const torch::Tensor& x) const {
 }
 
 torch::Tensor FusedNet::ForwardShared(const torch::Tensor& x0, torch::ScalarType compute) const {
+  const int64_t N = x0.size(0);
+  torch::Tensor x = x0.to(compute);
+  if (layers_.front().kind == Layer::kFlatten) {
+    // Flattened first: the first linear's input is the same for all K models, one GEMM against
+    // all their weights side by side.
+    const Layer& l = layers_[1];
+    const auto& w = params_[l.param_index];  // [K, F, O]
+    torch::Tensor wide = w.permute({1, 0, 2}).reshape({w.size(1), k_ * l.out}).to(compute);
+    torch::Tensor y = torch::mm(x.reshape({N, -1}), wide).view({N, k_, l.out}).permute({1, 0, 2});
+    y = (y + params_[l.param_index + 1].to(compute).view({k_, 1, l.out})).contiguous();
+    if (l.relu) y = torch::relu(y);
+    return RunLayers(y, 2, compute);
+  }
   // The first layer is a convolution whose patches are the same for all K models: one GEMM
   // against all K models' weights side by side, instead of K copies of the patches.
   const Layer& l = layers_.front();
-  const int64_t N = x0.size(0);
-  torch::Tensor x = x0.to(compute);
   torch::Tensor patches;
   std::vector<int64_t> spatial;
   if (spatial_dims_ == 1) {

@@ -72,6 +72,14 @@ const std::vector<ArchitectureKind>& Architectures() {
        {120, 84},
        2,
        true},
+      {"logistic", "multinomial logistic regression on the flattened sample", 0, {}, {}, 0, false},
+      {"mlp",
+       "a multi-layer perceptron on the flattened sample: hidden ReLU layers, then a linear",
+       0,
+       {},
+       {256},
+       0,
+       false},
   };
   return *kinds;
 }
@@ -139,11 +147,31 @@ StatusOr<ArchSpec> ResolveArch(ArchSpec spec, const std::vector<int64_t>& shape)
                                 "\" (known: " + ArchitectureNames() + ")");
   }
   const int64_t dims = static_cast<int64_t>(shape.size()) - 1;
+  if (kind->spatial_dims == 0) {
+    // Flattened: any sample shape; no convolutions.
+    if (!spec.channels.empty()) {
+      return InvalidArgumentError("architecture " + spec.name +
+                                  " has no convolutions: it takes no channels");
+    }
+    if (spec.name == "logistic" && !spec.hidden.empty()) {
+      return InvalidArgumentError("architecture logistic takes no hidden");
+    }
+    if (spec.hidden.empty()) spec.hidden = kind->default_hidden;
+    if (spec.hidden.size() > 4) {
+      return InvalidArgumentError("architecture " + spec.name + " takes at most 4 hidden widths");
+    }
+    for (auto h : spec.hidden) {
+      if (h < 1 || h > 4096) return InvalidArgumentError("hidden widths must be in [1, 4096]");
+    }
+    return spec;
+  }
   if (dims != kind->spatial_dims) {
     std::string takes = kind->spatial_dims == 1 ? "series samples (CxL)" : "image samples (CxHxW)";
     std::string instead;
     for (const auto& other : Architectures()) {
-      if (other.spatial_dims == dims) instead += (instead.empty() ? "" : " or ") + other.name;
+      if (other.spatial_dims == dims || other.spatial_dims == 0) {
+        instead += (instead.empty() ? "" : ", ") + other.name;
+      }
     }
     return InvalidArgumentError("architecture " + spec.name + " takes " + takes +
                                 ", the data's samples are " + ShapeText(shape) +

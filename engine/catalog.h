@@ -46,7 +46,7 @@ struct BuiltinDataset {
 struct ArchitectureKind {
   std::string name;
   std::string description;
-  int64_t spatial_dims;  // 1: series {C, L}; 2: images {C, H, W}.
+  int64_t spatial_dims;  // 1: series {C, L}; 2: images {C, H, W}; 0: any (flattened).
   std::vector<int64_t> default_channels;
   std::vector<int64_t> default_hidden;  // Empty: the architecture takes no hidden widths.
   int64_t pools;                        // Max-pools that halve the extent (for the size check).

@@ -12,7 +12,7 @@ TEST(CatalogTest, ArchitecturesFollowTheSampleShape) {
   auto r = ResolveArch(a, {1, 28, 28});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("takes series samples (CxL)"), std::string::npos);
-  EXPECT_NE(r.status().message().find("use cnn2d or lenet"), std::string::npos);
+  EXPECT_NE(r.status().message().find("use cnn2d, lenet, logistic, mlp"), std::string::npos);
   a.name = "cnn2d";
   EXPECT_NE(ResolveArch(a, {3, 8, 8}).status().message().find("kernel_size 5 too large"),
             std::string::npos);
@@ -28,6 +28,28 @@ TEST(CatalogTest, ArchitecturesFollowTheSampleShape) {
   a.name = "cnn3d";
   EXPECT_NE(ResolveArch(a, {1, 8, 8}).status().message().find("known: cnn1d, cnn2d, lenet"),
             std::string::npos);
+}
+
+TEST(CatalogTest, FlattenedKindsTakeAnyShape) {
+  ArchSpec a;
+  a.name = "mlp";
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{16, 64}, {1, 28, 28}, {1, 3}}) {
+    auto r = ResolveArch(a, shape);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->hidden, (std::vector<int64_t>{256}));
+  }
+  a.channels = {8, 16};
+  EXPECT_NE(ResolveArch(a, {16, 64}).status().message().find("takes no channels"),
+            std::string::npos);
+  a.channels.clear();
+  a.hidden = {1, 2, 3, 4, 5};
+  EXPECT_NE(ResolveArch(a, {16, 64}).status().message().find("at most 4 hidden"),
+            std::string::npos);
+  a.name = "logistic";
+  a.hidden = {8};
+  EXPECT_NE(ResolveArch(a, {16, 64}).status().message().find("takes no hidden"), std::string::npos);
+  a.hidden.clear();
+  EXPECT_TRUE(ResolveArch(a, {3, 8, 8}).ok());
 }
 
 TEST(CatalogTest, BuiltinsAndTheirParameters) {

@@ -12,6 +12,34 @@ TEST(DatasetTest, EveryCatalogueArchitectureHasALayerStack) {
   for (const auto& a : Architectures()) EXPECT_TRUE(HasLayerStack(a.name)) << a.name;
 }
 
+// Evaluation shares the first layer's input across the K models (patches for convolutions, the
+// flattened sample for the flattened kinds): the same logits as K separate forward passes, and
+// as the reference layers on standard-layout weights.
+TEST(DatasetTest, SharedEvaluationMatchesPerModelForwardForEveryKind) {
+  for (const auto& [name, shape] :
+       std::vector<std::pair<std::string, std::vector<int64_t>>>{{"cnn1d", {32, 4}},
+                                                                 {"mlp", {32, 4}},
+                                                                 {"logistic", {8, 8, 3}},
+                                                                 {"mlp", {8, 8, 3}},
+                                                                 {"cnn2d", {12, 12, 3}}}) {
+    ArchSpec spec;
+    spec.name = name;
+    spec.kernel_size = 3;
+    auto net = FusedNet::Create(spec, shape, 3, {1, 2, 3}, torch::kCPU);
+    ASSERT_TRUE(net.ok()) << name << ": " << net.status().ToString();
+    std::vector<int64_t> dims{5};
+    dims.insert(dims.end(), shape.begin(), shape.end());
+    torch::Tensor x = torch::randn(dims, at::detail::createCPUGenerator(7));
+    torch::NoGradGuard no_grad;
+    torch::Tensor shared = net->ForwardShared(x, torch::kFloat32);
+    torch::Tensor each =
+        net->Forward(torch::stack({x, x, x}), torch::kFloat32, FusedNet::Kernels::kPerModel);
+    torch::Tensor batched = net->Forward(torch::stack({x, x, x}), torch::kFloat32);
+    EXPECT_LT((batched - each).abs().max().item<float>(), 1e-4) << name;
+    EXPECT_LT((shared - each).abs().max().item<float>(), 1e-4) << name;
+  }
+}
+
 TEST(DatasetTest, TablesBecomeChannelsLastTensors) {
   data::Table t;
   t.shape = {2, 3};  // 2 channels of 3 steps.

@@ -255,6 +255,25 @@ TEST_P(TrainerTest, FusedLenetBatchedMatmulKernelsMatchSeparateRuns) {
   ExpectFusedMatchesSequential(*RandomImages(), options, configs);
 }
 
+// The flattened kinds: an MLP on series and logistic regression on images, fused K-model
+// products (the first layer's input shared across models at evaluation) against the one-at-a-time
+// reference layers, whose flatten is channels first.
+TEST_P(TrainerTest, FusedMlpAndLogisticMatchSeparateRuns) {
+  auto mlp = Options("mlp");
+  mlp.arch.hidden = {32, 16};
+  mlp.momentum = 0;
+  auto configs = RandomConfigs(6, true, 31);
+  ExpectFusedMatchesSequential(*SmallTelemetry(), mlp, configs);
+  auto logistic = Options("logistic");
+  logistic.momentum = 0;
+  auto image_configs = RandomConfigs(4, false, 33);
+  for (auto& c : image_configs) {
+    const int64_t steps_per_epoch = (std::llround(c.data_size * 256) + 31) / 32;
+    c.eval_epochs = {(20 + steps_per_epoch - 1) / steps_per_epoch};
+  }
+  ExpectFusedMatchesSequential(*RandomImages(), logistic, image_configs);
+}
+
 TEST_P(TrainerTest, FusedLenetMatchesSeparateRuns) {
   auto configs = RandomConfigs(8, false, 2);
   // 128-256 samples / 32: 4-8 steps an epoch; just enough epochs for >= 20 steps. Longer runs let

@@ -205,7 +205,7 @@ TEST_F(DataLoopTest, ImportExportAndBadInputWriteNothing) {
   lenet.replace(lenet.find("cnn1d"), 5, "lenet");
   EXPECT_EQ(Ctl({"submit", farm_->WriteFile("lenet.yaml", lenet)}, &out, &err), 2);
   EXPECT_NE(err.find("architecture lenet takes image samples (CxHxW), the data's samples are "
-                     "3x16 (use cnn1d)"),
+                     "3x16 (use cnn1d, logistic, mlp)"),
             std::string::npos)
       << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps"), 0);
@@ -401,6 +401,51 @@ TEST_F(DataLoopTest, TwoNightsLearnFromLabelledPredictions) {
   ASSERT_EQ(Ctl({"data", "grow", "logs", "--from-feedback"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("no new labelled predictions"), std::string::npos) << out;
   EXPECT_EQ(Occurrences("w1", "fetched from the coordinator"), 2) << "one fetch per version";
+}
+
+// A sweep over model kinds: the CNN, an MLP and logistic regression trained by the same workers
+// (each lease one kind, fused), ranked together, ensembled, registered and served.
+TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
+  addr_ = farm_->StartCoordinator();
+  ASSERT_FALSE(addr_.empty());
+  std::string out, err;
+  ASSERT_EQ(Ctl({"data", "import", "logs", farm_->WriteFile("logs.csv", Csv(1, 200)), "--shape",
+                 "3x16", "--classes", "ok,slow"},
+                &out, &err),
+            0)
+      << err;
+  farm_->StartWorker(addr_, "w1", {"--capacity", "8"});
+  std::string sweep = SweepOn("logs");
+  sweep.replace(sweep.find("    seed: [1, 2]\n"), 16,
+                "    seed: 1\n    architecture: [cnn1d, mlp, logistic]\n");
+  sweep.replace(sweep.find("top_k: 2"), 8, "top_k: 3");
+  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("kinds.yaml", sweep), "--json"}, &out, &err), 0)
+      << err;
+  for (const char* kind : {"cnn1d", "mlp", "logistic"}) {
+    EXPECT_EQ(farm_->Count(std::string("SELECT count(*) FROM trials WHERE state = 'succeeded' AND "
+                                       "params->>'architecture' = '") +
+                           kind + "'"),
+              2)
+        << kind;
+  }
+  // Each lease held one kind: no worker reported two kinds in one bundle.
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM (SELECT t.started_at FROM trials t "
+                         "GROUP BY t.worker_id, t.started_at "
+                         "HAVING count(DISTINCT t.params->>'architecture') > 1) x"),
+            0);
+  ASSERT_EQ(farm_->Predict({"--coordinator", addr_, "--model", "loop-detector", "--split",
+                            "holdout", "--quiet"},
+                           &out, &err),
+            0)
+      << err;
+  EXPECT_NE(out.find("\"accuracy\":"), std::string::npos) << out;
+  // The members' kinds are what their artifacts say, whatever mix greedy selection chose.
+  pqxx::result kinds = farm_->Query(
+      "SELECT DISTINCT a.arch->'architecture'->>'name' FROM model_members m "
+      "JOIN artifacts a ON a.sha256 = m.sha256");
+  EXPECT_GE(kinds.size(), 1u);
+  ASSERT_EQ(Ctl({"export", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find(",logistic,"), std::string::npos) << out;
 }
 
 TEST_F(DataLoopTest, LabellersLabelOverGrpcAndThroughTheForm) {

@@ -85,6 +85,7 @@ std::string Params(const v1::TrialParams& p) {
     for (int i = 0; i < p.channels_size(); ++i) out << (i ? "x" : "") << p.channels(i);
   }
   if (p.kernel_size() > 0) out << " kernel_size=" << p.kernel_size();
+  if (!p.architecture().empty()) out << " architecture=" << p.architecture();
   return out.str();
 }
 

@@ -95,7 +95,8 @@ const std::vector<Statement>& SweepStatements() {
       // bundle.
       {"lease",
        "WITH head AS ("
-       "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel "
+       "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel, "
+       "    params->'architecture' AS arch "
        "  FROM trials WHERE state = 'queued' AND sweep_id = ("
        "    SELECT s.id FROM sweeps s WHERE s.state = 'running' "
        "      AND (s.deadline_at IS NULL OR s.deadline_at > now()) AND EXISTS ("
@@ -109,6 +110,7 @@ const std::vector<Statement>& SweepStatements() {
        "  SELECT q.id FROM trials q, head h WHERE q.state = 'queued' AND q.sweep_id = h.sweep_id "
        "    AND q.params->'channels' IS NOT DISTINCT FROM h.channels "
        "    AND q.params->'kernel_size' IS NOT DISTINCT FROM h.kernel "
+       "    AND q.params->'architecture' IS NOT DISTINCT FROM h.arch "
        "  ORDER BY q.id LIMIT $2 FOR UPDATE OF q SKIP LOCKED) "
        "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token, coalesce(t.rung, 0), "
        // Successive halving: the epochs of the parent's checkpoint a promoted trial resumes from.

@@ -28,6 +28,9 @@ void Set(const SearchSpace& space, v1::TrialParams* p, const std::string& name, 
     const auto& choice = space.channel_choices.at(static_cast<size_t>(v));
     p->mutable_channels()->Assign(choice.begin(), choice.end());
   }
+  if (name == "architecture") {
+    p->set_architecture(space.architecture_choices.at(static_cast<size_t>(v)));
+  }
   if (name == "kernel_size") p->set_kernel_size(static_cast<int32_t>(v));
   if (name == "epochs") p->set_epochs(static_cast<int32_t>(v));
   if (name == "step_size") p->set_step_size(v);
@@ -41,6 +44,12 @@ double Get(const SearchSpace& space, const v1::TrialParams& p, const std::string
     const std::vector<int32_t> mine(p.channels().begin(), p.channels().end());
     for (size_t i = 0; i < space.channel_choices.size(); ++i) {
       if (space.channel_choices[i] == mine) return static_cast<double>(i);
+    }
+    return std::nan("");
+  }
+  if (name == "architecture") {
+    for (size_t i = 0; i < space.architecture_choices.size(); ++i) {
+      if (space.architecture_choices[i] == p.architecture()) return static_cast<double>(i);
     }
     return std::nan("");
   }
@@ -66,6 +75,11 @@ v1::TrialParams Defaults() {
 v1::ArchitectureSpec TrialArchitecture(const v1::ArchitectureSpec& sweep,
                                        const v1::TrialParams& p) {
   v1::ArchitectureSpec a = sweep;
+  if (!p.architecture().empty() && p.architecture() != sweep.name()) {
+    a.Clear();  // Another kind: its own defaults.
+    a.set_name(p.architecture());
+    a.set_kernel_size(5);
+  }
   if (p.channels_size() > 0) a.mutable_channels()->Assign(p.channels().begin(), p.channels().end());
   if (p.kernel_size() > 0) a.set_kernel_size(p.kernel_size());
   return a;
@@ -87,8 +101,9 @@ double Draw(const Domain& d, Rng& rng) {
 }
 
 const std::vector<std::string>& SearchableParams() {
-  static const auto* names = new std::vector<std::string>{
-      "channels", "kernel_size", "step_size", "issue_rate", "data_size", "seed", "epochs"};
+  static const auto* names =
+      new std::vector<std::string>{"architecture", "channels",  "kernel_size", "step_size",
+                                   "issue_rate",   "data_size", "seed",        "epochs"};
   return *names;
 }
 
@@ -174,7 +189,7 @@ bool SameParams(const v1::TrialParams& a, const v1::TrialParams& b) {
          a.seed() == b.seed() &&
          std::equal(a.channels().begin(), a.channels().end(), b.channels().begin(),
                     b.channels().end()) &&
-         a.kernel_size() == b.kernel_size();
+         a.kernel_size() == b.kernel_size() && a.architecture() == b.architecture();
 }
 
 }  // namespace

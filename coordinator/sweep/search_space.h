@@ -33,6 +33,8 @@ struct SearchSpace {
   // search.space.channels: the listed channel lists. Its Domain's values are their indices (a
   // categorical parameter); Set and Get translate.
   std::vector<std::vector<int32_t>> channel_choices;
+  // search.space.architecture: the listed architecture kinds, as channel_choices are.
+  std::vector<std::string> architecture_choices;
 };
 
 // A trial parameter by name (SearchableParams()) as a number: for `channels`, the index of the
@@ -44,7 +46,8 @@ double Get(const SearchSpace& space, const v1::TrialParams& p, const std::string
 v1::TrialParams Defaults();
 
 // The architecture a trial trains: the sweep's, with the trial's searched channels and kernel
-// size in place of the sweep's.
+// size in place of the sweep's; or, for a trial of another kind than the sweep's (a searched
+// `architecture`), that kind with its defaults.
 v1::ArchitectureSpec TrialArchitecture(const v1::ArchitectureSpec& sweep, const v1::TrialParams& p);
 // One value of the domain at random: a listed value, or uniform (log-uniform) in the range.
 double Draw(const Domain& d, Rng& rng);

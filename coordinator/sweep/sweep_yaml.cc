@@ -284,6 +284,44 @@ Status ParseArchitectureChoices(const Checker& c, const YAML::Node& node, const 
   return OkStatus();
 }
 
+// search.space.architecture: architecture kinds to search over, listed; each must take the data's
+// samples (with its defaults, or the `architecture` section's settings for that section's kind).
+Status ParseArchitectureKinds(const Checker& c, const YAML::Node& node,
+                              const engine::ArchSpec& base, const std::vector<int64_t>& sample,
+                              SearchSpace* space) {
+  const std::string field = "search.space.architecture";
+  if (!node.IsSequence() || node.size() == 0) {
+    return c.Error(node, field,
+                   "expected a list of architectures to try, e.g. [cnn1d, mlp, logistic] (a "
+                   "fixed one belongs in architecture.name)");
+  }
+  Domain d;
+  d.kind = Domain::kValues;
+  d.integer = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string f = field + "[" + std::to_string(i) + "]";
+    SF_ASSIGN_OR_RETURN(std::string name, c.String(node[i], f));
+    if (engine::FindArchitecture(name) == nullptr) {
+      return c.Error(node[i], f,
+                     "unknown architecture \"" + name.substr(0, 64) +
+                         "\" (known: " + engine::ArchitectureNames() + ")");
+    }
+    for (const auto& seen : space->architecture_choices) {
+      if (seen == name) return c.Error(node[i], f, "duplicate architecture " + name);
+    }
+    engine::ArchSpec a;
+    a.name = name;
+    if (name == base.name) a = base;
+    if (auto r = engine::ResolveArch(a, sample); !r.ok()) {
+      return c.Error(node[i], f, r.status().message());
+    }
+    space->architecture_choices.push_back(name);
+    d.values.push_back(static_cast<double>(i));
+  }
+  space->params["architecture"] = d;
+  return OkStatus();
+}
+
 // Successive halving's rungs from search.space.epochs: a range gives min, min * eta, ... and max;
 // a list gives its values, which must increase. At least two rungs.
 Status HalvingRungs(const Checker& c, const YAML::Node& node, const Domain& d,
@@ -752,6 +790,16 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
     const std::string field = "search.space." + name;
     if (name == "issue_rate" && !binary) {
       return c.Error(kv.first, field, "only binary (issue / no issue) datasets can be resampled");
+    }
+    if (name == "architecture") {
+      if (space["channels"] || space["kernel_size"]) {
+        return c.Error(kv.first, field,
+                       "searching architecture kinds and channels or kernel sizes at once is not "
+                       "supported (each kind trains with its defaults, or the architecture "
+                       "section's for its kind)");
+      }
+      SF_RETURN_IF_ERROR(ParseArchitectureKinds(c, kv.second, *resolved, sample, &out.space));
+      continue;
     }
     if (name == "channels" || name == "kernel_size") {
       SF_RETURN_IF_ERROR(

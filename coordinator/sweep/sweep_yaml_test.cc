@@ -388,7 +388,7 @@ TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
   ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"),
               {"architecture.name", "cnn1d, cnn2d, lenet"});
   ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"),
-              {"architecture", "takes image samples (CxHxW)", "16x64", "use cnn1d"});
+              {"architecture", "takes image samples (CxHxW)", "16x64", "use cnn1d, logistic, mlp"});
 }
 
 // A resolver standing in for the coordinator's data sets: "logs" has versions 1-3 of 4x32
@@ -446,7 +446,7 @@ TEST(SweepYamlTest, StoredDataSetsAreResolvedAndShapeTheArchitecture) {
   auto wrong = ParseSweepYaml(Replace(pics, "name: cnn2d", "name: cnn1d"), "s.yaml", &resolve);
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("takes series samples (CxL), the data's samples are "
-                                          "1x8x8 (use cnn2d or lenet)"),
+                                          "1x8x8 (use cnn2d, lenet, logistic, mlp)"),
             std::string::npos)
       << wrong.status().message();
   auto rate =
@@ -454,6 +454,36 @@ TEST(SweepYamlTest, StoredDataSetsAreResolvedAndShapeTheArchitecture) {
                      "s.yaml", &resolve);
   ASSERT_FALSE(rate.ok());
   EXPECT_NE(rate.status().message().find("binary"), std::string::npos);
+}
+
+TEST(SweepYamlTest, ASweepMaySearchArchitectureKinds) {
+  std::string y = Replace(kValid, "    data_size: 1.0",
+                          "    data_size: 1.0\n    architecture: [cnn1d, mlp, logistic]");
+  auto r = ParseSweepYaml(y, "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // 3 kinds x 3 step sizes x 2 issue rates x 2 epochs; kinds first in the grid's order.
+  ASSERT_EQ(r->trials.size(), 36u);
+  EXPECT_EQ(r->trials.front().architecture(), "cnn1d");
+  EXPECT_EQ(r->trials.back().architecture(), "logistic");
+  // A trial of another kind than the sweep's trains that kind's defaults; of the sweep's kind,
+  // the sweep's settings.
+  v1::ArchitectureSpec mlp = TrialArchitecture(r->spec.architecture(), r->trials.back());
+  EXPECT_EQ(mlp.name(), "logistic");
+  EXPECT_EQ(mlp.channels_size(), 0);
+  v1::ArchitectureSpec cnn = TrialArchitecture(r->spec.architecture(), r->trials.front());
+  EXPECT_EQ(cnn.channels(1), 16);
+  ExpectError(
+      Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    architecture: [cnn1d, lenet]"),
+      {"search.space.architecture[1]", "lenet takes image samples"});
+  ExpectError(
+      Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    architecture: [mlp, mlp]"),
+      {"search.space.architecture[1]", "duplicate"});
+  ExpectError(Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    architecture: mlp"),
+              {"search.space.architecture", "expected a list"});
+  ExpectError(
+      Replace(kValid, "    data_size: 1.0",
+              "    data_size: 1.0\n    architecture: [cnn1d, mlp]\n    kernel_size: [3, 5]"),
+      {"search.space.architecture", "not supported"});
 }
 
 TEST(SweepYamlTest, TrainingStandardizesUnlessTold) {
