@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Input standardisation's effect (training.standardize): sweeps/quickstart.yaml (48 trials of the
-# telemetry CNN, data seed 7 unless --seed) trained on the inputs as they are and standardised per
+# Input standardisation's effect (training.standardize): sweeps/quickstart.yaml's CNN (48 trials,
+# its search over model kinds left out; data seed 7 unless --seed) trained on the inputs as they are and standardised per
 # channel with the train split's statistics, each published as the first version of its own
 # model. Prints, for each, the best single trial's selection and holdout accuracy and the
 # registered ensemble's holdout accuracy. Private PostgreSQL unless --db DSN.
@@ -14,7 +14,7 @@ STAMP=$(date +%s)
 printf '%-12s %10s %10s %10s %10s\n' inputs best.sel best.hold champion members
 for on in false true; do
   sed -e "s/^    seed: 7$/    seed: $SEED/" -e "s/^model: .*/model: standardize-$on-$STAMP/" \
-    -e "s/^  momentum: 0.9$/  momentum: 0.9\n  standardize: $on/" \
+    -e "s/^  momentum: 0.9$/  momentum: 0.9\n  standardize: $on/" -e "/^    architecture: \[/d" \
     sweeps/quickstart.yaml >"$RUN/$on.yaml"
   grep -q "standardize: $on" "$RUN/$on.yaml" || { echo "standardize.sh: no training section" >&2; exit 1; }
   id=$(run_sweep "$RUN/$on.yaml")

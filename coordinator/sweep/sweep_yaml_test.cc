@@ -92,7 +92,7 @@ TEST(SweepYamlTest, SpecHashIsDeterministic) {
 
 TEST(SweepYamlTest, ShippedSweepsAreValid) {
   const std::map<std::string, size_t> trials = {
-      {"sweeps/quickstart.yaml", 48},        {"sweeps/perfpsychic.yaml", 1000},
+      {"sweeps/quickstart.yaml", 144},       {"sweeps/perfpsychic.yaml", 1000},
       {"sweeps/nightly.yaml", 48},           {"sweeps/fashion-mnist.yaml", 64},
       {"sweeps/fashion-mnist-cpu.yaml", 16}, {"sweeps/halving.yaml", 54},
   };
