@@ -58,8 +58,11 @@ constexpr char kUsage[] =
     "  importance ID [--json]             which parameters mattered: rank correlation with\n"
     "                                     the sweep's objective, and its mean by value range\n"
     "  ensemble ID [--size N] [--candidates N] [--top-k N] [--json]\n"
-    "                                     ensembles of the best trials (greedy, top-k) against\n"
-    "                                     the best single trial, on selection and holdout\n"
+    "                                     ensembles of the best trials (greedy, bagged, top-k;\n"
+    "                                     the sweep's selection settings unless given) against\n"
+    "                                     the best single trial, on selection and holdout, and\n"
+    "                                     what registry publish would register, and why it\n"
+    "                                     differs\n"
     "  nightly FILE [--timeout S] [--dry-run] [--json]\n"
     "                                     submit (seeded per the file), wait, publish: ensemble,\n"
     "                                     gate against the champion, promote or keep; summary.\n"
@@ -615,6 +618,8 @@ void EnsembleJson(JsonWriter& w, const v1::EnsembleSummary& e) {
   w.EndObject();
 }
 
+void VersionJson(JsonWriter& w, const v1::ModelVersion& v);
+
 int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bool json) {
   v1::BuildEnsembleRequest req;
   req.set_sweep_id(id);
@@ -626,7 +631,42 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
       !s.ok()) {
     return Fail(s);
   }
-  const v1::EnsembleSummary* rows[] = {&resp.best_single(), &resp.top_k(), &resp.greedy()};
+  const v1::EnsembleSummary* rows[] = {&resp.best_single(), &resp.top_k(), &resp.greedy(),
+                                       &resp.bagged()};
+  // What `registry publish` would register now (a dry run of it), and why it differs from the
+  // table's row for the sweep's method, if it does.
+  v1::PublishSweepRequest preq;
+  preq.set_sweep_id(id);
+  preq.set_validate_only(true);
+  preq.set_actor(Actor());
+  v1::PublishSweepResponse preview;
+  const Status previewed =
+      c.Call("PublishSweep", &v1::RegistryService::Stub::PublishSweep, preq, &preview);
+  std::string difference;
+  if (previewed.ok() && !preview.already_published()) {
+    const v1::ModelVersion& v = preview.version();
+    const v1::EnsembleSummary* same = &resp.greedy();
+    for (const auto* e : rows) {
+      if (e->method() == v.method()) same = e;
+    }
+    std::vector<int64_t> mine(same->trial_ids().begin(), same->trial_ids().end()), theirs;
+    for (const auto& m : v.members()) theirs.push_back(m.trial_id());
+    std::sort(mine.begin(), mine.end());
+    std::sort(theirs.begin(), theirs.end());
+    if (mine != theirs) {
+      difference = "other members than the table's " + v.method() +
+                   " row: publish chooses among the trials whose weights were uploaded (each "
+                   "bundle's best), and with the sweep's selection settings";
+    } else if (std::abs(same->holdout_accuracy() - v.holdout_accuracy()) > 1e-9) {
+      difference =
+          "the table's " + v.method() +
+          " row's members; publish scores their float32 "
+          "weights (the table the stored float16 probabilities)" +
+          std::string(v.decision_threshold() > 0 ? " and serves its decision threshold" : "");
+    } else {
+      difference = "the table's " + v.method() + " row";
+    }
+  }
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("sweep_id").Int(id).Key("candidates").Int(resp.candidates());
@@ -636,6 +676,14 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
     for (const auto* e : rows) {
       w.Key(e->method());
       EnsembleJson(w, *e);
+    }
+    w.Key("publish");
+    if (previewed.ok() && !preview.already_published()) {
+      w.BeginObject().Key("version");
+      VersionJson(w, preview.version());
+      w.Key("promoted").Bool(preview.promoted()).Key("as").String(difference).EndObject();
+    } else {
+      w.String(previewed.ok() ? "published before" : previewed.message());
     }
     w.EndObject();
     std::cout << w.str() << "\n";
@@ -660,6 +708,28 @@ int BuildEnsemble(Client& c, int64_t id, int size, int candidates, int top_k, bo
     std::printf("%-12s %7d %9.4f %9.4f %9.4f %9s  %s\n", e->method().c_str(), e->trial_ids_size(),
                 e->selection_accuracy(), e->holdout_accuracy(), r.balanced_accuracy(), auc,
                 members.c_str());
+  }
+  if (!previewed.ok()) {
+    std::printf("registry publish: %s\n", previewed.message().c_str());
+  } else if (preview.already_published()) {
+    std::printf("registry publish: published before, as %s v%d\n",
+                preview.version().model().c_str(), preview.version().version());
+  } else {
+    const v1::ModelVersion& v = preview.version();
+    std::string members;
+    for (const auto& m : v.members()) {
+      char buf[48];
+      std::snprintf(buf, sizeof(buf), "%s%lld x %.3g", members.empty() ? "" : ", ",
+                    static_cast<long long>(m.trial_id()), m.weight());
+      members += buf;
+    }
+    std::printf(
+        "registry publish would register %s (%d members: %s): holdout %.4f%s, %s; %s\n",
+        v.method().c_str(), v.members_size(), members.c_str(), v.holdout_accuracy(),
+        v.decision_threshold() > 0
+            ? (" above an issue probability of " + std::to_string(v.decision_threshold())).c_str()
+            : "",
+        preview.promoted() ? "promoted" : "not promoted", difference.c_str());
   }
   return 0;
 }
@@ -1265,6 +1335,8 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
     if (!r.already_published()) {
       w.Key("greedy");
       EnsembleJson(w, r.greedy());
+      w.Key("bagged");
+      EnsembleJson(w, r.bagged());
       w.Key("top_k");
       EnsembleJson(w, r.top_k());
       w.Key("best_single");
@@ -1276,7 +1348,7 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
   }
   if (!r.already_published()) {
     std::printf("%-12s %7s %9s %9s\n", "ensemble", "members", "selection", "holdout");
-    for (const auto* e : {&r.best_single(), &r.top_k(), &r.greedy()}) {
+    for (const auto* e : {&r.best_single(), &r.top_k(), &r.greedy(), &r.bagged()}) {
       const std::string brief =
           e->has_holdout_report() ? "  (" + ReportBrief(e->holdout_report()) + ")" : "";
       std::printf("%-12s %7d %9.4f %9.4f%s\n", e->method().c_str(), e->trial_ids_size(),
@@ -1521,9 +1593,9 @@ int main(int argc, char** argv) {
   flags.Define("coordinator", "127.0.0.1:50051", "coordinator HOST:PORT")
       .Define("top", "0", "leaderboard: show the best N (0: all)")
       .Define("deadline-ms", "30000", "deadline of each RPC")
-      .Define("size", "10", "ensemble: greedy selection steps")
-      .Define("candidates", "20", "ensemble: the best N trials to choose from")
-      .Define("top-k", "5", "ensemble: members of the top-k average")
+      .Define("size", "0", "ensemble: greedy selection steps (0: the sweep's)")
+      .Define("candidates", "0", "ensemble: the best N trials to choose from (0: the sweep's)")
+      .Define("top-k", "0", "ensemble: members of the top-k average (0: the sweep's)")
       .Define("timeout", "0", "nightly: give up waiting for the sweep after S seconds (0: never)")
       .Define("version", "0", "registry show: a version number")
       .Define("alias", "champion", "registry show/promote/rollback: an alias")

@@ -418,9 +418,33 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   std::string sweep = SweepOn("logs");
   sweep.replace(sweep.find("    seed: [1, 2]\n"), 16,
                 "    seed: 1\n    architecture: [cnn1d, mlp, logistic]\n");
-  sweep.replace(sweep.find("top_k: 2"), 8, "top_k: 3");
-  ASSERT_EQ(Ctl({"nightly", farm_->WriteFile("kinds.yaml", sweep), "--json"}, &out, &err), 0)
-      << err;
+  sweep.replace(sweep.find("top_k: 2"), 8, "top_k: 3, method: bagged, bags: 5");
+  RunSweep(farm_->WriteFile("kinds.yaml", sweep));
+  // `ensemble` shows what publish would register (a dry run of it); publish then registers
+  // exactly that.
+  ASSERT_EQ(Ctl({"ensemble", "1", "--json"}, &out, &err), 0) << err;
+  JsonValue ensembles;
+  std::string error;
+  ASSERT_TRUE(JsonValue::Parse(out, &ensembles, &error)) << error << ": " << out;
+  ASSERT_NE(ensembles.Find("bagged"), nullptr) << out;
+  const JsonValue* preview = ensembles.Find("publish");
+  ASSERT_TRUE(preview != nullptr && preview->is_object()) << out;
+  const JsonValue would = *preview->Find("version");
+  ASSERT_EQ(Ctl({"registry", "publish", "1", "--json"}, &out, &err), 0) << err;
+  JsonValue published;
+  ASSERT_TRUE(JsonValue::Parse(out, &published, &error)) << error << ": " << out;
+  const JsonValue* v = published.Find("version");
+  EXPECT_EQ(v->Find("method")->string(), "bagged");
+  EXPECT_EQ(v->Find("holdout_accuracy")->number(), would.Find("holdout_accuracy")->number());
+  EXPECT_EQ(v->Find("decision_threshold")->number(), would.Find("decision_threshold")->number());
+  ASSERT_EQ(v->Find("members")->array().size(), would.Find("members")->array().size());
+  for (size_t m = 0; m < v->Find("members")->array().size(); ++m) {
+    EXPECT_EQ(v->Find("members")->array()[m].Find("trial_id")->number(),
+              would.Find("members")->array()[m].Find("trial_id")->number());
+  }
+  ASSERT_EQ(Ctl({"ensemble", "1"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("registry publish: published before, as loop-detector v1"), std::string::npos)
+      << out;
   for (const char* kind : {"cnn1d", "mlp", "logistic"}) {
     EXPECT_EQ(farm_->Count(std::string("SELECT count(*) FROM trials WHERE state = 'succeeded' AND "
                                        "params->>'architecture' = '") +

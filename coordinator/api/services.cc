@@ -247,11 +247,19 @@ grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext* ctx,
                                              const v1::BuildEnsembleRequest* req,
                                              v1::BuildEnsembleResponse* resp) {
   if (grpc::Status a = options_.auth.Admit(ctx, "BuildEnsemble"); !a.ok()) return a;
-  registry::EnsembleOptions o;
-  o.size = req->size() == 0 ? 10 : req->size();
-  o.candidates = req->candidates() == 0 ? 20 : req->candidates();
-  o.top_k = req->top_k() == 0 ? 5 : req->top_k();
   if (req->sweep_id() <= 0) return Invalid("BuildEnsemble", "sweep_id must be positive");
+  // What the request leaves unset is the sweep's own selection section: what publish uses.
+  auto spec = store_->GetSweepSpec(req->sweep_id());
+  if (!spec.ok()) {
+    return ToGrpc(Status(spec.status().code(), "BuildEnsemble: " + spec.status().message()));
+  }
+  const v1::SelectionSpec& sel = spec->selection();
+  registry::EnsembleOptions o;
+  o.size = req->size() != 0 ? req->size() : sel.ensemble_size() > 0 ? sel.ensemble_size() : 10;
+  o.candidates = req->candidates() != 0 ? req->candidates()
+                 : sel.candidates() > 0 ? sel.candidates()
+                                        : 20;
+  o.top_k = req->top_k() != 0 ? req->top_k() : sel.top_k() > 0 ? sel.top_k() : 5;
   if (o.size < 1 || o.size > 1000) return Invalid("BuildEnsemble", "size must be in [1, 1000]");
   if (o.candidates < 1 || o.candidates > 1000) {
     return Invalid("BuildEnsemble", "candidates must be in [1, 1000]");

@@ -176,9 +176,17 @@ StatusOr<EnsembleReport> BuildEnsembles(store::Store* store, datasets::DataSets*
   SF_ASSIGN_OR_RETURN(
       auto greedy, selection::GreedySelect(sel_preds, sel_labels, first.classes, o.size, *metric));
   SF_ASSIGN_OR_RETURN(auto top, selection::TopK(sel_preds, sel_labels, first.classes, k, *metric));
+  // The sweep's own bags (selection.bags, bag_fraction), seeded by the sweep: the same every time.
+  const int bags = spec.selection().bags() > 0 ? spec.selection().bags() : 20;
+  const double fraction =
+      spec.selection().bag_fraction() > 0 ? spec.selection().bag_fraction() : 0.5;
+  SF_ASSIGN_OR_RETURN(auto bagged,
+                      selection::BaggedSelect(sel_preds, sel_labels, first.classes, o.size, *metric,
+                                              bags, fraction, static_cast<uint64_t>(sweep_id)));
   selection::Ensemble single{{first.trial_id}, {1.0}, first.selection_score};
   v1::BuildEnsembleResponse& r = report.summary;
   for (auto [method, e, out] : {std::tuple{"greedy", &greedy, r.mutable_greedy()},
+                                std::tuple{"bagged", &bagged, r.mutable_bagged()},
                                 std::tuple{"top_k", &top, r.mutable_top_k()},
                                 std::tuple{"best_single", &single, r.mutable_best_single()}}) {
     Summarize(method, *e, sel_preds, sel_labels, hold_preds, hold_labels, first.classes, out);
@@ -244,6 +252,7 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   o.with_artifacts = true;
   SF_ASSIGN_OR_RETURN(EnsembleReport report, BuildEnsembles(store_, datasets_, sweep_id, o));
   *resp.mutable_greedy() = report.summary.greedy();
+  *resp.mutable_bagged() = report.summary.bagged();
   *resp.mutable_top_k() = report.summary.top_k();
   // The sweep's best trial by its objective, whether or not its weights were uploaded (the
   // candidates are only those with weights).
@@ -255,8 +264,9 @@ StatusOr<v1::PublishSweepResponse> Registry::Publish(int64_t sweep_id, const std
   single->set_selection_score(status.best_selection_score());
   single->set_holdout_accuracy(status.best_holdout_accuracy());
   const std::string method = sel.method().empty() ? "greedy" : sel.method();
-  const v1::EnsembleSummary& chosen =
-      method == "top_k" ? report.summary.top_k() : report.summary.greedy();
+  const v1::EnsembleSummary& chosen = method == "top_k"    ? report.summary.top_k()
+                                      : method == "bagged" ? report.summary.bagged()
+                                                           : report.summary.greedy();
 
   v1::ModelVersion v;
   v.set_model(status.model());

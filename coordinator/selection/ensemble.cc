@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/recall.h"
+#include "common/rng.h"
 
 namespace sweepfarm::selection {
 namespace {
@@ -152,6 +153,54 @@ StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
   }
   e.selection_score = best_score;
   return e;
+}
+
+std::vector<std::vector<size_t>> Bags(size_t n, int bags, double fraction, uint64_t seed) {
+  const size_t take =
+      std::min(n, std::max<size_t>(1, static_cast<size_t>(std::llround(fraction * n))));
+  Rng rng(MixKey(seed, 0xba99ed));
+  std::vector<std::vector<size_t>> out;
+  for (int b = 0; b < bags; ++b) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    for (size_t i = 0; i < take; ++i) {  // A partial Fisher-Yates shuffle: `take` distinct.
+      std::swap(order[i],
+                order[i + static_cast<size_t>(rng.UniformInt(0, static_cast<int64_t>(n - i) - 1))]);
+    }
+    order.resize(take);
+    std::sort(order.begin(), order.end());
+    out.push_back(std::move(order));
+  }
+  return out;
+}
+
+StatusOr<Ensemble> BaggedSelect(const std::vector<Predictions>& candidates,
+                                const std::vector<int32_t>& labels, int classes, int size,
+                                Metric metric, int bags, double fraction, uint64_t seed) {
+  SF_RETURN_IF_ERROR(Check(candidates, labels, classes, size, "bagged selection"));
+  if (bags < 1 || !(fraction > 0 && fraction <= 1)) {
+    return InvalidArgumentError("bagged selection needs bags >= 1 and a fraction in (0, 1]");
+  }
+  std::vector<double> weight(candidates.size(), 0.0);
+  std::map<int64_t, size_t> index;
+  for (size_t c = 0; c < candidates.size(); ++c) index[candidates[c].trial_id] = c;
+  for (const auto& members : Bags(candidates.size(), bags, fraction, seed)) {
+    std::vector<Predictions> bag;
+    for (size_t i : members) bag.push_back(candidates[i]);
+    SF_ASSIGN_OR_RETURN(Ensemble e, GreedySelect(bag, labels, classes, size, metric));
+    for (size_t m = 0; m < e.trial_ids.size(); ++m) weight[index[e.trial_ids[m]]] += e.weights[m];
+  }
+  Ensemble out;
+  std::vector<const Predictions*> members;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    if (weight[c] <= 0) continue;
+    out.trial_ids.push_back(candidates[c].trial_id);
+    out.weights.push_back(weight[c] / bags);
+    members.push_back(&candidates[c]);
+  }
+  out.selection_score =
+      Score(metric, Average(members, out.weights, labels.size() * classes), labels, classes);
+  return out;
 }
 
 StatusOr<Ensemble> TopK(const std::vector<Predictions>& candidates,

@@ -1,6 +1,6 @@
 // Ensemble selection from stored per-trial predictions, without retraining: greedy forward
-// selection with replacement (Caruana et al., 2004) and top-k averaging. Pure functions;
-// thread-safe.
+// selection with replacement (Caruana et al., 2004), its bagged form (Caruana et al., 2006) and
+// top-k averaging. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +62,17 @@ std::vector<float> Average(const std::vector<const Predictions*>& members,
 StatusOr<Ensemble> GreedySelect(const std::vector<Predictions>& candidates,
                                 const std::vector<int32_t>& labels, int classes, int size,
                                 Metric metric = Metric::kAccuracy);
+
+// Bagged ensemble selection (Caruana et al., 2006): `bags` times, greedy selection (`size` steps)
+// over a random `fraction` of the candidates (at least one), then the bags' ensembles averaged
+// (a member's weight: its mean weight over the bags). Bagging keeps one lucky candidate from
+// taking a small selection split over. Deterministic in `seed`.
+// The bags BaggedSelect draws: `bags` sets of max(1, round(fraction x n)) distinct candidate
+// indices, each in increasing order.
+std::vector<std::vector<size_t>> Bags(size_t n, int bags, double fraction, uint64_t seed);
+StatusOr<Ensemble> BaggedSelect(const std::vector<Predictions>& candidates,
+                                const std::vector<int32_t>& labels, int classes, int size,
+                                Metric metric, int bags, double fraction, uint64_t seed);
 
 // The `k` candidates with the best selection `metric`, averaged with equal weights.
 StatusOr<Ensemble> TopK(const std::vector<Predictions>& candidates,

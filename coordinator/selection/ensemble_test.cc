@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace sweepfarm::selection {
 namespace {
 
@@ -89,6 +91,53 @@ TEST(EnsembleTest, GreedyWithReplacementWeightsTheStrongMember) {
   EXPECT_EQ(e->trial_ids, (std::vector<int64_t>{1}));
   EXPECT_EQ(e->weights, (std::vector<double>{1.0}));
   EXPECT_DOUBLE_EQ(e->selection_score, 1.0);
+}
+
+// Bagged selection: one bag of every candidate is greedy selection itself; with bags of half the
+// candidates, each bag's greedy ensemble is worked out by hand and the result is their average.
+TEST(EnsembleTest, BaggedSelectionAveragesGreedyOverBags) {
+  std::vector<int32_t> y{1, 1, 1, 0, 0, 0};
+  std::vector<Predictions> c{Binary(10, {0.2f, 0.9f, 0.9f, 0.1f, 0.1f, 0.8f}),
+                             Binary(11, {0.9f, 0.2f, 0.9f, 0.8f, 0.1f, 0.1f}),
+                             Binary(12, {0.9f, 0.9f, 0.2f, 0.1f, 0.8f, 0.1f}),
+                             Binary(13, {0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f})};
+  auto greedy = GreedySelect(c, y, 2, 5);
+  auto one = BaggedSelect(c, y, 2, 5, Metric::kAccuracy, 1, 1.0, 7);
+  ASSERT_TRUE(greedy.ok() && one.ok());
+  EXPECT_EQ(one->trial_ids, greedy->trial_ids);
+  EXPECT_EQ(one->weights, greedy->weights);
+  EXPECT_DOUBLE_EQ(one->selection_score, greedy->selection_score);
+  // Bags of two candidates: the average of each bag's own greedy ensemble.
+  auto bagged = BaggedSelect(c, y, 2, 5, Metric::kAccuracy, 6, 0.5, 7);
+  ASSERT_TRUE(bagged.ok()) << bagged.status().ToString();
+  std::map<int64_t, double> expected;
+  const auto bags = Bags(c.size(), 6, 0.5, 7);
+  ASSERT_EQ(bags.size(), 6u);
+  for (const auto& members : bags) {
+    ASSERT_EQ(members.size(), 2u);
+    EXPECT_LT(members[0], members[1]);
+    auto e = GreedySelect({c[members[0]], c[members[1]]}, y, 2, 5);
+    ASSERT_TRUE(e.ok());
+    for (size_t m = 0; m < e->trial_ids.size(); ++m) expected[e->trial_ids[m]] += e->weights[m] / 6;
+  }
+  ASSERT_EQ(bagged->trial_ids.size(), expected.size());
+  for (size_t m = 0; m < bagged->trial_ids.size(); ++m) {
+    EXPECT_NEAR(bagged->weights[m], expected[bagged->trial_ids[m]], 1e-12);
+  }
+  double sum = 0;
+  for (double w : bagged->weights) {
+    EXPECT_GT(w, 0);
+    sum += w;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  EXPECT_EQ(BaggedSelect(c, y, 2, 5, Metric::kAccuracy, 6, 0.5, 7)->weights, bagged->weights);
+  EXPECT_NE(BaggedSelect(c, y, 2, 5, Metric::kAccuracy, 6, 0.5, 8)->weights, bagged->weights);
+  std::vector<const Predictions*> members;
+  for (int64_t id : bagged->trial_ids) members.push_back(&c[id - 10]);
+  EXPECT_DOUBLE_EQ(bagged->selection_score,
+                   Accuracy(Average(members, bagged->weights, c[0].probs.size()), y, 2));
+  EXPECT_FALSE(BaggedSelect(c, y, 2, 5, Metric::kAccuracy, 0, 0.5, 7).ok());
+  EXPECT_FALSE(BaggedSelect(c, y, 2, 5, Metric::kAccuracy, 3, 1.5, 7).ok());
 }
 
 TEST(EnsembleTest, TopKAveragesTheBest) {

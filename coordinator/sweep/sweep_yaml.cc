@@ -617,18 +617,29 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   sel->set_candidates(20);
   sel->set_top_k(5);
   sel->set_promotion_margin(0.0);
+  sel->set_bags(20);
+  sel->set_bag_fraction(0.5);
   if (const YAML::Node n = root["selection"]) {
     SF_RETURN_IF_ERROR(c.Map(n, "selection",
                              {"method", "ensemble_size", "candidates", "top_k", "promotion_margin",
-                              "threshold", "min_issue_recall"},
+                              "threshold", "min_issue_recall", "bags", "bag_fraction"},
                              {}));
     if (n["method"]) {
       SF_ASSIGN_OR_RETURN(std::string m, c.String(n["method"], "selection.method"));
-      if (m != "greedy" && m != "top_k") {
+      if (m != "greedy" && m != "bagged" && m != "top_k") {
         return c.Error(n["method"], "selection.method",
-                       "must be greedy or top_k, got \"" + m + "\"");
+                       "must be greedy, bagged or top_k, got \"" + m.substr(0, 64) + "\"");
       }
       sel->set_method(m);
+    }
+    if (n["bags"]) {
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(n["bags"], "selection.bags", true, 1, 1000));
+      sel->set_bags(static_cast<int32_t>(v));
+    }
+    if (n["bag_fraction"]) {
+      SF_ASSIGN_OR_RETURN(double v, c.NumberIn(n["bag_fraction"], "selection.bag_fraction", false,
+                                               0, 1, /*lo_open=*/true));
+      sel->set_bag_fraction(v);
     }
     if (n["ensemble_size"]) {
       SF_ASSIGN_OR_RETURN(double v,

@@ -486,6 +486,24 @@ TEST(SweepYamlTest, ASweepMaySearchArchitectureKinds) {
       {"search.space.architecture", "not supported"});
 }
 
+TEST(SweepYamlTest, BaggedSelection) {
+  auto r = ParseSweepYaml(kValid, "s.yaml");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->spec.selection().bags(), 20);
+  EXPECT_DOUBLE_EQ(r->spec.selection().bag_fraction(), 0.5);
+  const std::string with =
+      kValid + std::string("selection: {method: bagged, bags: 7, bag_fraction: 0.3}\n");
+  auto b = ParseSweepYaml(with, "s.yaml");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->spec.selection().method(), "bagged");
+  EXPECT_EQ(b->spec.selection().bags(), 7);
+  EXPECT_DOUBLE_EQ(b->spec.selection().bag_fraction(), 0.3);
+  ExpectError(kValid + std::string("selection: {bag_fraction: 0}\n"),
+              {"selection.bag_fraction", "(0, 1]"});
+  ExpectError(kValid + std::string("selection: {method: vote}\n"),
+              {"must be greedy, bagged or top_k"});
+}
+
 TEST(SweepYamlTest, TrainingStandardizesUnlessTold) {
   auto r = ParseSweepYaml(kValid, "s.yaml");
   ASSERT_TRUE(r.ok());
@@ -617,7 +635,7 @@ TEST(SweepYamlTest, SelectionAndSeedFromSections) {
   EXPECT_DOUBLE_EQ(r->spec.seed_from().epochs_spread(), 0.25);  // Default.
 
   ExpectError(std::string(kValid) + "selection: {method: bagging}\n",
-              {"s.yaml:21:21:", "selection.method", "greedy or top_k"});
+              {"s.yaml:21:21:", "selection.method", "greedy, bagged or top_k"});
   ExpectError(std::string(kValid) + "selection: {top_k: 9, candidates: 4}\n",
               {"selection.top_k", "at most selection.candidates (4)"});
   ExpectError(std::string(kValid) + "selection: {promotion_margin: 2}\n",
