@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the tests again under sanitizers, in two builds:
-#  1. AddressSanitizer (leak checking included) + UndefinedBehaviorSanitizer, everything, in
-#     build-asan/: the unit tests, and the integration and fault tests, whose coordinators, workers
-#     and sweepctl are instrumented too. A report stops the process that made it. A test binary's
+#  1. AddressSanitizer (leak checking included) + UndefinedBehaviorSanitizer, in build-asan/: the
+#     unit tests and the integration tests, whose coordinators, workers and sweepctl are
+#     instrumented too. The fault tests (label "fault": minutes of the same RPCs under kills and
+#     restarts) are slow checks and run once, in the plain pass (SANITIZE_FAULT=1 adds them). A report stops the process that made it. A test binary's
 #     own report fails its test; the processes a test starts write theirs into the test's logs,
 #     which are kept and searched afterwards, so a report there fails the run even if its test
 #     passed.
@@ -36,7 +37,9 @@ if [[ " $passes " == *" asan "* ]]; then
     export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     cd "${ASAN_BUILD_DIR:-build-asan}"
-    ctest --output-on-failure --timeout 1200 -j "$(nproc)" "$@"
+    skip=(-LE fault)
+    [ "${SANITIZE_FAULT:-0}" = 1 ] && skip=()
+    ctest --output-on-failure --timeout 1200 -j "$(nproc)" "${skip[@]}" "$@"
   ) || rc=1
   pattern='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
   if reports=$(grep -rlE "$pattern" "$logs"); then
