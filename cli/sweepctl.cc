@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "cli/data.h"
 #include "cli/export.h"
 #include "cli/importance.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/json.h"
 #include "proto/grpc_status.h"
@@ -84,7 +86,7 @@ constexpr char kUsage[] =
 class Client {
  public:
   Client(const std::string& address, const TransportSecurity& security, int deadline_ms)
-      : deadline_ms_(deadline_ms) {
+      : address_(address), deadline_ms_(deadline_ms) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
@@ -106,13 +108,15 @@ class Client {
     } else {
       stub = registry_.get();
     }
-    return FromGrpc((stub->*fn)(&ctx, req, resp), rpc);
+    return Unreachable(FromGrpc((stub->*fn)(&ctx, req, resp), rpc), "the coordinator", address_,
+                       "--coordinator");
   }
   v1::RegistryService::Stub* registry() { return registry_.get(); }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   int deadline_ms() const { return deadline_ms_; }
 
  private:
+  std::string address_;
   int deadline_ms_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::SweepService::Stub> stub_;
@@ -216,18 +220,19 @@ std::string Actor() {
   return std::string(user ? user : "uid" + std::to_string(getuid())) + "@" + host + " (sweepctl)";
 }
 
+// The most trials a dry run's plan lists (SubmitSweepRequest.plan_limit); the rest are counted.
+constexpr int kMaxPlanListed = 10'000;
+
 // Submits FILE, or with `validate_only` asks the coordinator what it would queue (nothing is
-// written).
+// written), listing at most `plan_limit` of its trials (0: the coordinator's default).
 StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file,
-                                             bool validate_only = false) {
-  std::ifstream in(file);
-  if (!in) return InvalidArgumentError(file + ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
+                                             bool validate_only = false, int plan_limit = 0) {
+  SF_ASSIGN_OR_RETURN(std::string text, ReadTextFile(file));
   v1::SubmitSweepRequest req;
-  req.set_yaml(text.str());
+  req.set_yaml(std::move(text));
   req.set_source_name(file);
   req.set_validate_only(validate_only);
+  req.set_plan_limit(plan_limit);
   req.set_actor(Actor());
   v1::SubmitSweepResponse resp;
   SF_RETURN_IF_ERROR(c.Call("SubmitSweep", &v1::SweepService::Stub::SubmitSweep, req, &resp));
@@ -242,43 +247,24 @@ StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file,
 
 // `submit --dry-run` and `nightly --dry-run`: the plan the coordinator validated, expanded and
 // seeded, without a sweep: counts by origin and architecture (trials of one architecture are
-// fused together), then the first `show` trials in lease order (0: all).
+// fused together) over every trial, then the first `show` trials in lease order (0: as many as
+// were listed).
 int PrintPlan(const std::string& file, const v1::SubmitSweepResponse& r, int show, bool json) {
-  std::map<std::string, int64_t> origins, archs;
-  // Trials that differ only in epochs train as one run when leased together (evaluated at each
-  // of their epochs): the longest of them is the work.
-  std::map<std::string, int64_t> runs;
-  for (const auto& t : r.plan()) {
-    ++origins[t.origin()];
-    v1::TrialParams key = t.params();
-    key.clear_epochs();
-    int64_t& longest = runs[key.SerializeAsString()];
-    longest = std::max<int64_t>(longest, t.params().epochs());
-    std::string arch;
-    for (int i = 0; i < t.params().channels_size(); ++i) {
-      arch += (i ? "x" : "channels=") + std::to_string(t.params().channels(i));
-    }
-    if (t.params().kernel_size() > 0) {
-      arch += (arch.empty() ? "" : " ") + std::string("kernel_size=") +
-              std::to_string(t.params().kernel_size());
-    }
-    if (!t.params().architecture().empty()) arch += t.params().architecture();
-    ++archs[arch.empty() ? "the sweep's architecture" : arch];
-  }
-  int64_t shared = 0;
-  for (const auto& [key, epochs] : runs) shared += epochs;
+  const std::map<std::string, int64_t> origins(r.origins().begin(), r.origins().end());
+  const std::map<std::string, int64_t> archs(r.architectures().begin(), r.architectures().end());
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("file").String(file).Key("valid").Bool(true);
     w.Key("trials").Int(r.trials()).Key("planned_trials").Int(r.planned_trials());
-    w.Key("model_epochs").Int(r.model_epochs()).Key("shared_run_model_epochs").Int(shared);
+    w.Key("model_epochs").Int(r.model_epochs());
+    w.Key("shared_run_model_epochs").Int(r.shared_run_model_epochs());
     w.Key("spec_hash").String(r.spec_hash());
     w.Key("seeded_from").String(r.seeded_from()).Key("parent_sweep_id").Int(r.parent_sweep_id());
     w.Key("origins").BeginObject();
     for (const auto& [origin, n] : origins) w.Key(origin).Int(n);
     w.EndObject().Key("architectures").BeginObject();
     for (const auto& [arch, n] : archs) w.Key(arch).Int(n);
-    w.EndObject().Key("plan").BeginArray();
+    w.EndObject().Key("listed").Int(r.plan_size()).Key("plan").BeginArray();
     for (const auto& t : r.plan()) {
       w.BeginObject().Key("params");
       ParamsJson(w, t.params());
@@ -294,7 +280,7 @@ int PrintPlan(const std::string& file, const v1::SubmitSweepResponse& r, int sho
       "would queue %lld trials, %lld model-epochs (%lld where trials that differ only in "
       "epochs share a run)",
       static_cast<long long>(r.trials()), static_cast<long long>(r.model_epochs()),
-      static_cast<long long>(shared));
+      static_cast<long long>(r.shared_run_model_epochs()));
   if (r.planned_trials() > r.trials()) {
     std::printf(" (the first rung or round; %lld trials planned in all)",
                 static_cast<long long>(r.planned_trials()));
@@ -310,8 +296,8 @@ int PrintPlan(const std::string& file, const v1::SubmitSweepResponse& r, int sho
   for (const auto& [arch, n] : archs) std::printf("  %6lld  %s\n", (long long)n, arch.c_str());
   const int n = r.plan_size();
   const int listed = show == 0 ? n : std::min(show, n);
-  std::printf("trials in lease order (%d of %d%s):\n", listed, n,
-              listed < n ? "; --top 0 or --json for all" : "");
+  std::printf("trials in lease order (%d of %lld%s):\n", listed, static_cast<long long>(r.trials()),
+              listed < r.trials() ? (listed < kMaxPlanListed ? "; --top N for more" : "") : "");
   for (int i = 0; i < listed; ++i) {
     const auto& t = r.plan(i);
     std::string origin = t.origin();
@@ -325,7 +311,9 @@ int Submit(Client& c, const std::vector<std::string>& pos, bool dry_run, int sho
   if (pos.size() != 2) {
     return Fail(InvalidArgumentError(std::string("submit needs one FILE\n") + kUsage));
   }
-  auto resp = SubmitFile(c, pos[1], dry_run);
+  // A dry run lists what it shows (--top 0 or --json: as many as the coordinator lists).
+  const int limit = show == 0 || json ? kMaxPlanListed : std::min(show, kMaxPlanListed);
+  auto resp = SubmitFile(c, pos[1], dry_run, dry_run ? limit : 0);
   if (!resp.ok()) return Fail(resp.status());
   if (dry_run) return PrintPlan(pos[1], *resp, show, json);
   std::cout << resp->sweep_id() << "\n";
@@ -1026,6 +1014,7 @@ int Prune(Client& c, double days, bool dry_run, bool json) {
   v1::PruneSweepsRequest req;
   req.set_older_than_days(days);
   req.set_dry_run(dry_run);
+  req.set_actor(Actor());
   v1::PruneSweepsResponse resp;
   if (Status st = c.Call("PruneSweeps", &v1::SweepService::Stub::PruneSweeps, req, &resp);
       !st.ok()) {
@@ -1368,21 +1357,50 @@ int PrintPublished(const v1::PublishSweepResponse& r, bool json) {
   return 0;
 }
 
+// Calls `call` again while it answers UNAVAILABLE (the coordinator restarting, a passing outage),
+// backing off to 5 s, for up to `seconds`: for the idempotent calls of a nightly job, which must
+// not fail for a restart in the night.
+Status RideOut(const std::function<Status()>& call, double seconds = 600) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int backoff_ms = 250;
+  while (true) {
+    Status s = call();
+    if (s.code() != StatusCode::kUnavailable || std::chrono::steady_clock::now() >= give_up) {
+      return s;
+    }
+    std::cerr << "sweepctl: " << s.message() << "; retrying in " << backoff_ms << " ms\n";
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+  }
+}
+
 StatusOr<v1::PublishSweepResponse> Publish(Client& c, int64_t sweep_id, bool dry_run = false) {
   v1::PublishSweepRequest req;
   req.set_sweep_id(sweep_id);
   req.set_actor(Actor());
   req.set_validate_only(dry_run);
   v1::PublishSweepResponse resp;
-  // Publishing evaluates models; allow it more than one ordinary deadline.
-  SF_RETURN_IF_ERROR(c.Call("PublishSweep", &v1::RegistryService::Stub::PublishSweep, req, &resp,
-                            std::max(c.deadline_ms(), 300000)));
+  // Publishing evaluates models; allow it more than one ordinary deadline. It is idempotent (a
+  // sweep is published once): retried through a coordinator restart.
+  SF_RETURN_IF_ERROR(RideOut([&] {
+    return c.Call("PublishSweep", &v1::RegistryService::Stub::PublishSweep, req, &resp,
+                  std::max(c.deadline_ms(), 300000));
+  }));
   return resp;
 }
 
 int Nightly(Client& c, const std::string& file, double timeout_s, bool json) {
   auto t0 = std::chrono::steady_clock::now();
-  auto submitted = SubmitFile(c, file);
+  // Submitting is not idempotent: retried only while the coordinator cannot be reached at all
+  // (nothing was sent), as when the job starts during its restart.
+  StatusOr<v1::SubmitSweepResponse> submitted = UnavailableError("not submitted");
+  RideOut([&] {
+    submitted = SubmitFile(c, file);
+    if (submitted.ok() || submitted.status().message().rfind("cannot reach", 0) != 0) {
+      return OkStatus();
+    }
+    return submitted.status();
+  });
   if (!submitted.ok()) return Fail(submitted.status());
   const int64_t id = submitted->sweep_id();
   {
@@ -1402,7 +1420,9 @@ int Nightly(Client& c, const std::string& file, double timeout_s, bool json) {
   v1::GetSweepStatusRequest sreq;
   sreq.set_sweep_id(id);
   v1::SweepStatus st;
-  if (Status s = c.Call("GetSweepStatus", &v1::SweepService::Stub::GetSweepStatus, sreq, &st);
+  if (Status s = RideOut([&] {
+        return c.Call("GetSweepStatus", &v1::SweepService::Stub::GetSweepStatus, sreq, &st);
+      });
       !s.ok()) {
     return Fail(s);
   }
@@ -1596,7 +1616,9 @@ int main(int argc, char** argv) {
       .Define("size", "0", "ensemble: greedy selection steps (0: the sweep's)")
       .Define("candidates", "0", "ensemble: the best N trials to choose from (0: the sweep's)")
       .Define("top-k", "0", "ensemble: members of the top-k average (0: the sweep's)")
-      .Define("timeout", "0", "nightly: give up waiting for the sweep after S seconds (0: never)")
+      .Define("timeout", "82800",
+              "nightly: give up waiting for the sweep after S seconds (default 23 h: a night "
+              "ends before the next begins; 0: never)")
       .Define("version", "0", "registry show: a version number")
       .Define("alias", "champion", "registry show/promote/rollback: an alias")
       .Define("reason", "", "cancel, registry promote/rollback: why (recorded)")
@@ -1627,7 +1649,9 @@ int main(int argc, char** argv) {
   }
   auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
   if (!security.ok()) return Fail(security.status());
-  Client c(flags.Get("coordinator"), *security, static_cast<int>(*deadline));
+  auto coordinator = flags.GetAddress("coordinator");
+  if (!coordinator.ok()) return Fail(coordinator.status());
+  Client c(*coordinator, *security, static_cast<int>(*deadline));
   const std::string& cmd = pos[0];
   if (cmd == "submit") {
     return Submit(c, pos, flags.GetBool("dry-run"),

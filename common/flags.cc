@@ -76,6 +76,24 @@ StatusOr<double> Flags::GetDouble(const std::string& name) const {
   return ParseDouble(Get(name), "--" + name);
 }
 
+StatusOr<std::string> Flags::GetAddress(const std::string& name) const {
+  const std::string address = Get(name);
+  if (address.rfind("unix:", 0) == 0 || address.find("://") != std::string::npos) return address;
+  const size_t colon = address.rfind(':');
+  const bool bracketed = !address.empty() && address[0] == '[';
+  const std::string example = "; use HOST:PORT (e.g. 127.0.0.1:50051)";
+  if (colon == std::string::npos || colon == 0 || (bracketed && address[colon - 1] != ']') ||
+      (!bracketed && address.find(':') != colon)) {
+    return InvalidArgumentError("--" + name + ": \"" + address + "\" has no port" + example);
+  }
+  auto port = ParseInt(address.substr(colon + 1), "--" + name + " port");
+  if (!port.ok() || *port < 1 || *port > 65535) {
+    return InvalidArgumentError("--" + name + ": \"" + address + "\" needs a port in 1-65535" +
+                                example);
+  }
+  return address;
+}
+
 std::string Flags::Usage() const {
   std::ostringstream out;
   out << "flags:\n";

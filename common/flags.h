@@ -26,6 +26,10 @@ class Flags {
   bool IsSet(const std::string& name) const;
   StatusOr<long long> GetInt(const std::string& name) const;
   StatusOr<double> GetDouble(const std::string& name) const;
+  // The flag as an address to call: HOST:PORT or [IPV6]:PORT with a port in 1-65535, or a gRPC
+  // target with a scheme ("dns:///HOST:PORT", "unix:PATH") as is. INVALID_ARGUMENT naming the
+  // flag otherwise ("127.0.0.1" alone would mean port 0).
+  StatusOr<std::string> GetAddress(const std::string& name) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
   std::string Usage() const;
   // --help or -h was given: print the usage to stdout and exit 0.

@@ -30,6 +30,27 @@ TEST(FlagsTest, RejectsUnknownFlagsAndBadNumbers) {
   EXPECT_FALSE(h.Parse({"--top"}).ok());
 }
 
+TEST(FlagsTest, AddressesNeedAPort) {
+  Flags f;
+  f.Define("coordinator", "127.0.0.1:50051", "HOST:PORT");
+  for (const std::string ok : {"127.0.0.1:50051", "farm.example:443", "[::1]:50051",
+                               "dns:///farm.example:50051", "unix:/run/sweepfarm.sock"}) {
+    ASSERT_TRUE(f.Parse({"--coordinator", ok}).ok());
+    auto a = f.GetAddress("coordinator");
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    EXPECT_EQ(*a, ok);
+  }
+  for (const std::string bad :
+       {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "h:70000", "::1", "[::1]", "h:x", ""}) {
+    ASSERT_TRUE(f.Parse({"--coordinator", bad}).ok());
+    auto a = f.GetAddress("coordinator");
+    ASSERT_FALSE(a.ok()) << bad;
+    EXPECT_EQ(a.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(a.status().message().find("--coordinator: \"" + bad + "\""), std::string::npos)
+        << a.status().message();
+  }
+}
+
 TEST(FlagsTest, HelpIsAskedForNotAnUnknownFlag) {
   for (const char* arg : {"--help", "-h"}) {
     Flags f;

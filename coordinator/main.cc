@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -34,7 +35,11 @@ void WriteAddressFile(const std::string& path, const std::string& address) {
 
 int main(int argc, char** argv) {
   Flags flags;
-  flags.Define("db", "", "PostgreSQL connection string or URI (required)")
+  flags
+      .Define("db", "",
+              "PostgreSQL connection string or URI (or --db-file, or SWEEPFARM_DB in the "
+              "environment: unlike the command line, neither is visible to other processes)")
+      .Define("db-file", "", "read the connection string from this file (its first line)")
       .Define("listen", "127.0.0.1:50051", "HOST:PORT to serve on (port 0: any free port)")
       .Define("address-file", "", "write the bound HOST:PORT to this file once serving")
       .Define("lease-seconds", "30", "lease length; heartbeats extend it")
@@ -74,14 +79,31 @@ int main(int argc, char** argv) {
     SF_LOG(Warning) << "--auth-token-file without --tls-cert: the token crosses the network in "
                        "clear text";
   }
-  if (flags.Get("db").empty()) {
-    std::cerr << "sweepfarm-coordinator: --db is required\n" << flags.Usage();
+  std::string dsn = flags.Get("db");
+  if (dsn.empty() && !flags.Get("db-file").empty()) {
+    auto text = ReadTextFile(flags.Get("db-file"));
+    if (!text.ok()) {
+      std::cerr << "sweepfarm-coordinator: --db-file: " << text.status().message() << "\n";
+      return 2;
+    }
+    dsn = text->substr(0, text->find_first_of("\r\n"));
+  }
+  if (const char* env = std::getenv("SWEEPFARM_DB"); dsn.empty() && env != nullptr) dsn = env;
+  if (dsn.empty()) {
+    std::cerr << "sweepfarm-coordinator: --db, --db-file or SWEEPFARM_DB is required\n"
+              << flags.Usage();
     return 2;
   }
   if (flags.GetBool("dashboard") && flags.Get("metrics-listen").empty()) {
     std::cerr << "sweepfarm-coordinator: --dashboard is served on --metrics-listen; give both\n";
     return 2;
   }
+  std::vector<std::string> exposure_warnings;
+  if (Status s = CheckExposure(flags, *security, &exposure_warnings); !s.ok()) {
+    std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
+    return 2;
+  }
+  for (const auto& w : exposure_warnings) SF_LOG(Warning) << w;
   auto gate = MetricsGate(flags, *security);
   if (!gate.ok()) {
     std::cerr << "sweepfarm-coordinator: " << gate.status().message() << "\n";
@@ -110,7 +132,7 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-coordinator: --prediction-retention-days must be a positive number\n";
     return 2;
   }
-  auto store = store::Store::Open(flags.Get("db"), static_cast<int>(*pool));
+  auto store = store::Store::Open(dsn, static_cast<int>(*pool));
   if (!store.ok()) {
     std::cerr << "sweepfarm-coordinator: " << store.status().ToString() << "\n";
     return 1;
@@ -135,7 +157,10 @@ int main(int argc, char** argv) {
   }
   auto metrics_server = StartMetricsServer(
       flags.Get("metrics-listen"), flags.Get("metrics-address-file"),
-      [&metrics, &store] { return metrics.Render(store->get()); }, pages, *gate, *metrics_tls);
+      [&metrics, &store, lease_seconds = static_cast<int>(*lease)] {
+        return metrics.Render(store->get(), lease_seconds);
+      },
+      pages, *gate, *metrics_tls);
   if (!metrics_server.ok()) {
     std::cerr << "sweepfarm-coordinator: " << metrics_server.status().message() << "\n";
     return metrics_server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -161,6 +186,9 @@ int main(int argc, char** argv) {
   builder.RegisterService(&models);
   builder.RegisterService(&data);
   builder.SetMaxReceiveMessageSize(16 << 20);
+  // A port already in use is an error, not a second server beside the first (gRPC's default
+  // SO_REUSEPORT would let both serve, perhaps on different databases).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics.InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

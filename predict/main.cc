@@ -206,6 +206,10 @@ int main(int argc, char** argv) {
   torch::set_num_threads(static_cast<int>(*threads));
   auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
   if (!security.ok()) return Fail(security.status());
+  for (const char* flag : {"coordinator", "server"}) {
+    if (flag == std::string("server") && !remote) continue;
+    if (auto a = flags.GetAddress(flag); !a.ok()) return Fail(a.status());
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);

@@ -82,6 +82,12 @@ int main(int argc, char** argv) {
     std::cerr << "sweepfarm-serve: " << security.status().message() << "\n";
     return 2;
   }
+  std::vector<std::string> exposure_warnings;
+  if (Status s = CheckExposure(flags, *security, &exposure_warnings); !s.ok()) {
+    std::cerr << "sweepfarm-serve: " << s.message() << "\n";
+    return 2;
+  }
+  for (const auto& w : exposure_warnings) SF_LOG(Warning) << w;
   auto gate = MetricsGate(flags, *security);
   if (!gate.ok()) {
     std::cerr << "sweepfarm-serve: " << gate.status().message() << "\n";
@@ -90,6 +96,10 @@ int main(int argc, char** argv) {
   auto metrics_tls = MetricsTls(flags, *security);
   if (!metrics_tls.ok()) {
     std::cerr << "sweepfarm-serve: " << metrics_tls.status().message() << "\n";
+    return 2;
+  }
+  if (auto a = flags.GetAddress("coordinator"); !a.ok()) {
+    std::cerr << "sweepfarm-serve: " << a.status().message() << "\n";
     return 2;
   }
   SetLogPrefix("serve");
@@ -144,6 +154,7 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(flags.Get("listen"), ServerCredentials(*security), &port);
     builder.RegisterService(&service);
     builder.SetMaxReceiveMessageSize(64 << 20);
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
     counting.push_back(metrics.rpcs().InterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(counting));

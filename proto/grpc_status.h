@@ -25,6 +25,10 @@ inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return UnavailableError(msg);
+    case grpc::StatusCode::CANCELLED:
+      // Our clients cancel no call they wait on: the server did, as a stopping server does with
+      // the calls it has not finished (SIGTERM, a rollout). Retried like UNAVAILABLE.
+      return UnavailableError(msg + " (the server stopped; it may be restarting)");
     case grpc::StatusCode::FAILED_PRECONDITION:
       return FailedPreconditionError(msg);
     case grpc::StatusCode::ABORTED:
@@ -40,6 +44,32 @@ inline Status FromGrpc(const grpc::Status& s, const std::string& rpc) {
     default:
       return InternalError(msg);
   }
+}
+
+// `s` said so a person can act on it when the call found nobody at `address`: "cannot reach the
+// coordinator at 127.0.0.1:50051 (connection refused): is it running? set --coordinator" for
+// `who` "the coordinator" and `flag` "--coordinator". Any other status is returned as it is.
+inline Status Unreachable(const Status& s, const std::string& who, const std::string& address,
+                          const std::string& flag) {
+  if (s.code() != StatusCode::kUnavailable) return s;
+  const std::string& m = s.message();
+  auto has = [&m](const char* what) { return m.find(what) != std::string::npos; };
+  std::string why;
+  if (has("Connection refused")) {
+    why = "connection refused";
+  } else if (has("DNS resolution failed") || has("Name or service not known")) {
+    why = "unknown host";
+  } else if (has("No route to host") || has("Network is unreachable")) {
+    why = "no route to host";
+  } else if (has("Handshake failed") || has("SSL") || has("ssl")) {
+    why = "TLS handshake failed: check --tls-ca, or whether it serves TLS";
+  } else if (has("failed to connect")) {
+    why = "cannot connect";
+  } else {
+    return s;  // It answered, or stopped while answering (restarting): said as it is.
+  }
+  return UnavailableError("cannot reach " + who + " at " + address + " (" + why +
+                          "): is it running? set " + flag);
 }
 
 }  // namespace sweepfarm

@@ -1,5 +1,6 @@
 #include "proto/security.h"
 
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/sha256.h"
 
 namespace sweepfarm {
 namespace {
@@ -62,12 +64,15 @@ class TokenInterceptorFactory : public grpc::experimental::ClientInterceptorFact
   const std::string header_;  // Lives as long as the channel, which owns the factory.
 };
 
-// Compares in time independent of where the strings differ.
+// Compares in time independent of where the strings differ and of their lengths: their SHA-256
+// digests (always 64 hex digits) are compared, every byte.
 bool SameSecret(grpc::string_ref a, const std::string& b) {
-  if (a.size() != b.size()) return false;
+  Sha256 ha;
+  ha.Update(a.data(), a.size());
+  const std::string da = ha.HexDigest(), db = Sha256Hex(b);
   unsigned char diff = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    diff |= static_cast<unsigned char>(a.data()[i]) ^ static_cast<unsigned char>(b[i]);
+  for (size_t i = 0; i < db.size(); ++i) {
+    diff |= static_cast<unsigned char>(da[i]) ^ static_cast<unsigned char>(db[i]);
   }
   return diff == 0;
 }
@@ -116,7 +121,10 @@ void DefineSecurityFlags(Flags* flags, SecurityRole role) {
                     "with the token as password")
         .DefineBool("metrics-tls",
                     "serve --metrics-listen's pages over HTTPS only, with --tls-cert and "
-                    "--tls-key");
+                    "--tls-key")
+        .DefineBool("insecure",
+                    "listen beyond loopback without TLS and tokens (refused otherwise): anyone "
+                    "who can reach the port may call it; warned at every start");
   }
   if (role != SecurityRole::kServer) {
     flags->Define("tls-ca", "",
@@ -200,6 +208,49 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
     }
   }
   return s;
+}
+
+bool IsLoopback(const std::string& address) {
+  if (address.rfind("unix:", 0) == 0) return true;
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon == std::string::npos ? address.size() : colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as four decimal parts.
+  unsigned a, b, c, d;
+  char end;
+  return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) == 4 && a == 127 &&
+         b < 256 && c < 256 && d < 256;
+}
+
+Status CheckExposure(const Flags& flags, const TransportSecurity& security,
+                     std::vector<std::string>* warnings) {
+  std::vector<std::string> exposed;
+  const std::string listen = flags.Get("listen");
+  if (!IsLoopback(listen) && (security.cert_pem.empty() || security.tokens.empty())) {
+    exposed.push_back("--listen " + listen +
+                      " is reachable beyond this machine: give --tls-cert and --tls-key, and "
+                      "--auth-token-file");
+  }
+  const std::string metrics = flags.Get("metrics-listen");
+  if (!metrics.empty() && !IsLoopback(metrics) &&
+      !(flags.GetBool("metrics-auth") && flags.GetBool("metrics-tls"))) {
+    exposed.push_back("--metrics-listen " + metrics +
+                      " is reachable beyond this machine: give --metrics-auth and --metrics-tls");
+  }
+  if (exposed.empty()) return OkStatus();
+  if (!flags.GetBool("insecure")) {
+    std::string message;
+    for (const auto& e : exposed) message += (message.empty() ? "" : "; ") + e;
+    return InvalidArgumentError(message + " (or --insecure, to let anyone who reaches it call it)");
+  }
+  for (const auto& e : exposed) {
+    warnings->push_back("--insecure: " + e.substr(0, e.find(" is reachable")) +
+                        " serves without TLS and tokens: anyone who reaches it may call it");
+  }
+  return OkStatus();
 }
 
 StatusOr<RequestGate> MetricsGate(const Flags& flags, const TransportSecurity& security) {

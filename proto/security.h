@@ -69,6 +69,17 @@ StatusOr<TransportSecurity> LoadTransportSecurity(const Flags& flags, SecurityRo
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TransportSecurity& security);
 
+// True for addresses only this machine can reach: 127.0.0.0/8, [::1], localhost, unix:PATH.
+// "0.0.0.0:P", "[::]:P", ":P" and every other host are reachable beyond it.
+bool IsLoopback(const std::string& address);
+
+// A server's exposure (--listen, --metrics-listen): OK where each is loopback or guarded: --listen
+// by TLS (--tls-cert) and tokens (--auth-token-file), --metrics-listen by --metrics-auth and
+// --metrics-tls. Otherwise INVALID_ARGUMENT naming the flag and what to add, unless --insecure is
+// given: then OK, and `warnings` gets what is exposed (log it at every start).
+Status CheckExposure(const Flags& flags, const TransportSecurity& security,
+                     std::vector<std::string>* warnings);
+
 // A server's --metrics-auth: the gate of its metrics server (TokenCheck::AdmitHttp with the
 // tokens), or none without the flag. INVALID_ARGUMENT if the flag is set without tokens or
 // without --metrics-listen.

@@ -242,6 +242,66 @@ TEST(MetricsTlsTest, NeedsTheServersCertificateAndAMetricsAddress) {
   }
 }
 
+TEST(ExposureTest, LoopbackIsOnlyThisMachine) {
+  for (const char* a : {"127.0.0.1:50051", "127.1.2.3:0", "[::1]:50051", "localhost:9090",
+                        "unix:/run/sweepfarm.sock"}) {
+    EXPECT_TRUE(IsLoopback(a)) << a;
+  }
+  for (const char* a : {"0.0.0.0:50051", "[::]:50051", ":50051", "10.0.0.5:50051",
+                        "farm.example:443", "127.0.0.1.example:1", "128.0.0.1:1"}) {
+    EXPECT_FALSE(IsLoopback(a)) << a;
+  }
+}
+
+// Beyond loopback, a server wants TLS and tokens (the metrics port: --metrics-auth and
+// --metrics-tls), or --insecure, which is then warned about.
+TEST(ExposureTest, BeyondLoopbackNeedsTlsAndTokensOrInsecure) {
+  auto check = [](std::vector<std::string> args, const TransportSecurity& security,
+                  std::vector<std::string>* warnings) {
+    Flags flags;
+    flags.Define("listen", "127.0.0.1:50051", "").Define("metrics-listen", "", "");
+    DefineSecurityFlags(&flags, SecurityRole::kServer);
+    EXPECT_TRUE(flags.Parse(args).ok());
+    return CheckExposure(flags, security, warnings);
+  };
+  TransportSecurity none, guarded;
+  guarded.cert_pem = "CERT";
+  guarded.key_pem = "KEY";
+  guarded.tokens.push_back({"2222222222222222", "ops", Role::kAdmin});
+  std::vector<std::string> warnings;
+  EXPECT_TRUE(check({}, none, &warnings).ok());
+  EXPECT_TRUE(check({"--listen", "0.0.0.0:50051"}, guarded, &warnings).ok());
+  EXPECT_TRUE(check({"--metrics-listen", "0.0.0.0:9090", "--metrics-auth", "--metrics-tls"},
+                    guarded, &warnings)
+                  .ok());
+  EXPECT_TRUE(warnings.empty());
+
+  Status open = check({"--listen", "0.0.0.0:50051"}, none, &warnings);
+  EXPECT_EQ(open.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(open.message(),
+            "--listen 0.0.0.0:50051 is reachable beyond this machine: give --tls-cert and "
+            "--tls-key, and --auth-token-file (or --insecure, to let anyone who reaches it call "
+            "it)");
+  TransportSecurity tls_only = guarded;
+  tls_only.tokens.clear();
+  EXPECT_FALSE(check({"--listen", "10.0.0.5:50051"}, tls_only, &warnings).ok());
+  Status metrics =
+      check({"--metrics-listen", "0.0.0.0:9090", "--metrics-auth"}, guarded, &warnings);
+  EXPECT_NE(metrics.message().find("--metrics-listen 0.0.0.0:9090 is reachable beyond this "
+                                   "machine: give --metrics-auth and --metrics-tls"),
+            std::string::npos)
+      << metrics.message();
+  EXPECT_TRUE(warnings.empty()) << "a refusal warns of nothing";
+
+  ASSERT_TRUE(check({"--listen", "0.0.0.0:50051", "--metrics-listen", "0.0.0.0:9090", "--insecure"},
+                    none, &warnings)
+                  .ok());
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0],
+            "--insecure: --listen 0.0.0.0:50051 serves without TLS and tokens: anyone who "
+            "reaches it may call it");
+}
+
 TEST(AuditActorTest, TheAuthenticatedNameComesFirst) {
   EXPECT_EQ(AuditActor("alice", "root@host (sweepctl)", "sweepctl"),
             "alice via root@host (sweepctl)");

@@ -891,6 +891,62 @@ TEST_F(EndToEndTest, HealthServiceReportsServing) {
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// Errors a person can act on: a sweep file that is not UTF-8 is refused naming where, an
+// address without a port is refused before any call, a coordinator that is not there is named
+// with the flag that sets it, and a second coordinator cannot start on a port in use.
+TEST_F(EndToEndTest, ErrorsSayWhatToDo) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string out, err;
+  const std::string yaml = SweepYaml(1500, "2");
+  const std::string latin1 = WriteFile("latin1.yaml", yaml + "# caf\xe9\n");
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit", latin1, "--dry-run"}, &out, &err), 2);
+  const auto line = std::count(yaml.begin(), yaml.end(), '\n') + 1;
+  EXPECT_NE(err.find("latin1.yaml:" + std::to_string(line) + ":6: not UTF-8 (byte 0xe9)"),
+            std::string::npos)
+      << err;
+
+  EXPECT_EQ(Sweepctl({"--coordinator", "127.0.0.1", "list"}, &out, &err), 2);
+  EXPECT_NE(err.find("--coordinator: \"127.0.0.1\" has no port; use HOST:PORT"), std::string::npos)
+      << err;
+  const std::string nobody = "127.0.0.1:" + std::to_string(FreePort());
+  EXPECT_EQ(Sweepctl({"--coordinator", nobody, "--deadline-ms", "2000", "list"}, &out, &err), 1);
+  EXPECT_NE(err.find("cannot reach the coordinator at " + nobody +
+                     " (connection refused): is it running? set --coordinator"),
+            std::string::npos)
+      << err;
+
+  // The port is in use: the second coordinator says so and exits instead of sharing it.
+  const std::string port = addr.substr(addr.rfind(':') + 1);
+  std::string second_out, second_err;
+  EXPECT_EQ(RunCommand({SWEEPFARM_COORDINATOR, "--db", farm_->db()->dsn(), "--listen",
+                        "127.0.0.1:" + port},
+                       &second_out, &second_err, 60),
+            1);
+  EXPECT_NE(second_err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << second_err;
+
+  // The DSN from a file (not the command line, which any process can read).
+  EXPECT_EQ(RunCommand({SWEEPFARM_COORDINATOR, "--db-file", farm_->dir() + "/missing"}, &second_out,
+                       &second_err, 60),
+            2);
+  EXPECT_NE(second_err.find("--db-file: " + farm_->dir() + "/missing: cannot read"),
+            std::string::npos)
+      << second_err;
+  const std::string dsn_file = WriteFile("dsn", farm_->db()->dsn() + "\n");
+  const std::string bound = farm_->dir() + "/from-file.address";
+  Process from_file = Process::Start({SWEEPFARM_COORDINATOR, "--db-file", dsn_file, "--listen",
+                                      "127.0.0.1:0", "--address-file", bound},
+                                     farm_->dir() + "/from-file.log");
+  bool listening = false;
+  for (int i = 0; i < 300 && !listening; ++i) {
+    listening = std::ifstream(bound).good();
+    if (!listening) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(listening) << farm_->ReadLog("from-file");
+  from_file.Signal(SIGTERM);
+  EXPECT_EQ(from_file.Wait(), 0) << farm_->ReadLog("from-file");
+}
+
 // Transport security: a coordinator serving TLS and wanting a token runs a sweep for a worker and
 // sweepctl that have both. Without the token, or with a wrong one, sweepctl is refused (naming
 // the RPC) and nothing is written; a worker with a wrong token exits at registration. Every RPC of
@@ -1321,6 +1377,7 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
     v1::ArtifactChunk chunk;
     chunk.set_trial_id(trial);
     chunk.set_lease_token(token);
+    chunk.set_worker_id(reg_resp.worker_id());
     chunk.set_sha256(declared);
     chunk.set_format(format);
     chunk.set_arch_json("{\"architecture\":{\"name\":\"cnn1d\"}}");
@@ -1390,6 +1447,256 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(s.error_message().find("was not promoted from a trial"), std::string::npos)
       << s.error_message();
+}
+
+// Lease actions are the lease holder's own: a second worker-role token can neither act for the
+// first one's worker id nor, with a worker id of its own, report, renew, release or upload for
+// trials it does not hold; lease tokens are random, not a sequence to guess from; stored weights
+// are never replaced.
+TEST_F(EndToEndTest, ForgedLeaseActionsAreRefused) {
+  const std::string tokens = WriteFile("tokens",
+                                       "0123456789abcdef0123456789abcdef ops admin\n"
+                                       "aaaaaaaaaaaaaaaa host-a worker\n"
+                                       "bbbbbbbbbbbbbbbb host-b worker\n");
+  farm_->SetSecurity(
+      {"--auth-token-file", tokens},
+      {"--auth-token-file", WriteFile("admin", "0123456789abcdef0123456789abcdef\n")});
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))},
+                     &out, &err),
+            0)
+      << err;
+  auto stub =
+      v1::WorkerService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  struct As {
+    explicit As(const std::string& token) { ctx.AddMetadata("authorization", "Bearer " + token); }
+    grpc::ClientContext ctx;
+  };
+  const std::string a = "aaaaaaaaaaaaaaaa", b = "bbbbbbbbbbbbbbbb";
+  auto register_as = [&](const std::string& token) {
+    As c(token);
+    v1::RegisterWorkerRequest req;
+    req.set_host("h");
+    req.set_device("cpu");
+    req.set_capacity(2);
+    v1::RegisterWorkerResponse resp;
+    EXPECT_TRUE(stub->RegisterWorker(&c.ctx, req, &resp).ok());
+    return resp.worker_id();
+  };
+  const std::string wa = register_as(a), wb = register_as(b);
+  ASSERT_FALSE(wa.empty());
+  ASSERT_FALSE(wb.empty());
+  v1::LeaseWorkResponse lease;
+  {
+    As c(a);
+    v1::LeaseWorkRequest req;
+    req.set_worker_id(wa);
+    req.set_max_trials(2);
+    ASSERT_TRUE(stub->LeaseWork(&c.ctx, req, &lease).ok());
+  }
+  ASSERT_EQ(lease.trials_size(), 2);
+  // Random tokens: two leases of one call are not neighbours (a chance of 2^-49 that they are).
+  EXPECT_GT(std::llabs(lease.trials(0).lease_token() - lease.trials(1).lease_token()), 1000)
+      << lease.trials(0).lease_token() << " " << lease.trials(1).lease_token();
+
+  v1::ReportResultsRequest report;
+  auto* r = report.add_reports();
+  r->set_trial_id(lease.trials(0).trial_id());
+  r->set_lease_token(lease.trials(0).lease_token());
+  r->set_ok(true);
+  r->mutable_result()->set_test_accuracy(0.5);
+  r->mutable_result()->set_dataset_hash("forged");
+  v1::ReleaseLeasesRequest release;
+  v1::HeartbeatRequest beat;
+  for (const auto& t : lease.trials()) {
+    auto* l = release.add_leases();
+    l->set_trial_id(t.trial_id());
+    l->set_lease_token(t.lease_token());
+    *beat.add_leases() = *l;
+  }
+  auto upload = [&](const std::string& token, const std::string& worker, int64_t trial,
+                    int64_t lease_token, const std::string& weights) {
+    As c(token);
+    v1::UploadArtifactResponse resp;
+    auto writer = stub->UploadArtifact(&c.ctx, &resp);
+    v1::ArtifactChunk chunk;
+    chunk.set_trial_id(trial);
+    chunk.set_lease_token(lease_token);
+    chunk.set_worker_id(worker);
+    chunk.set_sha256(Sha256Hex(weights));
+    chunk.set_format("sweepfarm-weights-v1");
+    chunk.set_arch_json("{\"architecture\":{\"name\":\"cnn1d\"}}");
+    chunk.set_data(weights);
+    writer->Write(chunk);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  auto every_action = [&](const std::string& token, const std::string& worker) {
+    std::vector<grpc::Status> got;
+    {
+      As c(token);
+      v1::LeaseWorkRequest req;
+      req.set_worker_id(worker);
+      req.set_max_trials(1);
+      v1::LeaseWorkResponse resp;
+      got.push_back(stub->LeaseWork(&c.ctx, req, &resp));
+    }
+    {
+      As c(token);
+      beat.set_worker_id(worker);
+      v1::HeartbeatResponse resp;
+      got.push_back(stub->Heartbeat(&c.ctx, beat, &resp));
+    }
+    {
+      As c(token);
+      report.set_worker_id(worker);
+      v1::ReportResultsResponse resp;
+      got.push_back(stub->ReportResults(&c.ctx, report, &resp));
+    }
+    {
+      As c(token);
+      release.set_worker_id(worker);
+      v1::ReleaseLeasesResponse resp;
+      got.push_back(stub->ReleaseLeases(&c.ctx, release, &resp));
+    }
+    got.push_back(upload(token, worker, lease.trials(0).trial_id(), lease.trials(0).lease_token(),
+                         "weights"));
+    {
+      As c(token);
+      v1::GetCheckpointRequest req;
+      req.set_worker_id(worker);
+      req.set_trial_id(lease.trials(1).trial_id());
+      req.set_lease_token(lease.trials(1).lease_token());
+      auto reader = stub->GetCheckpoint(&c.ctx, req);
+      v1::ArtifactChunk chunk;
+      while (reader->Read(&chunk)) {
+      }
+      got.push_back(reader->Finish());
+    }
+    {
+      As c(token);
+      v1::FetchDatasetRequest req;
+      req.set_worker_id(worker);
+      req.set_sha256(std::string(64, 'a'));
+      auto reader = stub->FetchDataset(&c.ctx, req);
+      v1::DataChunk chunk;
+      while (reader->Read(&chunk)) {
+      }
+      got.push_back(reader->Finish());
+    }
+    return got;
+  };
+  // host-b, naming host-a's worker: every worker RPC is refused before it does anything.
+  for (const grpc::Status& s : every_action(b, wa)) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_NE(s.error_message().find("worker " + wa + " was registered by another token's holder"),
+              std::string::npos)
+        << s.error_message();
+  }
+  // An unregistered worker id is refused the same way.
+  for (const grpc::Status& s : every_action(b, "w-made-up")) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_NE(s.error_message().find("is not registered"), std::string::npos) << s.error_message();
+  }
+  // host-b with its own worker, replaying host-a's leases: the lease is not its to act on.
+  {
+    As c(b);
+    report.set_worker_id(wb);
+    v1::ReportResultsResponse resp;
+    ASSERT_TRUE(stub->ReportResults(&c.ctx, report, &resp).ok());
+    EXPECT_EQ(resp.accepted(), 0);
+    EXPECT_EQ(resp.rejected_stale(), 1);
+  }
+  {
+    As c(b);
+    release.set_worker_id(wb);
+    v1::ReleaseLeasesResponse resp;
+    ASSERT_TRUE(stub->ReleaseLeases(&c.ctx, release, &resp).ok());
+    EXPECT_EQ(resp.released(), 0);
+  }
+  {
+    As c(b);
+    beat.set_worker_id(wb);
+    v1::HeartbeatResponse resp;
+    ASSERT_TRUE(stub->Heartbeat(&c.ctx, beat, &resp).ok());
+    EXPECT_EQ(resp.lost_trial_ids_size(), 2) << "host-b holds none of them";
+  }
+  grpc::Status s = upload(b, wb, lease.trials(1).trial_id(), lease.trials(1).lease_token(), "w");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM trials WHERE state = 'running' AND worker_id = '" + wa + "'"), 2)
+      << "host-a still holds both leases";
+
+  // host-a itself: its result is accepted once, its weights stored once and never replaced.
+  {
+    As c(a);
+    report.set_worker_id(wa);
+    v1::ReportResultsResponse resp;
+    ASSERT_TRUE(stub->ReportResults(&c.ctx, report, &resp).ok());
+    EXPECT_EQ(resp.accepted(), 1);
+  }
+  s = upload(b, wb, lease.trials(0).trial_id(), lease.trials(0).lease_token(), "forged");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("has no result accepted from worker " + wb), std::string::npos)
+      << s.error_message();
+  const int64_t done = lease.trials(0).trial_id(), token = lease.trials(0).lease_token();
+  ASSERT_TRUE(upload(a, wa, done, token, "weights").ok());
+  ASSERT_TRUE(upload(a, wa, done, token, "weights").ok()) << "a retried upload is no change";
+  s = upload(a, wa, done, token, "other weights");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("they are never replaced"), std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM trial_artifacts WHERE sha256 = '" + Sha256Hex("weights") + "'"),
+      1);
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE worker_id = '" + wb + "'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM artifacts"), 1);
+}
+
+// A dry run of a sweep of 200,000 trials answers with the counts of all of them and a bounded
+// sample of the plan (not 200,000 rows); the sample's size is the caller's, within bounds.
+TEST_F(EndToEndTest, DryRunOfAHugeSweepListsABoundedPlan) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  const std::string huge =
+      WriteFile("huge.yaml", DoomedYaml("{min: 1, max: 100000, steps: 100000}"));
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", huge, "--dry-run", "--json"}, &out, &err), 0)
+      << err;
+  EXPECT_NE(out.find("\"trials\":100000,"), std::string::npos) << out.substr(0, 400);
+  EXPECT_NE(out.find("\"origins\":{\"search\":100000}"), std::string::npos) << out.substr(0, 400);
+  EXPECT_NE(out.find("\"listed\":10000,"), std::string::npos) << out.substr(0, 400);
+  ASSERT_EQ(
+      Sweepctl({"--coordinator", addr, "submit", huge, "--dry-run", "--top", "3"}, &out, &err), 0)
+      << err;
+  EXPECT_NE(out.find("would queue 100000 trials, 100000 model-epochs"), std::string::npos) << out;
+  EXPECT_NE(out.find("trials in lease order (3 of 100000; --top N for more):"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  100000  the sweep's architecture"), std::string::npos) << out;
+
+  auto stub =
+      v1::SweepService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  v1::SubmitSweepRequest req;
+  req.set_yaml(DoomedYaml("{min: 1, max: 100000, steps: 100000}"));
+  req.set_validate_only(true);
+  v1::SubmitSweepResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->SubmitSweep(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.plan_size(), 1000) << "the default sample";
+    EXPECT_EQ(resp.trials(), 100000);
+  }
+  req.set_plan_limit(10001);
+  grpc::ClientContext ctx;
+  grpc::Status s = stub->SubmitSweep(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("SubmitSweep: plan_limit must be in [0, 10000]"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM trials"), 0);
 }
 
 TEST_F(EndToEndTest, LostWorkersTrialsAreRequeued) {

@@ -936,7 +936,8 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
        "1000", "--auth-token-file", token, "--metrics-listen", "127.0.0.1:0",
        "--metrics-address-file", farm_->dir() + "/serve-metrics.address"});
   // (Polled: under load the service takes seconds to start.)
-  const std::string why = "model detector has no alias staging; nothing to serve yet, not listening";
+  const std::string why =
+      "model detector has no alias staging; nothing to serve yet, not listening";
   for (int i = 0; i < 300 && farm_->ReadLog("serve").find(why) == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -1076,6 +1077,9 @@ TEST_F(RegistryTest, ServeFollowsItsAliasAndKeepsServingAGoodVersion) {
                                                 {"--tls-key", ""},
                                                 {"--tls-ca", ""}};
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    // The metrics port's TLS and token (boolean flags) go with the TLS.
+    while (i < argv.size() && (argv[i] == "--metrics-auth" || argv[i] == "--metrics-tls")) ++i;
+    if (i + 1 >= argv.size()) break;
     auto it = here.find(argv[i]);
     if (it == here.end()) {
       k8s.insert(k8s.end(), {argv[i], argv[i + 1]});
@@ -1455,6 +1459,12 @@ TEST_F(RegistryTest, PruneDeletesOldPredictionsAndUnregisteredWeightsOnly) {
             8);
   ASSERT_EQ(Ctl({"status", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("pruned at "), std::string::npos) << out;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweep_audit WHERE sweep_id = 1 AND action = "
+                         "'prune' AND actor LIKE '%(sweepctl)' AND detail LIKE "
+                         "'ended at least 30 day(s) ago%'"),
+            1)
+      << "a prune is audited; its dry run was not";
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweep_audit WHERE action = 'prune'"), 1);
   ASSERT_EQ(Ctl({"list", "--json"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("\"pruned_at\":\"20"), std::string::npos) << out;
 

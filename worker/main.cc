@@ -52,7 +52,12 @@ int main(int argc, char** argv) {
   }
   SetLogPrefix("worker");
   worker::WorkerOptions o;
-  o.coordinator = flags.Get("coordinator");
+  auto coordinator = flags.GetAddress("coordinator");
+  if (!coordinator.ok()) {
+    std::cerr << "sweepfarm-worker: " << coordinator.status().message() << "\n";
+    return 2;
+  }
+  o.coordinator = *coordinator;
   auto security = LoadTransportSecurity(flags, SecurityRole::kClient);
   if (!security.ok()) {
     std::cerr << "sweepfarm-worker: " << security.status().message() << "\n";

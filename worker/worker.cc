@@ -125,7 +125,9 @@ Status Worker::Register() {
   req.set_capacity(options_.capacity);
   v1::RegisterWorkerResponse resp;
   auto ctx = Context(options_.rpc_deadline_ms);
-  SF_RETURN_IF_ERROR(FromGrpc(stub_->RegisterWorker(ctx.get(), req, &resp), "RegisterWorker"));
+  SF_RETURN_IF_ERROR(
+      Unreachable(FromGrpc(stub_->RegisterWorker(ctx.get(), req, &resp), "RegisterWorker"),
+                  "the coordinator", options_.coordinator, "--coordinator"));
   worker_id_ = resp.worker_id();
   lease_seconds_ = resp.lease_seconds() > 0 ? resp.lease_seconds() : 30;
   SetLogPrefix("worker " + worker_id_);
@@ -170,7 +172,8 @@ Status Worker::SlotLoop(int slot) {
     req.set_max_trials(options_.capacity);
     v1::LeaseWorkResponse lease;
     auto ctx = Context(options_.rpc_deadline_ms);
-    Status s = FromGrpc(stub_->LeaseWork(ctx.get(), req, &lease), "LeaseWork");
+    Status s = Unreachable(FromGrpc(stub_->LeaseWork(ctx.get(), req, &lease), "LeaseWork"),
+                           "the coordinator", options_.coordinator, "--coordinator");
     if (!s.ok()) {
       if (s.code() != StatusCode::kUnavailable) return s;
       SF_LOG(Warning) << s.message() << "; retrying in " << backoff_ms << " ms";
@@ -224,7 +227,9 @@ StatusOr<std::string> Worker::DatasetContent(const std::string& sha256) {
     content += chunk.data();
     if (expected >= 0 && static_cast<int64_t>(content.size()) > expected) {
       ctx->TryCancel();
-      break;
+      reader->Finish();
+      return DataLossError("FetchDataset: data set " + sha256 + " sent more than its " +
+                           std::to_string(expected) + " bytes");
     }
   }
   SF_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "FetchDataset"));
@@ -540,19 +545,24 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
 
 Status Worker::Upload(const v1::LeasedTrial& trial, const engine::EncodedWeights& weights,
                       const std::string& format) {
-  auto ctx = Context(options_.rpc_deadline_ms * 3);
-  v1::UploadArtifactResponse resp;
-  auto writer = stub_->UploadArtifact(ctx.get(), &resp);
-  v1::ArtifactChunk head;
-  head.set_trial_id(trial.trial_id());
-  head.set_lease_token(trial.lease_token());
-  head.set_sha256(weights.sha256);
-  head.set_format(format);
-  head.set_arch_json(weights.arch_json);
-  WriteArtifactChunks(head, weights.content,
-                      [&](const v1::ArtifactChunk& chunk) { return writer->Write(chunk); });
-  writer->WritesDone();
-  return FromGrpc(writer->Finish(), "UploadArtifact");
+  // Idempotent: the coordinator stores the same weights again as nothing new.
+  return Retrying("the upload", [&]() -> Status {
+    auto ctx = Context(options_.rpc_deadline_ms * 3);
+    ctx->set_wait_for_ready(true);
+    v1::UploadArtifactResponse resp;
+    auto writer = stub_->UploadArtifact(ctx.get(), &resp);
+    v1::ArtifactChunk head;
+    head.set_trial_id(trial.trial_id());
+    head.set_lease_token(trial.lease_token());
+    head.set_worker_id(worker_id_);
+    head.set_sha256(weights.sha256);
+    head.set_format(format);
+    head.set_arch_json(weights.arch_json);
+    WriteArtifactChunks(head, weights.content,
+                        [&](const v1::ArtifactChunk& chunk) { return writer->Write(chunk); });
+    writer->WritesDone();
+    return FromGrpc(writer->Finish(), "UploadArtifact");
+  });
 }
 
 StatusOr<engine::ModelWeights> Worker::FetchCheckpoint(const v1::LeasedTrial& trial) {
@@ -575,27 +585,38 @@ StatusOr<engine::ModelWeights> Worker::FetchCheckpoint(const v1::LeasedTrial& tr
   return engine::DecodeWeights(first.format(), first.arch_json(), content, first.sha256());
 }
 
-Status Worker::Report(const v1::ReportResultsRequest& req, double bundle_seconds) {
-  // Reporting must not be lost to a passing outage: retry until the coordinator answers.
+Status Worker::Retrying(const char* what, const std::function<Status()>& call) {
   int backoff_ms = 100;
-  for (int attempt = 0;; ++attempt) {
+  std::optional<std::chrono::steady_clock::time_point> give_up;
+  while (true) {
+    Status s = call();
+    if (s.code() != StatusCode::kUnavailable) return s;
+    // Stopping: the drain period bounds the retries (leases not reported expire and re-queue).
+    if (stop_ && !give_up) {
+      give_up = std::chrono::steady_clock::now() + std::chrono::seconds(options_.drain_seconds);
+    }
+    if (give_up && std::chrono::steady_clock::now() >= *give_up) return s;
+    SF_LOG(Warning) << s.message() << "; retrying " << what << " in " << backoff_ms << " ms";
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+}
+
+Status Worker::Report(const v1::ReportResultsRequest& req, double bundle_seconds) {
+  // Reporting must not be lost to an outage or a coordinator restart: retried until it answers
+  // (a report is idempotent: one already accepted counts as a duplicate).
+  return Retrying("the report", [&]() -> Status {
     v1::ReportResultsResponse resp;
     auto ctx = Context(options_.rpc_deadline_ms);
     // Wait for a ready channel (a restarting coordinator) rather than fail fast and back off.
     ctx->set_wait_for_ready(true);
-    Status s = FromGrpc(stub_->ReportResults(ctx.get(), req, &resp), "ReportResults");
-    if (s.ok()) {
-      trials_done_ += resp.accepted();
-      SF_LOG(Info) << "reported " << req.reports_size() << " trial(s): " << resp.accepted()
-                   << " accepted, " << resp.duplicates() << " duplicate, " << resp.rejected_stale()
-                   << " stale; bundle " << bundle_seconds << " s";
-      return OkStatus();
-    }
-    if (s.code() != StatusCode::kUnavailable || attempt >= 30) return s;
-    SF_LOG(Warning) << s.message() << "; retrying report in " << backoff_ms << " ms";
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min(backoff_ms * 2, 1000);
-  }
+    SF_RETURN_IF_ERROR(FromGrpc(stub_->ReportResults(ctx.get(), req, &resp), "ReportResults"));
+    trials_done_ += resp.accepted();
+    SF_LOG(Info) << "reported " << req.reports_size() << " trial(s): " << resp.accepted()
+                 << " accepted, " << resp.duplicates() << " duplicate, " << resp.rejected_stale()
+                 << " stale; bundle " << bundle_seconds << " s";
+    return OkStatus();
+  });
 }
 
 }  // namespace sweepfarm::worker

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,9 @@ class Worker {
   Status TrainAndReport(const v1::LeaseWorkResponse& lease);
   Status HandBack(const std::vector<v1::TrialLease>& leases);
   Status Report(const v1::ReportResultsRequest& req, double bundle_seconds);
+  // Calls `call` again while it answers UNAVAILABLE (an outage, a coordinator restarting), backing
+  // off from 100 ms to 2 s; once stopping, for at most drain_seconds more.
+  Status Retrying(const char* what, const std::function<Status()>& call);
   // Streams an artifact (weights or a checkpoint, by `format`) of a leased trial.
   Status Upload(const v1::LeasedTrial& trial, const engine::EncodedWeights& weights,
                 const std::string& format);

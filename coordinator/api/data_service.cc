@@ -17,25 +17,6 @@ constexpr size_t kChunkBytes = 1 << 20;
 constexpr int kMaxRecorded = 1000;  // Predictions per RecordPredictions call.
 constexpr int kMaxListed = 1000;    // ListPredictions' limit.
 
-// Takes one of `slots` for the call's duration, or says why not.
-class SlotGuard {
- public:
-  SlotGuard(Slots* slots) : slots_(slots), held_(slots->TryTake()) {}
-  ~SlotGuard() {
-    if (held_) slots_->Give();
-  }
-  bool held() const { return held_; }
-
- private:
-  Slots* slots_;
-  bool held_;
-};
-
-grpc::Status Busy(const std::string& rpc, const std::string& what) {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      rpc + ": too many " + what + " at once; try again shortly");
-}
-
 bool IsHex(const std::string& s, size_t n) {
   if (s.size() != n) return false;
   for (char c : s) {
@@ -104,9 +85,13 @@ grpc::Status StreamContent(grpc::ServerContext* ctx, store::Store* store,
 grpc::Status WorkerServiceImpl::FetchDataset(grpc::ServerContext* ctx,
                                              const v1::FetchDatasetRequest* req,
                                              grpc::ServerWriter<v1::DataChunk>* writer) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "FetchDataset"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "FetchDataset", &caller); !a.ok()) return a;
   if (req->worker_id().empty() || req->worker_id().size() > 200) {
     return Invalid("FetchDataset", "worker_id must be 1-200 bytes");
+  }
+  if (Status s = store_->CheckWorker(req->worker_id(), caller, "FetchDataset"); !s.ok()) {
+    return ToGrpc(s);
   }
   if (!IsHex(req->sha256(), 64))
     return Invalid("FetchDataset", "sha256 must be 64 lowercase hex digits");

@@ -12,9 +12,9 @@ void Metrics::CountResults(int64_t accepted, int64_t duplicate, int64_t stale) {
   stale_ += stale;
 }
 
-std::string Metrics::Render(store::Store* store) const {
+std::string Metrics::Render(store::Store* store, int lease_seconds) const {
   std::ostringstream out;
-  auto gauges = store->Gauges();
+  auto gauges = store->Gauges(lease_seconds);
   MetricFamily(out, "sweepfarm_database_up", "gauge",
                "1 if this scrape could read the database, else 0 (then no farm gauges).");
   out << "sweepfarm_database_up " << (gauges.ok() ? 1 : 0) << "\n";
@@ -29,7 +29,8 @@ std::string Metrics::Render(store::Store* store) const {
                  "Trials of running sweeps waiting for a worker (queued) or leased (running).");
     out << "sweepfarm_queue_trials{state=\"queued\"} " << gauges->queued << "\n";
     out << "sweepfarm_queue_trials{state=\"running\"} " << gauges->running << "\n";
-    MetricFamily(out, "sweepfarm_workers_active", "gauge", "Workers seen in the last 5 minutes.");
+    MetricFamily(out, "sweepfarm_workers_active", "gauge",
+                 "Workers alive: seen within two leases (the dashboard's \"alive\").");
     out << "sweepfarm_workers_active " << gauges->workers << "\n";
   }
   MetricFamily(out, "sweepfarm_results_total", "counter",

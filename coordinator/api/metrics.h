@@ -23,7 +23,7 @@ class Metrics {
 
   // The exposition text: this process's counters and the database's gauges (database_up 0 and no
   // gauges if it cannot be read).
-  std::string Render(store::Store* store) const;
+  std::string Render(store::Store* store, int lease_seconds) const;
 
   // A gRPC server interceptor factory that counts every RPC into `this`.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory() {

@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/sha256.h"
 #include "coordinator/api/checks.h"
+#include "coordinator/sweep/plan.h"
 #include "coordinator/sweep/search_space.h"
 #include "coordinator/sweep/sweep_yaml.h"
 #include "proto/artifact_chunks.h"
@@ -23,6 +24,14 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
   auto actor = Actor("SubmitSweep", caller, req->actor());
   if (!actor.ok()) return ToGrpc(actor.status());
   if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
+  if (req->plan_limit() < 0 || req->plan_limit() > sweep::kMaxPlanListed) {
+    return Invalid("SubmitSweep",
+                   "plan_limit must be in [0, " + std::to_string(sweep::kMaxPlanListed) + "]");
+  }
+  // A sweep is expanded in memory before it is stored (a million trials at most): bound how many
+  // are at once.
+  SlotGuard slot(&submits_);
+  if (!slot.held()) return Busy("SubmitSweep", "sweep submissions");
   if (req->source_name().size() > 1000)
     return Invalid("SubmitSweep", "source_name is longer than 1,000 bytes");
   if (static_cast<int>(req->yaml().size()) > options_.max_yaml_bytes) {
@@ -78,7 +87,16 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
   resp->set_seeded_from(s.seeded_from);
   resp->set_parent_sweep_id(s.parent_sweep_id);
   if (req->validate_only()) {
-    for (size_t i = 0; i < s.trials.size(); ++i) {
+    // The summary counts every trial; the plan lists a bounded sample.
+    const sweep::PlanSummary summary = sweep::SummarizePlan(s.trials, s.origins);
+    resp->set_shared_run_model_epochs(summary.shared_run_model_epochs);
+    resp->mutable_origins()->insert(summary.origins.begin(), summary.origins.end());
+    resp->mutable_architectures()->insert(summary.architectures.begin(),
+                                          summary.architectures.end());
+    const size_t listed = std::min(
+        s.trials.size(),
+        static_cast<size_t>(req->plan_limit() > 0 ? req->plan_limit() : sweep::kDefaultPlanListed));
+    for (size_t i = 0; i < listed; ++i) {
       v1::Trial* t = resp->add_plan();
       *t->mutable_params() = s.trials[i];
       t->set_state("queued");
@@ -225,12 +243,15 @@ grpc::Status SweepServiceImpl::ListSweeps(grpc::ServerContext* ctx,
 grpc::Status SweepServiceImpl::PruneSweeps(grpc::ServerContext* ctx,
                                            const v1::PruneSweepsRequest* req,
                                            v1::PruneSweepsResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "PruneSweeps"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "PruneSweeps", &caller); !a.ok()) return a;
+  auto actor = Actor("PruneSweeps", caller, req->actor());
+  if (!actor.ok()) return ToGrpc(actor.status());
   const double days = req->older_than_days();
   if (!std::isfinite(days) || days < 0 || days > 36500) {
     return Invalid("PruneSweeps", "older_than_days must be between 0 and 36,500");
   }
-  auto out = store_->PruneSweeps(days * 86400.0, req->dry_run());
+  auto out = store_->PruneSweeps(days * 86400.0, req->dry_run(), *actor);
   if (!out.ok()) return ToGrpc(out.status());
   *resp = std::move(out).value();
   SF_LOG(Info) << (req->dry_run() ? "prune (dry run): " : "prune: ") << resp->sweep_ids_size()
@@ -278,7 +299,8 @@ grpc::Status SweepServiceImpl::BuildEnsemble(grpc::ServerContext* ctx,
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
                                                const v1::RegisterWorkerRequest* req,
                                                v1::RegisterWorkerResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "RegisterWorker"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "RegisterWorker", &caller); !a.ok()) return a;
   if (req->device() != "cpu" && req->device() != "cuda") {
     return Invalid("RegisterWorker", "device must be cpu or cuda, got \"" + req->device() + "\"");
   }
@@ -286,7 +308,8 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
     return Invalid("RegisterWorker",
                    "capacity must be in [1, " + std::to_string(options_.max_bundle) + "]");
   }
-  auto id = store_->RegisterWorker(req->host(), req->device(), req->capacity());
+  if (req->host().size() > 300) return Invalid("RegisterWorker", "host is longer than 300 bytes");
+  auto id = store_->RegisterWorker(req->host(), req->device(), req->capacity(), caller);
   if (!id.ok()) return ToGrpc(id.status());
   resp->set_worker_id(*id);
   resp->set_lease_seconds(options_.lease_seconds);
@@ -297,8 +320,11 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
 
 grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::LeaseWorkRequest* req,
                                           v1::LeaseWorkResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "LeaseWork"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "LeaseWork", &caller); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("LeaseWork", "worker_id is empty");
+  if (Status s = store_->CheckWorker(req->worker_id(), caller, "LeaseWork"); !s.ok())
+    return ToGrpc(s);
   if (req->max_trials() < 1 || req->max_trials() > options_.max_bundle) {
     return Invalid("LeaseWork",
                    "max_trials must be in [1, " + std::to_string(options_.max_bundle) + "]");
@@ -316,8 +342,11 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::Le
 
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "Heartbeat"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "Heartbeat", &caller); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("Heartbeat", "worker_id is empty");
+  if (Status s = store_->CheckWorker(req->worker_id(), caller, "Heartbeat"); !s.ok())
+    return ToGrpc(s);
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
   auto lost = store_->Heartbeat(req->worker_id(), leases, options_.lease_seconds);
   if (!lost.ok()) return ToGrpc(lost.status());
@@ -328,8 +357,11 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::He
 grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
                                               const v1::ReportResultsRequest* req,
                                               v1::ReportResultsResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "ReportResults"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "ReportResults", &caller); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("ReportResults", "worker_id is empty");
+  if (Status s = store_->CheckWorker(req->worker_id(), caller, "ReportResults"); !s.ok())
+    return ToGrpc(s);
   // Validate every report before writing any: a rejected request writes nothing.
   for (int i = 0; i < req->reports_size(); ++i) {
     const auto& r = req->reports(i);
@@ -397,8 +429,11 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
 grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext* ctx,
                                               const v1::ReleaseLeasesRequest* req,
                                               v1::ReleaseLeasesResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "ReleaseLeases"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "ReleaseLeases", &caller); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("ReleaseLeases", "worker_id is empty");
+  if (Status s = store_->CheckWorker(req->worker_id(), caller, "ReleaseLeases"); !s.ok())
+    return ToGrpc(s);
   for (int i = 0; i < req->leases_size(); ++i) {
     if (req->leases(i).trial_id() <= 0) {
       return Invalid("ReleaseLeases",
@@ -416,7 +451,8 @@ grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext* ctx,
 grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
                                                grpc::ServerReader<v1::ArtifactChunk>* reader,
                                                v1::UploadArtifactResponse* resp) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "UploadArtifact"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "UploadArtifact", &caller); !a.ok()) return a;
   v1::ArtifactChunk first, chunk;
   if (!reader->Read(&first)) return Invalid("UploadArtifact", "no chunks");
   if (first.trial_id() <= 0) return Invalid("UploadArtifact", "trial_id must be positive");
@@ -424,8 +460,21 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
   if (!checkpoint && first.format() != "sweepfarm-weights-v1") {
     return Invalid("UploadArtifact",
                    "format must be sweepfarm-weights-v1 or sweepfarm-checkpoint-v1, got \"" +
-                       first.format() + "\"");
+                       first.format().substr(0, 64) + "\"");
   }
+  if (first.worker_id().empty()) return Invalid("UploadArtifact", "worker_id is empty");
+  // Who may upload, before any more of the content is read: the holder of the worker holding
+  // the lease, at most `uploads_` at once.
+  if (Status s = store_->CheckWorker(first.worker_id(), caller, "UploadArtifact"); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (Status s =
+          store_->CheckUpload(first.trial_id(), first.lease_token(), first.worker_id(), checkpoint);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  SlotGuard slot(&uploads_);
+  if (!slot.held()) return Busy("UploadArtifact", "uploads");
   if (first.sha256().size() != 64) return Invalid("UploadArtifact", "sha256 must be 64 hex digits");
   google::protobuf::Struct arch;
   if (!google::protobuf::util::JsonStringToMessage(first.arch_json(), &arch).ok()) {
@@ -460,8 +509,12 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
 grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext* ctx,
                                               const v1::GetCheckpointRequest* req,
                                               grpc::ServerWriter<v1::ArtifactChunk>* writer) {
-  if (grpc::Status a = options_.auth.Admit(ctx, "GetCheckpoint"); !a.ok()) return a;
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, "GetCheckpoint", &caller); !a.ok()) return a;
   if (req->worker_id().empty()) return Invalid("GetCheckpoint", "worker_id is empty");
+  if (Status s = store_->CheckWorker(req->worker_id(), caller, "GetCheckpoint"); !s.ok()) {
+    return ToGrpc(s);
+  }
   if (req->trial_id() <= 0) return Invalid("GetCheckpoint", "trial_id must be positive");
   if (req->lease_token() <= 0) return Invalid("GetCheckpoint", "lease_token must be positive");
   auto c = store_->LoadCheckpoint(req->worker_id(), req->trial_id(), req->lease_token());

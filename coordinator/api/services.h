@@ -44,6 +44,28 @@ class Slots {
   std::atomic<int> free_;
 };
 
+// Takes one of `slots` for the call's duration, or says why not.
+class SlotGuard {
+ public:
+  explicit SlotGuard(Slots* slots) : slots_(slots), held_(slots->TryTake()) {}
+  ~SlotGuard() {
+    if (held_) slots_->Give();
+  }
+  SlotGuard(const SlotGuard&) = delete;
+  SlotGuard& operator=(const SlotGuard&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  Slots* slots_;
+  bool held_;
+};
+
+// The refusal when no slot is free: RESOURCE_EXHAUSTED naming the RPC and what it waits for.
+inline grpc::Status Busy(const std::string& rpc, const std::string& what) {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      rpc + ": too many " + what + " at once; try again shortly");
+}
+
 class SweepServiceImpl final : public v1::SweepService::Service {
  public:
   SweepServiceImpl(store::Store* store, datasets::DataSets* datasets, ServiceOptions options)
@@ -72,6 +94,7 @@ class SweepServiceImpl final : public v1::SweepService::Service {
  private:
   store::Store* store_;
   datasets::DataSets* datasets_;
+  Slots submits_{2};  // Sweeps expanded in memory at once (SubmitSweep).
   ServiceOptions options_;
 };
 
@@ -122,6 +145,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   store::Store* store_;
   datasets::DataSets* datasets_;
   Slots* streams_;
+  Slots uploads_{4};  // Uploads buffered at once.
   ServiceOptions options_;
 };
 

@@ -87,8 +87,10 @@ const std::vector<Statement>& SweepStatements() {
        "  NULLIF(($5::bigint[])[t.ord], 0), CASE WHEN $6 THEN 0 END "
        "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(elem, ord)"},
       {"register_worker",
-       "INSERT INTO workers (id, host, device, capacity) VALUES ($1, $2, $3, $4) "
+       "INSERT INTO workers (id, host, device, capacity, holder) VALUES ($1, $2, $3, $4, $5) "
        "ON CONFLICT (id) DO UPDATE SET last_seen = now()"},
+      {"worker_holder", "SELECT holder FROM workers WHERE id = $1"},
+      {"trial_holder", "SELECT state, lease_token, worker_id FROM trials WHERE id = $1"},
       // The running sweep of the highest priority (ties: the oldest) with queued trials and time
       // left (limits.max_seconds), the architecture of its oldest queued trial (searched channels
       // and kernel size; absent: the sweep's), and up to $2 queued trials of both: one fusable
@@ -104,7 +106,10 @@ const std::vector<Statement>& SweepStatements() {
        "    ORDER BY s.priority DESC, s.id LIMIT 1) "
        "  ORDER BY id LIMIT 1) "
        "UPDATE trials t SET state = 'running', attempts = t.attempts + 1, "
-       "  lease_token = nextval('lease_tokens'), worker_id = $1, started_at = now(), "
+       // 60 random bits (gen_random_uuid's), not a sequence: a token cannot be guessed from
+       // another.
+       "  lease_token = ('x' || substr(md5(gen_random_uuid()::text), 1, 15))::bit(60)::bigint, "
+       "  worker_id = $1, started_at = now(), "
        "  lease_expires_at = now() + make_interval(secs => $3) "
        "WHERE t.id IN ("
        "  SELECT q.id FROM trials q, head h WHERE q.state = 'queued' AND q.sweep_id = h.sweep_id "
@@ -124,7 +129,8 @@ const std::vector<Statement>& SweepStatements() {
        "  AND lease_token = ANY($3::bigint[]) RETURNING id, lease_token"},
       {"complete_trial",
        "UPDATE trials SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL "
-       "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id"},
+       "WHERE id = $1 AND lease_token = $2 AND state = 'running' AND worker_id = $3 "
+       "RETURNING sweep_id"},
       {"insert_result",
        "INSERT INTO results (trial_id, lease_token, test_accuracy, test_loss, train_loss, "
        "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
@@ -144,7 +150,8 @@ const std::vector<Statement>& SweepStatements() {
        "  state = CASE WHEN errors + 1 >= max_attempts THEN 'failed' ELSE 'queued' END, "
        "  finished_at = CASE WHEN errors + 1 >= max_attempts THEN now() END, "
        "  lease_expires_at = NULL, worker_id = NULL, last_error = $3 "
-       "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING sweep_id, state"},
+       "WHERE id = $1 AND lease_token = $2 AND state = 'running' AND worker_id = $4 "
+       "RETURNING sweep_id, state"},
       {"log_report",
        "INSERT INTO report_log (trial_id, lease_token, worker_id, ok, outcome) "
        "VALUES ($1, $2, $3, $4, $5)"},
@@ -363,8 +370,9 @@ const std::vector<Statement>& SweepStatements() {
        "UNION ALL SELECT 'trials', t.state, count(*) FROM trials t JOIN sweeps s "
        "  ON s.id = t.sweep_id WHERE s.state = 'running' AND t.state IN ('queued', 'running') "
        "  GROUP BY t.state "
+       // Alive as ListWorkers says: seen within two leases.
        "UNION ALL SELECT 'workers', '', count(*) FROM workers "
-       "  WHERE last_seen > now() - interval '5 minutes'"},
+       "  WHERE last_seen > now() - make_interval(secs => 2 * $1)"},
       {"list_trials",
        "SELECT t.id, t.params::text, t.state, t.attempts, coalesce(t.worker_id, r.worker_id, ''), "
        "  coalesce(t.last_error, ''), r.test_accuracy, r.test_loss, r.train_loss, r.wall_seconds, "
@@ -385,7 +393,9 @@ const std::vector<Statement>& SweepStatements() {
        "VALUES ($1, $2, $3::jsonb, $4, $5) ON CONFLICT (sha256) DO NOTHING"},
       {"link_artifact",
        "INSERT INTO trial_artifacts (trial_id, sha256) VALUES ($1, $2) "
-       "ON CONFLICT (trial_id) DO UPDATE SET sha256 = excluded.sha256"},
+       "ON CONFLICT (trial_id) DO NOTHING"},
+      {"trial_artifact_sha", "SELECT sha256 FROM trial_artifacts WHERE trial_id = $1"},
+      {"result_holder", "SELECT lease_token, worker_id FROM results WHERE trial_id = $1"},
       {"candidates",
        "SELECT p.trial_id, r.selection_score, r.holdout_accuracy, p.samples, p.classes, "
        "  p.selection_size, r.dataset_hash, p.probs "
@@ -694,14 +704,14 @@ StatusOr<int64_t> Store::CreateSweep(const NewSweep& s) {
 }
 
 StatusOr<std::string> Store::RegisterWorker(const std::string& host, const std::string& device,
-                                            int capacity) {
+                                            int capacity, const std::string& holder) {
   std::random_device rd;
   char id[32];
   std::snprintf(id, sizeof(id), "w-%08x%04x", rd(), rd() & 0xffff);
   std::string worker_id = id;
   return Conn::Run(this, "RegisterWorker", [&](pqxx::connection& c) -> StatusOr<std::string> {
     pqxx::work tx(c);
-    tx.exec_prepared0("register_worker", worker_id, host, device, capacity);
+    tx.exec_prepared0("register_worker", worker_id, host, device, capacity, holder);
     tx.commit();
     return worker_id;
   });
@@ -818,7 +828,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
         for (const auto& rep : reports) {
           pqxx::result r;
           if (rep.ok()) {
-            r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token());
+            r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token(), worker_id);
             if (r.size() == 1) {
               const v1::TrialResult& m = rep.result();
               tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(),
@@ -836,7 +846,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
             }
           } else {
             r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
-                                 "worker " + worker_id + ": " + rep.error());
+                                 "worker " + worker_id + ": " + rep.error(), worker_id);
             failed = failed || (r.size() == 1 && r[0][1].as<std::string>() == "failed");
           }
           ReportOutcome outcome = ReportOutcome::kAccepted;
@@ -1134,7 +1144,8 @@ StatusOr<int> Store::SetSweepPriority(int64_t sweep_id, int priority, const std:
   });
 }
 
-StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, bool dry_run) {
+StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, bool dry_run,
+                                                     const std::string& actor) {
   return Conn::Run(
       this, "PruneSweeps", [&](pqxx::connection& c) -> StatusOr<v1::PruneSweepsResponse> {
         pqxx::work tx(c);
@@ -1157,6 +1168,11 @@ StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, 
           out.add_datasets_deleted(row[0].as<std::string>());
         }
         out.set_dataset_bytes(tx.exec_prepared1("prune_blobs")[0].as<int64_t>());
+        char detail[160];
+        std::snprintf(detail, sizeof(detail),
+                      "ended at least %.6g day(s) ago: with it %lld sweep(s) pruned",
+                      older_than_seconds / 86400.0, static_cast<long long>(ids.size()));
+        for (int64_t id : ids) tx.exec_prepared0("audit_sweep", id, "prune", actor, detail);
         // A dry run did it all and undoes it, so its figures are exactly what a real run deletes
         // now.
         if (dry_run) {
@@ -1168,11 +1184,11 @@ StatusOr<v1::PruneSweepsResponse> Store::PruneSweeps(double older_than_seconds, 
       });
 }
 
-StatusOr<FarmGauges> Store::Gauges() {
+StatusOr<FarmGauges> Store::Gauges(int lease_seconds) {
   return Conn::Run(this, "Gauges", [&](pqxx::connection& c) -> StatusOr<FarmGauges> {
     pqxx::read_transaction tx(c);
     FarmGauges g;
-    for (const auto& row : tx.exec_prepared("gauges")) {
+    for (const auto& row : tx.exec_prepared("gauges", lease_seconds)) {
       const std::string kind = row[0].as<std::string>(), state = row[1].as<std::string>();
       const int64_t n = row[2].as<int64_t>();
       if (kind == "sweeps") g.sweeps[state] = n;
@@ -1236,6 +1252,55 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
       });
 }
 
+Status Store::CheckWorker(const std::string& worker_id, const std::string& holder,
+                          const char* rpc) {
+  return Conn::Run(this, rpc,
+                   [&](pqxx::connection& c) -> StatusOr<int> {
+                     pqxx::read_transaction tx(c);
+                     pqxx::result r = tx.exec_prepared("worker_holder", worker_id);
+                     if (r.empty()) {
+                       return PermissionDeniedError(std::string(rpc) + ": worker " +
+                                                    worker_id.substr(0, 64) +
+                                                    " is not registered (RegisterWorker first)");
+                     }
+                     if (r[0][0].as<std::string>() != holder) {
+                       return PermissionDeniedError(std::string(rpc) + ": worker " +
+                                                    worker_id.substr(0, 64) +
+                                                    " was registered by another token's holder");
+                     }
+                     return 0;
+                   })
+      .status();
+}
+
+Status Store::CheckUpload(int64_t trial_id, int64_t lease_token, const std::string& worker_id,
+                          bool checkpoint) {
+  return Conn::Run(this, "UploadArtifact",
+                   [&](pqxx::connection& c) -> StatusOr<int> {
+                     pqxx::read_transaction tx(c);
+                     const std::string what = "UploadArtifact: trial " + std::to_string(trial_id) +
+                                              " under lease " + std::to_string(lease_token);
+                     if (checkpoint) {
+                       pqxx::result r = tx.exec_prepared("trial_holder", trial_id);
+                       if (r.empty() || r[0][0].as<std::string>() != "running" ||
+                           r[0][1].is_null() || r[0][1].as<int64_t>() != lease_token ||
+                           r[0][2].is_null() || r[0][2].as<std::string>() != worker_id) {
+                         return FailedPreconditionError(what + " is not running on worker " +
+                                                        worker_id.substr(0, 64));
+                       }
+                       return 0;
+                     }
+                     pqxx::result r = tx.exec_prepared("result_holder", trial_id);
+                     if (r.empty() || r[0][0].as<int64_t>() != lease_token ||
+                         r[0][1].as<std::string>() != worker_id) {
+                       return FailedPreconditionError(
+                           what + " has no result accepted from worker " + worker_id.substr(0, 64));
+                     }
+                     return 0;
+                   })
+      .status();
+}
+
 Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::string& sha256,
                             const std::string& format, const std::string& arch_json,
                             const std::string& content) {
@@ -1247,6 +1312,14 @@ Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::st
                        return FailedPreconditionError(
                            "UploadArtifact: trial " + std::to_string(trial_id) +
                            " has no result accepted with lease " + std::to_string(lease_token));
+                     }
+                     // Stored weights are never replaced (the same ones again: a retried upload).
+                     if (pqxx::result had = tx.exec_prepared("trial_artifact_sha", trial_id);
+                         !had.empty() && had[0][0].as<std::string>() != sha256) {
+                       return FailedPreconditionError(
+                           "UploadArtifact: trial " + std::to_string(trial_id) +
+                           " already has weights stored (" + had[0][0].as<std::string>() +
+                           "); they are never replaced");
                      }
                      tx.exec_prepared0("insert_artifact", sha256, format, arch_json,
                                        static_cast<int64_t>(content.size()),

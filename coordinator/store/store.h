@@ -112,7 +112,7 @@ struct CancelOutcome {
 struct FarmGauges {
   std::map<std::string, int64_t> sweeps;  // By state.
   int64_t queued = 0, running = 0;        // Trials of running sweeps.
-  int64_t workers = 0;                    // Workers seen in the last 5 minutes.
+  int64_t workers = 0;                    // Workers alive: seen within two leases.
 };
 
 // A data set version to store (coordinator/data/ has decoded and validated its content).
@@ -158,8 +158,18 @@ class Store {
   // Stores the sweep and all its trials in one transaction.
   StatusOr<int64_t> CreateSweep(const NewSweep& sweep);
 
+  // A new worker id, bound to `holder` (the token holder registering it; "" for an unnamed token
+  // or none).
   StatusOr<std::string> RegisterWorker(const std::string& host, const std::string& device,
-                                       int capacity);
+                                       int capacity, const std::string& holder);
+  // OK if `worker_id` is registered and bound to `holder`; PERMISSION_DENIED (naming `rpc`)
+  // otherwise: a token's holder acts only for the workers it registered.
+  Status CheckWorker(const std::string& worker_id, const std::string& holder, const char* rpc);
+  // OK if `worker_id` may upload for the trial under `lease_token`: a checkpoint while it runs
+  // the trial, weights once its result from that lease was accepted; checked before an upload's
+  // content is read.
+  Status CheckUpload(int64_t trial_id, int64_t lease_token, const std::string& worker_id,
+                     bool checkpoint);
   // Claims up to `max_trials` queued trials of the oldest sweep with work, each with a new fencing
   // token and an expiry `lease_seconds` from now on the database clock.
   StatusOr<Lease> LeaseTrials(const std::string& worker_id, int max_trials, int lease_seconds);
@@ -201,8 +211,11 @@ class Store {
   // Retention (see PruneSweeps in sweep.proto): marks the sweeps that ended at least
   // `older_than_seconds` ago as pruned and deletes their predictions and the weights that no
   // registered version uses; one transaction, undone when `dry_run`.
-  StatusOr<v1::PruneSweepsResponse> PruneSweeps(double older_than_seconds, bool dry_run);
-  StatusOr<FarmGauges> Gauges();
+  // Each pruned sweep's audit trail records `actor`.
+  StatusOr<v1::PruneSweepsResponse> PruneSweeps(double older_than_seconds, bool dry_run,
+                                                const std::string& actor);
+  // `workers`: those alive, seen within two leases of `lease_seconds` (as ListWorkers says).
+  StatusOr<FarmGauges> Gauges(int lease_seconds);
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
   // Stores an artifact for a trial whose result was accepted with `lease_token`
   // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.
