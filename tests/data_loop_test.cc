@@ -237,20 +237,33 @@ TEST_F(DataLoopTest, WorkersFetchAVersionOnceAndRefetchADamagedCache) {
             0)
       << err;
   const std::string sha = Show("logs").Find("sha256")->string();
-  // A worker fetches nothing it holds no lease for.
+  // A worker fetches nothing it holds no lease for, and an id nobody registered nothing at all.
   {
     auto stub =
         v1::WorkerService::NewStub(grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    v1::FetchDatasetRequest req;
-    req.set_worker_id("w-nobody");
-    req.set_sha256(sha);
-    auto reader = stub->FetchDataset(&ctx, req);
-    v1::DataChunk chunk;
-    EXPECT_FALSE(reader->Read(&chunk));
-    grpc::Status s = reader->Finish();
+    grpc::ClientContext reg_ctx;
+    v1::RegisterWorkerRequest reg;
+    reg.set_device("cpu");
+    reg.set_capacity(1);
+    v1::RegisterWorkerResponse registered;
+    ASSERT_TRUE(stub->RegisterWorker(&reg_ctx, reg, &registered).ok());
+    auto fetch = [&](const std::string& worker_id) {
+      grpc::ClientContext ctx;
+      v1::FetchDatasetRequest req;
+      req.set_worker_id(worker_id);
+      req.set_sha256(sha);
+      auto reader = stub->FetchDataset(&ctx, req);
+      v1::DataChunk chunk;
+      EXPECT_FALSE(reader->Read(&chunk));
+      return reader->Finish();
+    };
+    grpc::Status s = fetch(registered.worker_id());
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_NE(s.error_message().find("holds no lease in a sweep that trains on"), std::string::npos)
+        << s.error_message();
+    s = fetch("w-nobody");
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(s.error_message().find("worker w-nobody is not registered"), std::string::npos)
         << s.error_message();
   }
   const std::string cache = farm_->dir() + "/shared-cache";
