@@ -196,7 +196,16 @@ class JsonParser {
           break;
         case 'u': {
           if (pos_ + 4 > s_.size()) return Fail("four hex digits");
-          unsigned code = static_cast<unsigned>(std::stoul(s_.substr(pos_, 4), nullptr, 16));
+          unsigned code = 0;
+          for (int i = 0; i < 4; ++i) {
+            const char h = s_[pos_ + i];
+            const int digit = h >= '0' && h <= '9'   ? h - '0'
+                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                     : -1;
+            if (digit < 0) return Fail("four hex digits");
+            code = code * 16 + static_cast<unsigned>(digit);
+          }
           pos_ += 4;
           if (code < 0x80) {
             out->push_back(static_cast<char>(code));

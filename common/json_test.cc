@@ -66,6 +66,13 @@ TEST(JsonValueTest, RefusesMalformedDocumentsWithAnOffset) {
   EXPECT_FALSE(JsonValue::Parse("\"open", &v, &error));
   EXPECT_FALSE(JsonValue::Parse("", &v, &error));
   EXPECT_TRUE(JsonValue::Parse(" [ ] ", &v, &error)) << error;
+  // \u with other than four hex digits (found by fuzz/model_fuzz: it threw from std::stoul).
+  for (const char* bad : {"\"\\u\u001c\\ute\"", "\"\\u12\"", "\"\\u1x23\"", "\"\\u-123\""}) {
+    EXPECT_FALSE(JsonValue::Parse(bad, &v, &error)) << bad;
+    EXPECT_NE(error.find("four hex digits"), std::string::npos) << error;
+  }
+  ASSERT_TRUE(JsonValue::Parse("\"\\u00e9\\u20AC\"", &v, &error)) << error;
+  EXPECT_EQ(v.string(), "\xc3\xa9\xe2\x82\xac");
 }
 
 }  // namespace

@@ -63,7 +63,13 @@ class Checker {
       where +=
           ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
     }
-    return InvalidArgumentError(where + ": " + field + ": " + what);
+    // A field path or a value quoted from a hostile file could be a megabyte: said in part.
+    auto part = [](const std::string& s, size_t most) {
+      return s.size() <= most
+                 ? s
+                 : s.substr(0, most / 2) + "... (" + std::to_string(s.size()) + " bytes)";
+    };
+    return InvalidArgumentError(where + ": " + part(field, 120) + ": " + part(what, 600));
   }
 
   // Checks a mapping: no duplicate or unknown keys, required ones present.

@@ -2,6 +2,7 @@
 // (arrays x and y, stored or deflated: np.savez and np.savez_compressed) through libzip.
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -59,9 +60,9 @@ StatusOr<Array> ParseNpy(const std::string& where, const std::string& bytes) {
                                 " (1 to 3 are read)");
   }
   if (bytes.size() < offset + header_len) {
-    return InvalidArgumentError(where + ": truncated .npy header (" +
-                                std::to_string(header_len) + " bytes declared, " +
-                                std::to_string(bytes.size() - offset) + " present)");
+    return InvalidArgumentError(where + ": truncated .npy header (" + std::to_string(header_len) +
+                                " bytes declared, " + std::to_string(bytes.size() - offset) +
+                                " present)");
   }
   const std::string header = bytes.substr(offset, header_len);
   const std::string descr = DictValue(header, "descr");
@@ -71,7 +72,8 @@ StatusOr<Array> ParseNpy(const std::string& where, const std::string& bytes) {
     return InvalidArgumentError(where + ": .npy header lacks descr, fortran_order or shape");
   }
   if (fortran != "False") {
-    return InvalidArgumentError(where + ": Fortran-ordered arrays are not read (save with "
+    return InvalidArgumentError(where +
+                                ": Fortran-ordered arrays are not read (save with "
                                 "np.ascontiguousarray)");
   }
   Array out;
@@ -167,8 +169,10 @@ StatusOr<std::vector<std::string>> IntegerLabels(const std::string& where, const
 StatusOr<RawSamples> FromArrays(const std::string& x_where, const Array& x,
                                 const std::string& y_where, const Array& y) {
   if (x.shape.size() < 2) {
-    return InvalidArgumentError(x_where + ": samples must be an array of at least 2 dimensions "
-                                "(samples, values...), got " + std::to_string(x.shape.size()));
+    return InvalidArgumentError(x_where +
+                                ": samples must be an array of at least 2 dimensions "
+                                "(samples, values...), got " +
+                                std::to_string(x.shape.size()));
   }
   RawSamples out;
   out.where = x_where;
@@ -225,10 +229,18 @@ StatusOr<RawSamples> ReadNpz(const std::string& path, const std::string& bytes,
     if (f == nullptr) {
       return InvalidArgumentError(where + ": cannot read: " + zip_strerror(archive));
     }
-    std::string out(st.size, '\0');
-    zip_int64_t n = zip_fread(f, out.data(), st.size);
+    // Read as it arrives, not allocated at the size the archive declares: a member that claims
+    // 2 GB and holds ten bytes costs ten bytes.
+    std::string out;
+    char chunk[1 << 16];
+    zip_int64_t n = 0;
+    while (out.size() < st.size &&
+           (n = zip_fread(f, chunk, std::min<zip_uint64_t>(sizeof(chunk), st.size - out.size()))) >
+               0) {
+      out.append(chunk, static_cast<size_t>(n));
+    }
     zip_fclose(f);
-    if (n != static_cast<zip_int64_t>(st.size)) {
+    if (n < 0 || out.size() != st.size) {
       return InvalidArgumentError(where + ": truncated or corrupt member");
     }
     return out;
