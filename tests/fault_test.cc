@@ -64,6 +64,8 @@ class FaultTest : public FarmTest {
     return out.empty() ? 0 : std::stoll(out);
   }
 
+  void RestartCoordinatorThreeTimes(int signal, double every, const std::string& name);
+
   int64_t Accepted() { return farm_->Count("SELECT count(*) FROM results"); }
   bool Done(int64_t id) {
     return farm_->Count("SELECT count(*) FROM sweeps WHERE state = 'done' AND id = " +
@@ -270,37 +272,10 @@ TEST_F(FaultTest, FrozenWorkersLateResultsAreRejected) {
   EXPECT_GT(s.redelivered, 0);
 }
 
-TEST_F(FaultTest, CoordinatorKilledThreeTimes) {
-  int port = FreePort();
-  std::string addr = farm_->StartCoordinator(/*lease_seconds=*/5, port);
-  ASSERT_FALSE(addr.empty());
-  for (int i = 0; i < 3; ++i) farm_->StartWorker(addr, "w" + std::to_string(i), FakeWorker(8, 400));
-  int64_t id = Submit(addr, SweepOf(Trials()));
-  Process watch =
-      farm_->StartSweepctl({"--coordinator", addr, "watch", std::to_string(id)}, "watch");
-  int kills = 0;
-  RunUntilDone(id, 1.0, [&] {
-    if (kills >= 3) return;
-    ++kills;
-    farm_->coordinator().Signal(SIGKILL);
-    farm_->coordinator().Wait();
-    int64_t before = Accepted();
-    auto t0 = Clock::now();
-    ASSERT_FALSE(farm_->StartCoordinator(5, port).empty());
-    double restart = std::chrono::duration<double>(Clock::now() - t0).count();
-    stats_.recovery.push_back(restart + WaitForProgress(before));
-  });
-  EXPECT_EQ(kills, 3) << "the sweep ended before three restarts; raise SWEEPFARM_FAULT_TRIALS";
-  EXPECT_EQ(watch.Wait(30), 0) << farm_->ReadLog("watch");
-  EXPECT_NE(farm_->ReadLog("watch").find("done"), std::string::npos);
-  Stats s = Collect(id, "kill -9 coordinator x3");
-  ExpectNothingLostOrDuplicated(s);
-}
-
-// The coordinator stopped as systemctl restart and a Kubernetes rollout stop it (SIGTERM: it
-// drains the calls in flight and exits 0), three times while workers report, and started again on
-// its port: the sweep completes, nothing is lost or duplicated, and no worker or watch exits.
-TEST_F(FaultTest, CoordinatorRestartedThreeTimes) {
+// Runs a sweep on three fake workers while the coordinator is stopped with `signal` three times
+// (every `every` seconds) and started again on its port: the sweep completes, nothing is lost or
+// duplicated, and no worker or watch exits.
+void FaultTest::RestartCoordinatorThreeTimes(int signal, double every, const std::string& name) {
   int port = FreePort();
   std::string addr = farm_->StartCoordinator(/*lease_seconds=*/5, port);
   ASSERT_FALSE(addr.empty());
@@ -312,11 +287,12 @@ TEST_F(FaultTest, CoordinatorRestartedThreeTimes) {
   Process watch =
       farm_->StartSweepctl({"--coordinator", addr, "watch", std::to_string(id)}, "watch");
   int stops = 0;
-  RunUntilDone(id, 0.7, [&] {
+  RunUntilDone(id, every, [&] {
     if (stops >= 3) return;
     ++stops;
-    farm_->coordinator().Signal(SIGTERM);
-    EXPECT_EQ(farm_->coordinator().Wait(), 0) << "a stop drains and exits 0";
+    farm_->coordinator().Signal(signal);
+    const int code = farm_->coordinator().Wait();
+    if (signal == SIGTERM) EXPECT_EQ(code, 0) << "a stop drains and exits 0";
     int64_t before = Accepted();
     auto t0 = Clock::now();
     ASSERT_FALSE(farm_->StartCoordinator(5, port).empty());
@@ -330,8 +306,18 @@ TEST_F(FaultTest, CoordinatorRestartedThreeTimes) {
   }
   EXPECT_EQ(watch.Wait(30), 0) << farm_->ReadLog("watch");
   EXPECT_NE(farm_->ReadLog("watch").find("done"), std::string::npos);
-  Stats s = Collect(id, "SIGTERM coordinator x3");
+  Stats s = Collect(id, name);
   ExpectNothingLostOrDuplicated(s);
+}
+
+TEST_F(FaultTest, CoordinatorKilledThreeTimes) {
+  RestartCoordinatorThreeTimes(SIGKILL, 1.0, "kill -9 coordinator x3");
+}
+
+// Stopped as systemctl restart and a Kubernetes rollout stop it (SIGTERM: it drains the calls in
+// flight and exits 0), while workers report.
+TEST_F(FaultTest, CoordinatorRestartedThreeTimes) {
+  RestartCoordinatorThreeTimes(SIGTERM, 0.7, "SIGTERM coordinator x3");
 }
 
 TEST_F(FaultTest, TwoCoordinatorsOnOneDatabase) {
