@@ -220,9 +220,6 @@ std::string Actor() {
   return std::string(user ? user : "uid" + std::to_string(getuid())) + "@" + host + " (sweepctl)";
 }
 
-// The most trials a dry run's plan lists (SubmitSweepRequest.plan_limit); the rest are counted.
-constexpr int kMaxPlanListed = 10'000;
-
 // Submits FILE, or with `validate_only` asks the coordinator what it would queue (nothing is
 // written), listing at most `plan_limit` of its trials (0: the coordinator's default).
 StatusOr<v1::SubmitSweepResponse> SubmitFile(Client& c, const std::string& file,
@@ -296,8 +293,9 @@ int PrintPlan(const std::string& file, const v1::SubmitSweepResponse& r, int sho
   for (const auto& [arch, n] : archs) std::printf("  %6lld  %s\n", (long long)n, arch.c_str());
   const int n = r.plan_size();
   const int listed = show == 0 ? n : std::min(show, n);
-  std::printf("trials in lease order (%d of %lld%s):\n", listed, static_cast<long long>(r.trials()),
-              listed < r.trials() ? (listed < kMaxPlanListed ? "; --top N for more" : "") : "");
+  std::printf(
+      "trials in lease order (%d of %lld%s):\n", listed, static_cast<long long>(r.trials()),
+      listed < r.trials() ? (listed < v1::PLAN_LISTED_MAX ? "; --top N for more" : "") : "");
   for (int i = 0; i < listed; ++i) {
     const auto& t = r.plan(i);
     std::string origin = t.origin();
@@ -312,7 +310,8 @@ int Submit(Client& c, const std::vector<std::string>& pos, bool dry_run, int sho
     return Fail(InvalidArgumentError(std::string("submit needs one FILE\n") + kUsage));
   }
   // A dry run lists what it shows (--top 0 or --json: as many as the coordinator lists).
-  const int limit = show == 0 || json ? kMaxPlanListed : std::min(show, kMaxPlanListed);
+  const int limit =
+      show == 0 || json ? v1::PLAN_LISTED_MAX : std::min<int>(show, v1::PLAN_LISTED_MAX);
   auto resp = SubmitFile(c, pos[1], dry_run, dry_run ? limit : 0);
   if (!resp.ok()) return Fail(resp.status());
   if (dry_run) return PrintPlan(pos[1], *resp, show, json);

@@ -24,9 +24,9 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
   auto actor = Actor("SubmitSweep", caller, req->actor());
   if (!actor.ok()) return ToGrpc(actor.status());
   if (req->yaml().empty()) return Invalid("SubmitSweep", "yaml is empty");
-  if (req->plan_limit() < 0 || req->plan_limit() > sweep::kMaxPlanListed) {
+  if (req->plan_limit() < 0 || req->plan_limit() > v1::PLAN_LISTED_MAX) {
     return Invalid("SubmitSweep",
-                   "plan_limit must be in [0, " + std::to_string(sweep::kMaxPlanListed) + "]");
+                   "plan_limit must be in [0, " + std::to_string(v1::PLAN_LISTED_MAX) + "]");
   }
   // A sweep is expanded in memory before it is stored (a million trials at most): bound how many
   // are at once.
@@ -95,7 +95,7 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
                                           summary.architectures.end());
     const size_t listed = std::min(
         s.trials.size(),
-        static_cast<size_t>(req->plan_limit() > 0 ? req->plan_limit() : sweep::kDefaultPlanListed));
+        static_cast<size_t>(req->plan_limit() > 0 ? req->plan_limit() : v1::PLAN_LISTED_DEFAULT));
     for (size_t i = 0; i < listed; ++i) {
       v1::Trial* t = resp->add_plan();
       *t->mutable_params() = s.trials[i];

@@ -12,10 +12,6 @@
 
 namespace sweepfarm::sweep {
 
-// Plans list at most this many trials (SubmitSweepRequest.plan_limit); the rest are counted.
-constexpr int kMaxPlanListed = 10'000;
-constexpr int kDefaultPlanListed = 1'000;
-
 struct PlanSummary {
   int64_t model_epochs = 0;  // Epochs summed over the trials.
   // Trials that differ only in epochs train as one run when leased together (evaluated at each of
