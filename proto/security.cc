@@ -64,15 +64,12 @@ class TokenInterceptorFactory : public grpc::experimental::ClientInterceptorFact
   const std::string header_;  // Lives as long as the channel, which owns the factory.
 };
 
-// Compares in time independent of where the strings differ and of their lengths: their SHA-256
-// digests (always 64 hex digits) are compared, every byte.
-bool SameSecret(grpc::string_ref a, const std::string& b) {
-  Sha256 ha;
-  ha.Update(a.data(), a.size());
-  const std::string da = ha.HexDigest(), db = Sha256Hex(b);
+// Compares two SHA-256 digests (64 hex digits each) in time independent of where they differ:
+// comparing the digests of secrets, not the secrets, leaks neither content nor length.
+bool SameDigest(const std::string& a, const std::string& b) {
   unsigned char diff = 0;
-  for (size_t i = 0; i < db.size(); ++i) {
-    diff |= static_cast<unsigned char>(da[i]) ^ static_cast<unsigned char>(db[i]);
+  for (size_t i = 0; i < b.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
   }
   return diff == 0;
 }
@@ -345,10 +342,17 @@ bool RoleAllows(Role role, const std::string& rpc) {
   return false;
 }
 
+TokenCheck::TokenCheck(std::vector<Credential> tokens) : tokens_(std::move(tokens)) {
+  for (const auto& t : tokens_) digests_.push_back(Sha256Hex(t.token));
+}
+
 const Credential* TokenCheck::Match(grpc::string_ref sent) const {
+  Sha256 hash;
+  hash.Update(sent.data(), sent.size());
+  const std::string digest = hash.HexDigest();
   const Credential* match = nullptr;
-  for (const auto& t : tokens_) {  // Every one: no early exit.
-    if (SameSecret(sent, t.token)) match = &t;
+  for (size_t i = 0; i < tokens_.size(); ++i) {  // Every one: no early exit.
+    if (SameDigest(digest, digests_[i])) match = &tokens_[i];
   }
   return match;
 }

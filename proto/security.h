@@ -100,7 +100,7 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& address,
 // RPC (every call, when there are no tokens). Thread-safe.
 class TokenCheck {
  public:
-  explicit TokenCheck(std::vector<Credential> tokens = {}) : tokens_(std::move(tokens)) {}
+  explicit TokenCheck(std::vector<Credential> tokens = {});
   // OK, UNAUTHENTICATED naming `rpc` (no token, or a wrong one), or PERMISSION_DENIED naming
   // `rpc`, the token's holder and role; never a token. On OK, `caller` (if given) is set to the
   // holder's name ("" for an unnamed token or when no tokens are needed).
@@ -121,10 +121,12 @@ class TokenCheck {
   bool empty() const { return tokens_.empty(); }
 
  private:
-  // The credential whose token `sent` is, comparing with every one in constant time; or null.
+  // The credential whose token `sent` is, comparing its digest with every one's in constant
+  // time; or null.
   const Credential* Match(grpc::string_ref sent) const;
 
   std::vector<Credential> tokens_;
+  std::vector<std::string> digests_;  // SHA-256 (hex) of each token, in the order of tokens_.
 };
 
 // The actor a registry move records: the authenticated holder's name if there is one, with what
