@@ -85,14 +85,7 @@ grpc::Status StreamContent(grpc::ServerContext* ctx, store::Store* store,
 grpc::Status WorkerServiceImpl::FetchDataset(grpc::ServerContext* ctx,
                                              const v1::FetchDatasetRequest* req,
                                              grpc::ServerWriter<v1::DataChunk>* writer) {
-  std::string caller;
-  if (grpc::Status a = options_.auth.Admit(ctx, "FetchDataset", &caller); !a.ok()) return a;
-  if (req->worker_id().empty() || req->worker_id().size() > 200) {
-    return Invalid("FetchDataset", "worker_id must be 1-200 bytes");
-  }
-  if (Status s = store_->CheckWorker(req->worker_id(), caller, "FetchDataset"); !s.ok()) {
-    return ToGrpc(s);
-  }
+  if (grpc::Status a = AdmitWorker(ctx, "FetchDataset", req->worker_id()); !a.ok()) return a;
   if (!IsHex(req->sha256(), 64))
     return Invalid("FetchDataset", "sha256 must be 64 lowercase hex digits");
   if (Status s = store_->WorkerMayFetch(req->worker_id(), req->sha256()); !s.ok()) {

@@ -318,13 +318,23 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status WorkerServiceImpl::OwnWorker(const char* rpc, const std::string& worker_id,
+                                          const std::string& caller) const {
+  if (worker_id.empty()) return Invalid(rpc, "worker_id is empty");
+  if (worker_id.size() > 200) return Invalid(rpc, "worker_id is longer than 200 bytes");
+  return ToGrpc(store_->CheckWorker(worker_id, caller, rpc));
+}
+
+grpc::Status WorkerServiceImpl::AdmitWorker(const grpc::ServerContext* ctx, const char* rpc,
+                                            const std::string& worker_id) const {
+  std::string caller;
+  if (grpc::Status a = options_.auth.Admit(ctx, rpc, &caller); !a.ok()) return a;
+  return OwnWorker(rpc, worker_id, caller);
+}
+
 grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::LeaseWorkRequest* req,
                                           v1::LeaseWorkResponse* resp) {
-  std::string caller;
-  if (grpc::Status a = options_.auth.Admit(ctx, "LeaseWork", &caller); !a.ok()) return a;
-  if (req->worker_id().empty()) return Invalid("LeaseWork", "worker_id is empty");
-  if (Status s = store_->CheckWorker(req->worker_id(), caller, "LeaseWork"); !s.ok())
-    return ToGrpc(s);
+  if (grpc::Status a = AdmitWorker(ctx, "LeaseWork", req->worker_id()); !a.ok()) return a;
   if (req->max_trials() < 1 || req->max_trials() > options_.max_bundle) {
     return Invalid("LeaseWork",
                    "max_trials must be in [1, " + std::to_string(options_.max_bundle) + "]");
@@ -342,11 +352,7 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::Le
 
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
-  std::string caller;
-  if (grpc::Status a = options_.auth.Admit(ctx, "Heartbeat", &caller); !a.ok()) return a;
-  if (req->worker_id().empty()) return Invalid("Heartbeat", "worker_id is empty");
-  if (Status s = store_->CheckWorker(req->worker_id(), caller, "Heartbeat"); !s.ok())
-    return ToGrpc(s);
+  if (grpc::Status a = AdmitWorker(ctx, "Heartbeat", req->worker_id()); !a.ok()) return a;
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
   auto lost = store_->Heartbeat(req->worker_id(), leases, options_.lease_seconds);
   if (!lost.ok()) return ToGrpc(lost.status());
@@ -357,11 +363,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::He
 grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
                                               const v1::ReportResultsRequest* req,
                                               v1::ReportResultsResponse* resp) {
-  std::string caller;
-  if (grpc::Status a = options_.auth.Admit(ctx, "ReportResults", &caller); !a.ok()) return a;
-  if (req->worker_id().empty()) return Invalid("ReportResults", "worker_id is empty");
-  if (Status s = store_->CheckWorker(req->worker_id(), caller, "ReportResults"); !s.ok())
-    return ToGrpc(s);
+  if (grpc::Status a = AdmitWorker(ctx, "ReportResults", req->worker_id()); !a.ok()) return a;
   // Validate every report before writing any: a rejected request writes nothing.
   for (int i = 0; i < req->reports_size(); ++i) {
     const auto& r = req->reports(i);
@@ -429,11 +431,7 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
 grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext* ctx,
                                               const v1::ReleaseLeasesRequest* req,
                                               v1::ReleaseLeasesResponse* resp) {
-  std::string caller;
-  if (grpc::Status a = options_.auth.Admit(ctx, "ReleaseLeases", &caller); !a.ok()) return a;
-  if (req->worker_id().empty()) return Invalid("ReleaseLeases", "worker_id is empty");
-  if (Status s = store_->CheckWorker(req->worker_id(), caller, "ReleaseLeases"); !s.ok())
-    return ToGrpc(s);
+  if (grpc::Status a = AdmitWorker(ctx, "ReleaseLeases", req->worker_id()); !a.ok()) return a;
   for (int i = 0; i < req->leases_size(); ++i) {
     if (req->leases(i).trial_id() <= 0) {
       return Invalid("ReleaseLeases",
@@ -462,12 +460,9 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
                    "format must be sweepfarm-weights-v1 or sweepfarm-checkpoint-v1, got \"" +
                        first.format().substr(0, 64) + "\"");
   }
-  if (first.worker_id().empty()) return Invalid("UploadArtifact", "worker_id is empty");
   // Who may upload, before any more of the content is read: the holder of the worker holding
   // the lease, at most `uploads_` at once.
-  if (Status s = store_->CheckWorker(first.worker_id(), caller, "UploadArtifact"); !s.ok()) {
-    return ToGrpc(s);
-  }
+  if (grpc::Status w = OwnWorker("UploadArtifact", first.worker_id(), caller); !w.ok()) return w;
   if (Status s =
           store_->CheckUpload(first.trial_id(), first.lease_token(), first.worker_id(), checkpoint);
       !s.ok()) {
@@ -509,12 +504,7 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
 grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext* ctx,
                                               const v1::GetCheckpointRequest* req,
                                               grpc::ServerWriter<v1::ArtifactChunk>* writer) {
-  std::string caller;
-  if (grpc::Status a = options_.auth.Admit(ctx, "GetCheckpoint", &caller); !a.ok()) return a;
-  if (req->worker_id().empty()) return Invalid("GetCheckpoint", "worker_id is empty");
-  if (Status s = store_->CheckWorker(req->worker_id(), caller, "GetCheckpoint"); !s.ok()) {
-    return ToGrpc(s);
-  }
+  if (grpc::Status a = AdmitWorker(ctx, "GetCheckpoint", req->worker_id()); !a.ok()) return a;
   if (req->trial_id() <= 0) return Invalid("GetCheckpoint", "trial_id must be positive");
   if (req->lease_token() <= 0) return Invalid("GetCheckpoint", "lease_token must be positive");
   auto c = store_->LoadCheckpoint(req->worker_id(), req->trial_id(), req->lease_token());

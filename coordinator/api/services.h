@@ -142,6 +142,14 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                             grpc::ServerWriter<v1::DataChunk>*) override;  // data_service.cc
 
  private:
+  // A worker RPC's admission: the caller's token (options_.auth), then OwnWorker.
+  grpc::Status AdmitWorker(const grpc::ServerContext* ctx, const char* rpc,
+                           const std::string& worker_id) const;
+  // OK if `worker_id` (1-200 bytes) was registered by `caller`, the token's holder: a worker
+  // acts only for itself. INVALID_ARGUMENT or PERMISSION_DENIED naming `rpc` otherwise.
+  grpc::Status OwnWorker(const char* rpc, const std::string& worker_id,
+                         const std::string& caller) const;
+
   store::Store* store_;
   datasets::DataSets* datasets_;
   Slots* streams_;
