@@ -153,6 +153,8 @@ std::string FormatParams(const v1::TrialParams& p) {
   }
   if (p.kernel_size() > 0) out += " kernel_size=" + std::to_string(p.kernel_size());
   if (!p.architecture().empty()) out += " architecture=" + p.architecture();
+  if (!p.optimizer().empty()) out += " optimizer=" + p.optimizer();
+  if (p.has_weight_decay()) out += " weight_decay=" + ShortestNumber(p.weight_decay());
   return out;
 }
 
@@ -172,6 +174,8 @@ void ParamsJson(JsonWriter& w, const v1::TrialParams& p) {
   }
   if (p.kernel_size() > 0) w.Key("kernel_size").Int(p.kernel_size());
   if (!p.architecture().empty()) w.Key("architecture").String(p.architecture());
+  if (!p.optimizer().empty()) w.Key("optimizer").String(p.optimizer());
+  if (p.has_weight_decay()) w.Key("weight_decay").Number(p.weight_decay());
   w.EndObject();
 }
 

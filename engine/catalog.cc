@@ -213,4 +213,32 @@ StatusOr<ArchSpec> ResolveArch(ArchSpec spec, const std::vector<int64_t>& shape)
   return spec;
 }
 
+const std::vector<std::string>& OptimizerNames() {
+  static const auto* names = new std::vector<std::string>{"sgd", "adam", "adamw"};
+  return *names;
+}
+
+const std::vector<std::string>& ScheduleNames() {
+  static const auto* names = new std::vector<std::string>{"constant", "cosine", "step"};
+  return *names;
+}
+
+StatusOr<OptimizerKind> ParseOptimizer(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::kSgd;
+  if (name == "adam") return OptimizerKind::kAdam;
+  if (name == "adamw") return OptimizerKind::kAdamW;
+  return InvalidArgumentError("unknown optimizer '" + name + "' (expected sgd, adam or adamw)");
+}
+
+StatusOr<RateSchedule> ParseSchedule(const std::string& name) {
+  if (name == "constant") return RateSchedule::kConstant;
+  if (name == "cosine") return RateSchedule::kCosine;
+  if (name == "step") return RateSchedule::kStep;
+  return InvalidArgumentError("unknown schedule '" + name +
+                              "' (expected constant, cosine or step)");
+}
+
+std::string NameOf(OptimizerKind kind) { return OptimizerNames()[static_cast<size_t>(kind)]; }
+std::string NameOf(RateSchedule schedule) { return ScheduleNames()[static_cast<size_t>(schedule)]; }
+
 }  // namespace sweepfarm::engine

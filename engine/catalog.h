@@ -54,6 +54,18 @@ struct ArchitectureKind {
 };
 
 // The built-ins, registered in one place (catalog.cc), in a stable order.
+// The optimisers and step-size schedules a model may train with (engine/optimizer.h has the
+// update rules), by the names sweep files use: "sgd", "adam", "adamw"; "constant", "cosine",
+// "step", in this order.
+enum class OptimizerKind { kSgd, kAdam, kAdamW };
+enum class RateSchedule { kConstant, kCosine, kStep };
+const std::vector<std::string>& OptimizerNames();
+const std::vector<std::string>& ScheduleNames();
+StatusOr<OptimizerKind> ParseOptimizer(const std::string& name);
+StatusOr<RateSchedule> ParseSchedule(const std::string& name);
+std::string NameOf(OptimizerKind kind);
+std::string NameOf(RateSchedule schedule);
+
 const std::vector<BuiltinDataset>& BuiltinDatasets();
 const std::vector<ArchitectureKind>& Architectures();
 

@@ -12,6 +12,7 @@
 #include "common/recall.h"
 #include "engine/kernels/cnn1d_step.h"
 #include "engine/kernels/lenet_conv.h"
+#include "engine/optimizer.h"
 
 #ifdef SWEEPFARM_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -122,6 +123,9 @@ Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
       return InvalidArgumentError(at + "start_epoch " + std::to_string(c.start_epoch) +
                                   " must be in [0, the first eval epoch)");
     }
+    if (!(c.weight_decay >= 0 && c.weight_decay < 1)) {
+      return InvalidArgumentError(at + "weight_decay must be in [0, 1)");
+    }
     if (c.start_epoch > 0 &&
         (c.init_params.empty() || c.init_params.size() != c.init_momentum.size())) {
       return InvalidArgumentError(
@@ -130,6 +134,53 @@ Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
   }
   return OkStatus();
 }
+
+namespace {
+
+OptimizerSpec SpecOf(const TrainOptions& options) {
+  OptimizerSpec spec;
+  spec.kind = options.optimizer;
+  spec.momentum = options.momentum;
+  spec.schedule = options.schedule;
+  return spec;
+}
+
+// What the options allow of a bundle: resuming needs the SGD state and a constant step size (a
+// schedule's position is not in a checkpoint), and a schedule spans one run, so a model is
+// evaluated once, at its end.
+Status CheckOptimizerOptions(const std::vector<ModelConfig>& configs, const TrainOptions& options) {
+  const bool plain =
+      options.optimizer == OptimizerKind::kSgd && options.schedule == RateSchedule::kConstant;
+  for (size_t k = 0; k < configs.size() && !plain; ++k) {
+    const std::string at = "configuration " + std::to_string(k) + ": ";
+    if (configs[k].start_epoch > 0) {
+      return InvalidArgumentError(at +
+                                  "only SGD with a constant step size resumes from a "
+                                  "checkpoint (optimizer " +
+                                  NameOf(options.optimizer) + ", schedule " +
+                                  NameOf(options.schedule) + ")");
+    }
+    if (options.schedule != RateSchedule::kConstant && configs[k].eval_epochs.size() > 1) {
+      return InvalidArgumentError(at + "with the " + NameOf(options.schedule) +
+                                  " schedule a model is evaluated at its last epoch only");
+    }
+  }
+  return OkStatus();
+}
+
+// Per-model weight decay, [K] float32 on `device`, or undefined when no model decays.
+torch::Tensor WeightDecays(const std::vector<ModelConfig>& configs, const torch::Device& device) {
+  std::vector<double> wd;
+  bool any = false;
+  for (const auto& c : configs) {
+    wd.push_back(c.weight_decay);
+    any = any || c.weight_decay > 0;
+  }
+  if (!any) return torch::Tensor();
+  return torch::tensor(wd, torch::kFloat64).to(torch::kFloat32).to(device);
+}
+
+}  // namespace
 
 double MaxRelativeParamDifference(const std::vector<torch::Tensor>& a,
                                   const std::vector<torch::Tensor>& b) {
@@ -421,6 +472,7 @@ class LenetConvFunction : public torch::autograd::Function<LenetConvFunction> {
 StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelConfig>& configs,
                                   const TrainOptions& options) try {
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
+  SF_RETURN_IF_ERROR(CheckOptimizerOptions(configs, options));
   const int64_t fit = options.device.is_cuda() ? MaxModelsThatFit(data, options)
                       : options.max_fused > 0  ? options.max_fused
                                                : INT64_MAX;
@@ -430,6 +482,13 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     return TrainInChunks(data, configs, 0, configs.size(), one, static_cast<size_t>(fit));
   }
   const bool fused_step = options.kernels == TrainOptions::Kernels::kFusedStep;
+  const torch::Tensor weight_decay = WeightDecays(configs, options.device);
+  if (fused_step && options.arch.name == "cnn1d" &&
+      (options.optimizer != OptimizerKind::kSgd || weight_decay.defined())) {
+    return InvalidArgumentError(
+        "the fused step kernel updates with SGD without weight decay; optimizer " +
+        NameOf(options.optimizer) + " needs the other kernels");
+  }
   if (options.device.is_cpu() && configs.size() == 1 && !fused_step) {
     // Nothing to fuse: one model trains fastest with the standard layers (the fused machinery cost
     // 9% at K=1 on two cores). Same initialisation and data order, so the same model up to float
@@ -507,8 +566,13 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     curve.index_put_({w.rows, w.cols}, epoch_loss.index_select(0, w.rows) / w.steps_per_epoch);
   };
   std::vector<torch::Tensor>& params = net.params();
-  std::vector<torch::Tensor> momentum;
-  for (const auto& p : params) momentum.push_back(torch::zeros_like(p).detach());
+  const OptimizerSpec spec = SpecOf(options);
+  // The optimiser's state: SGD's momentum or Adam's first moment, and Adam's second moment.
+  std::vector<torch::Tensor> momentum, second;
+  for (const auto& p : params) {
+    momentum.push_back(torch::zeros_like(p).detach());
+    if (HasSecondMoment(spec.kind)) second.push_back(torch::zeros_like(p).detach());
+  }
   // Resumed models start from their checkpoints, at their own step (the sampler's and the epochs'
   // clock); fresh ones at step 0.
   const bool resumed = std::any_of(configs.begin(), configs.end(),
@@ -564,10 +628,16 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     SF_ASSIGN_OR_RETURN(step_layout, Cnn1dLayoutFor(net, data, options, K, B));
     step_loss = torch::zeros({K}, f32);
   }
+  // Each model's step size now: 0 once it has ended, else its own scaled by the schedule.
+  auto rate_now = [&]() {
+    torch::Tensor r = lr * step.lt(limit).to(torch::kFloat32);
+    if (options.schedule != RateSchedule::kConstant)
+      r = r * ScheduleFactor(options.schedule, step, limit);
+    return r;
+  };
   auto fused_train_step = [&]() {
     torch::Tensor idx = sampler.Indices(own_step()).contiguous();
-    torch::Tensor active = step.lt(limit).to(torch::kFloat32);
-    torch::Tensor lr_now = (lr * active).contiguous();
+    torch::Tensor lr_now = rate_now().contiguous();
     kernels::Cnn1dStepArgs args;
     args.x = X.data_ptr();
     args.y = Y.data_ptr<int64_t>();
@@ -588,7 +658,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     torch::NoGradGuard no_grad;
     torch::Tensor fresh = epoch_start();
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
-                     step_loss * active);
+                     step_loss * step.lt(limit).to(torch::kFloat32));
     step.add_(1);
   };
   auto train_step = [&]() {
@@ -612,15 +682,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
     torch::NoGradGuard no_grad;
     torch::Tensor active = step.lt(limit).to(torch::kFloat32);
-    torch::Tensor lr_now = (lr * active).view({K, 1, 1});
-    for (size_t i = 0; i < params.size(); ++i) {
-      if (options.momentum > 0) {
-        momentum[i].mul_(options.momentum).add_(grads[i]);
-        params[i].sub_(momentum[i] * lr_now);
-      } else {
-        params[i].sub_(grads[i] * lr_now);
-      }
-    }
+    ApplyUpdate(spec, params, grads, rate_now(), weight_decay,
+                HasSecondMoment(spec.kind) ? step + 1 : torch::Tensor(), momentum, second);
     torch::Tensor fresh = epoch_start();
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
                      loss.detach() * active);
@@ -706,9 +769,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   std::optional<c10::cuda::CUDAStream> side;
   if (device.is_cuda() && options.cuda_graph) {
     // Warm up on a side stream (as capture requires), then restore the state the warm-up changed.
-    std::vector<torch::Tensor> saved, saved_momentum;
+    std::vector<torch::Tensor> saved, saved_momentum, saved_second;
     for (auto& p : params) saved.push_back(p.detach().clone());
     for (auto& m : momentum) saved_momentum.push_back(m.clone());
+    for (auto& m : second) saved_second.push_back(m.clone());
     side = c10::cuda::getStreamFromPool();
     at::cuda::CUDAEvent before;
     before.record(c10::cuda::getCurrentCUDAStream());
@@ -736,6 +800,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     for (size_t i = 0; i < params.size(); ++i) {
       params[i].copy_(saved[i]);
       momentum[i].copy_(saved_momentum[i]);
+      if (!second.empty()) second[i].copy_(saved_second[i]);
     }
     step.zero_();
     epoch_loss.zero_();
@@ -782,6 +847,9 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
 StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<ModelConfig>& configs,
                                        const TrainOptions& options) try {
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
+  SF_RETURN_IF_ERROR(CheckOptimizerOptions(configs, options));
+  const OptimizerSpec spec = SpecOf(options);
+  const auto on_device = torch::TensorOptions().dtype(torch::kFloat32).device(options.device);
   const torch::Device device = options.device;
   const int64_t B = options.batch_size;
   BundleResult result;
@@ -810,6 +878,13 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       for (auto& t : w) mom.push_back(torch::zeros_like(t).to(device));
     }
     for (auto& t : w) t = t.to(device).set_requires_grad(true);
+    std::vector<torch::Tensor> second;
+    if (HasSecondMoment(spec.kind)) {
+      for (auto& t : w) second.push_back(torch::zeros_like(t).detach());
+    }
+    const torch::Tensor decay =
+        config.weight_decay > 0 ? torch::full({}, config.weight_decay, on_device) : torch::Tensor();
+    const torch::Tensor constant_rate = torch::full({}, config.step_size, on_device);
     SF_ASSIGN_OR_RETURN(IndexSampler sampler,
                         IndexSampler::Create(
                             data.train, data.binary_issue_label, B,
@@ -834,14 +909,16 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       torch::Tensor loss = torch::cross_entropy_loss(logits, data.train.y.index_select(0, idx));
       std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, w);
       torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < w.size(); ++i) {
-        if (options.momentum > 0) {
-          mom[i].mul_(options.momentum).add_(grads[i]);
-          w[i].sub_(mom[i] * config.step_size);
-        } else {
-          w[i].sub_(grads[i] * config.step_size);
-        }
+      torch::Tensor rate = constant_rate;
+      if (spec.schedule != RateSchedule::kConstant) {
+        rate = rate * ScheduleFactor(spec.schedule, torch::full({}, static_cast<double>(s)),
+                                     torch::full({}, static_cast<double>(sched.max_steps)))
+                          .to(device);
       }
+      const torch::Tensor t = HasSecondMoment(spec.kind)
+                                  ? torch::full({}, static_cast<double>(s + offset + 1), on_device)
+                                  : torch::Tensor();
+      ApplyUpdate(spec, w, grads, rate, decay, t, mom, second);
       if ((s + offset) % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
       epoch_loss_t += loss.detach();
       step.add_(1);

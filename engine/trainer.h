@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "engine/architecture.h"
 #include "engine/dataset.h"
+#include "engine/optimizer.h"
 #include "engine/sampler.h"
 
 namespace sweepfarm::engine {
@@ -20,9 +21,10 @@ namespace sweepfarm::engine {
 struct ModelConfig {
   uint64_t seed = 0;
   double step_size = 5e-3;
-  double issue_rate = -1;  // < 0: the training data's own mix.
-  double data_size = 1.0;  // Fraction of the lab training split.
+  double issue_rate = -1;   // < 0: the training data's own mix.
+  double data_size = 1.0;   // Fraction of the lab training split.
   std::vector<int64_t> eval_epochs{1};
+  double weight_decay = 0;  // In [0, 1): L2 for sgd and adam, decoupled for adamw (optimizer.h).
   // Resume: the model has already trained `start_epoch` epochs, and init_params/init_momentum
   // (FusedNet::params() layout of one model, no leading K, float32) are its parameters and SGD
   // momentum then; every eval epoch must exceed it. The data order is a function of (seed, step),
@@ -35,7 +37,12 @@ struct ModelConfig {
 struct TrainOptions {
   ArchSpec arch;
   int64_t batch_size = 64;
-  double momentum = 0.9;
+  double momentum = 0.9;  // SGD's.
+  // The update rule and the step-size schedule (engine/optimizer.h). Anything but SGD with a
+  // constant step size trains from scratch (no resume), and configurations of a bundle that
+  // differ in epochs are then separate models: each one's schedule spans its own steps.
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+  RateSchedule schedule = RateSchedule::kConstant;
   torch::Device device = torch::kCPU;
   torch::ScalarType compute = torch::kFloat32;  // kBFloat16: bf16 matmuls, float32 master weights.
   bool tf32 = true;                             // CUDA float32 matmuls in TF32.

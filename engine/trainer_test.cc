@@ -274,6 +274,48 @@ TEST_P(TrainerTest, FusedMlpAndLogisticMatchSeparateRuns) {
   ExpectFusedMatchesSequential(*RandomImages(), logistic, image_configs);
 }
 
+// Adam and AdamW with per-model weight decay, under the cosine and step schedules: the fused
+// bundle against the one-at-a-time reference, each model's schedule over its own steps.
+TEST_P(TrainerTest, FusedAdamAndSchedulesMatchSeparateRuns) {
+  for (auto [optimizer, schedule] : {std::pair{OptimizerKind::kAdamW, RateSchedule::kCosine},
+                                     std::pair{OptimizerKind::kAdam, RateSchedule::kStep}}) {
+    SCOPED_TRACE(NameOf(optimizer) + " " + NameOf(schedule));
+    auto options = Options("cnn1d");
+    options.optimizer = optimizer;
+    options.schedule = schedule;
+    auto configs = RandomConfigs(4, true, 41);
+    for (size_t k = 0; k < configs.size(); ++k) {
+      configs[k].step_size /= 10;  // Adam's steps are about step_size each.
+      configs[k].weight_decay = k % 2 == 0 ? 1e-2 : 0;
+    }
+    ExpectFusedMatchesSequential(*SmallTelemetry(), options, configs);
+  }
+}
+
+TEST_P(TrainerTest, OptimizerOptionsRefuseWhatTheyCannotDo) {
+  auto data = SmallTelemetry()->To(device());
+  auto options = Options("cnn1d");
+  options.schedule = RateSchedule::kCosine;
+  ModelConfig two_evals{7, 5e-3, 0.5, 1.0, {2, 5}};
+  auto r = TrainFused(*data, {two_evals, two_evals}, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("evaluated at its last epoch only"), std::string::npos)
+      << r.status().ToString();
+  options = Options("cnn1d");
+  options.optimizer = OptimizerKind::kAdam;
+  options.kernels = TrainOptions::Kernels::kFusedStep;
+  options.arch.channels = {16, 16};
+  r = TrainFused(*data, RandomConfigs(2, true, 1), options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("fused step kernel updates with SGD"), std::string::npos)
+      << r.status().ToString();
+  ModelConfig decayed{7, 5e-3, 0.5, 1.0, {2}};
+  decayed.weight_decay = 1.5;
+  r = TrainFused(*data, {decayed, decayed}, Options("cnn1d"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("weight_decay must be in [0, 1)"), std::string::npos);
+}
+
 TEST_P(TrainerTest, FusedLenetMatchesSeparateRuns) {
   auto configs = RandomConfigs(8, false, 2);
   // 128-256 samples / 32: 4-8 steps an epoch; just enough epochs for >= 20 steps. Longer runs let

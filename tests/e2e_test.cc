@@ -744,6 +744,51 @@ TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
       << log;
 }
 
+// search.space.optimizer and weight_decay under training.schedule: cosine. Leases never mix
+// optimizers; under a schedule, trials that differ only in epochs are separate models; the
+// optimizer and the decay change what is trained.
+TEST_F(EndToEndTest, OptimizersAndSchedulesAreSearched) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "opt", 8);
+  std::string yaml = SweepYaml(400, "[1, 2]");
+  yaml.replace(yaml.find("search:"), 7, "training: {schedule: cosine}\nsearch:");
+  yaml.replace(yaml.find("    issue_rate: [0.4, 0.6]\n    data_size: [0.5, 1.0]\n"),
+               std::string("    issue_rate: [0.4, 0.6]\n    data_size: [0.5, 1.0]\n").size(),
+               "    optimizer: [sgd, adamw]\n    weight_decay: [0, 0.05]\n");
+  yaml.replace(yaml.find("[0.005, 0.01]"), 13, "0.005");
+  std::string out, err;
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("opt.yaml", yaml)}, &out, &err), 0)
+      << err << yaml;
+  const std::string id = std::to_string(std::stoll(out));
+  ASSERT_EQ(Sweepctl({"--coordinator", addr, "watch", id}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("8/8 done"), std::string::npos) << out;
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE state = 'succeeded' AND params->>'optimizer' "
+                  "IN ('sgd', 'adamw') AND (params->>'weight_decay')::float IN (0, 0.05)"),
+            8);
+  EXPECT_EQ(Count("SELECT count(*) FROM (SELECT 1 FROM trials GROUP BY worker_id, started_at "
+                  "HAVING count(DISTINCT params->>'optimizer') > 1) mixed"),
+            0);
+  // Every other parameter equal, each of optimizer, weight decay and epochs changes the result.
+  for (const std::string& varied : {"optimizer", "weight_decay", "epochs"}) {
+    EXPECT_EQ(Count("SELECT count(*) FROM (SELECT (params - '" + varied +
+                    "')::text FROM trials t JOIN results r ON r.trial_id = t.id "
+                    "GROUP BY 1 HAVING count(DISTINCT r.test_loss) = 2) pairs"),
+              4)
+        << varied;
+  }
+  // Under the cosine schedule the 1- and 2-epoch trials did not share a model: 8 models trained.
+  std::ifstream in(farm_->dir() + "/opt.log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int models = 0;
+  for (size_t at = log.find(" as "); at != std::string::npos; at = log.find(" as ", at + 1)) {
+    if (log.compare(log.find(' ', at + 4), 14, " fused model(s") == 0) {
+      models += std::atoi(log.c_str() + at + 4);
+    }
+  }
+  EXPECT_EQ(models, 8) << log;
+}
+
 TEST_F(EndToEndTest, WorkerSlotsTrainBundlesConcurrently) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());

@@ -77,12 +77,28 @@ StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>&
 
 // Trials that differ only in epochs share one model slot; a resumed trial has its own (its
 // checkpoint, `resume_from`, is its own starting point).
-std::string SlotKey(const v1::TrialParams& p, int64_t resume_from) {
-  char buf[192];
-  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu|%lld", p.step_size(), p.issue_rate(),
-                p.data_size(), static_cast<unsigned long long>(p.seed()),
-                static_cast<long long>(resume_from));
+// Trials with the same key train as one model, evaluated at each of their epochs. With a
+// schedule other than constant the step size depends on the epochs, so they are part of the key.
+std::string SlotKey(const v1::TrialParams& p, int64_t resume_from, double weight_decay,
+                    bool scheduled) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu|%lld|%.17g|%d", p.step_size(),
+                p.issue_rate(), p.data_size(), static_cast<unsigned long long>(p.seed()),
+                static_cast<long long>(resume_from), weight_decay, scheduled ? p.epochs() : 0);
   return buf;
+}
+
+// The optimizer and schedule a lease trains with: the trials' (one per lease: the lease
+// statement groups by it) or else the sweep's; names were checked at submission.
+void SetOptimizer(const v1::SweepSpec& spec, const v1::TrialParams& first,
+                  engine::TrainOptions* topts) {
+  const std::string& name =
+      !first.optimizer().empty() ? first.optimizer() : spec.training().optimizer();
+  if (auto k = engine::ParseOptimizer(name.empty() ? "sgd" : name); k.ok()) topts->optimizer = *k;
+  const std::string& sched = spec.training().schedule();
+  if (auto k = engine::ParseSchedule(sched.empty() ? "constant" : sched); k.ok()) {
+    topts->schedule = *k;
+  }
 }
 
 engine::ArchSpec ArchOf(const v1::SweepSpec& spec) {
@@ -330,7 +346,13 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   std::optional<StatusOr<engine::FusedNet>> model;  // The sweep's model, built for the first.
   auto start = std::chrono::steady_clock::now();
   int fetches = 0;
-  for (int i = 0; i < lease.trials_size() && data.ok(); ++i) {
+  engine::TrainOptions topts;
+  if (lease.trials_size() > 0) SetOptimizer(spec, lease.trials(0).params(), &topts);
+  // Only SGD with a constant step size resumes (a checkpoint holds no Adam moments or schedule
+  // position); other promoted trials train from scratch.
+  const bool resumable = topts.optimizer == engine::OptimizerKind::kSgd &&
+                         topts.schedule == engine::RateSchedule::kConstant;
+  for (int i = 0; i < lease.trials_size() && data.ok() && resumable; ++i) {
     const auto& t = lease.trials(i);
     if (t.resume_epochs() <= 0 || t.resume_epochs() >= t.params().epochs()) continue;
     if (!model) {
@@ -361,11 +383,14 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
   for (int i = 0; i < lease.trials_size(); ++i) {
     const auto& p = lease.trials(i).params();
     auto resumed = resume.find(i);
-    std::string key = SlotKey(p, resumed == resume.end() ? 0 : lease.trials(i).trial_id());
+    const double weight_decay =
+        p.has_weight_decay() ? p.weight_decay() : spec.training().weight_decay();
+    std::string key = SlotKey(p, resumed == resume.end() ? 0 : lease.trials(i).trial_id(),
+                              weight_decay, topts.schedule != engine::RateSchedule::kConstant);
     auto [it, fresh] = slot_of.try_emplace(key, configs.size());
     if (fresh) {
-      configs.push_back(
-          engine::ModelConfig{p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}});
+      configs.push_back(engine::ModelConfig{
+          p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}, weight_decay});
       if (resumed != resume.end()) {
         configs.back().start_epoch = lease.trials(i).resume_epochs();
         configs.back().init_params = std::move(resumed->second.params);
@@ -381,7 +406,6 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
     c.eval_epochs.erase(std::unique(c.eval_epochs.begin(), c.eval_epochs.end()),
                         c.eval_epochs.end());
   }
-  engine::TrainOptions topts;
   topts.arch = ArchOf(spec);
   topts.batch_size = spec.training().batch_size();
   topts.momentum = spec.training().momentum();

@@ -86,6 +86,8 @@ std::string Params(const v1::TrialParams& p) {
   }
   if (p.kernel_size() > 0) out << " kernel_size=" << p.kernel_size();
   if (!p.architecture().empty()) out << " architecture=" << p.architecture();
+  if (!p.optimizer().empty()) out << " optimizer=" << p.optimizer();
+  if (p.has_weight_decay()) out << " weight_decay=" << p.weight_decay();
   return out.str();
 }
 

@@ -92,13 +92,13 @@ const std::vector<Statement>& SweepStatements() {
       {"worker_holder", "SELECT holder FROM workers WHERE id = $1"},
       {"trial_holder", "SELECT state, lease_token, worker_id FROM trials WHERE id = $1"},
       // The running sweep of the highest priority (ties: the oldest) with queued trials and time
-      // left (limits.max_seconds), the architecture of its oldest queued trial (searched channels
-      // and kernel size; absent: the sweep's), and up to $2 queued trials of both: one fusable
-      // bundle.
+      // left (limits.max_seconds), the architecture and optimizer of its oldest queued trial
+      // (searched channels, kernel size, kind, optimizer; absent: the sweep's), and up to $2
+      // queued trials of both: one fusable bundle.
       {"lease",
        "WITH head AS ("
        "  SELECT sweep_id, params->'channels' AS channels, params->'kernel_size' AS kernel, "
-       "    params->'architecture' AS arch "
+       "    params->'architecture' AS arch, params->'optimizer' AS opt "
        "  FROM trials WHERE state = 'queued' AND sweep_id = ("
        "    SELECT s.id FROM sweeps s WHERE s.state = 'running' "
        "      AND (s.deadline_at IS NULL OR s.deadline_at > now()) AND EXISTS ("
@@ -116,6 +116,7 @@ const std::vector<Statement>& SweepStatements() {
        "    AND q.params->'channels' IS NOT DISTINCT FROM h.channels "
        "    AND q.params->'kernel_size' IS NOT DISTINCT FROM h.kernel "
        "    AND q.params->'architecture' IS NOT DISTINCT FROM h.arch "
+       "    AND q.params->'optimizer' IS NOT DISTINCT FROM h.opt "
        "  ORDER BY q.id LIMIT $2 FOR UPDATE OF q SKIP LOCKED) "
        "RETURNING t.id, t.sweep_id, t.params::text, t.lease_token, coalesce(t.rung, 0), "
        // Successive halving: the epochs of the parent's checkpoint a promoted trial resumes from.

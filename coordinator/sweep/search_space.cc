@@ -31,6 +31,10 @@ void Set(const SearchSpace& space, v1::TrialParams* p, const std::string& name, 
   if (name == "architecture") {
     p->set_architecture(space.architecture_choices.at(static_cast<size_t>(v)));
   }
+  if (name == "optimizer") {
+    p->set_optimizer(space.optimizer_choices.at(static_cast<size_t>(v)));
+  }
+  if (name == "weight_decay") p->set_weight_decay(v);
   if (name == "kernel_size") p->set_kernel_size(static_cast<int32_t>(v));
   if (name == "epochs") p->set_epochs(static_cast<int32_t>(v));
   if (name == "step_size") p->set_step_size(v);
@@ -53,6 +57,13 @@ double Get(const SearchSpace& space, const v1::TrialParams& p, const std::string
     }
     return std::nan("");
   }
+  if (name == "optimizer") {
+    for (size_t i = 0; i < space.optimizer_choices.size(); ++i) {
+      if (space.optimizer_choices[i] == p.optimizer()) return static_cast<double>(i);
+    }
+    return std::nan("");
+  }
+  if (name == "weight_decay") return p.has_weight_decay() ? p.weight_decay() : std::nan("");
   if (name == "kernel_size") return p.kernel_size() > 0 ? p.kernel_size() : std::nan("");
   if (name == "epochs") return p.epochs();
   if (name == "step_size") return p.step_size();
@@ -101,9 +112,9 @@ double Draw(const Domain& d, Rng& rng) {
 }
 
 const std::vector<std::string>& SearchableParams() {
-  static const auto* names =
-      new std::vector<std::string>{"architecture", "channels",  "kernel_size", "step_size",
-                                   "issue_rate",   "data_size", "seed",        "epochs"};
+  static const auto* names = new std::vector<std::string>{
+      "architecture", "channels",   "kernel_size", "optimizer", "weight_decay",
+      "step_size",    "issue_rate", "data_size",   "seed",      "epochs"};
   return *names;
 }
 
@@ -189,7 +200,9 @@ bool SameParams(const v1::TrialParams& a, const v1::TrialParams& b) {
          a.seed() == b.seed() &&
          std::equal(a.channels().begin(), a.channels().end(), b.channels().begin(),
                     b.channels().end()) &&
-         a.kernel_size() == b.kernel_size() && a.architecture() == b.architecture();
+         a.kernel_size() == b.kernel_size() && a.architecture() == b.architecture() &&
+         a.optimizer() == b.optimizer() && a.has_weight_decay() == b.has_weight_decay() &&
+         a.weight_decay() == b.weight_decay();
 }
 
 }  // namespace

@@ -35,6 +35,8 @@ struct SearchSpace {
   std::vector<std::vector<int32_t>> channel_choices;
   // search.space.architecture: the listed architecture kinds, as channel_choices are.
   std::vector<std::string> architecture_choices;
+  // search.space.optimizer: the listed optimizers, likewise.
+  std::vector<std::string> optimizer_choices;
 };
 
 // A trial parameter by name (SearchableParams()) as a number: for `channels`, the index of the

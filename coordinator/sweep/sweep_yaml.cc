@@ -186,6 +186,8 @@ const std::map<std::string, ParamRule>& ParamRules() {
       {"data_size", {0, 1, true, false, false}},
       {"seed", {0, 9007199254740992.0, false, true, false}},
       {"kernel_size", {1, 15, false, true, false}},
+      // [0, 0.999]: NumberIn's bounds are closed; engine::ModelConfig takes [0, 1).
+      {"weight_decay", {0, 0.999, false, false, false}},
   };
   return *rules;
 }
@@ -325,6 +327,34 @@ Status ParseArchitectureKinds(const Checker& c, const YAML::Node& node,
     d.values.push_back(static_cast<double>(i));
   }
   space->params["architecture"] = d;
+  return OkStatus();
+}
+
+// search.space.optimizer: optimizers to search over, listed (a categorical parameter over their
+// indices, as architecture kinds are).
+Status ParseOptimizerChoices(const Checker& c, const YAML::Node& node, SearchSpace* space) {
+  const std::string field = "search.space.optimizer";
+  if (!node.IsSequence() || node.size() == 0) {
+    return c.Error(node, field,
+                   "expected a list of optimizers to try, e.g. [sgd, adamw] (a fixed one "
+                   "belongs in training.optimizer)");
+  }
+  Domain d;
+  d.kind = Domain::kValues;
+  d.integer = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string f = field + "[" + std::to_string(i) + "]";
+    SF_ASSIGN_OR_RETURN(std::string name, c.String(node[i], f));
+    if (auto k = engine::ParseOptimizer(name); !k.ok()) {
+      return c.Error(node[i], f, k.status().message());
+    }
+    for (const auto& seen : space->optimizer_choices) {
+      if (seen == name) return c.Error(node[i], f, "duplicate optimizer " + name);
+    }
+    space->optimizer_choices.push_back(name);
+    d.values.push_back(static_cast<double>(i));
+  }
+  space->params["optimizer"] = d;
   return OkStatus();
 }
 
@@ -571,8 +601,30 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   tr->set_momentum(0.9);
   tr->set_max_attempts(3);
   if (const YAML::Node t = root["training"]) {
-    SF_RETURN_IF_ERROR(
-        c.Map(t, "training", {"batch_size", "momentum", "max_attempts", "standardize"}, {}));
+    SF_RETURN_IF_ERROR(c.Map(t, "training",
+                             {"batch_size", "momentum", "max_attempts", "standardize", "optimizer",
+                              "schedule", "weight_decay"},
+                             {}));
+    if (t["optimizer"]) {
+      SF_ASSIGN_OR_RETURN(std::string o, c.String(t["optimizer"], "training.optimizer"));
+      if (auto k = engine::ParseOptimizer(o); !k.ok()) {
+        return c.Error(t["optimizer"], "training.optimizer", k.status().message());
+      }
+      tr->set_optimizer(o);
+    }
+    if (t["schedule"]) {
+      SF_ASSIGN_OR_RETURN(std::string o, c.String(t["schedule"], "training.schedule"));
+      if (auto k = engine::ParseSchedule(o); !k.ok()) {
+        return c.Error(t["schedule"], "training.schedule", k.status().message());
+      }
+      tr->set_schedule(o);
+    }
+    if (t["weight_decay"]) {
+      const ParamRule& rule = ParamRules().at("weight_decay");
+      SF_ASSIGN_OR_RETURN(double wd, c.NumberIn(t["weight_decay"], "training.weight_decay", false,
+                                                rule.lo, rule.hi));
+      tr->set_weight_decay(wd);
+    }
     if (t["standardize"]) {
       SF_ASSIGN_OR_RETURN(bool on, c.Bool(t["standardize"], "training.standardize"));
       tr->set_raw_inputs(!on);
@@ -816,6 +868,10 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
                        "section's for its kind)");
       }
       SF_RETURN_IF_ERROR(ParseArchitectureKinds(c, kv.second, *resolved, sample, &out.space));
+      continue;
+    }
+    if (name == "optimizer") {
+      SF_RETURN_IF_ERROR(ParseOptimizerChoices(c, kv.second, &out.space));
       continue;
     }
     if (name == "channels" || name == "kernel_size") {

@@ -344,6 +344,43 @@ TEST(SweepYamlTest, NumberGrammar) {
   }
 }
 
+TEST(SweepYamlTest, OptimizersSchedulesAndWeightDecay) {
+  auto r = ParseSweepYaml(
+      Replace(kValid, "  batch_size: 32",
+              "  batch_size: 32\n  optimizer: adamw\n  schedule: cosine\n  weight_decay: 0.01"),
+      "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->spec.training().optimizer(), "adamw");
+  EXPECT_EQ(r->spec.training().schedule(), "cosine");
+  EXPECT_DOUBLE_EQ(r->spec.training().weight_decay(), 0.01);
+  // Searched: each trial carries its optimizer and decay; the grid multiplies by both.
+  r = ParseSweepYaml(Replace(kValid, "    data_size: 1.0",
+                             "    data_size: 1.0\n    optimizer: [sgd, adam]\n"
+                             "    weight_decay: [0, 0.001]"),
+                     "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->trials.size(), 48u);
+  std::set<std::string> seen;
+  for (const auto& t : r->trials) {
+    ASSERT_TRUE(t.has_weight_decay());
+    seen.insert(t.optimizer() + "/" + std::to_string(t.weight_decay()));
+  }
+  EXPECT_EQ(seen.size(), 4u);
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  optimizer: rmsprop"),
+              {"s.yaml:12:14", "training.optimizer", "unknown optimizer 'rmsprop'"});
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  schedule: linear"),
+              {"training.schedule", "expected constant, cosine or step"});
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  weight_decay: 1"),
+              {"training.weight_decay", "out of range"});
+  ExpectError(
+      Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    optimizer: [sgd, sgd]"),
+      {"search.space.optimizer[1]", "duplicate optimizer sgd"});
+  ExpectError(Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    optimizer: adam"),
+              {"search.space.optimizer", "a fixed one belongs in training.optimizer"});
+  ExpectError(Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    optimizer: [lbfgs]"),
+              {"search.space.optimizer[0]", "unknown optimizer"});
+}
+
 TEST(SweepYamlTest, OutOfRangeValues) {
   ExpectError(Replace(kValid, "issue_rate: [0.4, 0.6]", "issue_rate: [0.4, 1.5]"),
               {"search.space.issue_rate[1]", "out of range [0, 1]"});
