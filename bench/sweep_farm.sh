@@ -1,7 +1,8 @@
 # Sourced by the benchmarks that compare sweeps on one farm (halving.sh, search.sh,
 # architecture.sh): parses their common flags, starts a private PostgreSQL (unless --db DSN), a
 # coordinator and CPU workers, and defines ctl (sweepctl), sql (psql on the farm's database),
-# run_sweep (submit, wait, print the id) and sweep_summary. The caller sets BENCH (its name, for messages) first.
+# run_sweep (submit, wait, print the id) and sweep_summary. The caller sets BENCH (its name, for messages) first;
+# WORKER_ARGS in the environment go to every worker.
 #   [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
 DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
 while [ $# -gt 0 ]; do
@@ -23,7 +24,7 @@ farm_database
 farm_coordinator
 for i in $(seq "$WORKERS"); do
   farm_spawn "worker$i.log" "$B/worker/sweepfarm-worker" --coordinator "$ADDR" --device cpu \
-    --capacity "$CAPACITY" --threads 1
+    --capacity "$CAPACITY" --threads 1 ${WORKER_ARGS:-}
 done
 ctl() { "$B/cli/sweepctl" --coordinator "$ADDR" "$@"; }
 sql() { psql "$DSN" -Atc "$1"; }

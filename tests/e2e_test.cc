@@ -746,11 +746,12 @@ TEST_F(EndToEndTest, WorkerTrainsWithTheFusedStepKernel) {
 
 // search.space.optimizer and weight_decay under training.schedule: cosine. Leases never mix
 // optimizers; under a schedule, trials that differ only in epochs are separate models; the
-// optimizer and the decay change what is trained.
+// optimizer and the decay change what is trained. The worker fuses its CPU bundles (--cpu-fuse 4;
+// workers train CPU models one at a time by default).
 TEST_F(EndToEndTest, OptimizersAndSchedulesAreSearched) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
-  StartWorker(addr, "opt", 8);
+  farm_->StartWorker(addr, "opt", {"--capacity", "8", "--cpu-fuse", "4"});
   std::string yaml = SweepYaml(400, "[1, 2]");
   yaml.replace(yaml.find("search:"), 7, "training: {schedule: cosine}\nsearch:");
   yaml.replace(yaml.find("    issue_rate: [0.4, 0.6]\n    data_size: [0.5, 1.0]\n"),

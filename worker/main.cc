@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
       .Define("capacity", "64", "most trials one slot leases at once (trained fused)")
       .Define("slots", "1", "bundles in flight at once on the device")
       .Define("max-fused", "0", "most models fused in one bundle (0: what device memory holds)")
+      .Define("cpu-fuse", "1",
+              "CPUs: models trained fused together (1: one at a time with the standard layers, "
+              "the fastest measured on CPUs)")
       .Define("threads", "0", "CPU threads for training (0: LibTorch's default)")
       .Define("drain-seconds", "60", "after SIGTERM, how long the bundle in hand may finish")
       .Define("trainer", "real",
@@ -88,6 +91,12 @@ int main(int argc, char** argv) {
   }
   o.slots = static_cast<int>(*slots);
   o.max_fused = *max_fused;
+  auto cpu_fuse = flags.GetInt("cpu-fuse");
+  if (!cpu_fuse.ok() || *cpu_fuse < 1 || *cpu_fuse > 1024) {
+    std::cerr << "sweepfarm-worker: --cpu-fuse must be in [1, 1024]\n";
+    return 2;
+  }
+  o.cpu_fuse = static_cast<int>(*cpu_fuse);
   o.exit_when_idle = flags.GetBool("exit-when-idle");
   if (flags.Get("kernels") != "auto" && flags.Get("kernels") != "step") {
     std::cerr << "sweepfarm-worker: --kernels must be auto or step\n";

@@ -413,6 +413,7 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
 
   topts.cancel = &cancel_;
   topts.max_fused = options_.max_fused;
+  topts.cpu_max_fused = options_.cpu_fuse;
   topts.keep_predictions = true;
   StatusOr<engine::BundleResult> result = InternalError("not run");
   std::string dataset_hash = "fake";

@@ -26,6 +26,11 @@ struct WorkerOptions {
   int capacity = 64;       // Most trials leased at once by one slot.
   int slots = 1;           // Bundles in flight at once (each its own lease loop, sharing datasets).
   int64_t max_fused = 0;   // Most models fused in one bundle (0: what device memory holds).
+  // CPUs: models trained fused together in one sub-bundle (engine TrainOptions::cpu_max_fused).
+  // 1: each model on its own with the standard layers, no steps computed for models that have
+  // ended: on two cores the quickstart's CNN sweep took 8.7-10.7 s so, against 16.3-18.9 s
+  // fused four at a time (bench/RESULTS.md, "Fused or one at a time on CPUs").
+  int cpu_fuse = 1;
   int idle_poll_ms = 250;  // First wait when there is no work; doubles up to 2 s.
   int rpc_deadline_ms = 10000;
   bool exit_when_idle = false;  // Return once the queue is empty (tests, batch jobs).
