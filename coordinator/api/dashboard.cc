@@ -236,19 +236,65 @@ std::string CurvesPlot(const std::vector<const v1::Trial*>& trials) {
 // it spans 10x or more, issue rate with the natural mix below the rest, data size, kernel size,
 // the first layer's channels), then the objective; each trial a line across them, coloured from
 // grey (worst) to orange (best) and drawn best last, so the region the winners share stands out.
-std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::string& objective) {
-  struct Axis {
-    std::string name;
-    std::function<double(const v1::Trial&)> value;
-    bool log = false;
-    double lo = 0, hi = 0;
+// A searched parameter as a plot axis: its value per trial (categorical ones, the model kind and
+// the optimizer, as the index of the trial's name among the sorted names seen), its range over the
+// finished trials, and whether it is drawn on a log scale.
+struct Axis {
+  std::string name;
+  std::function<double(const v1::Trial&)> value;
+  bool log = false;
+  double lo = 0, hi = 0;
+  std::vector<std::string> categories;  // Categorical axes: the names, by index.
+
+  void Span(const std::vector<const v1::Trial*>& done) {
+    lo = hi = value(*done.front());
+    for (const auto* t : done) {
+      lo = std::min(lo, value(*t));
+      hi = std::max(hi, value(*t));
+    }
+  }
+  std::string Label(double v) const {
+    if (!categories.empty()) return categories.at(static_cast<size_t>(std::lround(v)));
+    if (name == "issue_rate" && v < 0) return "natural";
+    char b[32];
+    std::snprintf(b, sizeof(b), "%g", v);
+    return b;
+  }
+  // Where `v` lies between lo and hi, from 0 to 1.
+  double Fraction(double v) const {
+    return log ? (std::log(v) - std::log(lo)) / (std::log(hi) - std::log(lo))
+               : (v - lo) / (hi - lo);
+  }
+};
+
+// A categorical axis over the names `name_of` gives the finished trials ("" shown as "sweep's").
+Axis CategoryAxis(const std::string& name, const std::vector<const v1::Trial*>& done,
+                  std::function<std::string(const v1::Trial&)> name_of) {
+  std::set<std::string> names;
+  for (const auto* t : done) names.insert(name_of(*t).empty() ? "sweep's" : name_of(*t));
+  Axis a;
+  a.name = name;
+  a.categories.assign(names.begin(), names.end());
+  a.value = [categories = a.categories, name_of](const v1::Trial& t) {
+    const std::string n = name_of(t).empty() ? "sweep's" : name_of(t);
+    return static_cast<double>(std::lower_bound(categories.begin(), categories.end(), n) -
+                               categories.begin());
   };
+  return a;
+}
+
+// The searched parameters that vary among the finished trials (at least one).
+std::vector<Axis> SearchedAxes(const std::vector<const v1::Trial*>& done) {
   std::vector<Axis> axes = {
+      CategoryAxis("architecture", done,
+                   [](const v1::Trial& t) { return t.params().architecture(); }),
+      CategoryAxis("optimizer", done, [](const v1::Trial& t) { return t.params().optimizer(); }),
       {"epochs", [](const v1::Trial& t) { return static_cast<double>(t.params().epochs()); }},
       {"step_size", [](const v1::Trial& t) { return t.params().step_size(); }},
       // The natural mix (no resampling: -1) sits below every rate.
       {"issue_rate", [](const v1::Trial& t) { return t.params().issue_rate(); }},
       {"data_size", [](const v1::Trial& t) { return t.params().data_size(); }},
+      {"weight_decay", [](const v1::Trial& t) { return t.params().weight_decay(); }},
       {"kernel_size",
        [](const v1::Trial& t) { return static_cast<double>(t.params().kernel_size()); }},
       {"channels",
@@ -256,40 +302,28 @@ std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::s
          return t.params().channels_size() > 0 ? static_cast<double>(t.params().channels(0)) : 0.0;
        }},
   };
-  auto span = [&](Axis& a) {  // The axis's range over the finished trials.
-    a.lo = a.hi = a.value(*done.front());
-    for (const auto* t : done) {
-      a.lo = std::min(a.lo, a.value(*t));
-      a.hi = std::max(a.hi, a.value(*t));
-    }
-  };
   std::vector<Axis> shown;
   for (auto& a : axes) {
-    span(a);
+    a.Span(done);
     if (a.hi <= a.lo) continue;  // Not searched (or one value): no information.
     a.log = a.name == "step_size" && a.lo > 0 && a.hi / a.lo >= 10;
     shown.push_back(a);
   }
+  return shown;
+}
+
+std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::string& objective) {
+  std::vector<Axis> shown = SearchedAxes(done);
   if (shown.empty()) return "";
   Axis score{ObjectiveWords(objective),
              [](const v1::Trial& t) { return t.result().selection_score(); }};
-  span(score);
+  score.Span(done);
   if (score.hi <= score.lo) score.hi = score.lo + 1e-9;
   shown.push_back(score);
   const double w = 720, h = 260, left = 60, right = 60, top = 28, bottom = 28;
   const size_t n = shown.size();
   auto x = [&](size_t i) { return left + static_cast<double>(i) / (n - 1) * (w - left - right); };
-  auto y = [&](const Axis& a, double v) {
-    const double f = a.log ? (std::log(v) - std::log(a.lo)) / (std::log(a.hi) - std::log(a.lo))
-                           : (v - a.lo) / (a.hi - a.lo);
-    return top + (1 - f) * (h - top - bottom);
-  };
-  auto label = [](const Axis& a, double v) {
-    if (a.name == "issue_rate" && v < 0) return std::string("natural");
-    char b[32];
-    std::snprintf(b, sizeof(b), "%g", v);
-    return std::string(b);
-  };
+  auto y = [&](const Axis& a, double v) { return top + (1 - a.Fraction(v)) * (h - top - bottom); };
   std::vector<const v1::Trial*> order = done;
   std::stable_sort(order.begin(), order.end(), [](const v1::Trial* a, const v1::Trial* b) {
     return a->result().selection_score() < b->result().selection_score();
@@ -319,11 +353,77 @@ std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::s
         << top - 14 << "\" font-size=\"11\" text-anchor=\"middle\">" << HtmlEscape(a.name)
         << (a.log ? " (log)" : "") << "</text><text x=\"" << x(i) << "\" y=\"" << top - 2
         << "\" font-size=\"10\" text-anchor=\"middle\">"
-        << (i + 1 == n ? Fixed(a.hi) : label(a, a.hi)) << "</text><text x=\"" << x(i) << "\" y=\""
-        << h - bottom + 12 << "\" font-size=\"10\" text-anchor=\"middle\">"
-        << (i + 1 == n ? Fixed(a.lo) : label(a, a.lo)) << "</text>\n";
+        << (i + 1 == n ? Fixed(a.hi) : HtmlEscape(a.Label(a.hi))) << "</text><text x=\"" << x(i)
+        << "\" y=\"" << h - bottom + 12 << "\" font-size=\"10\" text-anchor=\"middle\">"
+        << (i + 1 == n ? Fixed(a.lo) : HtmlEscape(a.Label(a.lo))) << "</text>\n";
   }
   out << "</svg>\n";
+  return out.str();
+}
+
+// One small plot per searched parameter that varies: the objective of each finished trial against
+// the parameter's value (as optuna-dashboard's slice plot), titled axes, ticks at the ends and
+// the middle (categories: each name), the best trial in orange.
+std::string SlicePlots(const std::vector<const v1::Trial*>& done, const std::string& objective) {
+  const std::vector<Axis> shown = SearchedAxes(done);
+  if (shown.empty()) return "";
+  Axis score{ObjectiveWords(objective),
+             [](const v1::Trial& t) { return t.result().selection_score(); }};
+  score.Span(done);
+  if (score.hi <= score.lo) score.hi = score.lo + 1e-9;
+  const v1::Trial* best = done.front();
+  for (const auto* t : done) {
+    if (t->result().selection_score() > best->result().selection_score()) best = t;
+  }
+  const double w = 240, h = 180, left = 44, right = 10, top = 10, bottom = 40;
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "<div class=\"slices\">\n";
+  for (const Axis& a : shown) {
+    // Categories sit at their index, padded half a step from each side.
+    const double pad = a.categories.empty() ? 0 : 0.5;
+    auto x = [&](double v) {
+      const double f =
+          a.categories.empty() ? 0.05 + 0.9 * a.Fraction(v) : (v + pad) / (a.hi - a.lo + 2 * pad);
+      return left + f * (w - left - right);
+    };
+    auto y = [&](double v) { return top + (1 - score.Fraction(v)) * (h - top - bottom); };
+    out << "<svg class=\"slice\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w
+        << "\" height=\"" << h << "\" role=\"img\" aria-label=\"" << HtmlEscape(score.name)
+        << " against " << HtmlEscape(a.name) << "\">\n";
+    out << "<line x1=\"" << left << "\" x2=\"" << left << "\" y1=\"" << top << "\" y2=\""
+        << h - bottom << "\" stroke=\"#333\"/><line x1=\"" << left << "\" x2=\"" << w - right
+        << "\" y1=\"" << h - bottom << "\" y2=\"" << h - bottom << "\" stroke=\"#333\"/>\n";
+    for (double v : {score.lo, (score.lo + score.hi) / 2, score.hi}) {
+      out << "<text x=\"" << left - 3 << "\" y=\"" << y(v) + 4
+          << "\" font-size=\"10\" text-anchor=\"end\">" << Fixed(v, 3) << "</text>\n";
+    }
+    std::vector<double> ticks;
+    if (!a.categories.empty()) {
+      for (size_t i = 0; i < a.categories.size(); ++i) ticks.push_back(static_cast<double>(i));
+    } else {
+      // The middle tick rounded to two significant digits (where it is drawn, too).
+      char mid[32];
+      std::snprintf(mid, sizeof(mid), "%.2g", a.log ? std::sqrt(a.lo * a.hi) : (a.lo + a.hi) / 2);
+      ticks = {a.lo, std::strtod(mid, nullptr), a.hi};
+    }
+    for (double v : ticks) {
+      out << "<text x=\"" << x(v) << "\" y=\"" << h - bottom + 13
+          << "\" font-size=\"10\" text-anchor=\"middle\">" << HtmlEscape(a.Label(v)) << "</text>\n";
+    }
+    out << "<text x=\"" << (left + w - right) / 2 << "\" y=\"" << h - 6
+        << "\" font-size=\"11\" text-anchor=\"middle\">" << HtmlEscape(a.name)
+        << (a.log ? " (log)" : "") << "</text>\n";
+    for (const auto* t : done) {
+      const double v = a.value(*t), sc = t->result().selection_score();
+      out << "<circle class=\"dot\" cx=\"" << x(v) << "\" cy=\"" << y(sc) << "\" r=\"3\" fill=\""
+          << (t == best ? "#cc6600" : "#4a7ab5") << "\" fill-opacity=\"0.6\"><title>trial "
+          << t->trial_id() << ": " << Fixed(sc) << "</title></circle>\n";
+    }
+    out << "</svg>\n";
+  }
+  out << "</div>\n";
   return out.str();
 }
 
@@ -543,7 +643,10 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
                                      ranked.begin() + std::min<size_t>(ranked.size(), 10));
   if (!done.empty()) {
     if (const std::string plot = ParallelPlot(done, s.objective()); !plot.empty()) {
-      out << "<h3>Parameters</h3>\n" << plot;
+      out << "<h3>Parameters</h3>\n"
+          << plot << "<h3>Slices: " << HtmlEscape(ObjectiveWords(s.objective()))
+          << " against each parameter</h3>\n"
+          << SlicePlots(done, s.objective());
     }
   }
   out << "<h3>Learning curves</h3>\n" << CurvesPlot(best);

@@ -145,6 +145,42 @@ TEST(DashboardTest, ParallelCoordinatesShowTheSearchedParametersAndTheObjective)
   EXPECT_EQ(flat.find("<h3>Parameters</h3>"), std::string::npos);
 }
 
+// One slice plot per searched parameter that varies, categories by name, axes titled.
+TEST(DashboardTest, SlicePlotsShowTheObjectiveAgainstEachSearchedParameter) {
+  v1::SweepStatus s;
+  s.set_sweep_id(9);
+  s.set_state("done");
+  std::vector<v1::Trial> trials = {Done(1, 0.80, 0.79), Done(2, 0.90, 0.88), Done(3, 0.85, 0.84)};
+  trials[0].mutable_params()->set_step_size(0.001);
+  trials[1].mutable_params()->set_step_size(0.02);
+  trials[0].mutable_params()->set_optimizer("adamw");
+  trials[1].mutable_params()->set_optimizer("sgd");
+  trials[2].mutable_params()->set_optimizer("adamw");
+  trials[1].mutable_params()->set_architecture("mlp");
+  const std::string page = RenderSweepPage(s, trials);
+  const size_t at = page.find("<h3>Slices: selection accuracy against each parameter</h3>");
+  ASSERT_NE(at, std::string::npos) << page;
+  EXPECT_EQ(Occurrences(page, "<svg class=\"slice\""), 3u);  // architecture, optimizer, step.
+  for (const char* name : {"architecture", "optimizer", "step_size"}) {
+    EXPECT_NE(page.find(std::string("aria-label=\"selection accuracy against ") + name + "\""),
+              std::string::npos)
+        << name;
+  }
+  EXPECT_EQ(Occurrences(page, "<circle class=\"dot\""), 9u);
+  EXPECT_NE(page.find(">step_size (log)</text>", at), std::string::npos);
+  // Category ticks by name (the sweep's own kind shown as such), sorted.
+  const size_t adamw = page.find(">adamw</text>", at), sgd = page.find(">sgd</text>", at);
+  ASSERT_NE(adamw, std::string::npos) << page;
+  ASSERT_NE(sgd, std::string::npos);
+  EXPECT_LT(adamw, sgd);
+  EXPECT_NE(page.find(">sweep&#39;s</text>", at), std::string::npos) << page.substr(at, 3000);
+  // The best trial's dot is orange in each plot.
+  EXPECT_EQ(Occurrences(page, "fill=\"#cc6600\" fill-opacity=\"0.6\"><title>trial 2:"), 3u);
+  // Nothing varies: no slices.
+  const std::string flat = RenderSweepPage(s, {Done(1, 0.8, 0.8), Done(2, 0.9, 0.9)});
+  EXPECT_EQ(flat.find("<h3>Slices"), std::string::npos);
+}
+
 TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   v1::SweepStatus s;
   s.set_sweep_id(3);
