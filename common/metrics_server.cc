@@ -1,6 +1,7 @@
 #include "common/metrics_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -132,27 +134,51 @@ MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> rend
       pages_(std::move(pages)),
       gate_(std::move(gate)),
       tls_(std::move(tls)) {
+  for (int i = 0; i < kHttpConnectionThreads; ++i) handlers_.emplace_back([this] { Handle(); });
   thread_ = std::thread([this] { Serve(); });
 }
 
 MetricsServer::~MetricsServer() {
   stop_ = true;
   thread_.join();
+  queue_cv_.notify_all();
+  for (auto& h : handlers_) h.join();
+  for (int client : queue_) close(client);
   close(fd_);
 }
 
 void MetricsServer::Serve() {
+  while (!stop_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (queue_.size() >= kHttpQueuedConnections) {
+      close(client);  // Every handler busy and the queue full: no room for one more.
+      continue;
+    }
+    queue_.push_back(client);
+    queue_cv_.notify_one();
+  }
+}
+
+void MetricsServer::Handle() {
   // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client that hangs up mid-answer
   // must not raise SIGPIPE in the process. Blocked in this thread only (it is synchronous).
   sigset_t pipe;
   sigemptyset(&pipe);
   sigaddset(&pipe, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  while (!stop_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0) continue;
-    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
+  while (true) {
+    int client;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      client = queue_.front();
+      queue_.pop_front();
+    }
     Answer(client);
     close(client);
   }
@@ -181,30 +207,70 @@ std::string Header(const std::string& head, const std::string& name) {
 }  // namespace
 
 void MetricsServer::Answer(int client) {
-  timeval timeout{2, 0};
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point request_by = start + std::chrono::seconds(kHttpRequestSeconds);
+  const Clock::time_point done_by = start + std::chrono::seconds(kHttpConnectionSeconds);
+  // Each read or write may block only until `by`: false once it has passed.
+  auto bound = [&](int option, Clock::time_point by) {
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(by - Clock::now());
+    if (left.count() <= 0) return false;
+    timeval timeout{static_cast<time_t>(left.count() / 1000000),
+                    static_cast<suseconds_t>(left.count() % 1000000)};
+    setsockopt(client, SOL_SOCKET, option, &timeout, sizeof(timeout));
+    return true;
+  };
+  bound(SO_RCVTIMEO, request_by);
+  bound(SO_SNDTIMEO, request_by);
   // The connection's reads and writes: the socket's, or a TLS session's over it.
   std::unique_ptr<SSL, void (*)(SSL*)> ssl(nullptr, SSL_free);
   if (tls_) {
     ssl.reset(SSL_new(tls_->ctx));
-    if (!ssl || SSL_set_fd(ssl.get(), client) != 1 || SSL_accept(ssl.get()) != 1) {
+    // The handshake without blocking, so that it too ends by request_by however slowly the
+    // client sends its part.
+    auto handshake = [&] {
+      if (!ssl || SSL_set_fd(ssl.get(), client) != 1) return false;
+      const int flags = fcntl(client, F_GETFL);
+      fcntl(client, F_SETFL, flags | O_NONBLOCK);
+      int done;
+      while ((done = SSL_accept(ssl.get())) != 1) {
+        const int why = SSL_get_error(ssl.get(), done);
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(request_by - Clock::now());
+        if ((why != SSL_ERROR_WANT_READ && why != SSL_ERROR_WANT_WRITE) || left.count() <= 0) {
+          return false;
+        }
+        pollfd p{client, static_cast<short>(why == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      }
+      fcntl(client, F_SETFL, flags);
+      return true;
+    };
+    if (!handshake()) {
       // Plain HTTP to this port, a client that does not trust the certificate, a timeout.
       SF_LOG(Debug) << "metrics: TLS handshake failed: " << TlsError();
       return;
     }
   }
+  bool late = false;  // The request was not complete by request_by.
   auto read = [&](char* buf, size_t size) -> long {
-    if (ssl) return SSL_read(ssl.get(), buf, static_cast<int>(size));
-    return recv(client, buf, size, 0);
+    if (!bound(SO_RCVTIMEO, request_by)) {
+      late = true;
+      return -1;
+    }
+    const long n =
+        ssl ? SSL_read(ssl.get(), buf, static_cast<int>(size)) : recv(client, buf, size, 0);
+    if (n < 0 && Clock::now() >= request_by) late = true;
+    return n;
   };
   auto write = [&](const char* buf, size_t size) -> long {
+    if (!bound(SO_SNDTIMEO, done_by)) return -1;
     if (ssl) return SSL_write(ssl.get(), buf, static_cast<int>(size));
     return send(client, buf, size, MSG_NOSIGNAL);
   };
   std::string raw;
   char buf[1024];
-  while (raw.find("\r\n\r\n") == std::string::npos && raw.size() < 8192) {
+  while (raw.find("\r\n\r\n") == std::string::npos && raw.size() < kMaxHttpHead) {
     const long n = read(buf, sizeof(buf));
     if (n <= 0) break;
     raw.append(buf, static_cast<size_t>(n));
@@ -234,8 +300,12 @@ void MetricsServer::Answer(int client) {
     if (declared.empty() || *end != '\0' || length < 0) length = -1;
   }
   if (head_end == std::string::npos) {
-    page.status = raw.size() >= 8192 ? 431 : 400;
-    page.body = raw.size() >= 8192 ? "request headers too large\n" : "incomplete request\n";
+    page.status = raw.size() >= kMaxHttpHead ? 431 : late ? 408 : 400;
+    page.body = raw.size() >= kMaxHttpHead
+                    ? "request headers larger than " + std::to_string(kMaxHttpHead) + " bytes\n"
+                : late
+                    ? "request not received within " + std::to_string(kHttpRequestSeconds) + " s\n"
+                    : "incomplete request\n";
   } else if (request.method != "GET" && !(post && pages_ && request.path != "/metrics")) {
     page.status = 405;
     page.body = post && pages_ ? "/metrics: only GET\n"
@@ -254,9 +324,12 @@ void MetricsServer::Answer(int client) {
       if (n <= 0) break;
       request.body.append(buf, static_cast<size_t>(n));
     }
+    std::lock_guard<std::mutex> one_at_a_time(call_mu_);
     if (post && request.body.size() != static_cast<size_t>(length)) {
-      page.status = 400;
-      page.body = "request body shorter or longer than its Content-Length\n";
+      page.status = late ? 408 : 400;
+      page.body =
+          late ? "request body not received within " + std::to_string(kHttpRequestSeconds) + " s\n"
+               : "request body shorter or longer than its Content-Length\n";
     } else if (gate_ && (refused = gate_(request))) {
       page = std::move(*refused);
     } else if (!post && request.path == "/metrics") {
@@ -275,6 +348,7 @@ void MetricsServer::Answer(int client) {
                                                       {403, "403 Forbidden"},
                                                       {404, "404 Not Found"},
                                                       {405, "405 Method Not Allowed"},
+                                                      {408, "408 Request Timeout"},
                                                       {411, "411 Length Required"},
                                                       {413, "413 Content Too Large"},
                                                       {431, "431 Request Header Fields Too Large"},

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -39,10 +42,15 @@ struct HttpRequest {
   std::string body;
 };
 inline constexpr size_t kMaxHttpBody = 16 * 1024;
+inline constexpr size_t kMaxHttpHead = 8192;  // Request line and headers; beyond: 431.
+inline constexpr int kHttpRequestSeconds = 5;
+inline constexpr int kHttpConnectionSeconds = 15;
+inline constexpr int kHttpConnectionThreads = 4;
+inline constexpr size_t kHttpQueuedConnections = 64;
 
 // An answer of `MetricsServer`'s other pages.
 struct HttpPage {
-  int status = 200;  // 200, 303, 400, 401, 403, 404, 405, 413 or 503.
+  int status = 200;  // 200, 303, 400, 401, 403, 404, 405, 408, 413 or 503.
   std::string content_type = "text/html; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // Further response headers.
@@ -67,8 +75,11 @@ struct HttpTls {
 // (405 without them); other methods 405; a POST body over kMaxHttpBody 413. With a `gate`,
 // every request passes it first. With `tls`, only HTTPS (TLS 1.2 or later): a
 // connection whose handshake fails is closed unanswered, so neither a token nor a page ever
-// crosses in the clear. One thread, one request per connection, a 2 s timeout on each read
-// and write (the handshake's included).
+// crosses in the clear. One request per connection. A connection has kHttpRequestSeconds to
+// deliver its request (the TLS handshake included; 408 after that, so a client that dribbles
+// bytes holds nothing for long) and kHttpConnectionSeconds in all; kHttpConnectionThreads
+// connections are read and written at once, kHttpQueuedConnections more wait, and beyond those
+// a new connection is closed at once. `render`, `pages` and `gate` are called one at a time.
 class MetricsServer {
  public:
   // `host_port`: an IPv4 address and port (port 0: any free one). INVALID_ARGUMENT for a
@@ -86,7 +97,8 @@ class MetricsServer {
   struct TlsContext;  // OpenSSL's SSL_CTX, kept out of this header.
   MetricsServer(int fd, int port, std::function<std::string()> render, PageHandler pages,
                 RequestGate gate, std::unique_ptr<TlsContext> tls);
-  void Serve();
+  void Serve();   // Accepts connections and queues them.
+  void Handle();  // Answers queued connections, one at a time, until stopped.
   void Answer(int client);
 
   int fd_;
@@ -97,6 +109,11 @@ class MetricsServer {
   std::unique_ptr<TlsContext> tls_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::vector<std::thread> handlers_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<int> queue_;  // Accepted connections not yet taken by a handler.
+  std::mutex call_mu_;     // render_, pages_ and gate_ run one at a time.
 };
 
 // The --metrics-listen of a binary: null if `host_port` is empty; else a started server, whose

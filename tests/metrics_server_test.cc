@@ -3,7 +3,16 @@
 // certificate gets nothing, and the gate still decides after the handshake.
 #include "common/metrics_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "tests/support/http.h"
 
@@ -72,6 +81,78 @@ TEST(MetricsServerTest, TlsServesOnlyHttpsToClientsThatTrustItsCertificate) {
   // And the server goes on serving.
   EXPECT_EQ(HttpsExchange(at, kGood, mine.cert_pem, &error).rfind("HTTP/1.1 200 OK\r\n", 0), 0u)
       << error;
+}
+
+// A raw loopback connection to `port` that has sent `text` (and keeps quiet); -1 on failure.
+int Connect(int port, const std::string& text) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      send(fd, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whatever the server sends on `fd` until it closes it (or 30 s pass).
+std::string ReadAll(int fd) {
+  timeval timeout{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string out;
+  char buf[1024];
+  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+// Clients that send half a request and stop, or dribble it a byte at a time, hold a connection
+// each, not the server: others are answered meanwhile, and each slow one is cut off with 408
+// once its time to deliver the request is over.
+TEST(MetricsServerTest, SlowClientsHoldNothing) {
+  auto server = Start({});
+  ASSERT_NE(server, nullptr);
+  const std::string at = "127.0.0.1:" + std::to_string(server->port());
+  std::vector<int> silent;
+  for (int i = 0; i < kHttpConnectionThreads - 1; ++i) {
+    silent.push_back(Connect(server->port(), "GET /metrics HTTP/1.1\r\nHost"));
+    ASSERT_GE(silent.back(), 0);
+  }
+  // A dribbling client: one byte of a never-ending header every 200 ms.
+  std::atomic<bool> cut{false};
+  std::string dribbled;
+  std::thread dribble([&] {
+    const int fd = Connect(server->port(), "GET /metrics HTTP/1.1\r\nX-Long: ");
+    if (fd < 0) return;
+    // kHttpRequestSeconds at five bytes a second, and as long again: the server ends it first.
+    for (int i = 0; i < 10 * kHttpRequestSeconds && !cut; ++i) {
+      if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 0) > 0) cut = true;
+    }
+    dribbled = ReadAll(fd);
+    close(fd);
+  });
+  // Answered while every slow client still waits for its answer.
+  EXPECT_EQ(HttpExchange(at, kGood).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(HttpExchange(at, kGood).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  for (int fd : silent) {
+    char c;
+    EXPECT_EQ(recv(fd, &c, 1, MSG_DONTWAIT), -1) << "answered before its time was up";
+  }
+  for (int fd : silent) {
+    EXPECT_EQ(ReadAll(fd).rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u);
+    close(fd);
+  }
+  dribble.join();
+  EXPECT_TRUE(cut) << "the dribbling client was never cut off";
+  EXPECT_EQ(dribbled.rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u) << dribbled;
+  EXPECT_NE(dribbled.find("request not received within"), std::string::npos) << dribbled;
+  // And the server goes on serving.
+  EXPECT_EQ(HttpExchange(at, kGood).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
 }
 
 TEST(MetricsServerTest, UnusableCertificatesAreRefusedAtStart) {
