@@ -1397,7 +1397,7 @@ int Nightly(Client& c, const std::string& file, double timeout_s, bool json) {
   // Submitting is not idempotent: retried only while the coordinator cannot be reached at all
   // (nothing was sent), as when the job starts during its restart.
   StatusOr<v1::SubmitSweepResponse> submitted = UnavailableError("not submitted");
-  RideOut([&] {
+  (void)RideOut([&] {  // Its outcome is `submitted`'s, checked below.
     submitted = SubmitFile(c, file);
     if (submitted.ok() || submitted.status().message().rfind("cannot reach", 0) != 0) {
       return OkStatus();

@@ -40,6 +40,19 @@ struct MetricsServer::TlsContext {
   SSL_CTX* ctx = nullptr;
 };
 
+// A connection from accept to answer: read without blocking by the server's loop, answered by a
+// handler thread.
+struct MetricsServer::Connection {
+  int fd = -1;
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl{nullptr, SSL_free};
+  bool handshaking = false;  // TLS: SSL_accept not finished.
+  bool want_write = false;   // TLS: waiting until the socket can be written.
+  std::string raw;           // The request's bytes so far.
+  enum State { kOpen, kDone, kDrop } state = kOpen;  // kDone: to answer; kDrop: to close.
+  bool late = false;                                 // Not complete by request_by: answered 408.
+  Clock::time_point request_by, done_by;
+};
+
 namespace {
 
 // OpenSSL's oldest queued error, in words ("" if none); clears the queue.
@@ -143,45 +156,8 @@ MetricsServer::~MetricsServer() {
   thread_.join();
   queue_cv_.notify_all();
   for (auto& h : handlers_) h.join();
-  for (int client : queue_) close(client);
+  for (auto& c : queue_) close(c->fd);
   close(fd_);
-}
-
-void MetricsServer::Serve() {
-  while (!stop_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0) continue;
-    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    if (queue_.size() >= kHttpQueuedConnections) {
-      close(client);  // Every handler busy and the queue full: no room for one more.
-      continue;
-    }
-    queue_.push_back(client);
-    queue_cv_.notify_one();
-  }
-}
-
-void MetricsServer::Handle() {
-  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client that hangs up mid-answer
-  // must not raise SIGPIPE in the process. Blocked in this thread only (it is synchronous).
-  sigset_t pipe;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  while (true) {
-    int client;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      client = queue_.front();
-      queue_.pop_front();
-    }
-    Answer(client);
-    close(client);
-  }
 }
 
 namespace {
@@ -204,77 +180,162 @@ std::string Header(const std::string& head, const std::string& name) {
   return "";
 }
 
+// What a request needs before it can be answered: its head, and a POST's body (as long as its
+// Content-Length says, if that is valid and within kMaxHttpBody); or it is too large already.
+bool RequestComplete(const std::string& raw) {
+  const size_t head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos) return raw.size() >= kMaxHttpHead;
+  if (raw.compare(0, 5, "POST ") != 0) return true;
+  const std::string declared = Header(raw.substr(0, head_end + 2), "content-length");
+  char* end = nullptr;
+  const long long length = std::strtoll(declared.c_str(), &end, 10);
+  if (declared.empty() || *end != '\0' || length < 0 ||
+      length > static_cast<long long>(kMaxHttpBody)) {
+    return true;  // Refused as it is (411, 413).
+  }
+  return raw.size() - head_end - 4 >= static_cast<size_t>(length);
+}
+
 }  // namespace
 
-void MetricsServer::Answer(int client) {
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point request_by = start + std::chrono::seconds(kHttpRequestSeconds);
-  const Clock::time_point done_by = start + std::chrono::seconds(kHttpConnectionSeconds);
-  // Each read or write may block only until `by`: false once it has passed.
-  auto bound = [&](int option, Clock::time_point by) {
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(by - Clock::now());
-    if (left.count() <= 0) return false;
-    timeval timeout{static_cast<time_t>(left.count() / 1000000),
-                    static_cast<suseconds_t>(left.count() % 1000000)};
-    setsockopt(client, SOL_SOCKET, option, &timeout, sizeof(timeout));
-    return true;
-  };
-  bound(SO_RCVTIMEO, request_by);
-  bound(SO_SNDTIMEO, request_by);
-  // The connection's reads and writes: the socket's, or a TLS session's over it.
-  std::unique_ptr<SSL, void (*)(SSL*)> ssl(nullptr, SSL_free);
-  if (tls_) {
-    ssl.reset(SSL_new(tls_->ctx));
-    // The handshake without blocking, so that it too ends by request_by however slowly the
-    // client sends its part.
-    auto handshake = [&] {
-      if (!ssl || SSL_set_fd(ssl.get(), client) != 1) return false;
-      const int flags = fcntl(client, F_GETFL);
-      fcntl(client, F_SETFL, flags | O_NONBLOCK);
-      int done;
-      while ((done = SSL_accept(ssl.get())) != 1) {
-        const int why = SSL_get_error(ssl.get(), done);
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(request_by - Clock::now());
-        if ((why != SSL_ERROR_WANT_READ && why != SSL_ERROR_WANT_WRITE) || left.count() <= 0) {
-          return false;
-        }
-        pollfd p{client, static_cast<short>(why == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
-        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+void MetricsServer::Serve() {
+  // Every connection's handshake and request are read here, without blocking, each by its own
+  // deadline; complete requests (and late ones, to answer 408) go to the handler threads.
+  std::vector<std::unique_ptr<Connection>> open;
+  std::vector<pollfd> fds;
+  while (!stop_) {
+    fds.assign(1, pollfd{fd_, POLLIN, 0});
+    Clock::time_point next = Clock::now() + std::chrono::milliseconds(200);
+    for (const auto& c : open) {
+      fds.push_back(pollfd{c->fd, c->want_write ? short{POLLOUT} : short{POLLIN}, 0});
+      next = std::min(next, c->request_by);
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
+    poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count()) + 1));
+    const Clock::time_point now = Clock::now();
+    std::vector<std::unique_ptr<Connection>> still_open;
+    for (size_t i = 0; i < open.size(); ++i) {
+      auto& c = open[i];
+      const bool ready = (fds[i + 1].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP)) != 0;
+      if (ready) Progress(*c);
+      if (c->state == Connection::kOpen && now >= c->request_by) {
+        // Out of time: a handshake that never finished is closed unanswered, a request 408.
+        c->state = c->handshaking ? Connection::kDrop : Connection::kDone;
+        c->late = true;
       }
-      fcntl(client, F_SETFL, flags);
-      return true;
-    };
-    if (!handshake()) {
-      // Plain HTTP to this port, a client that does not trust the certificate, a timeout.
+      if (c->state == Connection::kOpen) {
+        still_open.push_back(std::move(c));
+      } else if (c->state == Connection::kDrop) {
+        close(c->fd);
+      } else {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        queue_.push_back(std::move(c));
+        queue_cv_.notify_one();
+      }
+    }
+    open = std::move(still_open);
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (client < 0) continue;
+    size_t waiting;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      waiting = queue_.size();
+    }
+    if (open.size() + waiting >= kHttpOpenConnections) {
+      close(client);  // No room for one more: closed before anything is read.
+      continue;
+    }
+    auto c = std::make_unique<Connection>();
+    c->fd = client;
+    c->request_by = now + std::chrono::seconds(kHttpRequestSeconds);
+    c->done_by = now + std::chrono::seconds(kHttpConnectionSeconds);
+    if (tls_) {
+      c->ssl.reset(SSL_new(tls_->ctx));
+      if (!c->ssl || SSL_set_fd(c->ssl.get(), client) != 1) {
+        close(client);
+        continue;
+      }
+      c->handshaking = true;
+    }
+    Progress(*c);  // Whatever has arrived with the connection.
+    if (c->state == Connection::kOpen) {
+      open.push_back(std::move(c));
+    } else if (c->state == Connection::kDrop) {
+      close(client);
+    } else {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      queue_.push_back(std::move(c));
+      queue_cv_.notify_one();
+    }
+  }
+  for (auto& c : open) close(c->fd);
+}
+
+void MetricsServer::Progress(Connection& c) {
+  c.want_write = false;
+  if (c.handshaking) {
+    const int done = SSL_accept(c.ssl.get());
+    if (done != 1) {
+      const int why = SSL_get_error(c.ssl.get(), done);
+      if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) {
+        c.want_write = why == SSL_ERROR_WANT_WRITE;
+        return;
+      }
+      // Plain HTTP to this port, a client that does not trust the certificate.
       SF_LOG(Debug) << "metrics: TLS handshake failed: " << TlsError();
+      c.state = Connection::kDrop;
       return;
     }
+    c.handshaking = false;
   }
-  bool late = false;  // The request was not complete by request_by.
-  auto read = [&](char* buf, size_t size) -> long {
-    if (!bound(SO_RCVTIMEO, request_by)) {
-      late = true;
-      return -1;
+  char buf[4096];
+  while (!RequestComplete(c.raw)) {
+    long n;
+    if (c.ssl) {
+      n = SSL_read(c.ssl.get(), buf, sizeof(buf));
+      if (n <= 0) {
+        const int why = SSL_get_error(c.ssl.get(), static_cast<int>(n));
+        if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) {
+          c.want_write = why == SSL_ERROR_WANT_WRITE;
+          return;
+        }
+        ERR_clear_error();
+      }
+    } else {
+      n = recv(c.fd, buf, sizeof(buf), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     }
-    const long n =
-        ssl ? SSL_read(ssl.get(), buf, static_cast<int>(size)) : recv(client, buf, size, 0);
-    if (n < 0 && Clock::now() >= request_by) late = true;
-    return n;
-  };
-  auto write = [&](const char* buf, size_t size) -> long {
-    if (!bound(SO_SNDTIMEO, done_by)) return -1;
-    if (ssl) return SSL_write(ssl.get(), buf, static_cast<int>(size));
-    return send(client, buf, size, MSG_NOSIGNAL);
-  };
-  std::string raw;
-  char buf[1024];
-  while (raw.find("\r\n\r\n") == std::string::npos && raw.size() < kMaxHttpHead) {
-    const long n = read(buf, sizeof(buf));
-    if (n <= 0) break;
-    raw.append(buf, static_cast<size_t>(n));
+    if (n <= 0) break;  // The client stopped sending: answer what there is (400).
+    c.raw.append(buf, static_cast<size_t>(n));
   }
+  c.state = Connection::kDone;
+}
+
+void MetricsServer::Handle() {
+  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client that hangs up mid-answer
+  // must not raise SIGPIPE in the process. Blocked in this thread only (it is synchronous).
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  while (true) {
+    std::unique_ptr<Connection> c;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      c = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Respond(*c);
+    close(c->fd);
+  }
+}
+
+void MetricsServer::Respond(Connection& c) {
+  const std::string& raw = c.raw;
+  const bool late = c.late;
   const size_t head_end = raw.find("\r\n\r\n");
   // Through the last header's line end (npos: all of it).
   const std::string head = raw.substr(0, head_end == std::string::npos ? head_end : head_end + 2);
@@ -319,11 +380,6 @@ void MetricsServer::Answer(int client) {
     page.body = "request body larger than " + std::to_string(kMaxHttpBody) + " bytes\n";
   } else {
     request.body = raw.substr(head_end + 4);
-    while (post && request.body.size() < static_cast<size_t>(length)) {
-      const long n = read(buf, sizeof(buf));
-      if (n <= 0) break;
-      request.body.append(buf, static_cast<size_t>(n));
-    }
     std::lock_guard<std::mutex> one_at_a_time(call_mu_);
     if (post && request.body.size() != static_cast<size_t>(length)) {
       page.status = late ? 408 : 400;
@@ -363,13 +419,23 @@ void MetricsServer::Answer(int client) {
                          "\r\nContent-Length: " + std::to_string(page.body.size()) + "\r\n";
   for (const auto& [name, value] : page.headers) response += name + ": " + value + "\r\n";
   response += "Connection: close\r\n\r\n" + page.body;
+  // Blocking writes from here, each bounded by what is left of the connection's time.
+  fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
   size_t sent = 0;
   while (sent < response.size()) {
-    const long n = write(response.data() + sent, response.size() - sent);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::microseconds>(c.done_by - Clock::now());
+    if (left.count() <= 0) break;
+    timeval timeout{static_cast<time_t>(left.count() / 1000000),
+                    static_cast<suseconds_t>(left.count() % 1000000)};
+    setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    const long n = c.ssl ? SSL_write(c.ssl.get(), response.data() + sent,
+                                     static_cast<int>(response.size() - sent))
+                         : send(c.fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
-  if (ssl) SSL_shutdown(ssl.get());  // close_notify: the answer is complete.
+  if (c.ssl) SSL_shutdown(c.ssl.get());  // close_notify: the answer is complete.
   ERR_clear_error();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -46,7 +47,7 @@ inline constexpr size_t kMaxHttpHead = 8192;  // Request line and headers; beyon
 inline constexpr int kHttpRequestSeconds = 5;
 inline constexpr int kHttpConnectionSeconds = 15;
 inline constexpr int kHttpConnectionThreads = 4;
-inline constexpr size_t kHttpQueuedConnections = 64;
+inline constexpr size_t kHttpOpenConnections = 512;
 
 // An answer of `MetricsServer`'s other pages.
 struct HttpPage {
@@ -75,11 +76,14 @@ struct HttpTls {
 // (405 without them); other methods 405; a POST body over kMaxHttpBody 413. With a `gate`,
 // every request passes it first. With `tls`, only HTTPS (TLS 1.2 or later): a
 // connection whose handshake fails is closed unanswered, so neither a token nor a page ever
-// crosses in the clear. One request per connection. A connection has kHttpRequestSeconds to
-// deliver its request (the TLS handshake included; 408 after that, so a client that dribbles
-// bytes holds nothing for long) and kHttpConnectionSeconds in all; kHttpConnectionThreads
-// connections are read and written at once, kHttpQueuedConnections more wait, and beyond those
-// a new connection is closed at once. `render`, `pages` and `gate` are called one at a time.
+// crosses in the clear. One request per connection. One thread reads every connection's
+// handshake and request without blocking; a connection has kHttpRequestSeconds to deliver its
+// request (the TLS handshake included; then 408, or closed if the handshake never finished),
+// so a client that sends nothing or dribbles bytes holds a slot, not the server, and not for
+// long. Complete requests are answered by kHttpConnectionThreads threads, each write bounded by
+// what is left of the connection's kHttpConnectionSeconds. At most kHttpOpenConnections are open
+// at once; beyond that a new one is closed at once. `render`, `pages` and `gate` are called one
+// at a time.
 class MetricsServer {
  public:
   // `host_port`: an IPv4 address and port (port 0: any free one). INVALID_ARGUMENT for a
@@ -95,11 +99,14 @@ class MetricsServer {
 
  private:
   struct TlsContext;  // OpenSSL's SSL_CTX, kept out of this header.
+  struct Connection;
+  using Clock = std::chrono::steady_clock;
   MetricsServer(int fd, int port, std::function<std::string()> render, PageHandler pages,
                 RequestGate gate, std::unique_ptr<TlsContext> tls);
-  void Serve();   // Accepts connections and queues them.
-  void Handle();  // Answers queued connections, one at a time, until stopped.
-  void Answer(int client);
+  void Serve();                  // Accepts connections and reads their requests.
+  void Progress(Connection& c);  // Reads what has arrived; marks it complete or to drop.
+  void Handle();                 // Answers complete requests until stopped.
+  void Respond(Connection& c);   // Writes the answer to a complete (or late) request.
 
   int fd_;
   int port_;
@@ -112,8 +119,8 @@ class MetricsServer {
   std::vector<std::thread> handlers_;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<int> queue_;  // Accepted connections not yet taken by a handler.
-  std::mutex call_mu_;     // render_, pages_ and gate_ run one at a time.
+  std::deque<std::unique_ptr<Connection>> queue_;  // Requests read, not yet answered.
+  std::mutex call_mu_;                             // render_, pages_ and gate_ run one at a time.
 };
 
 // The --metrics-listen of a binary: null if `host_port` is empty; else a started server, whose

@@ -771,7 +771,7 @@ TEST_F(EndToEndTest, OptimizersAndSchedulesAreSearched) {
                   "HAVING count(DISTINCT params->>'optimizer') > 1) mixed"),
             0);
   // Every other parameter equal, each of optimizer, weight decay and epochs changes the result.
-  for (const std::string& varied : {"optimizer", "weight_decay", "epochs"}) {
+  for (const std::string varied : {"optimizer", "weight_decay", "epochs"}) {
     EXPECT_EQ(Count("SELECT count(*) FROM (SELECT (params - '" + varied +
                     "')::text FROM trials t JOIN results r ON r.trial_id = t.id "
                     "GROUP BY 1 HAVING count(DISTINCT r.test_loss) = 2) pairs"),

@@ -155,6 +155,28 @@ TEST(MetricsServerTest, SlowClientsHoldNothing) {
   EXPECT_EQ(HttpExchange(at, kGood).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
 }
 
+// Over TLS: a client that never finishes its handshake holds nothing either, and is closed
+// unanswered when its time is up.
+TEST(MetricsServerTest, StalledHandshakesHoldNothing) {
+  const SelfSigned mine = MakeSelfSigned("metrics-test");
+  auto server = Start({mine.cert_pem, mine.key_pem});
+  ASSERT_NE(server, nullptr);
+  const std::string at = "127.0.0.1:" + std::to_string(server->port());
+  std::vector<int> stalled;
+  for (int i = 0; i < 2 * kHttpConnectionThreads; ++i) {
+    stalled.push_back(
+        Connect(server->port(), std::string("\x16\x03\x01", 3)));  // A record's start.
+    ASSERT_GE(stalled.back(), 0);
+  }
+  std::string error;
+  EXPECT_EQ(HttpsExchange(at, kGood, mine.cert_pem, &error).rfind("HTTP/1.1 200 OK\r\n", 0), 0u)
+      << error;
+  for (int fd : stalled) {
+    EXPECT_EQ(ReadAll(fd), "");
+    close(fd);
+  }
+}
+
 TEST(MetricsServerTest, UnusableCertificatesAreRefusedAtStart) {
   const SelfSigned a = MakeSelfSigned("a"), b = MakeSelfSigned("b");
   auto render = [] { return std::string(); };
