@@ -154,7 +154,11 @@ MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> rend
 MetricsServer::~MetricsServer() {
   stop_ = true;
   thread_.join();
-  queue_cv_.notify_all();
+  {
+    // Under the lock: a handler between its check of stop_ and its wait cannot miss this.
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_cv_.notify_all();
+  }
   for (auto& h : handlers_) h.join();
   for (auto& c : queue_) close(c->fd);
   close(fd_);
