@@ -10,9 +10,13 @@
 
 #include "engine/telemetry.h"
 #include "engine/trainer.h"
+#include "engine/trainer_testing.h"
 
 namespace sweepfarm::engine {
 namespace {
+
+using testing::RandomImages;
+using testing::SmallTelemetry;
 
 TrainOptions Options(const std::string& arch) {
   TrainOptions o;
@@ -21,22 +25,6 @@ TrainOptions Options(const std::string& arch) {
   o.momentum = 0;
   o.tf32 = false;
   return o;
-}
-
-std::shared_ptr<const Dataset> SmallTelemetry() {
-  return MakeTelemetryDataset(TelemetryOptions{3, 640, 300});
-}
-
-std::shared_ptr<const Dataset> RandomImages() {
-  auto ds = std::make_shared<Dataset>();
-  ds->name = "images";
-  ds->num_classes = 10;
-  at::Generator gen = at::detail::createCPUGenerator(5);
-  ds->train.x = torch::randn({64, 28, 28, 1}, gen);
-  ds->train.y = torch::randint(0, 10, {64}, gen, torch::kInt64);
-  ds->test.x = torch::randn({20, 28, 28, 1}, gen);
-  ds->test.y = torch::randint(0, 10, {20}, gen, torch::kInt64);
-  return ds;
 }
 
 // Two models on `data_size` of the training split, one epoch; a binary data set's first model
@@ -93,9 +81,9 @@ TEST(ThreadsTest, LenetConvKernelsFloat32AndBf16) {
   auto options = Options("lenet");
   options.kernels = TrainOptions::Kernels::kFusedStep;
   options.batch_size = 8;
-  EXPECT_LT(FusedAgainstSequential(*RandomImages(), TwoConfigs(0.5, false), options), 1e-4);
+  EXPECT_LT(FusedAgainstSequential(*RandomImages(64, 20), TwoConfigs(0.5, false), options), 1e-4);
   options.compute = torch::kBFloat16;
-  const double rel = FusedAgainstSequential(*RandomImages(), TwoConfigs(0.5, false), options);
+  const double rel = FusedAgainstSequential(*RandomImages(64, 20), TwoConfigs(0.5, false), options);
   EXPECT_LT(rel, 2e-2);
   EXPECT_GT(rel, 1e-6);
 }

@@ -9,9 +9,13 @@
 
 #include "common/rng.h"
 #include "engine/telemetry.h"
+#include "engine/trainer_testing.h"
 
 namespace sweepfarm::engine {
 namespace {
+
+using testing::RandomImages;
+using testing::SmallTelemetry;
 
 class TrainerTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -28,23 +32,6 @@ class TrainerTest : public ::testing::TestWithParam<std::string> {
     return o;
   }
 };
-
-std::shared_ptr<const Dataset> SmallTelemetry() {
-  return MakeTelemetryDataset(TelemetryOptions{3, 640, 300});
-}
-
-// Random images; the labels need no meaning for equivalence checks.
-std::shared_ptr<const Dataset> RandomImages() {
-  auto ds = std::make_shared<Dataset>();
-  ds->name = "images";
-  ds->num_classes = 10;
-  at::Generator gen = at::detail::createCPUGenerator(5);
-  ds->train.x = torch::randn({256, 28, 28, 1}, gen);
-  ds->train.y = torch::randint(0, 10, {256}, gen, torch::kInt64);
-  ds->test.x = torch::randn({100, 28, 28, 1}, gen);
-  ds->test.y = torch::randint(0, 10, {100}, gen, torch::kInt64);
-  return ds;
-}
 
 std::vector<ModelConfig> RandomConfigs(int k, bool binary, uint64_t seed) {
   Rng rng(seed);

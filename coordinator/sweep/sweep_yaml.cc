@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "common/hash.h"
@@ -292,70 +293,66 @@ Status ParseArchitectureChoices(const Checker& c, const YAML::Node& node, const 
   return OkStatus();
 }
 
+// A categorical search parameter, search.space.NAME: a non-empty list of distinct names, each
+// accepted by `check` (a message says why not), kept in `choices`; its Domain is their indices.
+// `usage` is the message for anything but such a list.
+Status ParseNamedChoices(const Checker& c, const YAML::Node& node, const std::string& name,
+                         const std::string& usage,
+                         const std::function<std::string(const std::string&)>& check,
+                         std::vector<std::string>* choices, SearchSpace* space) {
+  const std::string field = "search.space." + name;
+  if (!node.IsSequence() || node.size() == 0) return c.Error(node, field, usage);
+  Domain d;
+  d.kind = Domain::kValues;
+  d.integer = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string f = field + "[" + std::to_string(i) + "]";
+    SF_ASSIGN_OR_RETURN(std::string choice, c.String(node[i], f));
+    if (const std::string why = check(choice); !why.empty()) return c.Error(node[i], f, why);
+    for (const auto& seen : *choices) {
+      if (seen == choice) return c.Error(node[i], f, "duplicate " + name + " " + choice);
+    }
+    choices->push_back(choice);
+    d.values.push_back(static_cast<double>(i));
+  }
+  space->params[name] = d;
+  return OkStatus();
+}
+
 // search.space.architecture: architecture kinds to search over, listed; each must take the data's
 // samples (with its defaults, or the `architecture` section's settings for that section's kind).
 Status ParseArchitectureKinds(const Checker& c, const YAML::Node& node,
                               const engine::ArchSpec& base, const std::vector<int64_t>& sample,
                               SearchSpace* space) {
-  const std::string field = "search.space.architecture";
-  if (!node.IsSequence() || node.size() == 0) {
-    return c.Error(node, field,
-                   "expected a list of architectures to try, e.g. [cnn1d, mlp, logistic] (a "
-                   "fixed one belongs in architecture.name)");
-  }
-  Domain d;
-  d.kind = Domain::kValues;
-  d.integer = true;
-  for (size_t i = 0; i < node.size(); ++i) {
-    const std::string f = field + "[" + std::to_string(i) + "]";
-    SF_ASSIGN_OR_RETURN(std::string name, c.String(node[i], f));
-    if (engine::FindArchitecture(name) == nullptr) {
-      return c.Error(node[i], f,
-                     "unknown architecture \"" + name.substr(0, 64) +
-                         "\" (known: " + engine::ArchitectureNames() + ")");
-    }
-    for (const auto& seen : space->architecture_choices) {
-      if (seen == name) return c.Error(node[i], f, "duplicate architecture " + name);
-    }
-    engine::ArchSpec a;
-    a.name = name;
-    if (name == base.name) a = base;
-    if (auto r = engine::ResolveArch(a, sample); !r.ok()) {
-      return c.Error(node[i], f, r.status().message());
-    }
-    space->architecture_choices.push_back(name);
-    d.values.push_back(static_cast<double>(i));
-  }
-  space->params["architecture"] = d;
-  return OkStatus();
+  return ParseNamedChoices(
+      c, node, "architecture",
+      "expected a list of architectures to try, e.g. [cnn1d, mlp, logistic] (a fixed one "
+      "belongs in architecture.name)",
+      [&](const std::string& name) -> std::string {
+        if (engine::FindArchitecture(name) == nullptr) {
+          return "unknown architecture \"" + name.substr(0, 64) +
+                 "\" (known: " + engine::ArchitectureNames() + ")";
+        }
+        engine::ArchSpec a;
+        a.name = name;
+        if (name == base.name) a = base;
+        auto r = engine::ResolveArch(a, sample);
+        return r.ok() ? "" : r.status().message();
+      },
+      &space->architecture_choices, space);
 }
 
-// search.space.optimizer: optimizers to search over, listed (a categorical parameter over their
-// indices, as architecture kinds are).
+// search.space.optimizer: optimizers to search over, listed.
 Status ParseOptimizerChoices(const Checker& c, const YAML::Node& node, SearchSpace* space) {
-  const std::string field = "search.space.optimizer";
-  if (!node.IsSequence() || node.size() == 0) {
-    return c.Error(node, field,
-                   "expected a list of optimizers to try, e.g. [sgd, adamw] (a fixed one "
-                   "belongs in training.optimizer)");
-  }
-  Domain d;
-  d.kind = Domain::kValues;
-  d.integer = true;
-  for (size_t i = 0; i < node.size(); ++i) {
-    const std::string f = field + "[" + std::to_string(i) + "]";
-    SF_ASSIGN_OR_RETURN(std::string name, c.String(node[i], f));
-    if (auto k = engine::ParseOptimizer(name); !k.ok()) {
-      return c.Error(node[i], f, k.status().message());
-    }
-    for (const auto& seen : space->optimizer_choices) {
-      if (seen == name) return c.Error(node[i], f, "duplicate optimizer " + name);
-    }
-    space->optimizer_choices.push_back(name);
-    d.values.push_back(static_cast<double>(i));
-  }
-  space->params["optimizer"] = d;
-  return OkStatus();
+  return ParseNamedChoices(
+      c, node, "optimizer",
+      "expected a list of optimizers to try, e.g. [sgd, adamw] (a fixed one belongs in "
+      "training.optimizer)",
+      [](const std::string& name) -> std::string {
+        auto k = engine::ParseOptimizer(name);
+        return k.ok() ? "" : k.status().message();
+      },
+      &space->optimizer_choices, space);
 }
 
 // Successive halving's rungs from search.space.epochs: a range gives min, min * eta, ... and max;
