@@ -75,10 +75,9 @@ StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>&
   return r;
 }
 
-// Trials that differ only in epochs share one model slot; a resumed trial has its own (its
-// checkpoint, `resume_from`, is its own starting point).
-// Trials with the same key train as one model, evaluated at each of their epochs. With a
-// schedule other than constant the step size depends on the epochs, so they are part of the key.
+// Trials with the same key train as one model, evaluated at each of their epochs: those that
+// differ only in epochs, unless a schedule other than constant ties the step size to the epochs.
+// A resumed trial has its own (its checkpoint, `resume_from`, is its own starting point).
 std::string SlotKey(const v1::TrialParams& p, int64_t resume_from, double weight_decay,
                     bool scheduled) {
   char buf[256];
