@@ -292,7 +292,9 @@ void FaultTest::RestartCoordinatorThreeTimes(int signal, double every, const std
     ++stops;
     farm_->coordinator().Signal(signal);
     const int code = farm_->coordinator().Wait();
-    if (signal == SIGTERM) EXPECT_EQ(code, 0) << "a stop drains and exits 0";
+    if (signal == SIGTERM) {
+      EXPECT_EQ(code, 0) << "a stop drains and exits 0";
+    }
     int64_t before = Accepted();
     auto t0 = Clock::now();
     ASSERT_FALSE(farm_->StartCoordinator(5, port).empty());
