@@ -21,8 +21,8 @@ namespace sweepfarm::engine {
 struct ModelConfig {
   uint64_t seed = 0;
   double step_size = 5e-3;
-  double issue_rate = -1;   // < 0: the training data's own mix.
-  double data_size = 1.0;   // Fraction of the lab training split.
+  double issue_rate = -1;  // < 0: the training data's own mix.
+  double data_size = 1.0;  // Fraction of the lab training split.
   std::vector<int64_t> eval_epochs{1};
   double weight_decay = 0;  // In [0, 1): L2 for sgd and adam, decoupled for adamw (optimizer.h).
   // Resume: the model has already trained `start_epoch` epochs, and init_params/init_momentum

@@ -23,9 +23,9 @@ struct WorkerOptions {
   std::string coordinator;     // HOST:PORT.
   TransportSecurity security;  // TLS (ca_pem) and the token, if the coordinator wants them.
   std::string device = "cpu";
-  int capacity = 64;       // Most trials leased at once by one slot.
-  int slots = 1;           // Bundles in flight at once (each its own lease loop, sharing datasets).
-  int64_t max_fused = 0;   // Most models fused in one bundle (0: what device memory holds).
+  int capacity = 64;      // Most trials leased at once by one slot.
+  int slots = 1;          // Bundles in flight at once (each its own lease loop, sharing datasets).
+  int64_t max_fused = 0;  // Most models fused in one bundle (0: what device memory holds).
   // CPUs: models trained fused together in one sub-bundle (engine TrainOptions::cpu_max_fused).
   // 1: each model on its own with the standard layers, no steps computed for models that have
   // ended: on two cores the quickstart's CNN sweep took 8.7-10.7 s so, against 16.3-18.9 s
