@@ -41,7 +41,13 @@ void ApplyUpdate(const OptimizerSpec& spec, const std::vector<torch::Tensor>& pa
                  std::vector<torch::Tensor>& first, std::vector<torch::Tensor>& second) {
   torch::NoGradGuard no_grad;
   const bool decay = weight_decay.defined();
-  const torch::Tensor tf = t.defined() ? t.to(torch::kFloat32) : t;  // Adam's alone.
+  // Adam's bias corrections, the same for every parameter tensor.
+  torch::Tensor bias1, bias2;
+  if (spec.kind != OptimizerKind::kSgd) {
+    const torch::Tensor tf = t.to(torch::kFloat32);
+    bias1 = 1 - torch::pow(spec.beta1, tf);
+    bias2 = (1 - torch::pow(spec.beta2, tf)).sqrt();
+  }
   for (size_t i = 0; i < params.size(); ++i) {
     const torch::Tensor& w = params[i];
     const torch::Tensor rate = PerModel(lr, w);
@@ -61,10 +67,8 @@ void ApplyUpdate(const OptimizerSpec& spec, const std::vector<torch::Tensor>& pa
     if (decay && spec.kind == OptimizerKind::kAdamW) w.mul_(1 - rate * wd);
     first[i].mul_(spec.beta1).add_(g, 1 - spec.beta1);
     second[i].mul_(spec.beta2).addcmul_(g, g, 1 - spec.beta2);
-    const torch::Tensor tk = PerModel(tf, w);
-    const torch::Tensor bias1 = 1 - torch::pow(spec.beta1, tk);
-    const torch::Tensor bias2 = 1 - torch::pow(spec.beta2, tk);
-    w.sub_(rate / bias1 * first[i] / (second[i].sqrt() / bias2.sqrt() + spec.eps));
+    w.sub_(rate / PerModel(bias1, w) * first[i] /
+           (second[i].sqrt() / PerModel(bias2, w) + spec.eps));
   }
 }
 

@@ -24,7 +24,6 @@ struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::kSgd;
   double momentum = 0.9;                          // SGD only.
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam and AdamW.
-  RateSchedule schedule = RateSchedule::kConstant;
 };
 
 // Whether the optimiser keeps a second state tensor per parameter (Adam's second moment).

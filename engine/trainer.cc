@@ -141,7 +141,6 @@ OptimizerSpec SpecOf(const TrainOptions& options) {
   OptimizerSpec spec;
   spec.kind = options.optimizer;
   spec.momentum = options.momentum;
-  spec.schedule = options.schedule;
   return spec;
 }
 
@@ -628,16 +627,19 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     SF_ASSIGN_OR_RETURN(step_layout, Cnn1dLayoutFor(net, data, options, K, B));
     step_loss = torch::zeros({K}, f32);
   }
-  // Each model's step size now: 0 once it has ended, else its own scaled by the schedule.
-  auto rate_now = [&]() {
-    torch::Tensor r = lr * step.lt(limit).to(torch::kFloat32);
-    if (options.schedule != RateSchedule::kConstant)
+  // Each model's step size now: 0 once it has ended (`active` 0), else its own scaled by the
+  // schedule.
+  auto rate_now = [&](const torch::Tensor& active) {
+    torch::Tensor r = lr * active;
+    if (options.schedule != RateSchedule::kConstant) {
       r = r * ScheduleFactor(options.schedule, step, limit);
+    }
     return r;
   };
   auto fused_train_step = [&]() {
     torch::Tensor idx = sampler.Indices(own_step()).contiguous();
-    torch::Tensor lr_now = rate_now().contiguous();
+    torch::Tensor active = step.lt(limit).to(torch::kFloat32);
+    torch::Tensor lr_now = rate_now(active).contiguous();
     kernels::Cnn1dStepArgs args;
     args.x = X.data_ptr();
     args.y = Y.data_ptr<int64_t>();
@@ -658,7 +660,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     torch::NoGradGuard no_grad;
     torch::Tensor fresh = epoch_start();
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
-                     step_loss * step.lt(limit).to(torch::kFloat32));
+                     step_loss * active);
     step.add_(1);
   };
   auto train_step = [&]() {
@@ -682,7 +684,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
     torch::NoGradGuard no_grad;
     torch::Tensor active = step.lt(limit).to(torch::kFloat32);
-    ApplyUpdate(spec, params, grads, rate_now(), weight_decay,
+    ApplyUpdate(spec, params, grads, rate_now(active), weight_decay,
                 HasSecondMoment(spec.kind) ? step + 1 : torch::Tensor(), momentum, second);
     torch::Tensor fresh = epoch_start();
     epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
@@ -910,8 +912,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, w);
       torch::NoGradGuard no_grad;
       torch::Tensor rate = constant_rate;
-      if (spec.schedule != RateSchedule::kConstant) {
-        rate = rate * ScheduleFactor(spec.schedule, torch::full({}, static_cast<double>(s)),
+      if (options.schedule != RateSchedule::kConstant) {
+        rate = rate * ScheduleFactor(options.schedule, torch::full({}, static_cast<double>(s)),
                                      torch::full({}, static_cast<double>(sched.max_steps)))
                           .to(device);
       }
