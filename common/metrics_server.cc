@@ -184,17 +184,22 @@ std::string Header(const std::string& head, const std::string& name) {
   return "";
 }
 
+// A request head's Content-Length, or -1 if it has none or not a non-negative number.
+long long ContentLength(const std::string& head) {
+  const std::string declared = Header(head, "content-length");
+  char* end = nullptr;
+  const long long length = std::strtoll(declared.c_str(), &end, 10);
+  return declared.empty() || *end != '\0' || length < 0 ? -1 : length;
+}
+
 // What a request needs before it can be answered: its head, and a POST's body (as long as its
 // Content-Length says, if that is valid and within kMaxHttpBody); or it is too large already.
 bool RequestComplete(const std::string& raw) {
   const size_t head_end = raw.find("\r\n\r\n");
   if (head_end == std::string::npos) return raw.size() >= kMaxHttpHead;
   if (raw.compare(0, 5, "POST ") != 0) return true;
-  const std::string declared = Header(raw.substr(0, head_end + 2), "content-length");
-  char* end = nullptr;
-  const long long length = std::strtoll(declared.c_str(), &end, 10);
-  if (declared.empty() || *end != '\0' || length < 0 ||
-      length > static_cast<long long>(kMaxHttpBody)) {
+  const long long length = ContentLength(raw.substr(0, head_end + 2));
+  if (length < 0 || length > static_cast<long long>(kMaxHttpBody)) {
     return true;  // Refused as it is (411, 413).
   }
   return raw.size() - head_end - 4 >= static_cast<size_t>(length);
@@ -262,16 +267,7 @@ void MetricsServer::Serve() {
       }
       c->handshaking = true;
     }
-    Progress(*c);  // Whatever has arrived with the connection.
-    if (c->state == Connection::kOpen) {
-      open.push_back(std::move(c));
-    } else if (c->state == Connection::kDrop) {
-      close(client);
-    } else {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      queue_.push_back(std::move(c));
-      queue_cv_.notify_one();
-    }
+    open.push_back(std::move(c));  // Read from the next poll on, as every other connection.
   }
   for (auto& c : open) close(c->fd);
 }
@@ -357,13 +353,7 @@ void MetricsServer::Respond(Connection& c) {
   page.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::optional<HttpPage> refused;
   const bool post = request.method == "POST";
-  long long length = 0;
-  if (post) {
-    const std::string declared = Header(head, "content-length");
-    char* end = nullptr;
-    length = std::strtoll(declared.c_str(), &end, 10);
-    if (declared.empty() || *end != '\0' || length < 0) length = -1;
-  }
+  const long long length = post ? ContentLength(head) : 0;
   if (head_end == std::string::npos) {
     page.status = raw.size() >= kMaxHttpHead ? 431 : late ? 408 : 400;
     page.body = raw.size() >= kMaxHttpHead

@@ -155,6 +155,39 @@ TEST(MetricsServerTest, SlowClientsHoldNothing) {
   EXPECT_EQ(HttpExchange(at, kGood).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
 }
 
+// Requests the server will not take are answered with the status that says why, before any
+// handler sees them.
+TEST(MetricsServerTest, OversizedAndMalformedRequestsGetTheirStatus) {
+  auto server = Start({});
+  ASSERT_NE(server, nullptr);
+  const std::string at = "127.0.0.1:" + std::to_string(server->port());
+  // A head of kMaxHttpHead bytes with no end to it.
+  std::string huge = "GET /metrics HTTP/1.1\r\nX-Pad: ";
+  huge += std::string(kMaxHttpHead - huge.size(), 'a');
+  std::string answer = HttpExchange(at, huge);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u) << answer;
+  answer = HttpExchange(at, "POST /page HTTP/1.1\r\nContent-Length: " +
+                                std::to_string(kMaxHttpBody + 1) + "\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413 Content Too Large\r\n", 0), 0u) << answer;
+  answer = HttpExchange(at, "POST /page HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 411 Length Required\r\n", 0), 0u) << answer;
+  answer = HttpExchange(at, "POST /page HTTP/1.1\r\nContent-Length: x1\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 411 Length Required\r\n", 0), 0u) << answer;
+  answer = HttpExchange(at, "DELETE /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << answer;
+  // A client that stops sending half-way through its head, or its body.
+  for (const std::string& part :
+       {std::string("GET /metrics HTTP/1.1\r\nHost"),
+        std::string("POST /page HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")}) {
+    const int fd = Connect(server->port(), part);
+    ASSERT_GE(fd, 0);
+    shutdown(fd, SHUT_WR);
+    EXPECT_EQ(ReadAll(fd).rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << part;
+    close(fd);
+  }
+  EXPECT_EQ(HttpExchange(at, kGood).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+}
+
 // Over TLS: a client that never finishes its handshake holds nothing either, and is closed
 // unanswered when its time is up.
 TEST(MetricsServerTest, StalledHandshakesHoldNothing) {
