@@ -312,13 +312,19 @@ std::vector<Axis> SearchedAxes(const std::vector<const v1::Trial*>& done) {
   return shown;
 }
 
-std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::string& objective) {
-  std::vector<Axis> shown = SearchedAxes(done);
-  if (shown.empty()) return "";
+// The objective's axis over the finished trials (never of zero height).
+Axis ScoreAxis(const std::vector<const v1::Trial*>& done, const std::string& objective) {
   Axis score{ObjectiveWords(objective),
              [](const v1::Trial& t) { return t.result().selection_score(); }};
   score.Span(done);
   if (score.hi <= score.lo) score.hi = score.lo + 1e-9;
+  return score;
+}
+
+std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::string& objective) {
+  std::vector<Axis> shown = SearchedAxes(done);
+  if (shown.empty()) return "";
+  const Axis score = ScoreAxis(done, objective);
   shown.push_back(score);
   const double w = 720, h = 260, left = 60, right = 60, top = 28, bottom = 28;
   const size_t n = shown.size();
@@ -367,10 +373,7 @@ std::string ParallelPlot(const std::vector<const v1::Trial*>& done, const std::s
 std::string SlicePlots(const std::vector<const v1::Trial*>& done, const std::string& objective) {
   const std::vector<Axis> shown = SearchedAxes(done);
   if (shown.empty()) return "";
-  Axis score{ObjectiveWords(objective),
-             [](const v1::Trial& t) { return t.result().selection_score(); }};
-  score.Span(done);
-  if (score.hi <= score.lo) score.hi = score.lo + 1e-9;
+  const Axis score = ScoreAxis(done, objective);
   const v1::Trial* best = done.front();
   for (const auto* t : done) {
     if (t->result().selection_score() > best->result().selection_score()) best = t;
