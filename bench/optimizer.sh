@@ -25,9 +25,6 @@ for variant in sgd-constant sgd-cosine adamw-cosine; do
   id=$(run_sweep "$RUN/$variant.yaml")
   ctl registry publish "$id" >/dev/null
   best=$(sweep_summary "$id" | sed -n 2p)
-  champion=$(ctl registry show "optimizer-$variant-$STAMP" --json | python3 -c '
-import json, sys
-v = json.load(sys.stdin)
-print("%.4f %d" % (v["holdout_accuracy"], len(v["members"])))')
+  champion=$(champion_summary "optimizer-$variant-$STAMP")
   printf '%-18s %10s %10s %10s %10s\n' "$variant" $best $champion
 done

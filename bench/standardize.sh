@@ -21,10 +21,7 @@ for on in false true; do
   ctl registry publish "$id" >/dev/null
   read -r _ _ _ _ < <(sweep_summary "$id" | head -1)
   best=$(sweep_summary "$id" | sed -n 2p)
-  champion=$(ctl registry show "standardize-$on-$STAMP" --json | python3 -c '
-import json, sys
-v = json.load(sys.stdin)
-print("%.4f %d" % (v["holdout_accuracy"], len(v["members"])))')
+  champion=$(champion_summary "standardize-$on-$STAMP")
   printf '%-12s %10s %10s %10s %10s\n' "$([ $on = true ] && echo standardised || echo raw)" \
     $best $champion
 done

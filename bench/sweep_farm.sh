@@ -1,7 +1,7 @@
 # Sourced by the benchmarks that compare sweeps on one farm (halving.sh, search.sh,
 # architecture.sh): parses their common flags, starts a private PostgreSQL (unless --db DSN), a
 # coordinator and CPU workers, and defines ctl (sweepctl), sql (psql on the farm's database),
-# run_sweep (submit, wait, print the id) and sweep_summary. The caller sets BENCH (its name, for messages) first;
+# run_sweep (submit, wait, print the id), sweep_summary and champion_summary. The caller sets BENCH (its name, for messages) first;
 # WORKER_ARGS in the environment go to every worker.
 #   [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
 DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
@@ -50,4 +50,11 @@ sweep_summary() {
   sql "SELECT round(avg(a)::numeric, 4) FROM (SELECT r.selection_accuracy AS a FROM results r
        JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $id
        ORDER BY r.selection_accuracy DESC LIMIT 5) b"
+}
+# A registered model's current champion in one line: "holdout-accuracy members".
+champion_summary() {
+  ctl registry show "$1" --json | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+print("%.4f %d" % (v["holdout_accuracy"], len(v["members"])))'
 }
