@@ -8,7 +8,9 @@
 #   KERNELS=step bench/gpu_e2e.sh                      the worker uses the fused step kernel
 #   DEVICE=cpu SWEEP=sweeps/quickstart.yaml bench/gpu_e2e.sh   a rehearsal on a CPU host
 # Results (build and run logs, the timing) go to $OUT (default bench/out); with PACK=FILE also
-# packed into one tar.gz (a device call returns only a few files).
+# packed into one tar.gz (a device call returns only a few files). STAGE=build stops after the
+# build (which also builds sweepfarm-bench and engine_test, so bench/gpu_run.sh can use it with
+# BUILD_DIR), STAGE=run skips it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/bench/out}
@@ -18,6 +20,7 @@ KERNELS=${KERNELS:-auto}
 HOSTDEPS=${HOSTDEPS:-.hostdeps}
 SYS=${SYS:-/tmp/sweepfarm-sysroot}
 B=${BUILD_DIR:-build-e2e}
+STAGE=${STAGE:-all}
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=4294967296
 TORCH_PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
@@ -78,12 +81,17 @@ fi
 [ -e /usr/share/zoneinfo/UTC ] || export TZ=GMT PGTZ=GMT
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
-echo "== build (LibTorch at ${TORCH_PREFIX:-system})"
-cmake -S . -B "$B" $GEN -DCMAKE_BUILD_TYPE=Release -DSWEEPFARM_BUILD_TESTS=OFF \
-  ${prefix:+-DCMAKE_PREFIX_PATH="$prefix"} "${cmake_extra[@]}" >"$OUT/e2e_cmake.log" 2>&1 ||
-  { tail -40 "$OUT/e2e_cmake.log"; exit 1; }
-cmake --build "$B" -j "$(nproc)" >"$OUT/e2e_build.log" 2>&1 ||
-  { grep -B2 -A12 -m3 'error' "$OUT/e2e_build.log"; exit 1; }
+if [ "$STAGE" != run ]; then
+  echo "== build (LibTorch at ${TORCH_PREFIX:-system})"
+  cmake -S . -B "$B" $GEN -DCMAKE_BUILD_TYPE=Release -DSWEEPFARM_BUILD_TESTS=ON \
+    ${prefix:+-DCMAKE_PREFIX_PATH="$prefix"} "${cmake_extra[@]}" >"$OUT/e2e_cmake.log" 2>&1 ||
+    { tail -40 "$OUT/e2e_cmake.log"; exit 1; }
+  grep -E "sweepfarm:|CUDA" "$OUT/e2e_cmake.log" | head -5
+  cmake --build "$B" -j "$(nproc)" --target sweepfarm-coordinator sweepfarm-worker sweepctl \
+    sweepfarm-bench engine_test >"$OUT/e2e_build.log" 2>&1 ||
+    { grep -B2 -A12 -m3 'error' "$OUT/e2e_build.log"; exit 1; }
+fi
+[ "$STAGE" = build ] && exit 0
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null ||
   echo "cpu $(nproc) cores"; } | tee "$OUT/card.txt"
 { git rev-parse --short HEAD 2>/dev/null || echo "${COMMIT:-unknown (pass COMMIT=)}"; } | tee "$OUT/commit.txt"
