@@ -9,7 +9,7 @@
 #   DEVICE=cpu SWEEP=sweeps/quickstart.yaml bench/gpu_e2e.sh   a rehearsal on a CPU host
 # Results (build and run logs, the timing) go to $OUT (default bench/out); with PACK=FILE also
 # packed into one tar.gz (a device call returns only a few files). STAGE=build stops after the
-# build (which also builds sweepfarm-bench and engine_test, so bench/gpu_run.sh can use it with
+# build (which also builds sweepfarm-bench and trainer_test, so bench/gpu_run.sh can use it with
 # BUILD_DIR), STAGE=run skips it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +88,7 @@ if [ "$STAGE" != run ]; then
     { tail -40 "$OUT/e2e_cmake.log"; exit 1; }
   grep -E "sweepfarm:|CUDA" "$OUT/e2e_cmake.log" | head -5
   cmake --build "$B" -j "$(nproc)" --target sweepfarm-coordinator sweepfarm-worker sweepctl \
-    sweepfarm-bench engine_test >"$OUT/e2e_build.log" 2>&1 ||
+    sweepfarm-bench trainer_test >"$OUT/e2e_build.log" 2>&1 ||
     { grep -B2 -A12 -m3 'error' "$OUT/e2e_build.log"; exit 1; }
 fi
 [ "$STAGE" = build ] && exit 0

@@ -32,11 +32,11 @@ fi
 { git rev-parse --short HEAD 2>/dev/null || echo "${COMMIT:-unknown (pass COMMIT=)}"; } | tee "$OUT/commit.txt"
 B=$BD/bench/sweepfarm-bench
 status=0
-if phase tests && [ -x "$BD/engine/engine_test" ]; then
+if phase tests && [ -x "$BD/engine/trainer_test" ]; then
   echo "== engine tests"
-  timeout "${TESTS_LIMIT:-240}" "$BD/engine/engine_test" ${TESTS_FILTER:+--gtest_filter="$TESTS_FILTER"} >"$OUT/engine_test.log" 2>&1 ||
+  timeout "${TESTS_LIMIT:-240}" "$BD/engine/trainer_test" ${TESTS_FILTER:+--gtest_filter="$TESTS_FILTER"} >"$OUT/trainer_test.log" 2>&1 ||
     status=1
-  grep -E "FAILED|PASSED|SKIPPED \]|tests? from .* ran" "$OUT/engine_test.log" | tail -20
+  grep -E "FAILED|PASSED|SKIPPED \]|tests? from .* ran" "$OUT/trainer_test.log" | tail -20
 fi
 if [ "$QUICK" = 1 ]; then KT="1,8"; KS="8"; KB="8"; KL="4"; KR="8"; EP=1; SE=4
 else KT="${KT:-256,1024,4096}"; KS="1024,4096"; KB="1024,4096"; KL="64,256"; KR="1024"; EP=2; SE=100; fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a GPU session measures, as one call within a deadline: one build of the whole farm
 # from the carried archive (bench/gpu_e2e.sh STAGE=build, which also builds sweepfarm-bench and
-# engine_test), the engine's CUDA tests and the fused step kernel's correctness check, the farm end
+# trainer_test), the engine's CUDA tests and the fused step kernel's correctness check, the farm end
 # to end (`sweepctl nightly sweeps/perfpsychic.yaml` through PostgreSQL, the coordinator and one
 # GPU worker; the step kernel if its check passed), then our throughput beside the Python peer's.
 # Each stage gets what is left of DEADLINE seconds (default 520), so a slow one cannot take the
