@@ -1397,6 +1397,31 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
       << s.error_message();
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
   report.mutable_reports(0)->mutable_result()->set_holdout_balanced_accuracy(0.75);
+  // So is a lease token that is not one (the 60-bit integers of old workers, say), in a report
+  // or in a heartbeat.
+  const std::string real_token = report.reports(0).lease_token();
+  report.mutable_reports(0)->set_lease_token("1152921504606846975");
+  grpc::ClientContext c4d;
+  s = stub->ReportResults(&c4d, report, &rr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reports[0].lease_token must be the lease's token"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+  report.mutable_reports(0)->set_lease_token(real_token);
+  {
+    grpc::ClientContext c;
+    v1::HeartbeatRequest beat;
+    beat.set_worker_id(reg_resp.worker_id());
+    auto* l = beat.add_leases();
+    l->set_trial_id(report.reports(0).trial_id());
+    l->set_lease_token(real_token + "\",\"");
+    v1::HeartbeatResponse hr;
+    s = stub->Heartbeat(&c, beat, &hr);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("Heartbeat: leases[0].lease_token"), std::string::npos)
+        << s.error_message();
+  }
   report.add_reports();  // Removed again below.
 
   // The valid report is accepted once; the same report again is a duplicate, not a second result;
@@ -1415,7 +1440,7 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
 
   // Artifacts: stored only when the content matches its declared sha256, and only for a trial
   // whose result was accepted with that lease.
-  auto upload = [&](int64_t trial, int64_t token, const std::string& declared,
+  auto upload = [&](int64_t trial, const std::string& token, const std::string& declared,
                     const std::string& data, v1::UploadArtifactResponse* out,
                     const std::string& format = "sweepfarm-weights-v1") {
     grpc::ClientContext ctx;
@@ -1467,7 +1492,7 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM trial_checkpoints"), 0);
   EXPECT_FALSE(lease.trials(1).save_checkpoint());
   EXPECT_EQ(lease.trials(1).resume_epochs(), 0);
-  auto get_checkpoint = [&](const std::string& worker, int64_t trial, int64_t token) {
+  auto get_checkpoint = [&](const std::string& worker, int64_t trial, const std::string& token) {
     grpc::ClientContext ctx;
     v1::GetCheckpointRequest req;
     req.set_worker_id(worker);
@@ -1479,13 +1504,23 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
     }
     return reader->Finish();
   };
-  const int64_t running = lease.trials(1).trial_id(), token = lease.trials(1).lease_token();
+  const int64_t running = lease.trials(1).trial_id();
+  const std::string token = lease.trials(1).lease_token();
   s = get_checkpoint("", running, token);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("GetCheckpoint: worker_id is empty"), std::string::npos);
   s = get_checkpoint(reg_resp.worker_id(), 0, token);
   EXPECT_NE(s.error_message().find("GetCheckpoint: trial_id must be positive"), std::string::npos);
-  s = get_checkpoint(reg_resp.worker_id(), running, token + 1000);
+  s = get_checkpoint(reg_resp.worker_id(), running, token.substr(0, 31));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("GetCheckpoint: lease_token must be the lease's token, 32 "
+                                   "lowercase hex digits"),
+            std::string::npos)
+      << s.error_message();
+  // Another well-formed token: the last digit changed.
+  std::string other = token;
+  other.back() = other.back() == '0' ? '1' : '0';
+  s = get_checkpoint(reg_resp.worker_id(), running, other);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("is not running under lease"), std::string::npos)
       << s.error_message();
@@ -1543,8 +1578,17 @@ TEST_F(EndToEndTest, ForgedLeaseActionsAreRefused) {
     ASSERT_TRUE(stub->LeaseWork(&c.ctx, req, &lease).ok());
   }
   ASSERT_EQ(lease.trials_size(), 2);
-  // Random tokens: two leases of one call are not neighbours (a chance of 2^-49 that they are).
-  EXPECT_GT(std::llabs(lease.trials(0).lease_token() - lease.trials(1).lease_token()), 1000)
+  // Random 128-bit tokens, not a sequence: 32 hex digits each, and two of one call share no
+  // prefix of 8 digits (a chance of 2^-32 that they do).
+  for (int i = 0; i < 2; ++i) {
+    const std::string& t = lease.trials(i).lease_token();
+    EXPECT_TRUE(
+        t.size() == 32 &&
+        std::all_of(t.begin(), t.end(),
+                    [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); }))
+        << t;
+  }
+  EXPECT_NE(lease.trials(0).lease_token().substr(0, 8), lease.trials(1).lease_token().substr(0, 8))
       << lease.trials(0).lease_token() << " " << lease.trials(1).lease_token();
 
   v1::ReportResultsRequest report;
@@ -1563,7 +1607,7 @@ TEST_F(EndToEndTest, ForgedLeaseActionsAreRefused) {
     *beat.add_leases() = *l;
   }
   auto upload = [&](const std::string& token, const std::string& worker, int64_t trial,
-                    int64_t lease_token, const std::string& weights) {
+                    const std::string& lease_token, const std::string& weights) {
     As c(token);
     v1::UploadArtifactResponse resp;
     auto writer = stub->UploadArtifact(&c.ctx, &resp);
@@ -1688,7 +1732,8 @@ TEST_F(EndToEndTest, ForgedLeaseActionsAreRefused) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_NE(s.error_message().find("has no result accepted from worker " + wb), std::string::npos)
       << s.error_message();
-  const int64_t done = lease.trials(0).trial_id(), token = lease.trials(0).lease_token();
+  const int64_t done = lease.trials(0).trial_id();
+  const std::string token = lease.trials(0).lease_token();
   ASSERT_TRUE(upload(a, wa, done, token, "weights").ok());
   ASSERT_TRUE(upload(a, wa, done, token, "weights").ok()) << "a retried upload is no change";
   s = upload(a, wa, done, token, "other weights");

@@ -42,4 +42,13 @@ inline grpc::Status CheckName(const std::string& rpc, const std::string& field,
   return grpc::Status::OK;
 }
 
+// A lease token (LeasedTrial.lease_token): 32 lowercase hex digits, 128 random bits.
+inline grpc::Status CheckLeaseToken(const std::string& rpc, const std::string& field,
+                                    const std::string& v) {
+  bool ok = v.size() == 32;
+  for (char ch : v) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  if (!ok) return Invalid(rpc, field + " must be the lease's token, 32 lowercase hex digits");
+  return grpc::Status::OK;
+}
+
 }  // namespace sweepfarm::api

@@ -353,6 +353,12 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::Le
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
   if (grpc::Status a = AdmitWorker(ctx, "Heartbeat", req->worker_id()); !a.ok()) return a;
+  for (int i = 0; i < req->leases_size(); ++i) {
+    const std::string at = "leases[" + std::to_string(i) + "].lease_token";
+    if (grpc::Status t = CheckLeaseToken("Heartbeat", at, req->leases(i).lease_token()); !t.ok()) {
+      return t;
+    }
+  }
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
   auto lost = store_->Heartbeat(req->worker_id(), leases, options_.lease_seconds);
   if (!lost.ok()) return ToGrpc(lost.status());
@@ -369,6 +375,10 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
     const auto& r = req->reports(i);
     std::string at = "reports[" + std::to_string(i) + "]";
     if (r.trial_id() <= 0) return Invalid("ReportResults", at + ".trial_id must be positive");
+    if (grpc::Status t = CheckLeaseToken("ReportResults", at + ".lease_token", r.lease_token());
+        !t.ok()) {
+      return t;
+    }
     if (r.ok()) {
       double acc = r.result().test_accuracy();
       if (!(acc >= 0 && acc <= 1)) {
@@ -433,9 +443,14 @@ grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext* ctx,
                                               v1::ReleaseLeasesResponse* resp) {
   if (grpc::Status a = AdmitWorker(ctx, "ReleaseLeases", req->worker_id()); !a.ok()) return a;
   for (int i = 0; i < req->leases_size(); ++i) {
+    const std::string at = "leases[" + std::to_string(i) + "]";
     if (req->leases(i).trial_id() <= 0) {
-      return Invalid("ReleaseLeases",
-                     "leases[" + std::to_string(i) + "].trial_id must be positive");
+      return Invalid("ReleaseLeases", at + ".trial_id must be positive");
+    }
+    if (grpc::Status t =
+            CheckLeaseToken("ReleaseLeases", at + ".lease_token", req->leases(i).lease_token());
+        !t.ok()) {
+      return t;
     }
   }
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
@@ -454,6 +469,10 @@ grpc::Status WorkerServiceImpl::UploadArtifact(grpc::ServerContext* ctx,
   v1::ArtifactChunk first, chunk;
   if (!reader->Read(&first)) return Invalid("UploadArtifact", "no chunks");
   if (first.trial_id() <= 0) return Invalid("UploadArtifact", "trial_id must be positive");
+  if (grpc::Status t = CheckLeaseToken("UploadArtifact", "lease_token", first.lease_token());
+      !t.ok()) {
+    return t;
+  }
   const bool checkpoint = first.format() == "sweepfarm-checkpoint-v1";
   if (!checkpoint && first.format() != "sweepfarm-weights-v1") {
     return Invalid("UploadArtifact",
@@ -506,7 +525,10 @@ grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext* ctx,
                                               grpc::ServerWriter<v1::ArtifactChunk>* writer) {
   if (grpc::Status a = AdmitWorker(ctx, "GetCheckpoint", req->worker_id()); !a.ok()) return a;
   if (req->trial_id() <= 0) return Invalid("GetCheckpoint", "trial_id must be positive");
-  if (req->lease_token() <= 0) return Invalid("GetCheckpoint", "lease_token must be positive");
+  if (grpc::Status t = CheckLeaseToken("GetCheckpoint", "lease_token", req->lease_token());
+      !t.ok()) {
+    return t;
+  }
   auto c = store_->LoadCheckpoint(req->worker_id(), req->trial_id(), req->lease_token());
   if (!c.ok()) return ToGrpc(c.status());
   v1::ArtifactChunk head;

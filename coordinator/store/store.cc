@@ -106,9 +106,10 @@ const std::vector<Statement>& SweepStatements() {
        "    ORDER BY s.priority DESC, s.id LIMIT 1) "
        "  ORDER BY id LIMIT 1) "
        "UPDATE trials t SET state = 'running', attempts = t.attempts + 1, "
-       // 60 random bits (gen_random_uuid's), not a sequence: a token cannot be guessed from
-       // another.
-       "  lease_token = ('x' || substr(md5(gen_random_uuid()::text), 1, 15))::bit(60)::bigint, "
+       // 128 bits, as 32 hex digits, of the SHA-256 of two random UUIDs (244 bits from the
+       // server's strong random source): a token can be neither guessed nor derived from another.
+       "  lease_token = encode(substr(sha256(uuid_send(gen_random_uuid()) || "
+       "    uuid_send(gen_random_uuid())), 1, 16), 'hex'), "
        "  worker_id = $1, started_at = now(), "
        "  lease_expires_at = now() + make_interval(secs => $3) "
        "WHERE t.id IN ("
@@ -127,7 +128,7 @@ const std::vector<Statement>& SweepStatements() {
       {"heartbeat",
        "UPDATE trials SET lease_expires_at = now() + make_interval(secs => $4) "
        "WHERE state = 'running' AND worker_id = $1 AND id = ANY($2::bigint[]) "
-       "  AND lease_token = ANY($3::bigint[]) RETURNING id, lease_token"},
+       "  AND lease_token = ANY($3::text[]) RETURNING id, lease_token"},
       {"complete_trial",
        "UPDATE trials SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL "
        "WHERE id = $1 AND lease_token = $2 AND state = 'running' AND worker_id = $3 "
@@ -594,6 +595,21 @@ std::string IntArray(const std::vector<int64_t>& v) {
   return s + "}";
 }
 
+// Lease tokens as a text[] literal, each quoted and escaped: the service checks their form, and
+// one that was malformed would still be one element, matching nothing.
+std::string TokenArray(const std::vector<std::string>& v) {
+  std::string s = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    s += i ? ",\"" : "\"";
+    for (char ch : v[i]) {
+      if (ch == '"' || ch == '\\') s += '\\';
+      s += ch;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
 }  // namespace
 
 Status FromException(const std::exception& e, const char* op) {
@@ -731,7 +747,7 @@ StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials,
       t.set_trial_id(row[0].as<int64_t>());
       lease.sweep_id = row[1].as<int64_t>();
       *t.mutable_params() = FromJson<v1::TrialParams>(row[2].as<std::string>());
-      t.set_lease_token(row[3].as<int64_t>());
+      t.set_lease_token(row[3].as<std::string>());
       rungs.push_back(row[4].as<int>());
       t.set_resume_epochs(row[5].as<int>());
       lease.trials.push_back(std::move(t));
@@ -755,7 +771,8 @@ StatusOr<Lease> Store::LeaseTrials(const std::string& worker_id, int max_trials,
 StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
                                                 const std::vector<v1::TrialLease>& leases,
                                                 int lease_seconds) {
-  std::vector<int64_t> ids, tokens;
+  std::vector<int64_t> ids;
+  std::vector<std::string> tokens;
   for (const auto& l : leases) {
     ids.push_back(l.trial_id());
     tokens.push_back(l.lease_token());
@@ -764,10 +781,10 @@ StatusOr<std::vector<int64_t>> Store::Heartbeat(const std::string& worker_id,
     pqxx::work tx(c);
     tx.exec_prepared0("touch_worker", worker_id);
     pqxx::result r =
-        tx.exec_prepared("heartbeat", worker_id, IntArray(ids), IntArray(tokens), lease_seconds);
+        tx.exec_prepared("heartbeat", worker_id, IntArray(ids), TokenArray(tokens), lease_seconds);
     tx.commit();
-    std::set<std::pair<int64_t, int64_t>> held;
-    for (const auto& row : r) held.insert({row[0].as<int64_t>(), row[1].as<int64_t>()});
+    std::set<std::pair<int64_t, std::string>> held;
+    for (const auto& row : r) held.insert({row[0].as<int64_t>(), row[1].as<std::string>()});
     std::vector<int64_t> lost;
     for (const auto& l : leases) {
       if (!held.count({l.trial_id(), l.lease_token()})) lost.push_back(l.trial_id());
@@ -860,7 +877,7 @@ StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
               throw std::invalid_argument("trial " + std::to_string(rep.trial_id()) +
                                           " does not exist");
             }
-            bool same = !cur[0][1].is_null() && cur[0][1].as<int64_t>() == rep.lease_token() &&
+            bool same = !cur[0][1].is_null() && cur[0][1].as<std::string>() == rep.lease_token() &&
                         cur[0][0].as<std::string>() != "running";
             outcome = same ? ReportOutcome::kDuplicate : ReportOutcome::kStale;
           }
@@ -1274,17 +1291,17 @@ Status Store::CheckWorker(const std::string& worker_id, const std::string& holde
       .status();
 }
 
-Status Store::CheckUpload(int64_t trial_id, int64_t lease_token, const std::string& worker_id,
-                          bool checkpoint) {
+Status Store::CheckUpload(int64_t trial_id, const std::string& lease_token,
+                          const std::string& worker_id, bool checkpoint) {
   return Conn::Run(this, "UploadArtifact",
                    [&](pqxx::connection& c) -> StatusOr<int> {
                      pqxx::read_transaction tx(c);
                      const std::string what = "UploadArtifact: trial " + std::to_string(trial_id) +
-                                              " under lease " + std::to_string(lease_token);
+                                              " under lease " + lease_token;
                      if (checkpoint) {
                        pqxx::result r = tx.exec_prepared("trial_holder", trial_id);
                        if (r.empty() || r[0][0].as<std::string>() != "running" ||
-                           r[0][1].is_null() || r[0][1].as<int64_t>() != lease_token ||
+                           r[0][1].is_null() || r[0][1].as<std::string>() != lease_token ||
                            r[0][2].is_null() || r[0][2].as<std::string>() != worker_id) {
                          return FailedPreconditionError(what + " is not running on worker " +
                                                         worker_id.substr(0, 64));
@@ -1292,7 +1309,7 @@ Status Store::CheckUpload(int64_t trial_id, int64_t lease_token, const std::stri
                        return 0;
                      }
                      pqxx::result r = tx.exec_prepared("result_holder", trial_id);
-                     if (r.empty() || r[0][0].as<int64_t>() != lease_token ||
+                     if (r.empty() || r[0][0].as<std::string>() != lease_token ||
                          r[0][1].as<std::string>() != worker_id) {
                        return FailedPreconditionError(
                            what + " has no result accepted from worker " + worker_id.substr(0, 64));
@@ -1302,17 +1319,17 @@ Status Store::CheckUpload(int64_t trial_id, int64_t lease_token, const std::stri
       .status();
 }
 
-Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::string& sha256,
-                            const std::string& format, const std::string& arch_json,
-                            const std::string& content) {
+Status Store::StoreArtifact(int64_t trial_id, const std::string& lease_token,
+                            const std::string& sha256, const std::string& format,
+                            const std::string& arch_json, const std::string& content) {
   return Conn::Run(this, "UploadArtifact",
                    [&](pqxx::connection& c) -> StatusOr<int> {
                      pqxx::work tx(c);
                      pqxx::result r = tx.exec_prepared("result_lease", trial_id);
-                     if (r.empty() || r[0][0].as<int64_t>() != lease_token) {
+                     if (r.empty() || r[0][0].as<std::string>() != lease_token) {
                        return FailedPreconditionError(
                            "UploadArtifact: trial " + std::to_string(trial_id) +
-                           " has no result accepted with lease " + std::to_string(lease_token));
+                           " has no result accepted with lease " + lease_token);
                      }
                      // Stored weights are never replaced (the same ones again: a retried upload).
                      if (pqxx::result had = tx.exec_prepared("trial_artifact_sha", trial_id);
@@ -1332,9 +1349,9 @@ Status Store::StoreArtifact(int64_t trial_id, int64_t lease_token, const std::st
       .status();
 }
 
-Status Store::StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::string& sha256,
-                              const std::string& format, const std::string& arch_json,
-                              const std::string& content) {
+Status Store::StoreCheckpoint(int64_t trial_id, const std::string& lease_token,
+                              const std::string& sha256, const std::string& format,
+                              const std::string& arch_json, const std::string& content) {
   return Conn::Run(
              this, "UploadArtifact",
              [&](pqxx::connection& c) -> StatusOr<int> {
@@ -1344,7 +1361,7 @@ Status Store::StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::
                                                  r[0][1].as<int>())) {
                  return FailedPreconditionError(
                      "UploadArtifact: trial " + std::to_string(trial_id) +
-                     " takes no checkpoint under lease " + std::to_string(lease_token) +
+                     " takes no checkpoint under lease " + lease_token +
                      " (it must be running under that lease, in a halving sweep that "
                      "resumes, below the last rung)");
                }
@@ -1358,14 +1375,14 @@ Status Store::StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::
 }
 
 StatusOr<Checkpoint> Store::LoadCheckpoint(const std::string& worker_id, int64_t trial_id,
-                                           int64_t lease_token) {
+                                           const std::string& lease_token) {
   return Conn::Run(this, "GetCheckpoint", [&](pqxx::connection& c) -> StatusOr<Checkpoint> {
     pqxx::read_transaction tx(c);
     const std::string what = "GetCheckpoint: trial " + std::to_string(trial_id);
     pqxx::result held = tx.exec_prepared("trial_held", trial_id, lease_token, worker_id);
     if (held.empty()) {
-      return FailedPreconditionError(what + " is not running under lease " +
-                                     std::to_string(lease_token) + " of worker " + worker_id);
+      return FailedPreconditionError(what + " is not running under lease " + lease_token +
+                                     " of worker " + worker_id);
     }
     const int64_t parent = held[0][1].as<int64_t>();
     if (held[0][0].as<std::string>() != "promoted" || parent == 0) {

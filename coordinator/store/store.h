@@ -168,7 +168,7 @@ class Store {
   // OK if `worker_id` may upload for the trial under `lease_token`: a checkpoint while it runs
   // the trial, weights once its result from that lease was accepted; checked before an upload's
   // content is read.
-  Status CheckUpload(int64_t trial_id, int64_t lease_token, const std::string& worker_id,
+  Status CheckUpload(int64_t trial_id, const std::string& lease_token, const std::string& worker_id,
                      bool checkpoint);
   // Claims up to `max_trials` queued trials of the oldest sweep with work, each with a new fencing
   // token and an expiry `lease_seconds` from now on the database clock.
@@ -219,18 +219,18 @@ class Store {
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
   // Stores an artifact for a trial whose result was accepted with `lease_token`
   // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.
-  Status StoreArtifact(int64_t trial_id, int64_t lease_token, const std::string& sha256,
+  Status StoreArtifact(int64_t trial_id, const std::string& lease_token, const std::string& sha256,
                        const std::string& format, const std::string& arch_json,
                        const std::string& content);
   // Stores (or replaces) the checkpoint of a trial running under `lease_token` in a halving
   // sweep that resumes, below its last rung (FAILED_PRECONDITION otherwise).
-  Status StoreCheckpoint(int64_t trial_id, int64_t lease_token, const std::string& sha256,
-                         const std::string& format, const std::string& arch_json,
-                         const std::string& content);
+  Status StoreCheckpoint(int64_t trial_id, const std::string& lease_token,
+                         const std::string& sha256, const std::string& format,
+                         const std::string& arch_json, const std::string& content);
   // The checkpoint that `trial_id`, running under `lease_token` on `worker_id`
   // (FAILED_PRECONDITION otherwise), resumes from: its parent's. NOT_FOUND if there is none.
   StatusOr<Checkpoint> LoadCheckpoint(const std::string& worker_id, int64_t trial_id,
-                                      int64_t lease_token);
+                                      const std::string& lease_token);
   // The sweep's spec and its best `n` trials with stored predictions, by its objective.
   // With `with_artifacts`, only trials whose weights were uploaded.
   StatusOr<std::pair<v1::SweepSpec, std::vector<Candidate>>> LoadCandidates(int64_t sweep_id, int n,
