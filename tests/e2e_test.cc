@@ -1747,6 +1747,63 @@ TEST_F(EndToEndTest, ForgedLeaseActionsAreRefused) {
   EXPECT_EQ(Count("SELECT count(*) FROM artifacts"), 1);
 }
 
+// deploy/local/credentials.sh makes what a farm reached beyond loopback needs: with its private
+// CA, certificate and per-role tokens, a worker holding the worker token and sweepctl holding the
+// operator's run a sweep over TLS verified against the CA; the reader's token may look but not
+// submit; a second run of the script changes nothing.
+TEST_F(EndToEndTest, GeneratedCredentialsSecureAFarm) {
+  const std::string dir = farm_->dir() + "/credentials";
+  const std::string script = std::string(SWEEPFARM_SOURCE_DIR) + "/deploy/local/credentials.sh";
+  std::string out, err;
+  ASSERT_EQ(RunCommand({"/bin/bash", script, dir, "127.0.0.1", "localhost"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("workers:          --tls-ca " + dir + "/ca.pem --auth-token-file " + dir +
+                     "/worker.token"),
+            std::string::npos)
+      << out;
+  auto read = [](const std::string& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  const std::string tokens = read(dir + "/tokens"), cert = read(dir + "/server.pem");
+  ASSERT_EQ(RunCommand({"/bin/bash", script, dir}, &out, &err), 0) << err;
+  EXPECT_EQ(read(dir + "/tokens"), tokens) << "a second run replaced the tokens";
+  EXPECT_EQ(read(dir + "/server.pem"), cert) << "a second run replaced the certificate";
+  EXPECT_EQ(std::filesystem::status(dir).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+
+  farm_->SetSecurity({"--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key",
+                      "--auth-token-file", dir + "/tokens"},
+                     {"--tls-ca", dir + "/ca.pem", "--auth-token-file", dir + "/worker.token"});
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  StartWorker(addr, "worker1", 4);
+  auto sweepctl = [&](const std::string& role, std::vector<std::string> args) {
+    std::vector<std::string> argv{SWEEPFARM_SWEEPCTL,
+                                  "--coordinator",
+                                  addr,
+                                  "--tls-ca",
+                                  dir + "/ca.pem",
+                                  "--auth-token-file",
+                                  dir + "/" + role + ".token"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, &out, &err);
+  };
+  const std::string sweep = WriteFile("s.yaml", SweepYaml(600, "[1]"));
+  EXPECT_EQ(sweepctl("reader", {"submit", sweep}), 1);
+  EXPECT_NE(err.find("SubmitSweep: the token of reader"), std::string::npos) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM sweeps"), 0);
+  ASSERT_EQ(sweepctl("operator", {"submit", sweep}), 0) << err;
+  const std::string id = std::to_string(std::stoll(out));
+  ASSERT_EQ(sweepctl("reader", {"watch", id}), 0) << err;
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE worker_id IN (SELECT id FROM workers "
+                  "WHERE holder = 'worker')"),
+            8);
+  // The operator is audited by the name the script gave its token.
+  EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'submit' AND actor LIKE "
+                  "'operator%'"),
+            1);
+}
+
 // A dry run of a sweep of 200,000 trials answers with the counts of all of them and a bounded
 // sample of the plan (not 200,000 rows); the sample's size is the caller's, within bounds.
 TEST_F(EndToEndTest, DryRunOfAHugeSweepListsABoundedPlan) {
