@@ -83,6 +83,46 @@ constexpr char kUsage[] =
     "  registry rollback MODEL [--alias A] [--reason TEXT]\n"
     "                                     undo the alias's last move\n";
 
+// The entries of a usage text for one command: the lines that begin "  COMMAND" and the deeper
+// indented lines that continue them. Empty if the text has none.
+std::string CommandUsage(const std::string& usage, const std::string& command) {
+  std::string out;
+  bool in = false;
+  size_t start = 0;
+  while (start < usage.size()) {
+    size_t end = usage.find('\n', start);
+    if (end == std::string::npos) end = usage.size();
+    const std::string line = usage.substr(start, end - start);
+    start = end + 1;
+    if (line.size() > 2 && line.compare(0, 2, "  ") == 0 && line[2] != ' ') {
+      const size_t word = line.find(' ', 2);
+      in = line.substr(2, word == std::string::npos ? std::string::npos : word - 2) == command;
+    } else if (line.compare(0, 3, "   ") != 0) {
+      in = false;
+    }
+    if (in) out += line + "\n";
+  }
+  return out;
+}
+
+// `sweepctl help [COMMAND]` and `sweepctl COMMAND --help`: the command's own lines, or every
+// command and flag; 2 for a command that does not exist.
+int Help(const std::vector<std::string>& topic, const Flags& flags) {
+  const std::string all = std::string(kUsage) + cli::kDataUsage;
+  if (topic.empty()) {
+    std::cout << all << flags.Usage();
+    return 0;
+  }
+  const std::string mine = CommandUsage(all, topic[0]);
+  if (mine.empty()) {
+    std::cerr << "sweepctl: unknown command \"" << topic[0] << "\"; sweepctl help lists them\n";
+    return 2;
+  }
+  std::cout << "usage: sweepctl [--coordinator HOST:PORT] [flags]\n"
+            << mine << "(sweepctl help: every command and flag)\n";
+  return 0;
+}
+
 class Client {
  public:
   Client(const std::string& address, const TransportSecurity& security, int deadline_ms)
@@ -1635,11 +1675,9 @@ int main(int argc, char** argv) {
   cli::DefineDataFlags(&flags);
   DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
-  if (flags.help()) {
-    std::cout << kUsage << cli::kDataUsage << flags.Usage();
-    return 0;
-  }
   const auto& pos = flags.positionals();
+  if (flags.help()) return Help(pos, flags);
+  if (!pos.empty() && pos[0] == "help") return Help({pos.begin() + 1, pos.end()}, flags);
   if (pos.empty()) {
     std::cerr << kUsage << cli::kDataUsage << flags.Usage();
     return 2;

@@ -952,6 +952,19 @@ TEST_F(EndToEndTest, ErrorsSayWhatToDo) {
             std::string::npos)
       << err;
 
+  // Help per command: `help COMMAND` and `COMMAND --help` print that command's lines only.
+  ASSERT_EQ(Sweepctl({"help", "extend"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("  extend ID N"), std::string::npos) << out;
+  EXPECT_EQ(out.find("  submit FILE"), std::string::npos) << out;
+  ASSERT_EQ(Sweepctl({"data", "--help"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("  data import NAME FILE"), std::string::npos) << out;
+  EXPECT_EQ(out.find("  registry"), std::string::npos) << out;
+  ASSERT_EQ(Sweepctl({"help"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("  registry"), std::string::npos) << out;
+  EXPECT_EQ(Sweepctl({"help", "frobnicate"}, &out, &err), 2);
+  EXPECT_NE(err.find("unknown command \"frobnicate\"; sweepctl help lists them"), std::string::npos)
+      << err;
+
   EXPECT_EQ(Sweepctl({"--coordinator", "127.0.0.1", "list"}, &out, &err), 2);
   EXPECT_NE(err.find("--coordinator: \"127.0.0.1\" has no port; use HOST:PORT"), std::string::npos)
       << err;
