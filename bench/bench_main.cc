@@ -11,6 +11,7 @@
 
 #include "common/flags.h"
 #include "common/json.h"
+#include "engine/dataset.h"
 #include "engine/telemetry.h"
 #include "engine/trainer.h"
 
@@ -29,15 +30,7 @@ struct Row {
 std::shared_ptr<const Dataset> Workload(const std::string& name, int64_t train, int64_t test) {
   if (name == "telemetry") return MakeTelemetryDataset(TelemetryOptions{1, train, test});
   // LeNet workload: Fashion-MNIST-sized random images (speed does not depend on the pixels).
-  auto ds = std::make_shared<Dataset>();
-  ds->name = "lenet-random";
-  ds->num_classes = 10;
-  at::Generator gen = at::detail::createCPUGenerator(1);
-  ds->train.x = torch::randn({train, 28, 28, 1}, gen);
-  ds->train.y = torch::randint(0, 10, {train}, gen, torch::kInt64);
-  ds->test.x = torch::randn({test, 28, 28, 1}, gen);
-  ds->test.y = torch::randint(0, 10, {test}, gen, torch::kInt64);
-  return ds;
+  return RandomImageDataset("lenet-random", train, test, /*seed=*/1);
 }
 
 std::vector<ModelConfig> Configs(int64_t k, int64_t epochs) {

@@ -104,6 +104,19 @@ std::shared_ptr<const Dataset> DatasetFromTable(const data::Table& t, const std:
   return ds;
 }
 
+std::shared_ptr<const Dataset> RandomImageDataset(const std::string& name, int64_t train,
+                                                  int64_t test, uint64_t seed) {
+  auto ds = std::make_shared<Dataset>();
+  ds->name = name;
+  ds->num_classes = 10;
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  ds->train.x = torch::randn({train, 28, 28, 1}, gen);
+  ds->train.y = torch::randint(0, 10, {train}, gen, torch::kInt64);
+  ds->test.x = torch::randn({test, 28, 28, 1}, gen);
+  ds->test.y = torch::randint(0, 10, {test}, gen, torch::kInt64);
+  return ds;
+}
+
 std::shared_ptr<const Dataset> Standardized(const Dataset& raw) {
   auto out = std::make_shared<Dataset>(raw);
   torch::Tensor x = raw.train.x.to(torch::kCPU, torch::kFloat64);

@@ -74,6 +74,11 @@ torch::Tensor ToChannelsFirst(const torch::Tensor& channels_last);
 // How many of `labels` (int64 class indices, any device) are each of the `classes` classes.
 std::vector<int64_t> CountByClass(const torch::Tensor& labels, int64_t classes);
 
+// Random 28x28x1 images in 10 classes (normal pixels, uniform labels) drawn from `seed`: for
+// equivalence tests and timing, where the pixels need no meaning.
+std::shared_ptr<const Dataset> RandomImageDataset(const std::string& name, int64_t train,
+                                                  int64_t test, uint64_t seed);
+
 // Content hash of tensors (their bytes, dtypes and shapes): the engine's own test datasets.
 std::string HashTensors(const std::vector<torch::Tensor>& tensors);
 

@@ -18,15 +18,7 @@ inline std::shared_ptr<const Dataset> SmallTelemetry() {
 // Random 28x28 images in 10 classes, `train` to train on and `test` to test on; the labels need
 // no meaning for equivalence checks.
 inline std::shared_ptr<const Dataset> RandomImages(int64_t train = 256, int64_t test = 100) {
-  auto ds = std::make_shared<Dataset>();
-  ds->name = "images";
-  ds->num_classes = 10;
-  at::Generator gen = at::detail::createCPUGenerator(5);
-  ds->train.x = torch::randn({train, 28, 28, 1}, gen);
-  ds->train.y = torch::randint(0, 10, {train}, gen, torch::kInt64);
-  ds->test.x = torch::randn({test, 28, 28, 1}, gen);
-  ds->test.y = torch::randint(0, 10, {test}, gen, torch::kInt64);
-  return ds;
+  return RandomImageDataset("images", train, test, /*seed=*/5);
 }
 
 }  // namespace sweepfarm::engine::testing
