@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build, test and run dependency of sweepfarm on Debian 12 (idempotent; needs root or sudo).
+# Extra packages may be named (the benchmarks' own: bench/cpu_peer.sh adds PyTorch and Optuna).
+#   deploy/local/setup.sh [PACKAGE...]
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git clang-format
@@ -11,6 +13,7 @@ PKGS=(
   postgresql postgresql-client
   dataset-fashion-mnist
   iproute2 procps openssl
+  "$@"
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
