@@ -170,6 +170,10 @@ int main(int argc, char** argv) {
   options.lease_seconds = static_cast<int>(*lease);
   options.auth = TokenCheck(security->tokens);
   options.max_dataset_bytes = *max_dataset;
+  // LeaseWork calls that may wait for work at once (each holds a server thread); more answer at
+  // once, and their workers poll.
+  api::WorkSignal work(256);
+  options.work = &work;
   api::Slots data_streams(8);
   registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
   api::SweepServiceImpl sweeps(store->get(), &datasets, options);
@@ -226,6 +230,7 @@ int main(int argc, char** argv) {
       SF_LOG(Warning) << n.status().ToString();
     } else if (*n > 0) {
       metrics.CountExpired(*n);
+      work.Notify();
       SF_LOG(Warning) << *n << " trial(s) re-queued after their lease expired";
     }
     if (std::chrono::steady_clock::now() >= next_expiry) {
@@ -239,6 +244,7 @@ int main(int argc, char** argv) {
     }
   }
   SF_LOG(Info) << "shutting down";
+  work.Stop();  // Waiting LeaseWork calls answer now, not when their wait ends.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -1543,6 +1543,62 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
       << s.error_message();
 }
 
+// Long polling: a worker that asks while nothing is queued is held until work comes, and gets
+// the trials of a sweep submitted after it asked (without it, an idle worker saw a submission
+// only at its next poll, up to 2 s later). A wait over the limit is refused, naming the argument.
+TEST_F(EndToEndTest, LeaseWorkWaitsForWorkToBeQueued) {
+  std::string addr = StartCoordinator();
+  ASSERT_FALSE(addr.empty());
+  auto stub =
+      v1::WorkerService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  v1::RegisterWorkerRequest reg;
+  reg.set_host("h");
+  reg.set_device("cpu");
+  reg.set_capacity(2);
+  v1::RegisterWorkerResponse worker;
+  {
+    grpc::ClientContext c;
+    ASSERT_TRUE(stub->RegisterWorker(&c, reg, &worker).ok());
+  }
+  v1::LeaseWorkRequest req;
+  req.set_worker_id(worker.worker_id());
+  req.set_max_trials(2);
+  {
+    req.set_wait_ms(30001);
+    grpc::ClientContext c;
+    v1::LeaseWorkResponse resp;
+    grpc::Status s = stub->LeaseWork(&c, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("LeaseWork: wait_ms must be in [0, 30000]"), std::string::npos)
+        << s.error_message();
+  }
+  {
+    req.set_wait_ms(0);  // Nothing queued, no wait: an empty answer.
+    grpc::ClientContext c;
+    v1::LeaseWorkResponse resp;
+    ASSERT_TRUE(stub->LeaseWork(&c, req, &resp).ok());
+    EXPECT_EQ(resp.trials_size(), 0);
+  }
+  req.set_wait_ms(30000);
+  v1::LeaseWorkResponse held;
+  grpc::Status held_status;
+  std::thread waiter([&] {
+    grpc::ClientContext c;
+    held_status = stub->LeaseWork(&c, req, &held);
+  });
+  // Submitted once the call is (very likely) waiting; should it come later, it finds the trials
+  // queued and the test passes without testing the wait, never fails for it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::string out, err;
+  EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))},
+                     &out, &err),
+            0)
+      << err;
+  waiter.join();
+  ASSERT_TRUE(held_status.ok()) << held_status.error_message();
+  EXPECT_EQ(held.trials_size(), 2);
+}
+
 // Lease actions are the lease holder's own: a second worker-role token can neither act for the
 // first one's worker id nor, with a worker id of its own, report, renew, release or upload for
 // trials it does not hold; lease tokens are random, not a sequence to guess from; stored weights

@@ -185,8 +185,11 @@ Status Worker::SlotLoop(int slot) {
     v1::LeaseWorkRequest req;
     req.set_worker_id(worker_id_);
     req.set_max_trials(options_.capacity);
+    const int wait_ms = options_.exit_when_idle ? 0 : options_.lease_wait_ms;
+    req.set_wait_ms(wait_ms);
     v1::LeaseWorkResponse lease;
-    auto ctx = Context(options_.rpc_deadline_ms);
+    auto ctx = Context(options_.rpc_deadline_ms + wait_ms);
+    const auto asked = std::chrono::steady_clock::now();
     Status s = Unreachable(FromGrpc(stub_->LeaseWork(ctx.get(), req, &lease), "LeaseWork"),
                            "the coordinator", options_.coordinator, "--coordinator");
     if (!s.ok()) {
@@ -198,6 +201,11 @@ Status Worker::SlotLoop(int slot) {
       continue;
     } else if (options_.exit_when_idle) {
       break;
+    } else if (wait_ms > 0 &&
+               std::chrono::steady_clock::now() - asked >= std::chrono::milliseconds(wait_ms / 2)) {
+      // The coordinator held the call for work that did not come: ask again at once.
+      backoff_ms = options_.idle_poll_ms;
+      continue;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 2000);

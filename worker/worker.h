@@ -31,7 +31,13 @@ struct WorkerOptions {
   // ended: on two cores the quickstart's CNN sweep took 8.7-10.7 s so, against 16.3-18.9 s
   // fused four at a time (bench/RESULTS.md, "Fused or one at a time on CPUs").
   int cpu_fuse = 1;
-  int idle_poll_ms = 250;  // First wait when there is no work; doubles up to 2 s.
+  // How long the coordinator may hold a LeaseWork call when nothing is queued (long polling: a
+  // submitted sweep starts at once). Not with exit_when_idle, which asks once. A stopping worker
+  // may wait this long for its call to end, as long as its longest pause between polls was.
+  int lease_wait_ms = 2000;
+  // When the coordinator answers "no work" sooner than it may wait (an older coordinator, or too
+  // many waiting), the first pause before asking again; doubles up to 2 s.
+  int idle_poll_ms = 250;
   int rpc_deadline_ms = 10000;
   bool exit_when_idle = false;  // Return once the queue is empty (tests, batch jobs).
   int drain_seconds = 60;       // After Stop(), how long the bundle in hand may still train.

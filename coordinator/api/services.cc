@@ -3,6 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <chrono>
 #include <cmath>
 #include <set>
 
@@ -110,6 +111,7 @@ grpc::Status SweepServiceImpl::SubmitSweep(grpc::ServerContext* ctx,
   auto id = store_->CreateSweep(s);
   if (!id.ok()) return ToGrpc(id.status());
   resp->set_sweep_id(*id);
+  if (options_.work != nullptr) options_.work->Notify();
   SF_LOG(Info) << "sweep " << *id << " (" << parsed->spec.name() << "): " << s.trials.size()
                << " trials"
                << (parsed->spec.rung_epochs_size() > 0
@@ -199,6 +201,7 @@ grpc::Status SweepServiceImpl::ExtendSweep(grpc::ServerContext* ctx,
   if (!out.ok()) {
     return ToGrpc(Status(out.status().code(), "ExtendSweep: " + out.status().message()));
   }
+  if (options_.work != nullptr) options_.work->Notify();
   resp->set_queued(out->queued);
   resp->set_budget(out->budget);
   resp->set_total(out->total);
@@ -339,8 +342,22 @@ grpc::Status WorkerServiceImpl::LeaseWork(grpc::ServerContext* ctx, const v1::Le
     return Invalid("LeaseWork",
                    "max_trials must be in [1, " + std::to_string(options_.max_bundle) + "]");
   }
-  auto lease = store_->LeaseTrials(req->worker_id(), req->max_trials(), options_.lease_seconds);
-  if (!lease.ok()) return ToGrpc(lease.status());
+  if (req->wait_ms() < 0 || req->wait_ms() > kMaxLeaseWaitMs) {
+    return Invalid("LeaseWork", "wait_ms must be in [0, " + std::to_string(kMaxLeaseWaitMs) + "]");
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(req->wait_ms());
+  StatusOr<store::Lease> lease = store::Lease{};
+  while (true) {
+    // Read before the queue is: work queued between the two wakes the wait below at once.
+    const uint64_t seen = options_.work != nullptr ? options_.work->generation() : 0;
+    lease = store_->LeaseTrials(req->worker_id(), req->max_trials(), options_.lease_seconds);
+    if (!lease.ok()) return ToGrpc(lease.status());
+    if (!lease->trials.empty() || req->wait_ms() == 0 || options_.work == nullptr) break;
+    if (options_.work->Wait(seen, until, [ctx] { return ctx->IsCancelled(); }) !=
+        WorkSignal::Woken::kNotified) {
+      break;
+    }
+  }
   resp->set_lease_seconds(options_.lease_seconds);
   if (lease->trials.empty()) return grpc::Status::OK;
   if (options_.metrics) options_.metrics->CountLeased(static_cast<int64_t>(lease->trials.size()));
@@ -417,6 +434,8 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
   std::vector<v1::TrialReport> reports(req->reports().begin(), req->reports().end());
   auto outcomes = store_->RecordResults(req->worker_id(), reports);
   if (!outcomes.ok()) return ToGrpc(outcomes.status());
+  // Results may open a round (halving, TPE) or queue a failed trial's retry.
+  if (options_.work != nullptr) options_.work->Notify();
   for (size_t i = 0; i < outcomes->size(); ++i) {
     switch ((*outcomes)[i]) {
       case store::ReportOutcome::kAccepted:
@@ -456,6 +475,7 @@ grpc::Status WorkerServiceImpl::ReleaseLeases(grpc::ServerContext* ctx,
   std::vector<v1::TrialLease> leases(req->leases().begin(), req->leases().end());
   auto n = store_->ReleaseLeases(req->worker_id(), leases);
   if (!n.ok()) return ToGrpc(n.status());
+  if (*n > 0 && options_.work != nullptr) options_.work->Notify();
   resp->set_released(*n);
   SF_LOG(Info) << "worker " << req->worker_id() << " handed back " << *n << " lease(s)";
   return grpc::Status::OK;

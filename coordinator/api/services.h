@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "coordinator/api/metrics.h"
+#include "coordinator/api/work_signal.h"
 #include "coordinator/data/datasets.h"
 #include "coordinator/registry/registry.h"
 #include "coordinator/store/store.h"
@@ -24,7 +25,14 @@ struct ServiceOptions {
   int64_t max_artifact_bytes = 256LL << 20;
   int64_t max_dataset_bytes = 1LL << 30;  // An import's content (--max-dataset-bytes).
   TokenCheck auth;                        // Every handler admits its call through it first.
+  // LeaseWork's long polling: woken by whatever may queue trials. None: LeaseWork answers at once
+  // whatever wait_ms asks. (With several coordinators, a waiter is woken only by its own
+  // coordinator's calls; the others' work it finds when its wait ends.)
+  WorkSignal* work = nullptr;
 };
+
+// The longest LeaseWorkRequest.wait_ms.
+constexpr int kMaxLeaseWaitMs = 30000;
 
 // At most `limit` at once of something costly (imports held in memory, data set streams): a call
 // that finds none free is refused with RESOURCE_EXHAUSTED rather than queued.
