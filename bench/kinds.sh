@@ -3,15 +3,18 @@
 # over architecture: [cnn1d, mlp, logistic], 144 trials), on each data seed (7, 8, 9 unless --seeds),
 # published as the first version of its own model. Prints, per seed, each kind's best trial by
 # selection accuracy with its holdout accuracy, the registered ensemble's holdout accuracy, its
-# members and their kinds. Private PostgreSQL unless --db DSN.
-#   bench/kinds.sh [--db DSN] [--workers N] [--capacity N] [--seeds "7 8 9"]
+# members and their kinds. Private PostgreSQL unless --db DSN. --simulator 2: on the telemetry
+# simulator's version 2 (docs/telemetry.md).
+#   bench/kinds.sh [--db DSN] [--workers N] [--capacity N] [--seeds "7 8 9"] [--simulator 1|2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS="7 8 9"
+SIMULATOR=1
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) SEEDS=$2; shift 2 ;;
+    --simulator) SIMULATOR=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -22,7 +25,9 @@ STAMP=$(date +%s)
 printf '%-5s %-9s %9s %9s   %s\n' seed kind best.sel its.hold "" >&2
 for seed in $SEEDS; do
   model="kinds-$seed-$STAMP"
-  sed -e "s/^    seed: 7$/    seed: $seed/" -e "s/^model: .*/model: $model/" \
+  extra=""
+  [ "$SIMULATOR" = 1 ] || extra="\n    simulator_version: $SIMULATOR"
+  sed -e "s/^    seed: 7$/    seed: $seed$extra/" -e "s/^model: .*/model: $model/" \
     sweeps/quickstart.yaml >"$RUN/$seed.yaml"
   grep -q "^    architecture: \[cnn1d, mlp, logistic\]" "$RUN/$seed.yaml" ||
     { echo "kinds.sh: sweeps/quickstart.yaml no longer searches the three kinds" >&2; exit 1; }

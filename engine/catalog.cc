@@ -34,7 +34,9 @@ const std::vector<BuiltinDataset>& BuiltinDatasets() {
        {{"seed", {0, 9.0e15, true}},
         {"lab_samples", {64, 10'000'000, true}},
         {"escalation_samples", {16, 10'000'000, true}},
-        {"holdout_fraction", {0, 0.9, false}}},
+        {"holdout_fraction", {0, 0.9, false}},
+        // The simulator's version (engine/telemetry.h): 1, what every earlier result used, or 2.
+        {"simulator_version", {1, 2, true}}},
        {16, 64},
        {"healthy", "faulty"}},
       {"fashion-mnist",

@@ -21,6 +21,7 @@ StatusOr<data::Table> Telemetry(const DatasetParams& p) {
   o.seed = static_cast<uint64_t>(Get(p, "seed", 1));
   o.lab_samples = static_cast<int64_t>(Get(p, "lab_samples", 5275));
   o.escalation_samples = static_cast<int64_t>(Get(p, "escalation_samples", 2000));
+  o.version = static_cast<int>(Get(p, "simulator_version", 1));
   return TelemetryTable(o);
 }
 

@@ -74,8 +74,8 @@ ComponentType RandomComponent(const Scenario& s, Rng& rng) {
 }
 
 // Writes one sample into out[64 * 16]; returns its label and fault kind.
-void SimulateSample(Distribution dist, uint64_t seed, int64_t index, float* out, int64_t* label,
-                    int64_t* kind) {
+void SimulateSample(Distribution dist, uint64_t seed, int64_t index, int version, float* out,
+                    int64_t* label, int64_t* kind) {
   Rng rng(MixKey(seed, static_cast<uint64_t>(dist) + 0x7E1E, static_cast<uint64_t>(index)));
   const bool lab = dist == Distribution::kLab;
   Scenario s;
@@ -125,14 +125,56 @@ void SimulateSample(Distribution dist, uint64_t seed, int64_t index, float* out,
   const double base_latency = (s.all_flash ? -0.4 : 0.0) + (type == kCacheDisk ? -0.3 : 0.0);
   const double drop_every_n = std::pow(10.0, 3.0 - 2.0 * severity);  // 1 in 10..1000 packets.
 
+  // Version 2 (drawn after everything version 1 draws, so version 1's samples stay as they were).
+  struct {
+    int onset = 0, end = 0, ramp = 4, recover = 1, period = 0;
+    double severity = 0;
+    int shift_at = kTelemetrySteps;  // A lasting workload change (a backup, a new tenant).
+    double shift = 0;
+    int rebuild_start = 0, rebuild_len = 0;  // A background rebuild or resync.
+    double rebuild = 0;
+  } v2;
+  if (version >= 2) {
+    // Strength from barely visible to strong; slower onsets for the milder.
+    v2.severity = lab ? rng.Uniform(0.35, 1.1) : rng.Uniform(0.2, 1.2);
+    v2.ramp = static_cast<int>(rng.UniformInt(1, 12));
+    // Unknown onset: before the window (the fault is already there) up to late in it, and it lasts
+    // 8 steps to far past the window; at least 6 steps of it are seen.
+    v2.onset = static_cast<int>(rng.UniformInt(-24, kTelemetrySteps - 8));
+    v2.end = v2.onset + static_cast<int>(rng.UniformInt(8, 96));
+    if (v2.end < 6) v2.end = 6;
+    v2.recover = static_cast<int>(rng.UniformInt(1, 8));
+    // A third of faults come and go (a flapping link, a disk that stalls now and then).
+    if (rng.Bernoulli(1.0 / 3)) v2.period = static_cast<int>(rng.UniformInt(3, 10));
+    if (rng.Bernoulli(lab ? 0.25 : 0.4)) {
+      v2.shift_at = static_cast<int>(rng.UniformInt(0, kTelemetrySteps - 1));
+      v2.shift = rng.Uniform(-0.8, 1.5);
+    }
+    if (rng.Bernoulli(lab ? 0.1 : 0.2)) {
+      v2.rebuild_start = static_cast<int>(rng.UniformInt(-16, kTelemetrySteps - 8));
+      v2.rebuild_len = static_cast<int>(rng.UniformInt(8, 48));
+      v2.rebuild = rng.Uniform(0.4, 1.2);
+    }
+  }
+  // How much of the fault shows at step t, in [0, 1].
+  auto presence = [&](int t) {
+    if (version < 2) return t < onset ? 0.0 : std::min(1.0, (t - onset + 1) / 4.0);
+    if (t < v2.onset) return 0.0;
+    double p = std::min(1.0, (t - v2.onset + 1) / static_cast<double>(v2.ramp));
+    if (t >= v2.end) p *= std::max(0.0, 1.0 - (t - v2.end + 1) / static_cast<double>(v2.recover));
+    if (v2.period > 0 && ((t - v2.onset) / v2.period) % 2 == 1) p *= 0.15;
+    return p;
+  };
+
   std::array<double, kTelemetryChannels> ar{};
   const double ar_keep = 0.7, ar_new = std::sqrt(1 - 0.49);
   for (int t = 0; t < kTelemetrySteps; ++t) {
     double load = level + 0.35 * std::sin(2 * M_PI * t / kFamilyPeriod[s.family] + phase);
     bool in_burst = burst && t >= burst_start && t < burst_start + burst_len;
     if (in_burst) load += burst_height;
-    double ramp = t < onset ? 0.0 : std::min(1.0, (t - onset + 1) / 4.0);
-    double a = severity * ramp;  // Fault amplitude now.
+    if (t >= v2.shift_at) load += v2.shift;
+    // Fault amplitude now.
+    double a = (version < 2 ? severity : v2.severity) * presence(t);
 
     std::array<double, kTelemetryChannels> v{};
     for (int c = 0; c < kTelemetryChannels; ++c) v[c] = kLoadProfile[type][c] * load;
@@ -144,6 +186,18 @@ void SimulateSample(Distribution dist, uint64_t seed, int64_t index, float* out,
     v[kClusterShape] = (s.hosts - 8) / 4.0 + (s.all_flash ? 0.5 : -0.5);
     v[kClusterLatency] = 0.2 * load;
     if (in_burst) v[kClusterLatency] += 0.4 * burst_height;
+    if (v2.rebuild_len > 0 && t >= v2.rebuild_start && t < v2.rebuild_start + v2.rebuild_len) {
+      // A rebuild moves data between every host's disks: latency and queues rise cluster-wide,
+      // more on disks, with no culprit.
+      const double r = v2.rebuild;
+      const bool disk = type == kCacheDisk || type == kCapacityDisk;
+      v[kLatAvg] += (disk ? 0.8 : 0.3) * r;
+      v[kLatP99] += (disk ? 1.1 : 0.4) * r;
+      v[kOutstanding] += (disk ? 0.9 : 0.1) * r;
+      v[kDestage] += type == kCacheDisk ? 0.6 * r : 0.0;
+      v[kThroughput] += (disk || type == kNic ? 0.5 : 0.0) * r;
+      v[kClusterLatency] += 0.6 * r;
+    }
 
     if (where == kHere) {
       switch (fault) {
@@ -219,7 +273,7 @@ void SimulateSample(Distribution dist, uint64_t seed, int64_t index, float* out,
 
 }  // namespace
 
-Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count) {
+Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count, int version) {
   Split split;
   split.x = torch::empty({count, kTelemetrySteps, kTelemetryChannels}, torch::kFloat32);
   split.y = torch::empty({count}, torch::kInt64);
@@ -228,7 +282,8 @@ Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count) {
   int64_t* y = split.y.data_ptr<int64_t>();
   int64_t* k = split.kind.data_ptr<int64_t>();
   for (int64_t i = 0; i < count; ++i) {
-    SimulateSample(dist, seed, i, x + i * kTelemetrySteps * kTelemetryChannels, y + i, k + i);
+    SimulateSample(dist, seed, i, version, x + i * kTelemetrySteps * kTelemetryChannels, y + i,
+                   k + i);
   }
   return split;
 }
@@ -238,8 +293,10 @@ std::shared_ptr<const Dataset> MakeTelemetryDataset(const TelemetryOptions& opti
   ds->name = "telemetry";
   ds->num_classes = 2;
   ds->binary_issue_label = true;
-  ds->train = SimulateTelemetry(Distribution::kLab, options.seed, options.lab_samples);
-  ds->test = SimulateTelemetry(Distribution::kEscalation, options.seed, options.escalation_samples);
+  ds->train =
+      SimulateTelemetry(Distribution::kLab, options.seed, options.lab_samples, options.version);
+  ds->test = SimulateTelemetry(Distribution::kEscalation, options.seed, options.escalation_samples,
+                               options.version);
   ds->hash = HashTensors({ds->train.x, ds->train.y, ds->test.x, ds->test.y});
   return ds;
 }
@@ -254,9 +311,10 @@ data::Table TelemetryTable(const TelemetryOptions& options) {
     torch::Tensor y = s.y.to(torch::kInt32).contiguous();
     part->y.assign(y.data_ptr<int32_t>(), y.data_ptr<int32_t>() + y.numel());
   };
-  fill(SimulateTelemetry(Distribution::kLab, options.seed, options.lab_samples),
+  fill(SimulateTelemetry(Distribution::kLab, options.seed, options.lab_samples, options.version),
        &t.part(data::SplitId::kTrain));
-  fill(SimulateTelemetry(Distribution::kEscalation, options.seed, options.escalation_samples),
+  fill(SimulateTelemetry(Distribution::kEscalation, options.seed, options.escalation_samples,
+                         options.version),
        &t.part(data::SplitId::kSelection));
   return t;
 }

@@ -25,14 +25,22 @@ enum FaultKind {
 constexpr int kTelemetrySteps = 64;
 constexpr int kTelemetryChannels = 16;
 
+// The simulator's versions (docs/telemetry.md). 1: faults persist from an onset at step 4-40 and
+// the only benign anomaly is a short burst (every result before version 2 was measured on it; its
+// bytes never change). 2: faults may start before the window or late in it, end or come and go,
+// ramp abruptly or slowly, over a wider range of strength; workloads shift level for good and
+// background rebuilds raise latency, neither being a fault.
+constexpr int kTelemetryVersions = 2;  // Sweeps choose with dataset.params.simulator_version.
+
 struct TelemetryOptions {
   uint64_t seed = 1;
   int64_t lab_samples = 5275;
   int64_t escalation_samples = 2000;
+  int version = 1;
 };
 
 // Generates `count` samples of one distribution: x [count, 64, 16], y [count], kind [count].
-Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count);
+Split SimulateTelemetry(Distribution dist, uint64_t seed, int64_t count, int version = 1);
 
 // Lab data as the training split, escalation data as the test split (the engine's own tests and
 // benchmarks).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 namespace sweepfarm::engine {
 namespace {
 
@@ -48,6 +50,43 @@ TEST(TelemetryTest, RootCauseAndVictimDiffer) {
   double culprit_loss = loss.masked_select(culprit).mean().item<double>();
   double healthy_loss = loss.masked_select(s.y.eq(0)).mean().item<double>();
   EXPECT_GT(culprit_loss, healthy_loss + 0.5);
+}
+
+// Version 1 is the generator every result before version 2 was measured on: its bytes stay as
+// they were (the hash of these samples when version 2 was added).
+TEST(TelemetryTest, VersionOneKeepsItsBytes) {
+  Split lab = SimulateTelemetry(Distribution::kLab, 7, 300);
+  Split esc = SimulateTelemetry(Distribution::kEscalation, 7, 300);
+  EXPECT_EQ(HashTensors({lab.x, lab.y, lab.kind, esc.x, esc.y, esc.kind}), "7e0395529df73814");
+}
+
+// Version 2 changes how faults look, not which components are faulty: the same labels and kinds,
+// other signals, deterministic too.
+TEST(TelemetryTest, VersionTwoKeepsTheLabelsAndChangesTheSignals) {
+  Split v1 = SimulateTelemetry(Distribution::kEscalation, 7, 500, 1);
+  Split v2 = SimulateTelemetry(Distribution::kEscalation, 7, 500, 2);
+  EXPECT_TRUE(torch::equal(v1.y, v2.y));
+  EXPECT_TRUE(torch::equal(v1.kind, v2.kind));
+  EXPECT_FALSE(torch::equal(v1.x, v2.x));
+  EXPECT_TRUE(torch::equal(v2.x, SimulateTelemetry(Distribution::kEscalation, 7, 500, 2).x));
+  EXPECT_TRUE(torch::isfinite(v2.x).all().item<bool>());
+}
+
+// In version 1 a disk's latency fault, once begun, lasts to the end of the window; in version 2
+// many have ended, come and go, or are mild by then: the last steps alone often look healthy.
+TEST(TelemetryTest, VersionTwoFaultsNeedNotLastToTheEnd) {
+  auto quiet_at_end = [](int version) {
+    Split s = SimulateTelemetry(Distribution::kLab, 5, 6000, version);
+    torch::Tensor late = s.x.slice(1, kTelemetrySteps - 8).select(2, 2).mean(1);  // Latency.
+    const double healthy = late.masked_select(s.y.eq(0)).mean().item<double>();
+    torch::Tensor disk = late.masked_select(s.kind.eq(kDiskLatency));
+    return disk.lt(healthy + 0.3).to(torch::kFloat64).mean().item<double>();
+  };
+  const double v1 = quiet_at_end(1), v2 = quiet_at_end(2);
+  EXPECT_LT(v1, 0.05);
+  EXPECT_GT(v2, 0.15);
+  std::cout << "disk faults quiet in the last 8 steps: version 1 " << v1 << ", version 2 " << v2
+            << "\n";
 }
 
 TEST(TelemetryTest, DatasetHashCoversBothSplits) {
