@@ -94,13 +94,29 @@ StatusOr<IndexSampler> IndexSampler::Create(const Split& train, bool binary, int
 
 torch::Tensor IndexSampler::Indices(const torch::Tensor& step) const {
   // key + step * A + lane * C, hashed: an independent uniform 64-bit value per (model, step, lane).
-  torch::Tensor z =
-      keys_ + step * Signed(0xD1342543DE82EF95ULL) + lanes_ * Signed(0x2545F4914F6CDD1DULL);
-  z = SplitMix64Tensor(z);
-  torch::Tensor pick_issue = Shr(z, 40) < threshold_;
+  return Pick(keys_ + step * Signed(0xD1342543DE82EF95ULL) +
+              lanes_ * Signed(0x2545F4914F6CDD1DULL));
+}
+
+torch::Tensor IndexSampler::IndicesForSteps(int64_t first, int64_t n) const {
+  torch::Tensor steps = torch::arange(first, first + n, keys_.options()).view({n, 1, 1});
+  return Pick(keys_.unsqueeze(0) + steps * Signed(0xD1342543DE82EF95ULL) +
+              lanes_.unsqueeze(0) * Signed(0x2545F4914F6CDD1DULL));
+}
+
+torch::Tensor IndexSampler::Pick(const torch::Tensor& key) const {
+  const bool many = key.dim() == 3;  // [n, K, B]: per-model tensors gain a leading step axis.
+  auto per_model = [&](const torch::Tensor& t) {
+    return many ? t.unsqueeze(0).expand({key.size(0), t.size(0), t.size(1)}) : t;
+  };
+  torch::Tensor z = SplitMix64Tensor(key);
+  torch::Tensor pick_issue = Shr(z, 40) < per_model(threshold_);
   torch::Tensor r = Shr(SplitMix64Tensor(torch::bitwise_xor(z, Signed(0x5851F42D4C957F2DULL))), 1);
-  torch::Tensor from_pos = pos_pool_.gather(1, torch::remainder(r, pos_len_));
-  torch::Tensor from_neg = neg_pool_.gather(1, torch::remainder(r, neg_len_));
+  const int64_t dim = key.dim() - 1;
+  torch::Tensor from_pos =
+      per_model(pos_pool_).gather(dim, torch::remainder(r, per_model(pos_len_)));
+  torch::Tensor from_neg =
+      per_model(neg_pool_).gather(dim, torch::remainder(r, per_model(neg_len_)));
   return torch::where(pick_issue, from_pos, from_neg);
 }
 

@@ -28,11 +28,17 @@ class IndexSampler {
 
   // Indices [K, B] for step `step` (a 0-dim int64 tensor on the device, so CUDA graphs can replay).
   torch::Tensor Indices(const torch::Tensor& step) const;
+  // Indices [n, K, B] of steps first..first+n-1, the same as n calls of Indices, in one: on CPUs,
+  // where a call per step cost about as much as a small model's step.
+  torch::Tensor IndicesForSteps(int64_t first, int64_t n) const;
 
   // Samples in each model's subset (its epoch is ceil(subset / B) steps).
   const std::vector<int64_t>& subset_sizes() const { return subset_sizes_; }
 
  private:
+  // The indices of stream values z ([K, B] or [n, K, B]).
+  torch::Tensor Pick(const torch::Tensor& z) const;
+
   int64_t batch_ = 0;
   std::vector<int64_t> subset_sizes_;
   torch::Tensor keys_;       // [K, 1] int64: per-model stream keys.

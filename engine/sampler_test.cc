@@ -55,6 +55,18 @@ TEST(SamplerTest, DataSizeLimitsTheSubsetAndStreamsDoNotDependOnK) {
   EXPECT_GT(seen.size(), 150u);
 }
 
+// Many steps at once are the steps one at a time (CPU training draws them in chunks).
+TEST(SamplerTest, IndicesForStepsEqualsOneStepAtATime) {
+  Split lab = SimulateTelemetry(Distribution::kLab, 5, 1000);
+  auto s = IndexSampler::Create(lab, true, 16, {{1, 0.5, 1.0}, {9, 0.7, 0.3}}, torch::kCPU);
+  ASSERT_TRUE(s.ok());
+  torch::Tensor many = s->IndicesForSteps(37, 20);
+  ASSERT_EQ(many.sizes(), (std::vector<int64_t>{20, 2, 16}));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(torch::equal(many[i], s->Indices(torch::tensor(37 + i, torch::kInt64)))) << i;
+  }
+}
+
 TEST(SamplerTest, RejectsMixesThatCannotBeDrawn) {
   Split s;
   s.x = torch::zeros({10, 4, 2});

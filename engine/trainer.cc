@@ -893,8 +893,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
                             {MixConfig{config.seed, config.issue_rate, config.data_size}}, device));
     const Schedule sched = MakeSchedule({config}, sampler.subset_sizes(), B);
     const int64_t offset = sched.offsets[0];
-    torch::Tensor step =
-        torch::full({}, offset, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    constexpr int64_t kIndexChunk = 256;
+    torch::Tensor indices;
     ModelResult model;
     double epoch_loss = 0;
     torch::Tensor epoch_loss_t = torch::zeros({}, torch::TensorOptions().device(device));
@@ -905,7 +905,12 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
         return AbortedError("training cancelled after " + std::to_string(s) + " steps");
       }
-      torch::Tensor idx = sampler.Indices(step).reshape({-1});
+      // Indices a chunk of steps at a time: one call per step cost as much as a small model's
+      // step on a CPU (about 25 small tensor operations).
+      if (s % kIndexChunk == 0) {
+        indices = sampler.IndicesForSteps(s + offset, std::min(kIndexChunk, sched.max_steps - s));
+      }
+      torch::Tensor idx = indices.select(0, s % kIndexChunk).reshape({-1});
       torch::Tensor logits =
           FusedNet::ReferenceForward(layers, w, data.train.x.index_select(0, idx), sd);
       torch::Tensor loss = torch::cross_entropy_loss(logits, data.train.y.index_select(0, idx));
@@ -923,7 +928,6 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       ApplyUpdate(spec, w, grads, rate, decay, t, mom, second);
       if ((s + offset) % sched.steps_per_epoch[0] == 0) epoch_loss_t.zero_();
       epoch_loss_t += loss.detach();
-      step.add_(1);
       if (auto end = sched.epoch_ends.find(s + 1); end != sched.epoch_ends.end()) {
         // An epoch ended: its point of the learning curve.
         const int64_t epoch = end->second.front().second;
