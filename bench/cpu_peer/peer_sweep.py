@@ -5,7 +5,9 @@ Optuna (GridSampler over the sweep's configurations) + PyTorch, one training per
 processes (one per core, torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1) sharing one Optuna
 study in a storage file (--storage sqlite|journal), or, with --mode pool, a multiprocessing pool of
 N over the same configurations (no Optuna); --share-epochs trains each configuration once for its
-largest epoch count and scores it at every count, as the farm does.
+largest epoch count and scores it at every count, as the farm does. Adapted from issue 26's peer
+(written against the engine of c1313c9) to the farm's exported data, its standardised inputs,
+its three model kinds and any grid sweep file; bench/cpu_peer.sh runs it beside the farm.
 
 The data are the farm's own: `sweepctl data export NAME@V FILE.csv` (split, label, values in
 channels-first order), turned once into arrays by `--prepare CSV DIR` (not timed). The model and
