@@ -1545,7 +1545,8 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
 
 // Long polling: a worker that asks while nothing is queued is held until work comes, and gets
 // the trials of a sweep submitted after it asked (without it, an idle worker saw a submission
-// only at its next poll, up to 2 s later). A wait over the limit is refused, naming the argument.
+// only at its next poll, up to 2 s later), or a failed trial's retry. A wait over the limit is
+// refused, naming the argument.
 TEST_F(EndToEndTest, LeaseWorkWaitsForWorkToBeQueued) {
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
@@ -1596,7 +1597,49 @@ TEST_F(EndToEndTest, LeaseWorkWaitsForWorkToBeQueued) {
       << err;
   waiter.join();
   ASSERT_TRUE(held_status.ok()) << held_status.error_message();
-  EXPECT_EQ(held.trials_size(), 2);
+  ASSERT_EQ(held.trials_size(), 2);
+
+  // A failed trial's retry is new work too: with the queue empty, a second worker waits, and the
+  // report that re-queues the trial wakes it with that trial.
+  v1::RegisterWorkerResponse second;
+  {
+    grpc::ClientContext c;
+    ASSERT_TRUE(stub->RegisterWorker(&c, reg, &second).ok());
+  }
+  v1::LeaseWorkRequest rest;
+  rest.set_worker_id(second.worker_id());
+  rest.set_max_trials(100);
+  {
+    grpc::ClientContext c;
+    v1::LeaseWorkResponse resp;
+    ASSERT_TRUE(stub->LeaseWork(&c, rest, &resp).ok());
+    EXPECT_EQ(resp.trials_size(), 6);  // The sweep's other six: nothing is queued now.
+  }
+  rest.set_wait_ms(30000);
+  v1::LeaseWorkResponse retried;
+  grpc::Status retried_status;
+  std::thread second_waiter([&] {
+    grpc::ClientContext c;
+    retried_status = stub->LeaseWork(&c, rest, &retried);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  {
+    v1::ReportResultsRequest report;
+    report.set_worker_id(worker.worker_id());
+    auto* r = report.add_reports();
+    r->set_trial_id(held.trials(0).trial_id());
+    r->set_lease_token(held.trials(0).lease_token());
+    r->set_ok(false);
+    r->set_error("out of memory");
+    grpc::ClientContext c;
+    v1::ReportResultsResponse resp;
+    ASSERT_TRUE(stub->ReportResults(&c, report, &resp).ok());
+    EXPECT_EQ(resp.accepted(), 1);
+  }
+  second_waiter.join();
+  ASSERT_TRUE(retried_status.ok()) << retried_status.error_message();
+  ASSERT_EQ(retried.trials_size(), 1);
+  EXPECT_EQ(retried.trials(0).trial_id(), held.trials(0).trial_id());
 }
 
 // Lease actions are the lease holder's own: a second worker-role token can neither act for the

@@ -432,12 +432,13 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
     }
   }
   std::vector<v1::TrialReport> reports(req->reports().begin(), req->reports().end());
-  auto outcomes = store_->RecordResults(req->worker_id(), reports);
-  if (!outcomes.ok()) return ToGrpc(outcomes.status());
-  // Results may open a round (halving, TPE) or queue a failed trial's retry.
-  if (options_.work != nullptr) options_.work->Notify();
-  for (size_t i = 0; i < outcomes->size(); ++i) {
-    switch ((*outcomes)[i]) {
+  auto recorded = store_->RecordResults(req->worker_id(), reports);
+  if (!recorded.ok()) return ToGrpc(recorded.status());
+  // Waiting workers wake only for new work (a retry, a rung, a round), not for every report.
+  if (recorded->queued && options_.work != nullptr) options_.work->Notify();
+  const std::vector<store::ReportOutcome>& outcomes = recorded->outcomes;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    switch (outcomes[i]) {
       case store::ReportOutcome::kAccepted:
         resp->set_accepted(resp->accepted() + 1);
         break;

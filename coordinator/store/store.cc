@@ -480,8 +480,9 @@ const std::vector<Statement>& SweepStatements() {
 namespace {
 
 // TPE, under the sweep's row lock, when round `round` has ended: proposes the next round from
-// every result so far (the sweep's stored YAML gives the space and the search seed).
-void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int round) {
+// every result so far (the sweep's stored YAML gives the space and the search seed). Whether it
+// queued trials.
+bool AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int round) {
   pqxx::row y = tx.exec_prepared1("sweep_yaml", sweep_id);
   const sweep::DatasetResolver resolved = sweep::ResolvedAs(spec.dataset());
   auto parsed = sweep::ParseSweepYaml(y[0].as<std::string>(), y[1].as<std::string>(), &resolved);
@@ -490,7 +491,7 @@ void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int
   if (!parsed.ok() || n <= 0) {  // Cannot happen for a sweep that was accepted; end it.
     if (!parsed.ok()) SF_LOG(Error) << "sweep " << sweep_id << ": " << parsed.status().ToString();
     tx.exec_prepared0("set_rungs", sweep_id, 0, 0);
-    return;
+    return false;
   }
   std::vector<sweep::Observation> seen;
   for (const auto& row : tx.exec_prepared("observations", sweep_id)) {
@@ -511,17 +512,18 @@ void AdvanceTpe(pqxx::work& tx, int64_t sweep_id, const v1::SweepSpec& spec, int
                     static_cast<int>((left + spec.round_size() - 1) / spec.round_size()), left);
   SF_LOG(Info) << "sweep " << sweep_id << ": round " << round + 1 << " of " << rounds
                << " ended; TPE proposes " << n << " trial(s) from " << seen.size() << " result(s)";
+  return true;
 }
 
 // Successive halving and TPE, under the sweep's row lock: when the current rung (round) has
 // ended, its best trials are trained again as the next rung, or the next round is proposed (or,
-// halving with none succeeded, the sweep may end).
-void AdvanceRounds(pqxx::work& tx, int64_t sweep_id) {
+// halving with none succeeded, the sweep may end). Whether it queued trials.
+bool AdvanceRounds(pqxx::work& tx, int64_t sweep_id) {
   // Not halving or TPE, ended, or every rung started.
-  if (tx.exec_prepared("rounds_pending", sweep_id).empty()) return;
+  if (tx.exec_prepared("rounds_pending", sweep_id).empty()) return false;
   pqxx::row st = tx.exec_prepared1("rung_state", sweep_id);
   const int rung = st[0].as<int>();
-  if (st[1].as<int64_t>() > 0) return;  // The rung is still training.
+  if (st[1].as<int64_t>() > 0) return false;  // The rung is still training.
   // The rung has ended: its sweep's plan (eta, the rungs' epochs) says what comes next.
   const auto spec =
       FromJson<v1::SweepSpec>(tx.exec_prepared1("sweep_spec", sweep_id)[0].as<std::string>());
@@ -537,7 +539,7 @@ void AdvanceRounds(pqxx::work& tx, int64_t sweep_id) {
   tx.exec_prepared0("drop_checkpoints", sweep_id);
   if (promoted == 0) {  // Nothing succeeded to promote (or no rung left): the sweep can end.
     tx.exec_prepared0("set_rungs", sweep_id, 0, 0);
-    return;
+    return false;
   }
   tx.exec_prepared0(
       "set_rungs", sweep_id, rungs - 1 - next,
@@ -545,18 +547,21 @@ void AdvanceRounds(pqxx::work& tx, int64_t sweep_id) {
   SF_LOG(Info) << "sweep " << sweep_id << ": rung " << rung << " ended; its best " << promoted
                << " trial(s) go on to rung " << next << " (" << spec.rung_epochs(next)
                << " epochs)";
+  return true;
 }
 
 // Marks a sweep done if no trial is queued or running (and, halving, no rung is left), after
 // starting a halving sweep's next rung if its current one has ended. The sweep's row lock
 // serialises these checks between concurrent report transactions, and they run after the lock in
-// a fresh snapshot, so the last of them sees the others' committed trials.
-void FinishSweep(pqxx::work& tx, int64_t sweep_id) {
+// a fresh snapshot, so the last of them sees the others' committed trials. Whether it queued
+// trials (a rung or round).
+bool FinishSweep(pqxx::work& tx, int64_t sweep_id) {
   tx.exec_prepared("lock_sweep", sweep_id);
-  AdvanceRounds(tx, sweep_id);
+  const bool queued = AdvanceRounds(tx, sweep_id);
   if (tx.exec_prepared0("finish_sweep", sweep_id).affected_rows() > 0) {
     tx.exec_prepared0("drop_checkpoints", sweep_id);  // A halving sweep's last rung ended.
   }
+  return queued;
 }
 
 // Whether a trial of `rung` takes a checkpoint (LeasedTrial.save_checkpoint): in a halving sweep
@@ -835,62 +840,61 @@ std::vector<LimitReached> CancelOverFailureLimit(pqxx::work& tx) {
 
 }  // namespace
 
-StatusOr<std::vector<ReportOutcome>> Store::RecordResults(
-    const std::string& worker_id, const std::vector<v1::TrialReport>& reports) {
-  return Conn::Run(
-      this, "ReportResults", [&](pqxx::connection& c) -> StatusOr<std::vector<ReportOutcome>> {
-        pqxx::work tx(c);
-        std::vector<ReportOutcome> outcomes;
-        std::set<int64_t> sweeps;
-        bool failed = false;  // A trial failed for good: a sweep may have reached its limit.
-        for (const auto& rep : reports) {
-          pqxx::result r;
-          if (rep.ok()) {
-            r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token(), worker_id);
-            if (r.size() == 1) {
-              const v1::TrialResult& m = rep.result();
-              tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(),
-                                m.test_accuracy(), m.test_loss(), m.train_loss(), m.wall_seconds(),
-                                m.samples_per_second(), m.steps(), m.bundle_size(),
-                                m.dataset_hash(), m.device(), worker_id, m.baseline_accuracy(),
-                                m.selection_accuracy(), m.holdout_accuracy(), m.resumed_epochs(),
-                                FloatArray(m.train_loss_curve()), m.selection_balanced_accuracy(),
-                                m.holdout_balanced_accuracy());
-              if (m.has_predictions()) {
-                const v1::Predictions& p = m.predictions();
-                tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
-                                  p.selection_size(), pqxx::binarystring(p.probs_f16()));
-              }
-            }
-          } else {
-            r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
-                                 "worker " + worker_id + ": " + rep.error(), worker_id);
-            failed = failed || (r.size() == 1 && r[0][1].as<std::string>() == "failed");
+StatusOr<RecordedReports> Store::RecordResults(const std::string& worker_id,
+                                               const std::vector<v1::TrialReport>& reports) {
+  return Conn::Run(this, "ReportResults", [&](pqxx::connection& c) -> StatusOr<RecordedReports> {
+    pqxx::work tx(c);
+    RecordedReports out;
+    std::set<int64_t> sweeps;
+    bool failed = false;  // A trial failed for good: a sweep may have reached its limit.
+    for (const auto& rep : reports) {
+      pqxx::result r;
+      if (rep.ok()) {
+        r = tx.exec_prepared("complete_trial", rep.trial_id(), rep.lease_token(), worker_id);
+        if (r.size() == 1) {
+          const v1::TrialResult& m = rep.result();
+          tx.exec_prepared0("insert_result", rep.trial_id(), rep.lease_token(), m.test_accuracy(),
+                            m.test_loss(), m.train_loss(), m.wall_seconds(), m.samples_per_second(),
+                            m.steps(), m.bundle_size(), m.dataset_hash(), m.device(), worker_id,
+                            m.baseline_accuracy(), m.selection_accuracy(), m.holdout_accuracy(),
+                            m.resumed_epochs(), FloatArray(m.train_loss_curve()),
+                            m.selection_balanced_accuracy(), m.holdout_balanced_accuracy());
+          if (m.has_predictions()) {
+            const v1::Predictions& p = m.predictions();
+            tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
+                              p.selection_size(), pqxx::binarystring(p.probs_f16()));
           }
-          ReportOutcome outcome = ReportOutcome::kAccepted;
-          if (r.size() == 1) {
-            sweeps.insert(r[0][0].as<int64_t>());
-          } else {
-            // Not applied: the same report again (idempotent), or a lease this worker lost.
-            pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
-            if (cur.empty()) {
-              throw std::invalid_argument("trial " + std::to_string(rep.trial_id()) +
-                                          " does not exist");
-            }
-            bool same = !cur[0][1].is_null() && cur[0][1].as<std::string>() == rep.lease_token() &&
-                        cur[0][0].as<std::string>() != "running";
-            outcome = same ? ReportOutcome::kDuplicate : ReportOutcome::kStale;
-          }
-          static const char* kNames[] = {"accepted", "duplicate", "stale"};
-          tx.exec_prepared0("log_report", rep.trial_id(), rep.lease_token(), worker_id, rep.ok(),
-                            kNames[static_cast<int>(outcome)]);
-          outcomes.push_back(outcome);
         }
-        if (failed) CancelOverFailureLimit(tx);
-        for (int64_t s : sweeps) FinishSweep(tx, s);
-        tx.commit();
-        return outcomes;
-      });
+      } else {
+        r = tx.exec_prepared("fail_trial", rep.trial_id(), rep.lease_token(),
+                             "worker " + worker_id + ": " + rep.error(), worker_id);
+        failed = failed || (r.size() == 1 && r[0][1].as<std::string>() == "failed");
+        out.queued = out.queued || (r.size() == 1 && r[0][1].as<std::string>() == "queued");
+      }
+      ReportOutcome outcome = ReportOutcome::kAccepted;
+      if (r.size() == 1) {
+        sweeps.insert(r[0][0].as<int64_t>());
+      } else {
+        // Not applied: the same report again (idempotent), or a lease this worker lost.
+        pqxx::result cur = tx.exec_prepared("trial_lease", rep.trial_id());
+        if (cur.empty()) {
+          throw std::invalid_argument("trial " + std::to_string(rep.trial_id()) +
+                                      " does not exist");
+        }
+        bool same = !cur[0][1].is_null() && cur[0][1].as<std::string>() == rep.lease_token() &&
+                    cur[0][0].as<std::string>() != "running";
+        outcome = same ? ReportOutcome::kDuplicate : ReportOutcome::kStale;
+      }
+      static const char* kNames[] = {"accepted", "duplicate", "stale"};
+      tx.exec_prepared0("log_report", rep.trial_id(), rep.lease_token(), worker_id, rep.ok(),
+                        kNames[static_cast<int>(outcome)]);
+      out.outcomes.push_back(outcome);
+    }
+    if (failed) CancelOverFailureLimit(tx);
+    for (int64_t s : sweeps) out.queued = FinishSweep(tx, s) || out.queued;
+    tx.commit();
+    return out;
+  });
 }
 
 StatusOr<int> Store::ReleaseLeases(const std::string& worker_id,

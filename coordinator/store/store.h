@@ -45,6 +45,11 @@ struct Lease {
 
 enum class ReportOutcome { kAccepted, kDuplicate, kStale };
 
+struct RecordedReports {
+  std::vector<ReportOutcome> outcomes;  // One per report, in order.
+  bool queued = false;  // Trials were queued: a failed trial's retry, a halving rung, a TPE round.
+};
+
 // A succeeded trial's stored predictions, for ensembles.
 struct Candidate {
   int64_t trial_id = 0;
@@ -179,8 +184,8 @@ class Store {
                                            int lease_seconds);
   // Records a batch of reports in one transaction: a result only with the current lease token;
   // the same report again is a duplicate; a report for a lost lease is stale. All are logged.
-  StatusOr<std::vector<ReportOutcome>> RecordResults(const std::string& worker_id,
-                                                     const std::vector<v1::TrialReport>& reports);
+  StatusOr<RecordedReports> RecordResults(const std::string& worker_id,
+                                          const std::vector<v1::TrialReport>& reports);
   // Hands leases back without counting an attempt (a draining worker). Returns how many.
   StatusOr<int> ReleaseLeases(const std::string& worker_id,
                               const std::vector<v1::TrialLease>& leases);
