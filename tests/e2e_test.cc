@@ -1039,7 +1039,7 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
                      {"--tls-ca", cert, "--auth-token-file", token});
   std::string addr = StartCoordinator();
   ASSERT_FALSE(addr.empty());
-  StartWorker(addr, "worker1", 4);
+  const int worker_pid = StartWorker(addr, "worker1", 4).pid();
   const std::string sweep = WriteFile("s.yaml", SweepYaml(600, "[1]"));
   ASSERT_EQ(Sweepctl({"--coordinator", addr, "submit", sweep}, &out, &err), 0) << err;
   const std::string id = std::to_string(std::stoll(out));
@@ -1106,6 +1106,14 @@ TEST_F(EndToEndTest, TlsAndTokenGuardEveryRpc) {
   EXPECT_EQ(Count("SELECT count(*) FROM sweep_audit WHERE action = 'submit' AND actor LIKE "
                   "'%@% (sweepctl)' AND actor NOT LIKE '% via %'"),
             1);
+  // The sweep alice cancels must still be queued: stop the worker first (an idle worker leases
+  // at once and would finish its eight one-epoch trials before the cancel arrives).
+  for (auto& p : farm_->processes()) {
+    if (p.pid() == worker_pid) {
+      p.Signal(SIGTERM);
+      p.Wait();
+    }
+  }
   ASSERT_EQ(sweepctl({"--tls-ca", cert, "--auth-token-file", as_alice}, {"submit", sweep}), 0)
       << err;
   const std::string second = std::to_string(std::stoll(out));
