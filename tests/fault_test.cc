@@ -470,10 +470,13 @@ TEST_F(NetworkPartitionTest, CutWorkersTrialsRunElsewhere) {
   }
   int64_t id = Submit("127.0.0.1:" + std::to_string(port), SweepOf(std::min(Trials(), 200)));
   // Cut worker 1's link while it holds leases (its host is HOSTNAME:PID; `ip netns exec` keeps
-  // the pid): cutting it between leases, or before it registered, would test nothing.
+  // the pid): cutting it between leases, or before it registered, would test nothing. Leases taken
+  // in the last 100 ms of its 200 ms bundles: not ones whose report is already on its way (then
+  // nothing would be lost, and the cut would test nothing either).
   const std::string holds_leases =
       "SELECT count(*) FROM trials t JOIN workers w ON w.id = t.worker_id WHERE t.state = "
-      "'running' AND w.host LIKE '%:" +
+      "'running' AND t.started_at > clock_timestamp() - interval '100 milliseconds' AND w.host "
+      "LIKE '%:" +
       std::to_string(workers[0]->pid()) + "'";
   bool cut = false;
   RunUntilDone(id, 0.05, [&] {
