@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <pqxx/pqxx>
 #include <sstream>
@@ -1588,22 +1589,34 @@ TEST_F(EndToEndTest, LeaseWorkWaitsForWorkToBeQueued) {
     ASSERT_TRUE(stub->LeaseWork(&c, req, &resp).ok());
     EXPECT_EQ(resp.trials_size(), 0);
   }
-  req.set_wait_ms(30000);
+  // Asks with `request`, waiting up to 30 s, and runs `queue_work` once the call is (very likely)
+  // waiting; should the call come later, it finds the work queued and the test passes without
+  // testing the wait, never fails for it.
+  auto lease_while = [&](v1::LeaseWorkRequest request, const std::function<void()>& queue_work,
+                         v1::LeaseWorkResponse* resp) {
+    request.set_wait_ms(30000);
+    grpc::Status status;
+    std::thread waiter([&] {
+      grpc::ClientContext c;
+      status = stub->LeaseWork(&c, request, resp);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    queue_work();
+    waiter.join();
+    return status;
+  };
   v1::LeaseWorkResponse held;
-  grpc::Status held_status;
-  std::thread waiter([&] {
-    grpc::ClientContext c;
-    held_status = stub->LeaseWork(&c, req, &held);
-  });
-  // Submitted once the call is (very likely) waiting; should it come later, it finds the trials
-  // queued and the test passes without testing the wait, never fails for it.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  std::string out, err;
-  EXPECT_EQ(Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))},
+  grpc::Status held_status = lease_while(
+      req,
+      [&] {
+        std::string out, err;
+        EXPECT_EQ(
+            Sweepctl({"--coordinator", addr, "submit", WriteFile("s.yaml", SweepYaml(1500, "2"))},
                      &out, &err),
             0)
-      << err;
-  waiter.join();
+            << err;
+      },
+      &held);
   ASSERT_TRUE(held_status.ok()) << held_status.error_message();
   ASSERT_EQ(held.trials_size(), 2);
 
@@ -1623,28 +1636,23 @@ TEST_F(EndToEndTest, LeaseWorkWaitsForWorkToBeQueued) {
     ASSERT_TRUE(stub->LeaseWork(&c, rest, &resp).ok());
     EXPECT_EQ(resp.trials_size(), 6);  // The sweep's other six: nothing is queued now.
   }
-  rest.set_wait_ms(30000);
   v1::LeaseWorkResponse retried;
-  grpc::Status retried_status;
-  std::thread second_waiter([&] {
-    grpc::ClientContext c;
-    retried_status = stub->LeaseWork(&c, rest, &retried);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  {
-    v1::ReportResultsRequest report;
-    report.set_worker_id(worker.worker_id());
-    auto* r = report.add_reports();
-    r->set_trial_id(held.trials(0).trial_id());
-    r->set_lease_token(held.trials(0).lease_token());
-    r->set_ok(false);
-    r->set_error("out of memory");
-    grpc::ClientContext c;
-    v1::ReportResultsResponse resp;
-    ASSERT_TRUE(stub->ReportResults(&c, report, &resp).ok());
-    EXPECT_EQ(resp.accepted(), 1);
-  }
-  second_waiter.join();
+  grpc::Status retried_status = lease_while(
+      rest,
+      [&] {
+        v1::ReportResultsRequest report;
+        report.set_worker_id(worker.worker_id());
+        auto* r = report.add_reports();
+        r->set_trial_id(held.trials(0).trial_id());
+        r->set_lease_token(held.trials(0).lease_token());
+        r->set_ok(false);
+        r->set_error("out of memory");
+        grpc::ClientContext c;
+        v1::ReportResultsResponse resp;
+        ASSERT_TRUE(stub->ReportResults(&c, report, &resp).ok());
+        EXPECT_EQ(resp.accepted(), 1);
+      },
+      &retried);
   ASSERT_TRUE(retried_status.ok()) << retried_status.error_message();
   ASSERT_EQ(retried.trials_size(), 1);
   EXPECT_EQ(retried.trials(0).trial_id(), held.trials(0).trial_id());
