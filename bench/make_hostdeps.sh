@@ -17,7 +17,7 @@ pkgs="libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-
   libabsl-dev libc-ares-dev libre2-dev libssl-dev zlib1g-dev libpqxx-dev libpq-dev libyaml-cpp-dev
   libgrpc++1.51 libgrpc29 libabsl20220623 libprotobuf32 libprotobuf-lite32 libprotoc32 libc-ares2
   libre2-9 libpqxx-6.4 libpq5 libyaml-cpp0.7 libssl3 zlib1g
-  libcsv-dev libcsv3 libzip-dev libzip4 libgtest-dev libgmock-dev
+  libcsv-dev libcsv3 libzip-dev libzip4 libmicrohttpd-dev libmicrohttpd12 libgtest-dev libgmock-dev
   pkgconf pkgconf-bin libpkgconf3 postgresql-15 postgresql-client-15 postgresql-common"
 (cd "$work/debs" && apt-get download $pkgs >/dev/null 2>&1) ||
   { echo "make_hostdeps: apt-get download failed (network?)" >&2; exit 1; }
@@ -32,7 +32,7 @@ find "$r" -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' -delete
 lib=$r/usr/lib/x86_64-linux-gnu
 mkdir -p "$lib"
 bins="$(find "$r/usr/lib/postgresql/15/bin" "$r/usr/bin" -type f -perm -u+x)"
-sos="$(ls /usr/lib/x86_64-linux-gnu/lib{grpc++,grpc,gpr,upb,address_sorting,protobuf,protoc,pqxx-6.4,pq,yaml-cpp,csv,zip}.so* 2>/dev/null)"
+sos="$(ls /usr/lib/x86_64-linux-gnu/lib{grpc++,grpc,gpr,upb,address_sorting,protobuf,protoc,pqxx-6.4,pq,yaml-cpp,csv,zip,microhttpd}.so* 2>/dev/null)"
 for f in $bins $sos "$r"/usr/lib/postgresql/15/lib/*.so; do
   { ldd "$f" 2>/dev/null || true; } | awk '$3 ~ /^\// {print $3}'
 done | sort -u | while read -r so; do

@@ -2,22 +2,19 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 
 #include "common/files.h"
 #include "common/logging.h"
@@ -35,24 +32,6 @@ std::string WithLabel(const std::string& labels, const std::string& key, const s
   return labels.substr(0, labels.size() - 1) + "," + label + "}";
 }
 
-struct MetricsServer::TlsContext {
-  ~TlsContext() { SSL_CTX_free(ctx); }
-  SSL_CTX* ctx = nullptr;
-};
-
-// A connection from accept to answer: read without blocking by the server's loop, answered by a
-// handler thread.
-struct MetricsServer::Connection {
-  int fd = -1;
-  std::unique_ptr<SSL, void (*)(SSL*)> ssl{nullptr, SSL_free};
-  bool handshaking = false;  // TLS: SSL_accept not finished.
-  bool want_write = false;   // TLS: waiting until the socket can be written.
-  std::string raw;           // The request's bytes so far.
-  enum State { kOpen, kDone, kDrop } state = kOpen;  // kDone: to answer; kDrop: to close.
-  bool late = false;                                 // Not complete by request_by: answered 408.
-  Clock::time_point request_by, done_by;
-};
-
 namespace {
 
 // OpenSSL's oldest queued error, in words ("" if none); clears the queue.
@@ -63,16 +42,16 @@ std::string TlsError() {
   return buf;
 }
 
-// A server context for `tls`: its certificate chain (the first PEM block the certificate, the
-// rest its chain) and key, checked to match; TLS 1.2 at least.
-StatusOr<SSL_CTX*> NewTlsContext(const HttpTls& tls) {
+// OK if `tls` can serve: its certificate chain (the first PEM block the certificate, the rest
+// its chain) and key can be read and match. Checked with OpenSSL, which says what is wrong
+// (libmicrohttpd's GnuTLS would only refuse to start).
+Status CheckTls(const HttpTls& tls) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return InternalError("metrics TLS: " + TlsError());
   auto fail = [&](const std::string& what) {
     SSL_CTX_free(ctx);
     return InvalidArgumentError("--metrics-tls: " + what + ": " + TlsError());
   };
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   BIO* certs = BIO_new_mem_buf(tls.cert_pem.data(), static_cast<int>(tls.cert_pem.size()));
   X509* leaf = PEM_read_bio_X509(certs, nullptr, nullptr, nullptr);
   const bool used = leaf != nullptr && SSL_CTX_use_certificate(ctx, leaf) == 1;
@@ -95,10 +74,134 @@ StatusOr<SSL_CTX*> NewTlsContext(const HttpTls& tls) {
   if (!key_used || SSL_CTX_check_private_key(ctx) != 1) {
     return fail("--tls-key is not the key of --tls-cert");
   }
-  return ctx;
+  SSL_CTX_free(ctx);
+  return OkStatus();
+}
+
+// The value of the request header `name` ("" if absent).
+std::string Header(MHD_Connection* connection, const char* name) {
+  const char* value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+  return value == nullptr ? "" : value;
+}
+
+// A POST's Content-Length, or -1 if it has none or not a non-negative number.
+long long ContentLength(MHD_Connection* connection) {
+  const std::string declared = Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  char* end = nullptr;
+  const long long length = std::strtoll(declared.c_str(), &end, 10);
+  return declared.empty() || *end != '\0' || length < 0 ? -1 : length;
+}
+
+HttpPage PlainPage(int status, std::string body) {
+  HttpPage page;
+  page.status = status;
+  page.body = std::move(body);
+  return page;
+}
+
+// Sends `page`; the connection closes after it.
+MHD_Result Send(MHD_Connection* connection, const HttpPage& page) {
+  MHD_Response* response = MHD_create_response_from_buffer(
+      page.body.size(), const_cast<char*>(page.body.data()), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  const bool html = page.body.rfind("<!DOCTYPE", 0) == 0;
+  const std::string type =
+      page.status / 100 != 2 && !html ? "text/plain; charset=utf-8" : page.content_type;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type.c_str());
+  for (const auto& [name, value] : page.headers) {
+    MHD_add_response_header(response, name.c_str(), value.c_str());
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+  const MHD_Result queued = MHD_queue_response(connection, page.status, response);
+  MHD_destroy_response(response);
+  return queued;
 }
 
 }  // namespace
+
+// libmicrohttpd calls these with the server as `cls`.
+struct MetricsServer::Calls {
+  static void Log(void*, const char* format, va_list args) {
+    char line[512];
+    std::vsnprintf(line, sizeof(line), format, args);
+    std::string text = line;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    SF_LOG(Debug) << "metrics server: " << text;
+  }
+
+  // A connection accepted (before any TLS handshake) or closed.
+  static void Notify(void* cls, MHD_Connection* connection, void**,
+                     MHD_ConnectionNotificationCode code) {
+    auto* server = static_cast<MetricsServer*>(cls);
+    std::lock_guard<std::mutex> lock(server->open_mu_);
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+      server->open_.erase(connection);  // Before libmicrohttpd closes its socket.
+      return;
+    }
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    Open& open = server->open_[connection];
+    open.fd = info == nullptr ? -1 : info->connect_fd;
+    const Clock::time_point now = Clock::now();
+    open.request_by = now + std::chrono::seconds(kHttpRequestSeconds);
+    open.done_by = now + std::chrono::seconds(kHttpConnectionSeconds);
+  }
+
+  // The request line has arrived: keeps the URI as sent (libmicrohttpd hands the access call
+  // the path decoded and without its query string).
+  static void* Uri(void* cls, const char* uri, MHD_Connection* connection) {
+    auto* server = static_cast<MetricsServer*>(cls);
+    std::lock_guard<std::mutex> lock(server->open_mu_);
+    if (auto it = server->open_.find(connection); it != server->open_.end()) it->second.uri = uri;
+    return nullptr;
+  }
+
+  // Called when the head has arrived (`*state` null), for each piece of a body, and once the
+  // request is complete (`*upload_size` 0).
+  static MHD_Result Access(void* cls, MHD_Connection* connection, const char* url,
+                           const char* method, const char*, const char* upload, size_t* upload_size,
+                           void** state) {
+    auto* server = static_cast<MetricsServer*>(cls);
+    const bool post = std::strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (*state == nullptr) {
+      *state = server;  // Seen.
+      if (std::strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+          !(post && server->pages_ && std::strcmp(url, "/metrics") != 0)) {
+        return Send(connection, PlainPage(405, post && server->pages_ ? "/metrics: only GET\n"
+                                               : server->pages_       ? "only GET and POST\n"
+                                                                      : "only GET\n"));
+      }
+      const long long length = post ? ContentLength(connection) : 0;
+      if (length < 0) return Send(connection, PlainPage(411, "POST needs a Content-Length\n"));
+      if (static_cast<size_t>(length) > kMaxHttpBody) {
+        return Send(connection, PlainPage(413, "request body larger than " +
+                                                   std::to_string(kMaxHttpBody) + " bytes\n"));
+      }
+      return MHD_YES;
+    }
+    HttpRequest request;
+    {
+      std::lock_guard<std::mutex> lock(server->open_mu_);
+      auto it = server->open_.find(connection);
+      if (it == server->open_.end()) return MHD_NO;
+      Open& open = it->second;
+      if (*upload_size > 0) {  // Within the Content-Length checked above.
+        open.body.append(upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+      }
+      open.requested = true;
+      request.path = open.uri.empty() ? url : open.uri;
+      request.body = std::move(open.body);
+    }
+    request.method = method;
+    request.authorization = Header(connection, MHD_HTTP_HEADER_AUTHORIZATION);
+    request.origin = Header(connection, "Origin");
+    request.host = Header(connection, MHD_HTTP_HEADER_HOST);
+    request.content_type = Header(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return Send(connection, server->Answer(request));
+  }
+};
 
 StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host_port,
                                                               std::function<std::string()> render,
@@ -117,320 +220,96 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
     return InvalidArgumentError("--metrics-listen: bad port in \"" + host_port + "\"");
   }
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  std::unique_ptr<TlsContext> context;
-  if (tls.enabled()) {
-    SF_ASSIGN_OR_RETURN(SSL_CTX * ctx, NewTlsContext(tls));
-    context = std::make_unique<TlsContext>();
-    context->ctx = ctx;
-  }
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (tls.enabled()) SF_RETURN_IF_ERROR(CheckTls(tls));
+  // Bound here, not by libmicrohttpd, so a port in use is an error that says so (and port 0
+  // tells which port it got).
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return InternalError(std::string("metrics socket: ") + std::strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 16) != 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 128) != 0) {
     std::string why = std::strerror(errno);
     close(fd);
     return UnavailableError("--metrics-listen: cannot listen on " + host_port + ": " + why);
   }
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, ntohs(addr.sin_port),
-                                                          std::move(render), std::move(pages),
-                                                          std::move(gate), std::move(context)));
+  std::unique_ptr<MetricsServer> server(new MetricsServer(
+      ntohs(addr.sin_port), tls.enabled(), std::move(render), std::move(pages), std::move(gate)));
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (tls.enabled()) flags |= MHD_USE_TLS;
+  // Options after the TLS ones are cut off by MHD_OPTION_END when there is no TLS.
+  const int tls_or_end = tls.enabled() ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END;
+  server->daemon_ = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &Calls::Access, server.get(), MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(kHttpConnectionThreads),
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(kHttpOpenConnections),
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(kHttpRequestSeconds),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(kHttpConnectionMemory),
+      MHD_OPTION_EXTERNAL_LOGGER, &Calls::Log, nullptr, MHD_OPTION_NOTIFY_CONNECTION,
+      &Calls::Notify, server.get(), MHD_OPTION_URI_LOG_CALLBACK, &Calls::Uri, server.get(),
+      tls_or_end, tls.cert_pem.c_str(), MHD_OPTION_HTTPS_MEM_KEY, tls.key_pem.c_str(),
+      MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+  if (server->daemon_ == nullptr) {
+    close(fd);
+    return InternalError("--metrics-listen: the HTTP server (libmicrohttpd) did not start on " +
+                         host_port);
+  }
+  return server;
 }
 
-MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render,
-                             PageHandler pages, RequestGate gate, std::unique_ptr<TlsContext> tls)
-    : fd_(fd),
-      port_(port),
+MetricsServer::MetricsServer(int port, bool tls, std::function<std::string()> render,
+                             PageHandler pages, RequestGate gate)
+    : port_(port),
+      tls_(tls),
       render_(std::move(render)),
       pages_(std::move(pages)),
-      gate_(std::move(gate)),
-      tls_(std::move(tls)) {
-  for (int i = 0; i < kHttpConnectionThreads; ++i) handlers_.emplace_back([this] { Handle(); });
-  thread_ = std::thread([this] { Serve(); });
+      gate_(std::move(gate)) {
+  watchdog_ = std::thread([this] { Watch(); });
 }
 
 MetricsServer::~MetricsServer() {
-  stop_ = true;
-  thread_.join();
+  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);  // Closes every connection and the port.
   {
-    // Under the lock: a handler between its check of stop_ and its wait cannot miss this.
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    queue_cv_.notify_all();
+    std::lock_guard<std::mutex> lock(open_mu_);
+    stop_ = true;
+    stop_cv_.notify_all();
   }
-  for (auto& h : handlers_) h.join();
-  for (auto& c : queue_) close(c->fd);
-  close(fd_);
+  watchdog_.join();
 }
 
-namespace {
-
-// The value of the header `name` (lower case) in the request's head ("" if none); header names
-// are case-insensitive.
-std::string Header(const std::string& head, const std::string& name) {
-  size_t at = head.find("\r\n");
-  while (at != std::string::npos) {
-    const size_t begin = at + 2, end = head.find("\r\n", begin);
-    if (end == std::string::npos || end == begin) break;
-    const std::string line = head.substr(begin, end - begin);
-    const size_t colon = line.find(':');
-    if (colon == name.size() && strncasecmp(line.c_str(), name.c_str(), colon) == 0) {
-      const size_t value = line.find_first_not_of(" \t", colon + 1);
-      return value == std::string::npos ? "" : line.substr(value);
-    }
-    at = end;
-  }
-  return "";
-}
-
-// A request head's Content-Length, or -1 if it has none or not a non-negative number.
-long long ContentLength(const std::string& head) {
-  const std::string declared = Header(head, "content-length");
-  char* end = nullptr;
-  const long long length = std::strtoll(declared.c_str(), &end, 10);
-  return declared.empty() || *end != '\0' || length < 0 ? -1 : length;
-}
-
-// What a request needs before it can be answered: its head, and a POST's body (as long as its
-// Content-Length says, if that is valid and within kMaxHttpBody); or it is too large already.
-bool RequestComplete(const std::string& raw) {
-  const size_t head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos) return raw.size() >= kMaxHttpHead;
-  if (raw.compare(0, 5, "POST ") != 0) return true;
-  const long long length = ContentLength(raw.substr(0, head_end + 2));
-  if (length < 0 || length > static_cast<long long>(kMaxHttpBody)) {
-    return true;  // Refused as it is (411, 413).
-  }
-  return raw.size() - head_end - 4 >= static_cast<size_t>(length);
-}
-
-}  // namespace
-
-void MetricsServer::Serve() {
-  // Every connection's handshake and request are read here, without blocking, each by its own
-  // deadline; complete requests (and late ones, to answer 408) go to the handler threads.
-  std::vector<std::unique_ptr<Connection>> open;
-  std::vector<pollfd> fds;
+void MetricsServer::Watch() {
+  std::unique_lock<std::mutex> lock(open_mu_);
   while (!stop_) {
-    fds.assign(1, pollfd{fd_, POLLIN, 0});
-    Clock::time_point next = Clock::now() + std::chrono::milliseconds(200);
-    for (const auto& c : open) {
-      fds.push_back(pollfd{c->fd, c->want_write ? short{POLLOUT} : short{POLLIN}, 0});
-      next = std::min(next, c->request_by);
-    }
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
-    poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count()) + 1));
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(100));
     const Clock::time_point now = Clock::now();
-    std::vector<std::unique_ptr<Connection>> still_open;
-    for (size_t i = 0; i < open.size(); ++i) {
-      auto& c = open[i];
-      const bool ready = (fds[i + 1].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP)) != 0;
-      if (ready) Progress(*c);
-      if (c->state == Connection::kOpen && now >= c->request_by) {
-        // Out of time: a handshake that never finished is closed unanswered, a request 408.
-        c->state = c->handshaking ? Connection::kDrop : Connection::kDone;
-        c->late = true;
-      }
-      if (c->state == Connection::kOpen) {
-        still_open.push_back(std::move(c));
-      } else if (c->state == Connection::kDrop) {
-        close(c->fd);
-      } else {
-        std::lock_guard<std::mutex> lock(queue_mu_);
-        queue_.push_back(std::move(c));
-        queue_cv_.notify_one();
+    for (auto& [connection, open] : open_) {
+      if (open.cut || open.fd < 0) continue;
+      if ((!open.requested && now >= open.request_by) || now >= open.done_by) {
+        // libmicrohttpd sees the end of the stream and closes it; the socket is still its
+        // own: it is closed only after its entry here is erased, under this lock.
+        shutdown(open.fd, SHUT_RDWR);
+        open.cut = true;
       }
     }
-    open = std::move(still_open);
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (client < 0) continue;
-    size_t waiting;
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      waiting = queue_.size();
-    }
-    if (open.size() + waiting >= kHttpOpenConnections) {
-      close(client);  // No room for one more: closed before anything is read.
-      continue;
-    }
-    auto c = std::make_unique<Connection>();
-    c->fd = client;
-    c->request_by = now + std::chrono::seconds(kHttpRequestSeconds);
-    c->done_by = now + std::chrono::seconds(kHttpConnectionSeconds);
-    if (tls_) {
-      c->ssl.reset(SSL_new(tls_->ctx));
-      if (!c->ssl || SSL_set_fd(c->ssl.get(), client) != 1) {
-        close(client);
-        continue;
-      }
-      c->handshaking = true;
-    }
-    open.push_back(std::move(c));  // Read from the next poll on, as every other connection.
-  }
-  for (auto& c : open) close(c->fd);
-}
-
-void MetricsServer::Progress(Connection& c) {
-  c.want_write = false;
-  if (c.handshaking) {
-    const int done = SSL_accept(c.ssl.get());
-    if (done != 1) {
-      const int why = SSL_get_error(c.ssl.get(), done);
-      if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) {
-        c.want_write = why == SSL_ERROR_WANT_WRITE;
-        return;
-      }
-      // Plain HTTP to this port, a client that does not trust the certificate.
-      SF_LOG(Debug) << "metrics: TLS handshake failed: " << TlsError();
-      c.state = Connection::kDrop;
-      return;
-    }
-    c.handshaking = false;
-  }
-  char buf[4096];
-  while (!RequestComplete(c.raw)) {
-    long n;
-    if (c.ssl) {
-      n = SSL_read(c.ssl.get(), buf, sizeof(buf));
-      if (n <= 0) {
-        const int why = SSL_get_error(c.ssl.get(), static_cast<int>(n));
-        if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) {
-          c.want_write = why == SSL_ERROR_WANT_WRITE;
-          return;
-        }
-        ERR_clear_error();
-      }
-    } else {
-      n = recv(c.fd, buf, sizeof(buf), 0);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    }
-    if (n <= 0) break;  // The client stopped sending: answer what there is (400).
-    c.raw.append(buf, static_cast<size_t>(n));
-  }
-  c.state = Connection::kDone;
-}
-
-void MetricsServer::Handle() {
-  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client that hangs up mid-answer
-  // must not raise SIGPIPE in the process. Blocked in this thread only (it is synchronous).
-  sigset_t pipe;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  while (true) {
-    std::unique_ptr<Connection> c;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      c = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    Respond(*c);
-    close(c->fd);
   }
 }
 
-void MetricsServer::Respond(Connection& c) {
-  const std::string& raw = c.raw;
-  const bool late = c.late;
-  const size_t head_end = raw.find("\r\n\r\n");
-  // Through the last header's line end (npos: all of it).
-  const std::string head = raw.substr(0, head_end == std::string::npos ? head_end : head_end + 2);
-  const std::string line = head.substr(0, head.find("\r\n"));
-  HttpRequest request;
-  request.method = line.substr(0, line.find(' '));
-  if (const size_t sp = line.find(' '); sp != std::string::npos) {
-    request.path = line.substr(sp + 1, line.find(' ', sp + 1) - sp - 1);
+HttpPage MetricsServer::Answer(const HttpRequest& request) {
+  std::lock_guard<std::mutex> one_at_a_time(call_mu_);
+  if (gate_) {
+    if (std::optional<HttpPage> refused = gate_(request)) return std::move(*refused);
   }
-  request.authorization = Header(head, "authorization");
-  request.origin = Header(head, "origin");
-  request.host = Header(head, "host");
-  request.content_type = Header(head, "content-type");
-  HttpPage page;
-  page.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  std::optional<HttpPage> refused;
-  const bool post = request.method == "POST";
-  const long long length = post ? ContentLength(head) : 0;
-  if (head_end == std::string::npos) {
-    page.status = raw.size() >= kMaxHttpHead ? 431 : late ? 408 : 400;
-    page.body = raw.size() >= kMaxHttpHead
-                    ? "request headers larger than " + std::to_string(kMaxHttpHead) + " bytes\n"
-                : late
-                    ? "request not received within " + std::to_string(kHttpRequestSeconds) + " s\n"
-                    : "incomplete request\n";
-  } else if (request.method != "GET" && !(post && pages_ && request.path != "/metrics")) {
-    page.status = 405;
-    page.body = post && pages_ ? "/metrics: only GET\n"
-                : pages_       ? "only GET and POST\n"
-                               : "only GET\n";
-  } else if (post && length < 0) {
-    page.status = 411;
-    page.body = "POST needs a Content-Length\n";
-  } else if (post && static_cast<size_t>(length) > kMaxHttpBody) {
-    page.status = 413;
-    page.body = "request body larger than " + std::to_string(kMaxHttpBody) + " bytes\n";
-  } else {
-    request.body = raw.substr(head_end + 4);
-    std::lock_guard<std::mutex> one_at_a_time(call_mu_);
-    if (post && request.body.size() != static_cast<size_t>(length)) {
-      page.status = late ? 408 : 400;
-      page.body =
-          late ? "request body not received within " + std::to_string(kHttpRequestSeconds) + " s\n"
-               : "request body shorter or longer than its Content-Length\n";
-    } else if (gate_ && (refused = gate_(request))) {
-      page = std::move(*refused);
-    } else if (!post && request.path == "/metrics") {
-      page.body = render_();
-    } else if (std::optional<HttpPage> answer = pages_ ? pages_(request) : std::nullopt) {
-      page = std::move(*answer);
-    } else {
-      page.status = 404;
-      page.body = "see /metrics\n";
-    }
+  if (request.method == "GET" && request.path == "/metrics") {
+    HttpPage page;
+    page.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    page.body = render_();
+    return page;
   }
-  static const std::map<int, std::string> kReasons = {{200, "200 OK"},
-                                                      {303, "303 See Other"},
-                                                      {400, "400 Bad Request"},
-                                                      {401, "401 Unauthorized"},
-                                                      {403, "403 Forbidden"},
-                                                      {404, "404 Not Found"},
-                                                      {405, "405 Method Not Allowed"},
-                                                      {408, "408 Request Timeout"},
-                                                      {411, "411 Length Required"},
-                                                      {413, "413 Content Too Large"},
-                                                      {431, "431 Request Header Fields Too Large"},
-                                                      {503, "503 Service Unavailable"}};
-  auto reason = kReasons.find(page.status);
-  const std::string status =
-      reason != kReasons.end() ? reason->second : "500 Internal Server Error";
-  if (status[0] != '2' && page.body.rfind("<!DOCTYPE", 0) != 0) {
-    page.content_type = "text/plain; charset=utf-8";
+  if (std::optional<HttpPage> answer = pages_ ? pages_(request) : std::nullopt) {
+    return std::move(*answer);
   }
-  std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + page.content_type +
-                         "\r\nContent-Length: " + std::to_string(page.body.size()) + "\r\n";
-  for (const auto& [name, value] : page.headers) response += name + ": " + value + "\r\n";
-  response += "Connection: close\r\n\r\n" + page.body;
-  // Blocking writes from here, each bounded by what is left of the connection's time.
-  fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
-  size_t sent = 0;
-  while (sent < response.size()) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::microseconds>(c.done_by - Clock::now());
-    if (left.count() <= 0) break;
-    timeval timeout{static_cast<time_t>(left.count() / 1000000),
-                    static_cast<suseconds_t>(left.count() % 1000000)};
-    setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    const long n = c.ssl ? SSL_write(c.ssl.get(), response.data() + sent,
-                                     static_cast<int>(response.size() - sent))
-                         : send(c.fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
-  if (c.ssl) SSL_shutdown(c.ssl.get());  // close_notify: the answer is complete.
-  ERR_clear_error();
+  return PlainPage(404, "see /metrics\n");
 }
 
 StatusOr<std::unique_ptr<MetricsServer>> StartMetricsServer(const std::string& host_port,

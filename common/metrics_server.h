@@ -1,12 +1,11 @@
-// Prometheus exposition over a minimal HTTP/1.1 server, shared by the coordinator and the
-// prediction service.
+// Prometheus exposition and the dashboard's pages over HTTP/1.1 (GNU libmicrohttpd), shared by
+// the coordinator and the prediction service.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +16,8 @@
 #include <vector>
 
 #include "common/status.h"
+
+struct MHD_Daemon;  // libmicrohttpd's server.
 
 namespace sweepfarm {
 
@@ -43,7 +44,10 @@ struct HttpRequest {
   std::string body;
 };
 inline constexpr size_t kMaxHttpBody = 16 * 1024;
-inline constexpr size_t kMaxHttpHead = 8192;  // Request line and headers; beyond: 431.
+inline constexpr size_t kMaxHttpHead = 8192;  // Request line and headers served at least.
+// What one connection may hold: its request's head and the answer's (a head that does not fit
+// gets 431), and a piece of a POST's body at a time.
+inline constexpr size_t kHttpConnectionMemory = 2 * kMaxHttpHead;
 inline constexpr int kHttpRequestSeconds = 5;
 inline constexpr int kHttpConnectionSeconds = 15;
 inline constexpr int kHttpConnectionThreads = 4;
@@ -73,21 +77,24 @@ struct HttpTls {
 };
 
 // GET /metrics answers `render()`, other paths `pages` (if given) or 404; a POST goes to `pages`
-// (405 without them); other methods 405; a POST body over kMaxHttpBody 413. With a `gate`,
-// every request passes it first. With `tls`, only HTTPS (TLS 1.2 or later): a
-// connection whose handshake fails is closed unanswered, so neither a token nor a page ever
-// crosses in the clear. One request per connection. One thread reads every connection's
-// handshake and request without blocking; a connection has kHttpRequestSeconds to deliver its
-// request (the TLS handshake included; then 408, or closed if the handshake never finished),
-// so a client that sends nothing or dribbles bytes holds a slot, not the server, and not for
-// long. Complete requests are answered by kHttpConnectionThreads threads, each write bounded by
-// what is left of the connection's kHttpConnectionSeconds. At most kHttpOpenConnections are open
-// at once; beyond that a new one is closed at once. `render`, `pages` and `gate` are called one
-// at a time.
+// (405 without them); other methods 405; a POST without a Content-Length 411, with a body over
+// kMaxHttpBody 413; a request head of up to kMaxHttpHead is served, one too large for
+// kHttpConnectionMemory gets 431. With a `gate`, every request passes it
+// first. With `tls`, only HTTPS (TLS 1.2 or later): a connection whose handshake fails is closed
+// unanswered, so neither a token nor a page ever crosses in the clear. One request per
+// connection.
+//
+// GNU libmicrohttpd serves it: kHttpConnectionThreads threads, each polling its share of the
+// connections (epoll) without blocking on any, so a client that sends nothing or dribbles bytes
+// holds a connection, not a thread. At most kHttpOpenConnections are open at once (beyond that
+// new ones wait in the listen backlog until one closes). Each connection has kHttpRequestSeconds
+// from its accept to deliver its request (TLS handshake, head and body; libmicrohttpd's own timeout
+// only counts silence, so a watchdog here closes late ones, unanswered) and kHttpConnectionSeconds
+// in all. `render`, `pages` and `gate` are called one at a time.
 class MetricsServer {
  public:
   // `host_port`: an IPv4 address and port (port 0: any free one). INVALID_ARGUMENT for a
-  // malformed address or a certificate or key OpenSSL cannot use (or that do not match).
+  // malformed address or a certificate or key that cannot be used (or that do not match).
   static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
                                                         std::function<std::string()> render,
                                                         PageHandler pages = nullptr,
@@ -95,32 +102,36 @@ class MetricsServer {
                                                         const HttpTls& tls = {});
   ~MetricsServer();
   int port() const { return port_; }
-  bool tls() const { return tls_ != nullptr; }
+  bool tls() const { return tls_; }
 
  private:
-  struct TlsContext;  // OpenSSL's SSL_CTX, kept out of this header.
-  struct Connection;
+  struct Calls;  // libmicrohttpd's callbacks, kept out of this header with its types.
   using Clock = std::chrono::steady_clock;
-  MetricsServer(int fd, int port, std::function<std::string()> render, PageHandler pages,
-                RequestGate gate, std::unique_ptr<TlsContext> tls);
-  void Serve();                  // Accepts connections and reads their requests.
-  void Progress(Connection& c);  // Reads what has arrived; marks it complete or to drop.
-  void Handle();                 // Answers complete requests until stopped.
-  void Respond(Connection& c);   // Writes the answer to a complete (or late) request.
+  struct Open {  // A connection, from its accept to its close.
+    int fd = -1;
+    Clock::time_point request_by, done_by;
+    std::string uri;         // As requested, query string included.
+    std::string body;        // A POST's, as it arrives.
+    bool requested = false;  // The whole request has arrived.
+    bool cut = false;        // Shut down by the watchdog.
+  };
+  MetricsServer(int port, bool tls, std::function<std::string()> render, PageHandler pages,
+                RequestGate gate);
+  HttpPage Answer(const HttpRequest& request);  // Through the gate, to render_ or pages_.
+  void Watch();                                 // Closes connections past their deadlines.
 
-  int fd_;
   int port_;
+  bool tls_;
   std::function<std::string()> render_;
   PageHandler pages_;
   RequestGate gate_;
-  std::unique_ptr<TlsContext> tls_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::vector<std::thread> handlers_;
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<Connection>> queue_;  // Requests read, not yet answered.
-  std::mutex call_mu_;                             // render_, pages_ and gate_ run one at a time.
+  ::MHD_Daemon* daemon_ = nullptr;
+  std::mutex call_mu_;  // render_, pages_ and gate_ run one at a time.
+  std::mutex open_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;                 // Guarded by open_mu_.
+  std::map<const void*, Open> open_;  // By libmicrohttpd's connection; guarded by open_mu_.
+  std::thread watchdog_;
 };
 
 // The --metrics-listen of a binary: null if `host_port` is empty; else a started server, whose

@@ -8,7 +8,7 @@ PKGS=(
   clang libclang-rt-14-dev
   libtorch-dev libopenblas0-pthread
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libpqxx-dev libyaml-cpp-dev libssl-dev libcsv-dev libzip-dev
+  libpqxx-dev libyaml-cpp-dev libssl-dev libcsv-dev libzip-dev libmicrohttpd-dev
   libgtest-dev libgmock-dev googletest
   postgresql postgresql-client
   dataset-fashion-mnist
