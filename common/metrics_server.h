@@ -55,7 +55,7 @@ inline constexpr size_t kHttpOpenConnections = 512;
 
 // An answer of `MetricsServer`'s other pages.
 struct HttpPage {
-  int status = 200;  // 200, 303, 400, 401, 403, 404, 405, 408, 413 or 503.
+  int status = 200;  // 200, 303, 400, 401, 403, 404, 405, 411, 413 or 503.
   std::string content_type = "text/html; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // Further response headers.
