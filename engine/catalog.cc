@@ -82,6 +82,15 @@ const std::vector<ArchitectureKind>& Architectures() {
        {256},
        0,
        false},
+      {"linear_svm",
+       "a linear support vector machine on the flattened sample (multiclass hinge loss; "
+       "weight_decay is its regularisation)",
+       0,
+       {},
+       {},
+       0,
+       false,
+       TrainingLoss::kHinge},
   };
   return *kinds;
 }
@@ -155,8 +164,8 @@ StatusOr<ArchSpec> ResolveArch(ArchSpec spec, const std::vector<int64_t>& shape)
       return InvalidArgumentError("architecture " + spec.name +
                                   " has no convolutions: it takes no channels");
     }
-    if (spec.name == "logistic" && !spec.hidden.empty()) {
-      return InvalidArgumentError("architecture logistic takes no hidden");
+    if (kind->default_hidden.empty() && !spec.hidden.empty()) {
+      return InvalidArgumentError("architecture " + spec.name + " takes no hidden");
     }
     if (spec.hidden.empty()) spec.hidden = kind->default_hidden;
     if (spec.hidden.size() > 4) {

@@ -43,6 +43,11 @@ struct BuiltinDataset {
 };
 
 // An architecture kind: which samples it takes and its defaults.
+// What a model kind minimises in training (and reports as its loss): cross-entropy of the softmax
+// of its outputs, or the multiclass hinge loss of a support vector machine (Crammer and Singer:
+// max(0, 1 + the largest other class's score - the true class's)).
+enum class TrainingLoss { kCrossEntropy, kHinge };
+
 struct ArchitectureKind {
   std::string name;
   std::string description;
@@ -51,6 +56,7 @@ struct ArchitectureKind {
   std::vector<int64_t> default_hidden;  // Empty: the architecture takes no hidden widths.
   int64_t pools;                        // Max-pools that halve the extent (for the size check).
   bool square_only;                     // Images must be square.
+  TrainingLoss loss = TrainingLoss::kCrossEntropy;
 };
 
 // The built-ins, registered in one place (catalog.cc), in a stable order.

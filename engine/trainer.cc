@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -30,6 +31,33 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The loss `arch`'s models train on (engine/catalog.h).
+TrainingLoss LossOf(const ArchSpec& arch) {
+  const ArchitectureKind* kind = FindArchitecture(arch.name);
+  return kind == nullptr ? TrainingLoss::kCrossEntropy : kind->loss;
+}
+
+// Each sample's loss: `logits` [..., classes], `y` [...] (int64 labels) -> [...].
+torch::Tensor SampleLoss(TrainingLoss loss, const torch::Tensor& logits, const torch::Tensor& y) {
+  const torch::Tensor label = y.unsqueeze(-1);
+  if (loss == TrainingLoss::kHinge) {
+    const torch::Tensor truth = logits.gather(-1, label);
+    const torch::Tensor others =
+        logits.scatter(-1, label, -std::numeric_limits<float>::infinity()).amax(-1, true);
+    return (1 + others - truth).clamp_min(0).squeeze(-1);
+  }
+  return -torch::log_softmax(logits, -1).gather(-1, label).squeeze(-1);
+}
+
+// One model's loss over a batch, `logits` [N, classes], summed or averaged (cross-entropy as
+// LibTorch computes it, bit for bit what a PyTorch user's training gets).
+torch::Tensor BatchLoss(TrainingLoss loss, const torch::Tensor& logits, const torch::Tensor& y,
+                        at::Reduction::Reduction reduction) {
+  if (loss == TrainingLoss::kCrossEntropy) return torch::cross_entropy_loss(logits, y, {}, reduction);
+  const torch::Tensor each = SampleLoss(loss, logits, y);
+  return reduction == at::Reduction::Sum ? each.sum() : each.mean();
+}
 
 void Synchronize(const torch::Device& device) {
 #ifdef SWEEPFARM_WITH_CUDA
@@ -612,6 +640,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
   // The fused step kernel (cnn1d: one launch per step replaces gather, forward, backward and
   // update), or the LeNet convolution kernels (inside the autograd step).
   const bool lenet_step = fused_step && options.arch.name == "lenet";
+  const TrainingLoss training_loss = LossOf(options.arch);
   const kernels::Precision step_precision = FusedPrecision(options);
   kernels::Cnn1dLayout step_layout;
   torch::Tensor step_loss;
@@ -680,7 +709,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
       logits = net.Forward(xb, options.compute, conv_kernels);
     }
-    torch::Tensor loss = -torch::log_softmax(logits, 2).gather(2, yb).squeeze(2).mean(1);  // [K]
+    torch::Tensor loss = SampleLoss(training_loss, logits, yb.squeeze(2)).mean(1);  // [K]
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss.sum()}, params);
     torch::NoGradGuard no_grad;
     torch::Tensor active = step.lt(limit).to(torch::kFloat32);
@@ -728,9 +757,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       torch::Tensor hits = hit.to(torch::kInt64);
       sel_class.scatter_add_(1, by_class.slice(1, 0, split), hits.slice(1, 0, split));
       hold_class.scatter_add_(1, by_class.slice(1, split), hits.slice(1, split));
-      torch::Tensor logp = torch::log_softmax(logits, 2);
-      loss_sum -= logp.gather(2, by_class.unsqueeze(2)).squeeze(2).sum(1);
-      if (probs.defined()) probs.slice(1, lo, hi).copy_(logp.exp());
+      loss_sum += SampleLoss(training_loss, logits, by_class).sum(1);
+      if (probs.defined()) probs.slice(1, lo, hi).copy_(torch::log_softmax(logits, 2).exp());
     }
     torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
                   t = epoch_loss.cpu(), curves = curve.cpu(), scc = sel_class.cpu().contiguous(),
@@ -851,6 +879,7 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
   SF_RETURN_IF_ERROR(CheckOptimizerOptions(configs, options));
   const OptimizerSpec spec = SpecOf(options);
+  const TrainingLoss training_loss = LossOf(options.arch);
   const auto on_device = torch::TensorOptions().dtype(torch::kFloat32).device(options.device);
   const torch::Device device = options.device;
   const int64_t B = options.batch_size;
@@ -913,7 +942,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       torch::Tensor idx = indices.select(0, s % kIndexChunk).reshape({-1});
       torch::Tensor logits =
           FusedNet::ReferenceForward(layers, w, data.train.x.index_select(0, idx), sd);
-      torch::Tensor loss = torch::cross_entropy_loss(logits, data.train.y.index_select(0, idx));
+      torch::Tensor loss = BatchLoss(training_loss, logits, data.train.y.index_select(0, idx),
+                                     at::Reduction::Mean);
       std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, w);
       torch::NoGradGuard no_grad;
       torch::Tensor rate = constant_rate;
@@ -952,7 +982,7 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
           hold_correct += hit.slice(0, split).sum().item<int64_t>();
           AddClassHits(hit.slice(0, 0, split), y.slice(0, 0, split), &sel_class);
           AddClassHits(hit.slice(0, split), y.slice(0, split), &hold_class);
-          test_loss += torch::cross_entropy_loss(out, y, {}, at::Reduction::Sum).item<double>();
+          test_loss += BatchLoss(training_loss, out, y, at::Reduction::Sum).item<double>();
           if (options.keep_predictions) {
             probs.push_back(torch::softmax(out, 1).to(torch::kCPU, torch::kHalf));
           }

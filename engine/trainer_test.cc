@@ -261,6 +261,33 @@ TEST_P(TrainerTest, FusedMlpAndLogisticMatchSeparateRuns) {
   ExpectFusedMatchesSequential(*RandomImages(), logistic, image_configs);
 }
 
+// A linear SVM: logistic regression's flattened linear layer trained on the multiclass hinge
+// loss. The fused bundle matches the one-at-a-time reference, and the loss both report is the
+// hinge loss: about 1 from a near-zero start, an upper bound on the error rate, and not the
+// cross-entropy that logistic regression reports from the same start.
+TEST_P(TrainerTest, LinearSvmTrainsOnTheHingeLoss) {
+  auto svm = Options("linear_svm");
+  svm.momentum = 0;
+  auto configs = RandomConfigs(4, true, 51);
+  for (size_t k = 0; k < configs.size(); ++k) configs[k].weight_decay = k % 2 == 0 ? 1e-3 : 0;
+  ExpectFusedMatchesSequential(*SmallTelemetry(), svm, configs);
+  auto logistic = svm;
+  logistic.arch.name = "logistic";
+  auto data = SmallTelemetry()->To(device());
+  auto hinge = TrainFused(*data, configs, svm);
+  auto cross_entropy = TrainFused(*data, configs, logistic);
+  ASSERT_TRUE(hinge.ok()) << hinge.status().ToString();
+  ASSERT_TRUE(cross_entropy.ok()) << cross_entropy.status().ToString();
+  for (size_t k = 0; k < configs.size(); ++k) {
+    const EvalPoint& s = hinge->models[k].evals[0];
+    const EvalPoint& l = cross_entropy->models[k].evals[0];
+    EXPECT_GE(s.test_loss, 1 - s.test_accuracy - 1e-6) << "model " << k;
+    EXPECT_LT(s.train_curve.back(), 1.0) << "model " << k;
+    EXPECT_GT(std::abs(s.train_loss - l.train_loss), 1e-3) << "model " << k;
+    EXPECT_GT(std::abs(s.test_loss - l.test_loss), 1e-3) << "model " << k;
+  }
+}
+
 // Adam and AdamW with per-model weight decay, under the cosine and step schedules: the fused
 // bundle against the one-at-a-time reference, each model's schedule over its own steps.
 TEST_P(TrainerTest, FusedAdamAndSchedulesMatchSeparateRuns) {

@@ -205,7 +205,7 @@ TEST_F(DataLoopTest, ImportExportAndBadInputWriteNothing) {
   lenet.replace(lenet.find("cnn1d"), 5, "lenet");
   EXPECT_EQ(Ctl({"submit", farm_->WriteFile("lenet.yaml", lenet)}, &out, &err), 2);
   EXPECT_NE(err.find("architecture lenet takes image samples (CxHxW), the data's samples are "
-                     "3x16 (use cnn1d, logistic, mlp)"),
+                     "3x16 (use cnn1d, logistic, mlp, linear_svm)"),
             std::string::npos)
       << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps"), 0);
@@ -416,8 +416,8 @@ TEST_F(DataLoopTest, TwoNightsLearnFromLabelledPredictions) {
   EXPECT_EQ(Occurrences("w1", "fetched from the coordinator"), 2) << "one fetch per version";
 }
 
-// A sweep over model kinds: the CNN, an MLP and logistic regression trained by the same workers
-// (each lease one kind, fused), ranked together, ensembled, registered and served.
+// A sweep over model kinds: the CNN, an MLP, logistic regression and a linear SVM trained by the
+// same workers (each lease one kind, fused), ranked together, ensembled, registered and served.
 TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   addr_ = farm_->StartCoordinator();
   ASSERT_FALSE(addr_.empty());
@@ -430,7 +430,7 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   farm_->StartWorker(addr_, "w1", {"--capacity", "8"});
   std::string sweep = SweepOn("logs");
   sweep.replace(sweep.find("    seed: [1, 2]\n"), 16,
-                "    seed: 1\n    architecture: [cnn1d, mlp, logistic]\n");
+                "    seed: 1\n    architecture: [cnn1d, mlp, logistic, linear_svm]\n");
   sweep.replace(sweep.find("top_k: 2"), 8, "top_k: 3, method: bagged, bags: 5");
   RunSweep(farm_->WriteFile("kinds.yaml", sweep));
   // `ensemble` shows what publish would register (a dry run of it); publish then registers
@@ -458,7 +458,7 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   ASSERT_EQ(Ctl({"ensemble", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("registry publish: published before, as loop-detector v1"), std::string::npos)
       << out;
-  for (const char* kind : {"cnn1d", "mlp", "logistic"}) {
+  for (const char* kind : {"cnn1d", "mlp", "logistic", "linear_svm"}) {
     EXPECT_EQ(farm_->Count(std::string("SELECT count(*) FROM trials WHERE state = 'succeeded' AND "
                                        "params->>'architecture' = '") +
                            kind + "'"),
@@ -483,6 +483,7 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   EXPECT_GE(kinds.size(), 1u);
   ASSERT_EQ(Ctl({"export", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find(",logistic,"), std::string::npos) << out;
+  EXPECT_NE(out.find(",linear_svm,"), std::string::npos) << out;
 }
 
 TEST_F(DataLoopTest, LabellersLabelOverGrpcAndThroughTheForm) {

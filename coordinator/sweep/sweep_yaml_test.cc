@@ -425,7 +425,7 @@ TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
   ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"),
               {"architecture.name", "cnn1d, cnn2d, lenet"});
   ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"),
-              {"architecture", "takes image samples (CxHxW)", "16x64", "use cnn1d, logistic, mlp"});
+              {"architecture", "takes image samples (CxHxW)", "16x64", "use cnn1d, logistic, mlp, linear_svm"});
 }
 
 // A resolver standing in for the coordinator's data sets: "logs" has versions 1-3 of 4x32
@@ -483,7 +483,7 @@ TEST(SweepYamlTest, StoredDataSetsAreResolvedAndShapeTheArchitecture) {
   auto wrong = ParseSweepYaml(Replace(pics, "name: cnn2d", "name: cnn1d"), "s.yaml", &resolve);
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("takes series samples (CxL), the data's samples are "
-                                          "1x8x8 (use cnn2d, lenet, logistic, mlp)"),
+                                          "1x8x8 (use cnn2d, lenet, logistic, mlp, linear_svm)"),
             std::string::npos)
       << wrong.status().message();
   auto rate =
