@@ -4,8 +4,9 @@
 #     unit tests and the integration tests, whose coordinators, workers and sweepctl are
 #     instrumented too. The fault tests (label "fault": minutes of the same RPCs under kills and
 #     restarts) and the trainer's equivalence tests (label "training": minutes of training every
-#     path against separate runs; engine/threads_test.cc runs each path at its smallest here) are
-#     slow checks and run once, in the plain pass (SANITIZE_SLOW=1 adds them). A report stops the process that made it. A test binary's
+#     path against separate runs; engine/threads_test.cc runs each path at its smallest here) and
+#     the Slurm test (label "slurm": Slurm's daemons around the same workers) are slow checks and
+#     run once, in the plain pass (SANITIZE_SLOW=1 adds them). A report stops the process that made it. A test binary's
 #     own report fails its test; the processes a test starts write theirs into the test's logs,
 #     which are kept and searched afterwards, so a report there fails the run even if its test
 #     passed.
@@ -42,7 +43,7 @@ if [[ " $passes " == *" asan "* ]]; then
     export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     cd "${ASAN_BUILD_DIR:-build-asan}"
-    skip=(-LE 'fault|training')
+    skip=(-LE 'fault|training|slurm')
     [ "${SANITIZE_SLOW:-0}" = 1 ] && skip=()
     ctest --output-on-failure --timeout 1200 -j "$(nproc)" "${skip[@]}" "$@"
   ) || rc=1
