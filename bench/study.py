@@ -129,9 +129,13 @@ class Plot:
     legends = 0
 
     def legend(self, color, label, line, dashed=False):
-        y = TOP + 6 + 16 * self.legends
+        # Bottom right, above the axis (the accuracy curves rise to the top); a bar chart's in the
+        # title line.
+        if self.categories is not None:
+            x, y = W - RIGHT - 200, 16
+        else:
+            x, y = W - RIGHT - 200, H - BOTTOM - 14 - 16 * self.legends
         self.legends += 1
-        x = W - RIGHT - 200
         if line:
             self.svg.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>'
                             % (x, x + 22, y, y, color, ' stroke-dasharray="6 4"' if dashed else ""))
