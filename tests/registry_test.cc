@@ -341,14 +341,29 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_NE(sweep.find("seeded from detector v1 (sweep <a href=\"/sweeps/1\">1</a>)"),
             std::string::npos)
       << sweep;
-  EXPECT_NE(sweep.find("<td class=\"n\">1</td><td class=\"n\">" +
-                       std::to_string(farm_->Count(
-                           "SELECT r.trial_id FROM results r JOIN trials t ON t.id = r.trial_id "
-                           "WHERE t.sweep_id = 2 ORDER BY r.selection_accuracy DESC, r.trial_id "
-                           "LIMIT 1")) +
-                       "</td>"),
+  const std::string best_trial = std::to_string(
+      farm_->Count("SELECT r.trial_id FROM results r JOIN trials t ON t.id = r.trial_id "
+                   "WHERE t.sweep_id = 2 ORDER BY r.selection_accuracy DESC, r.trial_id LIMIT 1"));
+  EXPECT_NE(sweep.find("<td class=\"n\">1</td><td class=\"n\"><a href=\"/sweeps/2/trials/" +
+                       best_trial + "\">" + best_trial + "</a></td>"),
             std::string::npos)
       << sweep;  // Rank 1 is the best trial.
+  // Its page, the sweep's CSV (a row per trial) and the versions the first sweep produced.
+  const std::string trial = get("/sweeps/2/trials/" + best_trial);
+  EXPECT_EQ(trial.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << trial;
+  EXPECT_NE(trial.find("<h2>Trial " + best_trial + " of sweep"), std::string::npos) << trial;
+  EXPECT_NE(trial.find("<polyline class=\"curve\""), std::string::npos) << trial;
+  const std::string csv = get("/sweeps/2/trials.csv");
+  EXPECT_NE(csv.find("\r\nContent-Type: text/csv"), std::string::npos) << csv;
+  const std::string body = csv.substr(csv.find("\r\n\r\n") + 4);
+  EXPECT_EQ(occurrences(body, "\r\n"),
+            1 + farm_->Count("SELECT count(*) FROM trials WHERE sweep_id = 2"))
+      << body;
+  EXPECT_NE(get("/sweeps/1").find("Registered as <a href=\"/models/detector\">detector v1</a>"),
+            std::string::npos);
+  EXPECT_EQ(get("/sweeps/2/trials/x").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(get("/sweeps/1/trials/" + best_trial).rfind("HTTP/1.1 404", 0), 0u);  // Sweep 2's.
+  EXPECT_EQ(get("/sweeps/2/elsewhere").rfind("HTTP/1.1 404", 0), 0u);
   const std::string model = get("/models/detector");
   EXPECT_NE(model.find("<b>champion</b> &rarr; v1"), std::string::npos) << model;
   EXPECT_EQ(occurrences(model, "<circle class=\"version\""),

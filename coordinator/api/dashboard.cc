@@ -595,7 +595,46 @@ std::string RenderPredictionsPage(const std::vector<v1::ServedPrediction>& predi
   return out.str();
 }
 
-std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Trial>& trials) {
+namespace {
+
+// The leaderboard's sortable columns: key (for ?sort=), heading, value, and whether higher is
+// better (the first click sorts that way).
+struct LeaderboardColumn {
+  const char* key;
+  const char* heading;
+  double (*value)(const v1::Trial&);
+  bool higher_is_better;
+};
+constexpr LeaderboardColumn kLeaderboardColumns[] = {
+    {"trial", "trial", [](const v1::Trial& t) { return static_cast<double>(t.trial_id()); }, false},
+    {"selection", "selection", [](const v1::Trial& t) { return t.result().selection_accuracy(); },
+     true},
+    {"holdout", "holdout", [](const v1::Trial& t) { return t.result().holdout_accuracy(); }, true},
+    {"selection_balanced", "selection balanced",
+     [](const v1::Trial& t) { return t.result().selection_balanced_accuracy(); }, true},
+    {"holdout_balanced", "holdout balanced",
+     [](const v1::Trial& t) { return t.result().holdout_balanced_accuracy(); }, true},
+    {"test_loss", "test loss", [](const v1::Trial& t) { return t.result().test_loss(); }, false},
+};
+constexpr size_t kLeaderboardRows = 1000;  // Beyond: the CSV.
+
+std::string TrialLink(int64_t sweep_id, int64_t trial_id) {
+  return "<a href=\"/sweeps/" + std::to_string(sweep_id) + "/trials/" + std::to_string(trial_id) +
+         "\">" + std::to_string(trial_id) + "</a>";
+}
+
+// The trial's origin, with the trial it derives from.
+std::string Origin(const v1::Trial& t) {
+  std::string origin = HtmlEscape(t.origin());
+  if (t.parent_trial_id() > 0) origin += " &lt;" + std::to_string(t.parent_trial_id());
+  return origin;
+}
+
+}  // namespace
+
+std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Trial>& trials,
+                            const std::vector<v1::ModelVersion>& versions,
+                            const std::string& sort) {
   std::ostringstream out;
   out << Head("sweep " + std::to_string(s.sweep_id()), s.state() == "running");
   out << "<h2>Sweep " << s.sweep_id() << ": " << HtmlEscape(s.name()) << "</h2>\n<p>Model "
@@ -606,6 +645,14 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
         << SweepLink(s.parent_sweep_id()) << ")";
   }
   out << ".</p>\n";
+  std::string produced;
+  for (const auto& v : versions) {
+    if (v.sweep_id() != s.sweep_id()) continue;
+    produced += std::string(produced.empty() ? "" : ", ") + "<a href=\"/models/" +
+                HtmlEscape(v.model()) + "\">" + HtmlEscape(v.model()) + " v" +
+                std::to_string(v.version()) + "</a> (" + HtmlEscape(v.decision()) + ")";
+  }
+  if (!produced.empty()) out << "<p>Registered as " << produced << ".</p>\n";
   if (s.state() == "cancelled") {
     out << "<p class=\"bad\">Cancelled: " << HtmlEscape(s.cancel_reason()) << "</p>\n";
   } else if (!s.ended_early().empty()) {
@@ -653,25 +700,52 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
     }
   }
   out << "<h3>Learning curves</h3>\n" << CurvesPlot(best);
-  const size_t shown = std::min<size_t>(ranked.size(), 25);
-  out << "<h3>Leaderboard (" << shown << " of " << ranked.size() << ")</h3>\n";
+  // The whole leaderboard: ranked by the objective, or sorted by a column.
+  std::map<int64_t, size_t> rank;
+  for (size_t i = 0; i < ranked.size(); ++i) rank[ranked[i]->trial_id()] = i + 1;
+  std::vector<const v1::Trial*> rows = ranked;
+  const bool descending = !sort.empty() && sort[0] == '-';
+  const std::string sort_key = descending ? sort.substr(1) : sort;
+  const LeaderboardColumn* sorted_by = nullptr;
+  for (const auto& c : kLeaderboardColumns) {
+    if (sort_key == c.key) sorted_by = &c;
+  }
+  if (sorted_by != nullptr) {
+    std::stable_sort(rows.begin(), rows.end(), [&](const v1::Trial* a, const v1::Trial* b) {
+      const double x = sorted_by->value(*a), y = sorted_by->value(*b);
+      return descending ? x > y : x < y;
+    });
+  }
+  const size_t shown = std::min(rows.size(), kLeaderboardRows);
+  const std::string base = "/sweeps/" + std::to_string(s.sweep_id());
+  out << "<h3>Leaderboard (" << shown << " of " << rows.size() << ")</h3>\n";
   if (shown > 0) {
     out << "<p>Ranked by " << HtmlEscape(ObjectiveWords(s.objective()))
-        << "; holdout figures are never used to rank.</p>\n"
-        << "<table><tr><th>rank</th><th>trial</th><th>selection</th><th>holdout</th>"
-           "<th>selection balanced</th><th>holdout balanced</th><th>test loss</th>"
-           "<th>origin</th><th>parameters</th></tr>\n";
+        << "; holdout figures are never used to rank. "
+        << (sorted_by != nullptr ? "Sorted by " + std::string(sorted_by->heading) +
+                                       (descending ? ", highest first" : ", lowest first") +
+                                       " (<a href=\"" + base + "\">by rank</a>). "
+                                 : std::string("Click a heading to sort. "))
+        << "<a href=\"" << base << "/trials.csv\">Every trial as CSV</a>.</p>\n"
+        << "<table><tr><th>rank</th>";
+    for (const auto& c : kLeaderboardColumns) {
+      // A click sorts by the column, best first; on the column already sorted, the other way.
+      bool desc = c.higher_is_better;
+      if (sorted_by == &c) desc = !descending;
+      out << "<th><a href=\"" << base << "?sort=" << (desc ? "-" : "") << c.key << "\">"
+          << c.heading << (sorted_by == &c ? (descending ? " &#9660;" : " &#9650;") : "")
+          << "</a></th>";
+    }
+    out << "<th>origin</th><th>parameters</th></tr>\n";
     for (size_t i = 0; i < shown; ++i) {
-      const auto& t = *ranked[i];
-      std::string origin = HtmlEscape(t.origin());
-      if (t.parent_trial_id() > 0) origin += " &lt;" + std::to_string(t.parent_trial_id());
-      out << "<tr><td class=\"n\">" << i + 1 << "</td><td class=\"n\">" << t.trial_id()
-          << "</td><td class=\"n\">" << Fixed(t.result().selection_accuracy())
-          << "</td><td class=\"n\">" << Fixed(t.result().holdout_accuracy())
-          << "</td><td class=\"n\">" << Fixed(t.result().selection_balanced_accuracy())
-          << "</td><td class=\"n\">" << Fixed(t.result().holdout_balanced_accuracy())
-          << "</td><td class=\"n\">" << Fixed(t.result().test_loss()) << "</td><td>" << origin
-          << "</td><td><code>" << HtmlEscape(Params(t.params())) << "</code></td></tr>\n";
+      const auto& t = *rows[i];
+      out << "<tr><td class=\"n\">" << rank[t.trial_id()] << "</td><td class=\"n\">"
+          << TrialLink(s.sweep_id(), t.trial_id()) << "</td>";
+      for (size_t c = 1; c < std::size(kLeaderboardColumns); ++c) {
+        out << "<td class=\"n\">" << Fixed(kLeaderboardColumns[c].value(t)) << "</td>";
+      }
+      out << "<td>" << Origin(t) << "</td><td><code>" << HtmlEscape(Params(t.params()))
+          << "</code></td></tr>\n";
     }
     out << "</table>\n";
   }
@@ -690,6 +764,111 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
     }
     out << "</table>\n";
   }
+  out << kTail;
+  return out.str();
+}
+
+namespace {
+
+// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string Number(double v) {
+  if (!std::isfinite(v)) return "";
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.10g", v);
+  return b;
+}
+
+}  // namespace
+
+std::string RenderTrialsCsv(const std::vector<v1::Trial>& trials) {
+  std::ostringstream out;
+  out << "trial_id,state,attempts,origin,parent_trial_id,rung,architecture,epochs,step_size,"
+         "issue_rate,data_size,seed,optimizer,weight_decay,selection_accuracy,holdout_accuracy,"
+         "selection_balanced_accuracy,holdout_balanced_accuracy,selection_score,test_loss,"
+         "train_loss,wall_seconds,worker_id,last_error\r\n";
+  for (const auto& t : trials) {
+    const auto& p = t.params();
+    const auto& r = t.result();
+    const bool done = t.state() == "succeeded";
+    out << t.trial_id() << "," << CsvField(t.state()) << "," << t.attempts() << ","
+        << CsvField(t.origin()) << ","
+        << (t.parent_trial_id() > 0 ? Number(t.parent_trial_id()) : "") << "," << t.rung() << ","
+        << CsvField(p.architecture().empty() ? "" : p.architecture()) << "," << p.epochs() << ","
+        << Number(p.step_size()) << "," << (p.issue_rate() < 0 ? "" : Number(p.issue_rate())) << ","
+        << Number(p.data_size()) << "," << p.seed() << "," << CsvField(p.optimizer()) << ","
+        << (p.has_weight_decay() ? Number(p.weight_decay()) : "") << ",";
+    for (double v : {r.selection_accuracy(), r.holdout_accuracy(), r.selection_balanced_accuracy(),
+                     r.holdout_balanced_accuracy(), r.selection_score(), r.test_loss(),
+                     r.train_loss(), r.wall_seconds()}) {
+      out << (done ? Number(v) : "") << ",";
+    }
+    out << CsvField(t.worker_id()) << "," << CsvField(t.last_error()) << "\r\n";
+  }
+  return out.str();
+}
+
+std::string RenderTrialPage(const v1::SweepStatus& s, const v1::Trial& t,
+                            const std::vector<v1::Trial>& trials) {
+  std::map<int64_t, const v1::Trial*> by_id;
+  for (const auto& other : trials) by_id[other.trial_id()] = &other;
+  std::ostringstream out;
+  out << Head("trial " + std::to_string(t.trial_id()), t.state() == "running");
+  out << "<h2>Trial " << t.trial_id() << " of sweep " << SweepLink(s.sweep_id()) << ": "
+      << HtmlEscape(s.name()) << "</h2>\n<p>" << HtmlEscape(t.state()) << ", " << t.attempts()
+      << " attempt(s)" << (t.worker_id().empty() ? "" : ", worker " + HtmlEscape(t.worker_id()))
+      << ".</p>\n";
+  if (!t.last_error().empty()) {
+    out << "<p class=\"bad\">Last error: " << HtmlEscape(t.last_error()) << "</p>\n";
+  }
+  out << "<h3>Parameters</h3>\n<p><code>" << HtmlEscape(Params(t.params())) << "</code></p>\n";
+  if (t.state() == "succeeded") {
+    const auto& r = t.result();
+    out << "<h3>Results</h3>\n<table><tr><th></th><th>selection</th><th>holdout</th></tr>\n"
+        << "<tr><td>accuracy</td><td class=\"n\">" << Fixed(r.selection_accuracy())
+        << "</td><td class=\"n\">" << Fixed(r.holdout_accuracy()) << "</td></tr>\n"
+        << "<tr><td>balanced accuracy</td><td class=\"n\">"
+        << Fixed(r.selection_balanced_accuracy()) << "</td><td class=\"n\">"
+        << Fixed(r.holdout_balanced_accuracy()) << "</td></tr>\n</table>\n"
+        << "<p>Objective (" << HtmlEscape(ObjectiveWords(s.objective()))
+        << "): " << Fixed(r.selection_score()) << "; test loss " << Fixed(r.test_loss())
+        << ", last epoch's training loss " << Fixed(r.train_loss())
+        << "; always \"issue\": " << Fixed(r.baseline_accuracy()) << ". " << r.steps()
+        << " steps on " << HtmlEscape(r.device()) << ", in a bundle of " << r.bundle_size() << " ("
+        << Fixed(r.wall_seconds(), 2) << " s)"
+        << (r.resumed_epochs() > 0 ? ", resumed after epoch " + std::to_string(r.resumed_epochs())
+                                   : std::string())
+        << ".</p>\n<h3>Learning curve</h3>\n"
+        << CurvesPlot({&t});
+  }
+  out << "<h3>Lineage</h3>\n<p>Origin: " << HtmlEscape(t.origin().empty() ? "search" : t.origin());
+  // Up the chain of trials this one derives from, as far as this sweep holds them.
+  int64_t parent = t.parent_trial_id();
+  for (int hops = 0; parent > 0 && hops < 100; ++hops) {
+    auto it = by_id.find(parent);
+    if (it == by_id.end()) {
+      out << " &larr; trial " << parent << " (of an earlier sweep)";
+      break;
+    }
+    out << " &larr; trial " << TrialLink(s.sweep_id(), parent) << " ("
+        << HtmlEscape(it->second->origin()) << ")";
+    parent = it->second->parent_trial_id();
+  }
+  out << ".</p>\n";
+  std::string children;
+  for (const auto& other : trials) {
+    if (other.parent_trial_id() == t.trial_id()) {
+      children += (children.empty() ? "" : ", ") + TrialLink(s.sweep_id(), other.trial_id()) +
+                  " (" + HtmlEscape(other.origin()) + ")";
+    }
+  }
+  if (!children.empty()) out << "<p>Derived from it: " << children << ".</p>\n";
   out << kTail;
   return out.str();
 }
@@ -959,17 +1138,56 @@ std::optional<HttpPage> DashboardPage(const DashboardContext& c, const HttpReque
     return page;
   }
   if (path.rfind("/sweeps/", 0) == 0) {
-    const std::string id_text = path.substr(8);
-    char* end = nullptr;
-    const long long id = std::strtoll(id_text.c_str(), &end, 10);
-    if (id_text.empty() || *end != '\0' || id <= 0) {
+    // /sweeps/ID, /sweeps/ID/trials.csv or /sweeps/ID/trials/TRIAL.
+    const std::string rest = path.substr(8);
+    const std::string id_text = rest.substr(0, rest.find('/'));
+    const std::string sub = rest.size() > id_text.size() ? rest.substr(id_text.size()) : "";
+    auto positive = [](const std::string& text) -> long long {
+      char* end = nullptr;
+      const long long v = std::strtoll(text.c_str(), &end, 10);
+      return text.empty() || *end != '\0' || v <= 0 || !std::isdigit(text[0]) ? -1 : v;
+    };
+    const long long id = positive(id_text);
+    if (id < 0) {
       return ErrorPage(400, "sweep id must be a positive integer, got \"" + id_text + "\"");
+    }
+    long long trial_id = 0;
+    if (sub.rfind("/trials/", 0) == 0) {
+      trial_id = positive(sub.substr(8));
+      if (trial_id < 0) {
+        return ErrorPage(400, "trial id must be a positive integer, got \"" + sub.substr(8) + "\"");
+      }
+    } else if (!sub.empty() && sub != "/trials.csv") {
+      return std::nullopt;
     }
     auto status = store->GetSweepStatus(id);
     if (!status.ok()) return FromStatus(status.status());
     auto trials = store->ListTrials(id, 0, false);
     if (!trials.ok()) return FromStatus(trials.status());
-    page.body = RenderSweepPage(*status, *trials);
+    if (sub == "/trials.csv") {
+      page.content_type = "text/csv; charset=utf-8";
+      page.headers.emplace_back("Content-Disposition",
+                                "attachment; filename=\"sweep-" + std::to_string(id) + ".csv\"");
+      page.body = RenderTrialsCsv(*trials);
+      return page;
+    }
+    if (trial_id > 0) {
+      for (const auto& t : *trials) {
+        if (t.trial_id() == trial_id) {
+          page.body = RenderTrialPage(*status, t, *trials);
+          return page;
+        }
+      }
+      return ErrorPage(404,
+                       "sweep " + std::to_string(id) + " has no trial " + std::to_string(trial_id));
+    }
+    std::vector<v1::ModelVersion> versions;
+    if (auto listed = store->ListVersions(status->model(), 50); listed.ok()) {
+      versions.assign(listed->versions().begin(), listed->versions().end());
+    } else if (listed.status().code() != StatusCode::kNotFound) {
+      return FromStatus(listed.status());
+    }
+    page.body = RenderSweepPage(*status, *trials, versions, FormValue(query, "sort"));
     return page;
   }
   if (path.rfind("/models/", 0) == 0) {

@@ -1,6 +1,7 @@
 // A read-only HTML dashboard of the farm, served by the coordinator beside its Prometheus metrics
-// (`--dashboard`): the sweeps with their progress and best results, one sweep's history plot and
-// leaderboard, a model's registry versions, aliases and audit trail, and the workers. Pages are
+// (`--dashboard`): the sweeps with their progress and best results, one sweep's history plot,
+// sortable leaderboard and CSV, a page per trial, a model's registry versions, aliases and audit
+// trail, and the workers. Pages are
 // rendered on the server from the same store queries as the RPCs (no JavaScript, no assets);
 // every text from users or the database is HTML-escaped.
 #pragma once
@@ -30,9 +31,20 @@ std::string RenderHomePage(
     const std::vector<v1::SweepStatus>& sweeps,
     const std::vector<std::pair<std::string, v1::ListVersionsResponse>>& models,
     const std::vector<v1::WorkerInfo>& workers);
-// One sweep: its status, a plot of each finished trial's selection accuracy in trial order with
-// the best so far, and its leaderboard (`trials`: all of the sweep's, any state).
-std::string RenderSweepPage(const v1::SweepStatus& status, const std::vector<v1::Trial>& trials);
+// One sweep: its status, the registry versions it produced (`versions`: its model's, newest first;
+// those of other sweeps are left out), a plot of each finished trial's selection accuracy in trial
+// order with the best so far, and its whole leaderboard (`trials`: all of the sweep's, any state),
+// ranked by the objective or sorted by `sort` (a column's key, "-KEY" descending; see
+// kLeaderboardColumns), each trial linking to its page, with a link to the CSV of every trial.
+std::string RenderSweepPage(const v1::SweepStatus& status, const std::vector<v1::Trial>& trials,
+                            const std::vector<v1::ModelVersion>& versions = {},
+                            const std::string& sort = "");
+// Every trial of a sweep as CSV (RFC 4180): identity, state, parameters and results, one row each.
+std::string RenderTrialsCsv(const std::vector<v1::Trial>& trials);
+// One trial: its parameters, results, learning curve and lineage (the trial it derives from, up
+// to the first, and the trials that derive from it, from `trials`, all of its sweep's).
+std::string RenderTrialPage(const v1::SweepStatus& status, const v1::Trial& trial,
+                            const std::vector<v1::Trial>& trials);
 // One model: its aliases, versions and audit trail.
 std::string RenderModelPage(const std::string& model, const v1::ListVersionsResponse& versions);
 
@@ -57,7 +69,8 @@ struct DashboardContext {
   TokenCheck auth;
 };
 
-// Answers GET /, /sweeps/ID, /models/NAME and /predictions[?model=M&unlabelled=1], and POST
+// Answers GET /, /sweeps/ID[?sort=KEY], /sweeps/ID/trials.csv, /sweeps/ID/trials/TRIAL,
+// /models/NAME and /predictions[?model=M&unlabelled=1], and POST
 // /predictions/ID/label (the one write: a form of label=CLASS&form_token=T, from the same origin,
 // by a holder whose role may label; answered with a redirect back); nullopt for other paths
 // (404). A malformed ID or name is a 400, an unknown sweep or model a 404, an unreadable database

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <tuple>
 
 namespace sweepfarm::api {
@@ -75,9 +76,13 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
   EXPECT_LT(t11, t12);
   EXPECT_NE(page.find("majority-class baseline 0.7800"), std::string::npos);
   // The leaderboard by selection accuracy: 11, 12, 10.
-  const size_t r1 = page.find("<td class=\"n\">1</td><td class=\"n\">11</td>"),
-               r2 = page.find("<td class=\"n\">2</td><td class=\"n\">12</td>"),
-               r3 = page.find("<td class=\"n\">3</td><td class=\"n\">10</td>");
+  const size_t
+      r1 = page.find(
+          "<td class=\"n\">1</td><td class=\"n\"><a href=\"/sweeps/7/trials/11\">11</a></td>"),
+      r2 = page.find(
+          "<td class=\"n\">2</td><td class=\"n\"><a href=\"/sweeps/7/trials/12\">12</a></td>"),
+      r3 = page.find(
+          "<td class=\"n\">3</td><td class=\"n\"><a href=\"/sweeps/7/trials/10\">10</a></td>");
   ASSERT_NE(r1, std::string::npos) << page;
   EXPECT_LT(r1, r2);
   EXPECT_LT(r2, r3);
@@ -98,13 +103,121 @@ TEST(DashboardTest, SweepPagePlotsFinishedTrialsAndRanksBySelection) {
   const std::string balanced = RenderSweepPage(s, trials);
   EXPECT_NE(balanced.find("selection balanced accuracy by trial"), std::string::npos);
   EXPECT_NE(balanced.find("Ranked by selection balanced accuracy;"), std::string::npos);
-  EXPECT_NE(balanced.find("<td class=\"n\">1</td><td class=\"n\">12</td>"), std::string::npos);
+  EXPECT_NE(
+      balanced.find(
+          "<td class=\"n\">1</td><td class=\"n\"><a href=\"/sweeps/7/trials/12\">12</a></td>"),
+      std::string::npos);
   EXPECT_EQ(balanced.find("majority-class baseline"), std::string::npos);
 
   s.set_state("running");
   const std::string running = RenderSweepPage(s, {});
   EXPECT_NE(running.find("No finished trials yet."), std::string::npos);
   EXPECT_NE(running.find("http-equiv=\"refresh\""), std::string::npos);
+}
+
+// The whole leaderboard sorts by any metric column (links that toggle the direction), links each
+// trial's page and the CSV, and names the registry versions the sweep produced.
+TEST(DashboardTest, LeaderboardSortsLinksTrialsAndNamesItsVersions) {
+  v1::SweepStatus s;
+  s.set_sweep_id(7);
+  s.set_name("night");
+  s.set_model("detector");
+  s.set_state("done");
+  std::vector<v1::Trial> trials = {Done(10, 0.80, 0.91), Done(11, 0.90, 0.85),
+                                   Done(12, 0.85, 0.88)};
+  std::vector<v1::ModelVersion> versions(3);
+  for (int i = 0; i < 3; ++i) {
+    versions[i].set_model("detector");
+    versions[i].set_version(3 - i);
+    versions[i].set_sweep_id(i == 1 ? 7 : 20 + i);
+    versions[i].set_decision(i == 1 ? "promoted" : "rejected");
+  }
+  const auto row = [](int rank, int trial) {
+    return "<td class=\"n\">" + std::to_string(rank) +
+           "</td><td class=\"n\"><a href=\"/sweeps/7/trials/" + std::to_string(trial) + "\">";
+  };
+  const std::string ranked = RenderSweepPage(s, trials, versions);
+  EXPECT_NE(ranked.find("Registered as <a href=\"/models/detector\">detector v2</a> (promoted)."),
+            std::string::npos)
+      << ranked;
+  EXPECT_EQ(ranked.find("detector v3"), std::string::npos);  // Another sweep's.
+  EXPECT_NE(ranked.find("<a href=\"/sweeps/7/trials.csv\">"), std::string::npos);
+  EXPECT_NE(ranked.find("<a href=\"/sweeps/7?sort=-holdout\">holdout</a>"), std::string::npos);
+  EXPECT_NE(ranked.find("<a href=\"/sweeps/7?sort=test_loss\">test loss</a>"), std::string::npos);
+  EXPECT_LT(ranked.find(row(1, 11)), ranked.find(row(2, 12)));
+  EXPECT_LT(ranked.find(row(2, 12)), ranked.find(row(3, 10)));
+  // By holdout, highest first: 10, 12, 11, each keeping its rank; the heading now sorts upwards.
+  const std::string by_holdout = RenderSweepPage(s, trials, versions, "-holdout");
+  ASSERT_NE(by_holdout.find(row(3, 10)), std::string::npos) << by_holdout;
+  EXPECT_LT(by_holdout.find(row(3, 10)), by_holdout.find(row(2, 12)));
+  EXPECT_LT(by_holdout.find(row(2, 12)), by_holdout.find(row(1, 11)));
+  EXPECT_NE(by_holdout.find("<a href=\"/sweeps/7?sort=holdout\">holdout &#9660;</a>"),
+            std::string::npos);
+  EXPECT_NE(by_holdout.find("Sorted by holdout, highest first"), std::string::npos);
+  const std::string upwards = RenderSweepPage(s, trials, versions, "holdout");
+  EXPECT_LT(upwards.find(row(1, 11)), upwards.find(row(2, 12)));
+  EXPECT_LT(upwards.find(row(2, 12)), upwards.find(row(3, 10)));
+  // An unknown key ranks as usual.
+  const std::string unknown = RenderSweepPage(s, trials, versions, "-<x>");
+  EXPECT_LT(unknown.find(row(1, 11)), unknown.find(row(3, 10)));
+  EXPECT_EQ(unknown.find("<x>"), std::string::npos);
+}
+
+TEST(DashboardTest, TrialsCsvQuotesWhatNeedsIt) {
+  v1::Trial done = Done(10, 0.8, 0.75);
+  done.mutable_params()->set_architecture("mlp");
+  v1::Trial failed;
+  failed.set_trial_id(11);
+  failed.set_state("failed");
+  failed.set_attempts(3);
+  failed.set_last_error("bad \"row\", line 2\nmore");
+  const std::string csv = RenderTrialsCsv({done, failed});
+  const std::string header = csv.substr(0, csv.find("\r\n"));
+  EXPECT_EQ(header.rfind("trial_id,state,attempts,origin,", 0), 0u) << header;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 23);
+  EXPECT_NE(csv.find("\r\n10,succeeded,0,search,,0,mlp,4,0.01,0,0,0,,,0.8,0.75,0,0,0.8,"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(
+      csv.find("\r\n11,failed,3,,,0,,0,0,0,0,0,,,,,,,,,,,,\"bad \"\"row\"\", line 2\nmore\"\r\n"),
+      std::string::npos)
+      << csv;
+}
+
+// A trial's page: its parameters, results, learning curve, the chain it derives from (as far as
+// the sweep holds it) and the trials derived from it.
+TEST(DashboardTest, TrialPageShowsResultsCurveAndLineage) {
+  v1::SweepStatus s;
+  s.set_sweep_id(7);
+  s.set_name("halving");
+  std::vector<v1::Trial> trials = {Done(10, 0.8, 0.79), Done(11, 0.85, 0.84), Done(12, 0.9, 0.88),
+                                   Done(13, 0.7, 0.7)};
+  trials[0].set_origin("seed");
+  trials[0].set_parent_trial_id(3);  // Of an earlier sweep.
+  trials[1].set_origin("promoted");
+  trials[1].set_parent_trial_id(10);
+  trials[2].set_origin("promoted");
+  trials[2].set_parent_trial_id(11);
+  trials[3].set_origin("neighbour");
+  trials[3].set_parent_trial_id(11);
+  trials[1].set_worker_id("w<1>");
+  const std::string page = RenderTrialPage(s, trials[1], trials);
+  EXPECT_NE(page.find("<h2>Trial 11 of sweep <a href=\"/sweeps/7\">7</a>: halving</h2>"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("worker w&lt;1&gt;"), std::string::npos);
+  EXPECT_NE(page.find("<code>epochs=4 step_size=0.01"), std::string::npos);
+  EXPECT_NE(page.find("<td>accuracy</td><td class=\"n\">0.8500</td><td class=\"n\">0.8400</td>"),
+            std::string::npos);
+  EXPECT_EQ(Occurrences(page, "<polyline class=\"curve\""), 1u);
+  EXPECT_NE(page.find("Origin: promoted &larr; trial <a href=\"/sweeps/7/trials/10\">10</a> (seed) "
+                      "&larr; trial 3 (of an earlier sweep)."),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("Derived from it: <a href=\"/sweeps/7/trials/12\">12</a> (promoted), "
+                      "<a href=\"/sweeps/7/trials/13\">13</a> (neighbour)."),
+            std::string::npos)
+      << page;
 }
 
 TEST(DashboardTest, ParallelCoordinatesShowTheSearchedParametersAndTheObjective) {
