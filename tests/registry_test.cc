@@ -23,6 +23,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sweepfarm/v1/predict.grpc.pb.h"
 #include "sweepfarm/v1/registry.grpc.pb.h"
+#include "tests/support/browser.h"
 #include "tests/support/farm_test.h"
 
 namespace sweepfarm::testing {
@@ -361,6 +362,25 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
       << body;
   EXPECT_NE(get("/sweeps/1").find("Registered as <a href=\"/models/detector\">detector v1</a>"),
             std::string::npos);
+  // The same pages in a browser: Chromium loads each without a script error or a failed load,
+  // and every plot on them draws something.
+  for (const std::string path :
+       {std::string("/"), std::string("/sweeps/1"), std::string("/sweeps/2"),
+        "/sweeps/2/trials/" + best_trial, std::string("/models/detector")}) {
+    const BrowserPage page = LoadInChromium("http://" + web + path, farm_->dir());
+    EXPECT_TRUE(page.loaded) << path << ": " << page.problems;
+    EXPECT_EQ(page.problems, "") << path;
+    EXPECT_EQ(page.empty_plots, "") << path;
+    if (path != "/") EXPECT_NE(page.dom.find("<svg"), std::string::npos) << path << ": no plot";
+  }
+  // And the check sees what it looks for: a page with a script error and an empty plot.
+  const BrowserPage broken = LoadInChromium(
+      "data:text/html,<!DOCTYPE html><html><body><svg width=9 height=9><line x1=0 x2=9 y1=0 "
+      "y2=9 stroke=red></line></svg><script>missing_function()</script></body></html>",
+      farm_->dir());
+  EXPECT_TRUE(broken.loaded) << broken.problems;
+  EXPECT_NE(broken.problems.find("missing_function"), std::string::npos) << broken.problems;
+  EXPECT_EQ(broken.empty_plots, "plot 1 ");
   EXPECT_EQ(get("/sweeps/2/trials/x").rfind("HTTP/1.1 400", 0), 0u);
   EXPECT_EQ(get("/sweeps/1/trials/" + best_trial).rfind("HTTP/1.1 404", 0), 0u);  // Sweep 2's.
   EXPECT_EQ(get("/sweeps/2/elsewhere").rfind("HTTP/1.1 404", 0), 0u);

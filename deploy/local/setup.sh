@@ -13,7 +13,7 @@ PKGS=(
   postgresql postgresql-client
   dataset-fashion-mnist
   iproute2 procps openssl
-  slurmctld slurmd slurm-client munge
+  slurmctld slurmd slurm-client munge chromium
   "$@"
 )
 SUDO=""
