@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/export.h"
 #include "common/sha256.h"
 
 namespace sweepfarm::api {
@@ -768,52 +769,6 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   return out.str();
 }
 
-namespace {
-
-// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-std::string Number(double v) {
-  if (!std::isfinite(v)) return "";
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.10g", v);
-  return b;
-}
-
-}  // namespace
-
-std::string RenderTrialsCsv(const std::vector<v1::Trial>& trials) {
-  std::ostringstream out;
-  out << "trial_id,state,attempts,origin,parent_trial_id,rung,architecture,epochs,step_size,"
-         "issue_rate,data_size,seed,optimizer,weight_decay,selection_accuracy,holdout_accuracy,"
-         "selection_balanced_accuracy,holdout_balanced_accuracy,selection_score,test_loss,"
-         "train_loss,wall_seconds,worker_id,last_error\r\n";
-  for (const auto& t : trials) {
-    const auto& p = t.params();
-    const auto& r = t.result();
-    const bool done = t.state() == "succeeded";
-    out << t.trial_id() << "," << CsvField(t.state()) << "," << t.attempts() << ","
-        << CsvField(t.origin()) << ","
-        << (t.parent_trial_id() > 0 ? Number(t.parent_trial_id()) : "") << "," << t.rung() << ","
-        << CsvField(p.architecture().empty() ? "" : p.architecture()) << "," << p.epochs() << ","
-        << Number(p.step_size()) << "," << (p.issue_rate() < 0 ? "" : Number(p.issue_rate())) << ","
-        << Number(p.data_size()) << "," << p.seed() << "," << CsvField(p.optimizer()) << ","
-        << (p.has_weight_decay() ? Number(p.weight_decay()) : "") << ",";
-    for (double v : {r.selection_accuracy(), r.holdout_accuracy(), r.selection_balanced_accuracy(),
-                     r.holdout_balanced_accuracy(), r.selection_score(), r.test_loss(),
-                     r.train_loss(), r.wall_seconds()}) {
-      out << (done ? Number(v) : "") << ",";
-    }
-    out << CsvField(t.worker_id()) << "," << CsvField(t.last_error()) << "\r\n";
-  }
-  return out.str();
-}
-
 std::string RenderTrialPage(const v1::SweepStatus& s, const v1::Trial& t,
                             const std::vector<v1::Trial>& trials) {
   std::map<int64_t, const v1::Trial*> by_id;
@@ -1168,7 +1123,7 @@ std::optional<HttpPage> DashboardPage(const DashboardContext& c, const HttpReque
       page.content_type = "text/csv; charset=utf-8";
       page.headers.emplace_back("Content-Disposition",
                                 "attachment; filename=\"sweep-" + std::to_string(id) + ".csv\"");
-      page.body = RenderTrialsCsv(*trials);
+      page.body = cli::TrialsCsv(*trials);  // What `sweepctl export` prints.
       return page;
     }
     if (trial_id > 0) {

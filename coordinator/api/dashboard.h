@@ -39,8 +39,6 @@ std::string RenderHomePage(
 std::string RenderSweepPage(const v1::SweepStatus& status, const std::vector<v1::Trial>& trials,
                             const std::vector<v1::ModelVersion>& versions = {},
                             const std::string& sort = "");
-// Every trial of a sweep as CSV (RFC 4180): identity, state, parameters and results, one row each.
-std::string RenderTrialsCsv(const std::vector<v1::Trial>& trials);
 // One trial: its parameters, results, learning curve and lineage (the trial it derives from, up
 // to the first, and the trials that derive from it, from `trials`, all of its sweep's).
 std::string RenderTrialPage(const v1::SweepStatus& status, const v1::Trial& trial,

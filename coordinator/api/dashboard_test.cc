@@ -163,27 +163,6 @@ TEST(DashboardTest, LeaderboardSortsLinksTrialsAndNamesItsVersions) {
   EXPECT_EQ(unknown.find("<x>"), std::string::npos);
 }
 
-TEST(DashboardTest, TrialsCsvQuotesWhatNeedsIt) {
-  v1::Trial done = Done(10, 0.8, 0.75);
-  done.mutable_params()->set_architecture("mlp");
-  v1::Trial failed;
-  failed.set_trial_id(11);
-  failed.set_state("failed");
-  failed.set_attempts(3);
-  failed.set_last_error("bad \"row\", line 2\nmore");
-  const std::string csv = RenderTrialsCsv({done, failed});
-  const std::string header = csv.substr(0, csv.find("\r\n"));
-  EXPECT_EQ(header.rfind("trial_id,state,attempts,origin,", 0), 0u) << header;
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 23);
-  EXPECT_NE(csv.find("\r\n10,succeeded,0,search,,0,mlp,4,0.01,0,0,0,,,0.8,0.75,0,0,0.8,"),
-            std::string::npos)
-      << csv;
-  EXPECT_NE(
-      csv.find("\r\n11,failed,3,,,0,,0,0,0,0,0,,,,,,,,,,,,\"bad \"\"row\"\", line 2\nmore\"\r\n"),
-      std::string::npos)
-      << csv;
-}
-
 // A trial's page: its parameters, results, learning curve, the chain it derives from (as far as
 // the sweep holds it) and the trials derived from it.
 TEST(DashboardTest, TrialPageShowsResultsCurveAndLineage) {
