@@ -17,6 +17,7 @@
 #include "cli/data.h"
 #include "cli/export.h"
 #include "cli/importance.h"
+#include "cli/scale.h"
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/json.h"
@@ -48,6 +49,13 @@ constexpr char kUsage[] =
     "                                     running ones lose their leases; results so far stay\n"
     "  workers [--seen-within S] [--json] the workers seen in the last S seconds (3600):\n"
     "                                     device, leases held, results, lost or alive\n"
+    "  scale --script F [--min-workers N] [--max-workers N] [--trials-per-worker N]\n"
+    "        [--sbatch-args 'A B'] [--worker-args 'A B'] [--every S] [--dry-run]\n"
+    "                                     Slurm worker jobs that follow the queue: submits\n"
+    "                                     (sbatch F) as many as queued and running trials\n"
+    "                                     need, within the limits; cancels the surplus once\n"
+    "                                     nothing is queued (they drain first). Once, or every\n"
+    "                                     S seconds (docs/slurm.md)\n"
     "  extend ID N                        N more trials for a random or TPE sweep (a done one\n"
     "                                     runs again; not once published)\n"
     "  priority ID P                      a running sweep's priority (-1000..1000): higher\n"
@@ -1097,6 +1105,71 @@ int Prune(Client& c, double days, bool dry_run, bool json) {
   return 0;
 }
 
+// `sweepctl scale`: see cli/scale.h.
+int Scale(Client& c, const Flags& flags, const std::string& coordinator) {
+  cli::ScaleLimits limits;
+  auto min = flags.GetInt("min-workers"), max = flags.GetInt("max-workers"),
+       per = flags.GetInt("trials-per-worker");
+  auto every = flags.GetDouble("every");
+  if (!min.ok() || !max.ok() || *min < 0 || *max < *min || *max > 10000) {
+    return Fail(InvalidArgumentError("--min-workers and --max-workers: 0 <= min <= max <= 10000"));
+  }
+  if (!per.ok() || *per < 1) return Fail(InvalidArgumentError("--trials-per-worker must be >= 1"));
+  if (!every.ok() || *every < 0) return Fail(InvalidArgumentError("--every must be >= 0 seconds"));
+  const std::string script = flags.Get("script");
+  if (script.empty()) {
+    return Fail(InvalidArgumentError("scale needs --script (e.g. deploy/slurm/workers.sbatch)"));
+  }
+  limits.min_workers = static_cast<int>(*min);
+  limits.max_workers = static_cast<int>(*max);
+  limits.trials_per_worker = static_cast<int>(*per);
+  auto words = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+  };
+  const std::vector<std::string> sbatch_args = words(flags.Get("sbatch-args"));
+  const std::vector<std::string> worker_args = words(flags.Get("worker-args"));
+  const std::string workers_reach =
+      flags.Get("worker-coordinator").empty() ? coordinator : flags.Get("worker-coordinator");
+  const std::string job_name = "sweepfarm-worker";
+  while (true) {
+    v1::ListSweepsRequest req;
+    req.set_state("running");
+    req.set_limit(1000);
+    v1::ListSweepsResponse resp;
+    if (Status st = c.Call("ListSweeps", &v1::SweepService::Stub::ListSweeps, req, &resp);
+        !st.ok()) {
+      return Fail(st);
+    }
+    int64_t queued = 0, running = 0;
+    for (const auto& s : resp.sweeps()) queued += s.queued(), running += s.running();
+    auto jobs = cli::SlurmWorkerJobs(job_name);
+    if (!jobs.ok()) return Fail(jobs.status());
+    const cli::ScalePlan plan = cli::PlanWorkers(queued, running, *jobs, limits);
+    std::printf("scale: %lld queued, %lld running; %zu worker job(s) running, %zu pending; want %d",
+                static_cast<long long>(queued), static_cast<long long>(running),
+                jobs->running.size(), jobs->pending.size(), plan.want);
+    if (plan.submit > 0) std::printf(": submitting %d", plan.submit);
+    if (!plan.cancel.empty()) std::printf(": cancelling %zu", plan.cancel.size());
+    std::printf("%s\n", flags.GetBool("dry-run") ? " (dry run)" : "");
+    std::fflush(stdout);
+    if (!flags.GetBool("dry-run")) {
+      if (plan.submit > 0) {
+        auto job = cli::SlurmSubmitWorkers(plan.submit, job_name, sbatch_args, script,
+                                           workers_reach, worker_args);
+        if (!job.ok()) return Fail(job.status());
+        std::printf("scale: submitted job %s\n", job->c_str());
+      }
+      if (Status st = cli::SlurmCancel(plan.cancel); !st.ok()) return Fail(st);
+      for (const auto& j : plan.cancel) std::printf("scale: cancelled %s\n", j.c_str());
+    }
+    if (*every == 0) return 0;
+    std::this_thread::sleep_for(std::chrono::duration<double>(*every));
+  }
+}
+
 int ListSweeps(Client& c, const std::string& state, int top, bool json) {
   v1::ListSweepsRequest req;
   req.set_state(state);
@@ -1668,6 +1741,15 @@ int main(int argc, char** argv) {
       .Define("state", "", "list: only sweeps in this state (running, done, cancelled)")
       .Define("older-than-days", "", "prune: sweeps that ended at least D days ago (0: all)")
       .Define("seen-within", "3600", "workers: those seen in the last S seconds")
+      .Define("script", "", "scale: the workers' batch script (deploy/slurm/workers.sbatch)")
+      .Define("min-workers", "0", "scale: the fewest worker jobs")
+      .Define("max-workers", "8", "scale: the most worker jobs")
+      .Define("trials-per-worker", "64", "scale: queued and running trials per worker")
+      .Define("sbatch-args", "", "scale: more sbatch options, space-separated")
+      .Define("worker-args", "", "scale: the workers' flags, space-separated")
+      .Define("worker-coordinator", "",
+              "scale: the coordinator's HOST:PORT as workers reach it (default --coordinator)")
+      .Define("every", "0", "scale: decide again every S seconds (0: once)")
       .DefineBool("dry-run",
                   "submit, nightly: show the trials the coordinator would queue, submit nothing; "
                   "prune: report what would be deleted, delete nothing")
@@ -1736,6 +1818,12 @@ int main(int argc, char** argv) {
       return Fail(InvalidArgumentError("--seen-within must be 1 to 2592000 seconds (30 days)"));
     }
     return ListWorkers(c, static_cast<int>(*within), flags.GetBool("json"));
+  }
+  if (cmd == "scale") {
+    if (pos.size() != 1) {
+      return Fail(InvalidArgumentError(std::string("scale takes no ID\n") + kUsage));
+    }
+    return Scale(c, flags, *coordinator);
   }
   if (cmd == "extend") {
     if (pos.size() != 3) {

@@ -36,10 +36,48 @@ class SlurmTest : public FarmTest {
     FarmTest::TearDown();
   }
 
-  // squeue's lines for `job` (empty once it has ended).
+  // A coordinator and a private Slurm cluster whose jobs find the worker binary; the
+  // coordinator's address ("" on failure, with the test failed).
+  std::string StartFarmAndCluster() {
+    const std::string addr = farm_->StartCoordinator();
+    char name[] = "/tmp/sfslurm-XXXXXX";  // Short: munge's socket path lives under it.
+    if (addr.empty() || mkdtemp(name) == nullptr) {
+      ADD_FAILURE() << "no coordinator or no run directory";
+      return "";
+    }
+    run_ = name;
+    std::string out, err;
+    if (RunCommand({kCluster, "start", run_, "2"}, &out, &err, 60) != 0) {
+      ADD_FAILURE() << out << err;
+      return "";
+    }
+    setenv("SLURM_CONF", (run_ + "/slurm.conf").c_str(), 1);
+    setenv("SWEEPFARM_WORKER", SWEEPFARM_WORKER, 1);  // Exported to the jobs.
+    return addr;
+  }
+
+  // A sweep of `n` trials of a small real CNN, submitted.
+  void Submit(const std::string& addr, int n) {
+    const std::string sweep =
+        "version: 1\nname: slurm\nmodel: slurm-model\n"
+        "dataset: {name: telemetry, params: {lab_samples: 400, escalation_samples: 200}}\n"
+        "architecture: {name: cnn1d, channels: [4, 8]}\n"
+        "search:\n  method: grid\n  space:\n    epochs: [4]\n    step_size: 0.01\n"
+        "    seed: {min: 1, max: " +
+        std::to_string(n) + ", steps: " + std::to_string(n) + "}\n";
+    std::string out, err;
+    ASSERT_EQ(farm_->Sweepctl({"--coordinator", addr, "submit", farm_->WriteFile("s.yaml", sweep)},
+                              &out, &err),
+              0)
+        << err;
+  }
+
+  // squeue's lines for `job` (empty once it has ended; all jobs if "").
   std::string Queue(const std::string& job) {
     std::string out, err;
-    RunCommand({kBin + "squeue", "-h", "-j", job, "-o", "%i %T"}, &out, &err, 30);
+    std::vector<std::string> argv{kBin + "squeue", "-h", "-o", "%i %T"};
+    if (!job.empty()) argv.insert(argv.end(), {"-j", job});
+    RunCommand(argv, &out, &err, 30);
     return out;
   }
 
@@ -48,16 +86,9 @@ class SlurmTest : public FarmTest {
 
 TEST_F(SlurmTest, WorkersRunAsAJobArrayAndACancelledOneLosesNothing) {
   if (geteuid() != 0) GTEST_SKIP() << "starts Slurm's and munge's daemons: run as root";
-  const std::string addr = farm_->StartCoordinator();
+  const std::string addr = StartFarmAndCluster();
   ASSERT_FALSE(addr.empty());
-  char name[] = "/tmp/sfslurm-XXXXXX";  // Short: munge's socket path lives under it.
-  ASSERT_NE(mkdtemp(name), nullptr);
-  run_ = name;
   std::string out, err;
-  ASSERT_EQ(RunCommand({kCluster, "start", run_, "2"}, &out, &err, 60), 0) << out << err;
-  ASSERT_EQ(setenv("SLURM_CONF", (run_ + "/slurm.conf").c_str(), 1), 0);
-  ASSERT_EQ(setenv("SWEEPFARM_WORKER", SWEEPFARM_WORKER, 1), 0);  // Exported to the jobs.
-
   ASSERT_EQ(RunCommand({kBin + "sbatch", "--parsable", "--array=0-1", "--cpus-per-task=1",
                         "--output=" + run_ + "/worker-%A_%a.log",
                         SWEEPFARM_SOURCE_DIR "/deploy/slurm/workers.sbatch", addr, "--capacity",
@@ -72,16 +103,7 @@ TEST_F(SlurmTest, WorkersRunAsAJobArrayAndACancelledOneLosesNothing) {
 
   // 48 trials of a small real CNN, two per lease, so each worker takes many leases.
   const int kTrials = 48;
-  const std::string sweep =
-      "version: 1\nname: slurm\nmodel: slurm-model\n"
-      "dataset: {name: telemetry, params: {lab_samples: 400, escalation_samples: 200}}\n"
-      "architecture: {name: cnn1d, channels: [4, 8]}\n"
-      "search:\n  method: grid\n  space:\n    epochs: [4]\n    step_size: 0.01\n"
-      "    seed: {min: 1, max: 48, steps: 48}\n";
-  ASSERT_EQ(farm_->Sweepctl({"--coordinator", addr, "submit", farm_->WriteFile("s.yaml", sweep)},
-                            &out, &err),
-            0)
-      << err;
+  Submit(addr, kTrials);
 
   // In the middle: once both workers have reported and work is still queued, cancel the first.
   ASSERT_TRUE(farm_->WaitForCount("SELECT count(DISTINCT worker_id) FROM report_log", 2, 120))
@@ -125,6 +147,61 @@ TEST_F(SlurmTest, WorkersRunAsAJobArrayAndACancelledOneLosesNothing) {
       "slurm: %d trials, %lld left when job %s_0 was cancelled; lost %lld, duplicated %lld\n",
       kTrials, static_cast<long long>(left), job_.c_str(), static_cast<long long>(lost),
       static_cast<long long>(duplicated));
+}
+
+// `sweepctl scale`: worker jobs follow the queue. A sweep queued with no workers: scale submits
+// as many as the work needs (up to the maximum); they run it to the end; scale then cancels them
+// all (the minimum is 0), and the cluster holds no worker job.
+TEST_F(SlurmTest, ScaleSubmitsWorkersForQueuedWorkAndCancelsThemWhenItIsDone) {
+  if (geteuid() != 0) GTEST_SKIP() << "starts Slurm's and munge's daemons: run as root";
+  const std::string addr = StartFarmAndCluster();
+  ASSERT_FALSE(addr.empty());
+  const int kTrials = 40;
+  Submit(addr, kTrials);
+  const std::vector<std::string> scale{"--coordinator",
+                                       addr,
+                                       "scale",
+                                       "--script",
+                                       SWEEPFARM_SOURCE_DIR "/deploy/slurm/workers.sbatch",
+                                       "--max-workers",
+                                       "2",
+                                       "--trials-per-worker",
+                                       "16",
+                                       "--sbatch-args",
+                                       "--cpus-per-task=1 --output=" + run_ + "/scaled-%A_%a.log",
+                                       "--worker-args",
+                                       "--capacity 2 --cache-dir " + run_ + "/cache"};
+  std::string out, err;
+  // A dry run says what it would do and does nothing.
+  std::vector<std::string> dry = scale;
+  dry.push_back("--dry-run");
+  ASSERT_EQ(farm_->Sweepctl(dry, &out, &err), 0) << err;
+  EXPECT_NE(out.find("40 queued, 0 running; 0 worker job(s) running, 0 pending; want 2: "
+                     "submitting 2 (dry run)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Queue(""), "");
+  ASSERT_EQ(farm_->Sweepctl(scale, &out, &err), 0) << err;
+  EXPECT_NE(out.find("want 2: submitting 2\nscale: submitted job "), std::string::npos) << out;
+  ASSERT_TRUE(
+      farm_->WaitForCount("SELECT count(*) FROM trials WHERE state = 'succeeded'", kTrials, 300))
+      << Queue("") << farm_->ExitedProcesses();
+  EXPECT_GE(farm_->Count("SELECT count(DISTINCT worker_id) FROM results"), 1);
+  // The sweep is done: nothing queued or running, so both go.
+  ASSERT_EQ(farm_->Sweepctl(scale, &out, &err), 0) << err;
+  EXPECT_NE(out.find("0 queued, 0 running; 2 worker job(s) running, 0 pending; want 0: "
+                     "cancelling 2"),
+            std::string::npos)
+      << out;
+  const auto cancelled = std::chrono::steady_clock::now();
+  while (!Queue("").empty() &&
+         std::chrono::steady_clock::now() - cancelled < std::chrono::seconds(90)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(Queue(""), "") << "worker jobs left";
+  // Nothing to do now.
+  ASSERT_EQ(farm_->Sweepctl(scale, &out, &err), 0) << err;
+  EXPECT_NE(out.find("0 worker job(s) running, 0 pending; want 0\n"), std::string::npos) << out;
 }
 
 }  // namespace
