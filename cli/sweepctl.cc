@@ -1752,7 +1752,8 @@ int main(int argc, char** argv) {
       .Define("every", "0", "scale: decide again every S seconds (0: once)")
       .DefineBool("dry-run",
                   "submit, nightly: show the trials the coordinator would queue, submit nothing; "
-                  "prune: report what would be deleted, delete nothing")
+                  "prune: report what would be deleted, delete nothing; scale: print the "
+                  "decision, submit and cancel nothing")
       .DefineBool("json", "machine-readable output");
   cli::DefineDataFlags(&flags);
   DefineSecurityFlags(&flags, SecurityRole::kClient);
