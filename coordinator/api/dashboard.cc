@@ -1100,7 +1100,10 @@ std::optional<HttpPage> DashboardPage(const DashboardContext& c, const HttpReque
     auto positive = [](const std::string& text) -> long long {
       char* end = nullptr;
       const long long v = std::strtoll(text.c_str(), &end, 10);
-      return text.empty() || *end != '\0' || v <= 0 || !std::isdigit(text[0]) ? -1 : v;
+      return text.empty() || *end != '\0' || v <= 0 ||
+                     !std::isdigit(static_cast<unsigned char>(text[0]))
+                 ? -1
+                 : v;
     };
     const long long id = positive(id_text);
     if (id < 0) {
