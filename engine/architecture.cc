@@ -132,7 +132,7 @@ using Stack = void (*)(const ArchSpec&, int64_t, StackBuilder&);
 const std::map<std::string, Stack>& Stacks() {
   static const auto* stacks = new std::map<std::string, Stack>{
       {"cnn1d", ConvPoolConvMean}, {"cnn2d", ConvPoolConvMean}, {"lenet", LeNet},
-      {"logistic", FlatStack},     {"mlp", FlatStack},  {"linear_svm", FlatStack},
+      {"logistic", FlatStack},     {"mlp", FlatStack},          {"linear_svm", FlatStack},
   };
   return *stacks;
 }

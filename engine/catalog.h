@@ -42,12 +42,12 @@ struct BuiltinDataset {
   std::vector<std::string> classes;  // Class names; label i is classes[i].
 };
 
-// An architecture kind: which samples it takes and its defaults.
 // What a model kind minimises in training (and reports as its loss): cross-entropy of the softmax
 // of its outputs, or the multiclass hinge loss of a support vector machine (Crammer and Singer:
 // max(0, 1 + the largest other class's score - the true class's)).
 enum class TrainingLoss { kCrossEntropy, kHinge };
 
+// An architecture kind: which samples it takes, its defaults and its loss.
 struct ArchitectureKind {
   std::string name;
   std::string description;

@@ -38,6 +38,11 @@ TrainingLoss LossOf(const ArchSpec& arch) {
   return kind == nullptr ? TrainingLoss::kCrossEntropy : kind->loss;
 }
 
+// Each sample's cross-entropy from the log-softmax `logp` [..., classes] and labels `y` [...].
+torch::Tensor CrossEntropyOf(const torch::Tensor& logp, const torch::Tensor& y) {
+  return -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1);
+}
+
 // Each sample's loss: `logits` [..., classes], `y` [...] (int64 labels) -> [...].
 torch::Tensor SampleLoss(TrainingLoss loss, const torch::Tensor& logits, const torch::Tensor& y) {
   const torch::Tensor label = y.unsqueeze(-1);
@@ -47,14 +52,15 @@ torch::Tensor SampleLoss(TrainingLoss loss, const torch::Tensor& logits, const t
         logits.scatter(-1, label, -std::numeric_limits<float>::infinity()).amax(-1, true);
     return (1 + others - truth).clamp_min(0).squeeze(-1);
   }
-  return -torch::log_softmax(logits, -1).gather(-1, label).squeeze(-1);
+  return CrossEntropyOf(torch::log_softmax(logits, -1), y);
 }
 
 // One model's loss over a batch, `logits` [N, classes], summed or averaged (cross-entropy as
 // LibTorch computes it, bit for bit what a PyTorch user's training gets).
 torch::Tensor BatchLoss(TrainingLoss loss, const torch::Tensor& logits, const torch::Tensor& y,
                         at::Reduction::Reduction reduction) {
-  if (loss == TrainingLoss::kCrossEntropy) return torch::cross_entropy_loss(logits, y, {}, reduction);
+  if (loss == TrainingLoss::kCrossEntropy)
+    return torch::cross_entropy_loss(logits, y, {}, reduction);
   const torch::Tensor each = SampleLoss(loss, logits, y);
   return reduction == at::Reduction::Sum ? each.sum() : each.mean();
 }
@@ -757,8 +763,13 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       torch::Tensor hits = hit.to(torch::kInt64);
       sel_class.scatter_add_(1, by_class.slice(1, 0, split), hits.slice(1, 0, split));
       hold_class.scatter_add_(1, by_class.slice(1, split), hits.slice(1, split));
-      loss_sum += SampleLoss(training_loss, logits, by_class).sum(1);
-      if (probs.defined()) probs.slice(1, lo, hi).copy_(torch::log_softmax(logits, 2).exp());
+      // One log-softmax for the loss and the probabilities ensembles are built from.
+      const torch::Tensor logp = torch::log_softmax(logits, 2);
+      loss_sum += (training_loss == TrainingLoss::kCrossEntropy
+                       ? CrossEntropyOf(logp, by_class)
+                       : SampleLoss(training_loss, logits, by_class))
+                      .sum(1);
+      if (probs.defined()) probs.slice(1, lo, hi).copy_(logp.exp());
     }
     torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
                   t = epoch_loss.cpu(), curves = curve.cpu(), scc = sel_class.cpu().contiguous(),
@@ -942,8 +953,8 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
       torch::Tensor idx = indices.select(0, s % kIndexChunk).reshape({-1});
       torch::Tensor logits =
           FusedNet::ReferenceForward(layers, w, data.train.x.index_select(0, idx), sd);
-      torch::Tensor loss = BatchLoss(training_loss, logits, data.train.y.index_select(0, idx),
-                                     at::Reduction::Mean);
+      torch::Tensor loss =
+          BatchLoss(training_loss, logits, data.train.y.index_select(0, idx), at::Reduction::Mean);
       std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, w);
       torch::NoGradGuard no_grad;
       torch::Tensor rate = constant_rate;

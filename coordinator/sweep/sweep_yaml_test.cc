@@ -425,7 +425,8 @@ TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
   ExpectError(Replace(kValid, "name: cnn1d", "name: resnet"),
               {"architecture.name", "cnn1d, cnn2d, lenet"});
   ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"),
-              {"architecture", "takes image samples (CxHxW)", "16x64", "use cnn1d, logistic, mlp, linear_svm"});
+              {"architecture", "takes image samples (CxHxW)", "16x64",
+               "use cnn1d, logistic, mlp, linear_svm"});
 }
 
 // A resolver standing in for the coordinator's data sets: "logs" has versions 1-3 of 4x32
