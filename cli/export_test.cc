@@ -46,6 +46,7 @@ TEST(CsvTest, OneRowPerTrialWithEmptyFieldsForWhatItLacks) {
   p->set_architecture("cnn2d");
   p->set_optimizer("adamw");
   p->set_weight_decay(0.01);
+  p->set_smoothing(0.5);
   auto* r = trials[0].mutable_result();
   r->set_selection_accuracy(0.875);
   r->set_holdout_accuracy(0.86);
@@ -69,15 +70,16 @@ TEST(CsvTest, OneRowPerTrialWithEmptyFieldsForWhatItLacks) {
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0].rfind("trial_id,state,origin,parent_trial_id,rung,attempts,epochs,", 0), 0u)
       << lines[0];
-  EXPECT_EQ(lines[1].rfind("7,succeeded,neighbour,3,0,1,4,0.005,0.5,1,42,16x32,9,cnn2d,adamw,0.01,"
-                           "0.875,0.86,0.75,0.5,"
-                           "0.75,0.87,",
-                           0),
-            0u)
+  EXPECT_EQ(
+      lines[1].rfind("7,succeeded,neighbour,3,0,1,4,0.005,0.5,1,42,16x32,9,cnn2d,adamw,0.01,0.5,"
+                     "0.875,0.86,0.75,0.5,"
+                     "0.75,0.87,",
+                     0),
+      0u)
       << lines[1];
   EXPECT_NE(lines[1].find(",8,cpu,w1,"), std::string::npos) << lines[1];
   EXPECT_EQ(lines[1].substr(lines[1].rfind(',')), ",0.7;0.55;0.5;0.125") << lines[1];
-  EXPECT_EQ(lines[2].rfind("8,failed,search,,0,3,2,0,,0,0,,,,,,,,,,,,", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[2].rfind("8,failed,search,,0,3,2,0,,0,0,,,,,,,,,,,,,", 0), 0u) << lines[2];
   EXPECT_NE(lines[2].find(",\"trainer: bad, \"\"really\"\"\""), std::string::npos) << lines[2];
   // Every row has as many fields as the header (no quoted field here holds a comma but one).
   auto fields = [](const std::string& line) {

@@ -203,6 +203,7 @@ std::string FormatParams(const v1::TrialParams& p) {
   if (!p.architecture().empty()) out += " architecture=" + p.architecture();
   if (!p.optimizer().empty()) out += " optimizer=" + p.optimizer();
   if (p.has_weight_decay()) out += " weight_decay=" + ShortestNumber(p.weight_decay());
+  if (p.has_smoothing()) out += " smoothing=" + ShortestNumber(p.smoothing());
   return out;
 }
 
@@ -224,6 +225,7 @@ void ParamsJson(JsonWriter& w, const v1::TrialParams& p) {
   if (!p.architecture().empty()) w.Key("architecture").String(p.architecture());
   if (!p.optimizer().empty()) w.Key("optimizer").String(p.optimizer());
   if (p.has_weight_decay()) w.Key("weight_decay").Number(p.weight_decay());
+  if (p.has_smoothing()) w.Key("smoothing").Number(p.smoothing());
   w.EndObject();
 }
 

@@ -133,6 +133,7 @@ const std::map<std::string, Stack>& Stacks() {
   static const auto* stacks = new std::map<std::string, Stack>{
       {"cnn1d", ConvPoolConvMean}, {"cnn2d", ConvPoolConvMean}, {"lenet", LeNet},
       {"logistic", FlatStack},     {"mlp", FlatStack},          {"linear_svm", FlatStack},
+      {"naive_bayes", FlatStack},
   };
   return *stacks;
 }

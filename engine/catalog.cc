@@ -91,6 +91,17 @@ const std::vector<ArchitectureKind>& Architectures() {
        0,
        false,
        TrainingLoss::kHinge},
+      {"naive_bayes",
+       "multinomial naive Bayes on the flattened sample (a feature's count: its standardised "
+       "value less its channel's training minimum; training.smoothing is the additive smoothing; "
+       "step sizes and optimizers do not apply)",
+       0,
+       {},
+       {},
+       0,
+       false,
+       TrainingLoss::kCrossEntropy,
+       Fitting::kNaiveBayes},
   };
   return *kinds;
 }

@@ -47,7 +47,12 @@ struct BuiltinDataset {
 // max(0, 1 + the largest other class's score - the true class's)).
 enum class TrainingLoss { kCrossEntropy, kHinge };
 
-// An architecture kind: which samples it takes, its defaults and its loss.
+// How a model kind learns: by its optimizer on the gradient of its loss, or by counting
+// (multinomial naive Bayes: per class, the sums of its features' counts over the samples it draws,
+// and from them its log-probabilities; engine/trainer.h).
+enum class Fitting { kGradient, kNaiveBayes };
+
+// An architecture kind: which samples it takes, its defaults, its loss and how it learns.
 struct ArchitectureKind {
   std::string name;
   std::string description;
@@ -57,6 +62,7 @@ struct ArchitectureKind {
   int64_t pools;                        // Max-pools that halve the extent (for the size check).
   bool square_only;                     // Images must be square.
   TrainingLoss loss = TrainingLoss::kCrossEntropy;
+  Fitting fitting = Fitting::kGradient;
 };
 
 // The built-ins, registered in one place (catalog.cc), in a stable order.

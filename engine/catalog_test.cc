@@ -12,7 +12,7 @@ TEST(CatalogTest, ArchitecturesFollowTheSampleShape) {
   auto r = ResolveArch(a, {1, 28, 28});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("takes series samples (CxL)"), std::string::npos);
-  EXPECT_NE(r.status().message().find("use cnn2d, lenet, logistic, mlp, linear_svm"),
+  EXPECT_NE(r.status().message().find("use cnn2d, lenet, logistic, mlp, linear_svm, naive_bayes"),
             std::string::npos);
   a.name = "cnn2d";
   EXPECT_NE(ResolveArch(a, {3, 8, 8}).status().message().find("kernel_size 5 too large"),

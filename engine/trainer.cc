@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "common/recall.h"
@@ -36,6 +37,11 @@ int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 TrainingLoss LossOf(const ArchSpec& arch) {
   const ArchitectureKind* kind = FindArchitecture(arch.name);
   return kind == nullptr ? TrainingLoss::kCrossEntropy : kind->loss;
+}
+
+bool IsNaiveBayes(const ArchSpec& arch) {
+  const ArchitectureKind* kind = FindArchitecture(arch.name);
+  return kind != nullptr && kind->fitting == Fitting::kNaiveBayes;
 }
 
 // Each sample's cross-entropy from the log-softmax `logp` [..., classes] and labels `y` [...].
@@ -159,6 +165,9 @@ Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
     }
     if (!(c.weight_decay >= 0 && c.weight_decay < 1)) {
       return InvalidArgumentError(at + "weight_decay must be in [0, 1)");
+    }
+    if (!(c.smoothing > 0 && c.smoothing <= 1e6)) {
+      return InvalidArgumentError(at + "smoothing must be in (0, 1e6]");
     }
     if (c.start_epoch > 0 &&
         (c.init_params.empty() || c.init_params.size() != c.init_momentum.size())) {
@@ -522,7 +531,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
         "the fused step kernel updates with SGD without weight decay; optimizer " +
         NameOf(options.optimizer) + " needs the other kernels");
   }
-  if (options.device.is_cpu() && configs.size() == 1 && !fused_step) {
+  const bool naive_bayes = IsNaiveBayes(options.arch);
+  if (options.device.is_cpu() && configs.size() == 1 && !fused_step && !naive_bayes) {
     // Nothing to fuse: one model trains fastest with the standard layers (the fused machinery cost
     // 9% at K=1 on two cores). Same initialisation and data order, so the same model up to float
     // rounding (the equivalence tests bound the difference).
@@ -698,7 +708,56 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
                      step_loss * active);
     step.add_(1);
   };
+  // naive_bayes learns by counting, not by gradient: each step adds its batch's feature counts per
+  // class to the model's statistics, kept where SGD keeps its momentum (so that checkpoints carry
+  // them and a resumed model goes on counting): momentum[0] [K, features, classes] the counts'
+  // sums, momentum[1] [K, 1, classes] the samples of each class. The parameters are then what
+  // they give: weights log P(feature | class) (smoothed), biases the log prior of each class
+  // (counts plus one) less the weights' share of the features' floor. A feature's count is its
+  // standardised value less its channel's minimum over the training split, never negative there.
+  torch::Tensor nb_floor, nb_smoothing;  // [1, 1, features]; [K, 1, 1].
+  if (naive_bayes) {
+    std::vector<int64_t> all_but_channel(sample_shape.size());
+    std::iota(all_but_channel.begin(), all_but_channel.end(), 0);
+    const torch::Tensor floor = X.amin(all_but_channel).to(torch::kFloat32);  // [C]
+    const int64_t features = params[0].size(1);
+    nb_floor = floor.repeat({features / floor.size(0)}).view({1, 1, features});
+    std::vector<double> smoothing;
+    for (const auto& c : configs) smoothing.push_back(c.smoothing);
+    nb_smoothing = torch::tensor(smoothing, torch::kFloat64).to(f32).view({K, 1, 1});
+  }
+  auto naive_bayes_params = [&]() {
+    const torch::Tensor& sums = momentum[0];
+    const torch::Tensor& per_class = momentum[1];
+    const torch::Tensor log_theta =
+        (sums + nb_smoothing).log() -
+        (sums.sum(1, true) + nb_smoothing * static_cast<double>(sums.size(1))).log();
+    const torch::Tensor log_prior =
+        (per_class + 1).log() - (per_class.sum(2, true) + per_class.size(2)).log();
+    params[0].copy_(log_theta);
+    params[1].copy_(log_prior - (nb_floor.transpose(1, 2) * log_theta).sum(1, true));
+  };
+  auto naive_bayes_step = [&]() {
+    torch::NoGradGuard no_grad;
+    torch::Tensor flat = sampler.Indices(own_step()).reshape({-1});
+    torch::Tensor yb = Y.index_select(0, flat).view({K, B});
+    torch::Tensor xb = X.index_select(0, flat).view(batch_shape);
+    torch::Tensor loss = SampleLoss(training_loss, net.Forward(xb, options.compute), yb).mean(1);
+    torch::Tensor active = step.lt(limit).to(torch::kFloat32);
+    torch::Tensor onehot = torch::zeros({K, B, data.num_classes}, f32)
+                               .scatter_(2, yb.unsqueeze(2), 1.0)
+                               .mul_(active.view({K, 1, 1}));
+    torch::Tensor counts = xb.to(torch::kFloat32).view({K, B, -1}) - nb_floor;
+    momentum[0].add_(torch::bmm(counts.transpose(1, 2), onehot));
+    momentum[1].add_(onehot.sum(1, true));
+    naive_bayes_params();
+    torch::Tensor fresh = epoch_start();
+    epoch_loss.copy_(torch::where(fresh, torch::zeros_like(epoch_loss), epoch_loss) +
+                     loss * active);
+    step.add_(1);
+  };
   auto train_step = [&]() {
+    if (naive_bayes) return naive_bayes_step();
     if (fused_step && !lenet_step) return fused_train_step();
     torch::Tensor indices = sampler.Indices(own_step());
     torch::Tensor flat = indices.reshape({-1});
@@ -887,6 +946,13 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
 
 StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<ModelConfig>& configs,
                                        const TrainOptions& options) try {
+  // Counting has no one-at-a-time formulation to compare with: the fused one, one core.
+  if (IsNaiveBayes(options.arch)) {
+    TrainOptions one = options;
+    one.cpu_parallel = 1;
+    one.cpu_max_fused = std::numeric_limits<int>::max();
+    return TrainFused(data, configs, one);
+  }
   SF_RETURN_IF_ERROR(ValidateModelConfigs(configs));
   SF_RETURN_IF_ERROR(CheckOptimizerOptions(configs, options));
   const OptimizerSpec spec = SpecOf(options);

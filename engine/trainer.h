@@ -25,6 +25,7 @@ struct ModelConfig {
   double data_size = 1.0;  // Fraction of the lab training split.
   std::vector<int64_t> eval_epochs{1};
   double weight_decay = 0;  // In [0, 1): L2 for sgd and adam, decoupled for adamw (optimizer.h).
+  double smoothing = 1;     // > 0: naive_bayes's additive smoothing of its feature counts.
   // Resume: the model has already trained `start_epoch` epochs, and init_params/init_momentum
   // (FusedNet::params() layout of one model, no leading K, float32) are its parameters and SGD
   // momentum then; every eval epoch must exceed it. The data order is a function of (seed, step),

@@ -455,6 +455,97 @@ TEST_P(TrainerTest, ResumedFusedStepKernelMatchesUninterruptedRuns) {
   ExpectResumeMatchesUninterrupted(*SmallTelemetry(), options, configs, TrainFused);
 }
 
+// Multinomial naive Bayes: each model's weights and biases are what the samples its sampler drew
+// count to (recomputed here with the sampler's indices, in double precision), at every smoothing
+// and mix; the one-at-a-time entry gives the same, a resumed model goes on counting, and on counts
+// drawn as it assumes it tells the classes apart. (On the telemetry it scores about the majority
+// class, as scikit-learn's does: bench/RESULTS.md.)
+TEST_P(TrainerTest, NaiveBayesIsWhatItsSamplesCount) {
+  auto data = SmallTelemetry()->To(device());
+  auto options = Options("naive_bayes");
+  auto configs = RandomConfigs(3, true, 61);
+  const std::vector<double> smoothing{0.5, 1.0, 3.0};
+  for (size_t k = 0; k < configs.size(); ++k) {
+    configs[k].smoothing = smoothing[k];
+    configs[k].eval_epochs = {1, 2};
+  }
+  auto fused = TrainFused(*data, configs, options);
+  ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+
+  std::vector<MixConfig> mixes;
+  for (const auto& c : configs) mixes.push_back({c.seed, c.issue_rate, c.data_size});
+  auto sampler = IndexSampler::Create(data->train, true, options.batch_size, mixes, device());
+  ASSERT_TRUE(sampler.ok()) << sampler.status().ToString();
+  const torch::Tensor x = data->train.x.cpu().to(torch::kFloat64);  // [N, T, C]
+  const torch::Tensor y = data->train.y.cpu();
+  const int64_t C = x.size(2), F = x.size(1) * C, classes = data->num_classes;
+  const torch::Tensor floor = x.amin({0, 1});  // [C]
+  for (size_t k = 0; k < configs.size(); ++k) {
+    SCOPED_TRACE("model " + std::to_string(k));
+    const int64_t steps = 2 * ((sampler->subset_sizes()[k] + 31) / 32);
+    const torch::Tensor idx = sampler->IndicesForSteps(0, steps).cpu().select(1, k).reshape({-1});
+    std::vector<double> sums(classes * F, 0), per_class(classes, 0);
+    const auto xs = x.index_select(0, idx).reshape({idx.size(0), F}).contiguous();
+    const auto ys = y.index_select(0, idx).contiguous();
+    const double* xp = xs.data_ptr<double>();
+    const int64_t* yp = ys.data_ptr<int64_t>();
+    const double* fp = floor.data_ptr<double>();
+    for (int64_t n = 0; n < idx.size(0); ++n) {
+      per_class[yp[n]] += 1;
+      for (int64_t f = 0; f < F; ++f) sums[yp[n] * F + f] += xp[n * F + f] - fp[f % C];
+    }
+    torch::Tensor w = fused->final_params[0][k].cpu().to(torch::kFloat64);  // [F, classes]
+    torch::Tensor b = fused->final_params[1][k].cpu().to(torch::kFloat64).view({classes});
+    const double total = per_class[0] + per_class[1];
+    for (int64_t c = 0; c < classes; ++c) {
+      double class_sum = 0, floor_term = 0;
+      for (int64_t f = 0; f < F; ++f) class_sum += sums[c * F + f];
+      double worst = 0;
+      for (int64_t f = 0; f < F; ++f) {
+        const double log_theta =
+            std::log((sums[c * F + f] + smoothing[k]) / (class_sum + smoothing[k] * F));
+        worst = std::max(worst, std::abs(w[f][c].item<double>() - log_theta));
+        floor_term += fp[f % C] * log_theta;
+      }
+      EXPECT_LT(worst, 1e-4) << "class " << c;
+      const double bias = std::log((per_class[c] + 1) / (total + classes)) - floor_term;
+      EXPECT_NEAR(b[c].item<double>(), bias, 1e-3 * std::max(1.0, std::abs(bias))) << "class " << c;
+    }
+    // Evaluated at both epochs, with a training loss on each.
+    ASSERT_EQ(fused->models[k].evals.size(), 2u);
+    EXPECT_EQ(fused->models[k].evals[1].train_curve.size(), 2u);
+    EXPECT_GT(fused->models[k].evals[1].train_loss, 0);
+  }
+  // Models of another smoothing count the same samples into other weights.
+  EXPECT_GT((fused->final_params[0][0] - fused->final_params[0][1]).abs().max().item<double>(), 0);
+
+  auto seq = TrainSequential(*data, configs, options);
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_LT(MaxRelativeParamDifference(seq->final_params, fused->final_params), 1e-5);
+  ExpectResumeMatchesUninterrupted(*SmallTelemetry(), options, configs, TrainFused);
+
+  // Counts drawn from one multinomial-like law per class (Poisson rates that rise along the
+  // features for class 0 and fall for class 1): what the model assumes, so it separates them
+  // almost surely (each sample has 16 features of mean 2.5).
+  torch::manual_seed(7);
+  auto counts = std::make_shared<Dataset>();
+  counts->name = "counts";
+  counts->binary_issue_label = true;
+  const torch::Tensor rate = torch::linspace(1, 4, 16, torch::kFloat32).view({1, 8, 2});
+  auto split = [&](int64_t n) {
+    Split sp;
+    sp.y = torch::randint(0, 2, {n}, torch::kInt64);
+    const torch::Tensor mean = torch::where(sp.y.view({n, 1, 1}).eq(0), rate, rate.flip({1, 2}));
+    sp.x = torch::poisson(mean.expand({n, 8, 2}).contiguous());
+    return sp;
+  };
+  counts->train = split(400);
+  counts->test = split(200);
+  auto r = TrainFused(*counts->To(device()), {{1, 1e-2, -1, 1.0, {1}}}, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(r->models[0].evals[0].test_accuracy, 0.9);
+}
+
 TEST_P(TrainerTest, ResumeRejectsBadCheckpoints) {
   auto data = SmallTelemetry()->To(device());
   ModelConfig c{7, 5e-3, 0.5, 1.0, {2}};

@@ -205,7 +205,7 @@ TEST_F(DataLoopTest, ImportExportAndBadInputWriteNothing) {
   lenet.replace(lenet.find("cnn1d"), 5, "lenet");
   EXPECT_EQ(Ctl({"submit", farm_->WriteFile("lenet.yaml", lenet)}, &out, &err), 2);
   EXPECT_NE(err.find("architecture lenet takes image samples (CxHxW), the data's samples are "
-                     "3x16 (use cnn1d, logistic, mlp, linear_svm)"),
+                     "3x16 (use cnn1d, logistic, mlp, linear_svm, naive_bayes)"),
             std::string::npos)
       << err;
   EXPECT_EQ(farm_->Count("SELECT count(*) FROM sweeps"), 0);
@@ -430,7 +430,7 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   farm_->StartWorker(addr_, "w1", {"--capacity", "8"});
   std::string sweep = SweepOn("logs");
   sweep.replace(sweep.find("    seed: [1, 2]\n"), 16,
-                "    seed: 1\n    architecture: [cnn1d, mlp, logistic, linear_svm]\n");
+                "    seed: 1\n    architecture: [cnn1d, mlp, logistic, linear_svm, naive_bayes]\n");
   sweep.replace(sweep.find("top_k: 2"), 8, "top_k: 3, method: bagged, bags: 5");
   RunSweep(farm_->WriteFile("kinds.yaml", sweep));
   // `ensemble` shows what publish would register (a dry run of it); publish then registers
@@ -458,7 +458,7 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   ASSERT_EQ(Ctl({"ensemble", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("registry publish: published before, as loop-detector v1"), std::string::npos)
       << out;
-  for (const char* kind : {"cnn1d", "mlp", "logistic", "linear_svm"}) {
+  for (const char* kind : {"cnn1d", "mlp", "logistic", "linear_svm", "naive_bayes"}) {
     EXPECT_EQ(farm_->Count(std::string("SELECT count(*) FROM trials WHERE state = 'succeeded' AND "
                                        "params->>'architecture' = '") +
                            kind + "'"),
@@ -484,6 +484,7 @@ TEST_F(DataLoopTest, ASweepSearchesModelKinds) {
   ASSERT_EQ(Ctl({"export", "1"}, &out, &err), 0) << err;
   EXPECT_NE(out.find(",logistic,"), std::string::npos) << out;
   EXPECT_NE(out.find(",linear_svm,"), std::string::npos) << out;
+  EXPECT_NE(out.find(",naive_bayes,"), std::string::npos) << out;
 }
 
 TEST_F(DataLoopTest, LabellersLabelOverGrpcAndThroughTheForm) {

@@ -79,11 +79,12 @@ StatusOr<engine::BundleResult> FakeTrain(const std::vector<engine::ModelConfig>&
 // differ only in epochs, unless a schedule other than constant ties the step size to the epochs.
 // A resumed trial has its own (its checkpoint, `resume_from`, is its own starting point).
 std::string SlotKey(const v1::TrialParams& p, int64_t resume_from, double weight_decay,
-                    bool scheduled) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu|%lld|%.17g|%d", p.step_size(),
+                    double smoothing, bool scheduled) {
+  char buf[320];
+  std::snprintf(buf, sizeof(buf), "%.17g|%.17g|%.17g|%llu|%lld|%.17g|%.17g|%d", p.step_size(),
                 p.issue_rate(), p.data_size(), static_cast<unsigned long long>(p.seed()),
-                static_cast<long long>(resume_from), weight_decay, scheduled ? p.epochs() : 0);
+                static_cast<long long>(resume_from), weight_decay, smoothing,
+                scheduled ? p.epochs() : 0);
   return buf;
 }
 
@@ -392,12 +393,17 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
     auto resumed = resume.find(i);
     const double weight_decay =
         p.has_weight_decay() ? p.weight_decay() : spec.training().weight_decay();
-    std::string key = SlotKey(p, resumed == resume.end() ? 0 : lease.trials(i).trial_id(),
-                              weight_decay, topts.schedule != engine::RateSchedule::kConstant);
+    const double smoothing = p.has_smoothing()                 ? p.smoothing()
+                             : spec.training().smoothing() > 0 ? spec.training().smoothing()
+                                                               : 1.0;
+    std::string key =
+        SlotKey(p, resumed == resume.end() ? 0 : lease.trials(i).trial_id(), weight_decay,
+                smoothing, topts.schedule != engine::RateSchedule::kConstant);
     auto [it, fresh] = slot_of.try_emplace(key, configs.size());
     if (fresh) {
       configs.push_back(engine::ModelConfig{
           p.seed(), p.step_size(), p.issue_rate(), p.data_size(), {}, weight_decay});
+      configs.back().smoothing = smoothing;
       if (resumed != resume.end()) {
         configs.back().start_epoch = lease.trials(i).resume_epochs();
         configs.back().init_params = std::move(resumed->second.params);

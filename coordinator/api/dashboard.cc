@@ -89,6 +89,7 @@ std::string Params(const v1::TrialParams& p) {
   if (!p.architecture().empty()) out << " architecture=" << p.architecture();
   if (!p.optimizer().empty()) out << " optimizer=" << p.optimizer();
   if (p.has_weight_decay()) out << " weight_decay=" << p.weight_decay();
+  if (p.has_smoothing()) out << " smoothing=" << p.smoothing();
   return out.str();
 }
 
@@ -296,6 +297,7 @@ std::vector<Axis> SearchedAxes(const std::vector<const v1::Trial*>& done) {
       {"issue_rate", [](const v1::Trial& t) { return t.params().issue_rate(); }},
       {"data_size", [](const v1::Trial& t) { return t.params().data_size(); }},
       {"weight_decay", [](const v1::Trial& t) { return t.params().weight_decay(); }},
+      {"smoothing", [](const v1::Trial& t) { return t.params().smoothing(); }},
       {"kernel_size",
        [](const v1::Trial& t) { return static_cast<double>(t.params().kernel_size()); }},
       {"channels",

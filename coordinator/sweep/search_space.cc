@@ -35,6 +35,7 @@ void Set(const SearchSpace& space, v1::TrialParams* p, const std::string& name, 
     p->set_optimizer(space.optimizer_choices.at(static_cast<size_t>(v)));
   }
   if (name == "weight_decay") p->set_weight_decay(v);
+  if (name == "smoothing") p->set_smoothing(v);
   if (name == "kernel_size") p->set_kernel_size(static_cast<int32_t>(v));
   if (name == "epochs") p->set_epochs(static_cast<int32_t>(v));
   if (name == "step_size") p->set_step_size(v);
@@ -64,6 +65,7 @@ double Get(const SearchSpace& space, const v1::TrialParams& p, const std::string
     return std::nan("");
   }
   if (name == "weight_decay") return p.has_weight_decay() ? p.weight_decay() : std::nan("");
+  if (name == "smoothing") return p.has_smoothing() ? p.smoothing() : std::nan("");
   if (name == "kernel_size") return p.kernel_size() > 0 ? p.kernel_size() : std::nan("");
   if (name == "epochs") return p.epochs();
   if (name == "step_size") return p.step_size();
@@ -113,7 +115,7 @@ double Draw(const Domain& d, Rng& rng) {
 
 const std::vector<std::string>& SearchableParams() {
   static const auto* names = new std::vector<std::string>{
-      "architecture", "channels",   "kernel_size", "optimizer", "weight_decay",
+      "architecture", "channels",   "kernel_size", "optimizer", "weight_decay", "smoothing",
       "step_size",    "issue_rate", "data_size",   "seed",      "epochs"};
   return *names;
 }
@@ -202,7 +204,8 @@ bool SameParams(const v1::TrialParams& a, const v1::TrialParams& b) {
                     b.channels().end()) &&
          a.kernel_size() == b.kernel_size() && a.architecture() == b.architecture() &&
          a.optimizer() == b.optimizer() && a.has_weight_decay() == b.has_weight_decay() &&
-         a.weight_decay() == b.weight_decay();
+         a.weight_decay() == b.weight_decay() && a.has_smoothing() == b.has_smoothing() &&
+         a.smoothing() == b.smoothing();
 }
 
 }  // namespace

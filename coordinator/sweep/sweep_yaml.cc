@@ -189,6 +189,8 @@ const std::map<std::string, ParamRule>& ParamRules() {
       {"kernel_size", {1, 15, false, true, false}},
       // [0, 0.999]: NumberIn's bounds are closed; engine::ModelConfig takes [0, 1).
       {"weight_decay", {0, 0.999, false, false, false}},
+      // naive_bayes's additive smoothing: (0, 1000], searched on a log scale by default.
+      {"smoothing", {0, 1000, true, false, true}},
   };
   return *rules;
 }
@@ -600,7 +602,7 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
   if (const YAML::Node t = root["training"]) {
     SF_RETURN_IF_ERROR(c.Map(t, "training",
                              {"batch_size", "momentum", "max_attempts", "standardize", "optimizer",
-                              "schedule", "weight_decay"},
+                              "schedule", "weight_decay", "smoothing"},
                              {}));
     if (t["optimizer"]) {
       SF_ASSIGN_OR_RETURN(std::string o, c.String(t["optimizer"], "training.optimizer"));
@@ -621,6 +623,12 @@ StatusOr<ParsedSweep> ParseSweepYaml(const std::string& text, const std::string&
       SF_ASSIGN_OR_RETURN(double wd, c.NumberIn(t["weight_decay"], "training.weight_decay", false,
                                                 rule.lo, rule.hi));
       tr->set_weight_decay(wd);
+    }
+    if (t["smoothing"]) {
+      const ParamRule& rule = ParamRules().at("smoothing");
+      SF_ASSIGN_OR_RETURN(double a, c.NumberIn(t["smoothing"], "training.smoothing", false, rule.lo,
+                                               rule.hi, rule.lo_open));
+      tr->set_smoothing(a);
     }
     if (t["standardize"]) {
       SF_ASSIGN_OR_RETURN(bool on, c.Bool(t["standardize"], "training.standardize"));

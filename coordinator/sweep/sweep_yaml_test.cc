@@ -344,6 +344,29 @@ TEST(SweepYamlTest, NumberGrammar) {
   }
 }
 
+// naive_bayes's smoothing: a training default, searched per trial, positive.
+TEST(SweepYamlTest, SmoothingIsSetOrSearched) {
+  auto r = ParseSweepYaml(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  smoothing: 0.5"),
+                          "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_DOUBLE_EQ(r->spec.training().smoothing(), 0.5);
+  r = ParseSweepYaml(
+      Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    smoothing: [0.1, 1, 10]"),
+      "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->trials.size(), 36u);
+  std::set<double> seen;
+  for (const auto& t : r->trials) {
+    ASSERT_TRUE(t.has_smoothing());
+    seen.insert(t.smoothing());
+  }
+  EXPECT_EQ(seen, (std::set<double>{0.1, 1, 10}));
+  ExpectError(Replace(kValid, "  batch_size: 32", "  batch_size: 32\n  smoothing: 0"),
+              {"training.smoothing", "out of range"});
+  ExpectError(Replace(kValid, "    data_size: 1.0", "    data_size: 1.0\n    smoothing: [0, 1]"),
+              {"search.space.smoothing"});
+}
+
 TEST(SweepYamlTest, OptimizersSchedulesAndWeightDecay) {
   auto r = ParseSweepYaml(
       Replace(kValid, "  batch_size: 32",
@@ -426,7 +449,7 @@ TEST(SweepYamlTest, UnknownDatasetAndArchitecture) {
               {"architecture.name", "cnn1d, cnn2d, lenet"});
   ExpectError(Replace(kValid, "name: cnn1d", "name: lenet"),
               {"architecture", "takes image samples (CxHxW)", "16x64",
-               "use cnn1d, logistic, mlp, linear_svm"});
+               "use cnn1d, logistic, mlp, linear_svm, naive_bayes"});
 }
 
 // A resolver standing in for the coordinator's data sets: "logs" has versions 1-3 of 4x32
@@ -483,8 +506,9 @@ TEST(SweepYamlTest, StoredDataSetsAreResolvedAndShapeTheArchitecture) {
   EXPECT_EQ(images->spec.architecture().name(), "cnn2d");
   auto wrong = ParseSweepYaml(Replace(pics, "name: cnn2d", "name: cnn1d"), "s.yaml", &resolve);
   ASSERT_FALSE(wrong.ok());
-  EXPECT_NE(wrong.status().message().find("takes series samples (CxL), the data's samples are "
-                                          "1x8x8 (use cnn2d, lenet, logistic, mlp, linear_svm)"),
+  EXPECT_NE(wrong.status().message().find(
+                "takes series samples (CxL), the data's samples are "
+                "1x8x8 (use cnn2d, lenet, logistic, mlp, linear_svm, naive_bayes)"),
             std::string::npos)
       << wrong.status().message();
   auto rate =
