@@ -45,14 +45,18 @@ const std::map<std::string, Generator>& Generators() {
   return *generators;
 }
 
-// Rows [from, to) of a [N, ...] table part as a channels-last tensor [to - from, ..., C].
+// Rows [from, to) of a [N, ...] table part as a channels-last tensor [to - from, ..., C] that owns
+// its values: the table does not outlive it. (For one channel, permuting and making contiguous
+// copies nothing: the result would still be the table's memory.)
 torch::Tensor ChannelsLast(const data::Part& part, const std::vector<int64_t>& shape, int64_t from,
                            int64_t to) {
   const int64_t per = static_cast<int64_t>(part.x.size()) / std::max<int64_t>(part.size(), 1);
   std::vector<int64_t> dims{to - from};
   dims.insert(dims.end(), shape.begin(), shape.end());
-  return ToChannelsLast(
-      torch::from_blob(const_cast<float*>(part.x.data()) + from * per, dims, torch::kFloat32));
+  const torch::Tensor table =
+      torch::from_blob(const_cast<float*>(part.x.data()) + from * per, dims, torch::kFloat32);
+  torch::Tensor x = ToChannelsLast(table);
+  return x.data_ptr() == table.data_ptr() ? x.clone(torch::MemoryFormat::Contiguous) : x;
 }
 
 torch::Tensor Labels(const data::Part& part) {

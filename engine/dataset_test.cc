@@ -68,6 +68,32 @@ TEST(DatasetTest, TablesBecomeChannelsLastTensors) {
   EXPECT_NEAR(s->test.x[2][0][1].item<float>(), (6 - 11) / std::sqrt(2.0 / 3), 1e-4);
 }
 
+// One channel (Fashion-MNIST, any grey image): moving a one-element dimension copies nothing, yet
+// the tensors must not be views of the table, which the caller frees (they were, and read
+// whatever the allocator put there next).
+TEST(DatasetTest, OneChannelTablesAreCopiedToo) {
+  std::shared_ptr<const Dataset> ds;
+  const float* table_memory = nullptr;
+  {
+    data::Table t;
+    t.shape = {1, 2, 2};
+    t.classes = {"a", "b"};
+    t.part(data::SplitId::kTrain) = {{1, 2, 3, 4, 5, 6, 7, 8}, {0, 1}};
+    t.part(data::SplitId::kSelection) = {{9, 10, 11, 12}, {1}};
+    ds = DatasetFromTable(t, "grey@1", "h");
+    table_memory = t.part(data::SplitId::kTrain).x.data();
+    EXPECT_NE(ds->train.x.data_ptr(), static_cast<const void*>(table_memory));
+    EXPECT_NE(ds->test.x.data_ptr(),
+              static_cast<const void*>(t.part(data::SplitId::kSelection).x.data()));
+  }
+  std::vector<float> junk(8, -1e30f);  // Likely where the table's values were.
+  EXPECT_EQ(ds->sample_shape(), (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_EQ(ds->train.x.sum().item<float>(), 36);
+  EXPECT_EQ(ds->train.x[1][1][0][0].item<float>(), 7);
+  EXPECT_EQ(ds->test.x.sum().item<float>(), 42);
+  EXPECT_EQ(junk[0], -1e30f);
+}
+
 TEST(DatasetTest, BuiltinsAreDeterministicTablesWithAHoldout) {
   auto a = GenerateBuiltin(
       "telemetry",
