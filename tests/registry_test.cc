@@ -364,14 +364,16 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
             std::string::npos);
   // The same pages in a browser: Chromium loads each without a script error or a failed load,
   // and every plot on them draws something.
-  for (const std::string path :
+  for (const std::string& path :
        {std::string("/"), std::string("/sweeps/1"), std::string("/sweeps/2"),
         "/sweeps/2/trials/" + best_trial, std::string("/models/detector")}) {
     const BrowserPage page = LoadInChromium("http://" + web + path, farm_->dir());
     EXPECT_TRUE(page.loaded) << path << ": " << page.problems;
     EXPECT_EQ(page.problems, "") << path;
     EXPECT_EQ(page.empty_plots, "") << path;
-    if (path != "/") EXPECT_NE(page.dom.find("<svg"), std::string::npos) << path << ": no plot";
+    if (path != "/") {
+      EXPECT_NE(page.dom.find("<svg"), std::string::npos) << path << ": no plot";
+    }
   }
   // And the check sees what it looks for: a page with a script error and an empty plot.
   const BrowserPage broken = LoadInChromium(
