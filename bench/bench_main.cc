@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/build_info.h"
 #include "common/flags.h"
 #include "common/json.h"
 #include "engine/dataset.h"
@@ -210,6 +211,10 @@ int main(int argc, char** argv) {
               "comma-separated threads per block to time the step kernel with (32..512)")
       .DefineBool("check", "first check that fused training equals separate runs (fp32, K=8)");
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (flags.version()) {
+    std::cout << VersionLine("sweepfarm-bench") << "\n";
+    return 0;
+  }
   if (flags.help()) {
     std::cout << "usage: sweepfarm-bench [--device cpu|cuda] [--workload telemetry|lenet] "
                  "[--k 1,8,64,...] [flags]\n"

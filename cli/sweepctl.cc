@@ -18,6 +18,7 @@
 #include "cli/export.h"
 #include "cli/importance.h"
 #include "cli/scale.h"
+#include "common/build_info.h"
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/json.h"
@@ -1761,6 +1762,10 @@ int main(int argc, char** argv) {
   DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
   const auto& pos = flags.positionals();
+  if (flags.version()) {
+    std::cout << VersionLine("sweepctl") << "\n";
+    return 0;
+  }
   if (flags.help()) return Help(pos, flags);
   if (!pos.empty() && pos[0] == "help") return Help({pos.begin() + 1, pos.end()}, flags);
   if (pos.empty()) {

@@ -30,6 +30,11 @@ Status Flags::Parse(const std::vector<std::string>& args) {
       help_ = true;
       continue;
     }
+    // A program's own --version flag (sweepctl's registry version) keeps it, except alone.
+    if (arg == "--version" && (specs_.count("version") == 0 || args.size() == 1)) {
+      version_ = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0 || arg == "--") {
       positionals_.push_back(arg);
       continue;

@@ -34,6 +34,9 @@ class Flags {
   std::string Usage() const;
   // --help or -h was given: print the usage to stdout and exit 0.
   bool help() const { return help_; }
+  // --version was given (alone, where the program defines a flag of that name): print
+  // VersionLine (common/build_info.h) and exit 0.
+  bool version() const { return version_; }
 
  private:
   struct Spec {
@@ -45,6 +48,7 @@ class Flags {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positionals_;
   bool help_ = false;
+  bool version_ = false;
 };
 
 // Parses a whole string as a number; errors name `what`.

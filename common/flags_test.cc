@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/build_info.h"
+
 namespace sweepfarm {
 namespace {
 
@@ -49,6 +51,28 @@ TEST(FlagsTest, AddressesNeedAPort) {
     EXPECT_NE(a.status().message().find("--coordinator: \"" + bad + "\""), std::string::npos)
         << a.status().message();
   }
+}
+
+// --version asks for the version line, except where the program has a --version of its own
+// (sweepctl's registry version): there only alone.
+TEST(FlagsTest, VersionIsAskedForUnlessItIsTheProgramsOwnFlag) {
+  Flags f;
+  f.Define("top", "10", "n");
+  ASSERT_TRUE(f.Parse({"--top", "3", "--version"}).ok());
+  EXPECT_TRUE(f.version());
+  Flags g;
+  g.Define("version", "0", "registry version");
+  ASSERT_TRUE(g.Parse({"registry", "show", "m", "--version", "3"}).ok());
+  EXPECT_FALSE(g.version());
+  EXPECT_EQ(g.Get("version"), "3");
+  Flags h;
+  h.Define("version", "0", "registry version");
+  ASSERT_TRUE(h.Parse({"--version"}).ok());
+  EXPECT_TRUE(h.version());
+  EXPECT_EQ(
+      VersionLine("sweepctl").rfind(std::string("sweepctl ") + ProjectVersion() + " (commit ", 0),
+      0u);
+  EXPECT_NE(std::string(BuildCommit()), "");
 }
 
 TEST(FlagsTest, HelpIsAskedForNotAnUnknownFlag) {

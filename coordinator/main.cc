@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/build_info.h"
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -63,6 +64,10 @@ int main(int argc, char** argv) {
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-coordinator: " << s.message() << "\n";
     return 2;
+  }
+  if (flags.version()) {
+    std::cout << VersionLine("sweepfarm-coordinator") << "\n";
+    return 0;
   }
   if (flags.help()) {
     std::cout << "usage: sweepfarm-coordinator --db DSN [--listen HOST:PORT] [flags]\n"
@@ -175,7 +180,7 @@ int main(int argc, char** argv) {
   api::WorkSignal work(256);
   options.work = &work;
   api::Slots data_streams(8);
-  registry::Registry registry(store->get(), &datasets, SWEEPFARM_CODE_VERSION);
+  registry::Registry registry(store->get(), &datasets, BuildCommit());
   api::SweepServiceImpl sweeps(store->get(), &datasets, options);
   api::WorkerServiceImpl workers(store->get(), &datasets, &data_streams, options);
   api::RegistryServiceImpl models(store->get(), &registry, options);

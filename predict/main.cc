@@ -16,6 +16,7 @@
 #include <tuple>
 #include <utility>
 
+#include "common/build_info.h"
 #include "common/flags.h"
 #include "common/json.h"
 #include "common/recall.h"
@@ -185,6 +186,10 @@ int main(int argc, char** argv) {
       .DefineBool("json", "one JSON object per sample, then a summary object");
   DefineSecurityFlags(&flags, SecurityRole::kClient);
   if (Status s = flags.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (flags.version()) {
+    std::cout << VersionLine("sweepfarm-predict") << "\n";
+    return 0;
+  }
   if (flags.help()) {
     std::cout << kUsage << flags.Usage();
     return 0;

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/build_info.h"
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-serve: " << s.message() << "\n";
     return 2;
+  }
+  if (flags.version()) {
+    std::cout << VersionLine("sweepfarm-serve") << "\n";
+    return 0;
   }
   if (flags.help()) {
     std::cout << "usage: sweepfarm-serve --model NAME [--alias A] [--coordinator HOST:PORT] "

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/build_info.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "worker/worker.h"
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
   if (Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << "sweepfarm-worker: " << s.message() << "\n";
     return 2;
+  }
+  if (flags.version()) {
+    std::cout << VersionLine("sweepfarm-worker") << "\n";
+    return 0;
   }
   if (flags.help()) {
     std::cout << "usage: sweepfarm-worker --coordinator HOST:PORT [--device cpu|cuda] [flags]\n"
