@@ -98,4 +98,31 @@ std::vector<ParamEffect> ParamEffects(const std::vector<Observation>& obs, int m
   return out;
 }
 
+std::vector<Observation> ObservationsOf(const std::vector<v1::Trial>& trials,
+                                        bool* first_rung_only) {
+  bool halving = false;
+  for (const auto& t : trials) halving = halving || t.origin() == "promoted";
+  std::vector<Observation> obs;
+  for (const auto& t : trials) {
+    if (t.state() != "succeeded" || (halving && t.rung() > 0)) continue;
+    const auto& p = t.params();
+    Observation o;
+    o.params = {{"epochs", p.epochs()},
+                {"step_size", p.step_size()},
+                {"data_size", p.data_size()},
+                {"seed", static_cast<double>(p.seed())}};
+    if (p.issue_rate() >= 0) o.params["issue_rate"] = p.issue_rate();
+    for (int i = 0; i < p.channels_size(); ++i) {
+      o.params["channels[" + std::to_string(i) + "]"] = p.channels(i);
+    }
+    if (p.kernel_size() > 0) o.params["kernel_size"] = p.kernel_size();
+    if (p.has_weight_decay()) o.params["weight_decay"] = p.weight_decay();
+    if (p.has_smoothing()) o.params["smoothing"] = p.smoothing();
+    o.score = t.result().selection_score();
+    obs.push_back(std::move(o));
+  }
+  if (first_rung_only != nullptr) *first_rung_only = halving;
+  return obs;
+}
+
 }  // namespace sweepfarm::cli

@@ -1,12 +1,14 @@
 // Which parameters mattered in a sweep: for each parameter that varied, the rank correlation
 // (Spearman, ties averaged) of its value with the objective, and the objective's mean over groups
 // of trials by the parameter's value (one group per value, or quantile groups). Pure functions;
-// what `sweepctl importance` prints.
+// what `sweepctl importance` prints and the dashboard's sweep page draws.
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
+
+#include "sweepfarm/v1/sweep.pb.h"
 
 namespace sweepfarm::cli {
 
@@ -36,5 +38,14 @@ double Spearman(const std::vector<double>& x, const std::vector<double>& y);
 // first; `max_groups` (>= 2) quantile groups, or one per value when there are that few. Equal
 // values always share a group.
 std::vector<ParamEffect> ParamEffects(const std::vector<Observation>& obs, int max_groups = 4);
+
+// A sweep's succeeded trials as observations: every numeric parameter (each convolution's width on
+// its own, so that wider-is-better shows as a trend; weight decay and smoothing where a trial has
+// them), scored by the sweep's objective (selection_score). A halving sweep's later rungs hold the
+// trials its first rung promoted, not a sample of the space, so only its first rung counts
+// (*first_rung_only says so; a TPE sweep's later rounds are new configurations and all count, as
+// in Optuna's importance).
+std::vector<Observation> ObservationsOf(const std::vector<v1::Trial>& trials,
+                                        bool* first_rung_only);
 
 }  // namespace sweepfarm::cli

@@ -883,29 +883,9 @@ int Importance(Client& c, int64_t id, bool json) {
       !s.ok()) {
     return Fail(s);
   }
-  // A halving sweep's later rungs hold the trials its first rung promoted, not a sample of the
-  // space: only the first rung is analysed. (A TPE sweep's later rounds are new configurations,
-  // drawn where results were good: all of them count, as in Optuna's importance.)
   bool halving = false;
-  for (const auto& t : resp.trials()) halving = halving || t.origin() == "promoted";
-  std::vector<cli::Observation> obs;
-  for (const auto& t : resp.trials()) {
-    if (halving && t.rung() > 0) continue;
-    const auto& p = t.params();
-    cli::Observation o;
-    o.params = {{"epochs", p.epochs()},
-                {"step_size", p.step_size()},
-                {"data_size", p.data_size()},
-                {"seed", static_cast<double>(p.seed())}};
-    if (p.issue_rate() >= 0) o.params["issue_rate"] = p.issue_rate();
-    // Architecture search: each layer's width on its own, so wider-is-better shows as a trend.
-    for (int i = 0; i < p.channels_size(); ++i) {
-      o.params["channels[" + std::to_string(i) + "]"] = p.channels(i);
-    }
-    if (p.kernel_size() > 0) o.params["kernel_size"] = p.kernel_size();
-    o.score = t.result().selection_score();
-    obs.push_back(std::move(o));
-  }
+  const std::vector<cli::Observation> obs =
+      cli::ObservationsOf({resp.trials().begin(), resp.trials().end()}, &halving);
   if (obs.size() < 2) {
     return Fail(FailedPreconditionError("sweep " + std::to_string(id) + " has " +
                                         std::to_string(obs.size()) +

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/export.h"
+#include "cli/importance.h"
 #include "common/sha256.h"
 
 namespace sweepfarm::api {
@@ -433,6 +434,67 @@ std::string SlicePlots(const std::vector<const v1::Trial*>& done, const std::str
   return out.str();
 }
 
+// Which parameters mattered (cli/importance.h, as `sweepctl importance`): a bar per parameter
+// that varied, its rank correlation with the objective from -1 to 1, strongest first, and a table
+// of where each one's best values lay. Empty below two succeeded trials.
+std::string ImportancePlot(const std::vector<v1::Trial>& trials, const std::string& objective) {
+  bool first_rung_only = false;
+  const std::vector<cli::Observation> obs = cli::ObservationsOf(trials, &first_rung_only);
+  if (obs.size() < 2) return "";
+  const std::vector<cli::ParamEffect> effects = cli::ParamEffects(obs);
+  if (effects.empty()) return "";
+  const double w = 720, left = 130, right = 60, top = 8, row = 20, bottom = 36;
+  const double h = top + row * static_cast<double>(effects.size()) + bottom;
+  const double zero = (left + w - right) / 2, half = (w - left - right) / 2;
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" role=\"img\" aria-label=\"parameter importance\">\n";
+  for (double r : {-1.0, -0.5, 0.0, 0.5, 1.0}) {
+    const double x = zero + r * half;
+    out << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << top << "\" y2=\"" << h - bottom
+        << "\" stroke=\"" << (r == 0 ? "#333" : "#eee") << "\"/><text x=\"" << x << "\" y=\""
+        << h - bottom + 13 << "\" font-size=\"10\" text-anchor=\"middle\">" << Fixed(r, 1)
+        << "</text>\n";
+  }
+  for (size_t i = 0; i < effects.size(); ++i) {
+    const cli::ParamEffect& e = effects[i];
+    const double y = top + row * static_cast<double>(i);
+    const double x = e.spearman >= 0 ? zero : zero + e.spearman * half;
+    out << "<text x=\"" << left - 6 << "\" y=\"" << y + 14
+        << "\" font-size=\"11\" text-anchor=\"end\">" << HtmlEscape(e.name) << "</text>\n"
+        << "<rect x=\"" << x << "\" y=\"" << y + 4 << "\" width=\""
+        << std::max(1.0, std::abs(e.spearman) * half) << "\" height=\"" << row - 8 << "\" fill=\""
+        << (e.spearman >= 0 ? "#4a7ab5" : "#cc6600") << "\"><title>" << HtmlEscape(e.name)
+        << ": Spearman " << Fixed(e.spearman, 2) << " over " << e.distinct
+        << " values</title></rect>\n<text x=\"" << w - right + 4 << "\" y=\"" << y + 14
+        << "\" font-size=\"11\">" << (e.spearman >= 0 ? "+" : "") << Fixed(e.spearman, 2)
+        << "</text>\n";
+  }
+  out << "<text x=\"" << zero << "\" y=\"" << h - 6
+      << "\" font-size=\"11\" text-anchor=\"middle\">rank correlation (Spearman) with "
+      << HtmlEscape(ObjectiveWords(objective)) << "</text>\n</svg>\n";
+  out << "<p>" << obs.size() << " succeeded trial(s)"
+      << (first_rung_only ? " of the first rung (later rungs hold promoted trials, not a sample)"
+                          : "")
+      << "; blue: higher values scored better, orange: lower. Where the best values lay:</p>\n"
+      << "<table><tr><th>parameter</th><th>values tried</th><th>best values</th><th>their mean "
+         "score</th><th>trials there</th></tr>\n";
+  out.precision(6);
+  out.unsetf(std::ios::fixed);
+  for (const auto& e : effects) {
+    const cli::ValueGroup& g = e.groups[static_cast<size_t>(e.best_group)];
+    out << "<tr><td>" << HtmlEscape(e.name) << "</td><td class=\"n\">" << e.distinct
+        << "</td><td class=\"n\">" << g.min;
+    if (g.max != g.min) out << " - " << g.max;
+    out << "</td><td class=\"n\">" << Fixed(g.mean_score) << "</td><td class=\"n\">" << g.trials
+        << "</td></tr>\n";
+  }
+  out << "</table>\n";
+  return out.str();
+}
+
 // Each version's holdout accuracy, oldest first (promoted: filled, rejected: hollow), beside its
 // sweep's best single trial: is the nightly loop improving the model?
 std::string VersionsPlot(const v1::ListVersionsResponse& r) {
@@ -700,6 +762,9 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
           << plot << "<h3>Slices: " << HtmlEscape(ObjectiveWords(s.objective()))
           << " against each parameter</h3>\n"
           << SlicePlots(done, s.objective());
+    }
+    if (const std::string plot = ImportancePlot(trials, s.objective()); !plot.empty()) {
+      out << "<h3>Which parameters mattered</h3>\n" << plot;
     }
   }
   out << "<h3>Learning curves</h3>\n" << CurvesPlot(best);

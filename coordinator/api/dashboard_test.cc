@@ -273,6 +273,42 @@ TEST(DashboardTest, SlicePlotsShowTheObjectiveAgainstEachSearchedParameter) {
   EXPECT_EQ(flat.find("<h3>Slices"), std::string::npos);
 }
 
+// Which parameters mattered: a bar per parameter that varied (as `sweepctl importance`), signed
+// and strongest first, and where each one's best values lay.
+TEST(DashboardTest, ImportanceShowsWhichParametersMattered) {
+  v1::SweepStatus s;
+  s.set_sweep_id(10);
+  s.set_state("done");
+  std::vector<v1::Trial> trials;
+  for (int i = 0; i < 6; ++i) {
+    // Larger steps score better throughout; the seed hardly matters (one swap in the order).
+    trials.push_back(Done(i + 1, 0.80 + 0.02 * i, 0.8));
+    trials.back().mutable_params()->set_step_size(0.001 * (i + 1));
+    trials.back().mutable_params()->set_seed(i == 1 ? 5 : i == 4 ? 1 : (i % 3) + 1);
+  }
+  trials.push_back(Done(7, 0.99, 0.99));
+  trials.back().set_state("failed");  // Not a result: not counted.
+  const std::string page = RenderSweepPage(s, trials);
+  const size_t at = page.find("<h3>Which parameters mattered</h3>");
+  ASSERT_NE(at, std::string::npos) << page;
+  EXPECT_NE(page.find("aria-label=\"parameter importance\"", at), std::string::npos);
+  EXPECT_NE(page.find("6 succeeded trial(s)", at), std::string::npos) << page.substr(at, 4000);
+  // step_size first (Spearman +1, the full half-width bar, blue), then seed.
+  const size_t step = page.find(">step_size</text>", at), seed = page.find(">seed</text>", at);
+  ASSERT_NE(step, std::string::npos);
+  ASSERT_NE(seed, std::string::npos);
+  EXPECT_LT(step, seed);
+  EXPECT_NE(page.find("<title>step_size: Spearman 1.00 over 6 values</title>", at),
+            std::string::npos);
+  EXPECT_NE(page.find(">+1.00</text>", at), std::string::npos);
+  EXPECT_NE(
+      page.find("<tr><td>step_size</td><td class=\"n\">6</td><td class=\"n\">0.005 - 0.006", at),
+      std::string::npos)
+      << page.substr(at, 4000);
+  // One trial: nothing to correlate.
+  EXPECT_EQ(RenderSweepPage(s, {Done(1, 0.8, 0.8)}).find("Which parameters"), std::string::npos);
+}
+
 TEST(DashboardTest, HomeAndModelPagesLinkAndEscape) {
   v1::SweepStatus s;
   s.set_sweep_id(3);
