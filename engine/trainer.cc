@@ -139,6 +139,19 @@ void AddClassHits(const torch::Tensor& hit, const torch::Tensor& labels,
   for (size_t c = 0; c < counts->size(); ++c) (*counts)[c] += right[c];
 }
 
+// Adds the samples' (true class, predicted class) pairs to `confusion` [..., classes^2]
+// (row-major by true class); `labels` and `predicted` are [..., n] int64.
+void AddConfusion(const torch::Tensor& labels, const torch::Tensor& predicted, int64_t classes,
+                  torch::Tensor& confusion) {
+  const torch::Tensor cell = labels * classes + predicted;
+  confusion.scatter_add_(-1, cell, torch::ones_like(cell));
+}
+
+std::vector<int64_t> Row(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kCPU).contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
 }  // namespace
 
 Status ValidateModelConfigs(const std::vector<ModelConfig>& configs) {
@@ -804,6 +817,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     // [K, classes]: correct predictions by true class, for balanced accuracy.
     torch::Tensor sel_class = torch::zeros({K, data.num_classes}, i64);
     torch::Tensor hold_class = torch::zeros({K, data.num_classes}, i64);
+    const bool confusion = data.num_classes <= kMaxConfusionClasses;
+    const int64_t cells = confusion ? data.num_classes * data.num_classes : 0;
+    torch::Tensor sel_conf = torch::zeros({K, cells}, i64),
+                  hold_conf = torch::zeros({K, cells}, i64);
     torch::Tensor loss_sum = torch::zeros({K}, f32);
     torch::Tensor probs;  // [K, n, classes], float16: what ensembles are built from.
     if (options.keep_predictions) {
@@ -814,7 +831,8 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       int64_t hi = std::min(n, lo + chunk);
       torch::Tensor logits = net.ForwardShared(data.test.x.slice(0, lo, hi), options.compute);
       torch::Tensor y = data.test.y.slice(0, lo, hi).view({1, hi - lo});
-      torch::Tensor hit = logits.argmax(2).eq(y);  // [K, n]
+      const torch::Tensor predicted = logits.argmax(2);  // [K, n]
+      torch::Tensor hit = predicted.eq(y);
       const int64_t split = std::clamp<int64_t>(sel - lo, 0, hi - lo);
       sel_correct += hit.slice(1, 0, split).sum(1);
       hold_correct += hit.slice(1, split).sum(1);
@@ -822,6 +840,12 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       torch::Tensor hits = hit.to(torch::kInt64);
       sel_class.scatter_add_(1, by_class.slice(1, 0, split), hits.slice(1, 0, split));
       hold_class.scatter_add_(1, by_class.slice(1, split), hits.slice(1, split));
+      if (confusion) {
+        AddConfusion(by_class.slice(1, 0, split), predicted.slice(1, 0, split), data.num_classes,
+                     sel_conf);
+        AddConfusion(by_class.slice(1, split), predicted.slice(1, split), data.num_classes,
+                     hold_conf);
+      }
       // One log-softmax for the loss and the probabilities ensembles are built from.
       const torch::Tensor logp = torch::log_softmax(logits, 2);
       loss_sum += (training_loss == TrainingLoss::kCrossEntropy
@@ -832,7 +856,7 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
     }
     torch::Tensor sc = sel_correct.cpu(), hc = hold_correct.cpu(), l = loss_sum.cpu(),
                   t = epoch_loss.cpu(), curves = curve.cpu(), scc = sel_class.cpu().contiguous(),
-                  hcc = hold_class.cpu().contiguous();
+                  hcc = hold_class.cpu().contiguous(), scf = sel_conf.cpu(), hcf = hold_conf.cpu();
     for (const auto& [k, epoch] : sched.evals.at(at_step)) {
       EvalPoint e;
       e.epoch = epoch;
@@ -847,6 +871,10 @@ StatusOr<BundleResult> TrainFused(const Dataset& data, const std::vector<ModelCo
       const int64_t* hrow = hcc[k].data_ptr<int64_t>();
       e.selection_class_correct.assign(srow, srow + data.num_classes);
       e.holdout_class_correct.assign(hrow, hrow + data.num_classes);
+      if (confusion) {
+        e.selection_confusion = Row(scf[k]);
+        e.holdout_confusion = Row(hcf[k]);
+      }
       e.selection_balanced_accuracy = BalancedAccuracy(e.selection_class_correct, sel_support);
       e.holdout_balanced_accuracy = BalancedAccuracy(e.holdout_class_correct, hold_support);
       e.test_loss = l[k].item<double>() / n;
@@ -1046,6 +1074,10 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         const int64_t sel = data.SelectionSize();
         int64_t sel_correct = 0, hold_correct = 0;
         std::vector<int64_t> sel_class(data.num_classes, 0), hold_class(data.num_classes, 0);
+        const bool confusion = data.num_classes <= kMaxConfusionClasses;
+        const int64_t cells = confusion ? data.num_classes * data.num_classes : 0;
+        torch::Tensor sel_conf = torch::zeros({cells}, torch::kInt64).to(device);
+        torch::Tensor hold_conf = torch::zeros({cells}, torch::kInt64).to(device);
         double test_loss = 0;
         std::vector<torch::Tensor> probs;
         for (int64_t lo = 0; lo < n; lo += 512) {
@@ -1053,8 +1085,14 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
           torch::Tensor out =
               FusedNet::ReferenceForward(layers, w, data.test.x.slice(0, lo, hi), sd);
           torch::Tensor y = data.test.y.slice(0, lo, hi);
-          torch::Tensor hit = out.argmax(1).eq(y);
+          const torch::Tensor predicted = out.argmax(1);
+          torch::Tensor hit = predicted.eq(y);
           const int64_t split = std::clamp<int64_t>(sel - lo, 0, hi - lo);
+          if (confusion) {
+            AddConfusion(y.slice(0, 0, split), predicted.slice(0, 0, split), data.num_classes,
+                         sel_conf);
+            AddConfusion(y.slice(0, split), predicted.slice(0, split), data.num_classes, hold_conf);
+          }
           sel_correct += hit.slice(0, 0, split).sum().item<int64_t>();
           hold_correct += hit.slice(0, split).sum().item<int64_t>();
           AddClassHits(hit.slice(0, 0, split), y.slice(0, 0, split), &sel_class);
@@ -1075,6 +1113,10 @@ StatusOr<BundleResult> TrainSequential(const Dataset& data, const std::vector<Mo
         e.holdout_accuracy = n > sel ? static_cast<double>(hold_correct) / (n - sel) : 0;
         e.selection_class_correct = sel_class;
         e.holdout_class_correct = hold_class;
+        if (confusion) {
+          e.selection_confusion = Row(sel_conf);
+          e.holdout_confusion = Row(hold_conf);
+        }
         e.selection_balanced_accuracy = BalancedAccuracy(sel_class, sel_support);
         e.holdout_balanced_accuracy = BalancedAccuracy(hold_class, hold_support);
         e.test_loss = test_loss / n;

@@ -75,6 +75,8 @@ struct TrainOptions {
   int cpu_max_fused = 4;
 };
 
+inline constexpr int64_t kMaxConfusionClasses = 32;
+
 struct EvalPoint {
   int64_t epoch = 0;
   int64_t steps = 0;
@@ -90,6 +92,9 @@ struct EvalPoint {
   // accuracy they give: the mean over the classes present in the part of the share of their
   // samples predicted right (the sweep objective balanced_accuracy).
   std::vector<int64_t> selection_class_correct, holdout_class_correct;
+  // The confusion matrices of each part, [true class][predicted class] row-major, for data of at
+  // most kMaxConfusionClasses classes (empty above: a million counts per model of 1,000 classes).
+  std::vector<int64_t> selection_confusion, holdout_confusion;
   double selection_balanced_accuracy = 0;
   double holdout_balanced_accuracy = 0;
   torch::Tensor probs;  // With keep_predictions: [test samples, classes] float16 on the CPU.

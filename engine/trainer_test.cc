@@ -612,6 +612,21 @@ TEST_P(TrainerTest, SelectionAndHoldoutSplitsAndPredictions) {
     const double sel_healthy = y.slice(0, 0, 180).eq(0).sum().item<double>();
     const double hold_healthy = y.slice(0, 180).eq(0).sum().item<double>();
     ASSERT_GT(sel_healthy * hold_healthy, 0);
+    // The confusion matrices: rows by true class add up to each class's samples, the diagonal is
+    // the correct ones; the one-at-a-time path counts the same (to a sample).
+    for (const BundleResult* r : {&*fused, &*seq}) {
+      const EvalPoint& p = r->models[k].evals.back();
+      ASSERT_EQ(p.selection_confusion.size(), 4u);
+      ASSERT_EQ(p.holdout_confusion.size(), 4u);
+      EXPECT_EQ(p.selection_confusion[0] + p.selection_confusion[1], sel_healthy);
+      EXPECT_EQ(p.selection_confusion[2] + p.selection_confusion[3], 180 - sel_healthy);
+      EXPECT_EQ(p.holdout_confusion[0] + p.holdout_confusion[1], hold_healthy);
+      EXPECT_EQ(p.selection_confusion[0], p.selection_class_correct[0]);
+      EXPECT_EQ(p.selection_confusion[3], p.selection_class_correct[1]);
+      EXPECT_EQ(p.holdout_confusion[3], p.holdout_class_correct[1]);
+    }
+    EXPECT_LE(
+        std::abs(e.selection_confusion[1] - seq->models[k].evals.back().selection_confusion[1]), 1);
     EXPECT_NEAR(e.selection_balanced_accuracy,
                 (e.selection_class_correct[0] / sel_healthy +
                  e.selection_class_correct[1] / (180 - sel_healthy)) /

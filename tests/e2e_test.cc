@@ -1420,6 +1420,16 @@ TEST_F(EndToEndTest, RefusedRequestsWriteNothing) {
       << s.error_message();
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
   report.mutable_reports(0)->mutable_result()->set_holdout_balanced_accuracy(0.75);
+  // And a confusion matrix that is not a square of counts.
+  for (int64_t v : {4, 1, 2}) report.mutable_reports(0)->mutable_result()->add_holdout_confusion(v);
+  grpc::ClientContext c4e;
+  s = stub->ReportResults(&c4e, report, &rr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reports[0].result.holdout_confusion must be classes x classes"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM results"), 0);
+  report.mutable_reports(0)->mutable_result()->clear_holdout_confusion();
   // So is a lease token that is not one (the 60-bit integers of old workers, say), in a report
   // or in a heartbeat.
   const std::string real_token = report.reports(0).lease_token();

@@ -354,6 +354,11 @@ TEST_F(RegistryTest, TwoNightsPromoteThenRejectThenPromoteByHandAndRollBack) {
   EXPECT_EQ(trial.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << trial;
   EXPECT_NE(trial.find("<h2>Trial " + best_trial + " of sweep"), std::string::npos) << trial;
   EXPECT_NE(trial.find("<polyline class=\"curve\""), std::string::npos) << trial;
+  // Its confusion matrices, as the worker counted them (the telemetry: 2 x 2 each), and stored.
+  EXPECT_EQ(occurrences(trial, "<table class=\"confusion\">"), 2) << trial;
+  EXPECT_EQ(farm_->Count("SELECT count(*) FROM results WHERE cardinality(selection_confusion) = 4 "
+                         "AND cardinality(holdout_confusion) = 4"),
+            farm_->Count("SELECT count(*) FROM results"));
   const std::string csv = get("/sweeps/2/trials.csv");
   EXPECT_NE(csv.find("\r\nContent-Type: text/csv"), std::string::npos) << csv;
   const std::string body = csv.substr(csv.find("\r\n\r\n") + 4);

@@ -525,6 +525,9 @@ Status Worker::TrainAndReport(const v1::LeaseWorkResponse& lease) {
       m->set_holdout_balanced_accuracy(e->holdout_balanced_accuracy);
       m->set_resumed_epochs(static_cast<int32_t>(configs[slot].start_epoch));
       m->mutable_train_loss_curve()->Add(e->train_curve.begin(), e->train_curve.end());
+      m->mutable_selection_confusion()->Add(e->selection_confusion.begin(),
+                                            e->selection_confusion.end());
+      m->mutable_holdout_confusion()->Add(e->holdout_confusion.begin(), e->holdout_confusion.end());
       if (e->probs.defined()) {
         torch::Tensor p = e->probs.contiguous();
         v1::Predictions* pred = m->mutable_predictions();

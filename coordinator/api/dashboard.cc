@@ -836,6 +836,37 @@ std::string RenderSweepPage(const v1::SweepStatus& s, const std::vector<v1::Tria
   return out.str();
 }
 
+// A confusion matrix ([true][predicted] row-major counts of a square number of cells) as a table,
+// rows by true class, each cell shaded by its share of its row; "" if `cells` is not square.
+std::string ConfusionTable(const std::string& caption,
+                           const google::protobuf::RepeatedField<int64_t>& cells) {
+  int classes = 0;
+  while (classes * classes < cells.size()) ++classes;
+  if (classes < 2 || classes * classes != cells.size()) return "";
+  std::ostringstream out;
+  out << "<table class=\"confusion\"><caption>" << HtmlEscape(caption)
+      << "</caption><tr><th>true \\ predicted</th>";
+  for (int p = 0; p < classes; ++p) out << "<th>" << p << "</th>";
+  out << "<th>recall</th></tr>\n";
+  for (int k = 0; k < classes; ++k) {
+    int64_t row = 0;
+    for (int p = 0; p < classes; ++p) row += cells[k * classes + p];
+    out << "<tr><th>" << k << "</th>";
+    for (int p = 0; p < classes; ++p) {
+      const int64_t v = cells[k * classes + p];
+      const double share = row > 0 ? static_cast<double>(v) / static_cast<double>(row) : 0;
+      // Right answers in blue, wrong ones in orange, as strong as their share of the row.
+      out << "<td class=\"n\" style=\"background:rgba(" << (p == k ? "74,122,181," : "204,102,0,")
+          << Fixed(share * 0.6, 2) << ")\">" << v << "</td>";
+    }
+    out << "<td class=\"n\">"
+        << (row > 0 ? Fixed(static_cast<double>(cells[k * classes + k]) / row, 3) : "-")
+        << "</td></tr>\n";
+  }
+  out << "</table>\n";
+  return out.str();
+}
+
 std::string RenderTrialPage(const v1::SweepStatus& s, const v1::Trial& t,
                             const std::vector<v1::Trial>& trials) {
   std::map<int64_t, const v1::Trial*> by_id;
@@ -866,8 +897,16 @@ std::string RenderTrialPage(const v1::SweepStatus& s, const v1::Trial& t,
         << Fixed(r.wall_seconds(), 2) << " s)"
         << (r.resumed_epochs() > 0 ? ", resumed after epoch " + std::to_string(r.resumed_epochs())
                                    : std::string())
-        << ".</p>\n<h3>Learning curve</h3>\n"
-        << CurvesPlot({&t});
+        << ".</p>\n";
+    const std::string sel = ConfusionTable("selection", r.selection_confusion()),
+                      hold = ConfusionTable("holdout", r.holdout_confusion());
+    if (!sel.empty() || !hold.empty()) {
+      out << "<h3>Confusion matrices</h3>\n<p>Rows: the true class, columns: the predicted one "
+             "(class indices as in the data set; telemetry: 1 is an issue).</p>\n<div "
+             "class=\"slices\">"
+          << sel << hold << "</div>\n";
+    }
+    out << "<h3>Learning curve</h3>\n" << CurvesPlot({&t});
   }
   out << "<h3>Lineage</h3>\n<p>Origin: " << HtmlEscape(t.origin().empty() ? "search" : t.origin());
   // Up the chain of trials this one derives from, as far as this sweep holds them.
@@ -1199,7 +1238,12 @@ std::optional<HttpPage> DashboardPage(const DashboardContext& c, const HttpReque
     if (trial_id > 0) {
       for (const auto& t : *trials) {
         if (t.trial_id() == trial_id) {
-          page.body = RenderTrialPage(*status, t, *trials);
+          // Its confusion matrices are read for this page alone (ListTrials leaves them out).
+          v1::Trial shown = t;
+          if (t.state() == "succeeded") {
+            (void)store->LoadConfusion(id, trial_id, shown.mutable_result());  // None: no table.
+          }
+          page.body = RenderTrialPage(*status, shown, *trials);
           return page;
         }
       }

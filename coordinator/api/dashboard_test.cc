@@ -197,6 +197,20 @@ TEST(DashboardTest, TrialPageShowsResultsCurveAndLineage) {
                       "<a href=\"/sweeps/7/trials/13\">13</a> (neighbour)."),
             std::string::npos)
       << page;
+  // No confusion matrices recorded: no section.
+  EXPECT_EQ(page.find("Confusion matrices"), std::string::npos);
+  // With them: a table per part, rows by true class, each row's recall.
+  v1::Trial with = trials[1];
+  for (int64_t v : {30, 10, 5, 55}) with.mutable_result()->add_selection_confusion(v);
+  for (int64_t v : {3, 1, 2}) with.mutable_result()->add_holdout_confusion(v);  // Not square.
+  const std::string confused = RenderTrialPage(s, with, trials);
+  const size_t at = confused.find("<h3>Confusion matrices</h3>");
+  ASSERT_NE(at, std::string::npos) << confused;
+  EXPECT_EQ(Occurrences(confused, "<table class=\"confusion\">"), 1u);
+  EXPECT_NE(confused.find("<caption>selection</caption>", at), std::string::npos);
+  EXPECT_NE(confused.find(">30</td>", at), std::string::npos);
+  EXPECT_NE(confused.find("<td class=\"n\">0.750</td></tr>", at), std::string::npos);  // 30/40.
+  EXPECT_NE(confused.find("<td class=\"n\">0.917</td></tr>", at), std::string::npos);  // 55/60.
 }
 
 TEST(DashboardTest, ParallelCoordinatesShowTheSearchedParametersAndTheObjective) {

@@ -3,6 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -416,6 +417,20 @@ grpc::Status WorkerServiceImpl::ReportResults(grpc::ServerContext* ctx,
       if (r.result().train_loss_curve_size() > 10000) {
         return Invalid("ReportResults", at + ".result.train_loss_curve holds more than 10,000 "
                                              "epochs");
+      }
+      // At most 32 x 32 counts each (engine::kMaxConfusionClasses), a square, none negative.
+      for (const auto& [name, cells] :
+           {std::pair{"selection_confusion", &r.result().selection_confusion()},
+            std::pair{"holdout_confusion", &r.result().holdout_confusion()}}) {
+        const int n = cells->size();
+        int side = 0;
+        while (side * side < n) ++side;
+        if (n > 32 * 32 || side * side != n || n == 1 ||
+            std::any_of(cells->begin(), cells->end(), [](int64_t v) { return v < 0; })) {
+          return Invalid("ReportResults", at + ".result." + name +
+                                              " must be classes x classes counts (at most 32 "
+                                              "classes), none negative");
+        }
       }
       if (r.result().has_predictions()) {
         const auto& p = r.result().predictions();

@@ -138,11 +138,12 @@ const std::vector<Statement>& SweepStatements() {
        "  wall_seconds, samples_per_second, steps, bundle_size, dataset_hash, device, worker_id, "
        "  baseline_accuracy, selection_accuracy, holdout_accuracy, resumed_epochs, "
        "  train_loss_curve, selection_balanced_accuracy, holdout_balanced_accuracy, "
-       "  selection_score) "
+       "  selection_score, selection_confusion, holdout_confusion) "
        "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
        "  $14::double precision, $15, $16, $17::real[], $18::double precision, $19, "
        "  CASE WHEN s.spec->>'objective_metric' = 'selection_balanced_accuracy' "
-       "    THEN $18::double precision ELSE $14::double precision END "
+       "    THEN $18::double precision ELSE $14::double precision END, "
+       "  NULLIF($20, '{}')::bigint[], NULLIF($21, '{}')::bigint[] "
        "FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = $1"},
       {"insert_predictions",
        "INSERT INTO predictions (trial_id, samples, classes, selection_size, encoding, probs) "
@@ -388,6 +389,10 @@ const std::vector<Statement>& SweepStatements() {
        "WHERE t.sweep_id = $1 AND (NOT $2 OR t.state = 'succeeded') "
        "ORDER BY CASE WHEN $2 THEN -r.selection_score END, t.id "
        "LIMIT CASE WHEN $3 > 0 THEN $3 END"},
+      {"trial_confusion",
+       "SELECT coalesce(array_to_string(r.selection_confusion, ','), ''), "
+       "  coalesce(array_to_string(r.holdout_confusion, ','), '') "
+       "FROM results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $1 AND t.id = $2"},
       {"sweep_exists", "SELECT 1 FROM sweeps WHERE id = $1"},
       {"result_lease", "SELECT lease_token FROM results WHERE trial_id = $1"},
       {"insert_artifact",
@@ -578,6 +583,12 @@ int PendingRounds(const v1::SweepSpec& spec) {
 }
 
 // A PostgreSQL real[] literal (NaN and infinities as PostgreSQL spells them).
+std::string IntArray(const google::protobuf::RepeatedField<int64_t>& v) {
+  std::string s = "{";
+  for (int i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "}";
+}
+
 std::string FloatArray(const google::protobuf::RepeatedField<float>& v) {
   std::string s = "{";
   for (int i = 0; i < v.size(); ++i) {
@@ -858,7 +869,8 @@ StatusOr<RecordedReports> Store::RecordResults(const std::string& worker_id,
                             m.steps(), m.bundle_size(), m.dataset_hash(), m.device(), worker_id,
                             m.baseline_accuracy(), m.selection_accuracy(), m.holdout_accuracy(),
                             m.resumed_epochs(), FloatArray(m.train_loss_curve()),
-                            m.selection_balanced_accuracy(), m.holdout_balanced_accuracy());
+                            m.selection_balanced_accuracy(), m.holdout_balanced_accuracy(),
+                            IntArray(m.selection_confusion()), IntArray(m.holdout_confusion()));
           if (m.has_predictions()) {
             const v1::Predictions& p = m.predictions();
             tx.exec_prepared0("insert_predictions", rep.trial_id(), p.samples(), p.classes(),
@@ -1272,6 +1284,32 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
         }
         return out;
       });
+}
+
+Status Store::LoadConfusion(int64_t sweep_id, int64_t trial_id, v1::TrialResult* result) {
+  return Conn::Run(this, "LoadConfusion",
+                   [&](pqxx::connection& c) -> StatusOr<int> {
+                     pqxx::read_transaction tx(c);
+                     pqxx::result r = tx.exec_prepared("trial_confusion", sweep_id, trial_id);
+                     if (r.empty()) {
+                       return NotFoundError("sweep " + std::to_string(sweep_id) +
+                                            " has no result of trial " + std::to_string(trial_id));
+                     }
+                     auto fill = [](const std::string& text,
+                                    google::protobuf::RepeatedField<int64_t>* out) {
+                       out->Clear();
+                       for (size_t at = 0; at < text.size();) {
+                         size_t end = text.find(',', at);
+                         if (end == std::string::npos) end = text.size();
+                         out->Add(std::strtoll(text.c_str() + at, nullptr, 10));
+                         at = end + 1;
+                       }
+                     };
+                     fill(r[0][0].as<std::string>(), result->mutable_selection_confusion());
+                     fill(r[0][1].as<std::string>(), result->mutable_holdout_confusion());
+                     return 0;
+                   })
+      .status();
 }
 
 Status Store::CheckWorker(const std::string& worker_id, const std::string& holder,

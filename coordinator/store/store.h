@@ -222,6 +222,10 @@ class Store {
   // `workers`: those alive, seen within two leases of `lease_seconds` (as ListWorkers says).
   StatusOr<FarmGauges> Gauges(int lease_seconds);
   StatusOr<std::vector<v1::Trial>> ListTrials(int64_t sweep_id, int top, bool leaderboard);
+  // Fills `result`'s confusion matrices (selection_confusion, holdout_confusion) from trial
+  // `trial_id` of sweep `sweep_id`'s stored result; left empty where none were recorded. NOT_FOUND
+  // if the sweep has no such trial with a result.
+  Status LoadConfusion(int64_t sweep_id, int64_t trial_id, v1::TrialResult* result);
   // Stores an artifact for a trial whose result was accepted with `lease_token`
   // (FAILED_PRECONDITION otherwise). Content-addressed: the same bytes are stored once.
   Status StoreArtifact(int64_t trial_id, const std::string& lease_token, const std::string& sha256,
