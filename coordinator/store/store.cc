@@ -583,12 +583,6 @@ int PendingRounds(const v1::SweepSpec& spec) {
 }
 
 // A PostgreSQL real[] literal (NaN and infinities as PostgreSQL spells them).
-std::string IntArray(const google::protobuf::RepeatedField<int64_t>& v) {
-  std::string s = "{";
-  for (int i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s + "}";
-}
-
 std::string FloatArray(const google::protobuf::RepeatedField<float>& v) {
   std::string s = "{";
   for (int i = 0; i < v.size(); ++i) {
@@ -605,10 +599,23 @@ std::string FloatArray(const google::protobuf::RepeatedField<float>& v) {
   return s + "}";
 }
 
-std::string IntArray(const std::vector<int64_t>& v) {
+// A PostgreSQL bigint[] literal of `v` (a vector or a repeated protobuf field of int64).
+template <typename Ints>
+std::string IntArray(const Ints& v) {
   std::string s = "{";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  for (int64_t x : v) s += (s.size() > 1 ? "," : "") + std::to_string(x);
   return s + "}";
+}
+
+// Adds to `out` the values of a column read as array_to_string(..., ','), each read by `parse`.
+template <typename Field, typename Parse>
+void AddListed(const std::string& text, Field* out, Parse parse) {
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    out->Add(parse(text.c_str() + at));
+    at = end + 1;
+  }
 }
 
 // Lease tokens as a text[] literal, each quoted and escaped: the service checks their form, and
@@ -1269,13 +1276,8 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
             m->set_selection_balanced_accuracy(row[23].as<double>());
             m->set_holdout_balanced_accuracy(row[24].as<double>());
             m->set_selection_score(row[25].as<double>());
-            const std::string curve = row[22].as<std::string>();
-            for (size_t at = 0; at < curve.size();) {
-              size_t end = curve.find(',', at);
-              if (end == std::string::npos) end = curve.size();
-              m->add_train_loss_curve(std::strtof(curve.c_str() + at, nullptr));
-              at = end + 1;
-            }
+            AddListed(row[22].as<std::string>(), m->mutable_train_loss_curve(),
+                      [](const char* v) { return std::strtof(v, nullptr); });
           }
           t.set_origin(row[18].as<std::string>());
           t.set_parent_trial_id(row[19].as<int64_t>());
@@ -1287,28 +1289,22 @@ StatusOr<std::vector<v1::Trial>> Store::ListTrials(int64_t sweep_id, int top, bo
 }
 
 Status Store::LoadConfusion(int64_t sweep_id, int64_t trial_id, v1::TrialResult* result) {
-  return Conn::Run(this, "LoadConfusion",
-                   [&](pqxx::connection& c) -> StatusOr<int> {
-                     pqxx::read_transaction tx(c);
-                     pqxx::result r = tx.exec_prepared("trial_confusion", sweep_id, trial_id);
-                     if (r.empty()) {
-                       return NotFoundError("sweep " + std::to_string(sweep_id) +
-                                            " has no result of trial " + std::to_string(trial_id));
-                     }
-                     auto fill = [](const std::string& text,
-                                    google::protobuf::RepeatedField<int64_t>* out) {
-                       out->Clear();
-                       for (size_t at = 0; at < text.size();) {
-                         size_t end = text.find(',', at);
-                         if (end == std::string::npos) end = text.size();
-                         out->Add(std::strtoll(text.c_str() + at, nullptr, 10));
-                         at = end + 1;
-                       }
-                     };
-                     fill(r[0][0].as<std::string>(), result->mutable_selection_confusion());
-                     fill(r[0][1].as<std::string>(), result->mutable_holdout_confusion());
-                     return 0;
-                   })
+  return Conn::Run(
+             this, "LoadConfusion",
+             [&](pqxx::connection& c) -> StatusOr<int> {
+               pqxx::read_transaction tx(c);
+               pqxx::result r = tx.exec_prepared("trial_confusion", sweep_id, trial_id);
+               if (r.empty()) {
+                 return NotFoundError("sweep " + std::to_string(sweep_id) +
+                                      " has no result of trial " + std::to_string(trial_id));
+               }
+               const auto read = [](const char* v) { return std::strtoll(v, nullptr, 10); };
+               result->clear_selection_confusion();
+               result->clear_holdout_confusion();
+               AddListed(r[0][0].as<std::string>(), result->mutable_selection_confusion(), read);
+               AddListed(r[0][1].as<std::string>(), result->mutable_holdout_confusion(), read);
+               return 0;
+             })
       .status();
 }
 
