@@ -10,13 +10,11 @@
 #                  [--kinds "KIND..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SEEDS="7 8 9"
 SIMULATOR=1
 KINDS="cnn1d mlp logistic"
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --seeds) SEEDS=$2; shift 2 ;;
     --simulator) SIMULATOR=$2; shift 2 ;;
     --kinds) KINDS=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
@@ -27,7 +25,7 @@ BENCH=kinds
 . bench/sweep_farm.sh
 STAMP=$(date +%s)
 printf '%-5s %-10s %9s %9s   %s\n' seed kind best.sel its.hold "" >&2
-for seed in $SEEDS; do
+for seed in $DATA_SEEDS; do
   model="kinds-$seed-$STAMP"
   extra=""
   [ "$SIMULATOR" = 1 ] || extra="\n    simulator_version: $SIMULATOR"

@@ -10,20 +10,11 @@
 #   bench/nightly_quality.sh [--db DSN] [--workers N] [--capacity N] [--seeds "7 8 9"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SEEDS="7 8 9"
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --seeds) SEEDS=$2; shift 2 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-set -- "${args[@]+"${args[@]}"}"
 BENCH=nightly_quality
 . bench/sweep_farm.sh
 STAMP=$(date +%s)
 rows=()
-for seed in $SEEDS; do
+for seed in $DATA_SEEDS; do
   model="nq-$seed-$STAMP"
   for night in quickstart nightly; do
     sed -e "s/^    seed: 7$/    seed: $seed/" -e "s/storage-fault-detector/$model/g" \

@@ -2,11 +2,13 @@
 # architecture.sh): parses their common flags, starts a private PostgreSQL (unless --db DSN), a
 # coordinator and CPU workers, and defines ctl (sweepctl), sql (psql on the farm's database),
 # run_sweep (submit, wait, print the id), sweep_summary and champion_summary. The caller sets BENCH (its name, for messages) first;
-# WORKER_ARGS in the environment go to every worker.
-#   [--db DSN] [--workers N] [--capacity N] [--seed S] [--json PATH]
-DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1
+# WORKER_ARGS in the environment go to every worker. --seed is the search's seed; --seeds the data
+# seeds of the benchmarks that repeat over them (DATA_SEEDS, default "7 8 9").
+#   [--db DSN] [--workers N] [--capacity N] [--seed S] [--seeds "7 8 9"] [--json PATH]
+DB=""; WORKERS=2; CAPACITY=8; JSON=""; SEED=1; DATA_SEEDS="7 8 9"
 while [ $# -gt 0 ]; do
   case "$1" in
+    --seeds) DATA_SEEDS=$2; shift 2 ;;
     --db) DB=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --capacity) CAPACITY=$2; shift 2 ;;
